@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Small helpers used everywhere: clocks, ids, string and number parsing.
+ * Thread safety: all functions are safe from any thread.
+ */
+#ifndef DRV_UTIL_H
+#define DRV_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/** Free a pointer and set it to NULL (curl's safefree). */
+#define DRV_FREE(p)                                                            \
+    do {                                                                       \
+        free(p);                                                               \
+        (p) = NULL;                                                            \
+    } while (0)
+
+#define DRV_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/** @brief Wall-clock time in epoch milliseconds. */
+int64_t drv_now_ms(void);
+
+/** @brief Monotonic time in milliseconds, for intervals and deadlines. */
+int64_t drv_mono_ms(void);
+
+/**
+ * @brief Write a random RFC 4122 version-4 UUID (36 chars + NUL) to out.
+ * @returns 0, or -1 when no randomness is available.
+ */
+int drv_uuid4(char out[37]);
+
+/**
+ * @brief Parse a whole decimal integer within [min, max].
+ * @returns 0 on success, -1 when s is not an integer or is out of range.
+ */
+int drv_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/** @brief Parse a decimal number (e.g. "0.5") within [min, max]. */
+int drv_parse_double(const char *s, double min, double max, double *out);
+
+/** @brief strdup that aborts the program on out-of-memory. */
+char *drv_strdup(const char *s);
+
+/** @brief malloc/calloc that abort on out-of-memory (never return NULL). */
+void *drv_malloc(size_t size);
+void *drv_calloc(size_t n, size_t size);
+
+/** @brief true when s starts with prefix. */
+bool drv_str_has_prefix(const char *s, const char *prefix);
+
+/**
+ * @brief Read a whole file into a NUL-terminated, malloc'd buffer.
+ * @returns the buffer (owned by the caller) or NULL with errstr set.
+ */
+char *drv_read_file(const char *path, size_t *len_out, char *errstr,
+                    size_t errstr_size);
+
+/** @brief The host name, or "localhost" when it cannot be read. */
+void drv_hostname(char *out, size_t size);
+
+#endif

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Property-table configuration: see drover/conf.h. */
+#include "drover/conf.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drover/err.h"
+#include "drover/util.h"
+
+typedef enum { T_STR, T_INT, T_DBL, T_BOOL } prop_type_t;
+
+typedef struct prop {
+    const char *name;
+    prop_type_t type;
+    const char *def;
+    double min, max;
+    bool sensitive;
+    const char *desc;
+} prop_t;
+
+/* The one property table: drives parsing, validation and --help-config. */
+static const prop_t props[] = {
+    {"kafka.bootstrap.servers", T_STR, "127.0.0.1:19092", 0, 0, false,
+     "Kafka brokers (any other kafka.* key goes to librdkafka unchanged)"},
+    {"pg.conninfo", T_STR,
+     "host=127.0.0.1 port=15432 dbname=drover user=drover", 0, 0, true,
+     "PostgreSQL connection string (libpq conninfo or URI)"},
+    {"log.level", T_STR, "info", 0, 0, false, "debug, info, warn or error"},
+    {"aws.region", T_STR, "local", 0, 0, false, "region shown in ARNs"},
+    {"aws.account", T_STR, "000000000000", 0, 0, false,
+     "account id shown in ARNs"},
+    {"topic.partitions", T_INT, "6", 1, 1000, false,
+     "partitions of the topics Drover creates"},
+    {"topic.replication", T_INT, "1", 1, 10, false,
+     "replication factor of the topics Drover creates"},
+    {"dispatcher.batch.size", T_INT, "500", 1, 100000, false,
+     "messages applied in one PostgreSQL transaction"},
+    {"dispatcher.poll.ms", T_INT, "100", 1, 10000, false,
+     "longest wait for a message before a scheduling pass"},
+    {"dispatcher.dependency.grace.ms", T_INT, "30000", 0, 3600000, false,
+     "how long a job may wait for a dependency that is not yet recorded"},
+    {"dispatcher.migrate", T_BOOL, "true", 0, 0, false,
+     "apply database migrations on start"},
+    {"job.timeout.min.seconds", T_INT, "60", 1, 86400, false,
+     "smallest attemptDurationSeconds accepted (AWS: 60)"},
+    {"worker.id", T_STR, "", 0, 0, false,
+     "worker identity (default: <hostname>-<pid>)"},
+    {"worker.compute.environment", T_STR, "local", 0, 0, false,
+     "compute environment whose run topic this worker serves"},
+    {"worker.vcpus", T_DBL, "0", 0, 4096, false,
+     "vCPUs this worker offers (0: the host's CPU count)"},
+    {"worker.memory.mib", T_INT, "0", 0, 1LL << 30, false,
+     "memory this worker offers in MiB (0: the host's memory)"},
+    {"worker.heartbeat.ms", T_INT, "3000", 100, 600000, false,
+     "interval between worker heartbeats"},
+    {"worker.stop.grace.seconds", T_INT, "30", 0, 3600, false,
+     "seconds between SIGTERM and SIGKILL when stopping a container"},
+    {"worker.pids.limit", T_INT, "1024", 16, 1LL << 22, false,
+     "pids limit of every container"},
+    {"worker.log.dir", T_STR, "", 0, 0, false,
+     "directory for captured job output (empty: not kept)"},
+    {"docker.socket", T_STR, "/var/run/docker.sock", 0, 0, false,
+     "unix socket of the Docker Engine API (or Podman's)"},
+    {"docker.api.version", T_STR, "v1.41", 0, 0, false,
+     "Docker Engine API version prefix"},
+};
+
+typedef struct kv {
+    char *name, *value;
+} kv_t;
+
+struct drv_conf {
+    char *values[DRV_ARRAY_SIZE(props)];
+    kv_t *kafka;
+    size_t kafka_cnt;
+};
+
+static int find_prop(const char *name)
+{
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
+        if (strcmp(props[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+drv_conf_t *drv_conf_new(void)
+{
+    drv_conf_t *conf = drv_calloc(1, sizeof(*conf));
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
+        conf->values[i] = drv_strdup(props[i].def);
+    }
+    return conf;
+}
+
+drv_conf_t *drv_conf_dup(const drv_conf_t *conf)
+{
+    drv_conf_t *c = drv_calloc(1, sizeof(*c));
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
+        c->values[i] = drv_strdup(conf->values[i]);
+    }
+    for (size_t i = 0; i < conf->kafka_cnt; i++) {
+        drv_conf_set(c, conf->kafka[i].name, conf->kafka[i].value, NULL, 0);
+    }
+    return c;
+}
+
+void drv_conf_destroy(drv_conf_t *conf)
+{
+    if (!conf) {
+        return;
+    }
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
+        free(conf->values[i]);
+    }
+    for (size_t i = 0; i < conf->kafka_cnt; i++) {
+        free(conf->kafka[i].name);
+        free(conf->kafka[i].value);
+    }
+    free(conf->kafka);
+    free(conf);
+}
+
+static drv_conf_res_t check_value(const prop_t *p, const char *value,
+                                  char *errstr, size_t errstr_size)
+{
+    int64_t iv;
+    double dv;
+    switch (p->type) {
+    case T_STR:
+        return DRV_CONF_OK;
+    case T_INT:
+        if (drv_parse_int64(value, (int64_t)p->min, (int64_t)p->max, &iv) == 0) {
+            return DRV_CONF_OK;
+        }
+        drv_errstr_set(errstr, errstr_size,
+                       "invalid value \"%s\" for \"%s\": expected an integer "
+                       "from %.0f to %.0f",
+                       value, p->name, p->min, p->max);
+        return DRV_CONF_INVALID;
+    case T_DBL:
+        if (drv_parse_double(value, p->min, p->max, &dv) == 0) {
+            return DRV_CONF_OK;
+        }
+        drv_errstr_set(errstr, errstr_size,
+                       "invalid value \"%s\" for \"%s\": expected a number "
+                       "from %g to %g",
+                       value, p->name, p->min, p->max);
+        return DRV_CONF_INVALID;
+    case T_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "false")) {
+            return DRV_CONF_OK;
+        }
+        drv_errstr_set(errstr, errstr_size,
+                       "invalid value \"%s\" for \"%s\": expected true or "
+                       "false",
+                       value, p->name);
+        return DRV_CONF_INVALID;
+    }
+    return DRV_CONF_INVALID;
+}
+
+static void set_kafka(drv_conf_t *conf, const char *name, const char *value)
+{
+    for (size_t i = 0; i < conf->kafka_cnt; i++) {
+        if (strcmp(conf->kafka[i].name, name) == 0) {
+            free(conf->kafka[i].value);
+            conf->kafka[i].value = drv_strdup(value);
+            return;
+        }
+    }
+    kv_t *n = realloc(conf->kafka, (conf->kafka_cnt + 1) * sizeof(*n));
+    if (!n) {
+        abort();
+    }
+    conf->kafka = n;
+    conf->kafka[conf->kafka_cnt].name = drv_strdup(name);
+    conf->kafka[conf->kafka_cnt].value = drv_strdup(value);
+    conf->kafka_cnt++;
+}
+
+drv_conf_res_t drv_conf_set(drv_conf_t *conf, const char *name,
+                            const char *value, char *errstr,
+                            size_t errstr_size)
+{
+    int i = find_prop(name);
+    if (i < 0) {
+        if (drv_str_has_prefix(name, "kafka.") && name[6]) {
+            set_kafka(conf, name, value);
+            return DRV_CONF_OK;
+        }
+        drv_errstr_set(errstr, errstr_size,
+                       "unknown configuration key \"%s\"", name);
+        return DRV_CONF_UNKNOWN;
+    }
+    drv_conf_res_t res = check_value(&props[i], value, errstr, errstr_size);
+    if (res != DRV_CONF_OK) {
+        return res;
+    }
+    free(conf->values[i]);
+    conf->values[i] = drv_strdup(value);
+    return DRV_CONF_OK;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) {
+        s[--n] = '\0';
+    }
+    return s;
+}
+
+int drv_conf_load_file(drv_conf_t *conf, const char *path, char *errstr,
+                       size_t errstr_size)
+{
+    char inner[DRV_ERRSTR_SIZE];
+    char *text = drv_read_file(path, NULL, errstr, errstr_size);
+    if (!text) {
+        return -1;
+    }
+    int ret = -1, lineno = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) {
+            *hash = '\0';
+        }
+        char *l = trim(line);
+        if (!*l) {
+            continue;
+        }
+        char *eq = strchr(l, '=');
+        if (!eq) {
+            drv_errstr_set(errstr, errstr_size,
+                           "%s:%d: expected \"key = value\"", path, lineno);
+            goto out;
+        }
+        *eq = '\0';
+        if (drv_conf_set(conf, trim(l), trim(eq + 1), inner, sizeof(inner)) !=
+            DRV_CONF_OK) {
+            drv_errstr_set(errstr, errstr_size, "%s:%d: %s", path, lineno,
+                           inner);
+            goto out;
+        }
+    }
+    ret = 0;
+out:
+    free(text);
+    return ret;
+}
+
+/* DRV_KAFKA_BOOTSTRAP_SERVERS -> kafka.bootstrap.servers */
+static void env_to_key(const char *env, char *key, size_t size)
+{
+    size_t i = 0;
+    for (; env[i] && i + 1 < size; i++) {
+        key[i] = env[i] == '_' ? '.' : (char)tolower((unsigned char)env[i]);
+    }
+    key[i] = '\0';
+}
+
+int drv_conf_load_env(drv_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    extern char **environ;
+    char key[256], inner[DRV_ERRSTR_SIZE];
+    for (char **e = environ; *e; e++) {
+        if (!drv_str_has_prefix(*e, "DRV_")) {
+            continue;
+        }
+        const char *eq = strchr(*e, '=');
+        if (!eq || (size_t)(eq - *e - 4) >= sizeof(key)) {
+            continue;
+        }
+        char envname[256];
+        snprintf(envname, sizeof(envname), "%.*s", (int)(eq - *e - 4), *e + 4);
+        env_to_key(envname, key, sizeof(key));
+        drv_conf_res_t r = drv_conf_set(conf, key, eq + 1, inner, sizeof(inner));
+        if (r == DRV_CONF_INVALID) {
+            drv_errstr_set(errstr, errstr_size, "environment DRV_%s: %s",
+                           envname, inner);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+drv_conf_t *drv_conf_load(const char *path, char *errstr, size_t errstr_size)
+{
+    drv_conf_t *conf = drv_conf_new();
+    if (!path || !*path) {
+        path = getenv("DROVER_CONFIG");
+    }
+    if (path && *path &&
+        drv_conf_load_file(conf, path, errstr, errstr_size) != 0) {
+        drv_conf_destroy(conf);
+        return NULL;
+    }
+    if (drv_conf_load_env(conf, errstr, errstr_size) != 0) {
+        drv_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+const char *drv_conf_get(const drv_conf_t *conf, const char *name)
+{
+    int i = find_prop(name);
+    if (i >= 0) {
+        return conf->values[i];
+    }
+    for (size_t k = 0; k < conf->kafka_cnt; k++) {
+        if (strcmp(conf->kafka[k].name, name) == 0) {
+            return conf->kafka[k].value;
+        }
+    }
+    return NULL;
+}
+
+int64_t drv_conf_get_int(const drv_conf_t *conf, const char *name)
+{
+    int64_t v = 0;
+    const char *s = drv_conf_get(conf, name);
+    if (s) {
+        drv_parse_int64(s, INT64_MIN, INT64_MAX, &v);
+    }
+    return v;
+}
+
+double drv_conf_get_double(const drv_conf_t *conf, const char *name)
+{
+    double v = 0;
+    const char *s = drv_conf_get(conf, name);
+    if (s) {
+        drv_parse_double(s, -1e300, 1e300, &v);
+    }
+    return v;
+}
+
+bool drv_conf_get_bool(const drv_conf_t *conf, const char *name)
+{
+    const char *s = drv_conf_get(conf, name);
+    return s && strcmp(s, "true") == 0;
+}
+
+int drv_conf_foreach_kafka(const drv_conf_t *conf,
+                           int (*cb)(const char *, const char *, void *),
+                           void *opaque)
+{
+    int i = find_prop("kafka.bootstrap.servers");
+    int r = cb("bootstrap.servers", conf->values[i], opaque);
+    for (size_t k = 0; r == 0 && k < conf->kafka_cnt; k++) {
+        r = cb(conf->kafka[k].name + 6, conf->kafka[k].value, opaque);
+    }
+    return r;
+}
+
+void drv_conf_print_help(FILE *fp)
+{
+    static const char *types[] = {"string", "integer", "number", "boolean"};
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
+        fprintf(fp, "  %-32s %-8s default \"%s\"\n      %s\n", props[i].name,
+                types[props[i].type], props[i].sensitive ? "(hidden)" : props[i].def,
+                props[i].desc);
+    }
+    fprintf(fp, "  %-32s string   passed to librdkafka unchanged\n",
+            "kafka.<property>");
+}
+
+static bool is_sensitive_kafka(const char *name)
+{
+    return strstr(name, "password") || strstr(name, "secret") ||
+           strstr(name, "key");
+}
+
+void drv_conf_dump(const drv_conf_t *conf, FILE *fp)
+{
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
+        fprintf(fp, "%s = %s\n", props[i].name,
+                props[i].sensitive ? "********" : conf->values[i]);
+    }
+    for (size_t k = 0; k < conf->kafka_cnt; k++) {
+        fprintf(fp, "%s = %s\n", conf->kafka[k].name,
+                is_sensitive_kafka(conf->kafka[k].name) ? "********"
+                                                        : conf->kafka[k].value);
+    }
+}

@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Job states, ARNs, request validation and resolution: see drover/job.h.
+ * Error strings copy AWS Batch's where AWS has one (../shared/AWS-BATCH.md).
+ */
+#include "drover/job.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "drover/err.h"
+#include "drover/util.h"
+
+static const char *status_names[DRV_JOB_STATUS_COUNT] = {
+    "SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
+    "RUNNING",   "SUCCEEDED", "FAILED"};
+
+const char *drv_job_status_name(drv_job_status_t st)
+{
+    return (unsigned)st < DRV_JOB_STATUS_COUNT ? status_names[st] : "UNKNOWN";
+}
+
+int drv_job_status_parse(const char *name, drv_job_status_t *out)
+{
+    for (int i = 0; i < DRV_JOB_STATUS_COUNT; i++) {
+        if (strcmp(name, status_names[i]) == 0) {
+            *out = (drv_job_status_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+bool drv_job_status_is_terminal(drv_job_status_t st)
+{
+    return st == DRV_JOB_SUCCEEDED || st == DRV_JOB_FAILED;
+}
+
+static bool name_chars_valid(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-') {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool drv_job_name_valid(const char *name)
+{
+    return name_chars_valid(name, 128) && isalnum((unsigned char)name[0]);
+}
+
+bool drv_resource_name_valid(const char *name)
+{
+    return name_chars_valid(name, 128);
+}
+
+void drv_arn(char *out, size_t size, const char *region, const char *account,
+             const char *kind, const char *name)
+{
+    snprintf(out, size, "arn:aws:batch:%s:%s:%s/%s", region, account, kind,
+             name);
+}
+
+void drv_arn_name(const char *ref, char *out, size_t size)
+{
+    const char *slash = drv_str_has_prefix(ref, "arn:") ? strrchr(ref, '/')
+                                                        : NULL;
+    snprintf(out, size, "%s", slash ? slash + 1 : ref);
+}
+
+/* ---- validation helpers ---------------------------------------------- */
+
+#define FAIL(...)                                                              \
+    do {                                                                       \
+        drv_errstr_set(errstr, errstr_size, __VA_ARGS__);                      \
+        return -1;                                                             \
+    } while (0)
+
+static bool env_name_reserved(const char *name)
+{
+    return drv_str_has_prefix(name, "AWS_BATCH") ||
+           drv_str_has_prefix(name, "DROVER_");
+}
+
+static int check_environment(json_t *env, const char *where, char *errstr,
+                             size_t errstr_size)
+{
+    size_t i;
+    json_t *e;
+    if (!env) {
+        return 0;
+    }
+    if (!json_is_array(env)) {
+        FAIL("%s.environment must be a list of {name, value}", where);
+    }
+    json_array_foreach(env, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (!n || !*n || !json_is_string(json_object_get(e, "value"))) {
+            FAIL("%s.environment[%zu] needs a name and a string value", where,
+                 i);
+        }
+        if (env_name_reserved(n)) {
+            FAIL("environment variable %s is reserved: names starting with "
+                 "AWS_BATCH or DROVER_ cannot be set",
+                 n);
+        }
+    }
+    return 0;
+}
+
+static int check_command(json_t *cmd, char *errstr, size_t errstr_size)
+{
+    size_t i;
+    json_t *a;
+    if (!cmd) {
+        return 0;
+    }
+    if (!json_is_array(cmd)) {
+        FAIL("command must be a list of strings");
+    }
+    if (json_array_size(cmd) == 0) {
+        FAIL("Command cannot be empty");
+    }
+    json_array_foreach(cmd, i, a)
+    {
+        if (!json_is_string(a)) {
+            FAIL("command must be a list of strings");
+        }
+        if (json_string_length(a) == 0) {
+            FAIL("Command field cannot have empty strings");
+        }
+    }
+    return 0;
+}
+
+/* resourceRequirements: VCPU (>0, number), MEMORY (>=4 MiB), GPU (0). */
+static int check_resources(json_t *rr, char *errstr, size_t errstr_size)
+{
+    size_t i;
+    json_t *r;
+    if (!rr) {
+        return 0;
+    }
+    if (!json_is_array(rr)) {
+        FAIL("resourceRequirements must be a list of {type, value}");
+    }
+    json_array_foreach(rr, i, r)
+    {
+        const char *t = json_string_value(json_object_get(r, "type"));
+        const char *v = json_string_value(json_object_get(r, "value"));
+        double d;
+        if (!t || !v) {
+            FAIL("resourceRequirements[%zu] needs a type and a string value",
+                 i);
+        }
+        if (!strcmp(t, "VCPU")) {
+            if (drv_parse_double(v, 0.01, 4096, &d) != 0) {
+                FAIL("resourceRequirements VCPU value \"%s\" must be a number "
+                     "greater than 0",
+                     v);
+            }
+        } else if (!strcmp(t, "MEMORY")) {
+            if (drv_parse_double(v, 4, 1e9, &d) != 0) {
+                FAIL("resourceRequirements MEMORY value \"%s\" must be at "
+                     "least 4 (MiB)",
+                     v);
+            }
+        } else if (!strcmp(t, "GPU")) {
+            if (drv_parse_double(v, 0, 0, &d) != 0) {
+                FAIL("GPU resources are not supported by Drover yet");
+            }
+        } else {
+            FAIL("resourceRequirements type \"%s\" must be VCPU, MEMORY or "
+                 "GPU",
+                 t);
+        }
+    }
+    return 0;
+}
+
+static int check_glob(json_t *p, const char *what, const char *allowed,
+                      char *errstr, size_t errstr_size)
+{
+    if (!p) {
+        return 0;
+    }
+    const char *s = json_string_value(p);
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n == 0 || n > 512) {
+        FAIL("retryStrategy.evaluateOnExit.%s must be 1 to 512 characters",
+             what);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '*' && i == n - 1) {
+            break;
+        }
+        if (!strchr(allowed, s[i]) && !(allowed[0] == 'A' && isalnum((unsigned char)s[i]))) {
+            FAIL("retryStrategy.evaluateOnExit.%s \"%s\" is not a valid "
+                 "pattern (a * is allowed only at the end)",
+                 what, s);
+        }
+    }
+    return 0;
+}
+
+static int check_retry(json_t *rs, char *errstr, size_t errstr_size)
+{
+    if (!rs) {
+        return 0;
+    }
+    json_t *att = json_object_get(rs, "attempts");
+    json_t *eoe = json_object_get(rs, "evaluateOnExit");
+    if (att && (!json_is_integer(att) || json_integer_value(att) < 1 ||
+                json_integer_value(att) > 10)) {
+        FAIL("retryStrategy.attempts must be from 1 to 10");
+    }
+    if (!eoe || json_array_size(eoe) == 0) {
+        return 0;
+    }
+    if (!att) {
+        FAIL("retryStrategy.attempts must be set when evaluateOnExit is");
+    }
+    if (json_array_size(eoe) > 5) {
+        FAIL("retryStrategy.evaluateOnExit can have at most 5 entries");
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(eoe, i, r)
+    {
+        const char *a = json_string_value(json_object_get(r, "action"));
+        if (!a || (strcasecmp(a, "RETRY") && strcasecmp(a, "EXIT"))) {
+            FAIL("retryStrategy.evaluateOnExit[%zu].action must be RETRY or "
+                 "EXIT",
+                 i);
+        }
+        if (check_glob(json_object_get(r, "onExitCode"), "onExitCode",
+                       "0123456789", errstr, errstr_size) ||
+            check_glob(json_object_get(r, "onReason"), "onReason",
+                       "A.: \t\n", errstr, errstr_size) ||
+            check_glob(json_object_get(r, "onStatusReason"), "onStatusReason",
+                       "A.: \t\n", errstr, errstr_size)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_timeout(json_t *t, const drv_job_limits_t *limits,
+                         char *errstr, size_t errstr_size)
+{
+    json_t *s = t ? json_object_get(t, "attemptDurationSeconds") : NULL;
+    if (s && (!json_is_integer(s) ||
+              json_integer_value(s) < limits->timeout_min_seconds)) {
+        FAIL("timeout.attemptDurationSeconds must be at least %d",
+             limits->timeout_min_seconds);
+    }
+    return 0;
+}
+
+static int check_string_map(json_t *m, const char *what, size_t max,
+                            char *errstr, size_t errstr_size)
+{
+    const char *k;
+    json_t *v;
+    if (!m) {
+        return 0;
+    }
+    if (!json_is_object(m)) {
+        FAIL("%s must be an object of strings", what);
+    }
+    if (json_object_size(m) > max) {
+        FAIL("%s can have at most %zu entries", what, max);
+    }
+    json_object_foreach(m, k, v)
+    {
+        if (!json_is_string(v)) {
+            FAIL("%s.%s must be a string", what, k);
+        }
+    }
+    return 0;
+}
+
+static int check_depends_on(json_t *deps, bool is_array, char *errstr,
+                            size_t errstr_size)
+{
+    size_t i;
+    json_t *d;
+    if (!deps) {
+        return 0;
+    }
+    if (!json_is_array(deps)) {
+        FAIL("dependsOn must be a list of {jobId, type}");
+    }
+    if (json_array_size(deps) > DRV_MAX_DEPENDS_ON) {
+        FAIL("Job cannot have more than 20 dependencies");
+    }
+    json_array_foreach(deps, i, d)
+    {
+        json_t *id = json_object_get(d, "jobId");
+        const char *type = json_string_value(json_object_get(d, "type"));
+        if (type && strcmp(type, "N_TO_N") && strcmp(type, "SEQUENTIAL")) {
+            FAIL("dependsOn[%zu].type \"%s\" must be N_TO_N or SEQUENTIAL", i,
+                 type);
+        }
+        if (id && (!json_is_string(id) || json_string_length(id) == 0 ||
+                   json_string_length(id) > 128)) {
+            FAIL("dependsOn[%zu].jobId must be a job id", i);
+        }
+        if (!id && !(type && !strcmp(type, "SEQUENTIAL") && is_array)) {
+            FAIL("dependsOn[%zu] needs a jobId (only an array job's "
+                 "SEQUENTIAL entry may omit it)",
+                 i);
+        }
+        if (type && (!strcmp(type, "N_TO_N") || !strcmp(type, "SEQUENTIAL")) &&
+            !is_array) {
+            FAIL("dependsOn[%zu]: type %s needs an array job", i, type);
+        }
+    }
+    return 0;
+}
+
+static const char *submit_keys[] = {
+    "jobId", "jobName", "jobQueue", "jobDefinition", "submittedAt",
+    "arrayProperties", "dependsOn", "parameters", "containerOverrides",
+    "retryStrategy", "timeout", "tags", "propagateTags",
+    "schedulingPriorityOverride", "shareIdentifier"};
+
+static int check_known_keys(json_t *o, const char **keys, size_t n,
+                            const char *what, char *errstr, size_t errstr_size)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        size_t i = 0;
+        while (i < n && strcmp(keys[i], k)) {
+            i++;
+        }
+        if (i == n) {
+            FAIL("%s: unknown or unsupported field \"%s\"", what, k);
+        }
+    }
+    return 0;
+}
+
+static int check_overrides(json_t *co, char *errstr, size_t errstr_size)
+{
+    static const char *keys[] = {"command", "environment", "vcpus", "memory",
+                                 "resourceRequirements", "instanceType"};
+    if (!co) {
+        return 0;
+    }
+    if (!json_is_object(co)) {
+        FAIL("containerOverrides must be an object");
+    }
+    json_t *v = json_object_get(co, "vcpus"), *m = json_object_get(co, "memory");
+    if (check_known_keys(co, keys, DRV_ARRAY_SIZE(keys), "containerOverrides",
+                         errstr, errstr_size) ||
+        check_command(json_object_get(co, "command"), errstr, errstr_size) ||
+        check_environment(json_object_get(co, "environment"),
+                          "containerOverrides", errstr, errstr_size) ||
+        check_resources(json_object_get(co, "resourceRequirements"), errstr,
+                        errstr_size)) {
+        return -1;
+    }
+    if (v && (!json_is_integer(v) || json_integer_value(v) < 1)) {
+        FAIL("containerOverrides.vcpus must be a positive integer");
+    }
+    if (m && (!json_is_integer(m) || json_integer_value(m) < 4)) {
+        FAIL("containerOverrides.memory must be at least 4 (MiB)");
+    }
+    return 0;
+}
+
+int drv_job_validate_submit(json_t *req, const drv_job_limits_t *limits,
+                            char *errstr, size_t errstr_size)
+{
+    if (!json_is_object(req)) {
+        FAIL("the submission must be a JSON object");
+    }
+    const char *name = json_string_value(json_object_get(req, "jobName"));
+    json_t *ap = json_object_get(req, "arrayProperties");
+    json_t *prio = json_object_get(req, "schedulingPriorityOverride");
+    if (check_known_keys(req, submit_keys, DRV_ARRAY_SIZE(submit_keys),
+                         "SubmitJob", errstr, errstr_size)) {
+        return -1;
+    }
+    if (!name) {
+        FAIL("jobName is required");
+    }
+    if (!drv_job_name_valid(name)) {
+        FAIL("Job name should match valid pattern");
+    }
+    if (!json_string_value(json_object_get(req, "jobQueue"))) {
+        FAIL("jobQueue is required");
+    }
+    if (!json_string_value(json_object_get(req, "jobDefinition"))) {
+        FAIL("jobDefinition is required");
+    }
+    if (ap) {
+        json_t *sz = json_object_get(ap, "size");
+        if (!json_is_integer(sz) || json_integer_value(sz) < DRV_ARRAY_SIZE_MIN ||
+            json_integer_value(sz) > DRV_ARRAY_SIZE_MAX) {
+            FAIL("arrayProperties.size must be from 2 to 10000");
+        }
+    }
+    if (prio && (!json_is_integer(prio) || json_integer_value(prio) < 0 ||
+                 json_integer_value(prio) > 9999)) {
+        FAIL("schedulingPriorityOverride must be from 0 to 9999");
+    }
+    return check_depends_on(json_object_get(req, "dependsOn"), ap != NULL,
+                            errstr, errstr_size) ||
+                   check_string_map(json_object_get(req, "parameters"),
+                                    "parameters", 1000, errstr, errstr_size) ||
+                   check_string_map(json_object_get(req, "tags"), "tags", 50,
+                                    errstr, errstr_size) ||
+                   check_overrides(json_object_get(req, "containerOverrides"),
+                                   errstr, errstr_size) ||
+                   check_retry(json_object_get(req, "retryStrategy"), errstr,
+                               errstr_size) ||
+                   check_timeout(json_object_get(req, "timeout"), limits,
+                                 errstr, errstr_size)
+               ? -1
+               : 0;
+}
+
+/* vCPU and memory of containerProperties (resourceRequirements first). */
+static void container_resources(json_t *cp, double *vcpus, double *memory)
+{
+    size_t i;
+    json_t *r;
+    *vcpus = json_is_integer(json_object_get(cp, "vcpus"))
+                 ? (double)json_integer_value(json_object_get(cp, "vcpus"))
+                 : 0;
+    *memory = json_is_integer(json_object_get(cp, "memory"))
+                  ? (double)json_integer_value(json_object_get(cp, "memory"))
+                  : 0;
+    json_array_foreach(json_object_get(cp, "resourceRequirements"), i, r)
+    {
+        const char *t = json_string_value(json_object_get(r, "type"));
+        const char *v = json_string_value(json_object_get(r, "value"));
+        if (t && v && !strcmp(t, "VCPU")) {
+            drv_parse_double(v, 0, 1e9, vcpus);
+        } else if (t && v && !strcmp(t, "MEMORY")) {
+            drv_parse_double(v, 0, 1e12, memory);
+        }
+    }
+}
+
+int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
+                                char *errstr, size_t errstr_size)
+{
+    if (!json_is_object(req)) {
+        FAIL("the job definition must be a JSON object");
+    }
+    const char *name =
+        json_string_value(json_object_get(req, "jobDefinitionName"));
+    const char *type = json_string_value(json_object_get(req, "type"));
+    json_t *cp = json_object_get(req, "containerProperties");
+    if (!name || !drv_resource_name_valid(name)) {
+        FAIL("jobDefinitionName must be 1 to 128 letters, digits, hyphens or "
+             "underscores");
+    }
+    if (!type || strcmp(type, "container")) {
+        FAIL("type must be \"container\" (multinode is not supported yet)");
+    }
+    if (!json_is_object(cp)) {
+        FAIL("containerProperties is required");
+    }
+    const char *image = json_string_value(json_object_get(cp, "image"));
+    if (!image || !*image || strlen(image) > 255) {
+        FAIL("containerProperties.image is required (at most 255 "
+             "characters)");
+    }
+    double vcpus, memory;
+    container_resources(cp, &vcpus, &memory);
+    if (check_command(json_object_get(cp, "command"), errstr, errstr_size) ||
+        check_environment(json_object_get(cp, "environment"),
+                          "containerProperties", errstr, errstr_size) ||
+        check_resources(json_object_get(cp, "resourceRequirements"), errstr,
+                        errstr_size) ||
+        check_string_map(json_object_get(req, "parameters"), "parameters",
+                         1000, errstr, errstr_size) ||
+        check_string_map(json_object_get(req, "tags"), "tags", 50, errstr,
+                         errstr_size) ||
+        check_retry(json_object_get(req, "retryStrategy"), errstr,
+                    errstr_size) ||
+        check_timeout(json_object_get(req, "timeout"), limits, errstr,
+                      errstr_size)) {
+        return -1;
+    }
+    if (vcpus <= 0 || memory < 4) {
+        FAIL("containerProperties must give VCPU and MEMORY in "
+             "resourceRequirements (or vcpus and memory)");
+    }
+    return 0;
+}
+
+/* ---- resolution ------------------------------------------------------- */
+
+static const char *param_value(const char *name, json_t *params,
+                               json_t *defaults)
+{
+    const char *v = json_string_value(json_object_get(params, name));
+    return v ? v : json_string_value(json_object_get(defaults, name));
+}
+
+/* Replace every Ref::name in s; the name runs over [A-Za-z0-9_-]. */
+static json_t *substitute_one(const char *s, json_t *params, json_t *defaults,
+                              char *errstr, size_t errstr_size)
+{
+    size_t cap = strlen(s) + 64, len = 0;
+    char *out = drv_malloc(cap);
+    const char *p = s;
+    while (*p) {
+        const char *ref = strstr(p, "Ref::");
+        size_t lit = ref ? (size_t)(ref - p) : strlen(p);
+        const char *val = NULL;
+        size_t nlen = 0;
+        if (ref) {
+            const char *n = ref + 5;
+            while (isalnum((unsigned char)n[nlen]) || n[nlen] == '_' ||
+                   n[nlen] == '-') {
+                nlen++;
+            }
+            char name[256];
+            snprintf(name, sizeof(name), "%.*s", (int)nlen, n);
+            val = nlen ? param_value(name, params, defaults) : NULL;
+            if (nlen && !val) {
+                drv_errstr_set(errstr, errstr_size,
+                               "Unable to substitute value. No parameter "
+                               "found for reference %s",
+                               name);
+                free(out);
+                return NULL;
+            }
+        }
+        size_t need = len + lit + (val ? strlen(val) : 5) + 1;
+        if (need > cap) {
+            cap = need * 2;
+            char *n2 = realloc(out, cap);
+            if (!n2) {
+                abort();
+            }
+            out = n2;
+        }
+        memcpy(out + len, p, lit);
+        len += lit;
+        if (!ref) {
+            break;
+        }
+        if (val) {
+            memcpy(out + len, val, strlen(val));
+            len += strlen(val);
+        } else { /* a bare "Ref::" stays as it is */
+            memcpy(out + len, "Ref::", 5);
+            len += 5;
+        }
+        p = ref + 5 + nlen;
+    }
+    json_t *r = json_stringn(out, len);
+    free(out);
+    return r;
+}
+
+json_t *drv_job_substitute(json_t *command, json_t *params, json_t *defaults,
+                           char *errstr, size_t errstr_size)
+{
+    json_t *out = json_array(), *a;
+    size_t i;
+    json_array_foreach(command, i, a)
+    {
+        json_t *s = substitute_one(json_string_value(a), params, defaults,
+                                   errstr, errstr_size);
+        if (!s) {
+            json_decref(out);
+            return NULL;
+        }
+        json_array_append_new(out, s);
+    }
+    return out;
+}
+
+/* Definition environment, then overrides replacing by name. */
+static json_t *merge_environment(json_t *def_env, json_t *over_env)
+{
+    json_t *out = json_array(), *e;
+    size_t i;
+    json_array_foreach(def_env, i, e)
+    {
+        json_array_append(out, e);
+    }
+    json_array_foreach(over_env, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        size_t j;
+        json_t *x;
+        int replaced = 0;
+        json_array_foreach(out, j, x)
+        {
+            if (!strcmp(json_string_value(json_object_get(x, "name")), n)) {
+                json_array_set(out, j, e);
+                replaced = 1;
+                break;
+            }
+        }
+        if (!replaced) {
+            json_array_append(out, e);
+        }
+    }
+    return out;
+}
+
+static void override_resources(json_t *cp, json_t *co, double *vcpus,
+                               double *memory)
+{
+    size_t i;
+    json_t *r;
+    bool def_rr_vcpu = false, def_rr_mem = false;
+    json_array_foreach(json_object_get(cp, "resourceRequirements"), i, r)
+    {
+        const char *t = json_string_value(json_object_get(r, "type"));
+        def_rr_vcpu |= t && !strcmp(t, "VCPU");
+        def_rr_mem |= t && !strcmp(t, "MEMORY");
+    }
+    /* legacy vcpus/memory overrides only apply to legacy definitions */
+    if (json_is_integer(json_object_get(co, "vcpus")) && !def_rr_vcpu) {
+        *vcpus = (double)json_integer_value(json_object_get(co, "vcpus"));
+    }
+    if (json_is_integer(json_object_get(co, "memory")) && !def_rr_mem) {
+        *memory = (double)json_integer_value(json_object_get(co, "memory"));
+    }
+    json_array_foreach(json_object_get(co, "resourceRequirements"), i, r)
+    {
+        const char *t = json_string_value(json_object_get(r, "type"));
+        const char *v = json_string_value(json_object_get(r, "value"));
+        if (!strcmp(t, "VCPU")) {
+            drv_parse_double(v, 0, 1e9, vcpus);
+        } else if (!strcmp(t, "MEMORY")) {
+            drv_parse_double(v, 0, 1e12, memory);
+        }
+    }
+}
+
+/* containerProperties fields carried to the worker unchanged. */
+static const char *passthrough_keys[] = {
+    "mountPoints", "volumes", "readonlyRootFilesystem", "privileged",
+    "ulimits", "user", "linuxParameters", "secrets", "logConfiguration"};
+
+json_t *drv_job_resolve(json_t *definition, json_t *submit,
+                        const drv_job_limits_t *limits, char *errstr,
+                        size_t errstr_size)
+{
+    json_t *cp = json_object_get(definition, "containerProperties");
+    json_t *co = json_object_get(submit, "containerOverrides");
+    if (drv_job_validate_submit(submit, limits, errstr, errstr_size) != 0) {
+        return NULL;
+    }
+    json_t *cmd = json_object_get(co, "command");
+    if (!cmd) {
+        cmd = json_object_get(cp, "command");
+    }
+    json_t *empty = json_array();
+    json_t *command = drv_job_substitute(cmd ? cmd : empty,
+                                         json_object_get(submit, "parameters"),
+                                         json_object_get(definition,
+                                                         "parameters"),
+                                         errstr, errstr_size);
+    json_decref(empty);
+    if (!command) {
+        return NULL;
+    }
+    double vcpus, memory;
+    container_resources(cp, &vcpus, &memory);
+    override_resources(cp, co, &vcpus, &memory);
+
+    json_t *container = json_pack(
+        "{s:O?,s:o,s:o,s:f,s:I}", "image", json_object_get(cp, "image"),
+        "command", command, "environment",
+        merge_environment(json_object_get(cp, "environment"),
+                          json_object_get(co, "environment")),
+        "vcpus", vcpus, "memory", (json_int_t)memory);
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(passthrough_keys); i++) {
+        json_t *v = json_object_get(cp, passthrough_keys[i]);
+        if (v) {
+            json_object_set(container, passthrough_keys[i], v);
+        }
+    }
+    json_t *out = json_pack("{s:o}", "container", container);
+    json_t *rs = json_object_get(submit, "retryStrategy");
+    json_t *to = json_object_get(submit, "timeout");
+    rs = rs ? rs : json_object_get(definition, "retryStrategy");
+    to = to ? to : json_object_get(definition, "timeout");
+    if (rs) {
+        json_object_set(out, "retryStrategy", rs);
+    }
+    if (to) {
+        json_object_set(out, "timeout", to);
+    }
+    return out;
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Clocks, ids, parsing and allocation helpers: see drover/util.h. */
+#include "drover/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "drover/err.h"
+
+int64_t drv_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t drv_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int drv_uuid4(char out[37])
+{
+    unsigned char b[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    ssize_t n = read(fd, b, sizeof(b));
+    close(fd);
+    if (n != (ssize_t)sizeof(b)) {
+        return -1;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
+    return 0;
+}
+
+int drv_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (!s || !*s) {
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max) {
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+int drv_parse_double(const char *s, double min, double max, double *out)
+{
+    if (!s || !*s) {
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end != '\0' || isnan(v) || v < min || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void *drv_malloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        fputs("drover: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+void *drv_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fputs("drover: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+char *drv_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = drv_malloc(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+bool drv_str_has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+char *drv_read_file(const char *path, size_t *len_out, char *errstr,
+                    size_t errstr_size)
+{
+    char *buf = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        drv_errstr_set(errstr, errstr_size, "could not open \"%s\": %s", path,
+                       strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    buf = drv_malloc(cap);
+    for (;;) {
+        size_t n = fread(buf + len, 1, cap - len - 1, fp);
+        len += n;
+        if (n == 0) {
+            break;
+        }
+        if (len + 1 == cap) {
+            cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                abort();
+            }
+            buf = nb;
+        }
+    }
+    if (ferror(fp)) {
+        drv_errstr_set(errstr, errstr_size, "could not read \"%s\": %s", path,
+                       strerror(errno));
+        fclose(fp);
+        free(buf);
+        return NULL;
+    }
+    fclose(fp);
+    buf[len] = '\0';
+    if (len_out) {
+        *len_out = len;
+    }
+    return buf;
+}
+
+void drv_hostname(char *out, size_t size)
+{
+    if (gethostname(out, size) != 0 || !*out) {
+        snprintf(out, size, "localhost");
+    }
+    out[size - 1] = '\0';
+}

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for drover/avro_codec.h: canonical form, fingerprints,
+ * single-object framing, JSON mapping, schema resolution, bad input. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover/avro_codec.h"
+#include "drover/schemas.h"
+
+static drv_codec_t *codec;
+static char errstr[DRV_ERRSTR_SIZE];
+
+static void setup(void)
+{
+    codec = drv_codec_new(errstr, sizeof(errstr));
+    ck_assert_msg(codec != NULL, "codec: %s", errstr);
+}
+
+static void teardown(void)
+{
+    drv_codec_destroy(codec);
+    codec = NULL;
+}
+
+/* Vectors from the Avro project's share/test/data/schema-tests.txt. */
+START_TEST(test_avro_codec_fingerprint_vectors)
+{
+    static const struct {
+        const char *in, *canon;
+        int64_t fp;
+    } v[] = {
+        {"\"null\"", "\"null\"", 7195948357588979594LL},
+        {"{\"type\":\"null\"}", "\"null\"", 7195948357588979594LL},
+        {"\"boolean\"", "\"boolean\"", -6970731678124411036LL},
+        {"\"int\"", "\"int\"", 8247732601305521295LL},
+        {"\"long\"", "\"long\"", -3434872931120570953LL},
+        {"\"string\"", "\"string\"", -8142146995180207161LL},
+        {"{\"type\":\"fixed\",\"name\":\"foo\",\"size\":15}",
+         "{\"name\":\"foo\",\"type\":\"fixed\",\"size\":15}",
+         1756455273707447556LL},
+        {"{\"type\":\"record\",\"name\":\"foo\",\"fields\":[{\"name\":\"f1\","
+         "\"type\":\"boolean\"}]}",
+         "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[{\"name\":\"f1\","
+         "\"type\":\"boolean\"}]}",
+         7843277075252814651LL},
+        {"{\"name\":\"PigValue\",\"type\":\"record\",\"fields\":[{\"name\":"
+         "\"value\",\"type\":[\"null\",\"int\",\"long\",\"PigValue\"]}]}",
+         "{\"name\":\"PigValue\",\"type\":\"record\",\"fields\":[{\"name\":"
+         "\"value\",\"type\":[\"null\",\"int\",\"long\",\"PigValue\"]}]}",
+         -1759257747318642341LL},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char *c = drv_avro_canonical_form(v[i].in, errstr, sizeof(errstr));
+        ck_assert_msg(c != NULL, "%s: %s", v[i].in, errstr);
+        ck_assert_str_eq(c, v[i].canon);
+        ck_assert_uint_eq(drv_avro_fingerprint64(c, strlen(c)),
+                          (uint64_t)v[i].fp);
+        free(c);
+    }
+}
+END_TEST
+
+START_TEST(test_avro_codec_canonical_namespaces)
+{
+    const char *in =
+        "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"a.b\",\"doc\":"
+        "\"x\",\"fields\":[{\"name\":\"e\",\"doc\":\"d\",\"type\":{\"type\":"
+        "\"enum\",\"name\":\"E\",\"symbols\":[\"X\"]}},{\"name\":\"e2\","
+        "\"type\":\"E\"},{\"name\":\"m\",\"type\":{\"type\":\"map\","
+        "\"values\":{\"type\":\"string\"}}}]}";
+    char *c = drv_avro_canonical_form(in, errstr, sizeof(errstr));
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(
+        c, "{\"name\":\"a.b.R\",\"type\":\"record\",\"fields\":[{\"name\":"
+           "\"e\",\"type\":{\"name\":\"a.b.E\",\"type\":\"enum\",\"symbols\":"
+           "[\"X\"]}},{\"name\":\"e2\",\"type\":\"a.b.E\"},{\"name\":\"m\","
+           "\"type\":{\"type\":\"map\",\"values\":\"string\"}}]}");
+    free(c);
+    ck_assert_ptr_null(drv_avro_canonical_form("{not json", errstr,
+                                               sizeof(errstr)));
+    ck_assert_msg(strstr(errstr, "not JSON") != NULL, "%s", errstr);
+}
+END_TEST
+
+/* Every schema in schemas/ gets the canonical form Debian's python3-avro
+ * computes (schema.canonical_form). */
+START_TEST(test_avro_codec_canonical_matches_python)
+{
+    int checked = 0;
+    for (const drv_schema_file_t *f = drv_schema_files; f->path; f++) {
+        char tmp[] = "/tmp/drv-avsc-XXXXXX";
+        int fd = mkstemp(tmp);
+        ck_assert_int_ge(fd, 0);
+        FILE *fp = fdopen(fd, "w");
+        fputs(f->text, fp);
+        fclose(fp);
+        char cmd[512], out[65536] = {0};
+        snprintf(cmd, sizeof(cmd),
+                 "/usr/bin/python3 -c 'import sys,avro.schema;"
+                 "print(avro.schema.parse(open(sys.argv[1]).read())"
+                 ".canonical_form, end=\"\")' %s",
+                 tmp);
+        FILE *p = popen(cmd, "r");
+        ck_assert_ptr_nonnull(p);
+        size_t n = fread(out, 1, sizeof(out) - 1, p);
+        int rc = pclose(p);
+        unlink(tmp);
+        ck_assert_msg(rc == 0 && n > 0,
+                      "python3-avro failed on %s (is python3-avro "
+                      "installed?)",
+                      f->path);
+        char *c = drv_avro_canonical_form(f->text, errstr, sizeof(errstr));
+        ck_assert_ptr_nonnull(c);
+        ck_assert_msg(strcmp(c, out) == 0, "%s:\n ours %s\n python %s",
+                      f->path, c, out);
+        free(c);
+        checked++;
+    }
+    ck_assert_int_ge(checked, 6);
+}
+END_TEST
+
+static json_t *sample_submit(void)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(
+        "{\"request\":{\"SubmitJob\":{\"jobId\":\"j-1\",\"jobName\":\"n\","
+        "\"jobQueue\":\"q\",\"jobDefinition\":\"d:1\",\"submittedAt\":"
+        "1700000000123,\"dependsOn\":[{\"jobId\":\"a\"},{\"type\":"
+        "\"SEQUENTIAL\"}],\"parameters\":{\"p\":\"v\"},\"containerOverrides\":"
+        "{\"command\":[\"echo\",\"Ref::p\"],\"environment\":[{\"name\":\"A\","
+        "\"value\":\"1\"}],\"memory\":64},\"arrayProperties\":{\"size\":3},"
+        "\"tags\":{}}}}",
+        0, &jerr);
+    ck_assert_msg(j != NULL, "%s", jerr.text);
+    return j;
+}
+
+START_TEST(test_avro_codec_roundtrip)
+{
+    json_t *in = sample_submit();
+    void *buf;
+    size_t len;
+    ck_assert_int_eq(drv_codec_encode(codec, "JobRequest", in, &buf, &len,
+                                      errstr, sizeof(errstr)),
+                     0);
+    const unsigned char *b = buf;
+    ck_assert_uint_eq(b[0], 0xC3);
+    ck_assert_uint_eq(b[1], 0x01);
+    uint64_t fp = 0, want;
+    for (int i = 0; i < 8; i++) {
+        fp |= (uint64_t)b[2 + i] << (8 * i);
+    }
+    ck_assert_int_eq(drv_codec_fingerprint(codec, "io.drover.JobRequest",
+                                           &want),
+                     0);
+    ck_assert_uint_eq(fp, want);
+
+    const char *name = NULL;
+    json_t *out = NULL;
+    ck_assert_int_eq(drv_codec_decode(codec, buf, len, &name, &out, errstr,
+                                      sizeof(errstr)),
+                     DRV_OK);
+    ck_assert_str_eq(name, "JobRequest");
+    json_t *sj = json_object_get(json_object_get(out, "request"), "SubmitJob");
+    ck_assert_ptr_nonnull(sj);
+    ck_assert_int_eq(json_integer_value(json_object_get(sj, "submittedAt")),
+                     1700000000123LL);
+    /* empty optionals are absent, given values survive */
+    ck_assert_ptr_null(json_object_get(sj, "timeout"));
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(sj, "parameters"), "p")),
+                     "v");
+    ck_assert(json_equal(json_object_get(json_object_get(sj,
+                                                         "containerOverrides"),
+                                         "command"),
+                         json_object_get(json_object_get(json_object_get(
+                                             json_object_get(in, "request"),
+                                             "SubmitJob"),
+                                                         "containerOverrides"),
+                                         "command")));
+    ck_assert_int_eq(json_array_size(json_object_get(sj, "dependsOn")), 2);
+    free(buf);
+    json_decref(in);
+    json_decref(out);
+}
+END_TEST
+
+START_TEST(test_avro_codec_encode_errors)
+{
+    void *buf = NULL;
+    size_t len;
+    json_t *bad = json_pack("{s:s,s:s}", "jobId", "x", "status", "RUNNING");
+    ck_assert_int_eq(drv_codec_encode(codec, "JobStatus", bad, &buf, &len,
+                                      errstr, sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, "missing required field \"attempt\""),
+                  "%s", errstr);
+    json_object_set_new(bad, "attempt", json_string("one"));
+    ck_assert_int_eq(drv_codec_encode(codec, "JobStatus", bad, &buf, &len,
+                                      errstr, sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, "\"attempt\" must be a 32-bit integer"), "%s",
+                  errstr);
+    json_object_set_new(bad, "attempt", json_integer(1));
+    json_object_set_new(bad, "bogus", json_integer(1));
+    ck_assert_int_eq(drv_codec_encode(codec, "JobStatus", bad, &buf, &len,
+                                      errstr, sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, "unknown field \"bogus\""), "%s", errstr);
+    ck_assert_int_eq(drv_codec_encode(codec, "NoSuch", bad, &buf, &len, errstr,
+                                      sizeof(errstr)),
+                     -1);
+    ck_assert_ptr_null(buf);
+    json_decref(bad);
+}
+END_TEST
+
+START_TEST(test_avro_codec_decode_bad_input)
+{
+    const char *name;
+    json_t *out = NULL;
+    unsigned char junk[] = "not avro at all";
+    ck_assert_int_eq(drv_codec_decode(codec, junk, sizeof(junk), &name, &out,
+                                      errstr, sizeof(errstr)),
+                     DRV_ERR_INVALID);
+    ck_assert_msg(strstr(errstr, "no C3 01 header"), "%s", errstr);
+    unsigned char unknown[12] = {0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0};
+    ck_assert_int_eq(drv_codec_decode(codec, unknown, sizeof(unknown), &name,
+                                      &out, errstr, sizeof(errstr)),
+                     DRV_ERR_INVALID);
+    ck_assert_msg(strstr(errstr, "unknown schema fingerprint"), "%s", errstr);
+
+    /* a valid header with a truncated body */
+    json_t *in = sample_submit();
+    void *buf;
+    size_t len;
+    ck_assert_int_eq(drv_codec_encode(codec, "JobRequest", in, &buf, &len,
+                                      errstr, sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(drv_codec_decode(codec, buf, 14, &name, &out, errstr,
+                                      sizeof(errstr)),
+                     DRV_ERR_INVALID);
+    ck_assert_ptr_null(out);
+    free(buf);
+    json_decref(in);
+}
+END_TEST
+
+/* A JobStatus written by an older worker (schemas/history, no
+ * logStreamName) is read with the current reader schema. */
+START_TEST(test_avro_codec_resolves_older_writer)
+{
+    const char *old = NULL;
+    for (const drv_schema_file_t *f = drv_schema_files; f->path; f++) {
+        if (strstr(f->path, "history/JobStatus")) {
+            old = f->text;
+        }
+    }
+    ck_assert_ptr_nonnull(old);
+    json_t *msg = json_pack("{s:s,s:i,s:s,s:s,s:i,s:I}", "jobId", "j", "attempt",
+                            2, "status", "FAILED", "worker", "w1", "exitCode",
+                            3, "timestamp", (json_int_t)42);
+    void *buf;
+    size_t len;
+    ck_assert_int_eq(drv_codec_encode_with(codec, old, msg, &buf, &len, errstr,
+                                           sizeof(errstr)),
+                     0);
+    const char *name;
+    json_t *out = NULL;
+    ck_assert_int_eq(drv_codec_decode(codec, buf, len, &name, &out, errstr,
+                                      sizeof(errstr)),
+                     DRV_OK);
+    ck_assert_str_eq(name, "JobStatus");
+    ck_assert(json_equal(msg, out));
+    ck_assert_ptr_null(json_object_get(out, "logStreamName"));
+    free(buf);
+    json_decref(msg);
+    json_decref(out);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("avro_codec");
+    TCase *tc = tcase_create("canonical");
+    tcase_add_test(tc, test_avro_codec_fingerprint_vectors);
+    tcase_add_test(tc, test_avro_codec_canonical_namespaces);
+    tcase_add_test(tc, test_avro_codec_canonical_matches_python);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("codec");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_avro_codec_roundtrip);
+    tcase_add_test(tc, test_avro_codec_encode_errors);
+    tcase_add_test(tc, test_avro_codec_decode_bad_input);
+    tcase_add_test(tc, test_avro_codec_resolves_older_writer);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

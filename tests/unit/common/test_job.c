@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for drover/job.h: validation with AWS's messages, Ref::
+ * substitution, resolution of a submission against its definition. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drover/err.h"
+#include "drover/job.h"
+
+static char errstr[DRV_ERRSTR_SIZE];
+static const drv_job_limits_t limits = {.timeout_min_seconds = 60};
+
+static json_t *J(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    ck_assert_msg(j != NULL, "bad test JSON: %s", e.text);
+    return j;
+}
+
+static void expect_submit_error(const char *text, const char *want)
+{
+    json_t *j = J(text);
+    ck_assert_int_eq(drv_job_validate_submit(j, &limits, errstr,
+                                             sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, want), "got \"%s\", want \"%s\"", errstr,
+                  want);
+    json_decref(j);
+}
+
+#define BASE "\"jobQueue\":\"q\",\"jobDefinition\":\"d\""
+
+START_TEST(test_job_validate_submit_messages)
+{
+    json_t *ok = J("{\"jobName\":\"a-b_1\"," BASE "}");
+    ck_assert_int_eq(drv_job_validate_submit(ok, &limits, errstr,
+                                             sizeof(errstr)),
+                     0);
+    json_decref(ok);
+    expect_submit_error("{\"jobName\":\"-bad\"," BASE "}",
+                        "Job name should match valid pattern");
+    expect_submit_error("{\"jobName\":\"a\"}", "jobQueue is required");
+    expect_submit_error("{\"jobName\":\"a\"," BASE
+                        ",\"arrayProperties\":{\"size\":1}}",
+                        "arrayProperties.size must be from 2 to 10000");
+    expect_submit_error("{\"jobName\":\"a\"," BASE
+                        ",\"containerOverrides\":{\"command\":[\"x\",\"\"]}}",
+                        "Command field cannot have empty strings");
+    expect_submit_error("{\"jobName\":\"a\"," BASE
+                        ",\"containerOverrides\":{\"command\":[]}}",
+                        "Command cannot be empty");
+    expect_submit_error(
+        "{\"jobName\":\"a\"," BASE
+        ",\"containerOverrides\":{\"environment\":[{\"name\":"
+        "\"AWS_BATCH_JOB_ID\",\"value\":\"x\"}]}}",
+        "environment variable AWS_BATCH_JOB_ID is reserved");
+    expect_submit_error(
+        "{\"jobName\":\"a\"," BASE
+        ",\"containerOverrides\":{\"environment\":[{\"name\":"
+        "\"DROVER_X\",\"value\":\"x\"}]}}",
+        "environment variable DROVER_X is reserved");
+    expect_submit_error("{\"jobName\":\"a\"," BASE
+                        ",\"timeout\":{\"attemptDurationSeconds\":5}}",
+                        "at least 60");
+    expect_submit_error("{\"jobName\":\"a\"," BASE
+                        ",\"retryStrategy\":{\"attempts\":11}}",
+                        "attempts must be from 1 to 10");
+    expect_submit_error(
+        "{\"jobName\":\"a\"," BASE
+        ",\"retryStrategy\":{\"attempts\":2,\"evaluateOnExit\":[{"
+        "\"onExitCode\":\"1*2\",\"action\":\"retry\"}]}}",
+        "not a valid pattern");
+    expect_submit_error("{\"jobName\":\"a\"," BASE ",\"eksPropertiesOverride\":{}}",
+                        "unsupported field \"eksPropertiesOverride\"");
+    expect_submit_error("{\"jobName\":\"a\"," BASE
+                        ",\"dependsOn\":[{\"type\":\"SEQUENTIAL\"}]}",
+                        "needs a jobId");
+}
+END_TEST
+
+START_TEST(test_job_validate_too_many_dependencies)
+{
+    json_t *j = J("{\"jobName\":\"a\"," BASE "}");
+    json_t *deps = json_array();
+    for (int i = 0; i < 21; i++) {
+        json_array_append_new(deps, json_pack("{s:s}", "jobId", "x"));
+    }
+    json_object_set_new(j, "dependsOn", deps);
+    ck_assert_int_eq(drv_job_validate_submit(j, &limits, errstr,
+                                             sizeof(errstr)),
+                     -1);
+    ck_assert_str_eq(errstr, "Job cannot have more than 20 dependencies");
+    json_array_remove(deps, 0);
+    ck_assert_int_eq(drv_job_validate_submit(j, &limits, errstr,
+                                             sizeof(errstr)),
+                     0);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(test_job_substitute)
+{
+    json_t *cmd = J("[\"echo\",\"Ref::a\",\"--x=Ref::b\",\"Ref::\"]");
+    json_t *params = J("{\"a\":\"A\"}");
+    json_t *defs = J("{\"a\":\"default\",\"b\":\"B\"}");
+    json_t *out = drv_job_substitute(cmd, params, defs, errstr, sizeof(errstr));
+    json_t *want = J("[\"echo\",\"A\",\"--x=B\",\"Ref::\"]");
+    ck_assert(json_equal(out, want));
+    json_decref(out);
+    json_decref(want);
+    json_object_del(defs, "b");
+    ck_assert_ptr_null(drv_job_substitute(cmd, params, defs, errstr,
+                                          sizeof(errstr)));
+    ck_assert_str_eq(errstr, "Unable to substitute value. No parameter found "
+                             "for reference b");
+    json_decref(cmd);
+    json_decref(params);
+    json_decref(defs);
+}
+END_TEST
+
+START_TEST(test_job_resolve_overrides)
+{
+    json_t *def = J(
+        "{\"jobDefinitionName\":\"d\",\"type\":\"container\",\"parameters\":"
+        "{\"msg\":\"hi\"},\"containerProperties\":{\"image\":\"busybox\","
+        "\"command\":[\"echo\",\"Ref::msg\"],\"environment\":[{\"name\":\"A\","
+        "\"value\":\"1\"},{\"name\":\"B\",\"value\":\"2\"}],"
+        "\"resourceRequirements\":[{\"type\":\"VCPU\",\"value\":\"1\"},"
+        "{\"type\":\"MEMORY\",\"value\":\"128\"}]},\"retryStrategy\":"
+        "{\"attempts\":2}}");
+    ck_assert_int_eq(drv_job_validate_definition(def, &limits, errstr,
+                                                 sizeof(errstr)),
+                     0);
+    json_t *sub = J(
+        "{\"jobName\":\"x\"," BASE ",\"parameters\":{\"msg\":\"yo\"},"
+        "\"containerOverrides\":{\"environment\":[{\"name\":\"B\",\"value\":"
+        "\"3\"}],\"memory\":999,\"resourceRequirements\":[{\"type\":\"VCPU\","
+        "\"value\":\"0.5\"}]},\"timeout\":{\"attemptDurationSeconds\":60}}");
+    json_t *r = drv_job_resolve(def, sub, &limits, errstr, sizeof(errstr));
+    ck_assert_msg(r != NULL, "%s", errstr);
+    json_t *c = json_object_get(r, "container");
+    json_t *want_cmd = J("[\"echo\",\"yo\"]");
+    json_t *want_env = J("[{\"name\":\"A\",\"value\":\"1\"},{\"name\":\"B\","
+                         "\"value\":\"3\"}]");
+    ck_assert(json_equal(json_object_get(c, "command"), want_cmd));
+    ck_assert(json_equal(json_object_get(c, "environment"), want_env));
+    ck_assert_double_eq(json_real_value(json_object_get(c, "vcpus")), 0.5);
+    /* legacy memory override does not beat resourceRequirements MEMORY */
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "memory")), 128);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(r, "retryStrategy"), "attempts")),
+                     2);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(r, "timeout"),
+                         "attemptDurationSeconds")),
+                     60);
+    json_decref(want_cmd);
+    json_decref(want_env);
+    json_decref(r);
+    json_decref(sub);
+    json_decref(def);
+}
+END_TEST
+
+START_TEST(test_job_definition_rejects)
+{
+    json_t *def = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+                    "\"containerProperties\":{\"image\":\"x\"}}");
+    ck_assert_int_eq(drv_job_validate_definition(def, &limits, errstr,
+                                                 sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, "VCPU and MEMORY"), "%s", errstr);
+    json_decref(def);
+    def = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+            "\"containerProperties\":{\"image\":\"x\",\"vcpus\":1,\"memory\":"
+            "8,\"environment\":[{\"name\":\"AWS_BATCH_X\",\"value\":\"\"}]}}");
+    ck_assert_int_eq(drv_job_validate_definition(def, &limits, errstr,
+                                                 sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, "AWS_BATCH_X is reserved"), "%s", errstr);
+    json_decref(def);
+}
+END_TEST
+
+START_TEST(test_job_states_and_arns)
+{
+    drv_job_status_t st;
+    ck_assert_int_eq(drv_job_status_parse("RUNNABLE", &st), 0);
+    ck_assert_int_eq(st, DRV_JOB_RUNNABLE);
+    ck_assert_int_eq(drv_job_status_parse("CANCELLED", &st), -1);
+    ck_assert(drv_job_status_is_terminal(DRV_JOB_FAILED));
+    ck_assert(!drv_job_status_is_terminal(DRV_JOB_RUNNING));
+    char arn[256], name[128];
+    drv_arn(arn, sizeof(arn), "local", "000000000000", "job-queue", "q1");
+    ck_assert_str_eq(arn, "arn:aws:batch:local:000000000000:job-queue/q1");
+    drv_arn_name(arn, name, sizeof(name));
+    ck_assert_str_eq(name, "q1");
+    drv_arn_name("plain", name, sizeof(name));
+    ck_assert_str_eq(name, "plain");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("job");
+    TCase *tc = tcase_create("validate");
+    tcase_add_test(tc, test_job_validate_submit_messages);
+    tcase_add_test(tc, test_job_validate_too_many_dependencies);
+    tcase_add_test(tc, test_job_definition_rejects);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("resolve");
+    tcase_add_test(tc, test_job_substitute);
+    tcase_add_test(tc, test_job_resolve_overrides);
+    tcase_add_test(tc, test_job_states_and_arns);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
