@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "drover/err.h"
 #include "drover/util.h"
@@ -706,4 +707,46 @@ json_t *drv_job_resolve(json_t *definition, json_t *submit,
         json_object_set(out, "timeout", to);
     }
     return out;
+}
+
+/* AWS's patterns: exact, or a prefix when the last character is '*'. */
+static bool glob_match(const char *pat, const char *s)
+{
+    size_t n = strlen(pat);
+    if (n > 0 && pat[n - 1] == '*') {
+        return strncmp(pat, s, n - 1) == 0;
+    }
+    return strcmp(pat, s) == 0;
+}
+
+bool drv_job_should_retry(json_t *retry_strategy, int attempts_made,
+                          int exit_code, const char *reason,
+                          const char *status_reason)
+{
+    json_t *att = json_object_get(retry_strategy, "attempts");
+    int max = json_is_integer(att) ? (int)json_integer_value(att) : 1;
+    if (attempts_made >= max) {
+        return false;
+    }
+    char code[16] = "";
+    if (exit_code >= 0) {
+        snprintf(code, sizeof(code), "%d", exit_code);
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(retry_strategy, "evaluateOnExit"), i, r)
+    {
+        const char *oc = json_string_value(json_object_get(r, "onExitCode"));
+        const char *orr = json_string_value(json_object_get(r, "onReason"));
+        const char *osr =
+            json_string_value(json_object_get(r, "onStatusReason"));
+        if ((oc && (exit_code < 0 || !glob_match(oc, code))) ||
+            (orr && !glob_match(orr, reason ? reason : "")) ||
+            (osr && !glob_match(osr, status_reason ? status_reason : ""))) {
+            continue;
+        }
+        return strcasecmp(json_string_value(json_object_get(r, "action")),
+                          "RETRY") == 0;
+    }
+    return true;
 }

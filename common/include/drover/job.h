@@ -100,4 +100,15 @@ json_t *drv_job_resolve(json_t *definition, json_t *submit,
                         const drv_job_limits_t *limits, char *errstr,
                         size_t errstr_size);
 
+/**
+ * @brief Should a failed attempt be retried? Applies AWS's rules: attempts
+ * left, evaluateOnExit entries in order (conditions ANDed, glob with a
+ * trailing '*'), first match decides, no match means retry.
+ * @param exit_code the attempt's exit code, or -1 when there is none.
+ * @param reason container reason (nullable); status_reason nullable.
+ */
+bool drv_job_should_retry(json_t *retry_strategy, int attempts_made,
+                          int exit_code, const char *reason,
+                          const char *status_reason);
+
 #endif

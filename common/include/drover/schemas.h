@@ -15,4 +15,7 @@ typedef struct drv_schema_file {
 /** Terminated by an entry whose path is NULL. */
 extern const drv_schema_file_t drv_schema_files[];
 
+/** The SQL migrations of migrations/ (NNN_name.sql), in order. */
+extern const drv_schema_file_t drv_migration_files[];
+
 #endif

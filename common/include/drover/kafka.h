@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Kafka for Drover: an idempotent producer, a consumer in a group, and
+ * topic creation. The only module that includes <librdkafka/rdkafka.h>.
+ * Configuration comes from drv_conf_t: kafka.* keys go to librdkafka.
+ *
+ * Ownership: handles are owned (destroy them); messages returned by
+ * drv_kcons_poll are owned by the caller (drv_kmsg_destroy).
+ * Thread safety: producer calls are safe from any thread; a consumer is
+ * @thread main only, as librdkafka requires of its poll calls.
+ */
+#ifndef DRV_KAFKA_H
+#define DRV_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drover/conf.h"
+#include "drover/err.h"
+#include "drover/log.h"
+
+#define DRV_TOPIC_STATUS "drover.status"
+#define DRV_TOPIC_EVENTS "drover.events"
+#define DRV_TOPIC_DLQ "drover.dlq"
+#define DRV_TOPIC_SUBMIT_PREFIX "drover.submit."
+#define DRV_TOPIC_RUN_PREFIX "drover.run."
+
+/* ---- producer ---------------------------------------------------------- */
+
+typedef struct drv_kprod drv_kprod_t;
+
+/** @brief An idempotent producer (acks=all). */
+drv_kprod_t *drv_kprod_new(const drv_conf_t *conf, drv_log_t *log,
+                           char *errstr, size_t errstr_size);
+/** @brief Flushes (up to 10 s), then destroys. NULL is accepted. */
+void drv_kprod_destroy(drv_kprod_t *kp);
+
+/** A header to attach to a message (name and value copied). */
+typedef struct drv_kheader {
+    const char *name;
+    const char *value;
+} drv_kheader_t;
+
+/**
+ * @brief Queue a message (copied). partition -1 lets the key decide.
+ * @returns 0, or -1 when the local queue refuses it (errstr set).
+ */
+int drv_kprod_send(drv_kprod_t *kp, const char *topic, int32_t partition,
+                   const char *key, const void *value, size_t len,
+                   const drv_kheader_t *headers, size_t header_cnt,
+                   char *errstr, size_t errstr_size);
+
+/**
+ * @brief Wait until every queued message is delivered or failed.
+ * @returns 0 when all were delivered since the last flush, -1 with the
+ *          first delivery error otherwise.
+ */
+int drv_kprod_flush(drv_kprod_t *kp, int timeout_ms, char *errstr,
+                    size_t errstr_size);
+
+/** @brief Serve delivery reports without blocking. */
+void drv_kprod_poll(drv_kprod_t *kp);
+
+/* ---- consumer ---------------------------------------------------------- */
+
+typedef struct drv_kcons drv_kcons_t;
+typedef struct drv_kmsg drv_kmsg_t;
+
+/**
+ * Called on partition assignment; returns the offset to start each
+ * partition at (or -1000 for the committed offset, -2 for the beginning).
+ */
+typedef int64_t(drv_kcons_offset_cb)(const char *topic, int32_t partition,
+                                     void *opaque);
+
+/**
+ * @brief A consumer in `group`. With offset_cb, offsets are managed by the
+ * caller (auto commit off, assignment positions from the callback); without
+ * it, offsets stored with drv_kcons_store are committed automatically.
+ */
+drv_kcons_t *drv_kcons_new(const drv_conf_t *conf, drv_log_t *log,
+                           const char *group, drv_kcons_offset_cb *offset_cb,
+                           void *opaque, char *errstr, size_t errstr_size);
+void drv_kcons_destroy(drv_kcons_t *kc);
+
+/** @brief Subscribe to topics ("^regex" entries are patterns). */
+int drv_kcons_subscribe(drv_kcons_t *kc, const char *const *topics, size_t n,
+                        char *errstr, size_t errstr_size);
+
+/**
+ * @brief Wait up to timeout_ms for one message.
+ * @returns an owned message, or NULL on timeout (transient consumer errors
+ *          are logged, not returned).
+ */
+drv_kmsg_t *drv_kcons_poll(drv_kcons_t *kc, int timeout_ms);
+
+/** @brief Mark msg as processed (committed by auto commit). */
+void drv_kcons_store(drv_kcons_t *kc, const drv_kmsg_t *msg);
+
+/** @brief Stop or restart fetching on every assigned partition. */
+void drv_kcons_pause(drv_kcons_t *kc, int pause);
+
+/** @brief Partitions currently assigned (up to max); returns the count. */
+size_t drv_kcons_assignment(drv_kcons_t *kc, int32_t *parts, size_t max);
+
+void drv_kmsg_destroy(drv_kmsg_t *msg);
+const char *drv_kmsg_topic(const drv_kmsg_t *msg);
+int32_t drv_kmsg_partition(const drv_kmsg_t *msg);
+int64_t drv_kmsg_offset(const drv_kmsg_t *msg);
+const void *drv_kmsg_value(const drv_kmsg_t *msg, size_t *len);
+/** @brief The key as a NUL-terminated copy (owned by msg), or NULL. */
+const char *drv_kmsg_key(drv_kmsg_t *msg);
+
+/* ---- admin ------------------------------------------------------------- */
+
+/**
+ * @brief Create topics that do not exist yet (existing ones are fine),
+ * with topic.partitions and topic.replication from conf.
+ */
+int drv_kafka_create_topics(const drv_conf_t *conf, const char *const *names,
+                            size_t n, int partitions, char *errstr,
+                            size_t errstr_size);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PostgreSQL for Drover: one connection, parameterised queries with text
+ * parameters and results, transactions, and the schema migrations. The only
+ * module that includes <libpq-fe.h>.
+ *
+ * Ownership: handles and results are owned by the caller; strings read
+ * from a result are borrowed until drv_pg_res_free. Thread safety: a
+ * connection belongs to one thread at a time.
+ */
+#ifndef DRV_PG_H
+#define DRV_PG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drover/err.h"
+#include "drover/log.h"
+
+typedef struct drv_pg drv_pg_t;
+typedef struct drv_pg_res drv_pg_res_t;
+
+/** @brief Connect; NULL with errstr on failure (password never shown). */
+drv_pg_t *drv_pg_connect(const char *conninfo, drv_log_t *log, char *errstr,
+                         size_t errstr_size);
+void drv_pg_destroy(drv_pg_t *pg);
+
+/** @brief Reconnect when the connection broke; 0 when usable. */
+int drv_pg_ensure(drv_pg_t *pg, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Run one statement with text parameters ($1..$n; NULL = SQL NULL).
+ * @returns a result (also for commands), or NULL with errstr set.
+ */
+drv_pg_res_t *drv_pg_query(drv_pg_t *pg, const char *sql, int nparams,
+                           const char *const *params, char *errstr,
+                           size_t errstr_size);
+
+/** @brief drv_pg_query, discarding the result; returns 0 or -1. */
+int drv_pg_exec(drv_pg_t *pg, const char *sql, int nparams,
+                const char *const *params, char *errstr, size_t errstr_size);
+
+/** @brief Class of the last failure: TRANSIENT (connection, serialization,
+ * deadlock), INVALID (constraint), FATAL (anything else). */
+drv_err_t drv_pg_last_err(const drv_pg_t *pg);
+
+/** @brief SQLSTATE of the last failure ("23505"...), "" if none. */
+const char *drv_pg_last_sqlstate(const drv_pg_t *pg);
+
+int drv_pg_begin(drv_pg_t *pg, char *errstr, size_t errstr_size);
+int drv_pg_commit(drv_pg_t *pg, char *errstr, size_t errstr_size);
+/** @brief Roll back; errors are logged, never returned. */
+void drv_pg_rollback(drv_pg_t *pg);
+
+int drv_pg_res_rows(const drv_pg_res_t *res);
+/** @brief Rows changed by a command (UPDATE/INSERT/DELETE). */
+int64_t drv_pg_res_affected(const drv_pg_res_t *res);
+/** @brief A value as text, or NULL for SQL NULL. */
+const char *drv_pg_res_get(const drv_pg_res_t *res, int row, int col);
+/** @brief A value as an integer, dflt for NULL. */
+int64_t drv_pg_res_int(const drv_pg_res_t *res, int row, int col,
+                       int64_t dflt);
+/** @brief A json/jsonb column parsed (new reference), NULL for SQL NULL. */
+json_t *drv_pg_res_json(const drv_pg_res_t *res, int row, int col);
+void drv_pg_res_free(drv_pg_res_t *res);
+
+/**
+ * @brief Apply the embedded migrations not yet applied, each in its own
+ * transaction, under an advisory lock (safe with several dispatchers).
+ * @returns the number applied, or -1 with errstr.
+ */
+int drv_pg_migrate(drv_pg_t *pg, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* librdkafka wrapper: see drover/kafka.h. */
+#include "drover/kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "drover/util.h"
+
+/* Both handles start with their logger: the librdkafka opaque is the
+ * handle, and log_cb reads the logger through it. */
+struct drv_kprod {
+    drv_log_t *log;
+    rd_kafka_t *rk;
+    pthread_mutex_t lock;
+    char first_err[DRV_ERRSTR_SIZE]; /* first delivery error since flush */
+};
+
+struct drv_kcons {
+    drv_log_t *log;
+    rd_kafka_t *rk;
+    drv_kcons_offset_cb *offset_cb;
+    void *opaque;
+};
+
+struct drv_kmsg {
+    rd_kafka_message_t *rkm;
+    char *key;
+};
+
+typedef struct {
+    rd_kafka_conf_t *kconf;
+    char *errstr;
+    size_t errstr_size;
+} setter_t;
+
+static int set_one(const char *name, const char *value, void *opaque)
+{
+    setter_t *s = opaque;
+    char e[256];
+    if (rd_kafka_conf_set(s->kconf, name, value, e, sizeof(e)) !=
+        RD_KAFKA_CONF_OK) {
+        drv_errstr_set(s->errstr, s->errstr_size, "kafka.%s: %s", name, e);
+        return -1;
+    }
+    return 0;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf)
+{
+    drv_log_t **logp = rd_kafka_opaque(rk);
+    drv_log_t *log = logp ? *logp : NULL;
+    drv_log_level_t l = level <= 3 ? DRV_LOG_ERROR
+                        : level <= 5 ? DRV_LOG_WARN
+                        : level == 6 ? DRV_LOG_INFO
+                                     : DRV_LOG_DEBUG;
+    json_t *f = json_pack("{s:s}", "facility", fac);
+    drv_log(log, l, "kafka.log", f, "%s", buf);
+    json_decref(f);
+}
+
+/* Drover's defaults, then the kafka.* keys of conf (which win). */
+static rd_kafka_conf_t *make_conf(const drv_conf_t *conf,
+                                  const char *const *defaults, char *errstr,
+                                  size_t errstr_size)
+{
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    setter_t s = {kconf, errstr, errstr_size};
+    for (size_t i = 0; defaults[i]; i += 2) {
+        if (set_one(defaults[i], defaults[i + 1], &s) != 0) {
+            goto fail;
+        }
+    }
+    if (drv_conf_foreach_kafka(conf, set_one, &s) != 0) {
+        goto fail;
+    }
+    rd_kafka_conf_set_log_cb(kconf, log_cb);
+    return kconf;
+fail:
+    rd_kafka_conf_destroy(kconf);
+    return NULL;
+}
+
+/* ---- producer ---------------------------------------------------------- */
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)rk;
+    drv_kprod_t *kp = opaque;
+    if (!rkm->err) {
+        return;
+    }
+    pthread_mutex_lock(&kp->lock);
+    if (!kp->first_err[0]) {
+        snprintf(kp->first_err, sizeof(kp->first_err),
+                 "could not deliver to \"%s\": %s",
+                 rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+    }
+    pthread_mutex_unlock(&kp->lock);
+    json_t *f = json_pack("{s:s}", "topic", rd_kafka_topic_name(rkm->rkt));
+    drv_log(kp->log, DRV_LOG_ERROR, "kafka.delivery_failed", f,
+            "could not deliver message: %s", rd_kafka_err2str(rkm->err));
+    json_decref(f);
+}
+
+drv_kprod_t *drv_kprod_new(const drv_conf_t *conf, drv_log_t *log,
+                           char *errstr, size_t errstr_size)
+{
+    static const char *defaults[] = {
+        "enable.idempotence", "true", "linger.ms", "2",
+        "message.timeout.ms", "60000", NULL};
+    char e[512];
+    drv_kprod_t *kp = drv_calloc(1, sizeof(*kp));
+    pthread_mutex_init(&kp->lock, NULL);
+    kp->log = log;
+    rd_kafka_conf_t *kconf = make_conf(conf, defaults, errstr,
+                                       errstr_size);
+    if (!kconf) {
+        goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(kconf, dr_cb);
+    rd_kafka_conf_set_opaque(kconf, kp);
+    kp->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, e, sizeof(e));
+    if (!kp->rk) {
+        rd_kafka_conf_destroy(kconf);
+        drv_errstr_set(errstr, errstr_size, "could not create producer: %s", e);
+        goto fail;
+    }
+    return kp;
+fail:
+    drv_kprod_destroy(kp);
+    return NULL;
+}
+
+void drv_kprod_destroy(drv_kprod_t *kp)
+{
+    if (!kp) {
+        return;
+    }
+    if (kp->rk) {
+        rd_kafka_flush(kp->rk, 10000);
+        rd_kafka_destroy(kp->rk);
+    }
+    pthread_mutex_destroy(&kp->lock);
+    free(kp);
+}
+
+int drv_kprod_send(drv_kprod_t *kp, const char *topic, int32_t partition,
+                   const char *key, const void *value, size_t len,
+                   const drv_kheader_t *headers, size_t header_cnt,
+                   char *errstr, size_t errstr_size)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    if (header_cnt) {
+        hdrs = rd_kafka_headers_new(header_cnt);
+        for (size_t i = 0; i < header_cnt; i++) {
+            rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value,
+                                -1);
+        }
+    }
+    rd_kafka_resp_err_t err;
+    for (;;) {
+        err = rd_kafka_producev(
+            kp->rk, RD_KAFKA_V_TOPIC(topic),
+            RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA
+                                               : partition),
+            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+            RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            break;
+        }
+        rd_kafka_poll(kp->rk, 100); /* local queue full: wait for room */
+    }
+    if (err) {
+        if (hdrs) {
+            rd_kafka_headers_destroy(hdrs);
+        }
+        drv_errstr_set(errstr, errstr_size, "could not produce to \"%s\": %s",
+                       topic, rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+int drv_kprod_flush(drv_kprod_t *kp, int timeout_ms, char *errstr,
+                    size_t errstr_size)
+{
+    rd_kafka_resp_err_t err = rd_kafka_flush(kp->rk, timeout_ms);
+    int ret = 0;
+    pthread_mutex_lock(&kp->lock);
+    if (kp->first_err[0]) {
+        drv_errstr_set(errstr, errstr_size, "%s", kp->first_err);
+        kp->first_err[0] = '\0';
+        ret = -1;
+    } else if (err) {
+        drv_errstr_set(errstr, errstr_size,
+                       "messages not delivered within %d ms: is Kafka at "
+                       "the configured kafka.bootstrap.servers running?",
+                       timeout_ms);
+        ret = -1;
+    }
+    pthread_mutex_unlock(&kp->lock);
+    return ret;
+}
+
+void drv_kprod_poll(drv_kprod_t *kp)
+{
+    rd_kafka_poll(kp->rk, 0);
+}
+
+/* ---- consumer ---------------------------------------------------------- */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    drv_kcons_t *kc = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; kc->offset_cb && i < parts->cnt; i++) {
+            int64_t off = kc->offset_cb(parts->elems[i].topic,
+                                        parts->elems[i].partition, kc->opaque);
+            parts->elems[i].offset = off == -1000 ? RD_KAFKA_OFFSET_STORED
+                                                  : off;
+        }
+        json_t *f = json_pack("{s:i}", "partitions", parts->cnt);
+        drv_log(kc->log, DRV_LOG_INFO, "kafka.assigned", f,
+                "assigned %d partitions", parts->cnt);
+        json_decref(f);
+        rd_kafka_assign(rk, parts);
+    } else {
+        drv_log(kc->log, DRV_LOG_INFO, "kafka.revoked", NULL,
+                "partitions revoked");
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+drv_kcons_t *drv_kcons_new(const drv_conf_t *conf, drv_log_t *log,
+                           const char *group, drv_kcons_offset_cb *offset_cb,
+                           void *opaque, char *errstr, size_t errstr_size)
+{
+    const char *defaults[] = {
+        "group.id", group, "enable.auto.commit",
+        offset_cb ? "false" : "true", "enable.auto.offset.store", "false",
+        "auto.offset.reset", "earliest", "topic.metadata.refresh.interval.ms",
+        "2000", "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000",
+        "fetch.wait.max.ms", "50", NULL};
+    char e[512];
+    drv_kcons_t *kc = drv_calloc(1, sizeof(*kc));
+    kc->log = log;
+    kc->offset_cb = offset_cb;
+    kc->opaque = opaque;
+    rd_kafka_conf_t *kconf = make_conf(conf, defaults, errstr,
+                                       errstr_size);
+    if (!kconf) {
+        goto fail;
+    }
+    rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
+    rd_kafka_conf_set_opaque(kconf, kc);
+    kc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, e, sizeof(e));
+    if (!kc->rk) {
+        rd_kafka_conf_destroy(kconf);
+        drv_errstr_set(errstr, errstr_size, "could not create consumer: %s", e);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(kc->rk);
+    return kc;
+fail:
+    drv_kcons_destroy(kc);
+    return NULL;
+}
+
+void drv_kcons_destroy(drv_kcons_t *kc)
+{
+    if (!kc) {
+        return;
+    }
+    if (kc->rk) {
+        rd_kafka_consumer_close(kc->rk);
+        rd_kafka_destroy(kc->rk);
+    }
+    free(kc);
+}
+
+int drv_kcons_subscribe(drv_kcons_t *kc, const char *const *topics, size_t n,
+                        char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_partition_list_add(l, topics[i], RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(kc->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err) {
+        drv_errstr_set(errstr, errstr_size, "could not subscribe: %s",
+                       rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+drv_kmsg_t *drv_kcons_poll(drv_kcons_t *kc, int timeout_ms)
+{
+    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(kc->rk, timeout_ms);
+    if (!rkm) {
+        return NULL;
+    }
+    if (rkm->err) {
+        /* partition EOF and unknown topics while a pattern settles are
+         * routine; anything else is worth a warning */
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+            rkm->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            drv_log(kc->log, DRV_LOG_WARN, "kafka.consume_error", NULL,
+                    "consumer error: %s", rd_kafka_message_errstr(rkm));
+        }
+        rd_kafka_message_destroy(rkm);
+        return NULL;
+    }
+    drv_kmsg_t *msg = drv_calloc(1, sizeof(*msg));
+    msg->rkm = rkm;
+    return msg;
+}
+
+void drv_kcons_store(drv_kcons_t *kc, const drv_kmsg_t *msg)
+{
+    rd_kafka_offset_store(msg->rkm->rkt, msg->rkm->partition,
+                          msg->rkm->offset);
+    (void)kc;
+}
+
+void drv_kcons_pause(drv_kcons_t *kc, int pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(kc->rk, &parts) || !parts) {
+        return;
+    }
+    if (pause) {
+        rd_kafka_pause_partitions(kc->rk, parts);
+    } else {
+        rd_kafka_resume_partitions(kc->rk, parts);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+size_t drv_kcons_assignment(drv_kcons_t *kc, int32_t *out, size_t max)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    size_t n = 0;
+    if (rd_kafka_assignment(kc->rk, &parts) || !parts) {
+        return 0;
+    }
+    for (int i = 0; i < parts->cnt && n < max; i++) {
+        out[n++] = parts->elems[i].partition;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return n;
+}
+
+void drv_kmsg_destroy(drv_kmsg_t *msg)
+{
+    if (!msg) {
+        return;
+    }
+    rd_kafka_message_destroy(msg->rkm);
+    free(msg->key);
+    free(msg);
+}
+
+const char *drv_kmsg_topic(const drv_kmsg_t *msg)
+{
+    return rd_kafka_topic_name(msg->rkm->rkt);
+}
+
+int32_t drv_kmsg_partition(const drv_kmsg_t *msg)
+{
+    return msg->rkm->partition;
+}
+
+int64_t drv_kmsg_offset(const drv_kmsg_t *msg)
+{
+    return msg->rkm->offset;
+}
+
+const void *drv_kmsg_value(const drv_kmsg_t *msg, size_t *len)
+{
+    *len = msg->rkm->len;
+    return msg->rkm->payload;
+}
+
+const char *drv_kmsg_key(drv_kmsg_t *msg)
+{
+    if (!msg->key && msg->rkm->key) {
+        msg->key = drv_malloc(msg->rkm->key_len + 1);
+        memcpy(msg->key, msg->rkm->key, msg->rkm->key_len);
+        msg->key[msg->rkm->key_len] = '\0';
+    }
+    return msg->key;
+}
+
+/* ---- admin ------------------------------------------------------------- */
+
+int drv_kafka_create_topics(const drv_conf_t *conf, const char *const *names,
+                            size_t n, int partitions, char *errstr,
+                            size_t errstr_size)
+{
+    static const char *defaults[] = {NULL};
+    char e[512];
+    int ret = -1;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_queue_t *q = NULL;
+    rd_kafka_NewTopic_t **topics = drv_calloc(n, sizeof(*topics));
+    rd_kafka_event_t *ev = NULL;
+    rd_kafka_conf_t *kconf = make_conf(conf, defaults, errstr,
+                                       errstr_size);
+    if (!kconf) {
+        goto out;
+    }
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, e, sizeof(e));
+    if (!rk) {
+        rd_kafka_conf_destroy(kconf);
+        drv_errstr_set(errstr, errstr_size, "kafka admin: %s", e);
+        goto out;
+    }
+    int repl = (int)drv_conf_get_int(conf, "topic.replication");
+    for (size_t i = 0; i < n; i++) {
+        topics[i] = rd_kafka_NewTopic_new(names[i], partitions, repl, e,
+                                          sizeof(e));
+    }
+    q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, topics, n, NULL, q);
+    ev = rd_kafka_queue_poll(q, 30000);
+    if (!ev || rd_kafka_event_error(ev)) {
+        drv_errstr_set(errstr, errstr_size,
+                       "could not create topics: %s (is Kafka at the "
+                       "configured kafka.bootstrap.servers running?)",
+                       ev ? rd_kafka_event_error_string(ev) : "timed out");
+        goto out;
+    }
+    size_t cnt;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev),
+                                            &cnt);
+    for (size_t i = 0; i < cnt; i++) {
+        rd_kafka_resp_err_t err = rd_kafka_topic_result_error(res[i]);
+        if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            drv_errstr_set(errstr, errstr_size,
+                           "could not create topic \"%s\": %s",
+                           rd_kafka_topic_result_name(res[i]),
+                           rd_kafka_topic_result_error_string(res[i]));
+            goto out;
+        }
+    }
+    ret = 0;
+out:
+    if (ev) {
+        rd_kafka_event_destroy(ev);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (topics[i]) {
+            rd_kafka_NewTopic_destroy(topics[i]);
+        }
+    }
+    free(topics);
+    if (q) {
+        rd_kafka_queue_destroy(q);
+    }
+    if (rk) {
+        rd_kafka_destroy(rk);
+    }
+    return ret;
+}

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libpq wrapper and migrations: see drover/pg.h. */
+#include "drover/pg.h"
+
+#include <libpq-fe.h>
+#include <string.h>
+
+#include "drover/schemas.h"
+#include "drover/util.h"
+
+struct drv_pg {
+    PGconn *conn;
+    drv_log_t *log;
+    char *conninfo;
+    drv_err_t last_err;
+    char sqlstate[6];
+};
+
+struct drv_pg_res {
+    PGresult *res;
+};
+
+/* libpq messages end in a newline; ours do not. */
+static void set_pq_error(char *errstr, size_t size, const char *prefix,
+                         const char *msg)
+{
+    char buf[DRV_ERRSTR_SIZE];
+    snprintf(buf, sizeof(buf), "%s", msg ? msg : "unknown error");
+    size_t n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) {
+        buf[--n] = '\0';
+    }
+    drv_errstr_set(errstr, size, "%s%s", prefix, buf);
+}
+
+static void notice_cb(void *arg, const char *message)
+{
+    drv_pg_t *pg = arg;
+    char buf[DRV_ERRSTR_SIZE];
+    set_pq_error(buf, sizeof(buf), "", message);
+    drv_log(pg->log, DRV_LOG_DEBUG, "pg.notice", NULL, "%s", buf);
+}
+
+static int do_connect(drv_pg_t *pg, char *errstr, size_t errstr_size)
+{
+    if (pg->conn) {
+        PQfinish(pg->conn);
+    }
+    pg->conn = PQconnectdb(pg->conninfo);
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        set_pq_error(errstr, errstr_size,
+                     "could not connect to PostgreSQL: ",
+                     PQerrorMessage(pg->conn));
+        pg->last_err = DRV_ERR_TRANSIENT;
+        return -1;
+    }
+    PQsetNoticeProcessor(pg->conn, notice_cb, pg);
+    return 0;
+}
+
+drv_pg_t *drv_pg_connect(const char *conninfo, drv_log_t *log, char *errstr,
+                         size_t errstr_size)
+{
+    drv_pg_t *pg = drv_calloc(1, sizeof(*pg));
+    pg->log = log;
+    pg->conninfo = drv_strdup(conninfo);
+    if (do_connect(pg, errstr, errstr_size) != 0) {
+        drv_pg_destroy(pg);
+        return NULL;
+    }
+    return pg;
+}
+
+void drv_pg_destroy(drv_pg_t *pg)
+{
+    if (!pg) {
+        return;
+    }
+    if (pg->conn) {
+        PQfinish(pg->conn);
+    }
+    free(pg->conninfo);
+    free(pg);
+}
+
+int drv_pg_ensure(drv_pg_t *pg, char *errstr, size_t errstr_size)
+{
+    if (PQstatus(pg->conn) == CONNECTION_OK) {
+        return 0;
+    }
+    drv_log(pg->log, DRV_LOG_WARN, "pg.reconnect", NULL,
+            "connection to PostgreSQL lost, reconnecting");
+    return do_connect(pg, errstr, errstr_size);
+}
+
+static void classify(drv_pg_t *pg, PGresult *res)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", st ? st : "");
+    if (PQstatus(pg->conn) != CONNECTION_OK || !st ||
+        drv_str_has_prefix(st, "08") || !strcmp(st, "40001") ||
+        !strcmp(st, "40P01") || drv_str_has_prefix(st, "57P")) {
+        pg->last_err = DRV_ERR_TRANSIENT;
+    } else if (drv_str_has_prefix(st, "23")) {
+        pg->last_err = DRV_ERR_INVALID;
+    } else {
+        pg->last_err = DRV_ERR_FATAL;
+    }
+}
+
+drv_pg_res_t *drv_pg_query(drv_pg_t *pg, const char *sql, int nparams,
+                           const char *const *params, char *errstr,
+                           size_t errstr_size)
+{
+    PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL,
+                                 NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        classify(pg, res);
+        set_pq_error(errstr, errstr_size, "",
+                     res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+        PQclear(res);
+        return NULL;
+    }
+    pg->last_err = DRV_OK;
+    drv_pg_res_t *r = drv_malloc(sizeof(*r));
+    r->res = res;
+    return r;
+}
+
+int drv_pg_exec(drv_pg_t *pg, const char *sql, int nparams,
+                const char *const *params, char *errstr, size_t errstr_size)
+{
+    drv_pg_res_t *r = drv_pg_query(pg, sql, nparams, params, errstr,
+                                   errstr_size);
+    drv_pg_res_free(r);
+    return r ? 0 : -1;
+}
+
+drv_err_t drv_pg_last_err(const drv_pg_t *pg)
+{
+    return pg->last_err;
+}
+
+const char *drv_pg_last_sqlstate(const drv_pg_t *pg)
+{
+    return pg->sqlstate;
+}
+
+int drv_pg_begin(drv_pg_t *pg, char *errstr, size_t errstr_size)
+{
+    return drv_pg_exec(pg, "BEGIN", 0, NULL, errstr, errstr_size);
+}
+
+int drv_pg_commit(drv_pg_t *pg, char *errstr, size_t errstr_size)
+{
+    return drv_pg_exec(pg, "COMMIT", 0, NULL, errstr, errstr_size);
+}
+
+void drv_pg_rollback(drv_pg_t *pg)
+{
+    char e[DRV_ERRSTR_SIZE];
+    if (drv_pg_exec(pg, "ROLLBACK", 0, NULL, e, sizeof(e)) != 0) {
+        drv_log(pg->log, DRV_LOG_WARN, "pg.rollback_failed", NULL,
+                "could not roll back: %s", e);
+    }
+}
+
+int drv_pg_res_rows(const drv_pg_res_t *res)
+{
+    return PQntuples(res->res);
+}
+
+int64_t drv_pg_res_affected(const drv_pg_res_t *res)
+{
+    int64_t n = 0;
+    drv_parse_int64(PQcmdTuples(res->res), 0, INT64_MAX, &n);
+    return n;
+}
+
+const char *drv_pg_res_get(const drv_pg_res_t *res, int row, int col)
+{
+    if (PQgetisnull(res->res, row, col)) {
+        return NULL;
+    }
+    return PQgetvalue(res->res, row, col);
+}
+
+int64_t drv_pg_res_int(const drv_pg_res_t *res, int row, int col,
+                       int64_t dflt)
+{
+    const char *s = drv_pg_res_get(res, row, col);
+    int64_t v;
+    if (!s || drv_parse_int64(s, INT64_MIN, INT64_MAX, &v) != 0) {
+        return dflt;
+    }
+    return v;
+}
+
+json_t *drv_pg_res_json(const drv_pg_res_t *res, int row, int col)
+{
+    const char *s = drv_pg_res_get(res, row, col);
+    return s ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+void drv_pg_res_free(drv_pg_res_t *res)
+{
+    if (!res) {
+        return;
+    }
+    PQclear(res->res);
+    free(res);
+}
+
+/* Migration files are NNN_name.sql; NNN is the version. */
+static int apply_one(drv_pg_t *pg, const drv_schema_file_t *f, int version,
+                     char *errstr, size_t errstr_size)
+{
+    char ver[16], e[DRV_ERRSTR_SIZE];
+    snprintf(ver, sizeof(ver), "%d", version);
+    const char *p[] = {ver};
+    if (drv_pg_begin(pg, e, sizeof(e)) != 0) {
+        goto fail;
+    }
+    PGresult *res = PQexec(pg->conn, f->text); /* several statements */
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        set_pq_error(e, sizeof(e), "", PQresultErrorMessage(res));
+        PQclear(res);
+        drv_pg_rollback(pg);
+        goto fail;
+    }
+    PQclear(res);
+    if (drv_pg_exec(pg,
+                    "INSERT INTO schema_migrations (version, applied_at) "
+                    "VALUES ($1, (extract(epoch from now()) * 1000)::bigint)",
+                    1, p, e, sizeof(e)) != 0 ||
+        drv_pg_commit(pg, e, sizeof(e)) != 0) {
+        drv_pg_rollback(pg);
+        goto fail;
+    }
+    drv_log(pg->log, DRV_LOG_INFO, "pg.migrated", NULL,
+            "applied migration %s", f->path);
+    return 0;
+fail:
+    drv_errstr_set(errstr, errstr_size, "migration %s failed: %s", f->path, e);
+    return -1;
+}
+
+int drv_pg_migrate(drv_pg_t *pg, char *errstr, size_t errstr_size)
+{
+    int applied = 0;
+    if (drv_pg_exec(pg,
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    "version integer PRIMARY KEY, applied_at bigint NOT NULL)",
+                    0, NULL, errstr, errstr_size) != 0 ||
+        drv_pg_exec(pg, "SELECT pg_advisory_lock(74201)", 0, NULL, errstr,
+                    errstr_size) != 0) {
+        return -1;
+    }
+    for (const drv_schema_file_t *f = drv_migration_files; f->path; f++) {
+        int64_t version;
+        char num[16];
+        snprintf(num, sizeof(num), "%.*s", (int)strspn(f->path, "0123456789"),
+                 f->path);
+        if (drv_parse_int64(num, 1, 1000000, &version) != 0) {
+            drv_errstr_set(errstr, errstr_size,
+                           "migration %s is not named NNN_name.sql", f->path);
+            applied = -1;
+            break;
+        }
+        const char *p[] = {num};
+        drv_pg_res_t *r = drv_pg_query(
+            pg, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, p,
+            errstr, errstr_size);
+        if (!r) {
+            applied = -1;
+            break;
+        }
+        int done = drv_pg_res_rows(r) > 0;
+        drv_pg_res_free(r);
+        if (!done) {
+            if (apply_one(pg, f, (int)version, errstr, errstr_size) != 0) {
+                applied = -1;
+                break;
+            }
+            applied++;
+        }
+    }
+    char e[DRV_ERRSTR_SIZE];
+    drv_pg_exec(pg, "SELECT pg_advisory_unlock(74201)", 0, NULL, e, sizeof(e));
+    return applied;
+}

@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The dispatcher's loop: consume a batch, apply it and its offsets in one
+ * transaction, schedule, then publish what the transaction produced. Kafka
+ * offsets live in PostgreSQL (kafka_offsets); on assignment the consumer
+ * starts each partition where the last committed transaction left it, so
+ * every message's effect is applied exactly once.
+ */
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dispatcher_int.h"
+#include "drover/util.h"
+
+#define TOPIC_SYNC_MS 5000
+#define SWEEP_MS 2000
+
+static int64_t offset_cb(const char *topic, int32_t partition, void *opaque)
+{
+    drv_disp_t *disp = opaque;
+    char part[16], e[DRV_ERRSTR_SIZE];
+    snprintf(part, sizeof(part), "%d", partition);
+    const char *p[] = {DRV_DISP_GROUP, topic, part};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT next_offset FROM kafka_offsets WHERE consumer_group = $1 "
+        "AND topic = $2 AND partition = $3::int",
+        3, p, e, sizeof(e));
+    int64_t off = -2; /* RD_KAFKA_OFFSET_BEGINNING: a new partition */
+    if (!r) {
+        drv_log(disp->log, DRV_LOG_ERROR, "dispatcher.offset_lookup", NULL,
+                "could not read stored offset of %s [%d]: %s", topic,
+                partition, e);
+    } else if (drv_pg_res_rows(r) == 1) {
+        off = drv_pg_res_int(r, 0, 0, -2);
+    }
+    drv_pg_res_free(r);
+    return off;
+}
+
+void drv__disp_emit(drv_disp_t *disp, const char *topic, const char *key,
+                    void *buf, size_t len)
+{
+    if (disp->out_cnt == disp->out_cap) {
+        disp->out_cap = disp->out_cap ? disp->out_cap * 2 : 64;
+        drv__out_t *n = realloc(disp->out, disp->out_cap * sizeof(*n));
+        if (!n) {
+            abort();
+        }
+        disp->out = n;
+    }
+    drv__out_t *o = &disp->out[disp->out_cnt++];
+    memset(o, 0, sizeof(*o));
+    o->topic = drv_strdup(topic);
+    o->key = key ? drv_strdup(key) : NULL;
+    o->buf = buf;
+    o->len = len;
+}
+
+void drv__disp_dlq(drv_disp_t *disp, const char *source, const char *key,
+                   const void *value, size_t len, const char *reason)
+{
+    void *copy = drv_malloc(len);
+    memcpy(copy, value, len);
+    drv__disp_emit(disp, DRV_TOPIC_DLQ, key, copy, len);
+    drv__out_t *o = &disp->out[disp->out_cnt - 1];
+    o->dlq_reason = drv_strdup(reason);
+    o->dlq_source = drv_strdup(source);
+    json_t *f = json_pack("{s:s,s:s?}", "topic", source, "job_id", key);
+    drv_log(disp->log, DRV_LOG_WARN, "dispatcher.dlq", f,
+            "message sent to " DRV_TOPIC_DLQ ": %s", reason);
+    json_decref(f);
+}
+
+static void out_clear(drv_disp_t *disp)
+{
+    for (size_t i = 0; i < disp->out_cnt; i++) {
+        drv__out_t *o = &disp->out[i];
+        free(o->topic);
+        free(o->key);
+        free(o->buf);
+        free(o->dlq_reason);
+        free(o->dlq_source);
+    }
+    disp->out_cnt = 0;
+}
+
+/* Publish everything the committed transaction produced. */
+static void out_publish(drv_disp_t *disp)
+{
+    char e[DRV_ERRSTR_SIZE];
+    for (size_t i = 0; i < disp->out_cnt; i++) {
+        drv__out_t *o = &disp->out[i];
+        drv_kheader_t h[] = {{"drover.error", o->dlq_reason},
+                             {"drover.source.topic", o->dlq_source}};
+        if (drv_kprod_send(disp->kprod, o->topic, -1, o->key, o->buf, o->len,
+                           h, o->dlq_reason ? 2 : 0, e, sizeof(e)) != 0) {
+            drv_log(disp->log, DRV_LOG_ERROR, "kafka.produce_failed", NULL,
+                    "%s", e);
+        }
+    }
+    out_clear(disp);
+    drv_kprod_poll(disp->kprod);
+}
+
+drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
+                         size_t errstr_size)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_disp_t *disp = drv_calloc(1, sizeof(*disp));
+    disp->conf = conf;
+    disp->log = log;
+    disp->region = drv_conf_get(conf, "aws.region");
+    disp->account = drv_conf_get(conf, "aws.account");
+    disp->limits.timeout_min_seconds =
+        (int)drv_conf_get_int(conf, "job.timeout.min.seconds");
+    disp->dep_grace_ms = drv_conf_get_int(conf,
+                                          "dispatcher.dependency.grace.ms");
+    disp->known_topics = json_object();
+    if (!(disp->pg = drv_pg_connect(drv_conf_get(conf, "pg.conninfo"), log, e,
+                                    sizeof(e)))) {
+        drv_errstr_set(errstr, errstr_size, "%s", e);
+        goto fail;
+    }
+    if (drv_conf_get_bool(conf, "dispatcher.migrate") &&
+        drv_pg_migrate(disp->pg, errstr, errstr_size) < 0) {
+        goto fail;
+    }
+    if (!(disp->codec = drv_codec_new(errstr, errstr_size)) ||
+        !(disp->kprod = drv_kprod_new(conf, log, errstr, errstr_size)) ||
+        !(disp->kcons = drv_kcons_new(conf, log, DRV_DISP_GROUP, offset_cb,
+                                      disp, errstr, errstr_size))) {
+        goto fail;
+    }
+    return disp;
+fail:
+    drv_disp_destroy(disp);
+    return NULL;
+}
+
+void drv_disp_destroy(drv_disp_t *disp)
+{
+    if (!disp) {
+        return;
+    }
+    drv_kcons_destroy(disp->kcons);
+    drv_kprod_destroy(disp->kprod);
+    drv_codec_destroy(disp->codec);
+    drv_pg_destroy(disp->pg);
+    out_clear(disp);
+    free(disp->out);
+    json_decref(disp->known_topics);
+    free(disp);
+}
+
+/* Create topics for queues and compute environments that lack them. */
+static void sync_topics(drv_disp_t *disp)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT '" DRV_TOPIC_SUBMIT_PREFIX "' || name FROM job_queues UNION "
+        "ALL SELECT '" DRV_TOPIC_RUN_PREFIX "' || name FROM "
+        "compute_environments UNION ALL SELECT unnest(ARRAY['" DRV_TOPIC_STATUS
+        "', '" DRV_TOPIC_EVENTS "', '" DRV_TOPIC_DLQ "'])",
+        0, NULL, e, sizeof(e));
+    if (!r) {
+        drv_log(disp->log, DRV_LOG_WARN, "dispatcher.topic_sync", NULL,
+                "could not list queues: %s", e);
+        return;
+    }
+    const char **names = drv_calloc((size_t)drv_pg_res_rows(r) + 1,
+                                    sizeof(*names));
+    size_t n = 0;
+    for (int i = 0; i < drv_pg_res_rows(r); i++) {
+        const char *t = drv_pg_res_get(r, i, 0);
+        if (!json_object_get(disp->known_topics, t)) {
+            names[n++] = t;
+        }
+    }
+    if (n > 0 &&
+        drv_kafka_create_topics(disp->conf, names, n,
+                                (int)drv_conf_get_int(disp->conf,
+                                                      "topic.partitions"),
+                                e, sizeof(e)) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            json_object_set_new(disp->known_topics, names[i], json_true());
+        }
+    } else if (n > 0) {
+        drv_log(disp->log, DRV_LOG_WARN, "dispatcher.topic_sync", NULL, "%s",
+                e);
+    }
+    free(names);
+    drv_pg_res_free(r);
+}
+
+/* Apply one consumed message inside the open transaction. */
+static int apply_msg(drv_disp_t *disp, drv_kmsg_t *msg, char *errstr,
+                     size_t errstr_size)
+{
+    size_t len;
+    const void *val = drv_kmsg_value(msg, &len);
+    const char *topic = drv_kmsg_topic(msg);
+    const char *key = drv_kmsg_key(msg);
+    const char *type = NULL;
+    json_t *obj = NULL;
+    char why[DRV_ERRSTR_SIZE];
+    if (drv_codec_decode(disp->codec, val ? val : "", val ? len : 0, &type,
+                         &obj, why, sizeof(why)) != DRV_OK) {
+        drv__disp_dlq(disp, topic, key, val ? val : "", val ? len : 0, why);
+        return 0;
+    }
+    int r = drv__state_apply(disp, type, obj, topic, key, val, len, errstr,
+                             errstr_size);
+    json_decref(obj);
+    return r;
+}
+
+static int store_offsets(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
+                         char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* only the last message of each partition in the batch matters */
+        int last = 1;
+        for (size_t j = i + 1; j < n && last; j++) {
+            last = !(drv_kmsg_partition(msgs[j]) == drv_kmsg_partition(msgs[i]) &&
+                     !strcmp(drv_kmsg_topic(msgs[j]), drv_kmsg_topic(msgs[i])));
+        }
+        if (!last) {
+            continue;
+        }
+        char part[16], off[24];
+        snprintf(part, sizeof(part), "%d", drv_kmsg_partition(msgs[i]));
+        snprintf(off, sizeof(off), "%" PRId64, drv_kmsg_offset(msgs[i]) + 1);
+        const char *p[] = {DRV_DISP_GROUP, drv_kmsg_topic(msgs[i]), part, off};
+        if (drv_pg_exec(disp->pg,
+                        "INSERT INTO kafka_offsets VALUES ($1, $2, $3::int, "
+                        "$4::bigint) ON CONFLICT (consumer_group, topic, "
+                        "partition) DO UPDATE SET next_offset = "
+                        "GREATEST(kafka_offsets.next_offset, $4::bigint)",
+                        4, p, errstr, errstr_size) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One transaction: every message of the batch plus its offsets. */
+static int apply_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
+                       char *errstr, size_t errstr_size)
+{
+    if (drv_pg_begin(disp->pg, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (apply_msg(disp, msgs[i], errstr, errstr_size) != 0) {
+            goto fail;
+        }
+    }
+    if (store_offsets(disp, msgs, n, errstr, errstr_size) != 0 ||
+        drv_pg_commit(disp->pg, errstr, errstr_size) != 0) {
+        goto fail;
+    }
+    return 0;
+fail:
+    drv_pg_rollback(disp->pg);
+    out_clear(disp);
+    return -1;
+}
+
+static int in_tx(drv_disp_t *disp,
+                 int (*fn)(drv_disp_t *, char *, size_t), char *errstr,
+                 size_t errstr_size)
+{
+    if (drv_pg_begin(disp->pg, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    if (fn(disp, errstr, errstr_size) != 0 ||
+        drv_pg_commit(disp->pg, errstr, errstr_size) != 0) {
+        drv_pg_rollback(disp->pg);
+        out_clear(disp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Database trouble: wait, reconnect, and let the caller retry. */
+static void recover(drv_disp_t *disp, const char *what, const char *err,
+                    volatile sig_atomic_t *stop)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_log(disp->log, DRV_LOG_ERROR, "dispatcher.db_error", NULL,
+            "%s failed, retrying: %s", what, err);
+    for (int i = 0; i < 10 && !*stop; i++) {
+        usleep(100 * 1000);
+    }
+    if (drv_pg_ensure(disp->pg, e, sizeof(e)) != 0) {
+        drv_log(disp->log, DRV_LOG_WARN, "pg.reconnect_failed", NULL, "%s", e);
+    }
+}
+
+int drv_disp_run(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
+                 size_t errstr_size)
+{
+    static const char *const topics[] = {"^drover\\.submit\\..+",
+                                         DRV_TOPIC_STATUS};
+    size_t batch_max = (size_t)drv_conf_get_int(disp->conf,
+                                                "dispatcher.batch.size");
+    int poll_ms = (int)drv_conf_get_int(disp->conf, "dispatcher.poll.ms");
+    char e[DRV_ERRSTR_SIZE];
+    sync_topics(disp);
+    if (drv_kcons_subscribe(disp->kcons, topics, 2, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    drv_log(disp->log, DRV_LOG_INFO, "dispatcher.started", NULL,
+            "dispatcher running");
+    drv_kmsg_t **msgs = drv_calloc(batch_max, sizeof(*msgs));
+    size_t n = 0;
+    int64_t next_sync = drv_mono_ms() + TOPIC_SYNC_MS, next_sweep = 0;
+    while (!*stop) {
+        while (n < batch_max) {
+            drv_kmsg_t *m = drv_kcons_poll(disp->kcons, n ? 0 : poll_ms);
+            if (!m) {
+                break;
+            }
+            msgs[n++] = m;
+        }
+        if (n > 0 && apply_batch(disp, msgs, n, e, sizeof(e)) != 0) {
+            recover(disp, "applying a batch", e, stop);
+            continue; /* the same batch again */
+        }
+        out_publish(disp);
+        for (size_t i = 0; i < n; i++) {
+            drv_kmsg_destroy(msgs[i]);
+        }
+        n = 0;
+        if (in_tx(disp, drv__state_schedule, e, sizeof(e)) != 0) {
+            recover(disp, "scheduling", e, stop);
+            continue;
+        }
+        out_publish(disp);
+        int64_t now = drv_mono_ms();
+        if (now >= next_sweep) {
+            if (in_tx(disp, drv__state_sweep, e, sizeof(e)) != 0) {
+                recover(disp, "sweeping", e, stop);
+                continue;
+            }
+            out_publish(disp);
+            next_sweep = now + SWEEP_MS;
+        }
+        if (now >= next_sync) {
+            sync_topics(disp);
+            next_sync = now + TOPIC_SYNC_MS;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        drv_kmsg_destroy(msgs[i]);
+    }
+    free(msgs);
+    drv_kprod_flush(disp->kprod, 10000, e, sizeof(e));
+    drv_log(disp->log, DRV_LOG_INFO, "dispatcher.stopped", NULL,
+            "dispatcher stopped");
+    return 0;
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* drover-dispatcher: argv -> conf -> dispatcher loop -> exit code. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dispatcher.h"
+#include "drover/pg.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void usage(FILE *fp)
+{
+    fputs("usage: drover-dispatcher [--config FILE] [--set KEY=VALUE]... "
+          "[--migrate]\n"
+          "\n"
+          "Consumes job submissions and worker status from Kafka, keeps job\n"
+          "state in PostgreSQL and releases runnable jobs to workers.\n"
+          "\n"
+          "  -c, --config FILE   configuration file (default: $DROVER_CONFIG)\n"
+          "  -s, --set K=V       set one configuration key\n"
+          "      --migrate       apply database migrations and exit\n"
+          "      --help-config   list every configuration key\n"
+          "  -h, --help          this help\n"
+          "  -V, --version       print the version\n",
+          fp);
+}
+
+static int migrate_only(const drv_conf_t *conf, drv_log_t *log)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_pg_t *pg = drv_pg_connect(drv_conf_get(conf, "pg.conninfo"), log, e,
+                                  sizeof(e));
+    int n = pg ? drv_pg_migrate(pg, e, sizeof(e)) : -1;
+    drv_pg_destroy(pg);
+    if (n < 0) {
+        fprintf(stderr, "drover-dispatcher: %s\n", e);
+        return 1;
+    }
+    printf("applied %d migration(s)\n", n);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'},
+        {"set", required_argument, 0, 's'},
+        {"migrate", no_argument, 0, 'm'},
+        {"help-config", no_argument, 0, 'H'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0}};
+    const char *config = NULL;
+    int migrate = 0, c;
+    char e[DRV_ERRSTR_SIZE];
+    char *sets[64];
+    int nsets = 0;
+    while ((c = getopt_long(argc, argv, "c:s:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 's':
+            if (nsets < 64) {
+                sets[nsets++] = optarg;
+            }
+            break;
+        case 'm':
+            migrate = 1;
+            break;
+        case 'H':
+            drv_conf_print_help(stdout);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("drover-dispatcher %s\n", DRV_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    drv_conf_t *conf = drv_conf_load(config, e, sizeof(e));
+    for (int i = 0; conf && i < nsets; i++) {
+        char *eq = strchr(sets[i], '=');
+        if (eq) {
+            *eq = '\0';
+        }
+        if (!eq || drv_conf_set(conf, sets[i], eq + 1, e, sizeof(e)) !=
+                       DRV_CONF_OK) {
+            if (!eq) {
+                snprintf(e, sizeof(e), "--set needs KEY=VALUE");
+            }
+            drv_conf_destroy(conf);
+            conf = NULL;
+        }
+    }
+    if (!conf) {
+        fprintf(stderr, "drover-dispatcher: %s\n", e);
+        return 2;
+    }
+    drv_log_t *log = drv_log_new("dispatcher", 2);
+    drv_log_level_t level;
+    if (drv_log_level_parse(drv_conf_get(conf, "log.level"), &level) == 0) {
+        drv_log_set_level(log, level);
+    }
+    int rc = 0;
+    if (migrate) {
+        rc = migrate_only(conf, log);
+    } else {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        drv_disp_t *disp = drv_disp_new(conf, log, e, sizeof(e));
+        if (!disp || drv_disp_run(disp, &stop, e, sizeof(e)) != 0) {
+            drv_log(log, DRV_LOG_ERROR, "dispatcher.fatal", NULL, "%s", e);
+            fprintf(stderr, "drover-dispatcher: %s\n", e);
+            rc = 1;
+        }
+        drv_disp_destroy(disp);
+    }
+    drv_log_destroy(log);
+    drv_conf_destroy(conf);
+    return rc;
+}
