@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Argument parsing for the drover CLI: see args.h. */
+#include "args.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "drover/err.h"
+#include "drover/util.h"
+
+#define S DRV_ARG_STR
+#define I DRV_ARG_INT
+#define B DRV_ARG_BOOL
+#define L DRV_ARG_STRLIST
+#define T DRV_ARG_STRUCT
+#define TL DRV_ARG_STRUCTLIST
+#define M DRV_ARG_MAP
+
+const drv_cli_verb_t drv_cli_verbs[] = {
+    {"submit-job", "SubmitJob", "submit a job to a queue",
+     {{"job-name", "jobName", S},
+      {"job-queue", "jobQueue", S},
+      {"job-definition", "jobDefinition", S},
+      {"array-properties", "arrayProperties", T},
+      {"depends-on", "dependsOn", TL},
+      {"parameters", "parameters", M},
+      {"container-overrides", "containerOverrides", T},
+      {"retry-strategy", "retryStrategy", T},
+      {"timeout", "timeout", T},
+      {"tags", "tags", M},
+      {"propagate-tags", "propagateTags", B},
+      {"scheduling-priority-override", "schedulingPriorityOverride", I},
+      {"share-identifier", "shareIdentifier", S}}},
+    {"describe-jobs", "DescribeJobs", "describe jobs by id (at most 100)",
+     {{"jobs", "jobs", L}}},
+    {"list-jobs", "ListJobs", "list a queue's jobs (RUNNING unless told)",
+     {{"job-queue", "jobQueue", S},
+      {"job-status", "jobStatus", S},
+      {"filters", "filters", TL},
+      {"max-results", "maxResults", I},
+      {"next-token", "nextToken", S}}},
+    {"cancel-job", "CancelJob", "cancel a job not yet STARTING",
+     {{"job-id", "jobId", S}, {"reason", "reason", S}}},
+    {"terminate-job", "TerminateJob", "terminate a job",
+     {{"job-id", "jobId", S}, {"reason", "reason", S}}},
+    {"register-job-definition", "RegisterJobDefinition",
+     "register a job definition revision",
+     {{"job-definition-name", "jobDefinitionName", S},
+      {"type", "type", S},
+      {"parameters", "parameters", M},
+      {"container-properties", "containerProperties", T},
+      {"retry-strategy", "retryStrategy", T},
+      {"timeout", "timeout", T},
+      {"tags", "tags", M},
+      {"propagate-tags", "propagateTags", B},
+      {"platform-capabilities", "platformCapabilities", L},
+      {"scheduling-priority", "schedulingPriority", I}}},
+    {"describe-job-definitions", "DescribeJobDefinitions",
+     "describe job definitions",
+     {{"job-definitions", "jobDefinitions", L},
+      {"job-definition-name", "jobDefinitionName", S},
+      {"status", "status", S},
+      {"max-results", "maxResults", I},
+      {"next-token", "nextToken", S}}},
+    {"deregister-job-definition", "DeregisterJobDefinition",
+     "make a job definition revision INACTIVE",
+     {{"job-definition", "jobDefinition", S}}},
+    {"create-compute-environment", "CreateComputeEnvironment",
+     "create a compute environment (a worker pool and its budget)",
+     {{"compute-environment-name", "computeEnvironmentName", S},
+      {"type", "type", S},
+      {"state", "state", S},
+      {"compute-resources", "computeResources", T},
+      {"unmanagedv-cpus", "unmanagedvCpus", I},
+      {"tags", "tags", M}}},
+    {"describe-compute-environments", "DescribeComputeEnvironments",
+     "describe compute environments",
+     {{"compute-environments", "computeEnvironments", L},
+      {"max-results", "maxResults", I},
+      {"next-token", "nextToken", S}}},
+    {"create-job-queue", "CreateJobQueue", "create a job queue",
+     {{"job-queue-name", "jobQueueName", S},
+      {"state", "state", S},
+      {"priority", "priority", I},
+      {"compute-environment-order", "computeEnvironmentOrder", TL},
+      {"tags", "tags", M}}},
+    {"describe-job-queues", "DescribeJobQueues", "describe job queues",
+     {{"job-queues", "jobQueues", L},
+      {"max-results", "maxResults", I},
+      {"next-token", "nextToken", S}}},
+    {NULL, NULL, NULL, {{0}}},
+};
+
+const drv_cli_verb_t *drv_cli_find(const char *name)
+{
+    for (const drv_cli_verb_t *v = drv_cli_verbs; v->verb; v++) {
+        if (!strcmp(v->verb, name)) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static json_t *load_json(const char *text, const char *what, char *errstr,
+                         size_t errstr_size)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
+    if (!j) {
+        drv_errstr_set(errstr, errstr_size,
+                       "%s: invalid JSON: %s (line %d, column %d)", what,
+                       e.text, e.line, e.column);
+    }
+    return j;
+}
+
+json_t *drv_cli_input_json(const char *value, char *errstr,
+                           size_t errstr_size)
+{
+    char *text = NULL;
+    if (!strcmp(value, "-") || !strcmp(value, "file:///dev/stdin")) {
+        text = drv_read_file("/dev/stdin", NULL, errstr, errstr_size);
+    } else if (drv_str_has_prefix(value, "file://")) {
+        text = drv_read_file(value + 7, NULL, errstr, errstr_size);
+    } else {
+        return load_json(value, "--cli-input-json", errstr, errstr_size);
+    }
+    if (!text) {
+        return NULL;
+    }
+    json_t *j = load_json(text, value, errstr, errstr_size);
+    free(text);
+    return j;
+}
+
+/* A shorthand scalar: integers and booleans typed, the rest strings. */
+static json_t *scalar(const char *s, size_t n)
+{
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%.*s", (int)n, s);
+    int64_t v;
+    if (drv_parse_int64(buf, INT64_MIN, INT64_MAX, &v) == 0) {
+        return json_integer(v);
+    }
+    if (!strcmp(buf, "true") || !strcmp(buf, "false")) {
+        return json_boolean(buf[0] == 't');
+    }
+    return json_string(buf);
+}
+
+/* k=v,k2=v2 -> object; `typed` converts integers and booleans. */
+static json_t *shorthand(const char *s, bool typed, const char *flag,
+                         char *errstr, size_t errstr_size)
+{
+    json_t *o = json_object();
+    while (*s) {
+        const char *eq = strchr(s, '=');
+        const char *end = strchr(s, ',');
+        if (!eq || (end && end < eq)) {
+            json_decref(o);
+            drv_errstr_set(errstr, errstr_size,
+                           "--%s: expected key=value[,key=value...] or JSON",
+                           flag);
+            return NULL;
+        }
+        size_t vlen = end ? (size_t)(end - eq - 1) : strlen(eq + 1);
+        char key[256];
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - s), s);
+        json_t *v = typed ? scalar(eq + 1, vlen) : json_stringn(eq + 1, vlen);
+        if (!strcmp(key, "values") && typed) { /* filters: values is a list */
+            v = json_pack("[o]", v);
+        }
+        json_object_set_new(o, key, v);
+        s = end ? end + 1 : eq + 1 + vlen;
+    }
+    return o;
+}
+
+static json_t *structured(const char *value, bool typed, const char *flag,
+                          char *errstr, size_t errstr_size)
+{
+    if (drv_str_has_prefix(value, "file://")) {
+        return drv_cli_input_json(value, errstr, errstr_size);
+    }
+    if (value[0] == '{' || value[0] == '[') {
+        return load_json(value, flag, errstr, errstr_size);
+    }
+    return shorthand(value, typed, flag, errstr, errstr_size);
+}
+
+static json_t *one_value(const drv_cli_arg_t *a, int argc, char **argv,
+                         int *i, char *errstr, size_t errstr_size)
+{
+    if (*i + 1 >= argc) {
+        drv_errstr_set(errstr, errstr_size, "--%s needs a value", a->flag);
+        return NULL;
+    }
+    const char *v = argv[++*i];
+    int64_t n;
+    switch (a->kind) {
+    case DRV_ARG_STR:
+        return json_string(v);
+    case DRV_ARG_INT:
+        if (drv_parse_int64(v, INT32_MIN, INT32_MAX, &n) != 0) {
+            drv_errstr_set(errstr, errstr_size, "--%s needs an integer, not "
+                                                "\"%s\"", a->flag, v);
+            return NULL;
+        }
+        return json_integer(n);
+    case DRV_ARG_BOOL:
+        return json_boolean(strcmp(v, "false") != 0);
+    case DRV_ARG_STRUCT:
+        return structured(v, true, a->flag, errstr, errstr_size);
+    case DRV_ARG_MAP:
+        return structured(v, false, a->flag, errstr, errstr_size);
+    case DRV_ARG_STRLIST:
+    case DRV_ARG_STRUCTLIST: {
+        if (v[0] == '[' || drv_str_has_prefix(v, "file://")) {
+            return structured(v, true, a->flag, errstr, errstr_size);
+        }
+        json_t *list = json_array();
+        for (--*i; *i + 1 < argc && !drv_str_has_prefix(argv[*i + 1], "--");) {
+            const char *item = argv[++*i];
+            json_t *x = a->kind == DRV_ARG_STRLIST
+                            ? json_string(item)
+                            : structured(item, true, a->flag, errstr,
+                                         errstr_size);
+            if (!x) {
+                json_decref(list);
+                return NULL;
+            }
+            json_array_append_new(list, x);
+        }
+        return list;
+    }
+    }
+    return NULL;
+}
+
+int drv_cli_parse(const drv_cli_verb_t *verb, int argc, char **argv,
+                  json_t *req, char *errstr, size_t errstr_size)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *f = argv[i];
+        const drv_cli_arg_t *a = NULL;
+        if (drv_str_has_prefix(f, "--")) {
+            for (const drv_cli_arg_t *x = verb->args; x->flag; x++) {
+                if (!strcmp(x->flag, f + 2)) {
+                    a = x;
+                }
+            }
+        }
+        if (!a) {
+            drv_errstr_set(errstr, errstr_size,
+                           "%s: unknown argument \"%s\" (see drover %s "
+                           "--help)",
+                           verb->verb, f, verb->verb);
+            return -1;
+        }
+        json_t *v = one_value(a, argc, argv, &i, errstr, errstr_size);
+        if (!v) {
+            return -1;
+        }
+        json_object_set_new(req, a->field, v);
+    }
+    return 0;
+}
+
+void drv_cli_print_verbs(FILE *fp)
+{
+    for (const drv_cli_verb_t *v = drv_cli_verbs; v->verb; v++) {
+        fprintf(fp, "  %-32s %s\n", v->verb, v->summary);
+    }
+}
+
+void drv_cli_print_verb_help(const drv_cli_verb_t *verb, FILE *fp)
+{
+    static const char *kinds[] = {"STRING", "INTEGER", "true|false",
+                                  "VALUE...", "k=v,...|JSON",
+                                  "k=v,... ...|JSON", "k=v,...|JSON"};
+    fprintf(fp, "usage: drover %s [--cli-input-json file://PATH|-] [flags]\n"
+                "\n%s (AWS Batch %s).\n\n",
+            verb->verb, verb->summary, verb->op);
+    for (const drv_cli_arg_t *a = verb->args; a->flag; a++) {
+        fprintf(fp, "  --%-32s %s\n", a->flag, kinds[a->kind]);
+    }
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libdrover's client API: what the `drover` CLI uses, and what a C service
+ * links to submit and inspect jobs without shelling out.
+ *
+ * Every operation takes a request and returns a response shaped like the
+ * AWS Batch API's (camelCase JSON, as in botocore's batch service model).
+ * Control-plane operations (definitions, queues, compute environments)
+ * write PostgreSQL in one transaction; jobs only ever enter through Kafka
+ * (SubmitJob, CancelJob and TerminateJob are validated here, then produced
+ * to the queue's submit topic with an idempotent producer); reads come
+ * from PostgreSQL.
+ *
+ * Ownership: the client borrows conf and log for its life; responses are
+ * new references owned by the caller; requests are borrowed.
+ * Thread safety: one client per thread.
+ */
+#ifndef DRV_PRODUCER_H
+#define DRV_PRODUCER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "drover/conf.h"
+#include "drover/err.h"
+#include "drover/log.h"
+
+typedef struct drv_client drv_client_t;
+
+/** @brief A client; connections are opened on first use. */
+drv_client_t *drv_client_new(const drv_conf_t *conf, drv_log_t *log);
+void drv_client_destroy(drv_client_t *client);
+
+/**
+ * @brief Run one operation by its AWS name: "SubmitJob", "DescribeJobs",
+ * "ListJobs", "CancelJob", "TerminateJob", "RegisterJobDefinition",
+ * "DescribeJobDefinitions", "DeregisterJobDefinition",
+ * "CreateComputeEnvironment", "DescribeComputeEnvironments",
+ * "CreateJobQueue", "DescribeJobQueues".
+ * @param err_out set to DRV_ERR_INVALID / DRV_ERR_NOTFOUND for the caller's
+ *        mistakes (AWS's ClientException), DRV_ERR_TRANSIENT or
+ *        DRV_ERR_FATAL for infrastructure trouble (ServerException).
+ * @returns the response, or NULL with errstr set.
+ */
+json_t *drv_client_call(drv_client_t *client, const char *operation,
+                        json_t *request, drv_err_t *err_out, char *errstr,
+                        size_t errstr_size);
+
+/** @brief Names of every operation drv_client_call knows, NULL-ended. */
+extern const char *const drv_client_operations[];
+
+#endif

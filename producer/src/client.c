@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The client's control plane: job definitions, compute environments and job
+ * queues, each written to PostgreSQL in one transaction; and the dispatch
+ * table from AWS operation names to implementations.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "client_int.h"
+#include "drover/util.h"
+
+#define FAIL(code, ...)                                                        \
+    do {                                                                       \
+        *err = (code);                                                         \
+        drv_errstr_set(errstr, errstr_size, __VA_ARGS__);                      \
+        goto out;                                                              \
+    } while (0)
+
+drv_client_t *drv_client_new(const drv_conf_t *conf, drv_log_t *log)
+{
+    drv_client_t *client = drv_calloc(1, sizeof(*client));
+    client->conf = conf;
+    client->log = log;
+    client->region = drv_conf_get(conf, "aws.region");
+    client->account = drv_conf_get(conf, "aws.account");
+    client->limits.timeout_min_seconds =
+        (int)drv_conf_get_int(conf, "job.timeout.min.seconds");
+    return client;
+}
+
+void drv_client_destroy(drv_client_t *client)
+{
+    if (!client) {
+        return;
+    }
+    drv_kprod_destroy(client->kprod);
+    drv_codec_destroy(client->codec);
+    drv_pg_destroy(client->pg);
+    free(client);
+}
+
+drv_pg_t *drv__client_pg(drv_client_t *client, drv_err_t *err, char *errstr,
+                         size_t errstr_size)
+{
+    if (!client->pg) {
+        client->pg = drv_pg_connect(drv_conf_get(client->conf, "pg.conninfo"),
+                                    client->log, errstr, errstr_size);
+        if (!client->pg) {
+            *err = DRV_ERR_TRANSIENT;
+        }
+    }
+    return client->pg;
+}
+
+void drv__client_arn(const drv_client_t *client, char *out, size_t size,
+                     const char *kind, const char *name)
+{
+    drv_arn(out, size, client->region, client->account, kind, name);
+}
+
+int drv__page(json_t *req, int max_default, int max_limit, int *limit,
+              int *offset, char *errstr, size_t errstr_size)
+{
+    json_t *mr = json_object_get(req, "maxResults");
+    const char *tok = json_string_value(json_object_get(req, "nextToken"));
+    int64_t off = 0;
+    *limit = max_default;
+    if (mr) {
+        if (!json_is_integer(mr) || json_integer_value(mr) < 1 ||
+            json_integer_value(mr) > max_limit) {
+            drv_errstr_set(errstr, errstr_size,
+                           "maxResults must be from 1 to %d", max_limit);
+            return -1;
+        }
+        *limit = (int)json_integer_value(mr);
+    }
+    if (tok && drv_parse_int64(tok, 0, INT32_MAX, &off) != 0) {
+        drv_errstr_set(errstr, errstr_size, "nextToken \"%s\" is not valid",
+                       tok);
+        return -1;
+    }
+    *offset = (int)off;
+    return 0;
+}
+
+static void set_next_token(json_t *resp, int rows, int limit, int offset)
+{
+    if (rows > limit) {
+        json_object_set_new(resp, "nextToken", json_sprintf("%d", offset + limit));
+    }
+}
+
+/* ---- job definitions ---------------------------------------------------- */
+
+static json_t *op_register_job_definition(drv_client_t *client, json_t *req,
+                                          drv_err_t *err, char *errstr,
+                                          size_t errstr_size)
+{
+    json_t *resp = NULL;
+    char *spec = NULL, now[24], arn[512], nr[200];
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (drv_job_validate_definition(req, &client->limits, errstr,
+                                    errstr_size) != 0) {
+        *err = DRV_ERR_INVALID;
+        return NULL;
+    }
+    spec = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    if (strlen(spec) > 24 * 1024) {
+        FAIL(DRV_ERR_INVALID, "job definition exceeds 24 KiB");
+    }
+    const char *name = json_string_value(json_object_get(req,
+                                                         "jobDefinitionName"));
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    const char *p[] = {name, spec, now};
+    *err = DRV_ERR_TRANSIENT;
+    if (drv_pg_begin(pg, errstr, errstr_size) != 0) {
+        goto out;
+    }
+    /* revisions of one name are numbered under a per-name lock */
+    drv_pg_res_t *r = NULL;
+    if (drv_pg_exec(pg, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, p,
+                    errstr, errstr_size) != 0 ||
+        !(r = drv_pg_query(pg,
+                           "INSERT INTO job_definitions (name, revision, spec, "
+                           "created_at) SELECT $1, coalesce(max(revision), 0) "
+                           "+ 1, $2::jsonb, $3::bigint FROM job_definitions "
+                           "WHERE name = $1 RETURNING revision",
+                           3, p, errstr, errstr_size)) ||
+        drv_pg_commit(pg, errstr, errstr_size) != 0) {
+        drv_pg_res_free(r);
+        drv_pg_rollback(pg);
+        goto out;
+    }
+    int rev = (int)drv_pg_res_int(r, 0, 0, 0);
+    drv_pg_res_free(r);
+    snprintf(nr, sizeof(nr), "%s:%d", name, rev);
+    drv__client_arn(client, arn, sizeof(arn), "job-definition", nr);
+    resp = json_pack("{s:s,s:s,s:i}", "jobDefinitionName", name,
+                     "jobDefinitionArn", arn, "revision", rev);
+out:
+    free(spec);
+    return resp;
+}
+
+static json_t *definition_detail(drv_client_t *client, const drv_pg_res_t *r,
+                                 int row)
+{
+    json_t *d = drv_pg_res_json(r, row, 3);
+    char nr[300], arn[512];
+    snprintf(nr, sizeof(nr), "%s:%s", drv_pg_res_get(r, row, 0),
+             drv_pg_res_get(r, row, 1));
+    drv__client_arn(client, arn, sizeof(arn), "job-definition", nr);
+    json_object_set_new(d, "jobDefinitionArn", json_string(arn));
+    json_object_set_new(d, "revision",
+                        json_integer(drv_pg_res_int(r, row, 1, 0)));
+    json_object_set_new(d, "status", json_string(drv_pg_res_get(r, row, 2)));
+    if (!json_object_get(d, "platformCapabilities")) {
+        json_object_set_new(d, "platformCapabilities", json_pack("[s]", "EC2"));
+    }
+    return d;
+}
+
+static json_t *op_describe_job_definitions(drv_client_t *client, json_t *req,
+                                           drv_err_t *err, char *errstr,
+                                           size_t errstr_size)
+{
+    int limit, offset;
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (drv__page(req, 100, 100, &limit, &offset, errstr, errstr_size) != 0) {
+        *err = DRV_ERR_INVALID;
+        return NULL;
+    }
+    /* jobDefinitions: names, name:revision or ARNs, as one text array */
+    json_t *refs = json_array(), *v;
+    size_t i;
+    json_array_foreach(json_object_get(req, "jobDefinitions"), i, v)
+    {
+        char name[300];
+        drv_arn_name(json_string_value(v) ? json_string_value(v) : "", name,
+                     sizeof(name));
+        json_array_append_new(refs, json_string(name));
+    }
+    char *refs_s = json_dumps(refs, JSON_COMPACT);
+    json_decref(refs);
+    char lim[16], off[16];
+    snprintf(lim, sizeof(lim), "%d", limit + 1);
+    snprintf(off, sizeof(off), "%d", offset);
+    const char *p[] = {
+        refs_s, json_string_value(json_object_get(req, "jobDefinitionName")),
+        json_string_value(json_object_get(req, "status")), lim, off};
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "SELECT name, revision, status, spec FROM job_definitions WHERE "
+        "(jsonb_array_length($1::jsonb) = 0 OR name IN (SELECT "
+        "jsonb_array_elements_text($1::jsonb)) OR name || ':' || revision IN "
+        "(SELECT jsonb_array_elements_text($1::jsonb))) AND ($2::text IS "
+        "NULL OR name = $2) AND ($3::text IS NULL OR status = $3) "
+        "ORDER BY name, revision LIMIT $4::int OFFSET $5::int",
+        5, p, errstr, errstr_size);
+    free(refs_s);
+    if (!r) {
+        *err = drv_pg_last_err(pg);
+        return NULL;
+    }
+    json_t *list = json_array();
+    for (int row = 0; row < drv_pg_res_rows(r) && row < limit; row++) {
+        json_array_append_new(list, definition_detail(client, r, row));
+    }
+    json_t *resp = json_pack("{s:o}", "jobDefinitions", list);
+    set_next_token(resp, drv_pg_res_rows(r), limit, offset);
+    drv_pg_res_free(r);
+    return resp;
+}
+
+static json_t *op_deregister_job_definition(drv_client_t *client, json_t *req,
+                                            drv_err_t *err, char *errstr,
+                                            size_t errstr_size)
+{
+    const char *ref = json_string_value(json_object_get(req, "jobDefinition"));
+    char name[300];
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (!ref) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size, "jobDefinition is required");
+        return NULL;
+    }
+    drv_arn_name(ref, name, sizeof(name));
+    const char *p[] = {name};
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "UPDATE job_definitions SET status = 'INACTIVE' WHERE name || ':' || "
+        "revision = $1",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        *err = drv_pg_last_err(pg);
+        return NULL;
+    }
+    int64_t n = drv_pg_res_affected(r);
+    drv_pg_res_free(r);
+    if (n == 0) {
+        *err = DRV_ERR_NOTFOUND;
+        drv_errstr_set(errstr, errstr_size,
+                       "job definition %s does not exist (give name:revision)",
+                       ref);
+        return NULL;
+    }
+    return json_object();
+}
+
+/* ---- compute environments and queues ------------------------------------ */
+
+static int ensure_topic(drv_client_t *client, const char *prefix,
+                        const char *name, drv_err_t *err, char *errstr,
+                        size_t errstr_size)
+{
+    char topic[300];
+    snprintf(topic, sizeof(topic), "%s%s", prefix, name);
+    const char *t[] = {topic};
+    if (drv_kafka_create_topics(client->conf, t, 1,
+                                (int)drv_conf_get_int(client->conf,
+                                                      "topic.partitions"),
+                                errstr, errstr_size) != 0) {
+        *err = DRV_ERR_TRANSIENT;
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *op_create_compute_environment(drv_client_t *client,
+                                             json_t *req, drv_err_t *err,
+                                             char *errstr, size_t errstr_size)
+{
+    json_t *resp = NULL;
+    const char *name =
+        json_string_value(json_object_get(req, "computeEnvironmentName"));
+    const char *type = json_string_value(json_object_get(req, "type"));
+    const char *state = json_string_value(json_object_get(req, "state"));
+    json_t *cr = json_object_get(req, "computeResources");
+    json_t *mv = json_object_get(cr, "maxvCpus");
+    json_t *mm = json_object_get(cr, "maxMemoryMiB");
+    char *spec = NULL, vc[32], mem[24], now[24], arn[512];
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (!mv) {
+        mv = json_object_get(req, "unmanagedvCpus");
+    }
+    if (!name || !drv_resource_name_valid(name)) {
+        FAIL(DRV_ERR_INVALID, "computeEnvironmentName must be 1 to 128 "
+                              "letters, digits, hyphens or underscores");
+    }
+    if (!type || (strcmp(type, "MANAGED") && strcmp(type, "UNMANAGED"))) {
+        FAIL(DRV_ERR_INVALID, "type must be MANAGED or UNMANAGED");
+    }
+    if (state && strcmp(state, "ENABLED") && strcmp(state, "DISABLED")) {
+        FAIL(DRV_ERR_INVALID, "state must be ENABLED or DISABLED");
+    }
+    if (!json_is_number(mv) || json_number_value(mv) <= 0) {
+        FAIL(DRV_ERR_INVALID, "computeResources.maxvCpus must be a positive "
+                              "number (the pool's vCPU budget)");
+    }
+    if (mm && (!json_is_integer(mm) || json_integer_value(mm) < 4)) {
+        FAIL(DRV_ERR_INVALID, "computeResources.maxMemoryMiB must be an "
+                              "integer of at least 4");
+    }
+    spec = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(vc, sizeof(vc), "%g", json_number_value(mv));
+    snprintf(mem, sizeof(mem), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(mm));
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    const char *p[] = {name, type, state ? state : "ENABLED", vc,
+                       mm ? mem : NULL, spec, now};
+    if (drv_pg_exec(pg,
+                    "INSERT INTO compute_environments (name, type, state, "
+                    "max_vcpus, max_memory_mib, spec, created_at) VALUES ($1, "
+                    "$2, $3, $4::float8, $5::bigint, $6::jsonb, $7::bigint)",
+                    7, p, errstr, errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+        if (!strcmp(drv_pg_last_sqlstate(pg), "23505")) {
+            drv_errstr_set(errstr, errstr_size,
+                           "Object already exists: compute environment %s",
+                           name);
+        }
+        goto out;
+    }
+    if (ensure_topic(client, DRV_TOPIC_RUN_PREFIX, name, err, errstr,
+                     errstr_size) != 0) {
+        goto out;
+    }
+    drv__client_arn(client, arn, sizeof(arn), "compute-environment", name);
+    resp = json_pack("{s:s,s:s}", "computeEnvironmentName", name,
+                     "computeEnvironmentArn", arn);
+out:
+    free(spec);
+    return resp;
+}
+
+/* Resolve computeEnvironmentOrder into (order, name) rows as JSON text. */
+static char *ce_order(json_t *req, drv_err_t *err, char *errstr,
+                      size_t errstr_size)
+{
+    json_t *order = json_object_get(req, "computeEnvironmentOrder"), *o;
+    size_t i;
+    if (!json_is_array(order) || json_array_size(order) < 1 ||
+        json_array_size(order) > 3) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "computeEnvironmentOrder needs 1 to 3 entries of "
+                       "{order, computeEnvironment}");
+        return NULL;
+    }
+    json_t *rows = json_array();
+    json_array_foreach(order, i, o)
+    {
+        const char *ce =
+            json_string_value(json_object_get(o, "computeEnvironment"));
+        json_t *ord = json_object_get(o, "order");
+        char name[300];
+        if (!ce || !json_is_integer(ord)) {
+            json_decref(rows);
+            *err = DRV_ERR_INVALID;
+            drv_errstr_set(errstr, errstr_size,
+                           "computeEnvironmentOrder[%zu] needs an integer "
+                           "order and a computeEnvironment",
+                           i);
+            return NULL;
+        }
+        drv_arn_name(ce, name, sizeof(name));
+        json_array_append_new(rows, json_pack("{s:O,s:s}", "ord", ord, "ce",
+                                              name));
+    }
+    char *s = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    return s;
+}
+
+static json_t *op_create_job_queue(drv_client_t *client, json_t *req,
+                                   drv_err_t *err, char *errstr,
+                                   size_t errstr_size)
+{
+    json_t *resp = NULL;
+    const char *name = json_string_value(json_object_get(req, "jobQueueName"));
+    const char *state = json_string_value(json_object_get(req, "state"));
+    json_t *prio = json_object_get(req, "priority");
+    char *spec = NULL, *order = NULL, pr[16], now[24], arn[512];
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (!name || !drv_resource_name_valid(name)) {
+        FAIL(DRV_ERR_INVALID, "jobQueueName must be 1 to 128 letters, "
+                              "digits, hyphens or underscores");
+    }
+    if (!json_is_integer(prio)) {
+        FAIL(DRV_ERR_INVALID, "priority is required (an integer; higher "
+                              "runs first)");
+    }
+    if (state && strcmp(state, "ENABLED") && strcmp(state, "DISABLED")) {
+        FAIL(DRV_ERR_INVALID, "state must be ENABLED or DISABLED");
+    }
+    if (json_object_get(req, "schedulingPolicyArn")) {
+        FAIL(DRV_ERR_INVALID, "fair-share scheduling policies are not "
+                              "supported yet");
+    }
+    if (!(order = ce_order(req, err, errstr, errstr_size))) {
+        goto out;
+    }
+    spec = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(pr, sizeof(pr), "%d", (int)json_integer_value(prio));
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    const char *p[] = {name, state ? state : "ENABLED", pr, spec, now, order};
+    drv_pg_res_t *r = NULL;
+    if (drv_pg_begin(pg, errstr, errstr_size) != 0 ||
+        drv_pg_exec(pg,
+                    "INSERT INTO job_queues (name, state, priority, spec, "
+                    "created_at) VALUES ($1, $2, $3::int, $4::jsonb, "
+                    "$5::bigint)",
+                    5, p, errstr, errstr_size) != 0 ||
+        !(r = drv_pg_query(pg,
+                           "INSERT INTO job_queue_compute_environments "
+                           "SELECT $1, (x->>'ord')::int, x->>'ce' FROM "
+                           "jsonb_array_elements($2::jsonb) x",
+                           2, (const char *[]){name, order}, errstr,
+                           errstr_size)) ||
+        drv_pg_commit(pg, errstr, errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+        const char *st = drv_pg_last_sqlstate(pg);
+        if (!strcmp(st, "23505")) {
+            drv_errstr_set(errstr, errstr_size,
+                           "Object already exists: job queue %s", name);
+        } else if (!strcmp(st, "23503")) {
+            drv_errstr_set(errstr, errstr_size,
+                           "a compute environment in computeEnvironmentOrder "
+                           "does not exist");
+        }
+        drv_pg_res_free(r);
+        drv_pg_rollback(pg);
+        goto out;
+    }
+    drv_pg_res_free(r);
+    if (ensure_topic(client, DRV_TOPIC_SUBMIT_PREFIX, name, err, errstr,
+                     errstr_size) != 0) {
+        goto out;
+    }
+    drv__client_arn(client, arn, sizeof(arn), "job-queue", name);
+    resp = json_pack("{s:s,s:s}", "jobQueueName", name, "jobQueueArn", arn);
+out:
+    free(spec);
+    free(order);
+    return resp;
+}
+
+/* Describe queues or CEs: `sql` returns (name, spec, state, extra json). */
+static json_t *describe_resources(drv_client_t *client, json_t *req,
+                                  const char *filter_key, const char *sql,
+                                  const char *kind, const char *list_key,
+                                  const char *name_key, drv_err_t *err,
+                                  char *errstr, size_t errstr_size)
+{
+    int limit, offset;
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (drv__page(req, 100, 100, &limit, &offset, errstr, errstr_size) != 0) {
+        *err = DRV_ERR_INVALID;
+        return NULL;
+    }
+    json_t *names = json_array(), *v;
+    size_t i;
+    json_array_foreach(json_object_get(req, filter_key), i, v)
+    {
+        char n[300];
+        drv_arn_name(json_string_value(v) ? json_string_value(v) : "", n,
+                     sizeof(n));
+        json_array_append_new(names, json_string(n));
+    }
+    char *names_s = json_dumps(names, JSON_COMPACT), lim[16], off[16];
+    json_decref(names);
+    snprintf(lim, sizeof(lim), "%d", limit + 1);
+    snprintf(off, sizeof(off), "%d", offset);
+    const char *p[] = {names_s, lim, off};
+    drv_pg_res_t *r = drv_pg_query(pg, sql, 3, p, errstr, errstr_size);
+    free(names_s);
+    if (!r) {
+        *err = drv_pg_last_err(pg);
+        return NULL;
+    }
+    json_t *list = json_array();
+    for (int row = 0; row < drv_pg_res_rows(r) && row < limit; row++) {
+        char arn[512], key[64];
+        json_t *d = drv_pg_res_json(r, row, 1);
+        json_t *extra = drv_pg_res_json(r, row, 3);
+        drv__client_arn(client, arn, sizeof(arn), kind,
+                        drv_pg_res_get(r, row, 0));
+        snprintf(key, sizeof(key), "%sArn", name_key);
+        json_object_set_new(d, key, json_string(arn));
+        json_object_set_new(d, "state", json_string(drv_pg_res_get(r, row, 2)));
+        json_object_set_new(d, "status", json_string("VALID"));
+        json_object_update(d, extra);
+        json_decref(extra);
+        json_array_append_new(list, d);
+    }
+    json_t *resp = json_pack("{s:o}", list_key, list);
+    set_next_token(resp, drv_pg_res_rows(r), limit, offset);
+    drv_pg_res_free(r);
+    return resp;
+}
+
+static json_t *op_describe_job_queues(drv_client_t *client, json_t *req,
+                                      drv_err_t *err, char *errstr,
+                                      size_t errstr_size)
+{
+    json_t *resp = describe_resources(
+        client, req, "jobQueues",
+        "SELECT q.name, q.spec, q.state, jsonb_build_object('priority', "
+        "q.priority, 'computeEnvironmentOrder', (SELECT jsonb_agg("
+        "jsonb_build_object('order', ord, 'computeEnvironment', "
+        "compute_environment) ORDER BY ord) FROM "
+        "job_queue_compute_environments WHERE queue = q.name)) FROM "
+        "job_queues q WHERE jsonb_array_length($1::jsonb) = 0 OR q.name IN "
+        "(SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY q.name "
+        "LIMIT $2::int OFFSET $3::int",
+        "job-queue", "jobQueues", "jobQueue", err, errstr, errstr_size);
+    size_t i, k;
+    json_t *q, *o;
+    /* compute environments appear as ARNs, as AWS shows them */
+    json_array_foreach(json_object_get(resp, "jobQueues"), i, q)
+    {
+        json_array_foreach(json_object_get(q, "computeEnvironmentOrder"), k, o)
+        {
+            char arn[512];
+            drv__client_arn(client, arn, sizeof(arn), "compute-environment",
+                            json_string_value(json_object_get(
+                                o, "computeEnvironment")));
+            json_object_set_new(o, "computeEnvironment", json_string(arn));
+        }
+    }
+    return resp;
+}
+
+static json_t *op_describe_compute_environments(drv_client_t *client,
+                                                json_t *req, drv_err_t *err,
+                                                char *errstr,
+                                                size_t errstr_size)
+{
+    return describe_resources(
+        client, req, "computeEnvironments",
+        "SELECT name, spec, state, '{}'::jsonb FROM compute_environments "
+        "WHERE jsonb_array_length($1::jsonb) = 0 OR name IN (SELECT "
+        "jsonb_array_elements_text($1::jsonb)) ORDER BY name LIMIT $2::int "
+        "OFFSET $3::int",
+        "compute-environment", "computeEnvironments", "computeEnvironment",
+        err, errstr, errstr_size);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+static const struct op {
+    const char *name;
+    drv__op_fn *fn;
+} ops[] = {
+    {"SubmitJob", drv__op_submit_job},
+    {"DescribeJobs", drv__op_describe_jobs},
+    {"ListJobs", drv__op_list_jobs},
+    {"CancelJob", drv__op_cancel_job},
+    {"TerminateJob", drv__op_terminate_job},
+    {"RegisterJobDefinition", op_register_job_definition},
+    {"DescribeJobDefinitions", op_describe_job_definitions},
+    {"DeregisterJobDefinition", op_deregister_job_definition},
+    {"CreateComputeEnvironment", op_create_compute_environment},
+    {"DescribeComputeEnvironments", op_describe_compute_environments},
+    {"CreateJobQueue", op_create_job_queue},
+    {"DescribeJobQueues", op_describe_job_queues},
+};
+
+const char *const drv_client_operations[] = {
+    "SubmitJob", "DescribeJobs", "ListJobs", "CancelJob", "TerminateJob",
+    "RegisterJobDefinition", "DescribeJobDefinitions",
+    "DeregisterJobDefinition", "CreateComputeEnvironment",
+    "DescribeComputeEnvironments", "CreateJobQueue", "DescribeJobQueues",
+    NULL};
+
+json_t *drv_client_call(drv_client_t *client, const char *operation,
+                        json_t *request, drv_err_t *err_out, char *errstr,
+                        size_t errstr_size)
+{
+    drv_err_t err = DRV_ERR_FATAL;
+    json_t *resp = NULL;
+    if (!json_is_object(request)) {
+        err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size, "the request must be an object");
+        goto out;
+    }
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(ops); i++) {
+        if (!strcmp(ops[i].name, operation)) {
+            resp = ops[i].fn(client, request, &err, errstr, errstr_size);
+            goto out;
+        }
+    }
+    err = DRV_ERR_INVALID;
+    drv_errstr_set(errstr, errstr_size, "unknown operation %s", operation);
+out:
+    if (err_out) {
+        *err_out = resp ? DRV_OK : err;
+    }
+    return resp;
+}

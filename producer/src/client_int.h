@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals of the producer library shared by its source files. */
+#ifndef DRV_CLIENT_INT_H
+#define DRV_CLIENT_INT_H
+
+#include "drover/avro_codec.h"
+#include "drover/job.h"
+#include "drover/kafka.h"
+#include "drover/pg.h"
+#include "drover/producer.h"
+
+struct drv_client {
+    const drv_conf_t *conf;
+    drv_log_t *log;
+    drv_pg_t *pg;
+    drv_kprod_t *kprod;
+    drv_codec_t *codec;
+    drv_job_limits_t limits;
+    const char *region, *account;
+};
+
+/* Per-operation signature: response or NULL with *err and errstr set. */
+typedef json_t *(drv__op_fn)(drv_client_t *client, json_t *req, drv_err_t *err,
+                             char *errstr, size_t errstr_size);
+
+drv_pg_t *drv__client_pg(drv_client_t *client, drv_err_t *err, char *errstr,
+                         size_t errstr_size);
+void drv__client_arn(const drv_client_t *client, char *out, size_t size,
+                     const char *kind, const char *name);
+/* Paging: nextToken is the decimal offset of the next item. */
+int drv__page(json_t *req, int max_default, int max_limit, int *limit,
+              int *offset, char *errstr, size_t errstr_size);
+
+drv__op_fn drv__op_submit_job, drv__op_describe_jobs, drv__op_list_jobs,
+    drv__op_cancel_job, drv__op_terminate_job;
+
+#endif

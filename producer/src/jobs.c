@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The client's job operations. SubmitJob, CancelJob and TerminateJob are
+ * validated against PostgreSQL with the dispatcher's own validation code,
+ * then produced to the queue's submit topic; the dispatcher decides. Reads
+ * (DescribeJobs, ListJobs) come from PostgreSQL.
+ */
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client_int.h"
+#include "drover/util.h"
+
+#define SUBMIT_MAX_BYTES (30 * 1024)
+#define DEP_WAIT_MS 5000
+
+static int ensure_kafka(drv_client_t *client, drv_err_t *err, char *errstr,
+                        size_t errstr_size)
+{
+    if (!client->codec &&
+        !(client->codec = drv_codec_new(errstr, errstr_size))) {
+        *err = DRV_ERR_FATAL;
+        return -1;
+    }
+    if (!client->kprod && !(client->kprod = drv_kprod_new(
+                                client->conf, client->log, errstr,
+                                errstr_size))) {
+        *err = DRV_ERR_FATAL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Encode a JobRequest around `body` and produce it synchronously. */
+static int produce_request(drv_client_t *client, const char *queue,
+                           const char *kind, json_t *body, drv_err_t *err,
+                           char *errstr, size_t errstr_size)
+{
+    char topic[300];
+    void *buf = NULL;
+    size_t len;
+    if (ensure_kafka(client, err, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    json_t *msg = json_pack("{s:{s:O}}", "request", kind, body);
+    int r = drv_codec_encode(client->codec, "JobRequest", msg, &buf, &len,
+                             errstr, errstr_size);
+    json_decref(msg);
+    if (r != 0) {
+        *err = DRV_ERR_INVALID;
+        return -1;
+    }
+    snprintf(topic, sizeof(topic), DRV_TOPIC_SUBMIT_PREFIX "%s", queue);
+    r = drv_kprod_send(client->kprod, topic, -1,
+                       json_string_value(json_object_get(body, "jobId")), buf,
+                       len, NULL, 0, errstr, errstr_size);
+    free(buf);
+    if (r == 0) {
+        r = drv_kprod_flush(client->kprod, 30000, errstr, errstr_size);
+    }
+    if (r != 0) {
+        *err = DRV_ERR_TRANSIENT;
+    }
+    return r;
+}
+
+/* The queue must exist and be ENABLED; writes its name to queue. */
+static int check_queue(drv_pg_t *pg, const char *ref, char *queue,
+                       size_t queue_size, drv_err_t *err, char *errstr,
+                       size_t errstr_size)
+{
+    drv_arn_name(ref, queue, queue_size);
+    const char *p[] = {queue};
+    drv_pg_res_t *r = drv_pg_query(
+        pg, "SELECT state FROM job_queues WHERE name = $1", 1, p, errstr,
+        errstr_size);
+    int ret = -1;
+    if (!r) {
+        *err = drv_pg_last_err(pg);
+    } else if (drv_pg_res_rows(r) == 0) {
+        *err = DRV_ERR_NOTFOUND;
+        drv_errstr_set(errstr, errstr_size, "JobQueue %s does not exist",
+                       queue);
+    } else if (strcmp(drv_pg_res_get(r, 0, 0), "ENABLED") != 0) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "JobQueue %s is not in ENABLED state", queue);
+    } else {
+        ret = 0;
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
+/* Resolve the definition exactly as the dispatcher will. */
+static int check_definition(drv_client_t *client, drv_pg_t *pg, json_t *req,
+                            drv_err_t *err, char *errstr, size_t errstr_size)
+{
+    const char *ref = json_string_value(json_object_get(req, "jobDefinition"));
+    char name[300];
+    drv_arn_name(ref, name, sizeof(name));
+    char *colon = strchr(name, ':');
+    if (colon) {
+        *colon = '\0';
+    }
+    const char *p[] = {name, colon ? colon + 1 : NULL};
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "SELECT spec FROM job_definitions WHERE name = $1 AND status = "
+        "'ACTIVE' AND ($2::text IS NULL OR revision::text = $2) ORDER BY "
+        "revision DESC LIMIT 1",
+        2, p, errstr, errstr_size);
+    if (!r) {
+        *err = drv_pg_last_err(pg);
+        return -1;
+    }
+    json_t *def = drv_pg_res_rows(r) ? drv_pg_res_json(r, 0, 0) : NULL;
+    drv_pg_res_free(r);
+    if (!def) {
+        *err = DRV_ERR_NOTFOUND;
+        drv_errstr_set(errstr, errstr_size,
+                       "JobDefinition name %s does not exist or is not in "
+                       "ACTIVE status",
+                       ref);
+        return -1;
+    }
+    json_t *resolved = drv_job_resolve(def, req, &client->limits, errstr,
+                                       errstr_size);
+    json_decref(def);
+    if (!resolved) {
+        *err = DRV_ERR_INVALID;
+        return -1;
+    }
+    json_decref(resolved);
+    return 0;
+}
+
+/* Dependencies must exist; a job submitted a moment ago may not be recorded
+ * by the dispatcher yet, so wait a little for it. */
+static int check_dependencies(drv_pg_t *pg, json_t *req, drv_err_t *err,
+                              char *errstr, size_t errstr_size)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(req, "dependsOn"), i, d)
+    {
+        const char *id = json_string_value(json_object_get(d, "jobId"));
+        if (!id) {
+            continue;
+        }
+        const char *p[] = {id};
+        int64_t deadline = drv_mono_ms() + DEP_WAIT_MS;
+        for (;;) {
+            drv_pg_res_t *r = drv_pg_query(
+                pg, "SELECT 1 FROM jobs WHERE job_id = $1", 1, p, errstr,
+                errstr_size);
+            if (!r) {
+                *err = drv_pg_last_err(pg);
+                return -1;
+            }
+            int found = drv_pg_res_rows(r) > 0;
+            drv_pg_res_free(r);
+            if (found) {
+                break;
+            }
+            if (drv_mono_ms() > deadline) {
+                *err = DRV_ERR_NOTFOUND;
+                drv_errstr_set(errstr, errstr_size,
+                               "dependency job %s does not exist", id);
+                return -1;
+            }
+            usleep(50 * 1000);
+        }
+    }
+    return 0;
+}
+
+json_t *drv__op_submit_job(drv_client_t *client, json_t *req, drv_err_t *err,
+                           char *errstr, size_t errstr_size)
+{
+    char queue[256], job_id[37], arn[512];
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    json_t *sj = json_deep_copy(req);
+    json_t *resp = NULL;
+    if (!json_object_get(sj, "jobId")) {
+        if (drv_uuid4(job_id) != 0) {
+            *err = DRV_ERR_FATAL;
+            drv_errstr_set(errstr, errstr_size, "no randomness for a job id");
+            goto out;
+        }
+        json_object_set_new(sj, "jobId", json_string(job_id));
+    }
+    json_object_set_new(sj, "submittedAt", json_integer(drv_now_ms()));
+    char *text = json_dumps(sj, JSON_COMPACT);
+    size_t size = strlen(text);
+    free(text);
+    if (size > SUBMIT_MAX_BYTES) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "the SubmitJob request is %zu bytes; the limit is "
+                       "30 KiB",
+                       size);
+        goto out;
+    }
+    if (drv_job_validate_submit(sj, &client->limits, errstr, errstr_size)) {
+        *err = DRV_ERR_INVALID;
+        goto out;
+    }
+    if (check_queue(pg,
+                    json_string_value(json_object_get(sj, "jobQueue")),
+                    queue, sizeof(queue), err, errstr, errstr_size) != 0 ||
+        check_definition(client, pg, sj, err, errstr, errstr_size) != 0 ||
+        check_dependencies(pg, sj, err, errstr, errstr_size) != 0 ||
+        produce_request(client, queue, "SubmitJob", sj, err, errstr,
+                        errstr_size) != 0) {
+        goto out;
+    }
+    const char *id = json_string_value(json_object_get(sj, "jobId"));
+    drv__client_arn(client, arn, sizeof(arn), "job", id);
+    resp = json_pack("{s:s,s:O,s:s}", "jobArn", arn, "jobName",
+                     json_object_get(sj, "jobName"), "jobId", id);
+out:
+    json_decref(sj);
+    return resp;
+}
+
+static json_t *cancel_or_terminate(drv_client_t *client, json_t *req,
+                                   const char *kind, drv_err_t *err,
+                                   char *errstr, size_t errstr_size)
+{
+    const char *job_id = json_string_value(json_object_get(req, "jobId"));
+    const char *reason = json_string_value(json_object_get(req, "reason"));
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (!job_id || !reason) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size, "jobId and reason are required");
+        return NULL;
+    }
+    if (strlen(reason) > DRV_REASON_MAX) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "reason must be at most 1024 characters");
+        return NULL;
+    }
+    const char *p[] = {job_id};
+    drv_pg_res_t *r = drv_pg_query(pg, "SELECT queue FROM jobs WHERE job_id = $1",
+                                   1, p, errstr, errstr_size);
+    if (!r) {
+        *err = drv_pg_last_err(pg);
+        return NULL;
+    }
+    if (drv_pg_res_rows(r) == 0) {
+        drv_pg_res_free(r);
+        *err = DRV_ERR_NOTFOUND;
+        drv_errstr_set(errstr, errstr_size, "job %s does not exist", job_id);
+        return NULL;
+    }
+    char queue[256];
+    snprintf(queue, sizeof(queue), "%s", drv_pg_res_get(r, 0, 0));
+    drv_pg_res_free(r);
+    json_t *body = json_pack("{s:s,s:s,s:I}", "jobId", job_id, "reason",
+                             reason, "requestedAt", (json_int_t)drv_now_ms());
+    int rc = produce_request(client, queue, kind, body, err, errstr,
+                             errstr_size);
+    json_decref(body);
+    return rc == 0 ? json_object() : NULL;
+}
+
+json_t *drv__op_cancel_job(drv_client_t *client, json_t *req, drv_err_t *err,
+                           char *errstr, size_t errstr_size)
+{
+    return cancel_or_terminate(client, req, "CancelJob", err, errstr,
+                               errstr_size);
+}
+
+json_t *drv__op_terminate_job(drv_client_t *client, json_t *req,
+                              drv_err_t *err, char *errstr,
+                              size_t errstr_size)
+{
+    return cancel_or_terminate(client, req, "TerminateJob", err, errstr,
+                               errstr_size);
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+#define JOB_COLS                                                               \
+    "j.job_id, j.job_name, j.queue, j.definition_name, "                       \
+    "j.definition_revision, j.status, j.status_reason, j.created_at, "         \
+    "j.started_at, j.stopped_at, j.request, j.resolved, j.exit_code, "         \
+    "j.reason, j.is_cancelled, j.is_terminated, j.scheduling_priority, "       \
+    "j.array_index, j.array_size, (SELECT coalesce(jsonb_agg("                 \
+    "jsonb_strip_nulls(jsonb_build_object('container', jsonb_strip_nulls("     \
+    "jsonb_build_object('exitCode', a.exit_code, 'reason', a.reason, "         \
+    "'logStreamName', a.log_stream, 'taskArn', a.container_id, "               \
+    "'containerInstanceArn', a.worker)), 'startedAt', a.started_at, "          \
+    "'stoppedAt', a.stopped_at, 'statusReason', a.status_reason)) ORDER BY "   \
+    "a.attempt), '[]') FROM attempts a WHERE a.job_id = j.job_id AND "         \
+    "a.stopped_at IS NOT NULL)"
+
+static void set_int(json_t *o, const char *k, const drv_pg_res_t *r, int row,
+                    int col)
+{
+    if (drv_pg_res_get(r, row, col)) {
+        json_object_set_new(o, k, json_integer(drv_pg_res_int(r, row, col, 0)));
+    }
+}
+
+static void set_str(json_t *o, const char *k, const drv_pg_res_t *r, int row,
+                    int col)
+{
+    const char *s = drv_pg_res_get(r, row, col);
+    if (s) {
+        json_object_set_new(o, k, json_string(s));
+    }
+}
+
+static json_t *job_summary(drv_client_t *client, const drv_pg_res_t *r,
+                           int row)
+{
+    char arn[512], def[300];
+    const char *id = drv_pg_res_get(r, row, 0);
+    json_t *j = json_object();
+    drv__client_arn(client, arn, sizeof(arn), "job", id);
+    json_object_set_new(j, "jobArn", json_string(arn));
+    json_object_set_new(j, "jobId", json_string(id));
+    set_str(j, "jobName", r, row, 1);
+    set_int(j, "createdAt", r, row, 7);
+    set_str(j, "status", r, row, 5);
+    set_str(j, "statusReason", r, row, 6);
+    set_int(j, "startedAt", r, row, 8);
+    set_int(j, "stoppedAt", r, row, 9);
+    json_t *c = json_object();
+    set_int(c, "exitCode", r, row, 12);
+    set_str(c, "reason", r, row, 13);
+    json_object_set_new(j, "container", c);
+    if (drv_pg_res_get(r, row, 3)) {
+        snprintf(def, sizeof(def), "%s:%s", drv_pg_res_get(r, row, 3),
+                 drv_pg_res_get(r, row, 4));
+        drv__client_arn(client, arn, sizeof(arn), "job-definition", def);
+        json_object_set_new(j, "jobDefinition", json_string(arn));
+    }
+    return j;
+}
+
+/* JobDetail, as DescribeJobs returns it. */
+static json_t *job_detail(drv_client_t *client, const drv_pg_res_t *r, int row)
+{
+    json_t *j = job_summary(client, r, row);
+    json_t *req = drv_pg_res_json(r, row, 10);
+    json_t *res = drv_pg_res_json(r, row, 11);
+    char arn[512];
+    drv__client_arn(client, arn, sizeof(arn), "job-queue",
+                    drv_pg_res_get(r, row, 2));
+    json_object_set_new(j, "jobQueue", json_string(arn));
+    json_object_set_new(j, "attempts", drv_pg_res_json(r, row, 19));
+    json_t *deps = json_object_get(req, "dependsOn");
+    json_object_set_new(j, "dependsOn", deps ? json_incref(deps) : json_array());
+    json_t *params = json_object_get(req, "parameters");
+    json_object_set_new(j, "parameters",
+                        params ? json_incref(params) : json_object());
+    json_t *c = json_object_get(j, "container");
+    json_t *rc = json_object_get(res, "container");
+    if (rc) {
+        json_t *exit_info = json_deep_copy(c);
+        json_object_update(c, rc);
+        json_object_update(c, exit_info);
+        json_decref(exit_info);
+        /* as AWS shows it: resourceRequirements with string values */
+        json_t *rr = json_array();
+        json_array_append_new(
+            rr, json_pack("{s:s,s:o}", "type", "VCPU", "value",
+                          json_sprintf("%g", json_number_value(json_object_get(
+                                                 c, "vcpus")))));
+        json_array_append_new(
+            rr, json_pack("{s:s,s:o}", "type", "MEMORY", "value",
+                          json_sprintf("%" JSON_INTEGER_FORMAT,
+                                       json_integer_value(
+                                           json_object_get(c, "memory")))));
+        json_object_set_new(c, "resourceRequirements", rr);
+    }
+    const char *keys[] = {"retryStrategy", "timeout"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(res, keys[i]);
+        if (v) {
+            json_object_set(j, keys[i], v);
+        }
+    }
+    json_t *tags = json_object_get(req, "tags");
+    if (tags && json_object_size(tags)) {
+        json_object_set(j, "tags", tags);
+    }
+    json_object_set_new(j, "isCancelled",
+                        json_boolean(drv_pg_res_get(r, row, 14)[0] == 't'));
+    json_object_set_new(j, "isTerminated",
+                        json_boolean(drv_pg_res_get(r, row, 15)[0] == 't'));
+    set_int(j, "schedulingPriority", r, row, 16);
+    json_object_set_new(j, "platformCapabilities", json_pack("[s]", "EC2"));
+    json_decref(req);
+    json_decref(res);
+    return j;
+}
+
+json_t *drv__op_describe_jobs(drv_client_t *client, json_t *req,
+                              drv_err_t *err, char *errstr, size_t errstr_size)
+{
+    json_t *ids = json_object_get(req, "jobs");
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (!json_is_array(ids)) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size, "jobs (a list of job ids) is "
+                                            "required");
+        return NULL;
+    }
+    if (json_array_size(ids) > 100) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "Maximum number of jobs supported is 100");
+        return NULL;
+    }
+    char *ids_s = json_dumps(ids, JSON_COMPACT);
+    const char *p[] = {ids_s};
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "SELECT " JOB_COLS " FROM jobs j JOIN jsonb_array_elements_text("
+        "$1::jsonb) WITH ORDINALITY x(id, n) ON x.id = j.job_id ORDER BY x.n",
+        1, p, errstr, errstr_size);
+    free(ids_s);
+    if (!r) {
+        *err = drv_pg_last_err(pg);
+        return NULL;
+    }
+    json_t *list = json_array();
+    for (int row = 0; row < drv_pg_res_rows(r); row++) {
+        json_array_append_new(list, job_detail(client, r, row));
+    }
+    drv_pg_res_free(r);
+    return json_pack("{s:o}", "jobs", list);
+}
+
+/* JOB_NAME filter: case-insensitive; a trailing '*' is a prefix match. */
+static int name_filter(json_t *req, char *like, size_t like_size,
+                       char *errstr, size_t errstr_size)
+{
+    json_t *filters = json_object_get(req, "filters");
+    like[0] = '\0';
+    if (!filters || json_array_size(filters) == 0) {
+        return 0;
+    }
+    json_t *f = json_array_get(filters, 0);
+    const char *name = json_string_value(json_object_get(f, "name"));
+    const char *val =
+        json_string_value(json_array_get(json_object_get(f, "values"), 0));
+    if (json_array_size(filters) > 1 || !name || strcmp(name, "JOB_NAME") ||
+        !val) {
+        drv_errstr_set(errstr, errstr_size,
+                       "filters: only one JOB_NAME filter with one value is "
+                       "supported so far");
+        return -1;
+    }
+    size_t n = strlen(val), o = 0;
+    int prefix = n && val[n - 1] == '*';
+    for (size_t i = 0; i < n - (size_t)prefix && o + 3 < like_size; i++) {
+        if (val[i] == '_' || val[i] == '%' || val[i] == '\\') {
+            like[o++] = '\\';
+        }
+        like[o++] = val[i];
+    }
+    if (prefix && o + 1 < like_size) {
+        like[o++] = '%';
+    }
+    like[o] = '\0';
+    return 0;
+}
+
+json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
+                          char *errstr, size_t errstr_size)
+{
+    int limit, offset;
+    char queue[256] = "", like[300], lim[16], off[16];
+    const char *qref = json_string_value(json_object_get(req, "jobQueue"));
+    const char *status = json_string_value(json_object_get(req, "jobStatus"));
+    drv_job_status_t st;
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    *err = DRV_ERR_INVALID;
+    if (!qref) {
+        drv_errstr_set(errstr, errstr_size, "jobQueue is required");
+        return NULL;
+    }
+    if (status && drv_job_status_parse(status, &st) != 0) {
+        drv_errstr_set(errstr, errstr_size, "jobStatus \"%s\" is not a job "
+                                            "status", status);
+        return NULL;
+    }
+    if (name_filter(req, like, sizeof(like), errstr, errstr_size) != 0 ||
+        drv__page(req, like[0] ? 100 : 1000, like[0] ? 100 : 1000, &limit,
+                  &offset, errstr, errstr_size) != 0) {
+        return NULL;
+    }
+    drv_arn_name(qref, queue, sizeof(queue));
+    snprintf(lim, sizeof(lim), "%d", limit + 1);
+    snprintf(off, sizeof(off), "%d", offset);
+    /* AWS: no status and no filter lists RUNNING jobs; a filter lists every
+     * status, newest first */
+    const char *p[] = {queue, like[0] ? NULL : (status ? status : "RUNNING"),
+                       like[0] ? like : NULL, lim, off};
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "SELECT " JOB_COLS " FROM jobs j WHERE j.queue = $1 AND ($2::text "
+        "IS NULL OR j.status = $2) AND ($3::text IS NULL OR j.job_name ILIKE "
+        "$3) ORDER BY CASE WHEN $3::text IS NULL THEN j.seq ELSE -j.seq END "
+        "LIMIT $4::int OFFSET $5::int",
+        5, p, errstr, errstr_size);
+    if (!r) {
+        *err = drv_pg_last_err(pg);
+        return NULL;
+    }
+    json_t *list = json_array();
+    for (int row = 0; row < drv_pg_res_rows(r) && row < limit; row++) {
+        json_array_append_new(list, job_summary(client, r, row));
+    }
+    json_t *resp = json_pack("{s:o}", "jobSummaryList", list);
+    if (drv_pg_res_rows(r) > limit) {
+        json_object_set_new(resp, "nextToken",
+                            json_sprintf("%d", offset + limit));
+    }
+    drv_pg_res_free(r);
+    return resp;
+}

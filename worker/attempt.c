@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One attempt of one job, run as a container through the Docker Engine
+ * API: create (pulling the image if the engine lacks it), start, wait with
+ * the attempt's timeout, inspect, keep the output, remove; reporting
+ * STARTING, RUNNING and the outcome with AWS's reasons.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "drover/docker.h"
+#include "drover/job.h"
+#include "drover/util.h"
+#include "worker_int.h"
+
+#define LOG_MAX (1024 * 1024)
+
+static void add_env(json_t *env, const char *name, const char *value)
+{
+    json_array_append_new(env, json_sprintf("AWS_BATCH_%s=%s", name, value));
+    json_array_append_new(env, json_sprintf("DROVER_%s=%s", name, value));
+}
+
+/* The container create body: command, environment and limits. */
+static json_t *container_spec(drv__attempt_t *a)
+{
+    drv_wrk_t *wrk = a->wrk;
+    json_t *run = a->run, *env = json_array(), *e;
+    size_t i;
+    char num[32];
+    json_array_foreach(json_object_get(run, "environment"), i, e)
+    {
+        json_array_append_new(
+            env, json_sprintf("%s=%s",
+                              json_string_value(json_object_get(e, "name")),
+                              json_string_value(json_object_get(e, "value"))));
+    }
+    add_env(env, "JOB_ID", a->job_id);
+    snprintf(num, sizeof(num), "%d", a->attempt);
+    add_env(env, "JOB_ATTEMPT", num);
+    add_env(env, "JQ_NAME", json_string_value(json_object_get(run, "jobQueue")));
+    add_env(env, "CE_NAME", wrk->ce);
+    if (json_is_integer(json_object_get(run, "arrayIndex"))) {
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(run, "arrayIndex")));
+        add_env(env, "JOB_ARRAY_INDEX", num);
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(run, "arraySize")));
+        add_env(env, "JOB_ARRAY_SIZE", num);
+    }
+    json_int_t mem = (json_int_t)a->memory_mib * 1024 * 1024;
+    json_t *host = json_pack(
+        "{s:I,s:I,s:I,s:I,s:[{s:s,s:i,s:i},{s:s,s:i,s:i}]}", "Memory", mem,
+        "MemorySwap", mem, "NanoCpus", (json_int_t)(a->vcpus * 1e9),
+        "PidsLimit", (json_int_t)drv_conf_get_int(wrk->conf,
+                                                  "worker.pids.limit"),
+        "Ulimits", "Name", "nofile", "Soft", 1024, "Hard", 1024, "Name",
+        "nproc", "Soft", 1024, "Hard", 1024);
+    json_t *spec = json_pack(
+        "{s:O,s:o,s:o,s:{s:s,s:s,s:s},s:b}", "Image",
+        json_object_get(run, "image"), "Env", env, "HostConfig", host,
+        "Labels", "drover.job-id", a->job_id, "drover.worker", wrk->id,
+        "drover.compute-environment", wrk->ce, "Tty", 0);
+    json_t *cmd = json_object_get(run, "command");
+    if (json_array_size(cmd) > 0) {
+        json_object_set(spec, "Cmd", cmd);
+    }
+    return spec;
+}
+
+/* Keep the attempt's output under worker.log.dir/<job>/<attempt>.log. */
+static void keep_logs(drv__attempt_t *a, drv_docker_t *dk, const char *cid)
+{
+    const char *dir = drv_conf_get(a->wrk->conf, "worker.log.dir");
+    char e[DRV_ERRSTR_SIZE], path[1024];
+    size_t len;
+    int truncated = 0;
+    if (!dir || !*dir) {
+        return;
+    }
+    char *out = drv_docker_logs(dk, cid, LOG_MAX, &len, &truncated, e,
+                                sizeof(e));
+    if (!out) {
+        drv_log(a->wrk->log, DRV_LOG_WARN, "worker.logs_failed",
+                NULL, "%s: %s", a->job_id, e);
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, a->job_id);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/%s/%d.log", dir, a->job_id, a->attempt);
+    FILE *fp = fopen(path, "w");
+    if (fp) {
+        fwrite(out, 1, len, fp);
+        if (truncated) {
+            fprintf(fp, "\n[drover: output truncated at %d bytes]\n", LOG_MAX);
+        }
+        fclose(fp);
+    }
+    free(out);
+}
+
+/* Create the container, pulling its image once if the engine lacks it. */
+static drv_err_t create(drv__attempt_t *a, drv_docker_t *dk, json_t *spec,
+                        char *cid, size_t cid_size, char *e, size_t esize)
+{
+    char name[256];
+    size_t n = 0;
+    for (const char *p = "drover-"; *p; p++) {
+        name[n++] = *p;
+    }
+    for (const char *p = a->job_id; *p && n + 12 < sizeof(name); p++) {
+        name[n++] = isalnum((unsigned char)*p) || *p == '-' ? *p : '_';
+    }
+    snprintf(name + n, sizeof(name) - n, "-%d", a->attempt);
+    drv_err_t r = drv_docker_create(dk, name, spec, cid, cid_size, e, esize);
+    if (r == DRV_ERR_NOTFOUND) {
+        const char *image = json_string_value(json_object_get(spec, "Image"));
+        if (drv_docker_pull(dk, image, e, esize) != 0) {
+            return DRV_ERR_NOTFOUND;
+        }
+        r = drv_docker_create(dk, name, spec, cid, cid_size, e, esize);
+    }
+    return r;
+}
+
+/* Wait for the container; on timeout stop it (SIGTERM, SIGKILL later). */
+static int wait_exit(drv__attempt_t *a, drv_docker_t *dk, const char *cid,
+                     int *exit_code, bool *timed_out, char *e, size_t esize)
+{
+    json_t *to = json_object_get(a->run, "timeoutSeconds");
+    int64_t timeout_ms = json_is_integer(to) ? json_integer_value(to) * 1000
+                                             : 0;
+    int r = drv_docker_wait(dk, cid, timeout_ms, exit_code, e, esize);
+    if (r == 1) {
+        *timed_out = true;
+        int grace = (int)drv_conf_get_int(a->wrk->conf,
+                                          "worker.stop.grace.seconds");
+        drv_docker_stop(dk, cid, grace, e, esize);
+        r = drv_docker_wait(dk, cid, (int64_t)(grace + 30) * 1000, exit_code,
+                            e, esize);
+    }
+    return r == 0 ? 0 : -1;
+}
+
+/* Run the container; fills the outcome for the final report. */
+static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out)
+{
+    char e[DRV_ERRSTR_SIZE], cid[80] = "";
+    json_t *spec = container_spec(a);
+    drv_err_t cr = create(a, dk, spec, cid, sizeof(cid), e, sizeof(e));
+    json_decref(spec);
+    if (cr != DRV_OK) {
+        json_object_set_new(out, "statusReason",
+                            json_string(DRV_REASON_START_FAILED));
+        json_object_set_new(out, "reason",
+                            json_sprintf("%s: %.200s",
+                                         cr == DRV_ERR_NOTFOUND
+                                             ? "CannotPullContainerError"
+                                             : "CannotCreateContainerError",
+                                         e));
+        return;
+    }
+    json_object_set_new(out, "containerId", json_string(cid));
+    if (drv_docker_start(dk, cid, e, sizeof(e)) != 0) {
+        json_object_set_new(out, "statusReason",
+                            json_string(DRV_REASON_START_FAILED));
+        json_object_set_new(out, "reason",
+                            json_sprintf("CannotStartContainerError: %.200s",
+                                         e));
+    } else {
+        drv__wrk_report(a->wrk, a->job_id, a->attempt, "RUNNING",
+                        json_pack("{s:s,s:s}", "containerId", cid,
+                                  "logStreamName", cid));
+        int code = -1;
+        bool timed_out = false;
+        json_t *info = NULL;
+        if (wait_exit(a, dk, cid, &code, &timed_out, e, sizeof(e)) != 0) {
+            json_object_set_new(out, "statusReason",
+                                json_string("Container state unknown"));
+            json_object_set_new(out, "reason",
+                                json_sprintf("DockerTimeoutError: %.200s", e));
+        } else {
+            info = drv_docker_inspect(dk, cid, e, sizeof(e));
+            bool oom = json_is_true(json_object_get(
+                json_object_get(info, "State"), "OOMKilled"));
+            /* podman 4.3 on cgroup v1 reports 137 without OOMKilled: a
+             * SIGKILL we did not send is taken as the memory limit's */
+            oom = oom || (code == 137 && !timed_out);
+            json_object_set_new(out, "exitCode", json_integer(code));
+            json_object_set_new(out, "statusReason",
+                                json_string(timed_out ? DRV_REASON_TIMEOUT
+                                                      : DRV_REASON_EXITED));
+            if (oom) {
+                json_object_set_new(out, "reason", json_string(DRV_REASON_OOM));
+            }
+        }
+        json_decref(info);
+        keep_logs(a, dk, cid);
+    }
+    if (drv_docker_remove(dk, cid, e, sizeof(e)) != 0) {
+        drv_log(a->wrk->log, DRV_LOG_WARN, "worker.remove_failed", NULL,
+                "could not remove container %s: %s", cid, e);
+    }
+}
+
+void *drv__attempt_main(void *arg)
+{
+    drv__attempt_t *a = arg;
+    drv_wrk_t *wrk = a->wrk;
+    drv__wrk_report(wrk, a->job_id, a->attempt, "STARTING", NULL);
+    json_t *out = json_object();
+    drv_docker_t *dk = drv_docker_new(drv_conf_get(wrk->conf, "docker.socket"),
+                                      drv_conf_get(wrk->conf,
+                                                   "docker.api.version"));
+    if (!dk) {
+        json_object_set_new(out, "statusReason",
+                            json_string(DRV_REASON_START_FAILED));
+    } else {
+        run_container(a, dk, out);
+        drv_docker_destroy(dk);
+    }
+    json_t *code = json_object_get(out, "exitCode");
+    const char *status = json_is_integer(code) && !json_integer_value(code) &&
+                                 !json_object_get(out, "reason")
+                             ? "SUCCEEDED"
+                             : "FAILED";
+    json_t *f = drv_log_job(a->job_id);
+    json_object_set_new(f, "status", json_string(status));
+    drv_log(wrk->log, DRV_LOG_INFO, "worker.attempt_done", f,
+            "attempt %d %s", a->attempt, status);
+    json_decref(f);
+    drv__wrk_report(wrk, a->job_id, a->attempt, status, out);
+
+    pthread_mutex_lock(&wrk->lock);
+    wrk->vcpus_free += a->vcpus;
+    wrk->memory_free += a->memory_mib;
+    for (drv__attempt_t **p = &wrk->running; *p; p = &(*p)->next) {
+        if (*p == a) {
+            *p = a->next;
+            break;
+        }
+    }
+    wrk->running_cnt--;
+    pthread_cond_broadcast(&wrk->cond);
+    pthread_mutex_unlock(&wrk->lock);
+    json_decref(a->run);
+    free(a);
+    return NULL;
+}

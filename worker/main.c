@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* drover-worker: argv -> conf -> worker loop -> exit code. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "drover/docker.h"
+#include "worker.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void usage(FILE *fp)
+{
+    fputs("usage: drover-worker [--config FILE] [--set KEY=VALUE]...\n"
+          "\n"
+          "Runs the jobs of one compute environment as containers through\n"
+          "the Docker Engine API (docker.socket). Start as many as you like:\n"
+          "they share the environment's run topic in one consumer group.\n"
+          "SIGTERM stops taking jobs and waits for running ones.\n"
+          "\n"
+          "  -c, --config FILE   configuration file (default: $DROVER_CONFIG)\n"
+          "  -s, --set K=V       set one configuration key\n"
+          "      --help-config   list every configuration key\n"
+          "  -h, --help          this help\n"
+          "  -V, --version       print the version\n",
+          fp);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'},
+        {"set", required_argument, 0, 's'},
+        {"help-config", no_argument, 0, 'H'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0}};
+    const char *config = NULL;
+    char *sets[64];
+    int nsets = 0, c;
+    char e[DRV_ERRSTR_SIZE];
+    while ((c = getopt_long(argc, argv, "c:s:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 's':
+            if (nsets < 64) {
+                sets[nsets++] = optarg;
+            }
+            break;
+        case 'H':
+            drv_conf_print_help(stdout);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("drover-worker %s\n", DRV_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    drv_conf_t *conf = drv_conf_load(config, e, sizeof(e));
+    for (int i = 0; conf && i < nsets; i++) {
+        char *eq = strchr(sets[i], '=');
+        if (!eq) {
+            snprintf(e, sizeof(e), "--set needs KEY=VALUE");
+        }
+        if (!eq || (*eq = '\0', drv_conf_set(conf, sets[i], eq + 1, e,
+                                             sizeof(e)) != DRV_CONF_OK)) {
+            drv_conf_destroy(conf);
+            conf = NULL;
+        }
+    }
+    if (!conf) {
+        fprintf(stderr, "drover-worker: %s\n", e);
+        return 2;
+    }
+    drv_log_t *log = drv_log_new("worker", 2);
+    drv_log_level_t level;
+    if (drv_log_level_parse(drv_conf_get(conf, "log.level"), &level) == 0) {
+        drv_log_set_level(log, level);
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    drv_docker_global_init();
+    int rc = 0;
+    drv_wrk_t *wrk = drv_wrk_new(conf, log, e, sizeof(e));
+    if (!wrk || drv_wrk_run(wrk, &stop, e, sizeof(e)) != 0) {
+        fprintf(stderr, "drover-worker: %s\n", e);
+        rc = 1;
+    }
+    drv_wrk_destroy(wrk);
+    drv_docker_global_cleanup();
+    drv_log_destroy(log);
+    drv_conf_destroy(conf);
+    return rc;
+}

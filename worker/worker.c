@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The worker's loop: poll the run topic, admit attempts within free
+ * capacity (holding one message and pausing the partitions when full),
+ * heartbeat, and drain on stop.
+ */
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover/util.h"
+#include "worker_int.h"
+
+#define MAX_PARTS 256
+
+static int64_t host_memory_mib(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (int64_t)pages * size / (1024 * 1024) : 1024;
+}
+
+void drv__wrk_report(drv_wrk_t *wrk, const char *job_id, int attempt,
+                     const char *status, json_t *extra)
+{
+    char e[DRV_ERRSTR_SIZE];
+    json_t *msg = json_pack("{s:s,s:i,s:s,s:s,s:I}", "jobId", job_id,
+                            "attempt", attempt, "status", status, "worker",
+                            wrk->id, "timestamp", (json_int_t)drv_now_ms());
+    if (extra) {
+        json_object_update(msg, extra);
+        json_decref(extra);
+    }
+    void *buf;
+    size_t len;
+    if (drv_codec_encode(wrk->codec, "JobStatus", msg, &buf, &len, e,
+                         sizeof(e)) != 0 ||
+        drv_kprod_send(wrk->kprod, DRV_TOPIC_STATUS, -1, job_id, buf, len,
+                       NULL, 0, e, sizeof(e)) != 0) {
+        json_t *f = drv_log_job(job_id);
+        drv_log(wrk->log, DRV_LOG_ERROR, "worker.report_failed", f,
+                "could not report %s: %s", status, e);
+        json_decref(f);
+    } else {
+        free(buf);
+    }
+    json_decref(msg);
+}
+
+static void heartbeat(drv_wrk_t *wrk, bool draining)
+{
+    char e[DRV_ERRSTR_SIZE];
+    int32_t parts[MAX_PARTS];
+    size_t np = drv_kcons_assignment(wrk->kcons, parts, MAX_PARTS);
+    json_t *pl = json_array(), *rl = json_array();
+    for (size_t i = 0; i < np; i++) {
+        json_array_append_new(pl, json_integer(parts[i]));
+    }
+    pthread_mutex_lock(&wrk->lock);
+    for (drv__attempt_t *a = wrk->running; a; a = a->next) {
+        json_array_append_new(rl, json_pack("{s:s,s:i}", "jobId", a->job_id,
+                                            "attempt", a->attempt));
+    }
+    json_t *hb = json_pack(
+        "{s:s,s:s,s:f,s:f,s:I,s:I,s:o,s:o,s:I,s:I,s:b}", "worker", wrk->id,
+        "computeEnvironment", wrk->ce, "vcpusTotal", wrk->vcpus_total,
+        "vcpusFree", wrk->vcpus_free, "memoryTotalMiB",
+        (json_int_t)wrk->memory_total, "memoryFreeMiB",
+        (json_int_t)wrk->memory_free, "running", rl, "partitions", pl,
+        "startedAt", (json_int_t)wrk->started_at, "timestamp",
+        (json_int_t)drv_now_ms(), "draining", draining);
+    pthread_mutex_unlock(&wrk->lock);
+    void *buf;
+    size_t len;
+    if (drv_codec_encode(wrk->codec, "WorkerHeartbeat", hb, &buf, &len, e,
+                         sizeof(e)) == 0) {
+        drv_kprod_send(wrk->kprod, DRV_TOPIC_STATUS, -1, wrk->id, buf, len,
+                       NULL, 0, e, sizeof(e));
+        free(buf);
+    }
+    json_decref(hb);
+}
+
+drv_wrk_t *drv_wrk_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
+                       size_t errstr_size)
+{
+    char group[300];
+    drv_wrk_t *wrk = drv_calloc(1, sizeof(*wrk));
+    pthread_mutex_init(&wrk->lock, NULL);
+    pthread_cond_init(&wrk->cond, NULL);
+    wrk->conf = conf;
+    wrk->log = log;
+    wrk->ce = drv_conf_get(conf, "worker.compute.environment");
+    wrk->started_at = drv_now_ms();
+    const char *id = drv_conf_get(conf, "worker.id");
+    if (id && *id) {
+        snprintf(wrk->id, sizeof(wrk->id), "%s", id);
+    } else {
+        char host[200];
+        drv_hostname(host, sizeof(host));
+        snprintf(wrk->id, sizeof(wrk->id), "%s-%d", host, (int)getpid());
+    }
+    wrk->vcpus_total = drv_conf_get_double(conf, "worker.vcpus");
+    if (wrk->vcpus_total <= 0) {
+        wrk->vcpus_total = (double)sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    wrk->memory_total = drv_conf_get_int(conf, "worker.memory.mib");
+    if (wrk->memory_total <= 0) {
+        wrk->memory_total = host_memory_mib();
+    }
+    wrk->vcpus_free = wrk->vcpus_total;
+    wrk->memory_free = wrk->memory_total;
+    snprintf(group, sizeof(group), "drover-worker.%s", wrk->ce);
+    if (!(wrk->codec = drv_codec_new(errstr, errstr_size)) ||
+        !(wrk->kprod = drv_kprod_new(conf, log, errstr, errstr_size)) ||
+        !(wrk->kcons = drv_kcons_new(conf, log, group, NULL, NULL, errstr,
+                                     errstr_size))) {
+        drv_wrk_destroy(wrk);
+        return NULL;
+    }
+    return wrk;
+}
+
+void drv_wrk_destroy(drv_wrk_t *wrk)
+{
+    if (!wrk) {
+        return;
+    }
+    drv_kcons_destroy(wrk->kcons);
+    drv_kprod_destroy(wrk->kprod);
+    drv_codec_destroy(wrk->codec);
+    pthread_cond_destroy(&wrk->cond);
+    pthread_mutex_destroy(&wrk->lock);
+    free(wrk);
+}
+
+/* Decode a RunJob; NULL (logged, sent to the DLQ) if it is unusable. */
+static json_t *decode_run(drv_wrk_t *wrk, drv_kmsg_t *msg)
+{
+    size_t len;
+    const void *val = drv_kmsg_value(msg, &len);
+    const char *type = NULL;
+    json_t *run = NULL;
+    char e[DRV_ERRSTR_SIZE];
+    if (drv_codec_decode(wrk->codec, val ? val : "", val ? len : 0, &type,
+                         &run, e, sizeof(e)) == DRV_OK &&
+        !strcmp(type, "RunJob")) {
+        return run;
+    }
+    if (run) {
+        snprintf(e, sizeof(e), "a %s message does not belong on a run topic",
+                 type);
+        json_decref(run);
+    }
+    drv_kheader_t h[] = {{"drover.error", e},
+                         {"drover.source.topic", drv_kmsg_topic(msg)}};
+    drv_kprod_send(wrk->kprod, DRV_TOPIC_DLQ, -1, drv_kmsg_key(msg),
+                   val ? val : "", val ? len : 0, h, 2, NULL, 0);
+    drv_log(wrk->log, DRV_LOG_WARN, "worker.dlq", NULL,
+            "unusable message sent to " DRV_TOPIC_DLQ ": %s", e);
+    return NULL;
+}
+
+/* Start the attempt if it fits (an idle worker takes any size); returns
+ * false when there is no room yet. */
+static bool try_admit(drv_wrk_t *wrk, json_t *run)
+{
+    double v = json_number_value(json_object_get(run, "vcpus"));
+    int64_t m = json_integer_value(json_object_get(run, "memoryMiB"));
+    pthread_mutex_lock(&wrk->lock);
+    bool fits = (v <= wrk->vcpus_free && m <= wrk->memory_free) ||
+                wrk->running_cnt == 0;
+    if (!fits) {
+        pthread_mutex_unlock(&wrk->lock);
+        return false;
+    }
+    drv__attempt_t *a = drv_calloc(1, sizeof(*a));
+    a->wrk = wrk;
+    a->run = json_incref(run);
+    snprintf(a->job_id, sizeof(a->job_id), "%s",
+             json_string_value(json_object_get(run, "jobId")));
+    a->attempt = (int)json_integer_value(json_object_get(run, "attempt"));
+    a->vcpus = v;
+    a->memory_mib = m;
+    wrk->vcpus_free -= v;
+    wrk->memory_free -= m;
+    a->next = wrk->running;
+    wrk->running = a;
+    wrk->running_cnt++;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_create(&t, &attr, drv__attempt_main, a);
+    pthread_attr_destroy(&attr);
+    pthread_mutex_unlock(&wrk->lock);
+    return true;
+}
+
+int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
+                size_t errstr_size)
+{
+    char topic[300];
+    snprintf(topic, sizeof(topic), DRV_TOPIC_RUN_PREFIX "%s", wrk->ce);
+    const char *topics[] = {topic};
+    if (drv_kcons_subscribe(wrk->kcons, topics, 1, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    json_t *f = json_pack("{s:s,s:s,s:f,s:I}", "worker", wrk->id, "topic",
+                          topic, "vcpus", wrk->vcpus_total, "memory_mib",
+                          (json_int_t)wrk->memory_total);
+    drv_log(wrk->log, DRV_LOG_INFO, "worker.started", f, "worker running");
+    json_decref(f);
+    int64_t hb_ms = drv_conf_get_int(wrk->conf, "worker.heartbeat.ms");
+    int64_t next_hb = 0;
+    drv_kmsg_t *held = NULL; /* a RunJob waiting for room */
+    json_t *held_run = NULL;
+    while (!*stop) {
+        if (drv_mono_ms() >= next_hb) {
+            heartbeat(wrk, false);
+            next_hb = drv_mono_ms() + hb_ms;
+        }
+        if (held) {
+            if (try_admit(wrk, held_run)) {
+                drv_kcons_store(wrk->kcons, held);
+                drv_kmsg_destroy(held);
+                json_decref(held_run);
+                held = NULL;
+                drv_kcons_pause(wrk->kcons, 0);
+            }
+            drv_kmsg_destroy(drv_kcons_poll(wrk->kcons, 50)); /* paused */
+            drv_kprod_poll(wrk->kprod);
+            continue;
+        }
+        drv_kmsg_t *msg = drv_kcons_poll(wrk->kcons, 100);
+        drv_kprod_poll(wrk->kprod);
+        if (!msg) {
+            continue;
+        }
+        json_t *run = decode_run(wrk, msg);
+        if (!run || try_admit(wrk, run)) {
+            drv_kcons_store(wrk->kcons, msg);
+            drv_kmsg_destroy(msg);
+            json_decref(run);
+            continue;
+        }
+        held = msg;
+        held_run = run;
+        drv_kcons_pause(wrk->kcons, 1);
+    }
+    /* drain: take nothing new, let running attempts finish */
+    drv_kmsg_destroy(held);
+    json_decref(held_run);
+    heartbeat(wrk, true);
+    pthread_mutex_lock(&wrk->lock);
+    while (wrk->running_cnt > 0) {
+        pthread_cond_wait(&wrk->cond, &wrk->lock);
+    }
+    pthread_mutex_unlock(&wrk->lock);
+    drv_kprod_flush(wrk->kprod, 10000, errstr, errstr_size);
+    drv_log(wrk->log, DRV_LOG_INFO, "worker.stopped", NULL, "worker stopped");
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Worker internals shared by worker.c (loop) and attempt.c (one attempt). */
+#ifndef DRV_WORKER_INT_H
+#define DRV_WORKER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "drover/avro_codec.h"
+#include "drover/kafka.h"
+#include "worker.h"
+
+typedef struct drv__attempt {
+    struct drv_wrk *wrk;
+    json_t *run;  /* the RunJob (owned) */
+    char job_id[160];
+    int attempt;
+    double vcpus;
+    int64_t memory_mib;
+    struct drv__attempt *next;
+} drv__attempt_t;
+
+struct drv_wrk {
+    const drv_conf_t *conf;
+    drv_log_t *log;
+    char id[256];
+    const char *ce;
+    drv_codec_t *codec;
+    drv_kprod_t *kprod;
+    drv_kcons_t *kcons;
+    double vcpus_total;
+    int64_t memory_total;
+    int64_t started_at;
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t cond;
+    double vcpus_free;
+    int64_t memory_free;
+    drv__attempt_t *running;
+    int running_cnt;
+};
+
+/* Report a status for an attempt (any thread). */
+void drv__wrk_report(struct drv_wrk *wrk, const char *job_id, int attempt,
+                     const char *status, json_t *extra);
+
+/* The attempt thread's body: runs the container, reports, frees capacity. */
+void *drv__attempt_main(void *arg);
+
+#endif
