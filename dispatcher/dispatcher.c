@@ -13,7 +13,7 @@
 #include "dispatcher_int.h"
 #include "drover/util.h"
 
-#define TOPIC_SYNC_MS 5000
+#define TOPIC_SYNC_MS 10000
 #define SWEEP_MS 2000
 
 static int64_t offset_cb(const char *topic, int32_t partition, void *opaque)
@@ -117,7 +117,6 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
         (int)drv_conf_get_int(conf, "job.timeout.min.seconds");
     disp->dep_grace_ms = drv_conf_get_int(conf,
                                           "dispatcher.dependency.grace.ms");
-    disp->known_topics = json_object();
     if (!(disp->pg = drv_pg_connect(drv_conf_get(conf, "pg.conninfo"), log, e,
                                     sizeof(e)))) {
         drv_errstr_set(errstr, errstr_size, "%s", e);
@@ -150,11 +149,12 @@ void drv_disp_destroy(drv_disp_t *disp)
     drv_pg_destroy(disp->pg);
     out_clear(disp);
     free(disp->out);
-    json_decref(disp->known_topics);
     free(disp);
 }
 
-/* Create topics for queues and compute environments that lack them. */
+/* Create topics for queues and compute environments that lack them. All
+ * are asked for each time (existing ones are no-ops): a broker that lost
+ * its data gets them back. */
 static void sync_topics(drv_disp_t *disp)
 {
     char e[DRV_ERRSTR_SIZE];
@@ -175,19 +175,13 @@ static void sync_topics(drv_disp_t *disp)
     size_t n = 0;
     for (int i = 0; i < drv_pg_res_rows(r); i++) {
         const char *t = drv_pg_res_get(r, i, 0);
-        if (!json_object_get(disp->known_topics, t)) {
-            names[n++] = t;
-        }
+        names[n++] = t;
     }
     if (n > 0 &&
         drv_kafka_create_topics(disp->conf, names, n,
                                 (int)drv_conf_get_int(disp->conf,
                                                       "topic.partitions"),
-                                e, sizeof(e)) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            json_object_set_new(disp->known_topics, names[i], json_true());
-        }
-    } else if (n > 0) {
+                                e, sizeof(e)) != 0) {
         drv_log(disp->log, DRV_LOG_WARN, "dispatcher.topic_sync", NULL, "%s",
                 e);
     }

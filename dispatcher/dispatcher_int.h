@@ -34,7 +34,6 @@ struct drv_disp {
     int64_t dep_grace_ms;
     drv__out_t *out;
     size_t out_cnt, out_cap;
-    json_t *known_topics; /* set of topics known to exist */
 };
 
 /* Queue a message for after commit (buf is taken over). */

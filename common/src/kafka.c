@@ -110,7 +110,7 @@ drv_kprod_t *drv_kprod_new(const drv_conf_t *conf, drv_log_t *log,
 {
     static const char *defaults[] = {
         "enable.idempotence", "true", "linger.ms", "2",
-        "message.timeout.ms", "60000", NULL};
+        "message.timeout.ms", "20000", NULL};
     char e[512];
     drv_kprod_t *kp = drv_calloc(1, sizeof(*kp));
     pthread_mutex_init(&kp->lock, NULL);

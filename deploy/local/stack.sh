@@ -1,0 +1,225 @@
+# shellcheck shell=bash
+# The local stack's building blocks, sourced by up, down and the tests.
+# Everything listens on 127.0.0.1. Settings (environment):
+#   DROVER_STACK_DIR  where data, logs, sockets and pid files live (.stack)
+#   DROVER_KAFKA_PORT Kafka's client port (19092; the controller uses +1)
+#   DROVER_PG_PORT    PostgreSQL's port (15432)
+#   DROVER_WORKERS    how many workers serve compute environment "local" (2)
+#   DROVER_PG_CONNINFO use an existing PostgreSQL instead of a private one
+#   DROVER_EXTRA_CONF extra lines for the generated drover.conf
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STACK=${DROVER_STACK_DIR:-$ROOT/.stack}
+KAFKA_PORT=${DROVER_KAFKA_PORT:-19092}
+CTRL_PORT=$((KAFKA_PORT + 1))
+PG_PORT=${DROVER_PG_PORT:-15432}
+WORKERS=${DROVER_WORKERS:-2}
+PGBIN=/usr/lib/postgresql/15/bin
+KAFKA_CP="$ROOT/deploy/kafka/target/dependency/*"
+CONF=$STACK/drover.conf
+BIN=$ROOT/build/bin
+IMAGE=localhost/drover/busybox:latest
+
+say() { printf '%s\n' "up: $*" >&2; }
+die() { printf '%s\n' "drover stack: $*" >&2; exit 1; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+    local t=$1 what=$2; shift 2
+    for _ in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
+    die "$what did not come up within ${t}s (logs: $STACK/logs)"
+}
+
+# The OS user PostgreSQL runs as: it refuses root.
+pg_os_user() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+stack_dirs() {
+    mkdir -p "$STACK"/{logs,run,joblogs,kafka}
+    chmod 755 "$STACK"
+}
+
+kafka_jars() {
+    if [ ! -f "$ROOT/deploy/kafka/target/dependency/.complete" ]; then
+        say "fetching the Kafka broker from Maven Central"
+        (cd "$ROOT/deploy/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies \
+            -DincludeScope=runtime) || die "could not fetch Kafka's jars"
+        touch "$ROOT/deploy/kafka/target/dependency/.complete"
+    fi
+}
+
+build() {
+    cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    cmake --build "$ROOT/build" -j"$(nproc)" >/dev/null || die "build failed"
+}
+
+start_postgres() {
+    [ -n "${DROVER_PG_CONNINFO:-}" ] && return 0
+    local data=$STACK/pgdata
+    if [ ! -f "$data/PG_VERSION" ]; then
+        say "creating a private PostgreSQL cluster in $data"
+        mkdir -p "$data" "$STACK/pgsock"
+        chown "$(pg_os_user)" "$data" "$STACK/pgsock" "$STACK/logs"
+        chmod 700 "$data"
+        as_pg "$PGBIN/initdb" -D "$data" -U drover --auth=trust -E UTF8 \
+            >"$STACK/logs/initdb.log" 2>&1 || die "initdb failed: $STACK/logs/initdb.log"
+    fi
+    chown "$(pg_os_user)" "$STACK/logs"
+    if ! as_pg "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+        as_pg "$PGBIN/pg_ctl" -D "$data" -l "$STACK/logs/postgres.log" -w -t 60 \
+            -o "-p $PG_PORT -k $STACK/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+            start >/dev/null || die "PostgreSQL did not start: $STACK/logs/postgres.log"
+    fi
+    if ! psql -h 127.0.0.1 -p "$PG_PORT" -U drover -d postgres -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'drover'" | grep -q 1; then
+        createdb -h 127.0.0.1 -p "$PG_PORT" -U drover drover || die "createdb failed"
+    fi
+}
+
+start_kafka() {
+    local props=$STACK/kafka/server.properties
+    cat >"$props" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CTRL_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CTRL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$STACK/kafka/data
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+PROPS
+    cat >"$STACK/kafka/log4j.properties" <<'L4J'
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+L4J
+    if [ ! -f "$STACK/kafka/data/meta.properties" ]; then
+        say "formatting the KRaft log directory"
+        java -cp "$KAFKA_CP" kafka.tools.StorageTool format -t "$(java -cp "$KAFKA_CP" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
+            -c "$props" >"$STACK/logs/kafka-format.log" 2>&1 || die "could not format Kafka's log dir"
+    fi
+    if ! pid_alive "$STACK/run/kafka.pid"; then
+        say "starting Kafka (KRaft) on 127.0.0.1:$KAFKA_PORT"
+        nohup java -Xmx512m -Xms256m -XX:+UseSerialGC \
+            -Dlog4j.configuration="file:$STACK/kafka/log4j.properties" \
+            -cp "$KAFKA_CP" kafka.Kafka "$props" >>"$STACK/logs/kafka.log" 2>&1 &
+        echo $! >"$STACK/run/kafka.pid"
+    fi
+    wait_for 90 "Kafka" port_open "$KAFKA_PORT"
+}
+
+start_podman() {
+    local sock=$STACK/podman.sock
+    if ! pid_alive "$STACK/run/podman.pid"; then
+        say "starting podman's Docker API service on $sock"
+        rm -f "$sock"
+        nohup podman --runtime runc system service --time=0 "unix://$sock" \
+            >>"$STACK/logs/podman.log" 2>&1 &
+        echo $! >"$STACK/run/podman.pid"
+    fi
+    wait_for 30 "podman" curl -sf --unix-socket "$sock" http://d/_ping -o /dev/null
+    if ! podman image exists "$IMAGE"; then
+        say "importing $IMAGE (busybox-static)"
+        local root; root=$(mktemp -d)
+        mkdir -p "$root"/{bin,tmp,proc,sys,dev,etc}
+        cp /bin/busybox "$root/bin/busybox"
+        for a in $("$root/bin/busybox" --list); do ln -sf busybox "$root/bin/$a"; done
+        tar -C "$root" -cf "$root.tar" .
+        podman import --change 'CMD ["/bin/sh"]' "$root.tar" "$IMAGE" >/dev/null
+        rm -rf "$root" "$root.tar"
+    fi
+}
+
+write_conf() {
+    local conninfo=${DROVER_PG_CONNINFO:-host=127.0.0.1 port=$PG_PORT dbname=drover user=drover}
+    cat >"$CONF" <<CONF
+# written by deploy/local/up
+kafka.bootstrap.servers = 127.0.0.1:$KAFKA_PORT
+pg.conninfo = $conninfo
+docker.socket = $STACK/podman.sock
+worker.log.dir = $STACK/joblogs
+topic.partitions = 4
+${DROVER_EXTRA_CONF:-}
+CONF
+}
+
+start_daemon() { # start_daemon NAME BINARY ARGS...
+    local name=$1; shift
+    if ! pid_alive "$STACK/run/$name.pid"; then
+        say "starting $name"
+        DROVER_CONFIG=$CONF nohup "$@" >>"$STACK/logs/$name.log" 2>&1 &
+        echo $! >"$STACK/run/$name.pid"
+    fi
+}
+
+start_drover() {
+    DROVER_CONFIG=$CONF "$BIN/drover-dispatcher" --migrate >/dev/null || die "migration failed"
+    start_daemon dispatcher "$BIN/drover-dispatcher"
+    for i in $(seq 1 "$WORKERS"); do
+        start_daemon "worker-$i" "$BIN/drover-worker" --set "worker.id=local-$i" \
+            --set worker.compute.environment=local
+    done
+}
+
+drover_cli() { DROVER_CONFIG=$CONF "$BIN/drover" "$@"; }
+
+ensure_local_queue() {
+    if ! drover_cli describe-compute-environments --compute-environments local |
+        grep -q '"computeEnvironmentName": "local"'; then
+        drover_cli create-compute-environment --compute-environment-name local \
+            --type UNMANAGED --compute-resources "maxvCpus=$(nproc)" >/dev/null
+    fi
+    if ! drover_cli describe-job-queues --job-queues default |
+        grep -q '"jobQueueName": "default"'; then
+        drover_cli create-job-queue --job-queue-name default --priority 1 \
+            --compute-environment-order order=1,computeEnvironment=local >/dev/null
+    fi
+}
+
+stop_pidfile() { # stop_pidfile FILE: SIGTERM, then SIGKILL after 30 s
+    local f=$1
+    pid_alive "$f" || { rm -f "$f"; return 0; }
+    local pid; pid=$(cat "$f")
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+    rm -f "$f"
+}
+
+stop_all() {
+    for f in "$STACK"/run/worker-*.pid "$STACK/run/dispatcher.pid"; do
+        [ -e "$f" ] && stop_pidfile "$f"
+    done
+    stop_pidfile "$STACK/run/kafka.pid"
+    stop_pidfile "$STACK/run/podman.pid"
+    if [ -f "$STACK/pgdata/PG_VERSION" ]; then
+        as_pg "$PGBIN/pg_ctl" -D "$STACK/pgdata" -m fast stop >/dev/null 2>&1 || true
+    fi
+}
+
+stack_up() {
+    "$ROOT/deploy/local/setup"
+    stack_dirs
+    kafka_jars
+    build
+    start_postgres
+    start_kafka
+    start_podman
+    write_conf
+    start_drover
+    ensure_local_queue
+}
