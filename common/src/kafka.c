@@ -27,6 +27,7 @@ struct drv_kcons {
 struct drv_kmsg {
     rd_kafka_message_t *rkm;
     char *key;
+    char *header; /* the last value drv_kmsg_header returned */
 };
 
 typedef struct {
@@ -366,7 +367,24 @@ void drv_kmsg_destroy(drv_kmsg_t *msg)
     }
     rd_kafka_message_destroy(msg->rkm);
     free(msg->key);
+    free(msg->header);
     free(msg);
+}
+
+const char *drv_kmsg_header(drv_kmsg_t *msg, const char *name)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val;
+    size_t size;
+    if (rd_kafka_message_headers(msg->rkm, &hdrs) ||
+        rd_kafka_header_get_last(hdrs, name, &val, &size)) {
+        return NULL;
+    }
+    free(msg->header);
+    msg->header = drv_malloc(size + 1);
+    memcpy(msg->header, val, size);
+    msg->header[size] = '\0';
+    return msg->header;
 }
 
 const char *drv_kmsg_topic(const drv_kmsg_t *msg)

@@ -103,6 +103,9 @@ void drv_kcons_pause(drv_kcons_t *kc, int pause);
 /** @brief Partitions currently assigned (up to max); returns the count. */
 size_t drv_kcons_assignment(drv_kcons_t *kc, int32_t *parts, size_t max);
 
+/** @brief A header's value as a NUL-terminated copy owned by msg, or NULL. */
+const char *drv_kmsg_header(drv_kmsg_t *msg, const char *name);
+
 void drv_kmsg_destroy(drv_kmsg_t *msg);
 const char *drv_kmsg_topic(const drv_kmsg_t *msg);
 int32_t drv_kmsg_partition(const drv_kmsg_t *msg);

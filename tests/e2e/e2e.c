@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers for the end-to-end suites: see e2e.h. */
+#include "e2e.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+drv_conf_t *e2e_conf;
+drv_client_t *e2e_client;
+
+void e2e_setup(void)
+{
+    char e[DRV_ERRSTR_SIZE];
+    ck_assert_msg(getenv("DROVER_CONFIG"),
+                  "DROVER_CONFIG is not set: run through tests/e2e/run");
+    e2e_conf = drv_conf_load(NULL, e, sizeof(e));
+    ck_assert_msg(e2e_conf != NULL, "%s", e);
+    e2e_client = drv_client_new(e2e_conf, NULL);
+}
+
+void e2e_teardown(void)
+{
+    drv_client_destroy(e2e_client);
+    drv_conf_destroy(e2e_conf);
+    e2e_client = NULL;
+    e2e_conf = NULL;
+}
+
+json_t *e2e_call(const char *op, const char *fmt, ...)
+{
+    char text[8192], e[DRV_ERRSTR_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    json_error_t je;
+    json_t *req = json_loads(text, 0, &je);
+    ck_assert_msg(req != NULL, "bad request JSON %s: %s", text, je.text);
+    drv_err_t err;
+    json_t *resp = drv_client_call(e2e_client, op, req, &err, e, sizeof(e));
+    json_decref(req);
+    ck_assert_msg(resp != NULL, "%s refused: %s", op, e);
+    return resp;
+}
+
+void e2e_register(const char *name, const char *command_json, int memory_mib)
+{
+    json_decref(e2e_call(
+        "RegisterJobDefinition",
+        "{\"jobDefinitionName\":\"%s\",\"type\":\"container\","
+        "\"containerProperties\":{\"image\":\"localhost/drover/busybox:latest\","
+        "\"command\":%s,\"resourceRequirements\":[{\"type\":\"VCPU\","
+        "\"value\":\"0.25\"},{\"type\":\"MEMORY\",\"value\":\"%d\"}]}}",
+        name, command_json, memory_mib));
+}
+
+const char *e2e_submit(const char *name, const char *definition,
+                       const char *extra_json)
+{
+    static char ids[16][40];
+    static int next;
+    json_t *r = e2e_call("SubmitJob",
+                         "{\"jobName\":\"%s\",\"jobQueue\":\"default\","
+                         "\"jobDefinition\":\"%s\"%s%s}",
+                         name, definition, extra_json ? "," : "",
+                         extra_json ? extra_json : "");
+    char *id = ids[next++ % 16];
+    snprintf(id, 40, "%s", json_string_value(json_object_get(r, "jobId")));
+    json_decref(r);
+    return id;
+}
+
+json_t *e2e_wait(const char *job_id, int timeout_s)
+{
+    for (int i = 0; i < timeout_s * 5; i++) {
+        json_t *r = e2e_call("DescribeJobs", "{\"jobs\":[\"%s\"]}", job_id);
+        json_t *j = json_array_get(json_object_get(r, "jobs"), 0);
+        const char *st = json_string_value(json_object_get(j, "status"));
+        if (st && (!strcmp(st, "SUCCEEDED") || !strcmp(st, "FAILED"))) {
+            json_incref(j);
+            json_decref(r);
+            return j;
+        }
+        json_decref(r);
+        usleep(200 * 1000);
+    }
+    ck_abort_msg("job %s did not finish within %d s", job_id, timeout_s);
+    return NULL;
+}
+
+int e2e_cli(const char *args, char *err_out, size_t err_size)
+{
+    char cmd[4096], path[] = "/tmp/drv-e2e-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "%s/build/bin/drover %s >/dev/null 2>%s",
+             getenv("DROVER_SOURCE_DIR"), args, path);
+    int rc = system(cmd);
+    FILE *fp = fopen(path, "r");
+    size_t n = fp ? fread(err_out, 1, err_size - 1, fp) : 0;
+    err_out[n] = '\0';
+    if (fp) {
+        fclose(fp);
+    }
+    unlink(path);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * End-to-end: jobs travel producer -> Kafka -> dispatcher -> PostgreSQL ->
+ * Kafka -> worker -> container (podman) -> status -> dispatcher, on the
+ * real local stack that tests/e2e/run starts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover/kafka.h"
+#include "drover/util.h"
+#include "e2e.h"
+
+static const char *status_of(json_t *j)
+{
+    return json_string_value(json_object_get(j, "status"));
+}
+
+static json_int_t container_int(json_t *j, const char *k)
+{
+    return json_integer_value(json_object_get(json_object_get(j, "container"),
+                                              k));
+}
+
+START_TEST(test_e2e_exit_zero_succeeds)
+{
+    e2e_register("e2e-ok", "[\"sh\",\"-c\",\"echo ok\"]", 32);
+    json_t *j = e2e_wait(e2e_submit("ok", "e2e-ok", NULL), 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    ck_assert_int_eq(container_int(j, "exitCode"), 0);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "attempts")), 1);
+    ck_assert(json_integer_value(json_object_get(j, "startedAt")) >=
+              json_integer_value(json_object_get(j, "createdAt")));
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(test_e2e_exit_three_fails)
+{
+    e2e_register("e2e-exit3", "[\"sh\",\"-c\",\"exit 3\"]", 32);
+    json_t *j = e2e_wait(e2e_submit("three", "e2e-exit3", NULL), 120);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    ck_assert_int_eq(container_int(j, "exitCode"), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "statusReason")),
+                     "Essential container in task exited");
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(test_e2e_memory_limit_kills)
+{
+    /* 16 MiB limit; the shell tries to hold 64 MiB */
+    e2e_register("e2e-oom",
+                 "[\"sh\",\"-c\",\"x=$(head -c 67108864 /dev/zero | tr "
+                 "'\\\\0' a); echo ${#x}\"]",
+                 16);
+    json_t *j = e2e_wait(e2e_submit("oom", "e2e-oom", NULL), 120);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    ck_assert_int_eq(container_int(j, "exitCode"), 137);
+    const char *reason = json_string_value(
+        json_object_get(json_object_get(j, "container"), "reason"));
+    ck_assert_ptr_nonnull(reason);
+    ck_assert_str_eq(reason,
+                     "OutOfMemoryError: Container killed due to memory usage");
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(test_e2e_batch_variables_visible)
+{
+    /* the job checks its own environment and prints its id */
+    e2e_register(
+        "e2e-env",
+        "[\"sh\",\"-c\",\"test -n \\\"$AWS_BATCH_JOB_ID\\\" && test "
+        "\\\"$AWS_BATCH_JOB_ATTEMPT\\\" = 1 && test \\\"$AWS_BATCH_JQ_NAME\\\" "
+        "= default && test \\\"$AWS_BATCH_CE_NAME\\\" = local && test "
+        "\\\"$DROVER_JOB_ID\\\" = \\\"$AWS_BATCH_JOB_ID\\\" && echo "
+        "id=$AWS_BATCH_JOB_ID\"]",
+        32);
+    const char *id = e2e_submit("env", "e2e-env", NULL);
+    json_t *j = e2e_wait(id, 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    char path[1024], want[128], e[DRV_ERRSTR_SIZE];
+    snprintf(path, sizeof(path), "%s/joblogs/%s/1.log",
+             getenv("DROVER_STACK_DIR"), id);
+    char *out = drv_read_file(path, NULL, e, sizeof(e));
+    ck_assert_msg(out != NULL, "%s", e);
+    snprintf(want, sizeof(want), "id=%s", id);
+    ck_assert_msg(strstr(out, want), "log was: %s", out);
+    free(out);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(test_e2e_dependency_order_and_failure)
+{
+    e2e_register("e2e-sleep", "[\"sh\",\"-c\",\"sleep 2\"]", 32);
+    e2e_register("e2e-fail", "[\"sh\",\"-c\",\"exit 1\"]", 32);
+    const char *a = e2e_submit("dep-a", "e2e-sleep", NULL);
+    char extra[200];
+    snprintf(extra, sizeof(extra), "\"dependsOn\":[{\"jobId\":\"%s\"}]", a);
+    const char *b = e2e_submit("dep-b", "e2e-sleep", extra);
+    const char *fa = e2e_submit("dep-fa", "e2e-fail", NULL);
+    snprintf(extra, sizeof(extra), "\"dependsOn\":[{\"jobId\":\"%s\"}]", fa);
+    const char *fb = e2e_submit("dep-fb", "e2e-sleep", extra);
+
+    json_t *ja = e2e_wait(a, 120), *jb = e2e_wait(b, 120);
+    ck_assert_str_eq(status_of(ja), "SUCCEEDED");
+    ck_assert_str_eq(status_of(jb), "SUCCEEDED");
+    ck_assert_msg(json_integer_value(json_object_get(jb, "startedAt")) >=
+                      json_integer_value(json_object_get(ja, "stoppedAt")),
+                  "dependent started before its dependency stopped");
+
+    json_t *jfa = e2e_wait(fa, 120), *jfb = e2e_wait(fb, 120);
+    ck_assert_str_eq(status_of(jfa), "FAILED");
+    ck_assert_str_eq(status_of(jfb), "FAILED");
+    const char *why = json_string_value(json_object_get(jfb, "statusReason"));
+    ck_assert_ptr_nonnull(why);
+    ck_assert_msg(strstr(why, "Dependent Job failed") && strstr(why, fa),
+                  "statusReason: %s", why);
+    ck_assert_int_eq(json_array_size(json_object_get(jfb, "attempts")), 0);
+    json_decref(ja);
+    json_decref(jb);
+    json_decref(jfa);
+    json_decref(jfb);
+}
+END_TEST
+
+/* Produce raw bytes to the queue's submit topic as a foreign client. */
+static void produce_raw(const char *key, const void *buf, size_t len)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_kprod_t *kp = drv_kprod_new(e2e_conf, NULL, e, sizeof(e));
+    ck_assert_msg(kp != NULL, "%s", e);
+    ck_assert_int_eq(drv_kprod_send(kp, "drover.submit.default", -1, key, buf,
+                                    len, NULL, 0, e, sizeof(e)),
+                     0);
+    ck_assert_msg(drv_kprod_flush(kp, 30000, e, sizeof(e)) == 0, "%s", e);
+    drv_kprod_destroy(kp);
+}
+
+START_TEST(test_e2e_malformed_message_to_dlq)
+{
+    char key[64], group[64], e[DRV_ERRSTR_SIZE];
+    snprintf(key, sizeof(key), "garbage-%d-%lld", (int)getpid(),
+             (long long)drv_now_ms());
+    produce_raw(key, "this is not avro", 16);
+
+    /* the dispatcher keeps going: a valid job after it still runs */
+    e2e_register("e2e-after-dlq", "[\"true\"]", 32);
+    json_t *j = e2e_wait(e2e_submit("after-dlq", "e2e-after-dlq", NULL), 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    json_decref(j);
+
+    snprintf(group, sizeof(group), "e2e-dlq-%d", (int)getpid());
+    drv_kcons_t *kc = drv_kcons_new(e2e_conf, NULL, group, NULL, NULL, e,
+                                    sizeof(e));
+    ck_assert_msg(kc != NULL, "%s", e);
+    const char *topics[] = {"drover.dlq"};
+    ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, e, sizeof(e)), 0);
+    bool found = false;
+    for (int64_t end = drv_mono_ms() + 60000; !found && drv_mono_ms() < end;) {
+        drv_kmsg_t *m = drv_kcons_poll(kc, 500);
+        if (m && drv_kmsg_key(m) && !strcmp(drv_kmsg_key(m), key)) {
+            const char *why = drv_kmsg_header(m, "drover.error");
+            ck_assert_ptr_nonnull(why);
+            ck_assert_msg(strstr(why, "not an Avro single-object message"),
+                          "reason: %s", why);
+            ck_assert_str_eq(drv_kmsg_header(m, "drover.source.topic"),
+                             "drover.submit.default");
+            size_t len;
+            const void *v = drv_kmsg_value(m, &len);
+            ck_assert_int_eq(len, 16);
+            ck_assert(memcmp(v, "this is not avro", 16) == 0);
+            found = true;
+        }
+        drv_kmsg_destroy(m);
+    }
+    drv_kcons_destroy(kc);
+    ck_assert_msg(found, "the malformed message never reached drover.dlq");
+}
+END_TEST
+
+START_TEST(test_e2e_cli_rejects_unknown_queue_and_definition)
+{
+    char err[2048];
+    int rc = e2e_cli("submit-job --job-name x --job-queue no-such-queue "
+                     "--job-definition e2e-ok",
+                     err, sizeof(err));
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(err, "JobQueue no-such-queue does not exist"), "%s",
+                  err);
+    rc = e2e_cli("submit-job --job-name x --job-queue default "
+                 "--job-definition no-such-def",
+                 err, sizeof(err));
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(err, "JobDefinition name no-such-def does not exist "
+                              "or is not in ACTIVE status"),
+                  "%s", err);
+    rc = e2e_cli("submit-job --job-name 'bad name' --job-queue default "
+                 "--job-definition e2e-ok",
+                 err, sizeof(err));
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(err, "Job name should match valid pattern"), "%s",
+                  err);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("e2e_jobs");
+    TCase *tc = tcase_create("jobs");
+    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_e2e_exit_zero_succeeds);
+    tcase_add_test(tc, test_e2e_exit_three_fails);
+    tcase_add_test(tc, test_e2e_memory_limit_kills);
+    tcase_add_test(tc, test_e2e_batch_variables_visible);
+    tcase_add_test(tc, test_e2e_dependency_order_and_failure);
+    tcase_add_test(tc, test_e2e_malformed_message_to_dlq);
+    tcase_add_test(tc, test_e2e_cli_rejects_unknown_queue_and_definition);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
