@@ -161,16 +161,33 @@ int drv_kprod_send(drv_kprod_t *kp, const char *topic, int32_t partition,
                                 -1);
         }
     }
+    rd_kafka_vu_t vu[6];
+    size_t n = 0;
+    vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+    vu[n++].u.cstr = topic;
+    vu[n].vtype = RD_KAFKA_VTYPE_PARTITION;
+    vu[n++].u.i32 = partition < 0 ? RD_KAFKA_PARTITION_UA : partition;
+    vu[n].vtype = RD_KAFKA_VTYPE_VALUE;
+    vu[n].u.mem.ptr = (void *)(uintptr_t)value; /* copied: F_COPY */
+    vu[n++].u.mem.size = len;
+    vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vu[n++].u.i = RD_KAFKA_MSG_F_COPY;
+    if (key) {
+        vu[n].vtype = RD_KAFKA_VTYPE_KEY;
+        vu[n].u.mem.ptr = (void *)(uintptr_t)key;
+        vu[n++].u.mem.size = strlen(key);
+    }
+    if (hdrs) {
+        vu[n].vtype = RD_KAFKA_VTYPE_HEADERS;
+        vu[n++].u.headers = hdrs;
+    }
     rd_kafka_resp_err_t err;
     for (;;) {
-        err = rd_kafka_producev(
-            kp->rk, RD_KAFKA_V_TOPIC(topic),
-            RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA
-                                               : partition),
-            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-            RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        rd_kafka_error_t *error = rd_kafka_produceva(kp->rk, vu, n);
+        err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (error) {
+            rd_kafka_error_destroy(error);
+        }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             break;
         }

@@ -17,7 +17,8 @@ void e2e_setup(void);
 void e2e_teardown(void);
 
 /* Call an operation; fails the test if it is refused. */
-json_t *e2e_call(const char *op, const char *fmt, ...);
+json_t *e2e_call(const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Register a definition running `command` (a JSON array) in busybox. */
 void e2e_register(const char *name, const char *command_json, int memory_mib);
 /* Submit to queue "default"; returns the job id (static buffer per call). */
