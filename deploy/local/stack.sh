@@ -47,8 +47,9 @@ stack_dirs() {
 kafka_jars() {
     if [ ! -f "$ROOT/deploy/kafka/target/dependency/.complete" ]; then
         say "fetching the Kafka broker from Maven Central"
-        (cd "$ROOT/deploy/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies \
-            -DincludeScope=runtime) || die "could not fetch Kafka's jars"
+        (cd "$ROOT/deploy/kafka" && mvn -q -B dependency:copy-dependencies \
+            -DincludeScope=runtime >"$STACK/logs/maven.log" 2>&1) ||
+            die "could not fetch Kafka's jars: $STACK/logs/maven.log"
         touch "$ROOT/deploy/kafka/target/dependency/.complete"
     fi
 }
@@ -58,23 +59,42 @@ build() {
     cmake --build "$ROOT/build" -j"$(nproc)" >/dev/null || die "build failed"
 }
 
+# Where PostgreSQL keeps its files: in the stack directory, unless the
+# postgres user (root runs it as postgres) cannot reach it, e.g. under a
+# 0700 mktemp directory; then in a postgres-owned directory under /var/tmp,
+# linked as $STACK/pg. Users' directory permissions are never changed.
+pg_home() {
+    if [ -L "$STACK/pg" ] || [ -d "$STACK/pg" ]; then
+        readlink -f "$STACK/pg"
+    elif [ "$(id -u)" -ne 0 ] || runuser -u postgres -- test -x "$STACK"; then
+        mkdir -p "$STACK/pg"
+        echo "$STACK/pg"
+    else
+        local h; h=/var/tmp/drover-pg/$(printf '%s' "$STACK" | md5sum | cut -c1-16)
+        mkdir -p "$h"
+        ln -sfn "$h" "$STACK/pg"
+        echo "$h"
+    fi
+}
+
 start_postgres() {
     [ -n "${DROVER_PG_CONNINFO:-}" ] && return 0
-    local data=$STACK/pgdata
+    local home; home=$(pg_home)
+    local data=$home/data
     if [ ! -f "$data/PG_VERSION" ]; then
         say "creating a private PostgreSQL cluster in $data"
-        mkdir -p "$data" "$STACK/pgsock"
-        chown "$(pg_os_user)" "$data" "$STACK/pgsock" "$STACK/logs"
+        mkdir -p "$data" "$home/sock"
+        chown "$(pg_os_user)" "$home" "$data" "$home/sock"
         chmod 700 "$data"
         as_pg "$PGBIN/initdb" -D "$data" -U drover --auth=trust -E UTF8 \
-            >"$STACK/logs/initdb.log" 2>&1 || die "initdb failed: $STACK/logs/initdb.log"
+            >"$home/initdb.log" 2>&1 || die "initdb failed: $home/initdb.log"
     fi
-    chown "$(pg_os_user)" "$STACK/logs"
     if ! as_pg "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-        as_pg "$PGBIN/pg_ctl" -D "$data" -l "$STACK/logs/postgres.log" -w -t 60 \
-            -o "-p $PG_PORT -k $STACK/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
-            start >/dev/null || die "PostgreSQL did not start: $STACK/logs/postgres.log"
+        as_pg "$PGBIN/pg_ctl" -D "$data" -l "$home/postgres.log" -w -t 60 \
+            -o "-p $PG_PORT -k $home/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+            start >/dev/null || die "PostgreSQL did not start: $home/postgres.log"
+        ln -sf "$home/postgres.log" "$STACK/logs/postgres.log"
     fi
     if ! psql -h 127.0.0.1 -p "$PG_PORT" -U drover -d postgres -tAc \
         "SELECT 1 FROM pg_database WHERE datname = 'drover'" | grep -q 1; then
@@ -206,8 +226,8 @@ stop_all() {
     done
     stop_pidfile "$STACK/run/kafka.pid"
     stop_pidfile "$STACK/run/podman.pid"
-    if [ -f "$STACK/pgdata/PG_VERSION" ]; then
-        as_pg "$PGBIN/pg_ctl" -D "$STACK/pgdata" -m fast stop >/dev/null 2>&1 || true
+    if [ -f "$STACK/pg/data/PG_VERSION" ]; then
+        as_pg "$PGBIN/pg_ctl" -D "$STACK/pg/data" -m fast stop >/dev/null 2>&1 || true
     fi
 }
 
