@@ -36,7 +36,8 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
 # The OS user PostgreSQL runs as: it refuses root.
 pg_os_user() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
 as_pg() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # from /, which every user may enter (the caller's directory may not be)
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 stack_dirs() {
