@@ -27,6 +27,14 @@ pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Refuse a port some other process holds: talking to a stranger's server
+# would be worse than not starting.
+port_free_or_die() { # port_free_or_die PORT WHAT
+    if port_open "$1"; then
+        die "port $1 ($2) is in use by another process; stop it or set DROVER_${2^^}_PORT"
+    fi
+}
+
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
     local t=$1 what=$2; shift 2
     for _ in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
@@ -91,6 +99,7 @@ start_postgres() {
             >"$home/initdb.log" 2>&1 || die "initdb failed: $home/initdb.log"
     fi
     if ! as_pg "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        port_free_or_die "$PG_PORT" pg
         say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
         as_pg "$PGBIN/pg_ctl" -D "$data" -l "$home/postgres.log" -w -t 60 \
             -o "-p $PG_PORT -k $home/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
@@ -134,6 +143,8 @@ L4J
             -c "$props" >"$STACK/logs/kafka-format.log" 2>&1 || die "could not format Kafka's log dir"
     fi
     if ! pid_alive "$STACK/run/kafka.pid"; then
+        port_free_or_die "$KAFKA_PORT" kafka
+        port_free_or_die "$CTRL_PORT" kafka
         say "starting Kafka (KRaft) on 127.0.0.1:$KAFKA_PORT"
         nohup java -Xmx512m -Xms256m -XX:+UseSerialGC \
             -Dlog4j.configuration="file:$STACK/kafka/log4j.properties" \
@@ -215,15 +226,15 @@ stop_pidfile() { # stop_pidfile FILE: SIGTERM, then SIGKILL after 30 s
     local f=$1
     pid_alive "$f" || { rm -f "$f"; return 0; }
     local pid; pid=$(cat "$f")
-    kill "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null || true
     for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null || true
     rm -f "$f"
 }
 
 stop_all() {
     for f in "$STACK"/run/worker-*.pid "$STACK/run/dispatcher.pid"; do
-        [ -e "$f" ] && stop_pidfile "$f"
+        if [ -e "$f" ]; then stop_pidfile "$f"; fi
     done
     stop_pidfile "$STACK/run/kafka.pid"
     stop_pidfile "$STACK/run/podman.pid"
