@@ -238,8 +238,9 @@ stop_all() {
     done
     stop_pidfile "$STACK/run/kafka.pid"
     stop_pidfile "$STACK/run/podman.pid"
-    if [ -f "$STACK/pg/data/PG_VERSION" ]; then
-        as_pg "$PGBIN/pg_ctl" -D "$STACK/pg/data" -m fast stop >/dev/null 2>&1 || true
+    local data; data=$(readlink -f "$STACK/pg" 2>/dev/null)/data
+    if [ -f "$data/PG_VERSION" ]; then
+        as_pg "$PGBIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
     fi
 }
 
