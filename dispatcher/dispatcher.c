@@ -127,7 +127,7 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
         goto fail;
     }
     if (!(disp->codec = drv_codec_new(errstr, errstr_size)) ||
-        !(disp->kprod = drv_kprod_new(conf, log, errstr, errstr_size)) ||
+        !(disp->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size)) ||
         !(disp->kcons = drv_kcons_new(conf, log, DRV_DISP_GROUP, offset_cb,
                                       disp, errstr, errstr_size))) {
         goto fail;

@@ -111,7 +111,7 @@ drv_wrk_t *drv_wrk_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
     wrk->memory_free = wrk->memory_total;
     snprintf(group, sizeof(group), "drover-worker.%s", wrk->ce);
     if (!(wrk->codec = drv_codec_new(errstr, errstr_size)) ||
-        !(wrk->kprod = drv_kprod_new(conf, log, errstr, errstr_size)) ||
+        !(wrk->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size)) ||
         !(wrk->kcons = drv_kcons_new(conf, log, group, NULL, NULL, errstr,
                                      errstr_size))) {
         drv_wrk_destroy(wrk);

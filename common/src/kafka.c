@@ -107,11 +107,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 }
 
 drv_kprod_t *drv_kprod_new(const drv_conf_t *conf, drv_log_t *log,
-                           char *errstr, size_t errstr_size)
+                           bool durable, char *errstr, size_t errstr_size)
 {
-    static const char *defaults[] = {
+    const char *defaults[] = {
         "enable.idempotence", "true", "linger.ms", "2",
-        "message.timeout.ms", "20000", NULL};
+        "message.timeout.ms", durable ? "0" : "20000", NULL};
     char e[512];
     drv_kprod_t *kp = drv_calloc(1, sizeof(*kp));
     pthread_mutex_init(&kp->lock, NULL);

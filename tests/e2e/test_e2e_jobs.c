@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "drover/avro_codec.h"
 #include "drover/kafka.h"
 #include "drover/util.h"
 #include "e2e.h"
@@ -132,7 +133,7 @@ END_TEST
 static void produce_raw(const char *key, const void *buf, size_t len)
 {
     char e[DRV_ERRSTR_SIZE];
-    drv_kprod_t *kp = drv_kprod_new(e2e_conf, NULL, e, sizeof(e));
+    drv_kprod_t *kp = drv_kprod_new(e2e_conf, NULL, false, e, sizeof(e));
     ck_assert_msg(kp != NULL, "%s", e);
     ck_assert_int_eq(drv_kprod_send(kp, "drover.submit.default", -1, key, buf,
                                     len, NULL, 0, e, sizeof(e)),
@@ -183,6 +184,50 @@ START_TEST(test_e2e_malformed_message_to_dlq)
 }
 END_TEST
 
+/* Every transition after submission is published, in order, keyed by job. */
+START_TEST(test_e2e_events_for_every_transition)
+{
+    char group[64], e[DRV_ERRSTR_SIZE];
+    e2e_register("e2e-ev", "[\"true\"]", 32);
+    const char *id = e2e_submit("events", "e2e-ev", NULL);
+    json_decref(e2e_wait(id, 120));
+
+    drv_codec_t *codec = drv_codec_new(e, sizeof(e));
+    ck_assert_msg(codec != NULL, "%s", e);
+    snprintf(group, sizeof(group), "e2e-events-%d", (int)getpid());
+    drv_kcons_t *kc = drv_kcons_new(e2e_conf, NULL, group, NULL, NULL, e,
+                                    sizeof(e));
+    const char *topics[] = {"drover.events"};
+    ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, e, sizeof(e)), 0);
+    char seen[256] = "";
+    for (int64_t end = drv_mono_ms() + 60000;
+         !strstr(seen, "SUCCEEDED") && drv_mono_ms() < end;) {
+        drv_kmsg_t *m = drv_kcons_poll(kc, 500);
+        if (m && drv_kmsg_key(m) && !strcmp(drv_kmsg_key(m), id)) {
+            size_t len;
+            const void *v = drv_kmsg_value(m, &len);
+            const char *type;
+            json_t *ev = NULL;
+            ck_assert_int_eq(drv_codec_decode(codec, v, len, &type, &ev, e,
+                                              sizeof(e)),
+                             DRV_OK);
+            ck_assert_str_eq(type, "JobStateChange");
+            ck_assert_str_eq(json_string_value(json_object_get(ev, "jobQueue")),
+                             "arn:aws:batch:local:000000000000:job-queue/"
+                             "default");
+            size_t n = strlen(seen);
+            snprintf(seen + n, sizeof(seen) - n, "%s%s", n ? " " : "",
+                     json_string_value(json_object_get(ev, "status")));
+            json_decref(ev);
+        }
+        drv_kmsg_destroy(m);
+    }
+    drv_kcons_destroy(kc);
+    drv_codec_destroy(codec);
+    ck_assert_str_eq(seen, "RUNNABLE STARTING RUNNING SUCCEEDED");
+}
+END_TEST
+
 START_TEST(test_e2e_cli_rejects_unknown_queue_and_definition)
 {
     char err[2048];
@@ -220,6 +265,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_batch_variables_visible);
     tcase_add_test(tc, test_e2e_dependency_order_and_failure);
     tcase_add_test(tc, test_e2e_malformed_message_to_dlq);
+    tcase_add_test(tc, test_e2e_events_for_every_transition);
     tcase_add_test(tc, test_e2e_cli_rejects_unknown_queue_and_definition);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -12,6 +12,7 @@
 #ifndef DRV_KAFKA_H
 #define DRV_KAFKA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,9 +30,15 @@
 
 typedef struct drv_kprod drv_kprod_t;
 
-/** @brief An idempotent producer (acks=all). */
+/**
+ * @brief An idempotent producer (acks=all).
+ * @param durable true for daemons: a message is retried until delivered
+ *        (message.timeout.ms=0), so a broker outage delays but never drops
+ *        a status or run request; false for interactive callers, which get
+ *        an error after 20 s. kafka.* keys in conf override either.
+ */
 drv_kprod_t *drv_kprod_new(const drv_conf_t *conf, drv_log_t *log,
-                           char *errstr, size_t errstr_size);
+                           bool durable, char *errstr, size_t errstr_size);
 /** @brief Flushes (up to 10 s), then destroys. NULL is accepted. */
 void drv_kprod_destroy(drv_kprod_t *kp);
 
