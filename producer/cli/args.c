@@ -188,7 +188,8 @@ static json_t *structured(const char *value, bool typed, const char *flag,
     return shorthand(value, typed, flag, errstr, errstr_size);
 }
 
-static json_t *one_value(const drv_cli_arg_t *a, int argc, char **argv,
+static json_t *one_value(const drv_cli_arg_t *a, int argc,
+                         const char *const *argv,
                          int *i, char *errstr, size_t errstr_size)
 {
     if (*i + 1 >= argc) {
@@ -237,7 +238,8 @@ static json_t *one_value(const drv_cli_arg_t *a, int argc, char **argv,
     return NULL;
 }
 
-int drv_cli_parse(const drv_cli_verb_t *verb, int argc, char **argv,
+int drv_cli_parse(const drv_cli_verb_t *verb, int argc,
+                  const char *const *argv,
                   json_t *req, char *errstr, size_t errstr_size)
 {
     for (int i = 0; i < argc; i++) {

@@ -46,7 +46,8 @@ const drv_cli_verb_t *drv_cli_find(const char *name);
  * already have filled; flags win).
  * @returns 0, or -1 with errstr naming the flag.
  */
-int drv_cli_parse(const drv_cli_verb_t *verb, int argc, char **argv,
+int drv_cli_parse(const drv_cli_verb_t *verb, int argc,
+                  const char *const *argv,
                   json_t *req, char *errstr, size_t errstr_size);
 
 /** @brief Load --cli-input-json's value: file://PATH, "-" (stdin) or JSON. */

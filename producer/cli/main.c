@@ -50,7 +50,8 @@ static int run_verb(const drv_cli_verb_t *verb, const drv_conf_t *conf,
         req = json_object();
     }
     if (!json_is_object(req) ||
-        drv_cli_parse(verb, argc - rest, argv + rest, req, e, sizeof(e))) {
+        drv_cli_parse(verb, argc - rest, (const char *const *)argv + rest,
+                      req, e, sizeof(e))) {
         fprintf(stderr, "drover: %s\n",
                 json_is_object(req) ? e : "--cli-input-json: not an object");
         json_decref(req);
