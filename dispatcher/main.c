@@ -90,30 +90,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    drv_conf_t *conf = drv_conf_load(config, e, sizeof(e));
-    for (int i = 0; conf && i < nsets; i++) {
-        char *eq = strchr(sets[i], '=');
-        if (eq) {
-            *eq = '\0';
-        }
-        if (!eq || drv_conf_set(conf, sets[i], eq + 1, e, sizeof(e)) !=
-                       DRV_CONF_OK) {
-            if (!eq) {
-                snprintf(e, sizeof(e), "--set needs KEY=VALUE");
-            }
-            drv_conf_destroy(conf);
-            conf = NULL;
-        }
-    }
+    drv_conf_t *conf = drv_conf_load_sets(config, sets, nsets, e, sizeof(e));
     if (!conf) {
         fprintf(stderr, "drover-dispatcher: %s\n", e);
         return 2;
     }
-    drv_log_t *log = drv_log_new("dispatcher", 2);
-    drv_log_level_t level;
-    if (drv_log_level_parse(drv_conf_get(conf, "log.level"), &level) == 0) {
-        drv_log_set_level(log, level);
-    }
+    drv_log_t *log = drv_log_from_conf("dispatcher", conf);
     int rc = 0;
     if (migrate) {
         rc = migrate_only(conf, log);

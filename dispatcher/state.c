@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dispatcher_int.h"
+#include "drover/catalog.h"
 #include "drover/util.h"
 
 /* Columns an event is built from; RETURNING and SELECTs use this list. */
@@ -267,53 +268,17 @@ static int wake_dependents(drv_disp_t *disp, const char *job_id, char *errstr,
 
 /* ---- SubmitJob ----------------------------------------------------------- */
 
-/* The definition a reference names: name, name:rev or an ARN; latest
- * ACTIVE revision when none is given. NULL (errstr set) if there is none. */
-static json_t *find_definition(drv_disp_t *disp, const char *ref,
-                               int *revision, char *name, size_t name_size,
-                               char *errstr, size_t errstr_size)
+/* Lookups refuse a job (DRV_ERR_NOTFOUND / DRV_ERR_INVALID) or fail for
+ * the database's reasons, which must retry the batch, not fail the job. */
+static bool is_refusal(drv_err_t err)
 {
-    char e[DRV_ERRSTR_SIZE];
-    drv_arn_name(ref, name, name_size);
-    char *colon = strchr(name, ':');
-    const char *rev = NULL;
-    if (colon) {
-        *colon = '\0';
-        rev = colon + 1;
-    }
-    int64_t rv;
-    if (rev && drv_parse_int64(rev, 1, INT32_MAX, &rv) != 0) {
-        drv_errstr_set(errstr, errstr_size,
-                       "JobDefinition name %s does not exist or is not in "
-                       "ACTIVE status",
-                       ref);
-        return NULL;
-    }
-    const char *p[] = {name, rev};
-    drv_pg_res_t *r = drv_pg_query(
-        disp->pg,
-        "SELECT revision, spec FROM job_definitions WHERE name = $1 AND "
-        "status = 'ACTIVE' AND ($2::int IS NULL OR revision = $2::int) "
-        "ORDER BY revision DESC LIMIT 1",
-        2, p, e, sizeof(e));
-    json_t *def = NULL;
-    if (r && drv_pg_res_rows(r) == 1) {
-        *revision = (int)drv_pg_res_int(r, 0, 0, 0);
-        def = drv_pg_res_json(r, 0, 1);
-    } else {
-        drv_errstr_set(errstr, errstr_size,
-                       "JobDefinition name %s does not exist or is not in "
-                       "ACTIVE status",
-                       ref);
-    }
-    drv_pg_res_free(r);
-    return def;
+    return err == DRV_ERR_NOTFOUND || err == DRV_ERR_INVALID;
 }
 
 /* Check the queue named by the request against the topic it came on. */
-static int check_queue(drv_disp_t *disp, json_t *sj, const char *source,
-                       char *queue, size_t queue_size, char *errstr,
-                       size_t errstr_size)
+static drv_err_t check_queue(drv_disp_t *disp, json_t *sj, const char *source,
+                             char *queue, size_t queue_size, char *errstr,
+                             size_t errstr_size)
 {
     drv_arn_name(json_string_value(json_object_get(sj, "jobQueue")), queue,
                  queue_size);
@@ -322,48 +287,39 @@ static int check_queue(drv_disp_t *disp, json_t *sj, const char *source,
         drv_errstr_set(errstr, errstr_size,
                        "jobQueue %s does not match the topic's queue %s",
                        queue, topic_q);
-        return -1;
+        return DRV_ERR_INVALID;
     }
-    const char *p[] = {queue};
-    char e[DRV_ERRSTR_SIZE];
-    drv_pg_res_t *r = drv_pg_query(
-        disp->pg, "SELECT state FROM job_queues WHERE name = $1", 1, p, e,
-        sizeof(e));
-    int ret = -1;
-    if (!r || drv_pg_res_rows(r) == 0) {
-        drv_errstr_set(errstr, errstr_size, "JobQueue %s does not exist",
-                       queue);
-    } else if (strcmp(drv_pg_res_get(r, 0, 0), "ENABLED") != 0) {
-        drv_errstr_set(errstr, errstr_size,
-                       "JobQueue %s is not in ENABLED state", queue);
-    } else {
-        ret = 0;
-    }
-    drv_pg_res_free(r);
-    return ret;
+    return drv_catalog_queue(disp->pg, queue, queue, queue_size, errstr,
+                             errstr_size);
 }
 
-/* Validate and resolve; NULL with the reason the job fails for. */
-static json_t *prepare(drv_disp_t *disp, json_t *sj, const char *source,
-                       char *queue, size_t queue_size, char *def_name,
-                       size_t def_name_size, int *revision, char *errstr,
-                       size_t errstr_size)
+/*
+ * Validate and resolve into *resolved. Returns 0 (resolved), 1 (the job is
+ * refused: the reason is in errstr) or -1 (database error).
+ */
+static int prepare(drv_disp_t *disp, json_t *sj, const char *source,
+                   char *queue, size_t queue_size, char *def_name,
+                   size_t def_name_size, int *revision, json_t **resolved,
+                   char *errstr, size_t errstr_size)
 {
-    if (drv_job_validate_submit(sj, &disp->limits, errstr, errstr_size) != 0 ||
-        check_queue(disp, sj, source, queue, queue_size, errstr,
-                    errstr_size) != 0) {
-        return NULL;
+    drv_err_t err;
+    *resolved = NULL;
+    if (drv_job_validate_submit(sj, &disp->limits, errstr, errstr_size) != 0) {
+        return 1;
     }
-    json_t *def = find_definition(
-        disp, json_string_value(json_object_get(sj, "jobDefinition")),
-        revision, def_name, def_name_size, errstr, errstr_size);
+    if ((err = check_queue(disp, sj, source, queue, queue_size, errstr,
+                           errstr_size)) != DRV_OK) {
+        return is_refusal(err) ? 1 : -1;
+    }
+    json_t *def = drv_catalog_definition(
+        disp->pg, json_string_value(json_object_get(sj, "jobDefinition")),
+        def_name, def_name_size, revision, &err, errstr, errstr_size);
     if (!def) {
-        return NULL;
+        return is_refusal(err) ? 1 : -1;
     }
-    json_t *resolved = drv_job_resolve(def, sj, &disp->limits, errstr,
-                                       errstr_size);
+    *resolved = drv_job_resolve(def, sj, &disp->limits, errstr, errstr_size);
     json_decref(def);
-    return resolved;
+    return *resolved ? 0 : 1;
 }
 
 static int insert_job(drv_disp_t *disp, json_t *sj, const char *queue,
@@ -477,9 +433,13 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
 
     char queue[256] = "", def_name[256] = "", reason[DRV_ERRSTR_SIZE];
     int revision = 0;
-    json_t *resolved = prepare(disp, sj, source, queue, sizeof(queue),
-                               def_name, sizeof(def_name), &revision, reason,
-                               sizeof(reason));
+    json_t *resolved;
+    if (prepare(disp, sj, source, queue, sizeof(queue), def_name,
+                sizeof(def_name), &revision, &resolved, reason,
+                sizeof(reason)) < 0) {
+        drv_errstr_set(errstr, errstr_size, "%s", reason);
+        return -1;
+    }
     if (!queue[0]) {
         snprintf(queue, sizeof(queue), "%s",
                  source + strlen(DRV_TOPIC_SUBMIT_PREFIX));

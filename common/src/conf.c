@@ -311,6 +311,31 @@ drv_conf_t *drv_conf_load(const char *path, char *errstr, size_t errstr_size)
     return conf;
 }
 
+drv_conf_t *drv_conf_load_sets(const char *path, char *const *sets, int nsets,
+                               char *errstr, size_t errstr_size)
+{
+    char inner[DRV_ERRSTR_SIZE], key[256];
+    drv_conf_t *conf = drv_conf_load(path, errstr, errstr_size);
+    for (int i = 0; conf && i < nsets; i++) {
+        const char *eq = strchr(sets[i], '=');
+        if (!eq || (size_t)(eq - sets[i]) >= sizeof(key)) {
+            drv_errstr_set(errstr, errstr_size, "--set %s: expected KEY=VALUE",
+                           sets[i]);
+            goto fail;
+        }
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - sets[i]), sets[i]);
+        if (drv_conf_set(conf, key, eq + 1, inner, sizeof(inner)) !=
+            DRV_CONF_OK) {
+            drv_errstr_set(errstr, errstr_size, "--set: %s", inner);
+            goto fail;
+        }
+    }
+    return conf;
+fail:
+    drv_conf_destroy(conf);
+    return NULL;
+}
+
 const char *drv_conf_get(const drv_conf_t *conf, const char *name)
 {
     int i = find_prop(name);

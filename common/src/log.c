@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "drover/conf.h"
 #include "drover/util.h"
 
 struct drv_log {
@@ -25,6 +26,16 @@ drv_log_t *drv_log_new(const char *drover, int fd)
     log->drover = drv_strdup(drover);
     log->fd = fd;
     log->level = DRV_LOG_INFO;
+    return log;
+}
+
+drv_log_t *drv_log_from_conf(const char *drover, const drv_conf_t *conf)
+{
+    drv_log_t *log = drv_log_new(drover, 2);
+    drv_log_level_t level;
+    if (drv_log_level_parse(drv_conf_get(conf, "log.level"), &level) == 0) {
+        log->level = level;
+    }
     return log;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "client_int.h"
+#include "drover/catalog.h"
 #include "drover/util.h"
 
 #define SUBMIT_MAX_BYTES (30 * 1024)
@@ -65,64 +66,16 @@ static int produce_request(drv_client_t *client, const char *queue,
     return r;
 }
 
-/* The queue must exist and be ENABLED; writes its name to queue. */
-static int check_queue(drv_pg_t *pg, const char *ref, char *queue,
-                       size_t queue_size, drv_err_t *err, char *errstr,
-                       size_t errstr_size)
-{
-    drv_arn_name(ref, queue, queue_size);
-    const char *p[] = {queue};
-    drv_pg_res_t *r = drv_pg_query(
-        pg, "SELECT state FROM job_queues WHERE name = $1", 1, p, errstr,
-        errstr_size);
-    int ret = -1;
-    if (!r) {
-        *err = drv_pg_last_err(pg);
-    } else if (drv_pg_res_rows(r) == 0) {
-        *err = DRV_ERR_NOTFOUND;
-        drv_errstr_set(errstr, errstr_size, "JobQueue %s does not exist",
-                       queue);
-    } else if (strcmp(drv_pg_res_get(r, 0, 0), "ENABLED") != 0) {
-        *err = DRV_ERR_INVALID;
-        drv_errstr_set(errstr, errstr_size,
-                       "JobQueue %s is not in ENABLED state", queue);
-    } else {
-        ret = 0;
-    }
-    drv_pg_res_free(r);
-    return ret;
-}
-
 /* Resolve the definition exactly as the dispatcher will. */
 static int check_definition(drv_client_t *client, drv_pg_t *pg, json_t *req,
                             drv_err_t *err, char *errstr, size_t errstr_size)
 {
     const char *ref = json_string_value(json_object_get(req, "jobDefinition"));
     char name[300];
-    drv_arn_name(ref, name, sizeof(name));
-    char *colon = strchr(name, ':');
-    if (colon) {
-        *colon = '\0';
-    }
-    const char *p[] = {name, colon ? colon + 1 : NULL};
-    drv_pg_res_t *r = drv_pg_query(
-        pg,
-        "SELECT spec FROM job_definitions WHERE name = $1 AND status = "
-        "'ACTIVE' AND ($2::text IS NULL OR revision::text = $2) ORDER BY "
-        "revision DESC LIMIT 1",
-        2, p, errstr, errstr_size);
-    if (!r) {
-        *err = drv_pg_last_err(pg);
-        return -1;
-    }
-    json_t *def = drv_pg_res_rows(r) ? drv_pg_res_json(r, 0, 0) : NULL;
-    drv_pg_res_free(r);
+    int revision;
+    json_t *def = drv_catalog_definition(pg, ref, name, sizeof(name), &revision,
+                                         err, errstr, errstr_size);
     if (!def) {
-        *err = DRV_ERR_NOTFOUND;
-        drv_errstr_set(errstr, errstr_size,
-                       "JobDefinition name %s does not exist or is not in "
-                       "ACTIVE status",
-                       ref);
         return -1;
     }
     json_t *resolved = drv_job_resolve(def, req, &client->limits, errstr,
@@ -210,9 +163,9 @@ json_t *drv__op_submit_job(drv_client_t *client, json_t *req, drv_err_t *err,
         *err = DRV_ERR_INVALID;
         goto out;
     }
-    if (check_queue(pg,
-                    json_string_value(json_object_get(sj, "jobQueue")),
-                    queue, sizeof(queue), err, errstr, errstr_size) != 0 ||
+    if ((*err = drv_catalog_queue(
+             pg, json_string_value(json_object_get(sj, "jobQueue")), queue,
+             sizeof(queue), errstr, errstr_size)) != DRV_OK ||
         check_definition(client, pg, sj, err, errstr, errstr_size) != 0 ||
         check_dependencies(pg, sj, err, errstr, errstr_size) != 0 ||
         produce_request(client, queue, "SubmitJob", sj, err, errstr,

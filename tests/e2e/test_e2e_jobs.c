@@ -13,6 +13,7 @@
 #include "drover/kafka.h"
 #include "drover/util.h"
 #include "e2e.h"
+#include "check_main.h"
 
 static const char *status_of(json_t *j)
 {
@@ -268,9 +269,5 @@ int main(void)
     tcase_add_test(tc, test_e2e_events_for_every_transition);
     tcase_add_test(tc, test_e2e_cli_rejects_unknown_queue_and_definition);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return drv_test_run(s);
 }

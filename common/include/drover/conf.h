@@ -55,6 +55,13 @@ int drv_conf_load_env(drv_conf_t *conf, char *errstr, size_t errstr_size);
  */
 drv_conf_t *drv_conf_load(const char *path, char *errstr, size_t errstr_size);
 
+/**
+ * @brief drv_conf_load, then "KEY=VALUE" overrides from the command line
+ * (--set), the last word in precedence.
+ */
+drv_conf_t *drv_conf_load_sets(const char *path, char *const *sets, int nsets,
+                               char *errstr, size_t errstr_size);
+
 const char *drv_conf_get(const drv_conf_t *conf, const char *name);
 int64_t drv_conf_get_int(const drv_conf_t *conf, const char *name);
 double drv_conf_get_double(const drv_conf_t *conf, const char *name);

@@ -30,6 +30,11 @@ typedef struct drv_log drv_log_t;
 drv_log_t *drv_log_new(const char *drover, int fd);
 void drv_log_destroy(drv_log_t *log);
 
+struct drv_conf;
+
+/** @brief A stderr logger for `drover` at the conf's log.level. */
+drv_log_t *drv_log_from_conf(const char *drover, const struct drv_conf *conf);
+
 /** @brief Parse "debug|info|warn|error"; returns -1 if unknown. */
 int drv_log_level_parse(const char *s, drv_log_level_t *out);
 void drv_log_set_level(drv_log_t *log, drv_log_level_t level);

@@ -9,6 +9,7 @@
 
 #include "drover/avro_codec.h"
 #include "drover/schemas.h"
+#include "check_main.h"
 
 static drv_codec_t *codec;
 static char errstr[DRV_ERRSTR_SIZE];
@@ -303,9 +304,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return drv_test_run(suite());
 }

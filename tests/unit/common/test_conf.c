@@ -8,6 +8,7 @@
 
 #include "drover/conf.h"
 #include "drover/err.h"
+#include "check_main.h"
 
 static char errstr[DRV_ERRSTR_SIZE];
 
@@ -92,9 +93,5 @@ int main(void)
     tcase_add_test(tc, test_conf_file_and_env);
     tcase_add_test(tc, test_conf_dump_masks_secrets);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return drv_test_run(s);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "drover/docker.h"
+#include "check_main.h"
 
 static struct MHD_Daemon *mhd;
 static char sock_path[108];
@@ -219,9 +220,5 @@ int main(void)
     tcase_add_test(tc, test_docker_container_lifecycle);
     tcase_add_test(tc, test_docker_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return drv_test_run(s);
 }

@@ -7,6 +7,7 @@
 
 #include "drover/err.h"
 #include "drover/job.h"
+#include "check_main.h"
 
 static char errstr[DRV_ERRSTR_SIZE];
 static const drv_job_limits_t limits = {.timeout_min_seconds = 60};
@@ -216,9 +217,5 @@ int main(void)
     tcase_add_test(tc, test_job_resolve_overrides);
     tcase_add_test(tc, test_job_states_and_arns);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return drv_test_run(s);
 }

@@ -9,6 +9,7 @@
 
 #include "drover/kafka.h"
 #include "drover/util.h"
+#include "check_main.h"
 
 static rd_kafka_t *mock_rk;
 static drv_conf_t *conf;
@@ -97,9 +98,5 @@ int main(void)
     tcase_add_test(tc, test_kafka_produce_consume_roundtrip);
     tcase_add_test(tc, test_kafka_bad_config);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return drv_test_run(s);
 }

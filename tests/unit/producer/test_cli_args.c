@@ -7,6 +7,7 @@
 #include "args.h"
 #include "drover/err.h"
 #include "drover/producer.h"
+#include "check_main.h"
 
 static char errstr[DRV_ERRSTR_SIZE];
 
@@ -116,9 +117,5 @@ int main(void)
     tcase_add_test(tc, test_cli_args_errors);
     tcase_add_test(tc, test_cli_args_every_verb_maps_to_an_operation);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return drv_test_run(s);
 }

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Lookups of the control-plane objects a submission names, shared by the
+ * producer library (before producing) and the dispatcher (after consuming)
+ * so both refuse a job for the same reason with the same message.
+ *
+ * Ownership: returned JSON is a new reference. Thread safety: as the pg
+ * connection passed in.
+ */
+#ifndef DRV_CATALOG_H
+#define DRV_CATALOG_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "drover/err.h"
+#include "drover/pg.h"
+
+/**
+ * @brief The ACTIVE job definition a reference names: name (latest ACTIVE
+ * revision), name:revision, or an ARN.
+ * @param name_out receives the definition's name; *revision its revision.
+ * @returns the definition (RegisterJobDefinition JSON), or NULL with
+ *          *err = DRV_ERR_NOTFOUND and AWS's message, or a database error.
+ */
+json_t *drv_catalog_definition(drv_pg_t *pg, const char *ref, char *name_out,
+                               size_t name_size, int *revision, drv_err_t *err,
+                               char *errstr, size_t errstr_size);
+
+/**
+ * @brief Check that the queue a reference (name or ARN) names exists and is
+ * ENABLED; its name goes to queue_out.
+ * @returns DRV_OK, DRV_ERR_NOTFOUND, DRV_ERR_INVALID (disabled) or a
+ *          database error class, with errstr set.
+ */
+drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref, char *queue_out,
+                            size_t queue_size, char *errstr,
+                            size_t errstr_size);
+
+#endif
