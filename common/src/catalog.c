@@ -3,6 +3,7 @@
  * drover/catalog.h. */
 #include "drover/catalog.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "drover/job.h"
@@ -12,7 +13,9 @@ json_t *drv_catalog_definition(drv_pg_t *pg, const char *ref, char *name_out,
                                size_t name_size, int *revision, drv_err_t *err,
                                char *errstr, size_t errstr_size)
 {
-    drv_arn_name(ref, name_out, name_size);
+    char copy[512];
+    snprintf(copy, sizeof(copy), "%s", ref); /* ref may alias name_out */
+    drv_arn_name(copy, name_out, name_size);
     char *colon = strchr(name_out, ':');
     const char *rev = NULL;
     int64_t rv;
@@ -46,7 +49,7 @@ json_t *drv_catalog_definition(drv_pg_t *pg, const char *ref, char *name_out,
     drv_errstr_set(errstr, errstr_size,
                    "JobDefinition name %s does not exist or is not in ACTIVE "
                    "status",
-                   ref);
+                   copy);
     return NULL;
 }
 
@@ -54,7 +57,9 @@ drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref, char *queue_out,
                             size_t queue_size, char *errstr,
                             size_t errstr_size)
 {
-    drv_arn_name(ref, queue_out, queue_size);
+    char copy[512];
+    snprintf(copy, sizeof(copy), "%s", ref); /* ref may alias queue_out */
+    drv_arn_name(copy, queue_out, queue_size);
     const char *p[] = {queue_out};
     drv_pg_res_t *r = drv_pg_query(
         pg, "SELECT state FROM job_queues WHERE name = $1", 1, p, errstr,

@@ -73,7 +73,16 @@ void drv_arn_name(const char *ref, char *out, size_t size)
 {
     const char *slash = drv_str_has_prefix(ref, "arn:") ? strrchr(ref, '/')
                                                         : NULL;
-    snprintf(out, size, "%s", slash ? slash + 1 : ref);
+    const char *name = slash ? slash + 1 : ref;
+    size_t n = strlen(name);
+    if (size == 0) {
+        return;
+    }
+    if (n >= size) {
+        n = size - 1;
+    }
+    memmove(out, name, n); /* ref and out may be the same buffer */
+    out[n] = '\0';
 }
 
 /* ---- validation helpers ---------------------------------------------- */

@@ -4,7 +4,8 @@
  * producer library (before producing) and the dispatcher (after consuming)
  * so both refuse a job for the same reason with the same message.
  *
- * Ownership: returned JSON is a new reference. Thread safety: as the pg
+ * Ownership: returned JSON is a new reference; a reference may alias the
+ * output buffer. Thread safety: as the pg
  * connection passed in.
  */
 #ifndef DRV_CATALOG_H

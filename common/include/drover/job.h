@@ -65,7 +65,7 @@ void drv_arn(char *out, size_t size, const char *region, const char *account,
 
 /**
  * @brief The resource name of a name-or-ARN reference ("q" from
- * "arn:...:job-queue/q"); writes into out.
+ * "arn:...:job-queue/q"); writes into out, which may be ref itself.
  */
 void drv_arn_name(const char *ref, char *out, size_t size);
 

@@ -201,6 +201,12 @@ START_TEST(test_job_states_and_arns)
     ck_assert_str_eq(name, "q1");
     drv_arn_name("plain", name, sizeof(name));
     ck_assert_str_eq(name, "plain");
+    /* regression: the dispatcher passes the same buffer in and out */
+    drv_arn_name(arn, arn, sizeof(arn));
+    ck_assert_str_eq(arn, "q1");
+    snprintf(name, sizeof(name), "same");
+    drv_arn_name(name, name, sizeof(name));
+    ck_assert_str_eq(name, "same");
 }
 END_TEST
 
