@@ -26,8 +26,13 @@ static void set_pq_error(char *errstr, size_t size, const char *prefix,
 {
     char buf[DRV_ERRSTR_SIZE];
     snprintf(buf, sizeof(buf), "%s", msg ? msg : "unknown error");
+    for (char *c = buf; *c; c++) { /* one line: fold libpq's newlines */
+        if (*c == '\n' || *c == '\t') {
+            *c = ' ';
+        }
+    }
     size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) {
+    while (n > 0 && buf[n - 1] == ' ') {
         buf[--n] = '\0';
     }
     drv_errstr_set(errstr, size, "%s%s", prefix, buf);
@@ -48,9 +53,12 @@ static int do_connect(drv_pg_t *pg, char *errstr, size_t errstr_size)
     }
     pg->conn = PQconnectdb(pg->conninfo);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
-        set_pq_error(errstr, errstr_size,
-                     "could not connect to PostgreSQL: ",
-                     PQerrorMessage(pg->conn));
+        char why[DRV_ERRSTR_SIZE];
+        set_pq_error(why, sizeof(why), "", PQerrorMessage(pg->conn));
+        drv_errstr_set(errstr, errstr_size,
+                       "could not connect to PostgreSQL (pg.conninfo; is "
+                       "deploy/local/up running?): %s",
+                       why);
         pg->last_err = DRV_ERR_TRANSIENT;
         return -1;
     }
