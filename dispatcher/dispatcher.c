@@ -117,6 +117,7 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
         (int)drv_conf_get_int(conf, "job.timeout.min.seconds");
     disp->dep_grace_ms = drv_conf_get_int(conf,
                                           "dispatcher.dependency.grace.ms");
+    disp->done = json_array();
     if (!(disp->pg = drv_pg_connect(drv_conf_get(conf, "pg.conninfo"), log, e,
                                     sizeof(e)))) {
         drv_errstr_set(errstr, errstr_size, "%s", e);
@@ -149,6 +150,7 @@ void drv_disp_destroy(drv_disp_t *disp)
     drv_pg_destroy(disp->pg);
     out_clear(disp);
     free(disp->out);
+    json_decref(disp->done);
     free(disp);
 }
 
@@ -162,7 +164,9 @@ static void sync_topics(drv_disp_t *disp)
         disp->pg,
         "SELECT '" DRV_TOPIC_SUBMIT_PREFIX "' || name FROM job_queues UNION "
         "ALL SELECT '" DRV_TOPIC_RUN_PREFIX "' || name FROM "
-        "compute_environments UNION ALL SELECT unnest(ARRAY['" DRV_TOPIC_STATUS
+        "compute_environments UNION ALL SELECT '" DRV_TOPIC_CONTROL_PREFIX
+        "' || name FROM compute_environments UNION ALL SELECT "
+        "unnest(ARRAY['" DRV_TOPIC_STATUS
         "', '" DRV_TOPIC_EVENTS "', '" DRV_TOPIC_DLQ "'])",
         0, NULL, e, sizeof(e));
     if (!r) {

@@ -34,6 +34,7 @@ struct drv_disp {
     int64_t dep_grace_ms;
     drv__out_t *out;
     size_t out_cnt, out_cap;
+    json_t *done; /* jobs that became terminal, awaiting drv__drain */
 };
 
 /* Queue a message for after commit (buf is taken over). */
@@ -42,6 +43,50 @@ void drv__disp_emit(drv_disp_t *disp, const char *topic, const char *key,
 /* Queue the original bytes of an unusable message for drover.dlq. */
 void drv__disp_dlq(drv_disp_t *disp, const char *source, const char *key,
                    const void *value, size_t len, const char *reason);
+
+/* ---- the state machine (state.c) ---- */
+
+/* What a transition records besides the status. */
+typedef struct drv__change {
+    const char *status_reason; /* nullable: keep the job's */
+    int exit_code;             /* -1: keep */
+    const char *reason;        /* container reason; nullable: keep */
+    bool cancelled, terminated;
+} drv__change_t;
+
+/* Columns an event is built from (RETURNING and SELECT lists). */
+#define DRV__EVENT_COLS                                                        \
+    "jobs.job_id, jobs.job_name, jobs.queue, jobs.definition_name, "           \
+    "jobs.definition_revision, jobs.status, jobs.status_reason, "              \
+    "jobs.attempts, jobs.exit_code, jobs.reason, jobs.created_at, "            \
+    "jobs.started_at, jobs.stopped_at, jobs.is_cancelled, "                    \
+    "jobs.is_terminated, jobs.array_index, jobs.array_size, "                  \
+    "jobs.request->'dependsOn', jobs.updated_at"
+#define DRV__TERMINAL "('SUCCEEDED','FAILED')"
+
+/* Queue a JobStateChange for row `row` of r (DRV__EVENT_COLS first). */
+void drv__emit_event(drv_disp_t *disp, const drv_pg_res_t *r, int row,
+                     const char *prev);
+
+/* Move a non-terminal job to `to` with its event; a job reaching SUCCEEDED
+ * or FAILED is queued for drv__drain. Returns 1 if it changed, 0 if not,
+ * -1 on a database error. */
+int drv__set_status(drv_disp_t *disp, const char *job_id, const char *to,
+                    const drv__change_t *c, char *errstr, size_t errstr_size);
+
+/* Decide a SUBMITTED or PENDING job's fate from its dependencies. */
+int drv__evaluate(drv_disp_t *disp, const char *job_id, char *errstr,
+                  size_t errstr_size);
+
+/* Everything that follows from jobs becoming terminal: dependents, array
+ * parents' completion, SEQUENTIAL siblings, N_TO_N counterparts. */
+int drv__drain(drv_disp_t *disp, char *errstr, size_t errstr_size);
+
+/* Create the children <parent>:0..size-1 of an array job (born PENDING). */
+int drv__array_spawn(drv_disp_t *disp, const char *parent, int size,
+                     char *errstr, size_t errstr_size);
+
+/* ---- messages (apply.c) and scheduling (schedule.c) ---- */
 
 /* Apply one decoded message inside the open transaction. Returns 0, or -1
  * on a database error (the batch is rolled back and retried). */

@@ -165,7 +165,15 @@ static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out)
         return;
     }
     json_object_set_new(out, "containerId", json_string(cid));
-    if (drv_docker_start(dk, cid, e, sizeof(e)) != 0) {
+    pthread_mutex_lock(&a->wrk->lock);
+    snprintf(a->cid, sizeof(a->cid), "%s", cid);
+    bool stop_first = a->stop_requested;
+    pthread_mutex_unlock(&a->wrk->lock);
+    if (stop_first) {
+        json_object_set_new(out, "statusReason",
+                            json_string("Terminated before the container "
+                                        "started"));
+    } else if (drv_docker_start(dk, cid, e, sizeof(e)) != 0) {
         json_object_set_new(out, "statusReason",
                             json_string(DRV_REASON_START_FAILED));
         json_object_set_new(out, "reason",
@@ -184,12 +192,15 @@ static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out)
             json_object_set_new(out, "reason",
                                 json_sprintf("DockerTimeoutError: %.200s", e));
         } else {
+            pthread_mutex_lock(&a->wrk->lock);
+            bool stopped = a->stop_requested;
+            pthread_mutex_unlock(&a->wrk->lock);
             info = drv_docker_inspect(dk, cid, e, sizeof(e));
             bool oom = json_is_true(json_object_get(
                 json_object_get(info, "State"), "OOMKilled"));
             /* podman 4.3 on cgroup v1 reports 137 without OOMKilled: a
              * SIGKILL we did not send is taken as the memory limit's */
-            oom = oom || (code == 137 && !timed_out);
+            oom = oom || (code == 137 && !timed_out && !stopped);
             json_object_set_new(out, "exitCode", json_integer(code));
             json_object_set_new(out, "statusReason",
                                 json_string(timed_out ? DRV_REASON_TIMEOUT
@@ -205,6 +216,47 @@ static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out)
         drv_log(a->wrk->log, DRV_LOG_WARN, "worker.remove_failed", NULL,
                 "could not remove container %s: %s", cid, e);
     }
+}
+
+typedef struct stopper {
+    drv_wrk_t *wrk;
+    char cid[80];
+} stopper_t;
+
+static void *stop_main(void *arg)
+{
+    stopper_t *s = arg;
+    char e[DRV_ERRSTR_SIZE];
+    drv_docker_t *dk = drv_docker_new(drv_conf_get(s->wrk->conf,
+                                                   "docker.socket"),
+                                      drv_conf_get(s->wrk->conf,
+                                                   "docker.api.version"));
+    int grace = (int)drv_conf_get_int(s->wrk->conf,
+                                      "worker.stop.grace.seconds");
+    if (dk && drv_docker_stop(dk, s->cid, grace, e, sizeof(e)) != 0) {
+        drv_log(s->wrk->log, DRV_LOG_WARN, "worker.stop_failed", NULL,
+                "could not stop container %s: %s", s->cid, e);
+    }
+    drv_docker_destroy(dk);
+    free(s);
+    return NULL;
+}
+
+void drv__wrk_stop_container(drv_wrk_t *wrk, drv__attempt_t *a)
+{
+    a->stop_requested = true;
+    if (!a->cid[0]) {
+        return; /* not created yet: the attempt checks the flag itself */
+    }
+    stopper_t *s = drv_calloc(1, sizeof(*s));
+    s->wrk = wrk;
+    snprintf(s->cid, sizeof(s->cid), "%s", a->cid);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_create(&t, &attr, stop_main, s);
+    pthread_attr_destroy(&attr);
 }
 
 void *drv__attempt_main(void *arg)

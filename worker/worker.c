@@ -109,11 +109,23 @@ drv_wrk_t *drv_wrk_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
     }
     wrk->vcpus_free = wrk->vcpus_total;
     wrk->memory_free = wrk->memory_total;
+    wrk->stopped = json_object();
     snprintf(group, sizeof(group), "drover-worker.%s", wrk->ce);
     if (!(wrk->codec = drv_codec_new(errstr, errstr_size)) ||
         !(wrk->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size)) ||
         !(wrk->kcons = drv_kcons_new(conf, log, group, NULL, NULL, errstr,
                                      errstr_size))) {
+        drv_wrk_destroy(wrk);
+        return NULL;
+    }
+    /* every worker hears every stop request: a group of its own, from now */
+    drv_conf_t *ctl = drv_conf_dup(conf);
+    drv_conf_set(ctl, "kafka.auto.offset.reset", "latest", NULL, 0);
+    snprintf(group, sizeof(group), "drover-worker-control.%s.%s.%lld", wrk->ce,
+             wrk->id, (long long)wrk->started_at);
+    wrk->kctl = drv_kcons_new(ctl, log, group, NULL, NULL, errstr, errstr_size);
+    drv_conf_destroy(ctl);
+    if (!wrk->kctl) {
         drv_wrk_destroy(wrk);
         return NULL;
     }
@@ -125,7 +137,9 @@ void drv_wrk_destroy(drv_wrk_t *wrk)
     if (!wrk) {
         return;
     }
+    drv_kcons_destroy(wrk->kctl);
     drv_kcons_destroy(wrk->kcons);
+    json_decref(wrk->stopped);
     drv_kprod_destroy(wrk->kprod);
     drv_codec_destroy(wrk->codec);
     pthread_cond_destroy(&wrk->cond);
@@ -160,13 +174,67 @@ static json_t *decode_run(drv_wrk_t *wrk, drv_kmsg_t *msg)
     return NULL;
 }
 
+/* A StopAttempt: stop the container if the attempt runs here, else
+ * remember it so the attempt never starts here. */
+static void handle_control(drv_wrk_t *wrk, drv_kmsg_t *msg)
+{
+    size_t len;
+    const void *val = drv_kmsg_value(msg, &len);
+    const char *type = NULL;
+    json_t *m = NULL;
+    char e[DRV_ERRSTR_SIZE], key[300];
+    if (drv_codec_decode(wrk->codec, val ? val : "", val ? len : 0, &type, &m,
+                         e, sizeof(e)) != DRV_OK ||
+        strcmp(type, "StopAttempt") != 0) {
+        drv_log(wrk->log, DRV_LOG_WARN, "worker.control_ignored", NULL,
+                "unusable control message: %s", m ? type : e);
+        json_decref(m);
+        return;
+    }
+    const char *job_id = json_string_value(json_object_get(m, "jobId"));
+    int attempt = (int)json_integer_value(json_object_get(m, "attempt"));
+    snprintf(key, sizeof(key), "%s#%d", job_id, attempt);
+    pthread_mutex_lock(&wrk->lock);
+    drv__attempt_t *a = wrk->running;
+    while (a && (strcmp(a->job_id, job_id) || a->attempt != attempt)) {
+        a = a->next;
+    }
+    if (a) {
+        drv__wrk_stop_container(wrk, a);
+    } else if (json_object_size(wrk->stopped) < 10000) {
+        json_object_set(wrk->stopped, key, json_object_get(m, "reason"));
+    }
+    pthread_mutex_unlock(&wrk->lock);
+    json_t *f = drv_log_job(job_id);
+    drv_log(wrk->log, DRV_LOG_INFO, "worker.stop_requested", f,
+            "terminate requested for attempt %d%s", attempt,
+            a ? "" : " (not running here)");
+    json_decref(f);
+    json_decref(m);
+}
+
 /* Start the attempt if it fits (an idle worker takes any size); returns
  * false when there is no room yet. */
 static bool try_admit(drv_wrk_t *wrk, json_t *run)
 {
     double v = json_number_value(json_object_get(run, "vcpus"));
     int64_t m = json_integer_value(json_object_get(run, "memoryMiB"));
+    char key[300];
+    snprintf(key, sizeof(key), "%s#%d",
+             json_string_value(json_object_get(run, "jobId")),
+             (int)json_integer_value(json_object_get(run, "attempt")));
     pthread_mutex_lock(&wrk->lock);
+    if (json_object_get(wrk->stopped, key)) { /* terminated before it came */
+        json_object_del(wrk->stopped, key);
+        pthread_mutex_unlock(&wrk->lock);
+        drv__wrk_report(wrk, json_string_value(json_object_get(run, "jobId")),
+                        (int)json_integer_value(json_object_get(run,
+                                                                "attempt")),
+                        "FAILED",
+                        json_pack("{s:s}", "statusReason",
+                                  "Terminated before the container started"));
+        return true;
+    }
     bool fits = (v <= wrk->vcpus_free && m <= wrk->memory_free) ||
                 wrk->running_cnt == 0;
     if (!fits) {
@@ -205,6 +273,13 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
     if (drv_kcons_subscribe(wrk->kcons, topics, 1, errstr, errstr_size) != 0) {
         return -1;
     }
+    char ctl_topic[300];
+    snprintf(ctl_topic, sizeof(ctl_topic), DRV_TOPIC_CONTROL_PREFIX "%s",
+             wrk->ce);
+    const char *ctl_topics[] = {ctl_topic};
+    if (drv_kcons_subscribe(wrk->kctl, ctl_topics, 1, errstr, errstr_size)) {
+        return -1;
+    }
     json_t *f = json_pack("{s:s,s:s,s:f,s:I}", "worker", wrk->id, "topic",
                           topic, "vcpus", wrk->vcpus_total, "memory_mib",
                           (json_int_t)wrk->memory_total);
@@ -218,6 +293,10 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
         if (drv_mono_ms() >= next_hb) {
             heartbeat(wrk, false);
             next_hb = drv_mono_ms() + hb_ms;
+        }
+        for (drv_kmsg_t *c; (c = drv_kcons_poll(wrk->kctl, 0));) {
+            handle_control(wrk, c);
+            drv_kmsg_destroy(c);
         }
         if (held) {
             if (try_admit(wrk, held_run)) {

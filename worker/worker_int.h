@@ -18,6 +18,8 @@ typedef struct drv__attempt {
     int attempt;
     double vcpus;
     int64_t memory_mib;
+    char cid[80];        /* container id once created (under wrk->lock) */
+    bool stop_requested; /* TerminateJob arrived (under wrk->lock) */
     struct drv__attempt *next;
 } drv__attempt_t;
 
@@ -29,6 +31,9 @@ struct drv_wrk {
     drv_codec_t *codec;
     drv_kprod_t *kprod;
     drv_kcons_t *kcons;
+    drv_kcons_t *kctl; /* drover.control.<ce>, a group of its own */
+    json_t *stopped;   /* "job#attempt" -> reason: stops for attempts not
+                          (yet) running here, checked on admission */
     double vcpus_total;
     int64_t memory_total;
     int64_t started_at;
@@ -43,6 +48,10 @@ struct drv_wrk {
 /* Report a status for an attempt (any thread). */
 void drv__wrk_report(struct drv_wrk *wrk, const char *job_id, int attempt,
                      const char *status, json_t *extra);
+
+/* Stop an attempt's container (SIGTERM, SIGKILL after the grace period)
+ * from a thread of its own. @locks wrk->lock held by the caller. */
+void drv__wrk_stop_container(struct drv_wrk *wrk, drv__attempt_t *a);
 
 /* The attempt thread's body: runs the container, reports, frees capacity. */
 void *drv__attempt_main(void *arg);

@@ -35,6 +35,7 @@ const drv_cli_verb_t drv_cli_verbs[] = {
      {{"jobs", "jobs", L}}},
     {"list-jobs", "ListJobs", "list a queue's jobs (RUNNING unless told)",
      {{"job-queue", "jobQueue", S},
+      {"array-job-id", "arrayJobId", S},
       {"job-status", "jobStatus", S},
       {"filters", "filters", TL},
       {"max-results", "maxResults", I},

@@ -335,6 +335,8 @@ static json_t *op_create_compute_environment(drv_client_t *client,
         goto out;
     }
     if (ensure_topic(client, DRV_TOPIC_RUN_PREFIX, name, err, errstr,
+                     errstr_size) != 0 ||
+        ensure_topic(client, DRV_TOPIC_CONTROL_PREFIX, name, err, errstr,
                      errstr_size) != 0) {
         goto out;
     }

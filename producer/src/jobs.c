@@ -103,17 +103,31 @@ static int check_dependencies(drv_pg_t *pg, json_t *req, drv_err_t *err,
             continue;
         }
         const char *p[] = {id};
+        const char *type = json_string_value(json_object_get(d, "type"));
         int64_t deadline = drv_mono_ms() + DEP_WAIT_MS;
         for (;;) {
             drv_pg_res_t *r = drv_pg_query(
-                pg, "SELECT 1 FROM jobs WHERE job_id = $1", 1, p, errstr,
-                errstr_size);
+                pg, "SELECT array_size FROM jobs WHERE job_id = $1", 1, p,
+                errstr, errstr_size);
             if (!r) {
                 *err = drv_pg_last_err(pg);
                 return -1;
             }
             int found = drv_pg_res_rows(r) > 0;
+            int64_t other = found ? drv_pg_res_int(r, 0, 0, -1) : -1;
             drv_pg_res_free(r);
+            json_t *sz = json_object_get(json_object_get(req,
+                                                         "arrayProperties"),
+                                         "size");
+            if (found && type && !strcmp(type, "N_TO_N") &&
+                other != json_integer_value(sz)) {
+                *err = DRV_ERR_INVALID;
+                drv_errstr_set(errstr, errstr_size,
+                               "N_TO_N dependency %s must be an array job of "
+                               "the same size (%" JSON_INTEGER_FORMAT ")",
+                               id, json_integer_value(sz));
+                return -1;
+            }
             if (found) {
                 break;
             }
@@ -246,7 +260,8 @@ json_t *drv__op_terminate_job(drv_client_t *client, json_t *req,
 #define JOB_COLS                                                               \
     "j.job_id, j.job_name, j.queue, j.definition_name, "                       \
     "j.definition_revision, j.status, j.status_reason, j.created_at, "         \
-    "j.started_at, j.stopped_at, j.request, j.resolved, j.exit_code, "         \
+    "j.started_at, j.stopped_at, j.request, COALESCE(j.resolved, (SELECT "    \
+    "p.resolved FROM jobs p WHERE p.job_id = j.array_parent)), j.exit_code, "         \
     "j.reason, j.is_cancelled, j.is_terminated, j.scheduling_priority, "       \
     "j.array_index, j.array_size, (SELECT coalesce(jsonb_agg("                 \
     "jsonb_strip_nulls(jsonb_build_object('container', jsonb_strip_nulls("     \
@@ -255,7 +270,10 @@ json_t *drv__op_terminate_job(drv_client_t *client, json_t *req,
     "'containerInstanceArn', a.worker)), 'startedAt', a.started_at, "          \
     "'stoppedAt', a.stopped_at, 'statusReason', a.status_reason)) ORDER BY "   \
     "a.attempt), '[]') FROM attempts a WHERE a.job_id = j.job_id AND "         \
-    "a.stopped_at IS NOT NULL)"
+    "a.stopped_at IS NOT NULL), j.array_parent, CASE WHEN j.array_size IS "    \
+    "NOT NULL AND j.array_parent IS NULL THEN (SELECT jsonb_object_agg("      \
+    "s.status, s.n) FROM (SELECT c.status, count(*) n FROM jobs c WHERE "      \
+    "c.array_parent = j.job_id GROUP BY c.status) s) END"
 
 static void set_int(json_t *o, const char *k, const drv_pg_res_t *r, int row,
                     int col)
@@ -298,6 +316,20 @@ static json_t *job_summary(drv_client_t *client, const drv_pg_res_t *r,
                  drv_pg_res_get(r, row, 4));
         drv__client_arn(client, arn, sizeof(arn), "job-definition", def);
         json_object_set_new(j, "jobDefinition", json_string(arn));
+    }
+    /* arrays: the parent shows its size and children per state (AWS's
+     * statusSummary), a child its index */
+    if (drv_pg_res_get(r, row, 20)) {
+        json_object_set_new(j, "arrayProperties",
+                            json_pack("{s:I}", "index",
+                                      (json_int_t)drv_pg_res_int(r, row, 17,
+                                                                 0)));
+    } else if (drv_pg_res_get(r, row, 18)) {
+        json_t *sum = drv_pg_res_json(r, row, 21);
+        json_object_set_new(
+            j, "arrayProperties",
+            json_pack("{s:o,s:I}", "statusSummary", sum ? sum : json_object(),
+                      "size", (json_int_t)drv_pg_res_int(r, row, 18, 0)));
     }
     return j;
 }
@@ -441,6 +473,7 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
     int limit, offset;
     char queue[256] = "", like[300], lim[16], off[16];
     const char *qref = json_string_value(json_object_get(req, "jobQueue"));
+    const char *array = json_string_value(json_object_get(req, "arrayJobId"));
     const char *status = json_string_value(json_object_get(req, "jobStatus"));
     drv_job_status_t st;
     drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
@@ -448,8 +481,9 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
         return NULL;
     }
     *err = DRV_ERR_INVALID;
-    if (!qref) {
-        drv_errstr_set(errstr, errstr_size, "jobQueue is required");
+    if (!qref == !array) {
+        drv_errstr_set(errstr, errstr_size,
+                       "give exactly one of jobQueue and arrayJobId");
         return NULL;
     }
     if (status && drv_job_status_parse(status, &st) != 0) {
@@ -462,20 +496,26 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
                   &offset, errstr, errstr_size) != 0) {
         return NULL;
     }
-    drv_arn_name(qref, queue, sizeof(queue));
+    if (qref) {
+        drv_arn_name(qref, queue, sizeof(queue));
+    }
     snprintf(lim, sizeof(lim), "%d", limit + 1);
     snprintf(off, sizeof(off), "%d", offset);
     /* AWS: no status and no filter lists RUNNING jobs; a filter lists every
      * status, newest first */
-    const char *p[] = {queue, like[0] ? NULL : (status ? status : "RUNNING"),
-                       like[0] ? like : NULL, lim, off};
+    /* by queue: plain jobs and array parents; children by arrayJobId */
+    const char *p[] = {qref ? queue : NULL,
+                       like[0] ? NULL : (status ? status : "RUNNING"),
+                       like[0] ? like : NULL, lim, off, array};
     drv_pg_res_t *r = drv_pg_query(
         pg,
-        "SELECT " JOB_COLS " FROM jobs j WHERE j.queue = $1 AND ($2::text "
-        "IS NULL OR j.status = $2) AND ($3::text IS NULL OR j.job_name ILIKE "
-        "$3) ORDER BY CASE WHEN $3::text IS NULL THEN j.seq ELSE -j.seq END "
-        "LIMIT $4::int OFFSET $5::int",
-        5, p, errstr, errstr_size);
+        "SELECT " JOB_COLS " FROM jobs j WHERE (($1::text IS NOT NULL AND "
+        "j.queue = $1 AND j.array_parent IS NULL) OR ($6::text IS NOT NULL "
+        "AND j.array_parent = $6)) AND ($2::text IS NULL OR j.status = $2) "
+        "AND ($3::text IS NULL OR j.job_name ILIKE $3) ORDER BY CASE WHEN "
+        "$6::text IS NOT NULL THEN j.array_index WHEN $3::text IS NULL THEN "
+        "j.seq ELSE -j.seq END LIMIT $4::int OFFSET $5::int",
+        6, p, errstr, errstr_size);
     if (!r) {
         *err = drv_pg_last_err(pg);
         return NULL;

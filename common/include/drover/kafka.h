@@ -25,6 +25,7 @@
 #define DRV_TOPIC_DLQ "drover.dlq"
 #define DRV_TOPIC_SUBMIT_PREFIX "drover.submit."
 #define DRV_TOPIC_RUN_PREFIX "drover.run."
+#define DRV_TOPIC_CONTROL_PREFIX "drover.control."
 
 /* ---- producer ---------------------------------------------------------- */
 

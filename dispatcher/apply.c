@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Applying consumed messages: SubmitJob (validate, record, spawn array
+ * children, evaluate dependencies), CancelJob and TerminateJob, a worker's
+ * JobStatus (fenced to the current attempt; retry or finish) and
+ * WorkerHeartbeat. Runs inside dispatcher.c's batch transaction.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dispatcher_int.h"
+#include "drover/catalog.h"
+#include "drover/util.h"
+
+#define EVENT_COLS DRV__EVENT_COLS
+#define TERMINAL DRV__TERMINAL
+
+
+/* Lookups refuse a job (DRV_ERR_NOTFOUND / DRV_ERR_INVALID) or fail for
+ * the database's reasons, which must retry the batch, not fail the job. */
+static bool is_refusal(drv_err_t err)
+{
+    return err == DRV_ERR_NOTFOUND || err == DRV_ERR_INVALID;
+}
+
+/* Check the queue named by the request against the topic it came on. */
+static drv_err_t check_queue(drv_disp_t *disp, json_t *sj, const char *source,
+                             char *queue, size_t queue_size, char *errstr,
+                             size_t errstr_size)
+{
+    drv_arn_name(json_string_value(json_object_get(sj, "jobQueue")), queue,
+                 queue_size);
+    const char *topic_q = source + strlen(DRV_TOPIC_SUBMIT_PREFIX);
+    if (strcmp(queue, topic_q) != 0) {
+        drv_errstr_set(errstr, errstr_size,
+                       "jobQueue %s does not match the topic's queue %s",
+                       queue, topic_q);
+        return DRV_ERR_INVALID;
+    }
+    return drv_catalog_queue(disp->pg, queue, queue, queue_size, errstr,
+                             errstr_size);
+}
+
+/* N_TO_N needs an existing array of the same size. 0, 1 (refused), -1. */
+static int check_n_to_n(drv_disp_t *disp, json_t *sj, char *errstr,
+                        size_t errstr_size)
+{
+    size_t i;
+    json_t *d;
+    int size = (int)json_integer_value(
+        json_object_get(json_object_get(sj, "arrayProperties"), "size"));
+    json_array_foreach(json_object_get(sj, "dependsOn"), i, d)
+    {
+        const char *t = json_string_value(json_object_get(d, "type"));
+        const char *id = json_string_value(json_object_get(d, "jobId"));
+        if (!t || strcmp(t, "N_TO_N") || !id) {
+            continue;
+        }
+        const char *p[] = {id};
+        drv_pg_res_t *r = drv_pg_query(
+            disp->pg,
+            "SELECT array_size FROM jobs WHERE job_id = $1 AND array_parent "
+            "IS NULL",
+            1, p, errstr, errstr_size);
+        if (!r) {
+            return -1;
+        }
+        int other = drv_pg_res_rows(r) ? (int)drv_pg_res_int(r, 0, 0, 0) : -1;
+        drv_pg_res_free(r);
+        if (other != size) {
+            drv_errstr_set(errstr, errstr_size,
+                           other < 0 ? "N_TO_N dependency %s does not exist"
+                                     : "N_TO_N dependency %s must be an array "
+                                       "job of the same size (%d)",
+                           id, size);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Validate and resolve into *resolved. Returns 0 (resolved), 1 (the job is
+ * refused: the reason is in errstr) or -1 (database error).
+ */
+static int prepare(drv_disp_t *disp, json_t *sj, const char *source,
+                   char *queue, size_t queue_size, char *def_name,
+                   size_t def_name_size, int *revision, json_t **resolved,
+                   char *errstr, size_t errstr_size)
+{
+    drv_err_t err;
+    *resolved = NULL;
+    if (drv_job_validate_submit(sj, &disp->limits, errstr, errstr_size) != 0) {
+        return 1;
+    }
+    if ((err = check_queue(disp, sj, source, queue, queue_size, errstr,
+                           errstr_size)) != DRV_OK) {
+        return is_refusal(err) ? 1 : -1;
+    }
+    json_t *def = drv_catalog_definition(
+        disp->pg, json_string_value(json_object_get(sj, "jobDefinition")),
+        def_name, def_name_size, revision, &err, errstr, errstr_size);
+    if (!def) {
+        return is_refusal(err) ? 1 : -1;
+    }
+    *resolved = drv_job_resolve(def, sj, &disp->limits, errstr, errstr_size);
+    json_decref(def);
+    if (!*resolved) {
+        return 1;
+    }
+    int r = check_n_to_n(disp, sj, errstr, errstr_size);
+    if (r != 0) {
+        json_decref(*resolved);
+        *resolved = NULL;
+    }
+    return r;
+}
+
+/* A SEQUENTIAL entry without a job id makes an array's children run one
+ * after another. */
+static bool is_sequential(json_t *sj)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(sj, "dependsOn"), i, d)
+    {
+        const char *t = json_string_value(json_object_get(d, "type"));
+        if (t && !strcmp(t, "SEQUENTIAL") && !json_object_get(d, "jobId")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int insert_job(drv_disp_t *disp, json_t *sj, const char *queue,
+                      const char *def_name, int revision, json_t *resolved,
+                      const char *fail_reason, char *errstr,
+                      size_t errstr_size)
+{
+    char rev[16], now[24], vcpus[32], mem[24], att[16], prio[16], size[16];
+    json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
+                                 "size");
+    snprintf(size, sizeof(size), "%d", (int)json_integer_value(ap));
+    json_t *c = json_object_get(resolved, "container");
+    json_t *a = json_object_get(json_object_get(resolved, "retryStrategy"),
+                                "attempts");
+    snprintf(rev, sizeof(rev), "%d", revision);
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    snprintf(vcpus, sizeof(vcpus), "%g",
+             json_number_value(json_object_get(c, "vcpus")));
+    snprintf(mem, sizeof(mem), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(c, "memory")));
+    snprintf(att, sizeof(att), "%d",
+             json_is_integer(a) ? (int)json_integer_value(a) : 1);
+    snprintf(prio, sizeof(prio), "%d",
+             (int)json_integer_value(
+                 json_object_get(sj, "schedulingPriorityOverride")));
+    char *req = json_dumps(sj, JSON_COMPACT);
+    char *res = resolved ? json_dumps(resolved, JSON_COMPACT) : NULL;
+    const char *name = json_string_value(json_object_get(sj, "jobName"));
+    const char *p[] = {json_string_value(json_object_get(sj, "jobId")),
+                       name ? name : "",
+                       queue,
+                       revision ? def_name : NULL,
+                       revision ? rev : NULL,
+                       fail_reason ? "FAILED" : "SUBMITTED",
+                       fail_reason,
+                       now,
+                       req,
+                       res,
+                       vcpus,
+                       mem,
+                       att,
+                       prio,
+                       ap ? size : NULL,
+                       is_sequential(sj) ? "true" : "false"};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "INSERT INTO jobs (job_id, job_name, queue, definition_name, "
+        "definition_revision, status, status_reason, created_at, updated_at, "
+        "stopped_at, request, resolved, vcpus, memory_mib, max_attempts, "
+        "scheduling_priority, array_size, array_sequential) VALUES ($1, $2, "
+        "$3, $4, $5::int, $6, $7, $8::bigint, $8::bigint, CASE WHEN $6 = "
+        "'FAILED' THEN $8::bigint END, $9::jsonb, $10::jsonb, $11::float8, "
+        "$12::bigint, $13::int, $14::int, $15::int, $16::bool) "
+        "RETURNING " EVENT_COLS,
+        16, p, errstr, errstr_size);
+    free(req);
+    free(res);
+    if (!r) {
+        return -1;
+    }
+    if (fail_reason) {
+        drv__emit_event(disp, r, 0, "SUBMITTED");
+    }
+    drv_pg_res_free(r);
+    return 0;
+}
+
+static int insert_dependencies(drv_disp_t *disp, const char *job_id,
+                               json_t *deps, char *errstr, size_t errstr_size)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(deps, i, d)
+    {
+        const char *dep = json_string_value(json_object_get(d, "jobId"));
+        if (!dep) {
+            continue; /* SEQUENTIAL without a job id: derived, not stored */
+        }
+        const char *p[] = {job_id, dep,
+                           json_string_value(json_object_get(d, "type"))};
+        if (drv_pg_exec(disp->pg,
+                        "INSERT INTO job_dependencies (job_id, depends_on, "
+                        "type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                        3, p, errstr, errstr_size) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Jobs recorded before job_id, held SUBMITTED until it exists. */
+static int wake_waiting(drv_disp_t *disp, const char *job_id, char *errstr,
+                        size_t errstr_size)
+{
+    const char *p[] = {job_id};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.job_id = "
+        "d.job_id WHERE d.depends_on = $1 AND j.status = 'SUBMITTED' "
+        "ORDER BY j.seq",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = 0;
+    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
+        ret = drv__evaluate(disp, drv_pg_res_get(r, i, 0), errstr,
+                            errstr_size);
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
+static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
+                        const char *key, const void *raw, size_t raw_len,
+                        char *errstr, size_t errstr_size)
+{
+    const char *job_id = json_string_value(json_object_get(sj, "jobId"));
+    const char *p[] = {job_id};
+    drv_pg_res_t *r = drv_pg_query(disp->pg,
+                                   "SELECT request FROM jobs WHERE job_id = $1",
+                                   1, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    if (drv_pg_res_rows(r) > 0) { /* a redelivery, or a reused id */
+        json_t *old = drv_pg_res_json(r, 0, 0);
+        if (!json_equal(old, sj)) {
+            char why[300];
+            snprintf(why, sizeof(why),
+                     "job id %s was already used by a different submission",
+                     job_id);
+            drv__disp_dlq(disp, source, key, raw, raw_len, why);
+        }
+        json_decref(old);
+        drv_pg_res_free(r);
+        return 0;
+    }
+    drv_pg_res_free(r);
+
+    char queue[256] = "", def_name[256] = "", reason[DRV_ERRSTR_SIZE];
+    int revision = 0;
+    json_t *resolved;
+    if (prepare(disp, sj, source, queue, sizeof(queue), def_name,
+                sizeof(def_name), &revision, &resolved, reason,
+                sizeof(reason)) < 0) {
+        drv_errstr_set(errstr, errstr_size, "%s", reason);
+        return -1;
+    }
+    if (!queue[0]) {
+        snprintf(queue, sizeof(queue), "%s",
+                 source + strlen(DRV_TOPIC_SUBMIT_PREFIX));
+    }
+    int ret = insert_job(disp, sj, queue, def_name, revision, resolved,
+                         resolved ? NULL : reason, errstr, errstr_size);
+    json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
+                                 "size");
+    if (ret == 0 && resolved) {
+        ret = insert_dependencies(disp, job_id,
+                                  json_object_get(sj, "dependsOn"), errstr,
+                                  errstr_size);
+        if (ret == 0 && ap) {
+            ret = drv__array_spawn(disp, job_id, (int)json_integer_value(ap),
+                                   errstr, errstr_size);
+        }
+        if (ret == 0) {
+            ret = drv__evaluate(disp, job_id, errstr, errstr_size);
+        }
+    }
+    if (ret == 0) {
+        /* jobs that arrived first and wait for this one to exist */
+        ret = wake_waiting(disp, job_id, errstr, errstr_size);
+    }
+    json_decref(resolved);
+    return ret;
+}
+
+/* ---- CancelJob / TerminateJob ---------------------------------------------- */
+
+/* Ask the workers of the job's compute environment to stop its attempt. */
+static void send_stop(drv_disp_t *disp, const char *job_id, int attempt,
+                      const char *ce, const char *reason)
+{
+    char topic[300], e[DRV_ERRSTR_SIZE];
+    void *buf;
+    size_t len;
+    json_t *m = json_pack("{s:s,s:i,s:s,s:I}", "jobId", job_id, "attempt",
+                          attempt, "reason", reason, "requestedAt",
+                          (json_int_t)drv_now_ms());
+    snprintf(topic, sizeof(topic), DRV_TOPIC_CONTROL_PREFIX "%s", ce);
+    if (drv_codec_encode(disp->codec, "StopAttempt", m, &buf, &len, e,
+                         sizeof(e)) == 0) {
+        drv__disp_emit(disp, topic, job_id, buf, len);
+    }
+    json_decref(m);
+}
+
+/*
+ * Cancel (or terminate) one job that is not an array parent: one not yet
+ * handed to a worker fails now; terminate also stops a STARTING or RUNNING
+ * one (or one released but not yet started) through its workers, and the
+ * worker's FAILED report then ends it with the caller's reason.
+ */
+static int cancel_one(drv_disp_t *disp, const char *job_id,
+                      const drv__change_t *c, char *errstr,
+                      size_t errstr_size)
+{
+    const char *p[] = {job_id, c->status_reason};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT status, released, attempts, compute_environment FROM jobs "
+        "WHERE job_id = $1 FOR UPDATE",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = 0;
+    if (drv_pg_res_rows(r) == 1) {
+        const char *st = drv_pg_res_get(r, 0, 0);
+        bool released = drv_pg_res_get(r, 0, 1)[0] == 't';
+        bool waiting = !strcmp(st, "SUBMITTED") || !strcmp(st, "PENDING") ||
+                       (!strcmp(st, "RUNNABLE") && !released);
+        bool live = released || !strcmp(st, "STARTING") ||
+                    !strcmp(st, "RUNNING");
+        if (waiting) {
+            ret = drv__set_status(disp, job_id, "FAILED", c, errstr,
+                                  errstr_size) < 0
+                      ? -1
+                      : 0;
+        } else if (c->terminated && live) {
+            ret = drv_pg_exec(disp->pg,
+                              "UPDATE jobs SET is_terminated = true, "
+                              "status_reason = $2 WHERE job_id = $1",
+                              2, p, errstr, errstr_size);
+            if (ret == 0) {
+                send_stop(disp, job_id, (int)drv_pg_res_int(r, 0, 2, 0),
+                          drv_pg_res_get(r, 0, 3), c->status_reason);
+            }
+        } else if (live) {
+            json_t *f = drv_log_job(job_id);
+            drv_log(disp->log, DRV_LOG_INFO, "job.cancel_ignored", f,
+                    "cancel of a %s job has no effect (AWS Batch: use "
+                    "terminate)",
+                    st);
+            json_decref(f);
+        }
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
+/* Cancel or terminate a job; on an array parent, every child. */
+static int apply_cancel(drv_disp_t *disp, json_t *cj, bool terminate,
+                        char *errstr, size_t errstr_size)
+{
+    const char *job_id = json_string_value(json_object_get(cj, "jobId"));
+    drv__change_t c = {
+        .status_reason = json_string_value(json_object_get(cj, "reason")),
+        .exit_code = -1,
+        .cancelled = !terminate,
+        .terminated = terminate};
+    const char *p[] = {job_id, c.status_reason, terminate ? "true" : "false"};
+    /* an array parent records the request; its children carry it out */
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "UPDATE jobs SET status_reason = $2, is_cancelled = is_cancelled OR "
+        "NOT $3::bool, is_terminated = is_terminated OR $3::bool WHERE "
+        "job_id = $1 AND array_size IS NOT NULL AND array_parent IS NULL "
+        "AND status NOT IN " TERMINAL " RETURNING job_id",
+        3, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = 0;
+    if (drv_pg_res_rows(r) == 0) {
+        ret = cancel_one(disp, job_id, &c, errstr, errstr_size);
+    } else {
+        drv_pg_res_t *kids = drv_pg_query(
+            disp->pg,
+            "SELECT job_id FROM jobs WHERE array_parent = $1 AND status NOT "
+            "IN " TERMINAL " ORDER BY array_index",
+            1, p, errstr, errstr_size);
+        ret = kids ? 0 : -1;
+        for (int i = 0; ret == 0 && i < drv_pg_res_rows(kids); i++) {
+            ret = cancel_one(disp, drv_pg_res_get(kids, i, 0), &c, errstr,
+                             errstr_size);
+        }
+        drv_pg_res_free(kids);
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
+/* ---- JobStatus --------------------------------------------------------- */
+
+static int record_attempt(drv_disp_t *disp, json_t *js, const char *status,
+                          char *errstr, size_t errstr_size)
+{
+    char att[16], ts[24], code[16];
+    json_t *ec = json_object_get(js, "exitCode");
+    snprintf(att, sizeof(att), "%d",
+             (int)json_integer_value(json_object_get(js, "attempt")));
+    snprintf(ts, sizeof(ts), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(js, "timestamp")));
+    snprintf(code, sizeof(code), "%d", (int)json_integer_value(ec));
+    bool running = !strcmp(status, "RUNNING");
+    bool done = !strcmp(status, "SUCCEEDED") || !strcmp(status, "FAILED");
+    const char *p[] = {
+        json_string_value(json_object_get(js, "jobId")),
+        att,
+        json_string_value(json_object_get(js, "worker")),
+        json_string_value(json_object_get(js, "containerId")),
+        running ? ts : NULL,
+        done ? ts : NULL,
+        ec ? code : NULL,
+        json_string_value(json_object_get(js, "reason")),
+        json_string_value(json_object_get(js, "statusReason")),
+        json_string_value(json_object_get(js, "logStreamName"))};
+    return drv_pg_exec(
+        disp->pg,
+        "UPDATE attempts SET worker = COALESCE($3, worker), "
+        "container_id = COALESCE($4, container_id), "
+        "started_at = COALESCE($5::bigint, started_at), "
+        "stopped_at = COALESCE($6::bigint, stopped_at), "
+        "exit_code = COALESCE($7::int, exit_code), "
+        "reason = COALESCE($8, reason), "
+        "status_reason = COALESCE($9, status_reason), "
+        "log_stream = COALESCE($10, log_stream) "
+        "WHERE job_id = $1 AND attempt = $2::int",
+        10, p, errstr, errstr_size);
+}
+
+static int finish_attempt(drv_disp_t *disp, json_t *js, const char *status,
+                          json_t *retry, int attempts, bool stopped_by_user,
+                          char *errstr, size_t errstr_size)
+{
+    const char *job_id = json_string_value(json_object_get(js, "jobId"));
+    json_t *ec = json_object_get(js, "exitCode");
+    char trimmed[DRV_CONTAINER_REASON_MAX + 1];
+    const char *reason = json_string_value(json_object_get(js, "reason"));
+    if (reason) {
+        snprintf(trimmed, sizeof(trimmed), "%s", reason);
+        reason = trimmed;
+    }
+    drv__change_t c = {
+        .status_reason = json_string_value(json_object_get(js, "statusReason")),
+        .exit_code = ec ? (int)json_integer_value(ec) : -1,
+        .reason = reason};
+    if (!strcmp(status, "SUCCEEDED")) {
+        return drv__set_status(disp, job_id, "SUCCEEDED", &c, errstr,
+                               errstr_size) < 0
+                   ? -1
+                   : 0;
+    }
+    if (stopped_by_user) {
+        c.status_reason = NULL; /* keep the terminate request's reason */
+    }
+    bool timed_out = c.status_reason &&
+                     !strcmp(c.status_reason, DRV_REASON_TIMEOUT);
+    if (!stopped_by_user && !timed_out &&
+        drv_job_should_retry(retry, attempts, c.exit_code, c.reason,
+                             c.status_reason)) {
+        return drv__set_status(disp, job_id, "RUNNABLE", &c, errstr,
+                               errstr_size) < 0
+                   ? -1
+                   : 0;
+    }
+    return drv__set_status(disp, job_id, "FAILED", &c, errstr, errstr_size) <
+                   0
+               ? -1
+               : 0;
+}
+
+static int apply_status(drv_disp_t *disp, json_t *js, char *errstr,
+                        size_t errstr_size)
+{
+    const char *job_id = json_string_value(json_object_get(js, "jobId"));
+    const char *status = json_string_value(json_object_get(js, "status"));
+    int attempt = (int)json_integer_value(json_object_get(js, "attempt"));
+    const char *p[] = {job_id};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT j.status, j.attempts, j.released, COALESCE(j.resolved, "
+        "p.resolved)->'retryStrategy', j.is_cancelled OR j.is_terminated "
+        "FROM jobs j LEFT JOIN jobs p ON p.job_id = j.array_parent "
+        "WHERE j.job_id = $1 FOR UPDATE OF j",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = 0;
+    /* fencing: only the current, released attempt of a live job counts */
+    if (drv_pg_res_rows(r) == 0 ||
+        drv_pg_res_int(r, 0, 1, 0) != attempt ||
+        drv_pg_res_get(r, 0, 2)[0] != 't') {
+        json_t *f = drv_log_job(job_id);
+        drv_log(disp->log, DRV_LOG_DEBUG, "job.status_fenced", f,
+                "ignored %s for attempt %d: not the current attempt", status,
+                attempt);
+        json_decref(f);
+        goto out;
+    }
+    if (record_attempt(disp, js, status, errstr, errstr_size) != 0) {
+        ret = -1;
+        goto out;
+    }
+    if (!strcmp(status, "STARTING") || !strcmp(status, "RUNNING")) {
+        drv__change_t c = {.exit_code = -1};
+        ret = drv__set_status(disp, job_id, status, &c, errstr, errstr_size) <
+                      0
+                  ? -1
+                  : 0;
+    } else if (!strcmp(status, "SUCCEEDED") || !strcmp(status, "FAILED")) {
+        json_t *retry = drv_pg_res_json(r, 0, 3);
+        ret = finish_attempt(disp, js, status, retry, attempt,
+                             drv_pg_res_get(r, 0, 4)[0] == 't', errstr,
+                             errstr_size);
+        json_decref(retry);
+    }
+out:
+    drv_pg_res_free(r);
+    return ret;
+}
+
+static int apply_heartbeat(drv_disp_t *disp, json_t *hb, char *errstr,
+                           size_t errstr_size)
+{
+    char vt[32], vf[32], mt[24], mf[24], st[24], ts[24];
+    snprintf(vt, sizeof(vt), "%g",
+             json_number_value(json_object_get(hb, "vcpusTotal")));
+    snprintf(vf, sizeof(vf), "%g",
+             json_number_value(json_object_get(hb, "vcpusFree")));
+    snprintf(mt, sizeof(mt), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(hb, "memoryTotalMiB")));
+    snprintf(mf, sizeof(mf), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(hb, "memoryFreeMiB")));
+    snprintf(st, sizeof(st), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(hb, "startedAt")));
+    snprintf(ts, sizeof(ts), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(hb, "timestamp")));
+    const char *p[] = {json_string_value(json_object_get(hb, "worker")),
+                       json_string_value(json_object_get(hb,
+                                                         "computeEnvironment")),
+                       vt, vf, mt, mf, st, ts,
+                       json_is_true(json_object_get(hb, "draining")) ? "true"
+                                                                     : "false"};
+    return drv_pg_exec(
+        disp->pg,
+        "INSERT INTO workers (worker_id, compute_environment, vcpus_total, "
+        "vcpus_free, memory_total_mib, memory_free_mib, started_at, "
+        "last_heartbeat, draining) VALUES ($1, $2, $3::float8, $4::float8, "
+        "$5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bool) "
+        "ON CONFLICT (worker_id) DO UPDATE SET compute_environment = $2, "
+        "vcpus_total = $3::float8, vcpus_free = $4::float8, "
+        "memory_total_mib = $5::bigint, memory_free_mib = $6::bigint, "
+        "started_at = $7::bigint, draining = $9::bool, "
+        "last_heartbeat = GREATEST(workers.last_heartbeat, $8::bigint)",
+        9, p, errstr, errstr_size);
+}
+
+static int apply_one(drv_disp_t *disp, const char *type, json_t *msg,
+                     const char *source, const char *key, const void *raw,
+                     size_t raw_len, char *errstr, size_t errstr_size)
+{
+    if (!strcmp(type, "JobRequest")) {
+        json_t *req = json_object_get(msg, "request");
+        json_t *v;
+        if ((v = json_object_get(req, "SubmitJob"))) {
+            return apply_submit(disp, v, source, key, raw, raw_len, errstr,
+                                errstr_size);
+        }
+        if ((v = json_object_get(req, "CancelJob"))) {
+            return apply_cancel(disp, v, false, errstr, errstr_size);
+        }
+        if ((v = json_object_get(req, "TerminateJob"))) {
+            return apply_cancel(disp, v, true, errstr, errstr_size);
+        }
+    } else if (!strcmp(type, "JobStatus")) {
+        return apply_status(disp, msg, errstr, errstr_size);
+    } else if (!strcmp(type, "WorkerHeartbeat")) {
+        return apply_heartbeat(disp, msg, errstr, errstr_size);
+    }
+    char why[200];
+    snprintf(why, sizeof(why), "a %s message does not belong on %s", type,
+             source);
+    drv__disp_dlq(disp, source, key, raw, raw_len, why);
+    return 0;
+}
+
+
+int drv__state_apply(drv_disp_t *disp, const char *type, json_t *msg,
+                     const char *source, const char *key, const void *raw,
+                     size_t raw_len, char *errstr, size_t errstr_size)
+{
+    if (apply_one(disp, type, msg, source, key, raw, raw_len, errstr,
+                  errstr_size) != 0) {
+        json_array_clear(disp->done);
+        return -1;
+    }
+    return drv__drain(disp, errstr, errstr_size);
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The scheduler: releases RUNNABLE jobs to the run topics of their queues'
+ * compute environments, by queue priority, then scheduling priority, then
+ * age, while each environment's released-and-unfinished jobs fit its vCPU
+ * and memory budget. Runs in its own transaction (dispatcher.c).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dispatcher_int.h"
+#include "drover/util.h"
+
+static json_t *int_or_null(const drv_pg_res_t *r, int row, int col)
+{
+    const char *s = drv_pg_res_get(r, row, col);
+    return s ? json_integer(drv_pg_res_int(r, row, col, 0)) : json_null();
+}
+
+static json_t *run_request(drv_disp_t *disp, const drv_pg_res_t *r,
+                           const char *job_id, const char *ce)
+{
+    json_t *resolved = drv_pg_res_json(r, 0, 5);
+    json_t *c = json_object_get(resolved, "container");
+    char def[300];
+    snprintf(def, sizeof(def), "%s:%s", drv_pg_res_get(r, 0, 3),
+             drv_pg_res_get(r, 0, 4));
+    json_t *to = json_object_get(json_object_get(resolved, "timeout"),
+                                 "attemptDurationSeconds");
+    json_t *run = json_pack(
+        "{s:s,s:i,s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:f,s:I,s:O?,s:o,s:o,s:I}",
+        "jobId", job_id, "attempt", (int)drv_pg_res_int(r, 0, 0, 1), "jobName",
+        drv_pg_res_get(r, 0, 1), "jobQueue", drv_pg_res_get(r, 0, 2),
+        "computeEnvironment", ce, "jobDefinition", def, "image",
+        json_object_get(c, "image"), "command", json_object_get(c, "command"),
+        "environment", json_object_get(c, "environment"), "vcpus",
+        json_number_value(json_object_get(c, "vcpus")), "memoryMiB",
+        json_integer_value(json_object_get(c, "memory")), "timeoutSeconds", to,
+        "arrayIndex", int_or_null(r, 0, 6), "arraySize", int_or_null(r, 0, 7),
+        "releasedAt", (json_int_t)drv_now_ms());
+    json_decref(resolved);
+    (void)disp;
+    return run;
+}
+
+static int release(drv_disp_t *disp, const char *job_id, const char *ce,
+                   char *errstr, size_t errstr_size)
+{
+    char now[24];
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    const char *p[] = {job_id, ce, now};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "UPDATE jobs SET attempts = attempts + 1, released = true, "
+        "compute_environment = $2, updated_at = $3::bigint "
+        "WHERE job_id = $1 AND status = 'RUNNABLE' AND NOT released "
+        "RETURNING attempts, job_name, queue, definition_name, "
+        "definition_revision, COALESCE(resolved, (SELECT p.resolved FROM jobs "
+        "p WHERE p.job_id = jobs.array_parent)), array_index, array_size",
+        3, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = 0;
+    if (drv_pg_res_rows(r) == 1) {
+        const char *p2[] = {job_id, drv_pg_res_get(r, 0, 0), now};
+        if (drv_pg_exec(disp->pg,
+                        "INSERT INTO attempts (job_id, attempt, released_at) "
+                        "VALUES ($1, $2::int, $3::bigint)",
+                        3, p2, errstr, errstr_size) != 0) {
+            ret = -1;
+        } else {
+            json_t *run = run_request(disp, r, job_id, ce);
+            void *buf;
+            size_t len;
+            char topic[300], e[DRV_ERRSTR_SIZE];
+            snprintf(topic, sizeof(topic), DRV_TOPIC_RUN_PREFIX "%s", ce);
+            if (drv_codec_encode(disp->codec, "RunJob", run, &buf, &len, e,
+                                 sizeof(e)) == 0) {
+                drv__disp_emit(disp, topic, job_id, buf, len);
+            } else {
+                drv_log(disp->log, DRV_LOG_ERROR, "dispatcher.run_encode",
+                        NULL, "could not encode RunJob for %s: %s", job_id, e);
+            }
+            json_decref(run);
+        }
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
+/* A job that can never fit its compute environment says so, as AWS does. */
+static int mark_unfit(drv_disp_t *disp, const char *job_id, char *errstr,
+                      size_t errstr_size)
+{
+    const char *p[] = {job_id,
+                       "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job "
+                       "requires more vCPU or memory than its compute "
+                       "environment has."};
+    return drv_pg_exec(disp->pg,
+                       "UPDATE jobs SET status_reason = $2 WHERE job_id = $1 "
+                       "AND status_reason IS DISTINCT FROM $2",
+                       2, p, errstr, errstr_size);
+}
+
+static int schedule_ce(drv_disp_t *disp, const char *ce, double max_vcpus,
+                       double max_mem, char *errstr, size_t errstr_size)
+{
+    const char *p[] = {ce};
+    drv_pg_res_t *used = drv_pg_query(
+        disp->pg,
+        "SELECT coalesce(sum(vcpus), 0), coalesce(sum(memory_mib), 0) "
+        "FROM jobs WHERE released AND compute_environment = $1",
+        1, p, errstr, errstr_size);
+    if (!used) {
+        return -1;
+    }
+    double free_v = max_vcpus - strtod(drv_pg_res_get(used, 0, 0), NULL);
+    double free_m = max_mem - strtod(drv_pg_res_get(used, 0, 1), NULL);
+    drv_pg_res_free(used);
+    if (free_v <= 0) {
+        return 0;
+    }
+    drv_pg_res_t *cand = drv_pg_query(
+        disp->pg,
+        "SELECT j.job_id, j.vcpus, j.memory_mib FROM jobs j "
+        "JOIN job_queues q ON q.name = j.queue AND q.state = 'ENABLED' "
+        "JOIN LATERAL (SELECT compute_environment FROM "
+        "job_queue_compute_environments WHERE queue = q.name ORDER BY ord "
+        "LIMIT 1) qc ON qc.compute_environment = $1 "
+        "WHERE j.status = 'RUNNABLE' AND NOT j.released "
+        "ORDER BY q.priority DESC, j.scheduling_priority DESC, j.seq "
+        "LIMIT 1000",
+        1, p, errstr, errstr_size);
+    if (!cand) {
+        return -1;
+    }
+    int ret = 0;
+    for (int i = 0; ret == 0 && i < drv_pg_res_rows(cand) && free_v > 0; i++) {
+        double v = strtod(drv_pg_res_get(cand, i, 1), NULL);
+        double m = strtod(drv_pg_res_get(cand, i, 2), NULL);
+        const char *job_id = drv_pg_res_get(cand, i, 0);
+        if (v > max_vcpus || m > max_mem) {
+            ret = mark_unfit(disp, job_id, errstr, errstr_size);
+        } else if (v <= free_v && m <= free_m) {
+            ret = release(disp, job_id, ce, errstr, errstr_size);
+            free_v -= v;
+            free_m -= m;
+        }
+    }
+    drv_pg_res_free(cand);
+    return ret;
+}
+
+int drv__state_schedule(drv_disp_t *disp, char *errstr, size_t errstr_size)
+{
+    drv_pg_res_t *ces = drv_pg_query(
+        disp->pg,
+        "SELECT name, max_vcpus, coalesce(max_memory_mib, 9e15) "
+        "FROM compute_environments WHERE state = 'ENABLED' ORDER BY name",
+        0, NULL, errstr, errstr_size);
+    if (!ces) {
+        return -1;
+    }
+    int ret = 0;
+    for (int i = 0; ret == 0 && i < drv_pg_res_rows(ces); i++) {
+        ret = schedule_ce(disp, drv_pg_res_get(ces, i, 0),
+                          strtod(drv_pg_res_get(ces, i, 1), NULL),
+                          strtod(drv_pg_res_get(ces, i, 2), NULL), errstr,
+                          errstr_size);
+    }
+    drv_pg_res_free(ces);
+    return ret;
+}
+
