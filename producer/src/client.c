@@ -463,6 +463,76 @@ out:
     return resp;
 }
 
+static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
+                                   drv_err_t *err, char *errstr,
+                                   size_t errstr_size)
+{
+    const char *ref = json_string_value(json_object_get(req, "jobQueue"));
+    const char *state = json_string_value(json_object_get(req, "state"));
+    json_t *prio = json_object_get(req, "priority");
+    char name[300], pr[16], arn[512], *order = NULL;
+    json_t *resp = NULL;
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (!ref) {
+        FAIL(DRV_ERR_INVALID, "jobQueue is required");
+    }
+    if (state && strcmp(state, "ENABLED") && strcmp(state, "DISABLED")) {
+        FAIL(DRV_ERR_INVALID, "state must be ENABLED or DISABLED");
+    }
+    if (prio && !json_is_integer(prio)) {
+        FAIL(DRV_ERR_INVALID, "priority must be an integer");
+    }
+    if (json_object_get(req, "computeEnvironmentOrder") &&
+        !(order = ce_order(req, err, errstr, errstr_size))) {
+        goto out;
+    }
+    drv_arn_name(ref, name, sizeof(name));
+    snprintf(pr, sizeof(pr), "%d", (int)json_integer_value(prio));
+    const char *p[] = {name, state, prio ? pr : NULL, order};
+    drv_pg_res_t *r = NULL;
+    *err = DRV_ERR_TRANSIENT;
+    if (drv_pg_begin(pg, errstr, errstr_size) != 0 ||
+        !(r = drv_pg_query(pg,
+                           "UPDATE job_queues SET state = COALESCE($2, state), "
+                           "priority = COALESCE($3::int, priority) WHERE name "
+                           "= $1 RETURNING name",
+                           3, p, errstr, errstr_size)) ||
+        (drv_pg_res_rows(r) == 1 && order &&
+         (drv_pg_exec(pg,
+                      "DELETE FROM job_queue_compute_environments WHERE "
+                      "queue = $1",
+                      1, p, errstr, errstr_size) != 0 ||
+          drv_pg_exec(pg,
+                      "INSERT INTO job_queue_compute_environments SELECT $1, "
+                      "(x->>'ord')::int, x->>'ce' FROM jsonb_array_elements("
+                      "$4::jsonb) x",
+                      4, p, errstr, errstr_size) != 0)) ||
+        drv_pg_commit(pg, errstr, errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+        if (!strcmp(drv_pg_last_sqlstate(pg), "23503")) {
+            drv_errstr_set(errstr, errstr_size,
+                           "a compute environment in computeEnvironmentOrder "
+                           "does not exist");
+        }
+        drv_pg_res_free(r);
+        drv_pg_rollback(pg);
+        goto out;
+    }
+    if (drv_pg_res_rows(r) == 0) {
+        drv_pg_res_free(r);
+        FAIL(DRV_ERR_NOTFOUND, "JobQueue %s does not exist", name);
+    }
+    drv_pg_res_free(r);
+    drv__client_arn(client, arn, sizeof(arn), "job-queue", name);
+    resp = json_pack("{s:s,s:s}", "jobQueueName", name, "jobQueueArn", arn);
+out:
+    free(order);
+    return resp;
+}
+
 /* Describe queues or CEs: `sql` returns (name, spec, state, extra json). */
 static json_t *describe_resources(drv_client_t *client, json_t *req,
                                   const char *filter_key, const char *sql,
@@ -584,6 +654,7 @@ static const struct op {
     {"CreateComputeEnvironment", op_create_compute_environment},
     {"DescribeComputeEnvironments", op_describe_compute_environments},
     {"CreateJobQueue", op_create_job_queue},
+    {"UpdateJobQueue", op_update_job_queue},
     {"DescribeJobQueues", op_describe_job_queues},
 };
 
@@ -591,8 +662,8 @@ const char *const drv_client_operations[] = {
     "SubmitJob", "DescribeJobs", "ListJobs", "CancelJob", "TerminateJob",
     "RegisterJobDefinition", "DescribeJobDefinitions",
     "DeregisterJobDefinition", "CreateComputeEnvironment",
-    "DescribeComputeEnvironments", "CreateJobQueue", "DescribeJobQueues",
-    NULL};
+    "DescribeComputeEnvironments", "CreateJobQueue", "UpdateJobQueue",
+    "DescribeJobQueues", NULL};
 
 json_t *drv_client_call(drv_client_t *client, const char *operation,
                         json_t *request, drv_err_t *err_out, char *errstr,

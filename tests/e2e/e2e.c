@@ -2,6 +2,8 @@
 /* Helpers for the end-to-end suites: see e2e.h. */
 #include "e2e.h"
 
+#include "drover/util.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,20 +59,83 @@ void e2e_register(const char *name, const char *command_json, int memory_mib)
         name, command_json, memory_mib));
 }
 
-const char *e2e_submit(const char *name, const char *definition,
-                       const char *extra_json)
+const char *e2e_submit_to(const char *queue, const char *name,
+                          const char *definition, const char *extra_json)
 {
-    static char ids[16][40];
+    static char ids[32][40];
     static int next;
     json_t *r = e2e_call("SubmitJob",
-                         "{\"jobName\":\"%s\",\"jobQueue\":\"default\","
+                         "{\"jobName\":\"%s\",\"jobQueue\":\"%s\","
                          "\"jobDefinition\":\"%s\"%s%s}",
-                         name, definition, extra_json ? "," : "",
+                         name, queue, definition, extra_json ? "," : "",
                          extra_json ? extra_json : "");
-    char *id = ids[next++ % 16];
+    char *id = ids[next++ % 32];
     snprintf(id, 40, "%s", json_string_value(json_object_get(r, "jobId")));
     json_decref(r);
     return id;
+}
+
+const char *e2e_submit(const char *name, const char *definition,
+                       const char *extra_json)
+{
+    return e2e_submit_to("default", name, definition, extra_json);
+}
+
+void e2e_register_full(const char *name, const char *container_json,
+                       const char *extra_json)
+{
+    json_decref(e2e_call("RegisterJobDefinition",
+                         "{\"jobDefinitionName\":\"%s\",\"type\":"
+                         "\"container\",\"containerProperties\":%s%s%s}",
+                         name, container_json, extra_json ? "," : "",
+                         extra_json ? extra_json : ""));
+}
+
+json_int_t e2e_int(json_t *job, const char *key)
+{
+    return json_integer_value(json_object_get(job, key));
+}
+
+char *e2e_job_log(const char *job_id, int attempt)
+{
+    char path[1024], e[DRV_ERRSTR_SIZE];
+    snprintf(path, sizeof(path), "%s/joblogs/%s/%d.log",
+             getenv("DROVER_STACK_DIR"), job_id, attempt);
+    char *out = drv_read_file(path, NULL, e, sizeof(e));
+    ck_assert_msg(out != NULL, "%s", e);
+    return out;
+}
+
+static int rank(const char *status)
+{
+    static const char *order[] = {"SUBMITTED", "PENDING", "RUNNABLE",
+                                  "STARTING",  "RUNNING", "SUCCEEDED"};
+    for (int i = 0; i < 6; i++) {
+        if (!strcmp(order[i], status)) {
+            return i;
+        }
+    }
+    return 6; /* FAILED: as late as it gets */
+}
+
+json_t *e2e_wait_status(const char *job_id, const char *status,
+                        int timeout_s)
+{
+    for (int i = 0; i < timeout_s * 10; i++) {
+        json_t *r = e2e_call("DescribeJobs", "{\"jobs\":[\"%s\"]}", job_id);
+        json_t *j = json_array_get(json_object_get(r, "jobs"), 0);
+        const char *st = json_string_value(json_object_get(j, "status"));
+        if (st && rank(st) >= rank(status)) {
+            json_incref(j);
+            json_decref(r);
+            return j;
+        }
+        json_decref(r);
+        usleep(100 * 1000);
+    }
+    ck_abort_msg("job %s did not reach %s within %d s", job_id, status,
+                 timeout_s);
+    return NULL;
 }
 
 json_t *e2e_wait(const char *job_id, int timeout_s)

@@ -24,8 +24,22 @@ void e2e_register(const char *name, const char *command_json, int memory_mib);
 /* Submit to queue "default"; returns the job id (static buffer per call). */
 const char *e2e_submit(const char *name, const char *definition,
                        const char *extra_json);
+/* Submit to any queue with extra members (JSON text without braces). */
+const char *e2e_submit_to(const char *queue, const char *name,
+                          const char *definition, const char *extra_json);
+/* Register a definition from its containerProperties JSON and extra
+ * top-level members (nullable). */
+void e2e_register_full(const char *name, const char *container_json,
+                       const char *extra_json);
+/* A job's field as an integer (0 when absent). */
+json_int_t e2e_int(json_t *job, const char *key);
+/* Read a job attempt's output kept by the workers (caller frees). */
+char *e2e_job_log(const char *job_id, int attempt);
 /* Wait (up to timeout_s) until the job is SUCCEEDED or FAILED. */
 json_t *e2e_wait(const char *job_id, int timeout_s);
+/* Wait until the job reaches `status` (or any later state). */
+json_t *e2e_wait_status(const char *job_id, const char *status,
+                        int timeout_s);
 /* Run the drover CLI; returns its exit status, stderr in err_out. */
 int e2e_cli(const char *args, char *err_out, size_t err_size);
 

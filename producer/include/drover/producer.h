@@ -36,7 +36,7 @@ void drv_client_destroy(drv_client_t *client);
  * "ListJobs", "CancelJob", "TerminateJob", "RegisterJobDefinition",
  * "DescribeJobDefinitions", "DeregisterJobDefinition",
  * "CreateComputeEnvironment", "DescribeComputeEnvironments",
- * "CreateJobQueue", "DescribeJobQueues".
+ * "CreateJobQueue", "UpdateJobQueue", "DescribeJobQueues".
  * @param err_out set to DRV_ERR_INVALID / DRV_ERR_NOTFOUND for the caller's
  *        mistakes (AWS's ClientException), DRV_ERR_TRANSIENT or
  *        DRV_ERR_FATAL for infrastructure trouble (ServerException).
