@@ -110,6 +110,12 @@ static int prepare(drv_disp_t *disp, json_t *sj, const char *source,
         return 1;
     }
     int r = check_n_to_n(disp, sj, errstr, errstr_size);
+    if (r == 0) {
+        err = drv_catalog_check_policy(disp->pg, queue,
+                                       json_object_get(*resolved, "container"),
+                                       errstr, errstr_size);
+        r = err == DRV_OK ? 0 : is_refusal(err) ? 1 : -1;
+    }
     if (r != 0) {
         json_decref(*resolved);
         *resolved = NULL;

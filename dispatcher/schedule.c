@@ -39,6 +39,15 @@ static json_t *run_request(drv_disp_t *disp, const drv_pg_res_t *r,
         json_integer_value(json_object_get(c, "memory")), "timeoutSeconds", to,
         "arrayIndex", int_or_null(r, 0, 6), "arraySize", int_or_null(r, 0, 7),
         "releasedAt", (json_int_t)drv_now_ms());
+    static const char *props[] = {"volumes", "mountPoints",
+                                  "readonlyRootFilesystem", "privileged",
+                                  "user", "ulimits", "linuxParameters"};
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
+        json_t *v = json_object_get(c, props[i]);
+        if (v) {
+            json_object_set(run, props[i], v);
+        }
+    }
     json_decref(resolved);
     (void)disp;
     return run;
@@ -79,9 +88,14 @@ static int release(drv_disp_t *disp, const char *job_id, const char *ce,
             if (drv_codec_encode(disp->codec, "RunJob", run, &buf, &len, e,
                                  sizeof(e)) == 0) {
                 drv__disp_emit(disp, topic, job_id, buf, len);
-            } else {
-                drv_log(disp->log, DRV_LOG_ERROR, "dispatcher.run_encode",
-                        NULL, "could not encode RunJob for %s: %s", job_id, e);
+            } else { /* never leave it released with nothing sent */
+                char why[DRV_ERRSTR_SIZE + 64];
+                snprintf(why, sizeof(why), DRV_REASON_START_FAILED ": %s", e);
+                drv__change_t c = {.status_reason = why, .exit_code = -1};
+                ret = drv__set_status(disp, job_id, "FAILED", &c, errstr,
+                                      errstr_size) < 0
+                          ? -1
+                          : drv__drain(disp, errstr, errstr_size);
             }
             json_decref(run);
         }

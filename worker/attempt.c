@@ -25,6 +25,110 @@ static void add_env(json_t *env, const char *name, const char *value)
     json_array_append_new(env, json_sprintf("DROVER_%s=%s", name, value));
 }
 
+/* Docker's ulimits: nofile and nproc at 1024 unless the job says. */
+static json_t *ulimits(json_t *run)
+{
+    json_t *out = json_array(), *u;
+    size_t i;
+    const char *defaults[] = {"nofile", "nproc"};
+    for (int d = 0; d < 2; d++) {
+        bool given = false;
+        json_array_foreach(json_object_get(run, "ulimits"), i, u)
+        {
+            given |= !strcmp(json_string_value(json_object_get(u, "name")),
+                             defaults[d]);
+        }
+        if (!given) {
+            json_array_append_new(out, json_pack("{s:s,s:i,s:i}", "Name",
+                                                 defaults[d], "Soft", 1024,
+                                                 "Hard", 1024));
+        }
+    }
+    json_array_foreach(json_object_get(run, "ulimits"), i, u)
+    {
+        json_array_append_new(
+            out, json_pack("{s:O,s:O,s:O}", "Name", json_object_get(u, "name"),
+                           "Soft", json_object_get(u, "softLimit"), "Hard",
+                           json_object_get(u, "hardLimit")));
+    }
+    return out;
+}
+
+/* mountPoints over volumes: host paths become binds, the rest anonymous
+ * volumes (the dispatcher checked host paths against the environment). */
+static void mounts(json_t *run, json_t *host, json_t *spec)
+{
+    json_t *binds = json_array(), *anon = json_object(), *m, *v;
+    size_t i, k;
+    json_array_foreach(json_object_get(run, "mountPoints"), i, m)
+    {
+        const char *sv = json_string_value(json_object_get(m, "sourceVolume"));
+        const char *dst = json_string_value(json_object_get(m,
+                                                            "containerPath"));
+        json_array_foreach(json_object_get(run, "volumes"), k, v)
+        {
+            if (strcmp(sv, json_string_value(json_object_get(v, "name")))) {
+                continue;
+            }
+            const char *src = json_string_value(json_object_get(
+                json_object_get(v, "host"), "sourcePath"));
+            if (src) {
+                json_array_append_new(
+                    binds, json_sprintf("%s:%s%s", src, dst,
+                                        json_is_true(json_object_get(
+                                            m, "readOnly"))
+                                            ? ":ro"
+                                            : ""));
+            } else {
+                json_object_set_new(anon, dst, json_object());
+            }
+        }
+    }
+    json_object_set_new(host, "Binds", binds);
+    json_object_set_new(spec, "Volumes", anon);
+}
+
+/* linuxParameters: shm size, tmpfs, init, swap. */
+static void linux_params(json_t *run, json_t *host, json_int_t mem)
+{
+    json_t *lp = json_object_get(run, "linuxParameters"), *t, *o;
+    size_t i, k;
+    json_t *shm = json_object_get(lp, "sharedMemorySize");
+    if (json_is_integer(shm)) {
+        json_object_set_new(host, "ShmSize",
+                            json_integer(json_integer_value(shm) << 20));
+    }
+    json_t *tmpfs = json_object();
+    json_array_foreach(json_object_get(lp, "tmpfs"), i, t)
+    {
+        char opts[1024];
+        int n = snprintf(opts, sizeof(opts), "size=%" JSON_INTEGER_FORMAT "m",
+                         json_integer_value(json_object_get(t, "size")));
+        json_array_foreach(json_object_get(t, "mountOptions"), k, o)
+        {
+            n += snprintf(opts + n, sizeof(opts) - (size_t)n, ",%s",
+                          json_string_value(o));
+        }
+        json_object_set_new(tmpfs,
+                            json_string_value(json_object_get(t,
+                                                              "containerPath")),
+                            json_string(opts));
+    }
+    json_object_set_new(host, "Tmpfs", tmpfs);
+    if (json_is_true(json_object_get(lp, "initProcessEnabled"))) {
+        json_object_set_new(host, "Init", json_true());
+    }
+    json_t *swap = json_object_get(lp, "maxSwap");
+    if (json_is_integer(swap)) { /* AWS: memory + maxSwap; 0 means none */
+        json_object_set_new(host, "MemorySwap",
+                            json_integer(mem + (json_integer_value(swap) << 20)));
+        json_t *sw = json_object_get(lp, "swappiness");
+        if (json_is_integer(sw)) {
+            json_object_set(host, "MemorySwappiness", sw);
+        }
+    }
+}
+
 /* The container create body: command, environment and limits. */
 static json_t *container_spec(drv__attempt_t *a)
 {
@@ -54,12 +158,13 @@ static json_t *container_spec(drv__attempt_t *a)
     }
     json_int_t mem = (json_int_t)a->memory_mib * 1024 * 1024;
     json_t *host = json_pack(
-        "{s:I,s:I,s:I,s:I,s:[{s:s,s:i,s:i},{s:s,s:i,s:i}]}", "Memory", mem,
-        "MemorySwap", mem, "NanoCpus", (json_int_t)(a->vcpus * 1e9),
-        "PidsLimit", (json_int_t)drv_conf_get_int(wrk->conf,
-                                                  "worker.pids.limit"),
-        "Ulimits", "Name", "nofile", "Soft", 1024, "Hard", 1024, "Name",
-        "nproc", "Soft", 1024, "Hard", 1024);
+        "{s:I,s:I,s:I,s:I,s:o,s:b,s:b}", "Memory", mem, "MemorySwap", mem,
+        "NanoCpus", (json_int_t)(a->vcpus * 1e9), "PidsLimit",
+        (json_int_t)drv_conf_get_int(wrk->conf, "worker.pids.limit"),
+        "Ulimits", ulimits(run), "ReadonlyRootfs",
+        json_is_true(json_object_get(run, "readonlyRootFilesystem")),
+        "Privileged", json_is_true(json_object_get(run, "privileged")));
+    linux_params(run, host, mem);
     json_t *spec = json_pack(
         "{s:O,s:o,s:o,s:{s:s,s:s,s:s},s:b}", "Image",
         json_object_get(run, "image"), "Env", env, "HostConfig", host,
@@ -69,6 +174,10 @@ static json_t *container_spec(drv__attempt_t *a)
     if (json_array_size(cmd) > 0) {
         json_object_set(spec, "Cmd", cmd);
     }
+    if (json_is_string(json_object_get(run, "user"))) {
+        json_object_set(spec, "User", json_object_get(run, "user"));
+    }
+    mounts(run, host, spec);
     return spec;
 }
 

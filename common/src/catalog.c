@@ -3,6 +3,7 @@
  * drover/catalog.h. */
 #include "drover/catalog.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,6 +77,81 @@ drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref, char *queue_out,
         ret = DRV_ERR_INVALID;
         drv_errstr_set(errstr, errstr_size,
                        "JobQueue %s is not in ENABLED state", queue_out);
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
+/* Is path at or below root (on a path-component boundary)? */
+static bool under(const char *path, const char *root)
+{
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/') {
+        n--;
+    }
+    return !strncmp(path, root, n) && (path[n] == '\0' || path[n] == '/' ||
+                                       (n == 1 && root[0] == '/'));
+}
+
+static drv_err_t check_one_policy(const char *ce, json_t *policy,
+                                  json_t *container, char *errstr,
+                                  size_t errstr_size)
+{
+    size_t i, k;
+    json_t *v, *root;
+    if (json_is_true(json_object_get(container, "privileged")) &&
+        !json_is_true(json_object_get(policy, "allowPrivileged"))) {
+        drv_errstr_set(errstr, errstr_size,
+                       "privileged containers are not allowed by compute "
+                       "environment %s (containerPolicy.allowPrivileged)",
+                       ce);
+        return DRV_ERR_INVALID;
+    }
+    json_array_foreach(json_object_get(container, "volumes"), i, v)
+    {
+        const char *src = json_string_value(
+            json_object_get(json_object_get(v, "host"), "sourcePath"));
+        bool ok = !src;
+        json_array_foreach(json_object_get(policy, "allowedHostPaths"), k,
+                           root)
+        {
+            ok |= json_is_string(root) && under(src, json_string_value(root));
+        }
+        if (!ok) {
+            drv_errstr_set(errstr, errstr_size,
+                           "host path %s is not allowed by compute "
+                           "environment %s (containerPolicy.allowedHostPaths)",
+                           src, ce);
+            return DRV_ERR_INVALID;
+        }
+    }
+    return DRV_OK;
+}
+
+drv_err_t drv_catalog_check_policy(drv_pg_t *pg, const char *queue,
+                                   json_t *container, char *errstr,
+                                   size_t errstr_size)
+{
+    if (!json_is_true(json_object_get(container, "privileged")) &&
+        json_array_size(json_object_get(container, "volumes")) == 0) {
+        return DRV_OK; /* nothing to ask the compute environments */
+    }
+    const char *p[] = {queue};
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "SELECT c.name, c.spec->'containerPolicy' FROM "
+        "job_queue_compute_environments qc JOIN compute_environments c ON "
+        "c.name = qc.compute_environment WHERE qc.queue = $1 ORDER BY qc.ord",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        return drv_pg_last_err(pg);
+    }
+    drv_err_t ret = DRV_OK;
+    for (int i = 0; ret == DRV_OK && i < drv_pg_res_rows(r); i++) {
+        json_t *policy = drv_pg_res_json(r, i, 1);
+        ret = check_one_policy(drv_pg_res_get(r, i, 0), policy, container,
+                               errstr, errstr_size);
+        json_decref(policy);
     }
     drv_pg_res_free(r);
     return ret;

@@ -465,6 +465,108 @@ static void container_resources(json_t *cp, double *vcpus, double *memory)
     }
 }
 
+static const char *ulimit_names[] = {
+    "core",   "cpu",  "data",   "fsize",  "locks", "memlock",    "msgqueue",
+    "nice",   "nofile", "nproc", "rss",   "rtprio", "rttime", "sigpending",
+    "stack"};
+
+static bool abs_path(json_t *p)
+{
+    const char *s = json_string_value(p);
+    return s && s[0] == '/' && !strstr(s, "/../") && strlen(s) < 4096;
+}
+
+/* volumes + mountPoints: every mount names a volume; paths absolute. */
+static int check_mounts(json_t *cp, char *errstr, size_t errstr_size)
+{
+    size_t i, k;
+    json_t *v, *m;
+    static const char *vol_keys[] = {"name", "host"};
+    json_array_foreach(json_object_get(cp, "volumes"), i, v)
+    {
+        const char *n = json_string_value(json_object_get(v, "name"));
+        if (check_known_keys(v, vol_keys, 2, "volumes", errstr, errstr_size)) {
+            return -1;
+        }
+        json_t *src = json_object_get(json_object_get(v, "host"), "sourcePath");
+        if (!n || !drv_resource_name_valid(n)) {
+            FAIL("volumes[%zu].name must be letters, digits, hyphens or "
+                 "underscores",
+                 i);
+        }
+        if (src && !abs_path(src)) {
+            FAIL("volumes[%zu].host.sourcePath must be an absolute path", i);
+        }
+    }
+    json_array_foreach(json_object_get(cp, "mountPoints"), i, m)
+    {
+        const char *sv = json_string_value(json_object_get(m, "sourceVolume"));
+        bool found = false;
+        json_array_foreach(json_object_get(cp, "volumes"), k, v)
+        {
+            found |= sv && !strcmp(sv, json_string_value(json_object_get(
+                                           v, "name")));
+        }
+        if (!found) {
+            FAIL("mountPoints[%zu].sourceVolume must name one of volumes", i);
+        }
+        if (!abs_path(json_object_get(m, "containerPath"))) {
+            FAIL("mountPoints[%zu].containerPath must be an absolute path", i);
+        }
+    }
+    return 0;
+}
+
+static int check_linux(json_t *cp, char *errstr, size_t errstr_size)
+{
+    size_t i, k;
+    json_t *u, *t;
+    json_array_foreach(json_object_get(cp, "ulimits"), i, u)
+    {
+        const char *n = json_string_value(json_object_get(u, "name"));
+        json_t *soft = json_object_get(u, "softLimit");
+        json_t *hard = json_object_get(u, "hardLimit");
+        bool known = false;
+        for (k = 0; n && k < DRV_ARRAY_SIZE(ulimit_names); k++) {
+            known |= !strcmp(n, ulimit_names[k]);
+        }
+        if (!known || !json_is_integer(soft) || !json_is_integer(hard) ||
+            json_integer_value(soft) > json_integer_value(hard)) {
+            FAIL("ulimits[%zu] needs a known name and integer softLimit <= "
+                 "hardLimit",
+                 i);
+        }
+    }
+    json_t *lp = json_object_get(cp, "linuxParameters");
+    json_t *shm = json_object_get(lp, "sharedMemorySize");
+    static const char *lp_keys[] = {"sharedMemorySize", "tmpfs",
+                                    "initProcessEnabled", "maxSwap",
+                                    "swappiness"};
+    if (lp && check_known_keys(lp, lp_keys, DRV_ARRAY_SIZE(lp_keys),
+                               "linuxParameters", errstr, errstr_size)) {
+        return -1;
+    }
+    if (shm && (!json_is_integer(shm) || json_integer_value(shm) < 1)) {
+        FAIL("linuxParameters.sharedMemorySize must be a positive number of "
+             "MiB");
+    }
+    json_array_foreach(json_object_get(lp, "tmpfs"), i, t)
+    {
+        json_t *size = json_object_get(t, "size");
+        if (!abs_path(json_object_get(t, "containerPath")) ||
+            !json_is_integer(size) || json_integer_value(size) < 1) {
+            FAIL("linuxParameters.tmpfs[%zu] needs an absolute containerPath "
+                 "and a size in MiB",
+                 i);
+        }
+    }
+    if (json_object_get(cp, "user") && !json_is_string(json_object_get(cp,
+                                                                       "user"))) {
+        FAIL("user must be a string");
+    }
+    return 0;
+}
+
 int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
                                 char *errstr, size_t errstr_size)
 {
@@ -504,8 +606,13 @@ int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
         check_retry(json_object_get(req, "retryStrategy"), errstr,
                     errstr_size) ||
         check_timeout(json_object_get(req, "timeout"), limits, errstr,
-                      errstr_size)) {
+                      errstr_size) ||
+        check_mounts(cp, errstr, errstr_size) ||
+        check_linux(cp, errstr, errstr_size)) {
         return -1;
+    }
+    if (json_object_get(cp, "secrets")) {
+        FAIL("containerProperties.secrets is not supported yet");
     }
     if (vcpus <= 0 || memory < 4) {
         FAIL("containerProperties must give VCPU and MEMORY in "
@@ -663,7 +770,7 @@ static void override_resources(json_t *cp, json_t *co, double *vcpus,
 /* containerProperties fields carried to the worker unchanged. */
 static const char *passthrough_keys[] = {
     "mountPoints", "volumes", "readonlyRootFilesystem", "privileged",
-    "ulimits", "user", "linuxParameters", "secrets", "logConfiguration"};
+    "ulimits", "user", "linuxParameters", "logConfiguration"};
 
 json_t *drv_job_resolve(json_t *definition, json_t *submit,
                         const drv_job_limits_t *limits, char *errstr,

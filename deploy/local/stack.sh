@@ -49,7 +49,8 @@ as_pg() {
 }
 
 stack_dirs() {
-    mkdir -p "$STACK"/{logs,run,joblogs,kafka}
+    mkdir -p "$STACK"/{logs,run,joblogs,kafka,shared}
+    chmod 1777 "$STACK/shared" # jobs may run as any user
     chmod 755 "$STACK"
 }
 
@@ -213,7 +214,8 @@ ensure_local_queue() {
     if ! drover_cli describe-compute-environments --compute-environments local |
         grep -q '"computeEnvironmentName": "local"'; then
         drover_cli create-compute-environment --compute-environment-name local \
-            --type UNMANAGED --compute-resources "maxvCpus=$(nproc)" >/dev/null
+            --type UNMANAGED --compute-resources "maxvCpus=$(nproc)" \
+            --container-policy "{\"allowedHostPaths\": [\"$STACK/shared\"]}" >/dev/null
     fi
     if ! drover_cli describe-job-queues --job-queues default |
         grep -q '"jobQueueName": "default"'; then

@@ -73,6 +73,7 @@ const drv_cli_verb_t drv_cli_verbs[] = {
       {"state", "state", S},
       {"compute-resources", "computeResources", T},
       {"unmanagedv-cpus", "unmanagedvCpus", I},
+      {"container-policy", "containerPolicy", T},
       {"tags", "tags", M}}},
     {"describe-compute-environments", "DescribeComputeEnvironments",
      "describe compute environments",

@@ -314,6 +314,21 @@ static json_t *op_create_compute_environment(drv_client_t *client,
         FAIL(DRV_ERR_INVALID, "computeResources.maxMemoryMiB must be an "
                               "integer of at least 4");
     }
+    json_t *pol = json_object_get(req, "containerPolicy"), *root;
+    size_t i;
+    if (pol && (!json_is_object(pol) ||
+                (json_object_get(pol, "allowPrivileged") &&
+                 !json_is_boolean(json_object_get(pol, "allowPrivileged"))))) {
+        FAIL(DRV_ERR_INVALID, "containerPolicy must be {allowedHostPaths: "
+                              "[absolute paths], allowPrivileged: bool}");
+    }
+    json_array_foreach(json_object_get(pol, "allowedHostPaths"), i, root)
+    {
+        if (!json_is_string(root) || json_string_value(root)[0] != '/') {
+            FAIL(DRV_ERR_INVALID, "containerPolicy.allowedHostPaths[%zu] must "
+                                  "be an absolute path", i);
+        }
+    }
     spec = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
     snprintf(vc, sizeof(vc), "%g", json_number_value(mv));
     snprintf(mem, sizeof(mem), "%" JSON_INTEGER_FORMAT,

@@ -68,7 +68,8 @@ static int produce_request(drv_client_t *client, const char *queue,
 
 /* Resolve the definition exactly as the dispatcher will. */
 static int check_definition(drv_client_t *client, drv_pg_t *pg, json_t *req,
-                            drv_err_t *err, char *errstr, size_t errstr_size)
+                            const char *queue, drv_err_t *err, char *errstr,
+                            size_t errstr_size)
 {
     const char *ref = json_string_value(json_object_get(req, "jobDefinition"));
     char name[300];
@@ -85,8 +86,11 @@ static int check_definition(drv_client_t *client, drv_pg_t *pg, json_t *req,
         *err = DRV_ERR_INVALID;
         return -1;
     }
+    *err = drv_catalog_check_policy(pg, queue,
+                                    json_object_get(resolved, "container"),
+                                    errstr, errstr_size);
     json_decref(resolved);
-    return 0;
+    return *err == DRV_OK ? 0 : -1;
 }
 
 /* Dependencies must exist; a job submitted a moment ago may not be recorded
@@ -180,7 +184,8 @@ json_t *drv__op_submit_job(drv_client_t *client, json_t *req, drv_err_t *err,
     if ((*err = drv_catalog_queue(
              pg, json_string_value(json_object_get(sj, "jobQueue")), queue,
              sizeof(queue), errstr, errstr_size)) != DRV_OK ||
-        check_definition(client, pg, sj, err, errstr, errstr_size) != 0 ||
+        check_definition(client, pg, sj, queue, err, errstr, errstr_size) !=
+            0 ||
         check_dependencies(pg, sj, err, errstr, errstr_size) != 0 ||
         produce_request(client, queue, "SubmitJob", sj, err, errstr,
                         errstr_size) != 0) {

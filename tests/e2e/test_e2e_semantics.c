@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "drover/util.h"
 #include "e2e.h"
 #include "check_main.h"
 
@@ -390,6 +391,61 @@ START_TEST(test_e2e_queue_state_and_priority)
 }
 END_TEST
 
+START_TEST(test_e2e_container_properties)
+{
+    char props[2048], path[1024], e[DRV_ERRSTR_SIZE];
+    const char *stack = getenv("DROVER_STACK_DIR");
+    snprintf(props, sizeof(props),
+             "{" IMAGE ",\"command\":[\"sh\",\"-c\",\"echo uid=$(id -u) "
+             "nofile=$(ulimit -n) > /data/e2e-props.txt; grep -E ' /scratch "
+             "| /dev/shm ' /proc/mounts >> /data/e2e-props.txt; touch /x || "
+             "echo ro >> /data/e2e-props.txt\"]," SMALL ",\"user\":\"1000\","
+             "\"readonlyRootFilesystem\":true,\"ulimits\":[{\"name\":"
+             "\"nofile\",\"softLimit\":512,\"hardLimit\":1024}],"
+             "\"linuxParameters\":{\"sharedMemorySize\":32,\"tmpfs\":[{"
+             "\"containerPath\":\"/scratch\",\"size\":16}]},\"volumes\":[{"
+             "\"name\":\"d\",\"host\":{\"sourcePath\":\"%s/shared\"}}],"
+             "\"mountPoints\":[{\"sourceVolume\":\"d\",\"containerPath\":"
+             "\"/data\"}]}",
+             stack);
+    e2e_register_full("e2e-props", props, NULL);
+    json_t *j = e2e_wait(e2e_submit("props", "e2e-props", NULL), 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    json_decref(j);
+    snprintf(path, sizeof(path), "%s/shared/e2e-props.txt", stack);
+    char *out = drv_read_file(path, NULL, e, sizeof(e));
+    ck_assert_msg(out != NULL, "%s", e);
+    ck_assert_msg(strstr(out, "uid=1000 nofile=512"), "%s", out);
+    ck_assert_msg(strstr(out, "/scratch tmpfs") && strstr(out, "size=16384k"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "/dev/shm") && strstr(out, "size=32768k"), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "ro"), "root file system was writable: %s", out);
+    free(out);
+
+    /* a host path outside the environment's allowedHostPaths, and a
+     * privileged container, are refused at submission */
+    e2e_register_full("e2e-etc",
+                      "{" IMAGE ",\"command\":[\"true\"]," SMALL
+                      ",\"volumes\":[{\"name\":\"etc\",\"host\":{"
+                      "\"sourcePath\":\"/etc\"}}],\"mountPoints\":[{"
+                      "\"sourceVolume\":\"etc\",\"containerPath\":\"/h\"}]}",
+                      NULL);
+    expect_cli_error("submit-job --job-name x --job-queue default "
+                     "--job-definition e2e-etc",
+                     "host path /etc is not allowed by compute environment "
+                     "local");
+    e2e_register_full("e2e-priv",
+                      "{" IMAGE ",\"command\":[\"true\"]," SMALL
+                      ",\"privileged\":true}",
+                      NULL);
+    expect_cli_error("submit-job --job-name x --job-queue default "
+                     "--job-definition e2e-priv",
+                     "privileged containers are not allowed by compute "
+                     "environment local");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("e2e_semantics");
@@ -406,6 +462,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_timeout_fails_without_retry);
     tcase_add_test(tc, test_e2e_cancel_and_terminate);
     tcase_add_test(tc, test_e2e_queue_state_and_priority);
+    tcase_add_test(tc, test_e2e_container_properties);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }

@@ -38,4 +38,16 @@ drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref, char *queue_out,
                             size_t queue_size, char *errstr,
                             size_t errstr_size);
 
+/**
+ * @brief Check a resolved container against the containerPolicy of every
+ * compute environment of the queue: host paths only under its
+ * allowedHostPaths, privileged only with allowPrivileged (both default to
+ * nothing allowed).
+ * @returns DRV_OK, DRV_ERR_INVALID (refused, errstr says why) or a
+ *          database error class.
+ */
+drv_err_t drv_catalog_check_policy(drv_pg_t *pg, const char *queue,
+                                   json_t *container, char *errstr,
+                                   size_t errstr_size);
+
 #endif
