@@ -118,73 +118,119 @@ static int mark_unfit(drv_disp_t *disp, const char *job_id, char *errstr,
                        2, p, errstr, errstr_size);
 }
 
-static int schedule_ce(drv_disp_t *disp, const char *ce, double max_vcpus,
-                       double max_mem, char *errstr, size_t errstr_size)
+/* A compute environment's budget for one scheduling pass. */
+typedef struct ce_room {
+    char name[256];
+    double max_v, max_m, free_v, free_m;
+} ce_room_t;
+
+/* ENABLED environments with their free capacity; NULL on error. */
+static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
+                             size_t errstr_size)
 {
-    const char *p[] = {ce};
-    drv_pg_res_t *used = drv_pg_query(
+    drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "SELECT coalesce(sum(vcpus), 0), coalesce(sum(memory_mib), 0) "
-        "FROM jobs WHERE released AND compute_environment = $1",
-        1, p, errstr, errstr_size);
-    if (!used) {
-        return -1;
+        "SELECT c.name, c.max_vcpus, coalesce(c.max_memory_mib, 9e15), "
+        "coalesce(sum(j.vcpus), 0), coalesce(sum(j.memory_mib), 0) FROM "
+        "compute_environments c LEFT JOIN jobs j ON j.released AND "
+        "j.compute_environment = c.name WHERE c.state = 'ENABLED' GROUP BY "
+        "c.name ORDER BY c.name",
+        0, NULL, errstr, errstr_size);
+    if (!r) {
+        return NULL;
     }
-    double free_v = max_vcpus - strtod(drv_pg_res_get(used, 0, 0), NULL);
-    double free_m = max_mem - strtod(drv_pg_res_get(used, 0, 1), NULL);
-    drv_pg_res_free(used);
-    if (free_v <= 0) {
-        return 0;
+    *n = drv_pg_res_rows(r);
+    ce_room_t *rooms = drv_calloc((size_t)*n + 1, sizeof(*rooms));
+    for (int i = 0; i < *n; i++) {
+        snprintf(rooms[i].name, sizeof(rooms[i].name), "%s",
+                 drv_pg_res_get(r, i, 0));
+        rooms[i].max_v = strtod(drv_pg_res_get(r, i, 1), NULL);
+        rooms[i].max_m = strtod(drv_pg_res_get(r, i, 2), NULL);
+        rooms[i].free_v = rooms[i].max_v - strtod(drv_pg_res_get(r, i, 3), NULL);
+        rooms[i].free_m = rooms[i].max_m - strtod(drv_pg_res_get(r, i, 4), NULL);
     }
-    drv_pg_res_t *cand = drv_pg_query(
-        disp->pg,
-        "SELECT j.job_id, j.vcpus, j.memory_mib FROM jobs j "
-        "JOIN job_queues q ON q.name = j.queue AND q.state = 'ENABLED' "
-        "JOIN LATERAL (SELECT compute_environment FROM "
-        "job_queue_compute_environments WHERE queue = q.name ORDER BY ord "
-        "LIMIT 1) qc ON qc.compute_environment = $1 "
-        "WHERE j.status = 'RUNNABLE' AND NOT j.released "
-        "ORDER BY q.priority DESC, j.scheduling_priority DESC, j.seq "
-        "LIMIT 1000",
-        1, p, errstr, errstr_size);
-    if (!cand) {
-        return -1;
-    }
-    int ret = 0;
-    for (int i = 0; ret == 0 && i < drv_pg_res_rows(cand) && free_v > 0; i++) {
-        double v = strtod(drv_pg_res_get(cand, i, 1), NULL);
-        double m = strtod(drv_pg_res_get(cand, i, 2), NULL);
-        const char *job_id = drv_pg_res_get(cand, i, 0);
-        if (v > max_vcpus || m > max_mem) {
-            ret = mark_unfit(disp, job_id, errstr, errstr_size);
-        } else if (v <= free_v && m <= free_m) {
-            ret = release(disp, job_id, ce, errstr, errstr_size);
-            free_v -= v;
-            free_m -= m;
+    drv_pg_res_free(r);
+    return rooms;
+}
+
+static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
+{
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(rooms[i].name, name)) {
+            return &rooms[i];
         }
     }
-    drv_pg_res_free(cand);
-    return ret;
+    return NULL;
+}
+
+/*
+ * Place one job: the first environment, in its queue's order, that has
+ * room now. 1 placed, 0 no room (it waits), -1 database error.
+ */
+static int place(drv_disp_t *disp, const char *job_id, double v, double m,
+                 json_t *order, ce_room_t *rooms, int nrooms, char *errstr,
+                 size_t errstr_size)
+{
+    size_t i;
+    json_t *ce;
+    bool could_ever = false;
+    json_array_foreach(order, i, ce)
+    {
+        ce_room_t *room = find_room(rooms, nrooms, json_string_value(ce));
+        if (!room) {
+            continue; /* DISABLED: no new placements */
+        }
+        could_ever |= v <= room->max_v && m <= room->max_m;
+        if (v <= room->free_v && m <= room->free_m) {
+            room->free_v -= v;
+            room->free_m -= m;
+            return release(disp, job_id, room->name, errstr, errstr_size) < 0
+                       ? -1
+                       : 1;
+        }
+    }
+    if (!could_ever && json_array_size(order) > 0) {
+        return mark_unfit(disp, job_id, errstr, errstr_size) < 0 ? -1 : 0;
+    }
+    return 0;
 }
 
 int drv__state_schedule(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
-    drv_pg_res_t *ces = drv_pg_query(
-        disp->pg,
-        "SELECT name, max_vcpus, coalesce(max_memory_mib, 9e15) "
-        "FROM compute_environments WHERE state = 'ENABLED' ORDER BY name",
-        0, NULL, errstr, errstr_size);
-    if (!ces) {
+    int nrooms = 0;
+    ce_room_t *rooms = load_rooms(disp, &nrooms, errstr, errstr_size);
+    if (!rooms) {
         return -1;
     }
-    int ret = 0;
-    for (int i = 0; ret == 0 && i < drv_pg_res_rows(ces); i++) {
-        ret = schedule_ce(disp, drv_pg_res_get(ces, i, 0),
-                          strtod(drv_pg_res_get(ces, i, 1), NULL),
-                          strtod(drv_pg_res_get(ces, i, 2), NULL), errstr,
-                          errstr_size);
+    bool any_room = false;
+    for (int i = 0; i < nrooms; i++) {
+        any_room |= rooms[i].free_v > 0;
     }
-    drv_pg_res_free(ces);
-    return ret;
+    int ret = 0;
+    drv_pg_res_t *cand = NULL;
+    if (any_room) {
+        /* queue priority, then scheduling priority, then age (AWS); a
+         * DISABLED queue takes no new jobs but finishes what it holds */
+        cand = drv_pg_query(
+            disp->pg,
+            "SELECT j.job_id, j.vcpus, j.memory_mib, (SELECT json_agg("
+            "compute_environment ORDER BY ord) FROM "
+            "job_queue_compute_environments WHERE queue = q.name) FROM jobs "
+            "j JOIN job_queues q ON q.name = j.queue "
+            "WHERE j.status = 'RUNNABLE' AND NOT j.released ORDER BY "
+            "q.priority DESC, j.scheduling_priority DESC, j.seq LIMIT 1000",
+            0, NULL, errstr, errstr_size);
+        ret = cand ? 0 : -1;
+    }
+    for (int i = 0; ret >= 0 && cand && i < drv_pg_res_rows(cand); i++) {
+        json_t *order = drv_pg_res_json(cand, i, 3);
+        ret = place(disp, drv_pg_res_get(cand, i, 0),
+                    strtod(drv_pg_res_get(cand, i, 1), NULL),
+                    strtod(drv_pg_res_get(cand, i, 2), NULL), order, rooms,
+                    nrooms, errstr, errstr_size);
+        json_decref(order);
+    }
+    drv_pg_res_free(cand);
+    free(rooms);
+    return ret < 0 ? -1 : 0;
 }
-

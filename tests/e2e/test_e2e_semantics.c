@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "drover/util.h"
@@ -446,6 +449,90 @@ START_TEST(test_e2e_container_properties)
 }
 END_TEST
 
+static pid_t extra_worker;
+
+/* A worker for compute environment e2e-b, started by the test itself. */
+static void start_extra_worker(void)
+{
+    e2e_setup();
+    drv_err_t err;
+    char e[DRV_ERRSTR_SIZE], bin[1024];
+    json_t *req = json_pack("{s:s,s:s,s:{s:i}}", "computeEnvironmentName",
+                            "e2e-b", "type", "UNMANAGED", "computeResources",
+                            "maxvCpus", 2);
+    json_decref(drv_client_call(e2e_client, "CreateComputeEnvironment", req,
+                                &err, e, sizeof(e)));
+    json_decref(req);
+    snprintf(bin, sizeof(bin), "%s/build/bin/drover-worker",
+             getenv("DROVER_SOURCE_DIR"));
+    extra_worker = fork();
+    if (extra_worker == 0) {
+        execl(bin, bin, "--set", "worker.compute.environment=e2e-b", "--set",
+              "worker.id=e2e-b-worker", "--set", "log.level=warn",
+              (char *)NULL);
+        _exit(127);
+    }
+    ck_assert_int_gt(extra_worker, 0);
+}
+
+static void stop_extra_worker(void)
+{
+    if (extra_worker > 0) {
+        kill(extra_worker, SIGTERM);
+        waitpid(extra_worker, NULL, 0);
+    }
+    e2e_teardown();
+}
+
+/* A queue tries its compute environments in order: when the first has no
+ * room, a job goes to the second at once instead of waiting. */
+START_TEST(test_e2e_queue_spills_to_next_environment)
+{
+    drv_err_t err;
+    char e[DRV_ERRSTR_SIZE];
+    json_t *req = json_pack("{s:s,s:i,s:[{s:i,s:s},{s:i,s:s}]}",
+                            "jobQueueName", "e2e-spill", "priority", 1,
+                            "computeEnvironmentOrder", "order", 1,
+                            "computeEnvironment", "local", "order", 2,
+                            "computeEnvironment", "e2e-b");
+    json_t *r = drv_client_call(e2e_client, "CreateJobQueue", req, &err, e,
+                                sizeof(e));
+    ck_assert_msg(r != NULL, "%s", e);
+    json_decref(r);
+    json_decref(req);
+    e2e_register_full("e2e-cpu1b",
+                      "{" IMAGE ",\"command\":[\"sleep\",\"4\"],\"vcpus\":1,"
+                      "\"memory\":32}",
+                      NULL);
+    const char *ids[3];
+    for (int i = 0; i < 3; i++) {
+        ids[i] = e2e_submit_to("e2e-spill", "spill", "e2e-cpu1b", NULL);
+    }
+    int on_b = 0;
+    json_int_t first_stop = INT64_MAX, last_start = 0;
+    for (int i = 0; i < 3; i++) {
+        json_t *j = e2e_wait(ids[i], 120);
+        ck_assert_str_eq(status_of(j), "SUCCEEDED");
+        const char *w = json_string_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(j, "attempts"), 0),
+                            "container"),
+            "containerInstanceArn"));
+        on_b += w && !strcmp(w, "e2e-b-worker");
+        first_stop = e2e_int(j, "stoppedAt") < first_stop
+                         ? e2e_int(j, "stoppedAt")
+                         : first_stop;
+        last_start = e2e_int(j, "startedAt") > last_start
+                         ? e2e_int(j, "startedAt")
+                         : last_start;
+        json_decref(j);
+    }
+    ck_assert_msg(on_b >= 1, "no job went to the second environment");
+    ck_assert_msg(last_start < first_stop,
+                  "a job waited for room although the next environment had "
+                  "some");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("e2e_semantics");
@@ -463,6 +550,11 @@ int main(void)
     tcase_add_test(tc, test_e2e_cancel_and_terminate);
     tcase_add_test(tc, test_e2e_queue_state_and_priority);
     tcase_add_test(tc, test_e2e_container_properties);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("environments");
+    tcase_add_checked_fixture(tc, start_extra_worker, stop_extra_worker);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_e2e_queue_spills_to_next_environment);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
