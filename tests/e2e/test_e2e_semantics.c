@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "drover/pg.h"
 #include "drover/util.h"
 #include "e2e.h"
 #include "check_main.h"
@@ -449,6 +450,60 @@ START_TEST(test_e2e_container_properties)
 }
 END_TEST
 
+/* 10,000 SEQUENTIAL children: no dependency row per child, and a failure
+ * upstream still reaches every one of them. */
+START_TEST(test_e2e_large_sequential_array)
+{
+    char e[DRV_ERRSTR_SIZE], extra[300], like[100];
+    e2e_register_full("e2e-hold",
+                      "{" IMAGE ",\"command\":[\"sleep\",\"30\"]," SMALL "}",
+                      NULL);
+    const char *hold = e2e_submit("hold", "e2e-hold", NULL);
+    snprintf(extra, sizeof(extra),
+             "\"arrayProperties\":{\"size\":10000},\"dependsOn\":[{"
+             "\"type\":\"SEQUENTIAL\"},{\"jobId\":\"%s\"}]",
+             hold);
+    const char *big = e2e_submit("big", "e2e-hold", extra);
+    json_decref(e2e_wait_status(big, "PENDING", 60));
+
+    drv_pg_t *pg = drv_pg_connect(drv_conf_get(e2e_conf, "pg.conninfo"), NULL,
+                                  e, sizeof(e));
+    ck_assert_msg(pg != NULL, "%s", e);
+    snprintf(like, sizeof(like), "%s%%", big);
+    const char *p[] = {like, big};
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "SELECT (SELECT count(*) FROM job_dependencies WHERE job_id LIKE $1), "
+        "(SELECT count(*) FROM jobs WHERE array_parent = $2 AND status = "
+        "'PENDING')",
+        2, p, e, sizeof(e));
+    ck_assert_msg(r != NULL, "%s", e);
+    ck_assert_int_eq(drv_pg_res_int(r, 0, 0, -1), 1); /* the explicit one */
+    ck_assert_int_eq(drv_pg_res_int(r, 0, 1, -1), 10000);
+    drv_pg_res_free(r);
+    drv_pg_destroy(pg);
+
+    /* the dependency fails: the parent and all 10,000 children fail */
+    json_decref(e2e_call("TerminateJob",
+                         "{\"jobId\":\"%s\",\"reason\":\"stop\"}", hold));
+    json_t *pj = e2e_wait(big, 240);
+    ck_assert_str_eq(status_of(pj), "FAILED");
+    ck_assert_msg(strstr(reason_of(pj), hold), "%s", reason_of(pj));
+    json_decref(pj);
+    json_t *list = e2e_call("ListJobs",
+                            "{\"arrayJobId\":\"%s\",\"jobStatus\":"
+                            "\"FAILED\",\"maxResults\":1000}",
+                            big);
+    ck_assert_int_eq(json_array_size(json_object_get(list, "jobSummaryList")),
+                     1000);
+    ck_assert_ptr_nonnull(json_object_get(list, "nextToken"));
+    json_decref(list);
+    json_t *last = e2e_wait(child(big, 9999), 60);
+    ck_assert_str_eq(status_of(last), "FAILED");
+    json_decref(last);
+}
+END_TEST
+
 static pid_t extra_worker;
 
 /* A worker for compute environment e2e-b, started by the test itself. */
@@ -550,6 +605,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_cancel_and_terminate);
     tcase_add_test(tc, test_e2e_queue_state_and_priority);
     tcase_add_test(tc, test_e2e_container_properties);
+    tcase_add_test(tc, test_e2e_large_sequential_array);
     suite_add_tcase(s, tc);
     tc = tcase_create("environments");
     tcase_add_checked_fixture(tc, start_extra_worker, stop_extra_worker);
