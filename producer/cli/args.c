@@ -174,9 +174,11 @@ static json_t *shorthand(const char *s, bool typed, const char *flag,
         size_t vlen = end ? (size_t)(end - eq - 1) : strlen(eq + 1);
         char key[256];
         snprintf(key, sizeof(key), "%.*s", (int)(eq - s), s);
-        json_t *v = typed ? scalar(eq + 1, vlen) : json_stringn(eq + 1, vlen);
-        if (!strcmp(key, "values") && typed) { /* filters: values is a list */
-            v = json_pack("[o]", v);
+        json_t *v;
+        if (!strcmp(key, "values")) { /* filters: a list of strings */
+            v = json_pack("[s%]", eq + 1, vlen);
+        } else {
+            v = typed ? scalar(eq + 1, vlen) : json_stringn(eq + 1, vlen);
         }
         json_object_set_new(o, key, v);
         s = end ? end + 1 : eq + 1 + vlen;

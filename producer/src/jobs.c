@@ -437,26 +437,9 @@ json_t *drv__op_describe_jobs(drv_client_t *client, json_t *req,
     return json_pack("{s:o}", "jobs", list);
 }
 
-/* JOB_NAME filter: case-insensitive; a trailing '*' is a prefix match. */
-static int name_filter(json_t *req, char *like, size_t like_size,
-                       char *errstr, size_t errstr_size)
+/* LIKE pattern for AWS's filter values: a trailing '*' is a prefix. */
+static void like_pattern(const char *val, char *like, size_t like_size)
 {
-    json_t *filters = json_object_get(req, "filters");
-    like[0] = '\0';
-    if (!filters || json_array_size(filters) == 0) {
-        return 0;
-    }
-    json_t *f = json_array_get(filters, 0);
-    const char *name = json_string_value(json_object_get(f, "name"));
-    const char *val =
-        json_string_value(json_array_get(json_object_get(f, "values"), 0));
-    if (json_array_size(filters) > 1 || !name || strcmp(name, "JOB_NAME") ||
-        !val) {
-        drv_errstr_set(errstr, errstr_size,
-                       "filters: only one JOB_NAME filter with one value is "
-                       "supported so far");
-        return -1;
-    }
     size_t n = strlen(val), o = 0;
     int prefix = n && val[n - 1] == '*';
     for (size_t i = 0; i < n - (size_t)prefix && o + 3 < like_size; i++) {
@@ -469,6 +452,63 @@ static int name_filter(json_t *req, char *like, size_t like_size,
         like[o++] = '%';
     }
     like[o] = '\0';
+}
+
+typedef struct list_filter {
+    bool any;
+    char name[300];    /* JOB_NAME: ILIKE pattern */
+    char def[300];     /* JOB_DEFINITION: LIKE pattern on name */
+    char def_rev[16];  /* ... and a revision when an ARN names one */
+    char before[24];   /* BEFORE_CREATED_AT, AFTER_CREATED_AT */
+    char after[24];
+} list_filter_t;
+
+/* AWS's ListJobs filters: one at a time (JOB_NAME case-insensitive,
+ * JOB_DEFINITION by name or ARN, BEFORE/AFTER_CREATED_AT in epoch ms). */
+static int parse_filter(json_t *req, list_filter_t *f, char *errstr,
+                        size_t errstr_size)
+{
+    json_t *filters = json_object_get(req, "filters");
+    memset(f, 0, sizeof(*f));
+    if (!filters || json_array_size(filters) == 0) {
+        return 0;
+    }
+    json_t *x = json_array_get(filters, 0);
+    const char *name = json_string_value(json_object_get(x, "name"));
+    const char *val =
+        json_string_value(json_array_get(json_object_get(x, "values"), 0));
+    int64_t ms;
+    f->any = true;
+    if (json_array_size(filters) > 1 || !name || !val) {
+        drv_errstr_set(errstr, errstr_size,
+                       "filters: give one filter {name, values: [value]}");
+        return -1;
+    }
+    if (!strcmp(name, "JOB_NAME")) {
+        like_pattern(val, f->name, sizeof(f->name));
+    } else if (!strcmp(name, "JOB_DEFINITION")) {
+        char ref[300];
+        drv_arn_name(val, ref, sizeof(ref));
+        char *colon = strchr(ref, ':');
+        if (colon && drv_str_has_prefix(val, "arn:")) {
+            *colon = '\0';
+            snprintf(f->def_rev, sizeof(f->def_rev), "%s", colon + 1);
+        }
+        like_pattern(ref, f->def, sizeof(f->def));
+    } else if (!strcmp(name, "BEFORE_CREATED_AT") ||
+               !strcmp(name, "AFTER_CREATED_AT")) {
+        if (drv_parse_int64(val, 0, INT64_MAX, &ms) != 0) {
+            drv_errstr_set(errstr, errstr_size,
+                           "filters: %s takes epoch milliseconds", name);
+            return -1;
+        }
+        snprintf(name[0] == 'B' ? f->before : f->after, 24, "%s", val);
+    } else {
+        drv_errstr_set(errstr, errstr_size,
+                       "filters: name must be JOB_NAME, JOB_DEFINITION, "
+                       "BEFORE_CREATED_AT or AFTER_CREATED_AT");
+        return -1;
+    }
     return 0;
 }
 
@@ -476,7 +516,8 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
                           char *errstr, size_t errstr_size)
 {
     int limit, offset;
-    char queue[256] = "", like[300], lim[16], off[16];
+    char queue[256] = "", lim[16], off[16];
+    list_filter_t f;
     const char *qref = json_string_value(json_object_get(req, "jobQueue"));
     const char *array = json_string_value(json_object_get(req, "arrayJobId"));
     const char *status = json_string_value(json_object_get(req, "jobStatus"));
@@ -496,8 +537,8 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
                                             "status", status);
         return NULL;
     }
-    if (name_filter(req, like, sizeof(like), errstr, errstr_size) != 0 ||
-        drv__page(req, like[0] ? 100 : 1000, like[0] ? 100 : 1000, &limit,
+    if (parse_filter(req, &f, errstr, errstr_size) != 0 ||
+        drv__page(req, f.any ? 100 : 1000, f.any ? 100 : 1000, &limit,
                   &offset, errstr, errstr_size) != 0) {
         return NULL;
     }
@@ -510,17 +551,29 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
      * status, newest first */
     /* by queue: plain jobs and array parents; children by arrayJobId */
     const char *p[] = {qref ? queue : NULL,
-                       like[0] ? NULL : (status ? status : "RUNNING"),
-                       like[0] ? like : NULL, lim, off, array};
+                       f.any ? NULL : (status ? status : "RUNNING"),
+                       f.name[0] ? f.name : NULL,
+                       lim,
+                       off,
+                       array,
+                       f.def[0] ? f.def : NULL,
+                       f.def_rev[0] ? f.def_rev : NULL,
+                       f.before[0] ? f.before : NULL,
+                       f.after[0] ? f.after : NULL,
+                       f.any ? "true" : "false"};
     drv_pg_res_t *r = drv_pg_query(
         pg,
         "SELECT " JOB_COLS " FROM jobs j WHERE (($1::text IS NOT NULL AND "
         "j.queue = $1 AND j.array_parent IS NULL) OR ($6::text IS NOT NULL "
         "AND j.array_parent = $6)) AND ($2::text IS NULL OR j.status = $2) "
-        "AND ($3::text IS NULL OR j.job_name ILIKE $3) ORDER BY CASE WHEN "
-        "$6::text IS NOT NULL THEN j.array_index WHEN $3::text IS NULL THEN "
-        "j.seq ELSE -j.seq END LIMIT $4::int OFFSET $5::int",
-        6, p, errstr, errstr_size);
+        "AND ($3::text IS NULL OR j.job_name ILIKE $3) AND ($7::text IS "
+        "NULL OR j.definition_name LIKE $7) AND ($8::text IS NULL OR "
+        "j.definition_revision::text = $8) AND ($9::bigint IS NULL OR "
+        "j.created_at < $9::bigint) AND ($10::bigint IS NULL OR "
+        "j.created_at > $10::bigint) ORDER BY CASE WHEN $6::text IS NOT NULL "
+        "THEN j.array_index WHEN NOT $11::bool THEN j.seq ELSE -j.seq END "
+        "LIMIT $4::int OFFSET $5::int",
+        11, p, errstr, errstr_size);
     if (!r) {
         *err = drv_pg_last_err(pg);
         return NULL;

@@ -386,6 +386,33 @@ START_TEST(test_e2e_queue_state_and_priority)
     json_decref(jh);
     json_decref(jl);
 
+    /* list-jobs: no status means RUNNING only; a filter means every
+     * status, newest first; JOB_DEFINITION matches any revision */
+    json_t *l = e2e_call("ListJobs", "{\"jobQueue\":\"default\","
+                                     "\"filters\":[{\"name\":\"JOB_DEFINITION\","
+                                     "\"values\":[\"e2e-cpu*\"]}]}");
+    json_t *list = json_object_get(l, "jobSummaryList");
+    ck_assert_int_ge(json_array_size(list), 4);
+    for (size_t i = 1; i < json_array_size(list); i++) {
+        ck_assert(e2e_int(json_array_get(list, i - 1), "createdAt") >=
+                  e2e_int(json_array_get(list, i), "createdAt"));
+    }
+    json_decref(l);
+    l = e2e_call("ListJobs", "{\"jobQueue\":\"default\",\"filters\":[{"
+                             "\"name\":\"JOB_NAME\",\"values\":[\"LOW\"]}],"
+                             "\"maxResults\":2}");
+    ck_assert_int_eq(json_array_size(json_object_get(l, "jobSummaryList")), 2);
+    ck_assert_ptr_nonnull(json_object_get(l, "nextToken"));
+    json_decref(l);
+    l = e2e_call("ListJobs", "{\"jobQueue\":\"default\"}");
+    size_t k;
+    json_t *x;
+    json_array_foreach(json_object_get(l, "jobSummaryList"), k, x)
+    {
+        ck_assert_str_eq(status_of(x), "RUNNING");
+    }
+    json_decref(l);
+
     /* a DISABLED queue refuses new jobs */
     json_decref(e2e_call("UpdateJobQueue",
                          "{\"jobQueue\":\"e2e-high\",\"state\":\"DISABLED\"}"));

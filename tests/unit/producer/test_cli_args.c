@@ -63,6 +63,21 @@ START_TEST(test_cli_args_json_values)
     req = parse("describe-jobs", 3, argv + 2, &rc);
     ck_assert_int_eq(json_array_size(json_object_get(req, "jobs")), 2);
     json_decref(req);
+    /* filter values stay strings, even when they look like numbers */
+    const char *fv[] = {"--job-queue", "q", "--filters",
+                        "name=AFTER_CREATED_AT,values=0"};
+    req = parse("list-jobs", 4, fv, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(json_array_get(
+                                             json_object_get(req, "filters"), 0),
+                                         "values"),
+                         0)),
+                     "0");
+    json_decref(req);
+    req = parse("describe-jobs", 3, argv + 2, &rc);
+    ck_assert_int_eq(json_array_size(json_object_get(req, "jobs")), 2);
+    json_decref(req);
 }
 END_TEST
 
