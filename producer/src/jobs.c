@@ -93,8 +93,41 @@ static int check_definition(drv_client_t *client, drv_pg_t *pg, json_t *req,
     return *err == DRV_OK ? 0 : -1;
 }
 
-/* Dependencies must exist; a job submitted a moment ago may not be recorded
- * by the dispatcher yet, so wait a little for it. */
+/*
+ * Find a job, waiting up to DEP_WAIT_MS: one submitted a moment ago may not
+ * be recorded by the dispatcher yet. Returns the row (queue, array_size),
+ * NULL with *err = DRV_ERR_NOTFOUND when it never appears, or NULL on a
+ * database error.
+ */
+static drv_pg_res_t *await_job(drv_pg_t *pg, const char *job_id,
+                               drv_err_t *err, char *errstr,
+                               size_t errstr_size)
+{
+    const char *p[] = {job_id};
+    int64_t deadline = drv_mono_ms() + DEP_WAIT_MS;
+    for (;;) {
+        drv_pg_res_t *r = drv_pg_query(
+            pg, "SELECT queue, array_size FROM jobs WHERE job_id = $1", 1, p,
+            errstr, errstr_size);
+        if (!r) {
+            *err = drv_pg_last_err(pg);
+            return NULL;
+        }
+        if (drv_pg_res_rows(r) > 0) {
+            return r;
+        }
+        drv_pg_res_free(r);
+        if (drv_mono_ms() > deadline) {
+            *err = DRV_ERR_NOTFOUND;
+            drv_errstr_set(errstr, errstr_size, "job %s does not exist",
+                           job_id);
+            return NULL;
+        }
+        usleep(50 * 1000);
+    }
+}
+
+/* Dependencies must exist (an N_TO_N one as an array of the same size). */
 static int check_dependencies(drv_pg_t *pg, json_t *req, drv_err_t *err,
                               char *errstr, size_t errstr_size)
 {
@@ -106,42 +139,27 @@ static int check_dependencies(drv_pg_t *pg, json_t *req, drv_err_t *err,
         if (!id) {
             continue;
         }
-        const char *p[] = {id};
         const char *type = json_string_value(json_object_get(d, "type"));
-        int64_t deadline = drv_mono_ms() + DEP_WAIT_MS;
-        for (;;) {
-            drv_pg_res_t *r = drv_pg_query(
-                pg, "SELECT array_size FROM jobs WHERE job_id = $1", 1, p,
-                errstr, errstr_size);
-            if (!r) {
-                *err = drv_pg_last_err(pg);
-                return -1;
-            }
-            int found = drv_pg_res_rows(r) > 0;
-            int64_t other = found ? drv_pg_res_int(r, 0, 0, -1) : -1;
-            drv_pg_res_free(r);
-            json_t *sz = json_object_get(json_object_get(req,
-                                                         "arrayProperties"),
-                                         "size");
-            if (found && type && !strcmp(type, "N_TO_N") &&
-                other != json_integer_value(sz)) {
-                *err = DRV_ERR_INVALID;
-                drv_errstr_set(errstr, errstr_size,
-                               "N_TO_N dependency %s must be an array job of "
-                               "the same size (%" JSON_INTEGER_FORMAT ")",
-                               id, json_integer_value(sz));
-                return -1;
-            }
-            if (found) {
-                break;
-            }
-            if (drv_mono_ms() > deadline) {
-                *err = DRV_ERR_NOTFOUND;
+        drv_pg_res_t *r = await_job(pg, id, err, errstr, errstr_size);
+        if (!r) {
+            if (*err == DRV_ERR_NOTFOUND) {
                 drv_errstr_set(errstr, errstr_size,
                                "dependency job %s does not exist", id);
-                return -1;
             }
-            usleep(50 * 1000);
+            return -1;
+        }
+        int64_t other = drv_pg_res_int(r, 0, 1, -1);
+        drv_pg_res_free(r);
+        json_t *sz = json_object_get(json_object_get(req, "arrayProperties"),
+                                     "size");
+        if (type && !strcmp(type, "N_TO_N") &&
+            other != json_integer_value(sz)) {
+            *err = DRV_ERR_INVALID;
+            drv_errstr_set(errstr, errstr_size,
+                           "N_TO_N dependency %s must be an array job of the "
+                           "same size (%" JSON_INTEGER_FORMAT ")",
+                           id, json_integer_value(sz));
+            return -1;
         }
     }
     return 0;
@@ -221,17 +239,8 @@ static json_t *cancel_or_terminate(drv_client_t *client, json_t *req,
                        "reason must be at most 1024 characters");
         return NULL;
     }
-    const char *p[] = {job_id};
-    drv_pg_res_t *r = drv_pg_query(pg, "SELECT queue FROM jobs WHERE job_id = $1",
-                                   1, p, errstr, errstr_size);
+    drv_pg_res_t *r = await_job(pg, job_id, err, errstr, errstr_size);
     if (!r) {
-        *err = drv_pg_last_err(pg);
-        return NULL;
-    }
-    if (drv_pg_res_rows(r) == 0) {
-        drv_pg_res_free(r);
-        *err = DRV_ERR_NOTFOUND;
-        drv_errstr_set(errstr, errstr_size, "job %s does not exist", job_id);
         return NULL;
     }
     char queue[256];

@@ -348,12 +348,32 @@ START_TEST(test_e2e_cancel_and_terminate)
                          "{\"jobId\":\"%s\",\"reason\":\"all of it\"}", p));
     json_t *pj = e2e_wait(p, 60);
     ck_assert_str_eq(status_of(pj), "FAILED");
+    ck_assert_str_eq(reason_of(pj), "all of it");
     for (int i = 0; i < 3; i++) {
         json_t *c = e2e_wait(child(p, i), 30);
         ck_assert_str_eq(status_of(c), "FAILED");
         ck_assert(json_is_true(json_object_get(c, "isTerminated")));
         json_decref(c);
     }
+    json_decref(pj);
+
+    /* one child: it fails alone, its siblings finish, the parent fails */
+    e2e_register_full("e2e-sleep3",
+                      "{" IMAGE ",\"command\":[\"sleep\",\"3\"]," SMALL "}",
+                      NULL);
+    p = e2e_submit("arr-one", "e2e-sleep3", "\"arrayProperties\":{\"size\":2}");
+    json_decref(e2e_call("TerminateJob",
+                         "{\"jobId\":\"%s\",\"reason\":\"just one\"}",
+                         child(p, 1)));
+    json_t *c0 = e2e_wait(child(p, 0), 60), *c1 = e2e_wait(child(p, 1), 60);
+    pj = e2e_wait(p, 60);
+    ck_assert_str_eq(status_of(c0), "SUCCEEDED");
+    ck_assert_str_eq(status_of(c1), "FAILED");
+    ck_assert_str_eq(reason_of(c1), "just one");
+    ck_assert_str_eq(status_of(pj), "FAILED");
+    ck_assert_str_eq(reason_of(pj), "1 of 2 child jobs failed");
+    json_decref(c0);
+    json_decref(c1);
     json_decref(pj);
 }
 END_TEST
