@@ -75,6 +75,8 @@ void drv__disp_dlq(drv_disp_t *disp, const char *source, const char *key,
 
 static void out_clear(drv_disp_t *disp)
 {
+    json_decref(disp->out_ids);
+    disp->out_ids = NULL;
     for (size_t i = 0; i < disp->out_cnt; i++) {
         drv__out_t *o = &disp->out[i];
         free(o->topic);
@@ -84,6 +86,112 @@ static void out_clear(drv_disp_t *disp)
         free(o->dlq_source);
     }
     disp->out_cnt = 0;
+}
+
+/* Write the transaction's messages to the outbox (inside it). */
+static int out_persist(drv_disp_t *disp, char *errstr, size_t errstr_size)
+{
+    if (disp->out_cnt == 0) {
+        return 0;
+    }
+    json_t *rows = json_array();
+    for (size_t i = 0; i < disp->out_cnt; i++) {
+        drv__out_t *o = &disp->out[i];
+        char *hex = drv_malloc(o->len * 2 + 1);
+        for (size_t k = 0; k < o->len; k++) {
+            snprintf(hex + 2 * k, 3, "%02x", ((unsigned char *)o->buf)[k]);
+        }
+        json_t *h = o->dlq_reason ? json_pack("{s:s,s:s}", "drover.error",
+                                              o->dlq_reason,
+                                              "drover.source.topic",
+                                              o->dlq_source)
+                                  : json_null();
+        json_array_append_new(rows, json_pack("{s:s,s:s?,s:s,s:o}", "t",
+                                              o->topic, "k", o->key, "p", hex,
+                                              "h", h));
+        free(hex);
+    }
+    char *text = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    const char *p[] = {text};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "INSERT INTO outbox (topic, key, payload, headers) SELECT x->>'t', "
+        "x->>'k', decode(x->>'p', 'hex'), x->'h' FROM jsonb_array_elements("
+        "$1::jsonb) WITH ORDINALITY AS a(x, n) ORDER BY n RETURNING id",
+        1, p, errstr, errstr_size);
+    free(text);
+    if (!r) {
+        return -1;
+    }
+    disp->out_ids = json_array();
+    for (int i = 0; i < drv_pg_res_rows(r); i++) {
+        json_array_append_new(disp->out_ids,
+                              json_integer(drv_pg_res_int(r, i, 0, 0)));
+    }
+    drv_pg_res_free(r);
+    return 0;
+}
+
+/* Delete outbox rows whose delivery Kafka confirmed. */
+static void out_confirm(drv_disp_t *disp)
+{
+    char e[DRV_ERRSTR_SIZE];
+    if (json_array_size(disp->unconfirmed) == 0 ||
+        drv_kprod_flush(disp->kprod, 5000, e, sizeof(e)) != 0) {
+        return; /* not yet: librdkafka keeps retrying; confirm later */
+    }
+    char *ids = json_dumps(disp->unconfirmed, JSON_COMPACT);
+    const char *p[] = {ids};
+    if (drv_pg_exec(disp->pg,
+                    "DELETE FROM outbox WHERE id IN (SELECT "
+                    "jsonb_array_elements_text($1::jsonb)::bigint)",
+                    1, p, e, sizeof(e)) == 0) {
+        json_array_clear(disp->unconfirmed);
+    }
+    free(ids);
+}
+
+/* On start: publish what a previous dispatcher committed but may not have
+ * delivered. */
+static int out_recover(drv_disp_t *disp, char *errstr, size_t errstr_size)
+{
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT id, topic, key, encode(payload, 'hex'), headers->>"
+        "'drover.error', headers->>'drover.source.topic' FROM outbox "
+        "ORDER BY id",
+        0, NULL, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    for (int i = 0; i < drv_pg_res_rows(r); i++) {
+        const char *hex = drv_pg_res_get(r, i, 3);
+        size_t len = strlen(hex) / 2;
+        unsigned char *buf = drv_malloc(len + 1);
+        for (size_t k = 0; k < len; k++) {
+            unsigned int byte;
+            sscanf(hex + 2 * k, "%2x", &byte);
+            buf[k] = (unsigned char)byte;
+        }
+        drv_kheader_t h[] = {{"drover.error", drv_pg_res_get(r, i, 4)},
+                             {"drover.source.topic", drv_pg_res_get(r, i, 5)}};
+        if (drv_kprod_send(disp->kprod, drv_pg_res_get(r, i, 1), -1,
+                           drv_pg_res_get(r, i, 2), buf, len, h,
+                           h[0].value ? 2 : 0, errstr, errstr_size) == 0) {
+            json_array_append_new(disp->unconfirmed,
+                                  json_integer(drv_pg_res_int(r, i, 0, 0)));
+        }
+        free(buf);
+    }
+    if (drv_pg_res_rows(r) > 0) {
+        drv_log(disp->log, DRV_LOG_INFO, "dispatcher.outbox_recovered", NULL,
+                "re-published %d message(s) left in the outbox",
+                drv_pg_res_rows(r));
+    }
+    drv_pg_res_free(r);
+    out_confirm(disp);
+    return 0;
 }
 
 /* Publish everything the committed transaction produced. */
@@ -100,6 +208,14 @@ static void out_publish(drv_disp_t *disp)
                     "%s", e);
         }
     }
+    size_t i;
+    json_t *id;
+    json_array_foreach(disp->out_ids, i, id)
+    {
+        json_array_append(disp->unconfirmed, id);
+    }
+    json_decref(disp->out_ids);
+    disp->out_ids = NULL;
     out_clear(disp);
     drv_kprod_poll(disp->kprod);
 }
@@ -118,6 +234,7 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
     disp->dep_grace_ms = drv_conf_get_int(conf,
                                           "dispatcher.dependency.grace.ms");
     disp->done = json_array();
+    disp->unconfirmed = json_array();
     if (!(disp->pg = drv_pg_connect(drv_conf_get(conf, "pg.conninfo"), log, e,
                                     sizeof(e)))) {
         drv_errstr_set(errstr, errstr_size, "%s", e);
@@ -151,6 +268,7 @@ void drv_disp_destroy(drv_disp_t *disp)
     out_clear(disp);
     free(disp->out);
     json_decref(disp->done);
+    json_decref(disp->unconfirmed);
     free(disp);
 }
 
@@ -257,6 +375,7 @@ static int apply_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
         }
     }
     if (store_offsets(disp, msgs, n, errstr, errstr_size) != 0 ||
+        out_persist(disp, errstr, errstr_size) != 0 ||
         drv_pg_commit(disp->pg, errstr, errstr_size) != 0) {
         goto fail;
     }
@@ -275,6 +394,7 @@ static int in_tx(drv_disp_t *disp,
         return -1;
     }
     if (fn(disp, errstr, errstr_size) != 0 ||
+        out_persist(disp, errstr, errstr_size) != 0 ||
         drv_pg_commit(disp->pg, errstr, errstr_size) != 0) {
         drv_pg_rollback(disp->pg);
         out_clear(disp);
@@ -308,7 +428,8 @@ int drv_disp_run(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
     int poll_ms = (int)drv_conf_get_int(disp->conf, "dispatcher.poll.ms");
     char e[DRV_ERRSTR_SIZE];
     sync_topics(disp);
-    if (drv_kcons_subscribe(disp->kcons, topics, 2, errstr, errstr_size) != 0) {
+    if (out_recover(disp, errstr, errstr_size) != 0 ||
+        drv_kcons_subscribe(disp->kcons, topics, 2, errstr, errstr_size) != 0) {
         return -1;
     }
     drv_log(disp->log, DRV_LOG_INFO, "dispatcher.started", NULL,
@@ -351,12 +472,13 @@ int drv_disp_run(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
             sync_topics(disp);
             next_sync = now + TOPIC_SYNC_MS;
         }
+        out_confirm(disp);
     }
     for (size_t i = 0; i < n; i++) {
         drv_kmsg_destroy(msgs[i]);
     }
     free(msgs);
-    drv_kprod_flush(disp->kprod, 10000, e, sizeof(e));
+    out_confirm(disp);
     drv_log(disp->log, DRV_LOG_INFO, "dispatcher.stopped", NULL,
             "dispatcher stopped");
     return 0;

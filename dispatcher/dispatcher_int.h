@@ -34,7 +34,9 @@ struct drv_disp {
     int64_t dep_grace_ms;
     drv__out_t *out;
     size_t out_cnt, out_cap;
+    json_t *out_ids; /* their outbox ids once persisted */
     json_t *done; /* jobs that became terminal, awaiting drv__drain */
+    json_t *unconfirmed; /* outbox ids published, delivery not confirmed */
 };
 
 /* Queue a message for after commit (buf is taken over). */

@@ -110,6 +110,7 @@ drv_wrk_t *drv_wrk_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
     wrk->vcpus_free = wrk->vcpus_total;
     wrk->memory_free = wrk->memory_total;
     wrk->stopped = json_object();
+    wrk->seen = json_object();
     snprintf(group, sizeof(group), "drover-worker.%s", wrk->ce);
     if (!(wrk->codec = drv_codec_new(errstr, errstr_size)) ||
         !(wrk->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size)) ||
@@ -140,6 +141,7 @@ void drv_wrk_destroy(drv_wrk_t *wrk)
     drv_kcons_destroy(wrk->kctl);
     drv_kcons_destroy(wrk->kcons);
     json_decref(wrk->stopped);
+    json_decref(wrk->seen);
     drv_kprod_destroy(wrk->kprod);
     drv_codec_destroy(wrk->codec);
     pthread_cond_destroy(&wrk->cond);
@@ -224,6 +226,12 @@ static bool try_admit(drv_wrk_t *wrk, json_t *run)
              json_string_value(json_object_get(run, "jobId")),
              (int)json_integer_value(json_object_get(run, "attempt")));
     pthread_mutex_lock(&wrk->lock);
+    if (json_object_get(wrk->seen, key)) { /* delivered again: ignore */
+        pthread_mutex_unlock(&wrk->lock);
+        drv_log(wrk->log, DRV_LOG_INFO, "worker.duplicate_run", NULL,
+                "attempt %s was already taken here", key);
+        return true;
+    }
     if (json_object_get(wrk->stopped, key)) { /* terminated before it came */
         json_object_del(wrk->stopped, key);
         pthread_mutex_unlock(&wrk->lock);
@@ -241,6 +249,10 @@ static bool try_admit(drv_wrk_t *wrk, json_t *run)
         pthread_mutex_unlock(&wrk->lock);
         return false;
     }
+    if (json_object_size(wrk->seen) >= 100000) {
+        json_object_clear(wrk->seen);
+    }
+    json_object_set_new(wrk->seen, key, json_true());
     drv__attempt_t *a = drv_calloc(1, sizeof(*a));
     a->wrk = wrk;
     a->run = json_incref(run);

@@ -34,6 +34,8 @@ struct drv_wrk {
     drv_kcons_t *kctl; /* drover.control.<ce>, a group of its own */
     json_t *stopped;   /* "job#attempt" -> reason: stops for attempts not
                           (yet) running here, checked on admission */
+    json_t *seen;      /* "job#attempt" admitted here (bounded): a RunJob
+                          delivered again is not run twice */
     double vcpus_total;
     int64_t memory_total;
     int64_t started_at;

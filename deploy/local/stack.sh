@@ -147,7 +147,7 @@ L4J
         port_free_or_die "$KAFKA_PORT" kafka
         port_free_or_die "$CTRL_PORT" kafka
         say "starting Kafka (KRaft) on 127.0.0.1:$KAFKA_PORT"
-        nohup java -Xmx512m -Xms256m -XX:+UseSerialGC \
+        nohup setsid java -Xmx512m -Xms256m -XX:+UseSerialGC \
             -Dlog4j.configuration="file:$STACK/kafka/log4j.properties" \
             -cp "$KAFKA_CP" kafka.Kafka "$props" >>"$STACK/logs/kafka.log" 2>&1 &
         echo $! >"$STACK/run/kafka.pid"
@@ -160,7 +160,7 @@ start_podman() {
     if ! pid_alive "$STACK/run/podman.pid"; then
         say "starting podman's Docker API service on $sock"
         rm -f "$sock"
-        nohup podman --runtime runc system service --time=0 "unix://$sock" \
+        nohup setsid podman --runtime runc system service --time=0 "unix://$sock" \
             >>"$STACK/logs/podman.log" 2>&1 &
         echo $! >"$STACK/run/podman.pid"
     fi
@@ -194,7 +194,9 @@ start_daemon() { # start_daemon NAME BINARY ARGS...
     local name=$1; shift
     if ! pid_alive "$STACK/run/$name.pid"; then
         say "starting $name"
-        DROVER_CONFIG=$CONF nohup "$@" >>"$STACK/logs/$name.log" 2>&1 &
+        # a session of its own: Ctrl-C in the shell that ran `up` (or a test
+        # harness killing its process group) must not reach the daemons
+        DROVER_CONFIG=$CONF nohup setsid "$@" >>"$STACK/logs/$name.log" 2>&1 &
         echo $! >"$STACK/run/$name.pid"
     fi
 }

@@ -11,6 +11,7 @@
 
 #include "drover/avro_codec.h"
 #include "drover/kafka.h"
+#include "drover/pg.h"
 #include "drover/util.h"
 #include "e2e.h"
 #include "check_main.h"
@@ -229,6 +230,66 @@ START_TEST(test_e2e_events_for_every_transition)
 }
 END_TEST
 
+/* What a dispatcher committed but never published (it died in between) is
+ * published by the next one; `up` restarts a dispatcher that died. */
+START_TEST(test_e2e_outbox_survives_a_killed_dispatcher)
+{
+    char key[64], e[DRV_ERRSTR_SIZE], cmd[2048], group[64];
+    snprintf(key, sizeof(key), "outbox-%d-%lld", (int)getpid(),
+             (long long)drv_now_ms());
+    drv_pg_t *pg = drv_pg_connect(drv_conf_get(e2e_conf, "pg.conninfo"), NULL,
+                                  e, sizeof(e));
+    ck_assert_msg(pg != NULL, "%s", e);
+    const char *p[] = {key};
+    ck_assert_msg(drv_pg_exec(pg,
+                              "INSERT INTO outbox (topic, key, payload, "
+                              "headers) VALUES ('drover.dlq', $1, "
+                              "'committed, never sent', '{\"drover.error\": "
+                              "\"outbox test\"}')",
+                              1, p, e, sizeof(e)) == 0,
+                  "%s", e);
+    snprintf(cmd, sizeof(cmd),
+             "kill -9 $(cat %s/run/dispatcher.pid) && %s/deploy/local/up "
+             "--no-example >/dev/null 2>&1",
+             getenv("DROVER_STACK_DIR"), getenv("DROVER_SOURCE_DIR"));
+    ck_assert_int_eq(system(cmd), 0);
+
+    snprintf(group, sizeof(group), "e2e-outbox-%d", (int)getpid());
+    drv_kcons_t *kc = drv_kcons_new(e2e_conf, NULL, group, NULL, NULL, e,
+                                    sizeof(e));
+    const char *topics[] = {"drover.dlq"};
+    ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, e, sizeof(e)), 0);
+    bool found = false;
+    for (int64_t end = drv_mono_ms() + 60000; !found && drv_mono_ms() < end;) {
+        drv_kmsg_t *m = drv_kcons_poll(kc, 500);
+        if (m && drv_kmsg_key(m) && !strcmp(drv_kmsg_key(m), key)) {
+            ck_assert_str_eq(drv_kmsg_header(m, "drover.error"), "outbox test");
+            found = true;
+        }
+        drv_kmsg_destroy(m);
+    }
+    drv_kcons_destroy(kc);
+    ck_assert_msg(found, "the outbox message was never published");
+    int64_t left = -1;
+    for (int i = 0; i < 100 && left != 0; i++) {
+        drv_pg_res_t *r = drv_pg_query(
+            pg, "SELECT count(*) FROM outbox WHERE key = $1", 1, p, e,
+            sizeof(e));
+        left = r ? drv_pg_res_int(r, 0, 0, -1) : -1;
+        drv_pg_res_free(r);
+        usleep(100 * 1000);
+    }
+    ck_assert_int_eq(left, 0);
+    drv_pg_destroy(pg);
+
+    /* and the restarted dispatcher carries on */
+    e2e_register("e2e-after-kill", "[\"true\"]", 32);
+    json_t *j = e2e_wait(e2e_submit("after-kill", "e2e-after-kill", NULL), 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(test_e2e_cli_rejects_unknown_queue_and_definition)
 {
     char err[2048];
@@ -267,6 +328,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_dependency_order_and_failure);
     tcase_add_test(tc, test_e2e_malformed_message_to_dlq);
     tcase_add_test(tc, test_e2e_events_for_every_transition);
+    tcase_add_test(tc, test_e2e_outbox_survives_a_killed_dispatcher);
     tcase_add_test(tc, test_e2e_cli_rejects_unknown_queue_and_definition);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
