@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* drover-dispatcher: argv -> conf -> dispatcher loop -> exit code. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dispatcher.h"
+#include "drover/daemon.h"
 #include "drover/pg.h"
 
 static volatile sig_atomic_t stop;
@@ -50,54 +50,22 @@ static int migrate_only(const drv_conf_t *conf, drv_log_t *log)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'},
-        {"set", required_argument, 0, 's'},
-        {"migrate", no_argument, 0, 'm'},
-        {"help-config", no_argument, 0, 'H'},
-        {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},
-        {0, 0, 0, 0}};
-    const char *config = NULL;
-    int migrate = 0, c;
     char e[DRV_ERRSTR_SIZE];
-    char *sets[64];
-    int nsets = 0;
-    while ((c = getopt_long(argc, argv, "c:s:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 's':
-            if (nsets < 64) {
-                sets[nsets++] = optarg;
-            }
-            break;
-        case 'm':
-            migrate = 1;
-            break;
-        case 'H':
-            drv_conf_print_help(stdout);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'V':
-            printf("drover-dispatcher %s\n", DRV_VERSION);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
+    drv_daemon_opts_t o;
+    int rc = drv_daemon_parse(argc, argv, "drover-dispatcher", DRV_VERSION,
+                              usage, true, &o);
+    if (rc >= 0) {
+        return rc;
     }
-    drv_conf_t *conf = drv_conf_load_sets(config, sets, nsets, e, sizeof(e));
+    drv_conf_t *conf = drv_conf_load_sets(o.config, o.sets, o.nsets, e,
+                                         sizeof(e));
     if (!conf) {
         fprintf(stderr, "drover-dispatcher: %s\n", e);
         return 2;
     }
     drv_log_t *log = drv_log_from_conf("dispatcher", conf);
-    int rc = 0;
-    if (migrate) {
+    rc = 0;
+    if (o.migrate) {
         rc = migrate_only(conf, log);
     } else {
         signal(SIGINT, on_signal);

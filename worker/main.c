@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* drover-worker: argv -> conf -> worker loop -> exit code. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "drover/daemon.h"
 #include "drover/docker.h"
 #include "worker.h"
 
@@ -35,42 +35,15 @@ static void usage(FILE *fp)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'},
-        {"set", required_argument, 0, 's'},
-        {"help-config", no_argument, 0, 'H'},
-        {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},
-        {0, 0, 0, 0}};
-    const char *config = NULL;
-    char *sets[64];
-    int nsets = 0, c;
     char e[DRV_ERRSTR_SIZE];
-    while ((c = getopt_long(argc, argv, "c:s:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 's':
-            if (nsets < 64) {
-                sets[nsets++] = optarg;
-            }
-            break;
-        case 'H':
-            drv_conf_print_help(stdout);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'V':
-            printf("drover-worker %s\n", DRV_VERSION);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
+    drv_daemon_opts_t o;
+    int rc = drv_daemon_parse(argc, argv, "drover-worker", DRV_VERSION, usage, false,
+                              &o);
+    if (rc >= 0) {
+        return rc;
     }
-    drv_conf_t *conf = drv_conf_load_sets(config, sets, nsets, e, sizeof(e));
+    drv_conf_t *conf = drv_conf_load_sets(o.config, o.sets, o.nsets, e,
+                                         sizeof(e));
     if (!conf) {
         fprintf(stderr, "drover-worker: %s\n", e);
         return 2;
@@ -80,7 +53,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
     drv_docker_global_init();
-    int rc = 0;
+    rc = 0;
     drv_wrk_t *wrk = drv_wrk_new(conf, log, e, sizeof(e));
     if (!wrk || drv_wrk_run(wrk, &stop, e, sizeof(e)) != 0) {
         fprintf(stderr, "drover-worker: %s\n", e);
