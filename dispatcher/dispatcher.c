@@ -202,17 +202,15 @@ static void out_publish(drv_disp_t *disp)
         drv__out_t *o = &disp->out[i];
         drv_kheader_t h[] = {{"drover.error", o->dlq_reason},
                              {"drover.source.topic", o->dlq_source}};
+        json_t *id = json_array_get(disp->out_ids, i);
         if (drv_kprod_send(disp->kprod, o->topic, -1, o->key, o->buf, o->len,
                            h, o->dlq_reason ? 2 : 0, e, sizeof(e)) != 0) {
+            /* refused locally: its outbox row stays for the next start */
             drv_log(disp->log, DRV_LOG_ERROR, "kafka.produce_failed", NULL,
-                    "%s", e);
+                    "%s (kept in the outbox)", e);
+        } else if (id) {
+            json_array_append(disp->unconfirmed, id);
         }
-    }
-    size_t i;
-    json_t *id;
-    json_array_foreach(disp->out_ids, i, id)
-    {
-        json_array_append(disp->unconfirmed, id);
     }
     json_decref(disp->out_ids);
     disp->out_ids = NULL;

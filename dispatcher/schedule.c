@@ -12,12 +12,6 @@
 #include "dispatcher_int.h"
 #include "drover/util.h"
 
-static json_t *int_or_null(const drv_pg_res_t *r, int row, int col)
-{
-    const char *s = drv_pg_res_get(r, row, col);
-    return s ? json_integer(drv_pg_res_int(r, row, col, 0)) : json_null();
-}
-
 static json_t *run_request(drv_disp_t *disp, const drv_pg_res_t *r,
                            const char *job_id, const char *ce)
 {
@@ -37,7 +31,7 @@ static json_t *run_request(drv_disp_t *disp, const drv_pg_res_t *r,
         "environment", json_object_get(c, "environment"), "vcpus",
         json_number_value(json_object_get(c, "vcpus")), "memoryMiB",
         json_integer_value(json_object_get(c, "memory")), "timeoutSeconds", to,
-        "arrayIndex", int_or_null(r, 0, 6), "arraySize", int_or_null(r, 0, 7),
+        "arrayIndex", drv_pg_res_json_int(r, 0, 6), "arraySize", drv_pg_res_json_int(r, 0, 7),
         "releasedAt", (json_int_t)drv_now_ms());
     static const char *props[] = {"volumes", "mountPoints",
                                   "readonlyRootFilesystem", "privileged",

@@ -21,18 +21,6 @@
 #define EVENT_COLS DRV__EVENT_COLS
 #define TERMINAL DRV__TERMINAL
 
-static json_t *int_or_null(const drv_pg_res_t *r, int row, int col)
-{
-    const char *s = drv_pg_res_get(r, row, col);
-    return s ? json_integer(drv_pg_res_int(r, row, col, 0)) : json_null();
-}
-
-static json_t *str_or_null(const drv_pg_res_t *r, int row, int col)
-{
-    const char *s = drv_pg_res_get(r, row, col);
-    return s ? json_string(s) : json_null();
-}
-
 void drv__emit_event(drv_disp_t *disp, const drv_pg_res_t *r, int row,
                      const char *prev)
 {
@@ -49,14 +37,14 @@ void drv__emit_event(drv_disp_t *disp, const drv_pg_res_t *r, int row,
         drv_pg_res_get(r, row, 1), "jobQueue", queue_arn, "status",
         drv_pg_res_get(r, row, 5), "previousStatus",
         prev ? json_string(prev) : json_null(), "statusReason",
-        str_or_null(r, row, 6), "attempt",
-        (int)drv_pg_res_int(r, row, 7, 0), "exitCode", int_or_null(r, row, 8),
-        "reason", str_or_null(r, row, 9), "createdAt",
+        drv_pg_res_json_str(r, row, 6), "attempt",
+        (int)drv_pg_res_int(r, row, 7, 0), "exitCode", drv_pg_res_json_int(r, row, 8),
+        "reason", drv_pg_res_json_str(r, row, 9), "createdAt",
         (json_int_t)drv_pg_res_int(r, row, 10, 0), "startedAt",
-        int_or_null(r, row, 11), "stoppedAt", int_or_null(r, row, 12),
+        drv_pg_res_json_int(r, row, 11), "stoppedAt", drv_pg_res_json_int(r, row, 12),
         "isCancelled", drv_pg_res_get(r, row, 13)[0] == 't', "isTerminated",
         drv_pg_res_get(r, row, 14)[0] == 't', "arrayIndex",
-        int_or_null(r, row, 15), "arraySize", int_or_null(r, row, 16), "time",
+        drv_pg_res_json_int(r, row, 15), "arraySize", drv_pg_res_json_int(r, row, 16), "time",
         (json_int_t)drv_pg_res_int(r, row, 18, 0));
     if (drv_pg_res_get(r, row, 3)) {
         snprintf(def, sizeof(def), "%s:%s", drv_pg_res_get(r, row, 3),

@@ -205,6 +205,19 @@ int64_t drv_pg_res_int(const drv_pg_res_t *res, int row, int col,
     return v;
 }
 
+json_t *drv_pg_res_json_int(const drv_pg_res_t *res, int row, int col)
+{
+    return drv_pg_res_get(res, row, col)
+               ? json_integer(drv_pg_res_int(res, row, col, 0))
+               : json_null();
+}
+
+json_t *drv_pg_res_json_str(const drv_pg_res_t *res, int row, int col)
+{
+    const char *s = drv_pg_res_get(res, row, col);
+    return s ? json_string(s) : json_null();
+}
+
 json_t *drv_pg_res_json(const drv_pg_res_t *res, int row, int col)
 {
     const char *s = drv_pg_res_get(res, row, col);

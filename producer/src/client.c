@@ -91,6 +91,24 @@ static void set_next_token(json_t *resp, int rows, int limit, int offset)
     }
 }
 
+/* The names (or name:revision) a request lists under `key`, ARNs reduced
+ * to names, as JSON text for a query ($n::jsonb); owned by the caller. */
+static char *name_list(json_t *req, const char *key)
+{
+    json_t *names = json_array(), *v;
+    size_t i;
+    json_array_foreach(json_object_get(req, key), i, v)
+    {
+        char n[300];
+        drv_arn_name(json_string_value(v) ? json_string_value(v) : "", n,
+                     sizeof(n));
+        json_array_append_new(names, json_string(n));
+    }
+    char *text = json_dumps(names, JSON_COMPACT);
+    json_decref(names);
+    return text;
+}
+
 /* ---- job definitions ---------------------------------------------------- */
 
 static json_t *op_register_job_definition(drv_client_t *client, json_t *req,
@@ -177,18 +195,8 @@ static json_t *op_describe_job_definitions(drv_client_t *client, json_t *req,
         *err = DRV_ERR_INVALID;
         return NULL;
     }
-    /* jobDefinitions: names, name:revision or ARNs, as one text array */
-    json_t *refs = json_array(), *v;
-    size_t i;
-    json_array_foreach(json_object_get(req, "jobDefinitions"), i, v)
-    {
-        char name[300];
-        drv_arn_name(json_string_value(v) ? json_string_value(v) : "", name,
-                     sizeof(name));
-        json_array_append_new(refs, json_string(name));
-    }
-    char *refs_s = json_dumps(refs, JSON_COMPACT);
-    json_decref(refs);
+    /* jobDefinitions: names, name:revision or ARNs */
+    char *refs_s = name_list(req, "jobDefinitions");
     char lim[16], off[16];
     snprintf(lim, sizeof(lim), "%d", limit + 1);
     snprintf(off, sizeof(off), "%d", offset);
@@ -564,17 +572,7 @@ static json_t *describe_resources(drv_client_t *client, json_t *req,
         *err = DRV_ERR_INVALID;
         return NULL;
     }
-    json_t *names = json_array(), *v;
-    size_t i;
-    json_array_foreach(json_object_get(req, filter_key), i, v)
-    {
-        char n[300];
-        drv_arn_name(json_string_value(v) ? json_string_value(v) : "", n,
-                     sizeof(n));
-        json_array_append_new(names, json_string(n));
-    }
-    char *names_s = json_dumps(names, JSON_COMPACT), lim[16], off[16];
-    json_decref(names);
+    char *names_s = name_list(req, filter_key), lim[16], off[16];
     snprintf(lim, sizeof(lim), "%d", limit + 1);
     snprintf(off, sizeof(off), "%d", offset);
     const char *p[] = {names_s, lim, off};

@@ -289,20 +289,13 @@ json_t *drv__op_terminate_job(drv_client_t *client, json_t *req,
     "s.status, s.n) FROM (SELECT c.status, count(*) n FROM jobs c WHERE "      \
     "c.array_parent = j.job_id GROUP BY c.status) s) END"
 
-static void set_int(json_t *o, const char *k, const drv_pg_res_t *r, int row,
-                    int col)
+/* Set k from a column, leaving it out for SQL NULL (as AWS omits it). */
+static void set_col(json_t *o, const char *k, json_t *v)
 {
-    if (drv_pg_res_get(r, row, col)) {
-        json_object_set_new(o, k, json_integer(drv_pg_res_int(r, row, col, 0)));
-    }
-}
-
-static void set_str(json_t *o, const char *k, const drv_pg_res_t *r, int row,
-                    int col)
-{
-    const char *s = drv_pg_res_get(r, row, col);
-    if (s) {
-        json_object_set_new(o, k, json_string(s));
+    if (json_is_null(v)) {
+        json_decref(v);
+    } else {
+        json_object_set_new(o, k, v);
     }
 }
 
@@ -315,15 +308,15 @@ static json_t *job_summary(drv_client_t *client, const drv_pg_res_t *r,
     drv__client_arn(client, arn, sizeof(arn), "job", id);
     json_object_set_new(j, "jobArn", json_string(arn));
     json_object_set_new(j, "jobId", json_string(id));
-    set_str(j, "jobName", r, row, 1);
-    set_int(j, "createdAt", r, row, 7);
-    set_str(j, "status", r, row, 5);
-    set_str(j, "statusReason", r, row, 6);
-    set_int(j, "startedAt", r, row, 8);
-    set_int(j, "stoppedAt", r, row, 9);
+    set_col(j, "jobName", drv_pg_res_json_str(r, row, 1));
+    set_col(j, "createdAt", drv_pg_res_json_int(r, row, 7));
+    set_col(j, "status", drv_pg_res_json_str(r, row, 5));
+    set_col(j, "statusReason", drv_pg_res_json_str(r, row, 6));
+    set_col(j, "startedAt", drv_pg_res_json_int(r, row, 8));
+    set_col(j, "stoppedAt", drv_pg_res_json_int(r, row, 9));
     json_t *c = json_object();
-    set_int(c, "exitCode", r, row, 12);
-    set_str(c, "reason", r, row, 13);
+    set_col(c, "exitCode", drv_pg_res_json_int(r, row, 12));
+    set_col(c, "reason", drv_pg_res_json_str(r, row, 13));
     json_object_set_new(j, "container", c);
     if (drv_pg_res_get(r, row, 3)) {
         snprintf(def, sizeof(def), "%s:%s", drv_pg_res_get(r, row, 3),
@@ -399,7 +392,7 @@ static json_t *job_detail(drv_client_t *client, const drv_pg_res_t *r, int row)
                         json_boolean(drv_pg_res_get(r, row, 14)[0] == 't'));
     json_object_set_new(j, "isTerminated",
                         json_boolean(drv_pg_res_get(r, row, 15)[0] == 't'));
-    set_int(j, "schedulingPriority", r, row, 16);
+    set_col(j, "schedulingPriority", drv_pg_res_json_int(r, row, 16));
     json_object_set_new(j, "platformCapabilities", json_pack("[s]", "EC2"));
     json_decref(req);
     json_decref(res);

@@ -61,6 +61,11 @@ const char *drv_pg_res_get(const drv_pg_res_t *res, int row, int col);
 /** @brief A value as an integer, dflt for NULL. */
 int64_t drv_pg_res_int(const drv_pg_res_t *res, int row, int col,
                        int64_t dflt);
+/** @brief A value as a JSON integer, or JSON null for SQL NULL (new ref). */
+json_t *drv_pg_res_json_int(const drv_pg_res_t *res, int row, int col);
+/** @brief A value as a JSON string, or JSON null for SQL NULL (new ref). */
+json_t *drv_pg_res_json_str(const drv_pg_res_t *res, int row, int col);
+
 /** @brief A json/jsonb column parsed (new reference), NULL for SQL NULL. */
 json_t *drv_pg_res_json(const drv_pg_res_t *res, int row, int col);
 void drv_pg_res_free(drv_pg_res_t *res);
