@@ -264,7 +264,12 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
     }
     if (drv_pg_res_rows(r) > 0) { /* a redelivery, or a reused id */
         json_t *old = drv_pg_res_json(r, 0, 0);
-        if (!json_equal(old, sj)) {
+        json_t *again = json_copy(sj); /* a client's retry: same body, later */
+        json_object_del(again, "submittedAt");
+        json_object_del(old, "submittedAt");
+        bool same = json_equal(old, again);
+        json_decref(again);
+        if (!same) {
             char why[300];
             snprintf(why, sizeof(why),
                      "job id %s was already used by a different submission",
@@ -316,16 +321,18 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
 
 /* ---- CancelJob / TerminateJob ---------------------------------------------- */
 
-/* Ask the workers of the job's compute environment to stop its attempt. */
-static void send_stop(drv_disp_t *disp, const char *job_id, int attempt,
-                      const char *ce, const char *reason)
+/* Ask the workers of the job's compute environment to stop an attempt;
+ * with `worker`, only that worker acts on it. */
+void drv__send_stop(drv_disp_t *disp, const char *job_id, int attempt,
+                    const char *ce, const char *reason, const char *worker)
 {
     char topic[300], e[DRV_ERRSTR_SIZE];
     void *buf;
     size_t len;
-    json_t *m = json_pack("{s:s,s:i,s:s,s:I}", "jobId", job_id, "attempt",
-                          attempt, "reason", reason, "requestedAt",
-                          (json_int_t)drv_now_ms());
+    json_t *m = json_pack("{s:s,s:i,s:s,s:I,s:s?}", "jobId", job_id,
+                          "attempt", attempt, "reason", reason,
+                          "requestedAt", (json_int_t)drv_now_ms(), "worker",
+                          worker);
     snprintf(topic, sizeof(topic), DRV_TOPIC_CONTROL_PREFIX "%s", ce);
     if (drv_codec_encode(disp->codec, "StopAttempt", m, &buf, &len, e,
                          sizeof(e)) == 0) {
@@ -372,8 +379,9 @@ static int cancel_one(drv_disp_t *disp, const char *job_id,
                               "status_reason = $2 WHERE job_id = $1",
                               2, p, errstr, errstr_size);
             if (ret == 0) {
-                send_stop(disp, job_id, (int)drv_pg_res_int(r, 0, 2, 0),
-                          drv_pg_res_get(r, 0, 3), c->status_reason);
+                drv__send_stop(disp, job_id, (int)drv_pg_res_int(r, 0, 2, 0),
+                               drv_pg_res_get(r, 0, 3), c->status_reason,
+                               NULL);
             }
         } else if (live) {
             json_t *f = drv_log_job(job_id);
@@ -435,8 +443,10 @@ static int apply_cancel(drv_disp_t *disp, json_t *cj, bool terminate,
 static int record_attempt(drv_disp_t *disp, json_t *js, const char *status,
                           char *errstr, size_t errstr_size)
 {
-    char att[16], ts[24], code[16];
+    char att[16], ts[24], code[16], inc[24];
     json_t *ec = json_object_get(js, "exitCode");
+    snprintf(inc, sizeof(inc), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(js, "workerStartedAt")));
     snprintf(att, sizeof(att), "%d",
              (int)json_integer_value(json_object_get(js, "attempt")));
     snprintf(ts, sizeof(ts), "%" JSON_INTEGER_FORMAT,
@@ -454,10 +464,12 @@ static int record_attempt(drv_disp_t *disp, json_t *js, const char *status,
         ec ? code : NULL,
         json_string_value(json_object_get(js, "reason")),
         json_string_value(json_object_get(js, "statusReason")),
-        json_string_value(json_object_get(js, "logStreamName"))};
+        json_string_value(json_object_get(js, "logStreamName")),
+        inc};
     return drv_pg_exec(
         disp->pg,
-        "UPDATE attempts SET worker = COALESCE($3, worker), "
+        "UPDATE attempts SET worker = COALESCE(worker, $3), "
+        "worker_started_at = COALESCE(worker_started_at, $11::bigint), "
         "container_id = COALESCE($4, container_id), "
         "started_at = COALESCE($5::bigint, started_at), "
         "stopped_at = COALESCE($6::bigint, stopped_at), "
@@ -466,7 +478,7 @@ static int record_attempt(drv_disp_t *disp, json_t *js, const char *status,
         "status_reason = COALESCE($9, status_reason), "
         "log_stream = COALESCE($10, log_stream) "
         "WHERE job_id = $1 AND attempt = $2::int",
-        10, p, errstr, errstr_size);
+        11, p, errstr, errstr_size);
 }
 
 static int finish_attempt(drv_disp_t *disp, json_t *js, const char *status,
@@ -510,6 +522,53 @@ static int finish_attempt(drv_disp_t *disp, json_t *js, const char *status,
                : 0;
 }
 
+/*
+ * Who owns the attempt: the first worker process (worker id and its start
+ * time) whose report arrived claims it. Returns 1 if `js` comes from the
+ * owner (claiming it if nobody has), 0 if from anyone else (that worker is
+ * told to stop its duplicate run), -1 on a database error.
+ */
+static int check_owner(drv_disp_t *disp, json_t *js, const char *ce,
+                       char *errstr, size_t errstr_size)
+{
+    const char *job_id = json_string_value(json_object_get(js, "jobId"));
+    const char *worker = json_string_value(json_object_get(js, "worker"));
+    int attempt = (int)json_integer_value(json_object_get(js, "attempt"));
+    char att[16], inc[24];
+    snprintf(att, sizeof(att), "%d", attempt);
+    snprintf(inc, sizeof(inc), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(js, "workerStartedAt")));
+    const char *p[] = {job_id, att, worker, inc};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "UPDATE attempts SET worker = COALESCE(worker, $3), "
+        "worker_started_at = COALESCE(worker_started_at, $4::bigint) "
+        "WHERE job_id = $1 AND attempt = $2::int RETURNING worker = $3 AND "
+        "worker_started_at = $4::bigint, worker",
+        4, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int owner = drv_pg_res_rows(r) == 1 && drv_pg_res_get(r, 0, 0)[0] == 't';
+    if (!owner && drv_pg_res_rows(r) == 1) {
+        json_t *f = drv_log_job(job_id);
+        json_object_set_new(f, "worker", json_string(worker));
+        drv_log(disp->log, DRV_LOG_WARN, "job.duplicate_run", f,
+                "attempt %d is %s's; the duplicate run on %s is stopped",
+                attempt, drv_pg_res_get(r, 0, 1), worker);
+        json_decref(f);
+        const char *st = json_string_value(json_object_get(js, "status"));
+        if (!strcmp(st, "STARTING") || !strcmp(st, "RUNNING")) {
+            drv__send_stop(disp, job_id, attempt, ce,
+                           "Duplicate run of an attempt claimed by another "
+                           "worker",
+                           worker);
+        }
+    }
+    drv_pg_res_free(r);
+    return owner;
+}
+
 static int apply_status(drv_disp_t *disp, json_t *js, char *errstr,
                         size_t errstr_size)
 {
@@ -520,7 +579,8 @@ static int apply_status(drv_disp_t *disp, json_t *js, char *errstr,
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "SELECT j.status, j.attempts, j.released, COALESCE(j.resolved, "
-        "p.resolved)->'retryStrategy', j.is_cancelled OR j.is_terminated "
+        "p.resolved)->'retryStrategy', j.is_cancelled OR j.is_terminated, "
+        "j.compute_environment "
         "FROM jobs j LEFT JOIN jobs p ON p.job_id = j.array_parent "
         "WHERE j.job_id = $1 FOR UPDATE OF j",
         1, p, errstr, errstr_size);
@@ -537,6 +597,12 @@ static int apply_status(drv_disp_t *disp, json_t *js, char *errstr,
                 "ignored %s for attempt %d: not the current attempt", status,
                 attempt);
         json_decref(f);
+        goto out;
+    }
+    int owner = check_owner(disp, js, drv_pg_res_get(r, 0, 5), errstr,
+                            errstr_size);
+    if (owner <= 0) {
+        ret = owner;
         goto out;
     }
     if (record_attempt(disp, js, status, errstr, errstr_size) != 0) {
@@ -561,10 +627,92 @@ out:
     return ret;
 }
 
+/*
+ * Fail the live attempts a worker held (all of them, or those claimed by
+ * its processes started before `before`): the host is lost, the retry
+ * strategy decides. The worker is also told to stop them, in case it is
+ * alive but was cut off.
+ */
+static int lose_attempts(drv_disp_t *disp, const char *worker,
+                         const char *before, char *errstr, size_t errstr_size)
+{
+    const char *p[] = {worker, before};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT a.job_id, a.attempt, a.worker_started_at, "
+        "j.compute_environment FROM attempts a JOIN jobs j ON j.job_id = "
+        "a.job_id AND j.attempts = a.attempt AND j.released WHERE a.worker = "
+        "$1 AND a.stopped_at IS NULL AND ($2::bigint IS NULL OR "
+        "COALESCE(a.worker_started_at, 0) < $2::bigint) AND j.status NOT IN "
+        DRV__TERMINAL,
+        2, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = 0;
+    char reason[400];
+    snprintf(reason, sizeof(reason), DRV_REASON_HOST_LOST_FMT, worker);
+    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
+        const char *job_id = drv_pg_res_get(r, i, 0);
+        int attempt = (int)drv_pg_res_int(r, i, 1, 0);
+        json_t *f = drv_log_job(job_id);
+        json_object_set_new(f, "worker", json_string(worker));
+        drv_log(disp->log, DRV_LOG_WARN, "job.host_lost", f,
+                "attempt %d lost with its worker", attempt);
+        json_decref(f);
+        json_t *js = json_pack("{s:s,s:i,s:s,s:s,s:s,s:I,s:I}", "jobId",
+                               job_id, "attempt", attempt, "status", "FAILED",
+                               "worker", worker, "statusReason", reason,
+                               "timestamp", (json_int_t)drv_now_ms(),
+                               "workerStartedAt",
+                               (json_int_t)drv_pg_res_int(r, i, 2, 0));
+        ret = apply_status(disp, js, errstr, errstr_size);
+        json_decref(js);
+        drv__send_stop(disp, job_id, attempt, drv_pg_res_get(r, i, 3), reason,
+                       worker);
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
+int drv__lose_silent_workers(drv_disp_t *disp, char *errstr,
+                             size_t errstr_size)
+{
+    int64_t lease = drv_conf_get_int(disp->conf, "dispatcher.worker.lease.ms");
+    int64_t now = drv_now_ms();
+    if (now - disp->active_since < lease) {
+        return 0; /* heartbeats sent while no dispatcher was active are not
+                     applied yet: give every worker one lease first */
+    }
+    char cut[24];
+    snprintf(cut, sizeof(cut), "%" PRId64, now - lease);
+    const char *p[] = {cut};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "UPDATE workers SET lost = true WHERE NOT lost AND seen_at < "
+        "$1::bigint RETURNING worker_id",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = 0;
+    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
+        json_t *f = json_pack("{s:s}", "worker", drv_pg_res_get(r, i, 0));
+        drv_log(disp->log, DRV_LOG_WARN, "worker.lost", f,
+                "no heartbeat for %" PRId64 " ms: its attempts are lost",
+                lease);
+        json_decref(f);
+        ret = lose_attempts(disp, drv_pg_res_get(r, i, 0), NULL, errstr,
+                            errstr_size);
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
 static int apply_heartbeat(drv_disp_t *disp, json_t *hb, char *errstr,
                            size_t errstr_size)
 {
-    char vt[32], vf[32], mt[24], mf[24], st[24], ts[24];
+    char vt[32], vf[32], mt[24], mf[24], st[24], ts[24], seen[24];
     snprintf(vt, sizeof(vt), "%g",
              json_number_value(json_object_get(hb, "vcpusTotal")));
     snprintf(vf, sizeof(vf), "%g",
@@ -577,24 +725,43 @@ static int apply_heartbeat(drv_disp_t *disp, json_t *hb, char *errstr,
              json_integer_value(json_object_get(hb, "startedAt")));
     snprintf(ts, sizeof(ts), "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(hb, "timestamp")));
-    const char *p[] = {json_string_value(json_object_get(hb, "worker")),
+    snprintf(seen, sizeof(seen), "%" PRId64, drv_now_ms());
+    const char *worker = json_string_value(json_object_get(hb, "worker"));
+    const char *p[] = {worker,
                        json_string_value(json_object_get(hb,
                                                          "computeEnvironment")),
                        vt, vf, mt, mf, st, ts,
                        json_is_true(json_object_get(hb, "draining")) ? "true"
-                                                                     : "false"};
-    return drv_pg_exec(
+                                                                     : "false",
+                       seen};
+    /* a heartbeat older than the last one applied changes nothing */
+    drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "INSERT INTO workers (worker_id, compute_environment, vcpus_total, "
         "vcpus_free, memory_total_mib, memory_free_mib, started_at, "
-        "last_heartbeat, draining) VALUES ($1, $2, $3::float8, $4::float8, "
-        "$5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bool) "
+        "last_heartbeat, draining, seen_at) VALUES ($1, $2, $3::float8, "
+        "$4::float8, $5::bigint, $6::bigint, $7::bigint, $8::bigint, "
+        "$9::bool, $10::bigint) "
         "ON CONFLICT (worker_id) DO UPDATE SET compute_environment = $2, "
         "vcpus_total = $3::float8, vcpus_free = $4::float8, "
         "memory_total_mib = $5::bigint, memory_free_mib = $6::bigint, "
         "started_at = $7::bigint, draining = $9::bool, "
-        "last_heartbeat = GREATEST(workers.last_heartbeat, $8::bigint)",
-        9, p, errstr, errstr_size);
+        "last_heartbeat = $8::bigint, seen_at = $10::bigint, lost = false "
+        "WHERE workers.last_heartbeat <= $8::bigint RETURNING "
+        "(SELECT started_at FROM workers w WHERE w.worker_id = $1)",
+        10, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    /* the worker came back as a new process: what the old one held is
+     * gone (it removed the old containers when it started) */
+    bool restarted = drv_pg_res_rows(r) == 1 &&
+                     drv_pg_res_get(r, 0, 0) && /* NULL: a new worker */
+                     drv_pg_res_int(r, 0, 0, 0) <
+                         json_integer_value(json_object_get(hb, "startedAt"));
+    drv_pg_res_free(r);
+    return restarted ? lose_attempts(disp, worker, st, errstr, errstr_size)
+                     : 0;
 }
 
 static int apply_one(drv_disp_t *disp, const char *type, json_t *msg,

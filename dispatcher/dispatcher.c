@@ -15,6 +15,9 @@
 
 #define TOPIC_SYNC_MS 10000
 #define SWEEP_MS 2000
+/* pg_try_advisory_lock key held by the active dispatcher ("drover") */
+#define LEADER_LOCK_KEY "110386672592242"
+#define STANDBY_POLL_MS 1000
 
 static int64_t offset_cb(const char *topic, int32_t partition, void *opaque)
 {
@@ -243,9 +246,7 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
         goto fail;
     }
     if (!(disp->codec = drv_codec_new(errstr, errstr_size)) ||
-        !(disp->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size)) ||
-        !(disp->kcons = drv_kcons_new(conf, log, DRV_DISP_GROUP, offset_cb,
-                                      disp, errstr, errstr_size))) {
+        !(disp->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size))) {
         goto fail;
     }
     return disp;
@@ -401,7 +402,8 @@ static int in_tx(drv_disp_t *disp,
     return 0;
 }
 
-/* Database trouble: wait, reconnect, and let the caller retry. */
+/* Database trouble: wait, reconnect, and let the caller retry. A new
+ * session no longer holds the leader lock: the caller must step down. */
 static void recover(drv_disp_t *disp, const char *what, const char *err,
                     volatile sig_atomic_t *stop)
 {
@@ -416,8 +418,62 @@ static void recover(drv_disp_t *disp, const char *what, const char *err,
     }
 }
 
-int drv_disp_run(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
-                 size_t errstr_size)
+static bool leading(drv_disp_t *disp)
+{
+    return drv_pg_session(disp->pg) == disp->lead_session;
+}
+
+/*
+ * Wait until this dispatcher is the active one: it holds a session-level
+ * advisory lock on the connection that does all of its work, so a
+ * dispatcher whose session ended cannot commit anything, and a standby
+ * takes over as soon as PostgreSQL ends the old session. Returns 0 once
+ * leading, 1 if asked to stop first.
+ */
+static int take_lead(drv_disp_t *disp, volatile sig_atomic_t *stop)
+{
+    bool told = false;
+    while (!*stop) {
+        char e[DRV_ERRSTR_SIZE];
+        bool got = false;
+        if (drv_pg_ensure(disp->pg, e, sizeof(e)) == 0) {
+            const char *p[] = {LEADER_LOCK_KEY};
+            drv_pg_res_t *r = drv_pg_query(
+                disp->pg, "SELECT pg_try_advisory_lock($1::bigint)", 1, p, e,
+                sizeof(e));
+            got = r && drv_pg_res_rows(r) == 1 &&
+                  drv_pg_res_get(r, 0, 0)[0] == 't';
+            if (!r) {
+                drv_log(disp->log, DRV_LOG_WARN, "dispatcher.lock_failed",
+                        NULL, "%s", e);
+            }
+            drv_pg_res_free(r);
+        } else if (!told) {
+            drv_log(disp->log, DRV_LOG_WARN, "pg.reconnect_failed", NULL,
+                    "%s", e);
+        }
+        if (got) {
+            disp->lead_session = drv_pg_session(disp->pg);
+            disp->active_since = drv_now_ms();
+            drv_log(disp->log, DRV_LOG_INFO, "dispatcher.active", NULL,
+                    "this dispatcher is the active one");
+            return 0;
+        }
+        if (!told) {
+            drv_log(disp->log, DRV_LOG_INFO, "dispatcher.standby", NULL,
+                    "another dispatcher is active; standing by");
+            told = true;
+        }
+        for (int i = 0; i < STANDBY_POLL_MS / 100 && !*stop; i++) {
+            usleep(100 * 1000);
+        }
+    }
+    return 1;
+}
+
+/* Lead until stopped or the leader lock is lost. */
+static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
+                size_t errstr_size)
 {
     static const char *const topics[] = {"^drover\\.submit\\..+",
                                          DRV_TOPIC_STATUS};
@@ -427,15 +483,16 @@ int drv_disp_run(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
     char e[DRV_ERRSTR_SIZE];
     sync_topics(disp);
     if (out_recover(disp, errstr, errstr_size) != 0 ||
+        !(disp->kcons = drv_kcons_new(disp->conf, disp->log, DRV_DISP_GROUP,
+                                      offset_cb, disp, errstr,
+                                      errstr_size)) ||
         drv_kcons_subscribe(disp->kcons, topics, 2, errstr, errstr_size) != 0) {
         return -1;
     }
-    drv_log(disp->log, DRV_LOG_INFO, "dispatcher.started", NULL,
-            "dispatcher running");
     drv_kmsg_t **msgs = drv_calloc(batch_max, sizeof(*msgs));
     size_t n = 0;
     int64_t next_sync = drv_mono_ms() + TOPIC_SYNC_MS, next_sweep = 0;
-    while (!*stop) {
+    while (!*stop && leading(disp)) {
         while (n < batch_max) {
             drv_kmsg_t *m = drv_kcons_poll(disp->kcons, n ? 0 : poll_ms);
             if (!m) {
@@ -445,7 +502,7 @@ int drv_disp_run(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
         }
         if (n > 0 && apply_batch(disp, msgs, n, e, sizeof(e)) != 0) {
             recover(disp, "applying a batch", e, stop);
-            continue; /* the same batch again */
+            continue; /* the same batch again, if still leading */
         }
         out_publish(disp);
         for (size_t i = 0; i < n; i++) {
@@ -477,6 +534,31 @@ int drv_disp_run(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
     }
     free(msgs);
     out_confirm(disp);
+    /* leave the group: the next leader's consumer seeks to the offsets
+     * stored with the last committed batch */
+    drv_kcons_destroy(disp->kcons);
+    disp->kcons = NULL;
+    if (!*stop) {
+        drv_log(disp->log, DRV_LOG_WARN, "dispatcher.lead_lost", NULL,
+                "the PostgreSQL session holding the leader lock ended; "
+                "standing by again");
+    }
+    return 0;
+}
+
+int drv_disp_run(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
+                 size_t errstr_size)
+{
+    drv_log(disp->log, DRV_LOG_INFO, "dispatcher.started", NULL,
+            "dispatcher running");
+    while (!*stop) {
+        if (take_lead(disp, stop) != 0) {
+            break;
+        }
+        if (lead(disp, stop, errstr, errstr_size) != 0) {
+            return -1;
+        }
+    }
     drv_log(disp->log, DRV_LOG_INFO, "dispatcher.stopped", NULL,
             "dispatcher stopped");
     return 0;

@@ -37,6 +37,8 @@ struct drv_disp {
     json_t *out_ids; /* their outbox ids once persisted */
     json_t *done; /* jobs that became terminal, awaiting drv__drain */
     json_t *unconfirmed; /* outbox ids published, delivery not confirmed */
+    int64_t active_since; /* when this dispatcher took the leader lock */
+    unsigned lead_session; /* the PostgreSQL session holding that lock */
 };
 
 /* Queue a message for after commit (buf is taken over). */
@@ -95,6 +97,14 @@ int drv__array_spawn(drv_disp_t *disp, const char *parent, int size,
 int drv__state_apply(drv_disp_t *disp, const char *type, json_t *msg,
                      const char *source, const char *key, const void *raw,
                      size_t raw_len, char *errstr, size_t errstr_size);
+
+/* Ask workers to stop an attempt (`worker` NULL: whichever runs it). */
+void drv__send_stop(drv_disp_t *disp, const char *job_id, int attempt,
+                    const char *ce, const char *reason, const char *worker);
+
+/* Fail the attempts of workers silent for longer than their lease. */
+int drv__lose_silent_workers(drv_disp_t *disp, char *errstr,
+                             size_t errstr_size);
 
 /* Release runnable jobs within capacity (own transaction). */
 int drv__state_schedule(drv_disp_t *disp, char *errstr, size_t errstr_size);

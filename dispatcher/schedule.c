@@ -35,7 +35,8 @@ static json_t *run_request(drv_disp_t *disp, const drv_pg_res_t *r,
         "releasedAt", (json_int_t)drv_now_ms());
     static const char *props[] = {"volumes", "mountPoints",
                                   "readonlyRootFilesystem", "privileged",
-                                  "user", "ulimits", "linuxParameters"};
+                                  "user", "ulimits", "linuxParameters",
+                                  "secrets"};
     for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
         json_t *v = json_object_get(c, props[i]);
         if (v) {

@@ -461,5 +461,8 @@ int drv__state_sweep(drv_disp_t *disp, char *errstr, size_t errstr_size)
                   : 0;
     }
     drv_pg_res_free(r);
+    if (ret == 0) {
+        ret = drv__lose_silent_workers(disp, errstr, errstr_size);
+    }
     return ret == 0 ? drv__drain(disp, errstr, errstr_size) : -1;
 }

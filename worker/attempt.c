@@ -17,6 +17,8 @@
 #include "drover/util.h"
 #include "worker_int.h"
 
+#define SECRET_MAX 65536
+
 #define LOG_MAX (1024 * 1024)
 
 static void add_env(json_t *env, const char *name, const char *value)
@@ -129,6 +131,66 @@ static void linux_params(json_t *run, json_t *host, json_int_t mem)
     }
 }
 
+/*
+ * Add the job's secrets to the environment, read from the compute
+ * environment's secret store (worker.secrets.dir: a file per secret). The
+ * values exist only here and in the engine's container config (removed
+ * with the container); errors name the secret, never its value.
+ */
+static int add_secrets(drv__attempt_t *a, json_t *env, char *e, size_t esize)
+{
+    json_t *secrets = json_object_get(a->run, "secrets"), *s;
+    size_t i;
+    if (json_array_size(secrets) == 0) {
+        return 0;
+    }
+    const char *dir = drv_conf_get(a->wrk->conf, "worker.secrets.dir");
+    json_array_foreach(secrets, i, s)
+    {
+        const char *from = json_string_value(json_object_get(s, "valueFrom"));
+        const char *ref = drv_job_secret_ref(from ? from : "");
+        char path[1024];
+        if (!dir || !*dir) {
+            drv_errstr_set(e, esize,
+                           DRV_REASON_SECRETS ": compute environment %s has "
+                                              "no secret store "
+                                              "(worker.secrets.dir)",
+                           a->wrk->ce);
+            return -1;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, ref);
+        FILE *fp = strstr(ref, "..") ? NULL : fopen(path, "r");
+        if (!fp) {
+            drv_errstr_set(e, esize,
+                           DRV_REASON_SECRETS ": secret %s: %s", from,
+                           strstr(ref, "..") ? "not a secret name"
+                                             : strerror(errno));
+            return -1;
+        }
+        char value[SECRET_MAX + 1];
+        size_t n = fread(value, 1, SECRET_MAX, fp);
+        bool more = fgetc(fp) != EOF;
+        fclose(fp);
+        if (more) {
+            drv_errstr_set(e, esize,
+                           DRV_REASON_SECRETS ": secret %s is larger than %d "
+                                              "bytes",
+                           from, SECRET_MAX);
+            return -1;
+        }
+        value[n] = '\0';
+        if (n > 0 && value[n - 1] == '\n') { /* as `echo x > file` wrote it */
+            value[--n] = '\0';
+        }
+        json_array_append_new(
+            env, json_sprintf("%s=%s",
+                              json_string_value(json_object_get(s, "name")),
+                              value));
+        explicit_bzero(value, sizeof(value));
+    }
+    return 0;
+}
+
 /* The container create body: command, environment and limits. */
 static json_t *container_spec(drv__attempt_t *a)
 {
@@ -164,6 +226,22 @@ static json_t *container_spec(drv__attempt_t *a)
         "Ulimits", ulimits(run), "ReadonlyRootfs",
         json_is_true(json_object_get(run, "readonlyRootFilesystem")),
         "Privileged", json_is_true(json_object_get(run, "privileged")));
+    if (!json_is_true(json_object_get(run, "privileged"))) {
+        /* no capabilities unless the operator lists some to keep, and no
+         * gaining privileges through setuid binaries */
+        json_t *keep = json_array();
+        char caps[512];
+        snprintf(caps, sizeof(caps), "%s",
+                 drv_conf_get(wrk->conf, "worker.capabilities"));
+        for (char *sv, *c = strtok_r(caps, ", ", &sv); c;
+             c = strtok_r(NULL, ", ", &sv)) {
+            json_array_append_new(keep, json_string(c));
+        }
+        json_object_set_new(host, "CapDrop", json_pack("[s]", "ALL"));
+        json_object_set_new(host, "CapAdd", keep);
+        json_object_set_new(host, "SecurityOpt",
+                            json_pack("[s]", "no-new-privileges"));
+    }
     linux_params(run, host, mem);
     json_t *spec = json_pack(
         "{s:O,s:o,s:o,s:{s:s,s:s,s:s},s:b}", "Image",
@@ -260,17 +338,29 @@ static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out)
 {
     char e[DRV_ERRSTR_SIZE], cid[80] = "";
     json_t *spec = container_spec(a);
+    if (add_secrets(a, json_object_get(spec, "Env"), e, sizeof(e)) != 0) {
+        json_decref(spec);
+        json_object_set_new(out, "statusReason",
+                            json_string(DRV_REASON_START_FAILED));
+        json_object_set_new(out, "reason", json_string(e));
+        return;
+    }
     drv_err_t cr = create(a, dk, spec, cid, sizeof(cid), e, sizeof(e));
     json_decref(spec);
     if (cr != DRV_OK) {
         json_object_set_new(out, "statusReason",
                             json_string(DRV_REASON_START_FAILED));
         json_object_set_new(out, "reason",
-                            json_sprintf("%s: %.200s",
-                                         cr == DRV_ERR_NOTFOUND
-                                             ? "CannotPullContainerError"
-                                             : "CannotCreateContainerError",
-                                         e));
+                            cr == DRV_ERR_EXISTS
+                            ? json_string("CannotCreateContainerError: this "
+                                          "attempt's container exists "
+                                          "already (the run request was "
+                                          "delivered twice)")
+                            : json_sprintf("%s: %.200s",
+                                           cr == DRV_ERR_NOTFOUND
+                                               ? "CannotPullContainerError"
+                                               : "CannotCreateContainerError",
+                                           e));
         return;
     }
     json_object_set_new(out, "containerId", json_string(cid));
@@ -372,8 +462,7 @@ void *drv__attempt_main(void *arg)
 {
     drv__attempt_t *a = arg;
     drv_wrk_t *wrk = a->wrk;
-    drv__wrk_report(wrk, a->job_id, a->attempt, "STARTING", NULL);
-    json_t *out = json_object();
+    json_t *out = json_object(); /* STARTING was reported by claim() */
     drv_docker_t *dk = drv_docker_new(drv_conf_get(wrk->conf, "docker.socket"),
                                       drv_conf_get(wrk->conf,
                                                    "docker.api.version"));
@@ -383,6 +472,14 @@ void *drv__attempt_main(void *arg)
     } else {
         run_container(a, dk, out);
         drv_docker_destroy(dk);
+    }
+    pthread_mutex_lock(&wrk->lock);
+    bool handed_back = a->handed_back;
+    pthread_mutex_unlock(&wrk->lock);
+    if (handed_back) { /* drained: lost to this host, retried elsewhere */
+        json_object_clear(out);
+        json_object_set_new(out, "statusReason",
+                            json_sprintf(DRV_REASON_HOST_LOST_FMT, wrk->id));
     }
     json_t *code = json_object_get(out, "exitCode");
     const char *status = json_is_integer(code) && !json_integer_value(code) &&

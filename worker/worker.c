@@ -6,12 +6,16 @@
  */
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "drover/docker.h"
 
 #include "drover/util.h"
 #include "worker_int.h"
 
 #define MAX_PARTS 256
+#define CLAIM_BATCH 64
 
 static int64_t host_memory_mib(void)
 {
@@ -23,9 +27,11 @@ void drv__wrk_report(drv_wrk_t *wrk, const char *job_id, int attempt,
                      const char *status, json_t *extra)
 {
     char e[DRV_ERRSTR_SIZE];
-    json_t *msg = json_pack("{s:s,s:i,s:s,s:s,s:I}", "jobId", job_id,
+    json_t *msg = json_pack("{s:s,s:i,s:s,s:s,s:I,s:I}", "jobId", job_id,
                             "attempt", attempt, "status", status, "worker",
-                            wrk->id, "timestamp", (json_int_t)drv_now_ms());
+                            wrk->id, "timestamp", (json_int_t)drv_now_ms(),
+                            "workerStartedAt",
+                            (json_int_t)wrk->started_at);
     if (extra) {
         json_object_update(msg, extra);
         json_decref(extra);
@@ -195,6 +201,11 @@ static void handle_control(drv_wrk_t *wrk, drv_kmsg_t *msg)
     }
     const char *job_id = json_string_value(json_object_get(m, "jobId"));
     int attempt = (int)json_integer_value(json_object_get(m, "attempt"));
+    const char *target = json_string_value(json_object_get(m, "worker"));
+    if (target && strcmp(target, wrk->id) != 0) {
+        json_decref(m); /* meant for another worker */
+        return;
+    }
     snprintf(key, sizeof(key), "%s#%d", job_id, attempt);
     pthread_mutex_lock(&wrk->lock);
     drv__attempt_t *a = wrk->running;
@@ -215,7 +226,8 @@ static void handle_control(drv_wrk_t *wrk, drv_kmsg_t *msg)
     json_decref(m);
 }
 
-/* Start the attempt if it fits (an idle worker takes any size); returns
+/* Take the attempt if it fits (an idle worker takes any size): it joins
+ * wrk->claims and starts once claim() has made its claim durable. Returns
  * false when there is no room yet. */
 static bool try_admit(drv_wrk_t *wrk, json_t *run)
 {
@@ -266,14 +278,119 @@ static bool try_admit(drv_wrk_t *wrk, json_t *run)
     a->next = wrk->running;
     wrk->running = a;
     wrk->running_cnt++;
-    pthread_t t;
+    a->next_claim = wrk->claims;
+    wrk->claims = a;
+    pthread_mutex_unlock(&wrk->lock);
+    return true;
+}
+
+/*
+ * Claim the admitted attempts, then start them: their STARTING reports
+ * (worker id and process start: the claim the dispatcher keeps, first one
+ * wins) are delivered and the run topic's offsets committed before any
+ * container is created. A worker killed before the commit has claimed
+ * nothing that runs (the RunJob goes to another worker, whose claim the
+ * dispatcher fences if ours got there first); one killed after it has
+ * claims its restart or its silent lease turns into host-lost failures.
+ */
+static void claim(drv_wrk_t *wrk, volatile sig_atomic_t *stop)
+{
+    char e[DRV_ERRSTR_SIZE];
+    pthread_mutex_lock(&wrk->lock);
+    drv__attempt_t *list = wrk->claims;
+    wrk->claims = NULL;
+    pthread_mutex_unlock(&wrk->lock);
+    if (!list) {
+        return;
+    }
+    for (drv__attempt_t *a = list; a; a = a->next_claim) {
+        drv__wrk_report(wrk, a->job_id, a->attempt, "STARTING", NULL);
+    }
+    while (drv_kprod_flush(wrk->kprod, 5000, e, sizeof(e)) != 0 && !*stop) {
+        drv_log(wrk->log, DRV_LOG_WARN, "worker.claim_waiting", NULL,
+                "claims not delivered yet: %s", e);
+    }
+    if (drv_kcons_commit(wrk->kcons, e, sizeof(e)) != 0) {
+        /* the partition may have moved: a worker that gets the RunJob
+         * again finds our claim first and is told to stop */
+        drv_log(wrk->log, DRV_LOG_WARN, "worker.commit_failed", NULL, "%s",
+                e);
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_create(&t, &attr, drv__attempt_main, a);
+    for (drv__attempt_t *a = list, *next; a; a = next) {
+        next = a->next_claim;
+        pthread_t t;
+        pthread_create(&t, &attr, drv__attempt_main, a);
+    }
     pthread_attr_destroy(&attr);
+}
+
+/* Remove the containers an earlier process with this worker id left: the
+ * dispatcher fails their attempts as host lost when it sees this process's
+ * first heartbeat. */
+static void reap_orphans(drv_wrk_t *wrk)
+{
+    char e[DRV_ERRSTR_SIZE], label[300];
+    drv_docker_t *dk = drv_docker_new(drv_conf_get(wrk->conf, "docker.socket"),
+                                      drv_conf_get(wrk->conf,
+                                                   "docker.api.version"));
+    if (!dk) {
+        return;
+    }
+    snprintf(label, sizeof(label), "drover.worker=%s", wrk->id);
+    json_t *list = drv_docker_list(dk, label, e, sizeof(e));
+    if (!list) {
+        drv_log(wrk->log, DRV_LOG_WARN, "worker.orphans_unknown", NULL,
+                "could not list containers left by an earlier %s: %s",
+                wrk->id, e);
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c) {
+        const char *cid = json_string_value(json_object_get(c, "Id"));
+        json_t *f = drv_log_job(json_string_value(json_object_get(
+            json_object_get(c, "Labels"), "drover.job-id")));
+        if (cid && drv_docker_remove(dk, cid, e, sizeof(e)) == 0) {
+            drv_log(wrk->log, DRV_LOG_WARN, "worker.orphan_removed", f,
+                    "removed container %.12s left by an earlier process", cid);
+        } else {
+            drv_log(wrk->log, DRV_LOG_WARN, "worker.orphan_kept", f,
+                    "could not remove container %.12s: %s", cid ? cid : "?",
+                    e);
+        }
+        json_decref(f);
+    }
+    json_decref(list);
+    drv_docker_destroy(dk);
+}
+
+/* SIGTERM: wait for running attempts; after worker.drain.timeout.seconds
+ * (0: no limit) stop the rest and hand them back to the dispatcher. */
+static void drain(drv_wrk_t *wrk)
+{
+    int64_t limit = drv_conf_get_int(wrk->conf, "worker.drain.timeout.seconds");
+    int64_t deadline = drv_mono_ms() + limit * 1000;
+    bool handed = false;
+    pthread_mutex_lock(&wrk->lock);
+    while (wrk->running_cnt > 0) {
+        if (limit > 0 && !handed && drv_mono_ms() >= deadline) {
+            for (drv__attempt_t *a = wrk->running; a; a = a->next) {
+                a->handed_back = true;
+                drv__wrk_stop_container(wrk, a);
+            }
+            drv_log(wrk->log, DRV_LOG_WARN, "worker.drain_timeout", NULL,
+                    "drain timeout: %d attempt(s) stopped and handed back",
+                    wrk->running_cnt);
+            handed = true;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&wrk->cond, &wrk->lock, &ts);
+    }
     pthread_mutex_unlock(&wrk->lock);
-    return true;
 }
 
 int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
@@ -292,6 +409,7 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
     if (drv_kcons_subscribe(wrk->kctl, ctl_topics, 1, errstr, errstr_size)) {
         return -1;
     }
+    reap_orphans(wrk);
     json_t *f = json_pack("{s:s,s:s,s:f,s:I}", "worker", wrk->id, "topic",
                           topic, "vcpus", wrk->vcpus_total, "memory_mib",
                           (json_int_t)wrk->memory_total);
@@ -316,37 +434,40 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
                 drv_kmsg_destroy(held);
                 json_decref(held_run);
                 held = NULL;
+                claim(wrk, stop);
                 drv_kcons_pause(wrk->kcons, 0);
+                continue;
             }
             drv_kmsg_destroy(drv_kcons_poll(wrk->kcons, 50)); /* paused */
             drv_kprod_poll(wrk->kprod);
             continue;
         }
-        drv_kmsg_t *msg = drv_kcons_poll(wrk->kcons, 100);
+        /* take what is there (up to a batch), then claim it in one go */
+        for (int n = 0; n < CLAIM_BATCH && !held; n++) {
+            drv_kmsg_t *msg = drv_kcons_poll(wrk->kcons, n ? 0 : 100);
+            if (!msg) {
+                break;
+            }
+            json_t *run = decode_run(wrk, msg);
+            if (!run || try_admit(wrk, run)) {
+                drv_kcons_store(wrk->kcons, msg);
+                drv_kmsg_destroy(msg);
+                json_decref(run);
+                continue;
+            }
+            held = msg;
+            held_run = run;
+            drv_kcons_pause(wrk->kcons, 1);
+        }
+        claim(wrk, stop);
         drv_kprod_poll(wrk->kprod);
-        if (!msg) {
-            continue;
-        }
-        json_t *run = decode_run(wrk, msg);
-        if (!run || try_admit(wrk, run)) {
-            drv_kcons_store(wrk->kcons, msg);
-            drv_kmsg_destroy(msg);
-            json_decref(run);
-            continue;
-        }
-        held = msg;
-        held_run = run;
-        drv_kcons_pause(wrk->kcons, 1);
     }
     /* drain: take nothing new, let running attempts finish */
     drv_kmsg_destroy(held);
     json_decref(held_run);
+    claim(wrk, stop);
     heartbeat(wrk, true);
-    pthread_mutex_lock(&wrk->lock);
-    while (wrk->running_cnt > 0) {
-        pthread_cond_wait(&wrk->cond, &wrk->lock);
-    }
-    pthread_mutex_unlock(&wrk->lock);
+    drain(wrk);
     drv_kprod_flush(wrk->kprod, 10000, errstr, errstr_size);
     drv_log(wrk->log, DRV_LOG_INFO, "worker.stopped", NULL, "worker stopped");
     return 0;

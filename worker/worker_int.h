@@ -20,7 +20,9 @@ typedef struct drv__attempt {
     int64_t memory_mib;
     char cid[80];        /* container id once created (under wrk->lock) */
     bool stop_requested; /* TerminateJob arrived (under wrk->lock) */
+    bool handed_back;    /* drain timed out: report it lost, not failed */
     struct drv__attempt *next;
+    struct drv__attempt *next_claim; /* wrk->claims (main thread) */
 } drv__attempt_t;
 
 struct drv_wrk {
@@ -45,6 +47,7 @@ struct drv_wrk {
     int64_t memory_free;
     drv__attempt_t *running;
     int running_cnt;
+    drv__attempt_t *claims; /* admitted, claim not yet made durable */
 };
 
 /* Report a status for an attempt (any thread). */

@@ -43,10 +43,14 @@ static const prop_t props[] = {
      "how long a job may wait for a dependency that is not yet recorded"},
     {"dispatcher.migrate", T_BOOL, "true", 0, 0, false,
      "apply database migrations on start"},
+    {"dispatcher.worker.lease.ms", T_INT, "30000", 1000, 86400000, false,
+     "a worker silent this long loses its attempts (host lost; retried "
+     "where the retry strategy allows)"},
     {"job.timeout.min.seconds", T_INT, "60", 1, 86400, false,
      "smallest attemptDurationSeconds accepted (AWS: 60)"},
     {"worker.id", T_STR, "", 0, 0, false,
-     "worker identity (default: <hostname>-<pid>)"},
+     "worker identity; keep it stable across restarts so a restarted "
+     "worker removes the containers it left (default: <hostname>-<pid>)"},
     {"worker.compute.environment", T_STR, "local", 0, 0, false,
      "compute environment whose run topic this worker serves"},
     {"worker.vcpus", T_DBL, "0", 0, 4096, false,
@@ -57,10 +61,19 @@ static const prop_t props[] = {
      "interval between worker heartbeats"},
     {"worker.stop.grace.seconds", T_INT, "30", 0, 3600, false,
      "seconds between SIGTERM and SIGKILL when stopping a container"},
+    {"worker.drain.timeout.seconds", T_INT, "0", 0, 86400, false,
+     "on SIGTERM, how long running attempts may finish before they are "
+     "stopped and handed back for retry (0: no limit)"},
+    {"worker.capabilities", T_STR, "", 0, 0, false,
+     "Linux capabilities kept in containers, e.g. CHOWN,SETUID (default: "
+     "none; privileged jobs, where allowed, keep all)"},
     {"worker.pids.limit", T_INT, "1024", 16, 1LL << 22, false,
      "pids limit of every container"},
     {"worker.log.dir", T_STR, "", 0, 0, false,
      "directory for captured job output (empty: not kept)"},
+    {"worker.secrets.dir", T_STR, "", 0, 0, false,
+     "secret store of this compute environment: one file per secret, named "
+     "as a definition's secrets[].valueFrom (empty: secrets refused)"},
     {"docker.socket", T_STR, "/var/run/docker.sock", 0, 0, false,
      "unix socket of the Docker Engine API (or Podman's)"},
     {"docker.api.version", T_STR, "v1.41", 0, 0, false,

@@ -166,7 +166,9 @@ drv_err_t drv_docker_create(drv_docker_t *dk, const char *name, json_t *spec,
         ret = DRV_ERR_TRANSIENT;
     } else if (st != 201) {
         api_error("create container", st, &b, errstr, errstr_size);
-        ret = st == 404 ? DRV_ERR_NOTFOUND : DRV_ERR_INVALID;
+        ret = st == 404   ? DRV_ERR_NOTFOUND
+              : st == 409 ? DRV_ERR_EXISTS
+                          : DRV_ERR_INVALID;
     } else {
         json_t *j = json_loads(b.data ? b.data : "", 0, NULL);
         snprintf(id_out, id_size, "%s",
@@ -305,6 +307,36 @@ char *drv_docker_logs(drv_docker_t *dk, const char *id, size_t max,
     }
     b.data[*len_out] = '\0';
     return b.data;
+}
+
+json_t *drv_docker_list(drv_docker_t *dk, const char *label, char *errstr,
+                        size_t errstr_size)
+{
+    json_t *f = json_pack("{s:[s]}", "label", label);
+    char *fs = json_dumps(f, JSON_COMPACT);
+    json_decref(f);
+    char *esc = curl_easy_escape(dk->curl, fs, 0);
+    free(fs);
+    char path[1024];
+    snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", esc);
+    curl_free(esc);
+    buf_t b = {0};
+    long st = request(dk, "GET", path, NULL, 60000, &b, errstr, errstr_size);
+    json_t *list = NULL;
+    if (st == 200) {
+        list = json_loads(b.data ? b.data : "", 0, NULL);
+        if (!json_is_array(list)) {
+            json_decref(list);
+            list = NULL;
+            drv_errstr_set(errstr, errstr_size,
+                           "list containers: the engine's answer is not a "
+                           "JSON array");
+        }
+    } else if (st > 0) {
+        api_error("list containers", st, &b, errstr, errstr_size);
+    }
+    free(b.data);
+    return list;
 }
 
 int drv_docker_remove(drv_docker_t *dk, const char *id, char *errstr,

@@ -29,6 +29,8 @@ const char *drv_err_name(drv_err_t err)
         return "invalid";
     case DRV_ERR_NOTFOUND:
         return "not_found";
+    case DRV_ERR_EXISTS:
+        return "exists";
     }
     return "unknown";
 }

@@ -126,6 +126,64 @@ static int check_environment(json_t *env, const char *where, char *errstr,
     return 0;
 }
 
+const char *drv_job_secret_ref(const char *value_from)
+{
+    /* arn:aws:secretsmanager:<region>:<account>:secret:<name> and
+     * arn:aws:ssm:<region>:<account>:parameter/<name>: the store's name */
+    if (drv_str_has_prefix(value_from, "arn:")) {
+        const char *p = strstr(value_from, ":secret:");
+        if (p) {
+            return p + strlen(":secret:");
+        }
+        p = strstr(value_from, ":parameter/");
+        if (p) {
+            return p + strlen(":parameter/");
+        }
+    }
+    return value_from;
+}
+
+static int check_secrets(json_t *secrets, char *errstr, size_t errstr_size)
+{
+    size_t i;
+    json_t *e;
+    if (!secrets) {
+        return 0;
+    }
+    if (!json_is_array(secrets)) {
+        FAIL("containerProperties.secrets must be a list of {name, "
+             "valueFrom}");
+    }
+    json_array_foreach(secrets, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        const char *v = json_string_value(json_object_get(e, "valueFrom"));
+        if (!n || !*n || !v || !*v) {
+            FAIL("containerProperties.secrets[%zu] needs a name and a "
+                 "valueFrom",
+                 i);
+        }
+        if (env_name_reserved(n)) {
+            FAIL("environment variable %s is reserved: names starting with "
+                 "AWS_BATCH or DROVER_ cannot be set",
+                 n);
+        }
+        const char *ref = drv_job_secret_ref(v);
+        bool ok = *ref && *ref != '/' && strlen(ref) <= 512 &&
+                  !strstr(ref, "..");
+        for (const char *c = ref; ok && *c; c++) {
+            ok = isalnum((unsigned char)*c) || strchr("/_+=.@-", *c);
+        }
+        if (!ok) {
+            FAIL("containerProperties.secrets[%zu].valueFrom: %s is not a "
+                 "secret name (letters, digits and /_+=.@-, no ..) or the "
+                 "ARN of one",
+                 i, v);
+        }
+    }
+    return 0;
+}
+
 static int check_command(json_t *cmd, char *errstr, size_t errstr_size)
 {
     size_t i;
@@ -608,11 +666,9 @@ int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
         check_timeout(json_object_get(req, "timeout"), limits, errstr,
                       errstr_size) ||
         check_mounts(cp, errstr, errstr_size) ||
-        check_linux(cp, errstr, errstr_size)) {
+        check_linux(cp, errstr, errstr_size) ||
+        check_secrets(json_object_get(cp, "secrets"), errstr, errstr_size)) {
         return -1;
-    }
-    if (json_object_get(cp, "secrets")) {
-        FAIL("containerProperties.secrets is not supported yet");
     }
     if (vcpus <= 0 || memory < 4) {
         FAIL("containerProperties must give VCPU and MEMORY in "
@@ -770,7 +826,7 @@ static void override_resources(json_t *cp, json_t *co, double *vcpus,
 /* containerProperties fields carried to the worker unchanged. */
 static const char *passthrough_keys[] = {
     "mountPoints", "volumes", "readonlyRootFilesystem", "privileged",
-    "ulimits", "user", "linuxParameters", "logConfiguration"};
+    "ulimits", "user", "linuxParameters", "logConfiguration", "secrets"};
 
 json_t *drv_job_resolve(json_t *definition, json_t *submit,
                         const drv_job_limits_t *limits, char *errstr,

@@ -349,6 +349,17 @@ void drv_kcons_store(drv_kcons_t *kc, const drv_kmsg_t *msg)
     (void)kc;
 }
 
+int drv_kcons_commit(drv_kcons_t *kc, char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t err = rd_kafka_commit(kc->rk, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        drv_errstr_set(errstr, errstr_size, "offset commit failed: %s",
+                       rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
 void drv_kcons_pause(drv_kcons_t *kc, int pause)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;

@@ -14,6 +14,7 @@ struct drv_pg {
     char *conninfo;
     drv_err_t last_err;
     char sqlstate[6];
+    unsigned session; /* connections opened so far */
 };
 
 struct drv_pg_res {
@@ -52,6 +53,7 @@ static int do_connect(drv_pg_t *pg, char *errstr, size_t errstr_size)
         PQfinish(pg->conn);
     }
     pg->conn = PQconnectdb(pg->conninfo);
+    pg->session++;
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         char why[DRV_ERRSTR_SIZE];
         set_pq_error(why, sizeof(why), "", PQerrorMessage(pg->conn));
@@ -89,6 +91,11 @@ void drv_pg_destroy(drv_pg_t *pg)
     }
     free(pg->conninfo);
     free(pg);
+}
+
+unsigned drv_pg_session(const drv_pg_t *pg)
+{
+    return pg->session;
 }
 
 int drv_pg_ensure(drv_pg_t *pg, char *errstr, size_t errstr_size)

@@ -5,6 +5,8 @@
 #   DROVER_KAFKA_PORT Kafka's client port (19092; the controller uses +1)
 #   DROVER_PG_PORT    PostgreSQL's port (15432)
 #   DROVER_WORKERS    how many workers serve compute environment "local" (2)
+#   DROVER_DISPATCHERS how many dispatchers run: one active, the rest standby (1)
+#   DROVER_CE_VCPUS   maxvCpus of compute environment "local" (the CPU count)
 #   DROVER_PG_CONNINFO use an existing PostgreSQL instead of a private one
 #   DROVER_EXTRA_CONF extra lines for the generated drover.conf
 
@@ -14,6 +16,7 @@ KAFKA_PORT=${DROVER_KAFKA_PORT:-19092}
 CTRL_PORT=$((KAFKA_PORT + 1))
 PG_PORT=${DROVER_PG_PORT:-15432}
 WORKERS=${DROVER_WORKERS:-2}
+DISPATCHERS=${DROVER_DISPATCHERS:-1}
 PGBIN=/usr/lib/postgresql/15/bin
 KAFKA_CP="$ROOT/deploy/kafka/target/dependency/*"
 CONF=$STACK/drover.conf
@@ -165,12 +168,22 @@ start_podman() {
         echo $! >"$STACK/run/podman.pid"
     fi
     wait_for 30 "podman" curl -sf --unix-socket "$sock" http://d/_ping -o /dev/null
+    # an image an older version of this script imported may be broken
+    # (busybox lists itself among its applets): test it, re-import if so
+    if podman image exists "$IMAGE" && ! podman --runtime runc run --rm \
+        --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$IMAGE" /bin/true \
+        >/dev/null 2>&1; then
+        say "re-importing $IMAGE: the existing one does not run /bin/true"
+        podman rmi -f "$IMAGE" >/dev/null
+    fi
     if ! podman image exists "$IMAGE"; then
         say "importing $IMAGE (busybox-static)"
         local root; root=$(mktemp -d)
         mkdir -p "$root"/{bin,tmp,proc,sys,dev,etc}
         cp /bin/busybox "$root/bin/busybox"
-        for a in $("$root/bin/busybox" --list); do ln -sf busybox "$root/bin/$a"; done
+        for a in $("$root/bin/busybox" --list); do
+            [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
+        done
         tar -C "$root" -cf "$root.tar" .
         podman import --change 'CMD ["/bin/sh"]' "$root.tar" "$IMAGE" >/dev/null
         rm -rf "$root" "$root.tar"
@@ -204,6 +217,9 @@ start_daemon() { # start_daemon NAME BINARY ARGS...
 start_drover() {
     DROVER_CONFIG=$CONF "$BIN/drover-dispatcher" --migrate >/dev/null || die "migration failed"
     start_daemon dispatcher "$BIN/drover-dispatcher"
+    for i in $(seq 2 "$DISPATCHERS"); do
+        start_daemon "dispatcher-$i" "$BIN/drover-dispatcher"
+    done
     for i in $(seq 1 "$WORKERS"); do
         start_daemon "worker-$i" "$BIN/drover-worker" --set "worker.id=local-$i" \
             --set worker.compute.environment=local
@@ -216,7 +232,7 @@ ensure_local_queue() {
     if ! drover_cli describe-compute-environments --compute-environments local |
         grep -q '"computeEnvironmentName": "local"'; then
         drover_cli create-compute-environment --compute-environment-name local \
-            --type UNMANAGED --compute-resources "maxvCpus=$(nproc)" \
+            --type UNMANAGED --compute-resources "maxvCpus=${DROVER_CE_VCPUS:-$(nproc)}" \
             --container-policy "{\"allowedHostPaths\": [\"$STACK/shared\"]}" >/dev/null
     fi
     if ! drover_cli describe-job-queues --job-queues default |
@@ -237,7 +253,7 @@ stop_pidfile() { # stop_pidfile FILE: SIGTERM, then SIGKILL after 30 s
 }
 
 stop_all() {
-    for f in "$STACK"/run/worker-*.pid "$STACK/run/dispatcher.pid"; do
+    for f in "$STACK"/run/worker-*.pid "$STACK"/run/dispatcher*.pid; do
         if [ -e "$f" ]; then stop_pidfile "$f"; fi
     done
     stop_pidfile "$STACK/run/kafka.pid"

@@ -68,6 +68,11 @@ char *drv_docker_logs(drv_docker_t *dk, const char *id, size_t max,
                       size_t errstr_size);
 
 /** @brief DELETE /containers/{id}?force=1. */
+/* Containers (running or not) carrying `label` ("key=value"): the
+ * engine's JSON array, or NULL on error. */
+json_t *drv_docker_list(drv_docker_t *dk, const char *label, char *errstr,
+                        size_t errstr_size);
+
 int drv_docker_remove(drv_docker_t *dk, const char *id, char *errstr,
                       size_t errstr_size);
 

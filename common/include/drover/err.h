@@ -24,6 +24,7 @@ typedef enum drv_err {
     DRV_ERR_FATAL = 2,     /**< give up: misconfiguration, corrupt state */
     DRV_ERR_INVALID = 3,   /**< the input is wrong; retrying will not help */
     DRV_ERR_NOTFOUND = 4,  /**< the named object does not exist */
+    DRV_ERR_EXISTS = 5,    /**< an object of that name exists already */
 } drv_err_t;
 
 /**

@@ -40,6 +40,10 @@ typedef enum drv_job_status {
 #define DRV_REASON_TIMEOUT "Job attempt duration exceeded timeout"
 #define DRV_REASON_OOM "OutOfMemoryError: Container killed due to memory usage"
 #define DRV_REASON_START_FAILED "Task failed to start"
+/* a worker stopped heartbeating or restarted (AWS: the EC2 host is gone) */
+/* AWS's message when a secret cannot be read */
+#define DRV_REASON_SECRETS "ResourceInitializationError: unable to pull secrets or registry auth"
+#define DRV_REASON_HOST_LOST_FMT "Host EC2 (instance %s) terminated."
 
 const char *drv_job_status_name(drv_job_status_t st);
 /** @returns 0 and sets *out, or -1 for an unknown name. */
@@ -77,6 +81,10 @@ int drv_job_validate_submit(json_t *req, const drv_job_limits_t *limits,
                             char *errstr, size_t errstr_size);
 
 /** @brief Validate a RegisterJobDefinition request. */
+/* The secret store's name in a secrets[].valueFrom: the value itself, or
+ * the name inside a Secrets Manager or SSM parameter ARN. */
+const char *drv_job_secret_ref(const char *value_from);
+
 int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
                                 char *errstr, size_t errstr_size);
 

@@ -108,6 +108,9 @@ void drv_kcons_store(drv_kcons_t *kc, const drv_kmsg_t *msg);
 /** @brief Stop or restart fetching on every assigned partition. */
 void drv_kcons_pause(drv_kcons_t *kc, int pause);
 
+/* Commit the stored offsets now and wait for the broker's answer. */
+int drv_kcons_commit(drv_kcons_t *kc, char *errstr, size_t errstr_size);
+
 /** @brief Partitions currently assigned (up to max); returns the count. */
 size_t drv_kcons_assignment(drv_kcons_t *kc, int32_t *parts, size_t max);
 

@@ -29,6 +29,10 @@ void drv_pg_destroy(drv_pg_t *pg);
 /** @brief Reconnect when the connection broke; 0 when usable. */
 int drv_pg_ensure(drv_pg_t *pg, char *errstr, size_t errstr_size);
 
+/* How many times the session was (re)opened: session state such as an
+ * advisory lock belongs to one value of it. */
+unsigned drv_pg_session(const drv_pg_t *pg);
+
 /**
  * @brief Run one statement with text parameters ($1..$n; NULL = SQL NULL).
  * @returns a result (also for commands), or NULL with errstr set.
