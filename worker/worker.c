@@ -287,28 +287,35 @@ static bool try_admit(drv_wrk_t *wrk, json_t *run)
 /*
  * Claim the admitted attempts, then start them: their STARTING reports
  * (worker id and process start: the claim the dispatcher keeps, first one
- * wins) are delivered and the run topic's offsets committed before any
- * container is created. A worker killed before the commit has claimed
- * nothing that runs (the RunJob goes to another worker, whose claim the
- * dispatcher fences if ours got there first); one killed after it has
- * claims its restart or its silent lease turns into host-lost failures.
+ * wins) are delivered, and only then are the offsets of the consumed
+ * messages stored and committed, and containers created. A worker killed
+ * before the commit has claimed nothing that runs (the RunJob goes to
+ * another worker, whose claim the dispatcher fences if ours got there
+ * first); one killed after it has claims that its restart or its silent
+ * lease turns into host-lost failures. `msgs` are destroyed.
  */
-static void claim(drv_wrk_t *wrk, volatile sig_atomic_t *stop)
+static void claim(drv_wrk_t *wrk, drv_kmsg_t **msgs, size_t n,
+                  volatile sig_atomic_t *stop)
 {
     char e[DRV_ERRSTR_SIZE];
     pthread_mutex_lock(&wrk->lock);
     drv__attempt_t *list = wrk->claims;
     wrk->claims = NULL;
     pthread_mutex_unlock(&wrk->lock);
-    if (!list) {
+    if (!list && n == 0) {
         return;
     }
     for (drv__attempt_t *a = list; a; a = a->next_claim) {
         drv__wrk_report(wrk, a->job_id, a->attempt, "STARTING", NULL);
     }
-    while (drv_kprod_flush(wrk->kprod, 5000, e, sizeof(e)) != 0 && !*stop) {
+    while (list && drv_kprod_flush(wrk->kprod, 5000, e, sizeof(e)) != 0 &&
+           !*stop) {
         drv_log(wrk->log, DRV_LOG_WARN, "worker.claim_waiting", NULL,
                 "claims not delivered yet: %s", e);
+    }
+    for (size_t i = 0; i < n; i++) {
+        drv_kcons_store(wrk->kcons, msgs[i]);
+        drv_kmsg_destroy(msgs[i]);
     }
     if (drv_kcons_commit(wrk->kcons, e, sizeof(e)) != 0) {
         /* the partition may have moved: a worker that gets the RunJob
@@ -430,11 +437,9 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
         }
         if (held) {
             if (try_admit(wrk, held_run)) {
-                drv_kcons_store(wrk->kcons, held);
-                drv_kmsg_destroy(held);
                 json_decref(held_run);
+                claim(wrk, &held, 1, stop);
                 held = NULL;
-                claim(wrk, stop);
                 drv_kcons_pause(wrk->kcons, 0);
                 continue;
             }
@@ -443,29 +448,29 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
             continue;
         }
         /* take what is there (up to a batch), then claim it in one go */
-        for (int n = 0; n < CLAIM_BATCH && !held; n++) {
+        drv_kmsg_t *batch[CLAIM_BATCH];
+        size_t n = 0;
+        while (n < CLAIM_BATCH && !held) {
             drv_kmsg_t *msg = drv_kcons_poll(wrk->kcons, n ? 0 : 100);
             if (!msg) {
                 break;
             }
             json_t *run = decode_run(wrk, msg);
             if (!run || try_admit(wrk, run)) {
-                drv_kcons_store(wrk->kcons, msg);
-                drv_kmsg_destroy(msg);
+                batch[n++] = msg;
                 json_decref(run);
                 continue;
             }
-            held = msg;
+            held = msg; /* its offset is stored once it is admitted */
             held_run = run;
             drv_kcons_pause(wrk->kcons, 1);
         }
-        claim(wrk, stop);
+        claim(wrk, batch, n, stop);
         drv_kprod_poll(wrk->kprod);
     }
     /* drain: take nothing new, let running attempts finish */
     drv_kmsg_destroy(held);
     json_decref(held_run);
-    claim(wrk, stop);
     heartbeat(wrk, true);
     drain(wrk);
     drv_kprod_flush(wrk->kprod, 10000, errstr, errstr_size);

@@ -6,6 +6,8 @@
  */
 #include "drover/avro_codec.h"
 
+#include "avro_guard.h"
+
 #include <avro.h>
 #include <pthread.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 #include "drover/util.h"
 
 #define PATH_MAX_LEN 256
+/* memory Avro C may use for one message: this plus 64 bytes per byte */
+#define DECODE_BUDGET_BASE (16u * 1024 * 1024)
 
 typedef struct entry {
     char *full_name;          /* io.drover.JobRequest */
@@ -205,6 +209,7 @@ static int link_entries(drv_codec_t *codec, char *errstr, size_t errstr_size)
 
 drv_codec_t *drv_codec_new(char *errstr, size_t errstr_size)
 {
+    drv__avro_guard_install();
     drv_codec_t *codec = drv_calloc(1, sizeof(*codec));
     pthread_mutex_init(&codec->lock, NULL);
     char inner[DRV_ERRSTR_SIZE];
@@ -793,7 +798,11 @@ drv_err_t drv_codec_decode(drv_codec_t *codec, const void *buf, size_t len,
                        (unsigned long long)fp);
         r = DRV_ERR_INVALID;
     } else {
+        /* a message cannot need much more memory than its size; what Avro
+         * C leaks on bad input is freed by the guard */
+        drv__avro_guard_begin(DECODE_BUDGET_BASE + len * 64);
         r = decode_entry(e, p + 10, len - 10, obj_out, errstr, errstr_size);
+        drv__avro_guard_end();
         if (r == DRV_OK && name_out) {
             *name_out = e->reader->short_name;
         }

@@ -232,6 +232,8 @@ void drv_kprod_poll(drv_kprod_t *kp)
 
 /* ---- consumer ---------------------------------------------------------- */
 
+#define CLOSE_TIMEOUT_MS 10000
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -296,8 +298,30 @@ void drv_kcons_destroy(drv_kcons_t *kc)
         return;
     }
     if (kc->rk) {
-        rd_kafka_consumer_close(kc->rk);
-        rd_kafka_destroy(kc->rk);
+        /* leave the group, but not forever: with the broker gone a
+         * blocking close never returns, and a process asked to stop (or a
+         * dispatcher stepping down) must not hang on it */
+        rd_kafka_queue_t *q = rd_kafka_queue_new(kc->rk);
+        rd_kafka_error_t *err = rd_kafka_consumer_close_queue(kc->rk, q);
+        int64_t deadline = drv_mono_ms() + CLOSE_TIMEOUT_MS;
+        while (!err && !rd_kafka_consumer_closed(kc->rk) &&
+               drv_mono_ms() < deadline) {
+            rd_kafka_queue_poll_callback(q, 100);
+        }
+        bool closed = !err && rd_kafka_consumer_closed(kc->rk);
+        if (err) {
+            rd_kafka_error_destroy(err);
+        }
+        rd_kafka_queue_destroy(q);
+        if (!closed) {
+            drv_log(kc->log, DRV_LOG_WARN, "kafka.close_timeout", NULL,
+                    "consumer did not leave its group within %d ms; the "
+                    "group notices after session.timeout.ms",
+                    CLOSE_TIMEOUT_MS);
+        }
+        rd_kafka_destroy_flags(kc->rk, closed
+                                           ? 0
+                                           : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
     free(kc);
 }

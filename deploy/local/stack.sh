@@ -258,7 +258,7 @@ stop_all() {
     done
     stop_pidfile "$STACK/run/kafka.pid"
     stop_pidfile "$STACK/run/podman.pid"
-    local data; data=$(readlink -f "$STACK/pg" 2>/dev/null)/data
+    local data; data=$(readlink -f "$STACK/pg" 2>/dev/null || true)/data
     if [ -f "$data/PG_VERSION" ]; then
         as_pg "$PGBIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
     fi

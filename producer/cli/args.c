@@ -252,6 +252,16 @@ int drv_cli_parse(const drv_cli_verb_t *verb, int argc,
                   const char *const *argv,
                   json_t *req, char *errstr, size_t errstr_size)
 {
+    for (int i = 0; i < argc; i++) { /* JSON strings are UTF-8 */
+        json_t *t = json_string(argv[i]);
+        if (!t) {
+            drv_errstr_set(errstr, errstr_size,
+                           "%s: argument %d is not valid UTF-8", verb->verb,
+                           i + 1);
+            return -1;
+        }
+        json_decref(t);
+    }
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i];
         const drv_cli_arg_t *a = NULL;

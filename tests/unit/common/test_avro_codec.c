@@ -3,6 +3,7 @@
  * single-object framing, JSON mapping, schema resolution, bad input. */
 #include <check.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -251,6 +252,53 @@ START_TEST(test_avro_codec_decode_bad_input)
 }
 END_TEST
 
+/* A message declaring a string of 2^40 bytes (or any length its bytes
+ * cannot hold) is refused without Avro C allocating it or leaking. */
+START_TEST(test_avro_codec_decode_hostile_lengths)
+{
+    const char *name;
+    json_t *out = NULL;
+    json_t *in = json_pack("{s:s,s:i,s:s,s:I}", "jobId", "j", "attempt", 1,
+                           "reason", "r", "requestedAt", (json_int_t)1);
+    void *buf;
+    size_t len;
+    ck_assert_int_eq(drv_codec_encode(codec, "StopAttempt", in, &buf, &len,
+                                      errstr, sizeof(errstr)),
+                     0);
+    /* jobId is the first field: replace its length (zig-zag 2) with 2^40 */
+    unsigned char msg[64];
+    memcpy(msg, buf, 10);
+    size_t n = 10;
+    uint64_t zz = (uint64_t)1 << 41; /* zig-zag of 2^40 */
+    while (zz >= 0x80) {
+        msg[n++] = (unsigned char)(zz | 0x80);
+        zz >>= 7;
+    }
+    msg[n++] = (unsigned char)zz;
+    memcpy(msg + n, "jjjj", 4);
+    n += 4;
+    ck_assert_int_eq(drv_codec_decode(codec, msg, n, &name, &out, errstr,
+                                      sizeof(errstr)),
+                     DRV_ERR_INVALID);
+    ck_assert_ptr_null(out);
+    ck_assert_msg(strstr(errstr, "malformed StopAttempt"), "%s", errstr);
+    /* a length that merely overruns the message: read fails, nothing kept */
+    msg[10] = 100; /* zig-zag 50 */
+    ck_assert_int_eq(drv_codec_decode(codec, msg, 15, &name, &out, errstr,
+                                      sizeof(errstr)),
+                     DRV_ERR_INVALID);
+    ck_assert_ptr_null(out);
+    /* and the codec still decodes good messages afterwards */
+    ck_assert_int_eq(drv_codec_decode(codec, buf, len, &name, &out, errstr,
+                                      sizeof(errstr)),
+                     DRV_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "jobId")), "j");
+    json_decref(out);
+    free(buf);
+    json_decref(in);
+}
+END_TEST
+
 /* A JobStatus written by an older worker (schemas/history, no
  * logStreamName) is read with the current reader schema. */
 START_TEST(test_avro_codec_resolves_older_writer)
@@ -297,6 +345,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_avro_codec_roundtrip);
     tcase_add_test(tc, test_avro_codec_encode_errors);
     tcase_add_test(tc, test_avro_codec_decode_bad_input);
+    tcase_add_test(tc, test_avro_codec_decode_hostile_lengths);
     tcase_add_test(tc, test_avro_codec_resolves_older_writer);
     suite_add_tcase(s, tc);
     return s;

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * End-to-end: what a job definition may reach. Secrets come from the
+ * compute environment's secret store and appear nowhere but inside the
+ * container; containers run without capabilities; bad input is refused
+ * with a clear error and changes nothing already stored.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "drover/kafka.h"
+#include "drover/pg.h"
+#include "drover/util.h"
+#include "e2e.h"
+#include "check_main.h"
+
+static const char *status_of(json_t *j)
+{
+    return json_string_value(json_object_get(j, "status"));
+}
+
+static void rot13(char *s)
+{
+    for (; *s; s++) {
+        if ((*s >= 'a' && *s <= 'z')) {
+            *s = (char)('a' + (*s - 'a' + 13) % 26);
+        }
+    }
+}
+
+/* How many times `needle` occurs in every message of every drover topic. */
+static int count_in_kafka(const char *needle)
+{
+    char e[DRV_ERRSTR_SIZE], group[64];
+    drv_conf_t *c = drv_conf_dup(e2e_conf);
+    drv_conf_set(c, "kafka.auto.offset.reset", "earliest", NULL, 0);
+    snprintf(group, sizeof(group), "e2e-secret-scan-%d", (int)getpid());
+    drv_kcons_t *kc = drv_kcons_new(c, NULL, group, NULL, NULL, e, sizeof(e));
+    ck_assert_msg(kc, "%s", e);
+    const char *topics[] = {"^drover\\..*"};
+    ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, e, sizeof(e)), 0);
+    int hits = 0, seen = 0;
+    int64_t idle_until = drv_mono_ms() + 15000;
+    while (drv_mono_ms() < idle_until) {
+        drv_kmsg_t *m = drv_kcons_poll(kc, 200);
+        if (!m) {
+            continue;
+        }
+        size_t len;
+        const char *v = drv_kmsg_value(m, &len);
+        hits += v && memmem(v, len, needle, strlen(needle)) != NULL;
+        seen++;
+        drv_kmsg_destroy(m);
+        idle_until = drv_mono_ms() + 4000;
+    }
+    drv_kcons_destroy(kc);
+    drv_conf_destroy(c);
+    ck_assert_msg(seen > 0, "read no Kafka messages at all");
+    return hits;
+}
+
+static int count_in_command(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert(p);
+    int n = 0;
+    ck_assert_int_eq(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+START_TEST(test_e2e_secret_reaches_only_the_container)
+{
+    const char *stack = getenv("DROVER_STACK_DIR");
+    char dir[1024], path[1200], secret[64], cmd[2048];
+    snprintf(dir, sizeof(dir), "%s/secrets", stack);
+    mkdir(dir, 0700);
+    char uuid[40];
+    ck_assert_int_eq(drv_uuid4(uuid), 0);
+    snprintf(secret, sizeof(secret), "hunter%.8s", uuid);
+    for (char *p = secret; *p; p++) { /* letters only: rot13 changes all */
+        *p = (char)('a' + (unsigned char)*p % 26);
+    }
+    snprintf(path, sizeof(path), "%s/db-password", dir);
+    FILE *fp = fopen(path, "w");
+    ck_assert(fp);
+    fprintf(fp, "%s\n", secret);
+    fclose(fp);
+
+    e2e_register_full(
+        "e2e-secret",
+        "{\"image\":\"localhost/drover/busybox:latest\",\"command\":[\"sh\","
+        "\"-c\",\"echo len=${#DB_PASSWORD}; echo rot=$(echo $DB_PASSWORD | tr "
+        "a-z n-za-m)\"],\"resourceRequirements\":[{\"type\":\"VCPU\",\"value\":"
+        "\"0.25\"},{\"type\":\"MEMORY\",\"value\":\"32\"}],\"secrets\":[{"
+        "\"name\":\"DB_PASSWORD\",\"valueFrom\":\"arn:aws:secretsmanager:"
+        "local:000000000000:secret:db-password\"}]}",
+        NULL);
+    const char *id = e2e_submit("secret", "e2e-secret", NULL);
+    char job[40];
+    snprintf(job, sizeof(job), "%s", id);
+    json_t *j = e2e_wait(job, 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    json_decref(j);
+    /* the container had it: its length and its rot13 are in the output */
+    char *out = e2e_job_log(job, 1);
+    char want[128];
+    snprintf(want, sizeof(want), "len=%zu", strlen(secret));
+    ck_assert_msg(strstr(out, want), "output: %s", out);
+    char r13[64];
+    snprintf(r13, sizeof(r13), "%s", secret);
+    rot13(r13);
+    snprintf(want, sizeof(want), "rot=%s", r13);
+    ck_assert_msg(strstr(out, want), "output: %s", out);
+    free(out);
+
+    /* and nothing else did: Kafka, PostgreSQL, every log of the stack */
+    ck_assert_int_eq(count_in_kafka(secret), 0);
+    snprintf(cmd, sizeof(cmd),
+             "pg_dump -d '%s' | grep -c '%s' || true",
+             drv_conf_get(e2e_conf, "pg.conninfo"), secret);
+    ck_assert_int_eq(count_in_command(cmd), 0);
+    snprintf(cmd, sizeof(cmd),
+             "cat %s/logs/*.log %s/joblogs/*/*.log | grep -c '%s' || true",
+             stack, stack, secret);
+    ck_assert_int_eq(count_in_command(cmd), 0);
+    /* the check itself can find it: the store holds it */
+    snprintf(cmd, sizeof(cmd), "grep -c '%s' %s", secret, path);
+    ck_assert_int_eq(count_in_command(cmd), 1);
+
+    /* a secret the store lacks: the attempt fails to start, naming it */
+    e2e_register_full(
+        "e2e-secret-missing",
+        "{\"image\":\"localhost/drover/busybox:latest\",\"command\":[\"true\"],"
+        "\"resourceRequirements\":[{\"type\":\"VCPU\",\"value\":\"0.25\"},{"
+        "\"type\":\"MEMORY\",\"value\":\"32\"}],\"secrets\":[{\"name\":\"X\","
+        "\"valueFrom\":\"no-such-secret\"}]}",
+        NULL);
+    j = e2e_wait(e2e_submit("secret-missing", "e2e-secret-missing", NULL),
+                 120);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    const char *reason = json_string_value(
+        json_object_get(json_object_get(j, "container"), "reason"));
+    ck_assert_msg(reason && strstr(reason, "ResourceInitializationError") &&
+                      strstr(reason, "no-such-secret"),
+                  "reason: %s", reason ? reason : "(none)");
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(test_e2e_containers_have_no_capabilities)
+{
+    e2e_register("e2e-caps", "[\"sh\",\"-c\",\"grep CapEff /proc/self/status; "
+                             "chown 1 /tmp && echo chown-allowed || echo "
+                             "chown-refused\"]",
+                 32);
+    const char *id = e2e_submit("caps", "e2e-caps", NULL);
+    char job[40];
+    snprintf(job, sizeof(job), "%s", id);
+    json_t *j = e2e_wait(job, 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    json_decref(j);
+    char *out = e2e_job_log(job, 1);
+    ck_assert_msg(strstr(out, "CapEff:\t0000000000000000"), "output: %s", out);
+    ck_assert_msg(strstr(out, "chown-refused"), "output: %s", out);
+    free(out);
+}
+END_TEST
+
+/* Bad input: a clear error, and what was stored before is unchanged. */
+START_TEST(test_e2e_bad_input_changes_nothing)
+{
+    char e[DRV_ERRSTR_SIZE];
+    e2e_register("e2e-bad", "[\"true\"]", 32);
+    json_t *before = e2e_call("DescribeJobDefinitions",
+                              "{\"jobDefinitionName\":\"e2e-bad\"}");
+    drv_err_t err;
+    struct {
+        const char *op, *json, *expect;
+    } cases[] = {
+        {"SubmitJob",
+         "{\"jobName\":\"x\",\"jobQueue\":\"default\",\"jobDefinition\":"
+         "\"e2e-bad\",\"arrayProperties\":{\"size\":10001}}",
+         "10000"},
+        {"SubmitJob",
+         "{\"jobName\":7,\"jobQueue\":\"default\",\"jobDefinition\":"
+         "\"e2e-bad\"}",
+         "jobName"},
+        {"SubmitJob",
+         "{\"jobName\":\"x\",\"jobQueue\":\"default\",\"jobDefinition\":"
+         "\"e2e-bad\",\"dependsOn\":[{\"jobId\":\"no-such-job\"}]}",
+         "no-such-job"},
+        {"RegisterJobDefinition",
+         "{\"jobDefinitionName\":\"e2e-bad\",\"type\":\"container\","
+         "\"containerProperties\":{\"image\":\"busybox\",\"vcpus\":\"many\"}}",
+         "vcpus"},
+        {"RegisterJobDefinition",
+         "{\"jobDefinitionName\":\"e2e-bad\",\"type\":\"container\","
+         "\"containerProperties\":{\"image\":\"x\",\"vcpus\":1,\"memory\":"
+         "64,\"secrets\":[{\"name\":\"S\",\"valueFrom\":\"../../etc/"
+         "shadow\"}]}}",
+         "secret name"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *req = json_loads(cases[i].json, 0, NULL);
+        ck_assert(req);
+        json_t *r = drv_client_call(e2e_client, cases[i].op, req, &err, e,
+                                    sizeof(e));
+        ck_assert_msg(r == NULL, "case %zu was accepted", i);
+        ck_assert_msg(strstr(e, cases[i].expect),
+                      "case %zu: error \"%s\" does not mention %s", i, e,
+                      cases[i].expect);
+        json_decref(req);
+    }
+    /* a job id reused with a different body: the first job stays as it was */
+    json_t *r = e2e_call("SubmitJob",
+                         "{\"jobId\":\"e2e-reused-id\",\"jobName\":\"first\","
+                         "\"jobQueue\":\"default\",\"jobDefinition\":"
+                         "\"e2e-bad\"}");
+    json_decref(r);
+    json_t *j = e2e_wait("e2e-reused-id", 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    json_decref(j);
+    json_decref(e2e_call("SubmitJob",
+                         "{\"jobId\":\"e2e-reused-id\",\"jobName\":\"second\","
+                         "\"jobQueue\":\"default\",\"jobDefinition\":"
+                         "\"e2e-bad\"}"));
+    sleep(2);
+    j = e2e_wait("e2e-reused-id", 10);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "jobName")),
+                     "first");
+    ck_assert_int_eq(json_array_size(json_object_get(j, "attempts")), 1);
+    json_decref(j);
+    json_t *after = e2e_call("DescribeJobDefinitions",
+                             "{\"jobDefinitionName\":\"e2e-bad\"}");
+    ck_assert(json_equal(before, after));
+    json_decref(before);
+    json_decref(after);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("security");
+    TCase *tc = tcase_create("security");
+    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_e2e_secret_reaches_only_the_container);
+    tcase_add_test(tc, test_e2e_containers_have_no_capabilities);
+    tcase_add_test(tc, test_e2e_bad_input_changes_nothing);
+    suite_add_tcase(s, tc);
+    return drv_test_run(s);
+}
