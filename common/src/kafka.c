@@ -266,7 +266,10 @@ drv_kcons_t *drv_kcons_new(const drv_conf_t *conf, drv_log_t *log,
         offset_cb ? "false" : "true", "enable.auto.offset.store", "false",
         "auto.offset.reset", "earliest", "topic.metadata.refresh.interval.ms",
         "2000", "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000",
-        "fetch.wait.max.ms", "50", NULL};
+        "fetch.wait.max.ms", "50",
+        /* a backlog waits in Kafka: at most this much prefetched here */
+        "queued.max.messages.kbytes", "16384", "queued.min.messages", "10000",
+        NULL};
     char e[512];
     drv_kcons_t *kc = drv_calloc(1, sizeof(*kc));
     kc->log = log;
@@ -306,7 +309,13 @@ void drv_kcons_destroy(drv_kcons_t *kc)
         int64_t deadline = drv_mono_ms() + CLOSE_TIMEOUT_MS;
         while (!err && !rd_kafka_consumer_closed(kc->rk) &&
                drv_mono_ms() < deadline) {
-            rd_kafka_queue_poll_callback(q, 100);
+            /* serve the close: a revoke is answered by unassigning, any
+             * fetched message is dropped (its offset was not stored) */
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+            if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+                rd_kafka_assign(kc->rk, NULL);
+            }
+            rd_kafka_event_destroy(ev);
         }
         bool closed = !err && rd_kafka_consumer_closed(kc->rk);
         if (err) {

@@ -252,6 +252,18 @@ stop_pidfile() { # stop_pidfile FILE: SIGTERM, then SIGKILL after 30 s
     rm -f "$f"
 }
 
+# Daemons of this stack that no pid file knows (a test runner killed before
+# its cleanup): found by the DROVER_CONFIG they were started with.
+kill_strays() {
+    local p
+    for p in /proc/[0-9]*; do
+        if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "DROVER_CONFIG=$CONF" &&
+            tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q 'drover-\(dispatcher\|worker\)'; then
+            kill -9 "${p#/proc/}" 2>/dev/null || true
+        fi
+    done
+}
+
 stop_all() {
     for f in "$STACK"/run/worker-*.pid "$STACK"/run/dispatcher*.pid; do
         if [ -e "$f" ]; then stop_pidfile "$f"; fi

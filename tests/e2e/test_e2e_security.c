@@ -44,8 +44,11 @@ static int count_in_kafka(const char *needle)
     const char *topics[] = {"^drover\\..*"};
     ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, e, sizeof(e)), 0);
     int hits = 0, seen = 0;
+    /* heartbeats never stop: read until 4 s pass without a message, or
+     * for 30 s at most (the topics hold far less than that to read) */
     int64_t idle_until = drv_mono_ms() + 15000;
-    while (drv_mono_ms() < idle_until) {
+    int64_t stop_at = drv_mono_ms() + 30000;
+    while (drv_mono_ms() < idle_until && drv_mono_ms() < stop_at) {
         drv_kmsg_t *m = drv_kcons_poll(kc, 200);
         if (!m) {
             continue;
