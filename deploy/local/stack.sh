@@ -257,8 +257,8 @@ stop_pidfile() { # stop_pidfile FILE: SIGTERM, then SIGKILL after 30 s
 kill_strays() {
     local p
     for p in /proc/[0-9]*; do
-        if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "DROVER_CONFIG=$CONF" &&
-            tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q 'drover-\(dispatcher\|worker\)'; then
+        if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "DROVER_CONFIG=$CONF" &&
+            { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q 'drover-\(dispatcher\|worker\)'; then
             kill -9 "${p#/proc/}" 2>/dev/null || true
         fi
     done
