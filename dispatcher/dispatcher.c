@@ -18,6 +18,7 @@
 /* pg_try_advisory_lock key held by the active dispatcher ("drover") */
 #define LEADER_LOCK_KEY "110386672592242"
 #define STANDBY_POLL_MS 1000
+#define METRICS_MS 5000
 
 static int64_t offset_cb(const char *topic, int32_t partition, void *opaque)
 {
@@ -221,6 +222,37 @@ static void out_publish(drv_disp_t *disp)
     drv_kprod_poll(disp->kprod);
 }
 
+static bool health(void *opaque, char *text, size_t size)
+{
+    drv_disp_t *disp = opaque;
+    int64_t age = drv_now_ms() - disp->db_ok_ms;
+    if (age > 30000) {
+        snprintf(text, size, "unhealthy: no database round trip for %lld s",
+                 (long long)(age / 1000));
+        return false;
+    }
+    snprintf(text, size, "ok: %s", disp->leading ? "active" : "standby");
+    return true;
+}
+
+static void declare_metrics(drv_metrics_t *m)
+{
+    drv_metrics_declare(m, "drover_dispatcher_active", "gauge",
+                        "1 while this dispatcher holds the leader lock");
+    drv_metrics_declare(m, "drover_jobs", "gauge",
+                        "jobs by queue and status (refreshed every 5 s)");
+    drv_metrics_declare(m, "drover_transitions_total", "counter",
+                        "job state transitions made, by new status");
+    drv_metrics_declare(m, "drover_messages_applied_total", "counter",
+                        "Kafka messages applied (in committed batches)");
+    drv_metrics_declare(m, "drover_release_latency_seconds_sum", "counter",
+                        "time from RUNNABLE to the run request, summed");
+    drv_metrics_declare(m, "drover_release_latency_seconds_count", "counter",
+                        "run requests released");
+    drv_metrics_declare(m, "drover_kafka_consumer_lag", "gauge",
+                        "messages not yet consumed, by topic and partition");
+}
+
 drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
                          size_t errstr_size)
 {
@@ -249,6 +281,15 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
         !(disp->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size))) {
         goto fail;
     }
+    disp->metrics = drv_metrics_new();
+    declare_metrics(disp->metrics);
+    disp->db_ok_ms = drv_now_ms();
+    const char *listen = drv_conf_get(conf, "metrics.listen");
+    if (listen && *listen &&
+        !(disp->http = drv_http_start(listen, disp->metrics, health, disp,
+                                      errstr, errstr_size))) {
+        goto fail;
+    }
     return disp;
 fail:
     drv_disp_destroy(disp);
@@ -260,10 +301,12 @@ void drv_disp_destroy(drv_disp_t *disp)
     if (!disp) {
         return;
     }
+    drv_http_stop(disp->http);
     drv_kcons_destroy(disp->kcons);
     drv_kprod_destroy(disp->kprod);
     drv_codec_destroy(disp->codec);
     drv_pg_destroy(disp->pg);
+    drv_metrics_destroy(disp->metrics);
     out_clear(disp);
     free(disp->out);
     json_decref(disp->done);
@@ -443,6 +486,9 @@ static int take_lead(drv_disp_t *disp, volatile sig_atomic_t *stop)
                 sizeof(e));
             got = r && drv_pg_res_rows(r) == 1 &&
                   drv_pg_res_get(r, 0, 0)[0] == 't';
+            if (r) {
+                disp->db_ok_ms = drv_now_ms(); /* the database answered */
+            }
             if (!r) {
                 drv_log(disp->log, DRV_LOG_WARN, "dispatcher.lock_failed",
                         NULL, "%s", e);
@@ -471,6 +517,37 @@ static int take_lead(drv_disp_t *disp, volatile sig_atomic_t *stop)
     return 1;
 }
 
+static void lag_cb(const char *topic, int32_t partition, int64_t lag,
+                   void *opaque)
+{
+    char label[300];
+    snprintf(label, sizeof(label), "topic=\"%s\",partition=\"%d\"", topic,
+             partition);
+    drv_metrics_set(opaque, "drover_kafka_consumer_lag", label, (double)lag);
+}
+
+/* Jobs by queue and status, and consumer lag, for /metrics. */
+static void refresh_metrics(drv_disp_t *disp)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg, "SELECT queue, status, count(*) FROM jobs GROUP BY 1, 2", 0,
+        NULL, e, sizeof(e));
+    if (r) {
+        drv_metrics_reset(disp->metrics, "drover_jobs");
+        for (int i = 0; i < drv_pg_res_rows(r); i++) {
+            char label[400];
+            snprintf(label, sizeof(label), "queue=\"%s\",status=\"%s\"",
+                     drv_pg_res_get(r, i, 0), drv_pg_res_get(r, i, 1));
+            drv_metrics_set(disp->metrics, "drover_jobs", label,
+                            (double)drv_pg_res_int(r, i, 2, 0));
+        }
+        drv_pg_res_free(r);
+    }
+    drv_metrics_reset(disp->metrics, "drover_kafka_consumer_lag");
+    drv_kcons_lag(disp->kcons, lag_cb, disp->metrics);
+}
+
 /* Lead until stopped or the leader lock is lost. */
 static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
                 size_t errstr_size)
@@ -492,6 +569,9 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
     drv_kmsg_t **msgs = drv_calloc(batch_max, sizeof(*msgs));
     size_t n = 0;
     int64_t next_sync = drv_mono_ms() + TOPIC_SYNC_MS, next_sweep = 0;
+    int64_t next_metrics = 0;
+    disp->leading = 1;
+    drv_metrics_set(disp->metrics, "drover_dispatcher_active", NULL, 1);
     while (!*stop && leading(disp)) {
         while (n < batch_max) {
             drv_kmsg_t *m = drv_kcons_poll(disp->kcons, n ? 0 : poll_ms);
@@ -505,6 +585,10 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
             continue; /* the same batch again, if still leading */
         }
         out_publish(disp);
+        if (n > 0) {
+            drv_metrics_add(disp->metrics, "drover_messages_applied_total",
+                            NULL, (double)n);
+        }
         for (size_t i = 0; i < n; i++) {
             drv_kmsg_destroy(msgs[i]);
         }
@@ -514,7 +598,12 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
             continue;
         }
         out_publish(disp);
+        disp->db_ok_ms = drv_now_ms();
         int64_t now = drv_mono_ms();
+        if (now >= next_metrics) {
+            refresh_metrics(disp);
+            next_metrics = now + METRICS_MS;
+        }
         if (now >= next_sweep) {
             if (in_tx(disp, drv__state_sweep, e, sizeof(e)) != 0) {
                 recover(disp, "sweeping", e, stop);
@@ -538,6 +627,8 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
      * stored with the last committed batch */
     drv_kcons_destroy(disp->kcons);
     disp->kcons = NULL;
+    disp->leading = 0;
+    drv_metrics_set(disp->metrics, "drover_dispatcher_active", NULL, 0);
     if (!*stop) {
         drv_log(disp->log, DRV_LOG_WARN, "dispatcher.lead_lost", NULL,
                 "the PostgreSQL session holding the leader lock ended; "

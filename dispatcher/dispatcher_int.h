@@ -8,6 +8,7 @@
 #include "drover/avro_codec.h"
 #include "drover/job.h"
 #include "drover/kafka.h"
+#include "drover/metrics.h"
 #include "drover/pg.h"
 
 #define DRV_DISP_GROUP "drover-dispatcher"
@@ -39,6 +40,10 @@ struct drv_disp {
     json_t *unconfirmed; /* outbox ids published, delivery not confirmed */
     int64_t active_since; /* when this dispatcher took the leader lock */
     unsigned lead_session; /* the PostgreSQL session holding that lock */
+    drv_metrics_t *metrics;
+    drv_http_t *http;       /* /metrics and /healthz, if metrics.listen */
+    volatile int leading;   /* for /healthz (read by the HTTP thread) */
+    volatile int64_t db_ok_ms; /* last successful database round trip */
 };
 
 /* Queue a message for after commit (buf is taken over). */

@@ -61,7 +61,8 @@ static int release(drv_disp_t *disp, const char *job_id, const char *ce,
         "WHERE job_id = $1 AND status = 'RUNNABLE' AND NOT released "
         "RETURNING attempts, job_name, queue, definition_name, "
         "definition_revision, COALESCE(resolved, (SELECT p.resolved FROM jobs "
-        "p WHERE p.job_id = jobs.array_parent)), array_index, array_size",
+        "p WHERE p.job_id = jobs.array_parent)), array_index, array_size, "
+        "(SELECT o.updated_at FROM jobs o WHERE o.job_id = jobs.job_id)",
         3, p, errstr, errstr_size);
     if (!r) {
         return -1;
@@ -83,6 +84,16 @@ static int release(drv_disp_t *disp, const char *job_id, const char *ce,
             if (drv_codec_encode(disp->codec, "RunJob", run, &buf, &len, e,
                                  sizeof(e)) == 0) {
                 drv__disp_emit(disp, topic, job_id, buf, len);
+                /* RUNNABLE (its last update) -> released */
+                int64_t since = drv_pg_res_int(r, 0, 8, 0);
+                if (since > 0) {
+                    drv_metrics_add(disp->metrics,
+                                    "drover_release_latency_seconds_sum", NULL,
+                                    (double)(drv_now_ms() - since) / 1000.0);
+                    drv_metrics_add(disp->metrics,
+                                    "drover_release_latency_seconds_count",
+                                    NULL, 1);
+                }
             } else { /* never leave it released with nothing sent */
                 char why[DRV_ERRSTR_SIZE + 64];
                 snprintf(why, sizeof(why), DRV_REASON_START_FAILED ": %s", e);

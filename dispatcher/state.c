@@ -115,6 +115,9 @@ int drv__set_status(drv_disp_t *disp, const char *job_id, const char *to,
     }
     int changed = drv_pg_res_rows(r) > 0;
     if (changed) {
+        char label[64];
+        snprintf(label, sizeof(label), "status=\"%s\"", to);
+        drv_metrics_add(disp->metrics, "drover_transitions_total", label, 1);
         drv__emit_event(disp, r, 0, drv_pg_res_get(r, 0, 19));
         if (!strcmp(to, "SUCCEEDED") || !strcmp(to, "FAILED")) {
             json_array_append_new(disp->done, json_string(job_id));

@@ -345,6 +345,7 @@ static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out)
         json_object_set_new(out, "reason", json_string(e));
         return;
     }
+    int64_t t0 = drv_mono_ms();
     drv_err_t cr = create(a, dk, spec, cid, sizeof(cid), e, sizeof(e));
     json_decref(spec);
     if (cr != DRV_OK) {
@@ -379,6 +380,10 @@ static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out)
                             json_sprintf("CannotStartContainerError: %.200s",
                                          e));
     } else {
+        drv_metrics_add(a->wrk->metrics, "drover_container_start_seconds_sum",
+                        NULL, (double)(drv_mono_ms() - t0) / 1000.0);
+        drv_metrics_add(a->wrk->metrics,
+                        "drover_container_start_seconds_count", NULL, 1);
         drv__wrk_report(a->wrk, a->job_id, a->attempt, "RUNNING",
                         json_pack("{s:s,s:s}", "containerId", cid,
                                   "logStreamName", cid));
@@ -486,6 +491,9 @@ void *drv__attempt_main(void *arg)
                                  !json_object_get(out, "reason")
                              ? "SUCCEEDED"
                              : "FAILED";
+    char label[64];
+    snprintf(label, sizeof(label), "status=\"%s\"", status);
+    drv_metrics_add(wrk->metrics, "drover_attempts_total", label, 1);
     json_t *f = drv_log_job(a->job_id);
     json_object_set_new(f, "status", json_string(status));
     drv_log(wrk->log, DRV_LOG_INFO, "worker.attempt_done", f,

@@ -52,6 +52,28 @@ void drv__wrk_report(drv_wrk_t *wrk, const char *job_id, int attempt,
     json_decref(msg);
 }
 
+static void lag_cb(const char *topic, int32_t partition, int64_t lag,
+                   void *opaque)
+{
+    char label[300];
+    snprintf(label, sizeof(label), "topic=\"%s\",partition=\"%d\"", topic,
+             partition);
+    drv_metrics_set(opaque, "drover_kafka_consumer_lag", label, (double)lag);
+}
+
+static bool health(void *opaque, char *text, size_t size)
+{
+    drv_wrk_t *wrk = opaque;
+    int64_t age = drv_now_ms() - wrk->loop_ok_ms;
+    if (age > 30000) {
+        snprintf(text, size, "unhealthy: main loop stuck for %lld s",
+                 (long long)(age / 1000));
+        return false;
+    }
+    snprintf(text, size, "ok");
+    return true;
+}
+
 static void heartbeat(drv_wrk_t *wrk, bool draining)
 {
     char e[DRV_ERRSTR_SIZE];
@@ -74,7 +96,15 @@ static void heartbeat(drv_wrk_t *wrk, bool draining)
         (json_int_t)wrk->memory_free, "running", rl, "partitions", pl,
         "startedAt", (json_int_t)wrk->started_at, "timestamp",
         (json_int_t)drv_now_ms(), "draining", draining);
+    drv_metrics_set(wrk->metrics, "drover_worker_running_attempts", NULL,
+                    wrk->running_cnt);
+    drv_metrics_set(wrk->metrics, "drover_worker_free_vcpus", NULL,
+                    wrk->vcpus_free);
+    drv_metrics_set(wrk->metrics, "drover_worker_free_memory_mib", NULL,
+                    (double)wrk->memory_free);
     pthread_mutex_unlock(&wrk->lock);
+    drv_metrics_reset(wrk->metrics, "drover_kafka_consumer_lag");
+    drv_kcons_lag(wrk->kcons, lag_cb, wrk->metrics);
     void *buf;
     size_t len;
     if (drv_codec_encode(wrk->codec, "WorkerHeartbeat", hb, &buf, &len, e,
@@ -117,6 +147,29 @@ drv_wrk_t *drv_wrk_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
     wrk->memory_free = wrk->memory_total;
     wrk->stopped = json_object();
     wrk->seen = json_object();
+    wrk->loop_ok_ms = drv_now_ms();
+    wrk->metrics = drv_metrics_new();
+    drv_metrics_declare(wrk->metrics, "drover_worker_running_attempts",
+                        "gauge", "attempts running on this worker");
+    drv_metrics_declare(wrk->metrics, "drover_worker_free_vcpus", "gauge",
+                        "vCPUs this worker can still give");
+    drv_metrics_declare(wrk->metrics, "drover_worker_free_memory_mib", "gauge",
+                        "memory (MiB) this worker can still give");
+    drv_metrics_declare(wrk->metrics, "drover_attempts_total", "counter",
+                        "attempts finished here, by status");
+    drv_metrics_declare(wrk->metrics, "drover_container_start_seconds_sum",
+                        "counter", "container create+start time, summed");
+    drv_metrics_declare(wrk->metrics, "drover_container_start_seconds_count",
+                        "counter", "containers started");
+    drv_metrics_declare(wrk->metrics, "drover_kafka_consumer_lag", "gauge",
+                        "run requests not yet consumed, by partition");
+    const char *listen = drv_conf_get(conf, "metrics.listen");
+    if (listen && *listen &&
+        !(wrk->http = drv_http_start(listen, wrk->metrics, health, wrk,
+                                     errstr, errstr_size))) {
+        drv_wrk_destroy(wrk);
+        return NULL;
+    }
     snprintf(group, sizeof(group), "drover-worker.%s", wrk->ce);
     if (!(wrk->codec = drv_codec_new(errstr, errstr_size)) ||
         !(wrk->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size)) ||
@@ -144,12 +197,14 @@ void drv_wrk_destroy(drv_wrk_t *wrk)
     if (!wrk) {
         return;
     }
+    drv_http_stop(wrk->http);
     drv_kcons_destroy(wrk->kctl);
     drv_kcons_destroy(wrk->kcons);
     json_decref(wrk->stopped);
     json_decref(wrk->seen);
     drv_kprod_destroy(wrk->kprod);
     drv_codec_destroy(wrk->codec);
+    drv_metrics_destroy(wrk->metrics);
     pthread_cond_destroy(&wrk->cond);
     pthread_mutex_destroy(&wrk->lock);
     free(wrk);
@@ -427,6 +482,7 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
     drv_kmsg_t *held = NULL; /* a RunJob waiting for room */
     json_t *held_run = NULL;
     while (!*stop) {
+        wrk->loop_ok_ms = drv_now_ms();
         if (drv_mono_ms() >= next_hb) {
             heartbeat(wrk, false);
             next_hb = drv_mono_ms() + hb_ms;

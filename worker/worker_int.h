@@ -9,6 +9,7 @@
 
 #include "drover/avro_codec.h"
 #include "drover/kafka.h"
+#include "drover/metrics.h"
 #include "worker.h"
 
 typedef struct drv__attempt {
@@ -38,6 +39,9 @@ struct drv_wrk {
                           (yet) running here, checked on admission */
     json_t *seen;      /* "job#attempt" admitted here (bounded): a RunJob
                           delivered again is not run twice */
+    drv_metrics_t *metrics;
+    drv_http_t *http;             /* /metrics and /healthz, if configured */
+    volatile int64_t loop_ok_ms;  /* the main loop's last turn */
     double vcpus_total;
     int64_t memory_total;
     int64_t started_at;

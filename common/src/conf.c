@@ -28,6 +28,9 @@ static const prop_t props[] = {
      "host=127.0.0.1 port=15432 dbname=drover user=drover", 0, 0, true,
      "PostgreSQL connection string (libpq conninfo or URI)"},
     {"log.level", T_STR, "info", 0, 0, false, "debug, info, warn or error"},
+    {"metrics.listen", T_STR, "", 0, 0, false,
+     "HOST:PORT where a daemon serves /metrics (Prometheus) and /healthz "
+     "(empty: not served)"},
     {"aws.region", T_STR, "local", 0, 0, false, "region shown in ARNs"},
     {"aws.account", T_STR, "000000000000", 0, 0, false,
      "account id shown in ARNs"},

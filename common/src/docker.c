@@ -339,6 +339,93 @@ json_t *drv_docker_list(drv_docker_t *dk, const char *label, char *errstr,
     return list;
 }
 
+/* Streaming demux of the engine's log frames (8-byte header: stream,
+ * 0, 0, 0, big-endian length) straight to a FILE. */
+typedef struct follow {
+    FILE *out;
+    volatile sig_atomic_t *stop;
+    unsigned char hdr[8];
+    size_t hdr_len;
+    size_t left; /* payload bytes left in the current frame */
+    int raw;     /* a TTY container: no frames */
+} follow_t;
+
+static size_t on_follow(char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+    follow_t *f = opaque;
+    size_t n = size * nmemb, i = 0;
+    while (i < n) {
+        if (f->raw) {
+            fwrite(ptr + i, 1, n - i, f->out);
+            break;
+        }
+        if (f->left == 0) {
+            f->hdr[f->hdr_len++] = (unsigned char)ptr[i++];
+            if (f->hdr_len == 1 && f->hdr[0] > 2) {
+                f->raw = 1; /* not a frame header: plain output */
+                fwrite(f->hdr, 1, 1, f->out);
+                f->hdr_len = 0;
+            } else if (f->hdr_len == 8) {
+                f->left = (size_t)f->hdr[4] << 24 | (size_t)f->hdr[5] << 16 |
+                          (size_t)f->hdr[6] << 8 | f->hdr[7];
+                f->hdr_len = 0;
+            }
+            continue;
+        }
+        size_t take = n - i < f->left ? n - i : f->left;
+        fwrite(ptr + i, 1, take, f->out);
+        i += take;
+        f->left -= take;
+    }
+    fflush(f->out);
+    return n;
+}
+
+static int on_follow_progress(void *opaque, curl_off_t a, curl_off_t b,
+                              curl_off_t c, curl_off_t d)
+{
+    (void)a, (void)b, (void)c, (void)d;
+    follow_t *f = opaque;
+    return *f->stop ? 1 : 0;
+}
+
+int drv_docker_follow_logs(drv_docker_t *dk, const char *id, FILE *out,
+                           volatile sig_atomic_t *stop, char *errstr,
+                           size_t errstr_size)
+{
+    char url[1024], cerr[CURL_ERROR_SIZE] = "";
+    follow_t f = {.out = out, .stop = stop};
+    snprintf(url, sizeof(url),
+             "http://localhost/%s/containers/%s/logs?follow=1&stdout=1&"
+             "stderr=1",
+             dk->api_version, id);
+    curl_easy_reset(dk->curl);
+    curl_easy_setopt(dk->curl, CURLOPT_UNIX_SOCKET_PATH, dk->socket_path);
+    curl_easy_setopt(dk->curl, CURLOPT_URL, url);
+    curl_easy_setopt(dk->curl, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(dk->curl, CURLOPT_WRITEFUNCTION, on_follow);
+    curl_easy_setopt(dk->curl, CURLOPT_WRITEDATA, &f);
+    curl_easy_setopt(dk->curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(dk->curl, CURLOPT_XFERINFOFUNCTION, on_follow_progress);
+    curl_easy_setopt(dk->curl, CURLOPT_XFERINFODATA, &f);
+    curl_easy_setopt(dk->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(dk->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    CURLcode rc = curl_easy_perform(dk->curl);
+    long status = 0;
+    curl_easy_getinfo(dk->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        return 0; /* the caller asked to stop */
+    }
+    if (rc != CURLE_OK || status != 200) {
+        drv_errstr_set(errstr, errstr_size, "container logs: %s",
+                       rc != CURLE_OK ? (cerr[0] ? cerr
+                                                 : curl_easy_strerror(rc))
+                                      : "the engine refused");
+        return -1;
+    }
+    return 0;
+}
+
 int drv_docker_remove(drv_docker_t *dk, const char *id, char *errstr,
                       size_t errstr_size)
 {

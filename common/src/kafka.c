@@ -382,6 +382,28 @@ void drv_kcons_store(drv_kcons_t *kc, const drv_kmsg_t *msg)
     (void)kc;
 }
 
+void drv_kcons_lag(drv_kcons_t *kc, drv_kcons_lag_cb *cb, void *opaque)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (!kc || rd_kafka_assignment(kc->rk, &parts) || !parts) {
+        return;
+    }
+    rd_kafka_position(kc->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t lo, hi;
+        /* cached from fetch responses: never blocks */
+        if (rd_kafka_get_watermark_offsets(kc->rk, p->topic, p->partition, &lo,
+                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0) {
+            continue;
+        }
+        int64_t pos = p->offset >= 0 ? p->offset : lo;
+        cb(p->topic, p->partition, hi > pos ? hi - pos : 0, opaque);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
 int drv_kcons_commit(drv_kcons_t *kc, char *errstr, size_t errstr_size)
 {
     rd_kafka_resp_err_t err = rd_kafka_commit(kc->rk, NULL, 0);

@@ -89,6 +89,16 @@ void *drv_malloc(size_t size)
     return p;
 }
 
+void *drv_realloc(void *ptr, size_t size)
+{
+    void *p = realloc(ptr, size ? size : 1);
+    if (!p) {
+        fputs("drover: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
 void *drv_calloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);

@@ -7,6 +7,8 @@
 #   DROVER_WORKERS    how many workers serve compute environment "local" (2)
 #   DROVER_DISPATCHERS how many dispatchers run: one active, the rest standby (1)
 #   DROVER_CE_VCPUS   maxvCpus of compute environment "local" (the CPU count)
+#   DROVER_METRICS_PORT first /metrics port: dispatcher N on PORT+N-1,
+#                     worker N on PORT+10+N-1 (Kafka's port + 100)
 #   DROVER_PG_CONNINFO use an existing PostgreSQL instead of a private one
 #   DROVER_EXTRA_CONF extra lines for the generated drover.conf
 
@@ -17,6 +19,7 @@ CTRL_PORT=$((KAFKA_PORT + 1))
 PG_PORT=${DROVER_PG_PORT:-15432}
 WORKERS=${DROVER_WORKERS:-2}
 DISPATCHERS=${DROVER_DISPATCHERS:-1}
+METRICS_PORT=${DROVER_METRICS_PORT:-$((KAFKA_PORT + 100))}
 PGBIN=/usr/lib/postgresql/15/bin
 KAFKA_CP="$ROOT/deploy/kafka/target/dependency/*"
 CONF=$STACK/drover.conf
@@ -216,13 +219,16 @@ start_daemon() { # start_daemon NAME BINARY ARGS...
 
 start_drover() {
     DROVER_CONFIG=$CONF "$BIN/drover-dispatcher" --migrate >/dev/null || die "migration failed"
-    start_daemon dispatcher "$BIN/drover-dispatcher"
+    start_daemon dispatcher "$BIN/drover-dispatcher" \
+        --set "metrics.listen=127.0.0.1:$METRICS_PORT"
     for i in $(seq 2 "$DISPATCHERS"); do
-        start_daemon "dispatcher-$i" "$BIN/drover-dispatcher"
+        start_daemon "dispatcher-$i" "$BIN/drover-dispatcher" \
+            --set "metrics.listen=127.0.0.1:$((METRICS_PORT + i - 1))"
     done
     for i in $(seq 1 "$WORKERS"); do
         start_daemon "worker-$i" "$BIN/drover-worker" --set "worker.id=local-$i" \
-            --set worker.compute.environment=local
+            --set worker.compute.environment=local \
+            --set "metrics.listen=127.0.0.1:$((METRICS_PORT + 10 + i - 1))"
     done
 }
 

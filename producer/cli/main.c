@@ -9,6 +9,33 @@
 
 #include "args.h"
 #include "drover/producer.h"
+#include "stream.h"
+
+/* Verbs beyond AWS's requests (stream.c). */
+static const struct {
+    const char *verb, *usage;
+    int (*run)(const drv_conf_t *conf, int argc, char **argv);
+} extra_verbs[] = {
+    {"watch",
+     "drover watch [--job-id ID | --job-queue Q] [--status S] "
+     "[--from-beginning]\n\nStream job state changes (drover.events) as "
+     "JSON lines, one per\nline, until interrupted. --job-id also matches "
+     "an array job's children.\n",
+     drv_cli_watch},
+    {"wait",
+     "drover wait --job-id ID [--timeout SECONDS] [--quiet]\n\nBlock until "
+     "the job is SUCCEEDED or FAILED, showing its progress\n(a bar for array "
+     "jobs on a terminal, plain lines otherwise). Exit\nstatus 0 if it "
+     "SUCCEEDED, 1 if it FAILED, 3 on timeout.\n",
+     drv_cli_wait},
+    {"logs",
+     "drover logs --job-id ID [--attempt N] [--follow]\n\nPrint an "
+     "attempt's output (default: the last attempt). Output is\nkept by the "
+     "workers under worker.log.dir (bounded, with a marker\nwhere it was "
+     "cut); --follow waits for the job to start and streams\nit from the "
+     "container engine while it runs.\n",
+     drv_cli_logs},
+};
 
 static void usage(FILE *fp)
 {
@@ -22,7 +49,10 @@ static void usage(FILE *fp)
           "\nverbs:\n",
           fp);
     drv_cli_print_verbs(fp);
-    fputs("\n  --help-config                    list configuration keys\n"
+    fputs("  watch                            stream job state changes\n"
+          "  wait                             wait for a job to finish\n"
+          "  logs                             print a job attempt's output\n"
+          "\n  --help-config                    list configuration keys\n"
           "  --version                        print the version\n",
           fp);
 }
@@ -103,6 +133,26 @@ int main(int argc, char **argv)
     if (i >= argc || !strcmp(argv[i], "help")) {
         usage(i >= argc ? stderr : stdout);
         return i >= argc ? 2 : 0;
+    }
+    for (size_t k = 0; k < sizeof(extra_verbs) / sizeof(extra_verbs[0]);
+         k++) {
+        if (strcmp(argv[i], extra_verbs[k].verb) != 0) {
+            continue;
+        }
+        for (int a = i + 1; a < argc; a++) {
+            if (!strcmp(argv[a], "--help")) {
+                printf("usage: %s", extra_verbs[k].usage);
+                return 0;
+            }
+        }
+        drv_conf_t *conf = drv_conf_load(config, e, sizeof(e));
+        if (!conf) {
+            fprintf(stderr, "drover: %s\n", e);
+            return 2;
+        }
+        int rc = extra_verbs[k].run(conf, argc - i - 1, argv + i + 1);
+        drv_conf_destroy(conf);
+        return rc;
     }
     const drv_cli_verb_t *verb = drv_cli_find(argv[i]);
     if (!verb) {

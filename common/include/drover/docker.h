@@ -12,6 +12,8 @@
 #define DRV_DOCKER_H
 
 #include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +74,12 @@ char *drv_docker_logs(drv_docker_t *dk, const char *id, size_t max,
  * engine's JSON array, or NULL on error. */
 json_t *drv_docker_list(drv_docker_t *dk, const char *label, char *errstr,
                         size_t errstr_size);
+
+/* Copy a container's output to `out` as it is written, until the container
+ * stops or *stop is set. Returns 0, or -1 with errstr. */
+int drv_docker_follow_logs(drv_docker_t *dk, const char *id, FILE *out,
+                           volatile sig_atomic_t *stop, char *errstr,
+                           size_t errstr_size);
 
 int drv_docker_remove(drv_docker_t *dk, const char *id, char *errstr,
                       size_t errstr_size);

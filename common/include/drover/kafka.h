@@ -108,6 +108,12 @@ void drv_kcons_store(drv_kcons_t *kc, const drv_kmsg_t *msg);
 /** @brief Stop or restart fetching on every assigned partition. */
 void drv_kcons_pause(drv_kcons_t *kc, int pause);
 
+/* Consumer lag of every assigned partition (high watermark minus the
+ * position, from librdkafka's cached figures; never blocks). */
+typedef void(drv_kcons_lag_cb)(const char *topic, int32_t partition,
+                               int64_t lag, void *opaque);
+void drv_kcons_lag(drv_kcons_t *kc, drv_kcons_lag_cb *cb, void *opaque);
+
 /* Commit the stored offsets now and wait for the broker's answer. */
 int drv_kcons_commit(drv_kcons_t *kc, char *errstr, size_t errstr_size);
 

@@ -46,6 +46,7 @@ char *drv_strdup(const char *s);
 
 /** @brief malloc/calloc that abort on out-of-memory (never return NULL). */
 void *drv_malloc(size_t size);
+void *drv_realloc(void *ptr, size_t size);
 void *drv_calloc(size_t n, size_t size);
 
 /** @brief true when s starts with prefix. */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Prometheus metrics and the /healthz and /metrics endpoints
+ * (libmicrohttpd). A registry holds counter and gauge families with
+ * labelled samples; any thread may update it; the HTTP thread renders it in
+ * the text exposition format.
+ */
+#ifndef DRV_METRICS_H
+#define DRV_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct drv_metrics drv_metrics_t;
+typedef struct drv_http drv_http_t;
+
+drv_metrics_t *drv_metrics_new(void);
+void drv_metrics_destroy(drv_metrics_t *m);
+
+/* Declare a family: type "counter" or "gauge". */
+void drv_metrics_declare(drv_metrics_t *m, const char *name, const char *type,
+                         const char *help);
+/* Add to a sample (labels: Prometheus label text without braces, e.g.
+ * `queue="default"`, or NULL). */
+void drv_metrics_add(drv_metrics_t *m, const char *name, const char *labels,
+                     double v);
+/* Set a sample. */
+void drv_metrics_set(drv_metrics_t *m, const char *name, const char *labels,
+                     double v);
+/* Drop every sample of a family (before setting a fresh set of gauges). */
+void drv_metrics_reset(drv_metrics_t *m, const char *name);
+/* The exposition text (caller frees). */
+char *drv_metrics_render(drv_metrics_t *m);
+
+/* /healthz answers 200 with the text when it returns true, else 503. */
+typedef bool(drv_health_fn)(void *opaque, char *text, size_t size);
+
+/* Serve /metrics and /healthz on `listen` ("host:port"). NULL with errstr
+ * if the address cannot be used. */
+drv_http_t *drv_http_start(const char *listen, drv_metrics_t *m,
+                           drv_health_fn *health, void *opaque, char *errstr,
+                           size_t errstr_size);
+void drv_http_stop(drv_http_t *h);
+
+#endif
