@@ -144,6 +144,34 @@ START_TEST(test_e2e_watch_streams_events)
 }
 END_TEST
 
+/* The contract without Drover's C code: Python's confluent-kafka and avro
+ * (Debian packages) read drover.events with the schema files. */
+START_TEST(test_e2e_python_consumer_reads_events)
+{
+    char cmd[2048], id[40];
+    e2e_register("e2e-py", "[\"true\"]", 32);
+    snprintf(id, sizeof(id), "%s", e2e_submit("py", "e2e-py", NULL));
+    json_decref(e2e_wait(id, 120));
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/examples/python/status_consumer.py "
+             "--bootstrap %s --job-id %s --from-beginning --max-seconds 15",
+             getenv("DROVER_SOURCE_DIR"),
+             drv_conf_get(e2e_conf, "kafka.bootstrap.servers"), id);
+    FILE *p = popen(cmd, "r");
+    ck_assert(p);
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    char want[128];
+    snprintf(want, sizeof(want), "%s RUNNABLE", id);
+    ck_assert_msg(strstr(out, want), "out: %s", out);
+    snprintf(want, sizeof(want), "%s SUCCEEDED Essential container in task "
+                                 "exited",
+             id);
+    ck_assert_msg(strstr(out, want), "out: %s", out);
+}
+END_TEST
+
 static void scrape(int port, const char *path, char *buf, size_t size,
                    int *code)
 {
@@ -211,6 +239,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_logs_of_finished_and_running_jobs);
     tcase_add_test(tc, test_e2e_watch_streams_events);
     tcase_add_test(tc, test_e2e_metrics_and_health);
+    tcase_add_test(tc, test_e2e_python_consumer_reads_events);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
