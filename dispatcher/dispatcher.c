@@ -277,7 +277,7 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
         drv_pg_migrate(disp->pg, errstr, errstr_size) < 0) {
         goto fail;
     }
-    if (!(disp->codec = drv_codec_new(errstr, errstr_size)) ||
+    if (!(disp->codec = drv_codec_from_conf(conf, errstr, errstr_size)) ||
         !(disp->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size))) {
         goto fail;
     }

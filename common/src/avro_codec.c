@@ -7,9 +7,11 @@
 #include "drover/avro_codec.h"
 
 #include "avro_guard.h"
+#include "registry.h"
 
 #include <avro.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "drover/schemas.h"
@@ -29,16 +31,20 @@ typedef struct entry {
     avro_value_iface_t *iface;    /* generic iface (current entries) */
     avro_value_iface_t *resolver; /* writer->reader, when Avro C can */
     avro_value_iface_t *writer_iface; /* else: read as writer, project */
+    char *text;               /* the schema as given */
+    int64_t registry_id;      /* its schema registry id; 0: not known */
 } entry_t;
 
 struct drv_codec {
     pthread_mutex_t lock;
     entry_t *entries;
     size_t cnt;
+    drv_registry_t *registry; /* Confluent wire format when set */
 };
 
 static void entry_cleanup(entry_t *e)
 {
+    free(e->text);
     if (e->iface) {
         avro_value_iface_decref(e->iface);
     }
@@ -63,6 +69,7 @@ void drv_codec_destroy(drv_codec_t *codec)
         entry_cleanup(&codec->entries[i]);
     }
     free(codec->entries);
+    drv_registry_destroy(codec->registry);
     pthread_mutex_destroy(&codec->lock);
     free(codec);
 }
@@ -121,6 +128,7 @@ static int add_entry(drv_codec_t *codec, const char *json, int is_current,
     snprintf(e.full_name, n, "%s%s%s", ns ? ns : "", ns ? "." : "", nm);
     e.short_name = strrchr(e.full_name, '.') ? strrchr(e.full_name, '.') + 1
                                              : e.full_name;
+    e.text = drv_strdup(json);
     entry_t *ne = realloc(codec->entries, (codec->cnt + 1) * sizeof(*ne));
     if (!ne) {
         abort();
@@ -179,15 +187,15 @@ static int link_entries(drv_codec_t *codec, char *errstr, size_t errstr_size)
 {
     for (size_t i = 0; i < codec->cnt; i++) {
         entry_t *e = &codec->entries[i];
+        /* entries may have moved (realloc): every reader link is renewed */
+        e->reader = e->is_current ? e : find_current(codec, e->full_name);
         if (e->iface || e->resolver || e->writer_iface) {
             continue;
         }
         if (e->is_current) {
-            e->reader = e;
             e->iface = avro_generic_class_from_schema(e->schema);
             continue;
         }
-        e->reader = find_current(codec, e->full_name);
         if (!e->reader) {
             drv_errstr_set(errstr, errstr_size,
                            "schema %s has no current version", e->full_name);
@@ -235,16 +243,60 @@ drv_codec_t *drv_codec_new(char *errstr, size_t errstr_size)
     return codec;
 }
 
+/* Add a writer schema and link it; an entry that cannot be linked is
+ * dropped again. @locks codec->lock held. Returns the entry or NULL. */
+static entry_t *add_writer(drv_codec_t *codec, const char *schema_json,
+                           char *errstr, size_t errstr_size)
+{
+    size_t before = codec->cnt;
+    if (add_entry(codec, schema_json, 0, errstr, errstr_size) != 0) {
+        return NULL;
+    }
+    if (codec->cnt == before) { /* known already */
+        char *canon = drv_avro_canonical_form(schema_json, errstr,
+                                              errstr_size);
+        entry_t *e = canon ? find_fp(codec, drv_avro_fingerprint64(
+                                                canon, strlen(canon)))
+                           : NULL;
+        free(canon);
+        return e;
+    }
+    if (link_entries(codec, errstr, errstr_size) != 0) {
+        entry_cleanup(&codec->entries[--codec->cnt]);
+        return NULL;
+    }
+    return &codec->entries[codec->cnt - 1];
+}
+
 int drv_codec_add_writer_schema(drv_codec_t *codec, const char *schema_json,
                                 char *errstr, size_t errstr_size)
 {
     pthread_mutex_lock(&codec->lock);
-    int r = add_entry(codec, schema_json, 0, errstr, errstr_size);
-    if (r == 0) {
-        r = link_entries(codec, errstr, errstr_size);
-    }
+    entry_t *e = add_writer(codec, schema_json, errstr, errstr_size);
     pthread_mutex_unlock(&codec->lock);
-    return r;
+    return e ? 0 : -1;
+}
+
+int drv_codec_use_registry(drv_codec_t *codec, const char *url,
+                           const char *auth)
+{
+    pthread_mutex_lock(&codec->lock);
+    drv_registry_destroy(codec->registry);
+    codec->registry = url && *url ? drv_registry_new(url, auth) : NULL;
+    pthread_mutex_unlock(&codec->lock);
+    return 0;
+}
+
+drv_codec_t *drv_codec_from_conf(const drv_conf_t *conf, char *errstr,
+                                 size_t errstr_size)
+{
+    drv_codec_t *codec = drv_codec_new(errstr, errstr_size);
+    if (codec) {
+        drv_codec_use_registry(codec, drv_conf_get(conf, "schema.registry.url"),
+                               drv_conf_get(conf,
+                                            "schema.registry.basic.auth"));
+    }
+    return codec;
 }
 
 int drv_codec_fingerprint(drv_codec_t *codec, const char *name,
@@ -647,9 +699,11 @@ static void project(json_t *j, avro_schema_t s)
 
 /* ---- framing ----------------------------------------------------------- */
 
+/* Encode with a single-object header (registry_id 0) or the Confluent
+ * wire format's (magic 0, 4-byte big-endian schema id). */
 static int encode_entry(entry_t *e, avro_value_iface_t *iface, json_t *obj,
-                        void **buf_out, size_t *len_out, char *errstr,
-                        size_t errstr_size)
+                        int64_t registry_id, void **buf_out, size_t *len_out,
+                        char *errstr, size_t errstr_size)
 {
     avro_value_t val;
     avro_writer_t w = NULL;
@@ -668,22 +722,29 @@ static int encode_entry(entry_t *e, avro_value_iface_t *iface, json_t *obj,
     if (from_json_record(obj, &val, e->schema, "", errstr, errstr_size) != 0) {
         goto out;
     }
-    size_t size = 0;
+    size_t size = 0, hdr = registry_id > 0 ? 5 : 10;
     avro_value_sizeof(&val, &size);
-    buf = drv_malloc(size + 10);
-    buf[0] = 0xC3;
-    buf[1] = 0x01;
-    for (int i = 0; i < 8; i++) {
-        buf[2 + i] = (unsigned char)(e->fp >> (8 * i));
+    buf = drv_malloc(size + hdr);
+    if (registry_id > 0) {
+        buf[0] = 0;
+        for (int i = 0; i < 4; i++) {
+            buf[1 + i] = (unsigned char)(registry_id >> (8 * (3 - i)));
+        }
+    } else {
+        buf[0] = 0xC3;
+        buf[1] = 0x01;
+        for (int i = 0; i < 8; i++) {
+            buf[2 + i] = (unsigned char)(e->fp >> (8 * i));
+        }
     }
-    w = avro_writer_memory((char *)buf + 10, (int64_t)size);
+    w = avro_writer_memory((char *)buf + hdr, (int64_t)size);
     if (avro_value_write(w, &val) != 0) {
         drv_errstr_set(errstr, errstr_size, "%s: could not encode: %s",
                        e->short_name, avro_strerror());
         goto out;
     }
     *buf_out = buf;
-    *len_out = size + 10;
+    *len_out = size + hdr;
     buf = NULL;
     ret = 0;
 out:
@@ -704,9 +765,14 @@ int drv_codec_encode(drv_codec_t *codec, const char *name, json_t *obj,
     int r = -1;
     if (!e) {
         drv_errstr_set(errstr, errstr_size, "no schema named \"%s\"", name);
+    } else if (codec->registry && e->registry_id == 0 &&
+               (e->registry_id = drv_registry_register(
+                    codec->registry, e->full_name, e->text, errstr,
+                    errstr_size)) < 0) {
+        e->registry_id = 0; /* subject: the record's full name */
     } else {
-        r = encode_entry(e, e->iface, obj, buf_out, len_out, errstr,
-                         errstr_size);
+        r = encode_entry(e, e->iface, obj, codec->registry ? e->registry_id : 0,
+                         buf_out, len_out, errstr, errstr_size);
     }
     pthread_mutex_unlock(&codec->lock);
     return r;
@@ -723,8 +789,8 @@ int drv_codec_encode_with(drv_codec_t *codec, const char *schema_json,
         r = link_entries(tmp, errstr, errstr_size);
     }
     if (r == 0) {
-        r = encode_entry(&tmp->entries[0], tmp->entries[0].iface, obj, buf_out,
-                         len_out, errstr, errstr_size);
+        r = encode_entry(&tmp->entries[0], tmp->entries[0].iface, obj, 0,
+                         buf_out, len_out, errstr, errstr_size);
     }
     drv_codec_destroy(tmp);
     (void)codec;
@@ -767,15 +833,47 @@ out:
     return ret;
 }
 
+/* The entry for a registry schema id: known, or fetched and added.
+ * @locks codec->lock held. */
+static entry_t *registry_entry(drv_codec_t *codec, int64_t id, char *errstr,
+                               size_t errstr_size)
+{
+    for (size_t i = 0; i < codec->cnt; i++) {
+        if (codec->entries[i].registry_id == id) {
+            return &codec->entries[i];
+        }
+    }
+    if (!codec->registry) {
+        drv_errstr_set(errstr, errstr_size,
+                       "a Confluent wire format message (schema id %lld) but "
+                       "no schema.registry.url is configured",
+                       (long long)id);
+        return NULL;
+    }
+    char inner[DRV_ERRSTR_SIZE];
+    char *text = drv_registry_fetch(codec->registry, id, inner,
+                                    sizeof(inner));
+    entry_t *e = text ? add_writer(codec, text, inner, sizeof(inner)) : NULL;
+    free(text);
+    if (!e) {
+        drv_errstr_set(errstr, errstr_size, "schema id %lld: %s",
+                       (long long)id, inner);
+        return NULL;
+    }
+    e->registry_id = id;
+    return e;
+}
+
 drv_err_t drv_codec_decode(drv_codec_t *codec, const void *buf, size_t len,
                            const char **name_out, json_t **obj_out,
                            char *errstr, size_t errstr_size)
 {
     const unsigned char *p = buf;
-    if (len < 10 || p[0] != 0xC3 || p[1] != 0x01) {
+    bool confluent = len >= 5 && p[0] == 0x00;
+    if (!confluent && (len < 10 || p[0] != 0xC3 || p[1] != 0x01)) {
         drv_errstr_set(errstr, errstr_size,
                        "not an Avro single-object message (%zu bytes, no "
-                       "C3 01 header)",
+                       "C3 01 header) nor the Confluent wire format",
                        len);
         return DRV_ERR_INVALID;
     }
@@ -785,23 +883,31 @@ drv_err_t drv_codec_decode(drv_codec_t *codec, const void *buf, size_t len,
                        DRV_CODEC_MAX_MESSAGE);
         return DRV_ERR_INVALID;
     }
-    uint64_t fp = 0;
-    for (int i = 0; i < 8; i++) {
-        fp |= (uint64_t)p[2 + i] << (8 * i);
-    }
+    size_t hdr = confluent ? 5 : 10;
     pthread_mutex_lock(&codec->lock);
-    entry_t *e = find_fp(codec, fp);
-    drv_err_t r;
-    if (!e) {
-        drv_errstr_set(errstr, errstr_size,
-                       "unknown schema fingerprint %016llx",
-                       (unsigned long long)fp);
-        r = DRV_ERR_INVALID;
+    entry_t *e;
+    if (confluent) {
+        int64_t id = (int64_t)p[1] << 24 | (int64_t)p[2] << 16 |
+                     (int64_t)p[3] << 8 | p[4];
+        e = registry_entry(codec, id, errstr, errstr_size);
     } else {
+        uint64_t fp = 0;
+        for (int i = 0; i < 8; i++) {
+            fp |= (uint64_t)p[2 + i] << (8 * i);
+        }
+        e = find_fp(codec, fp);
+        if (!e) {
+            drv_errstr_set(errstr, errstr_size,
+                           "unknown schema fingerprint %016llx",
+                           (unsigned long long)fp);
+        }
+    }
+    drv_err_t r = DRV_ERR_INVALID;
+    if (e) {
         /* a message cannot need much more memory than its size; what Avro
          * C leaks on bad input is freed by the guard */
         drv__avro_guard_begin(DECODE_BUDGET_BASE + len * 64);
-        r = decode_entry(e, p + 10, len - 10, obj_out, errstr, errstr_size);
+        r = decode_entry(e, p + hdr, len - hdr, obj_out, errstr, errstr_size);
         drv__avro_guard_end();
         if (r == DRV_OK && name_out) {
             *name_out = e->reader->short_name;

@@ -34,6 +34,11 @@ static const prop_t props[] = {
     {"aws.region", T_STR, "local", 0, 0, false, "region shown in ARNs"},
     {"aws.account", T_STR, "000000000000", 0, 0, false,
      "account id shown in ARNs"},
+    {"schema.registry.url", T_STR, "", 0, 0, false,
+     "schema registry (Confluent REST API) for the Confluent wire format "
+     "(empty: Avro single-object encoding)"},
+    {"schema.registry.basic.auth", T_STR, "", 0, 0, true,
+     "USER:PASSWORD for the schema registry"},
     {"topic.partitions", T_INT, "6", 1, 1000, false,
      "partitions of the topics Drover creates"},
     {"topic.replication", T_INT, "1", 1, 10, false,

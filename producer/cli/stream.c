@@ -126,7 +126,7 @@ int drv_cli_watch(const drv_conf_t *conf, int argc, char **argv)
              (long long)drv_now_ms());
     drv_log_t *log = drv_log_new("drover", 2);
     drv_log_set_level(log, DRV_LOG_ERROR);
-    drv_codec_t *codec = drv_codec_new(e, sizeof(e));
+    drv_codec_t *codec = drv_codec_from_conf(conf, e, sizeof(e));
     drv_kcons_t *kc = codec ? drv_kcons_new(c, log, group, NULL, NULL, e,
                                             sizeof(e))
                             : NULL;

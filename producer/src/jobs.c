@@ -20,7 +20,8 @@ static int ensure_kafka(drv_client_t *client, drv_err_t *err, char *errstr,
                         size_t errstr_size)
 {
     if (!client->codec &&
-        !(client->codec = drv_codec_new(errstr, errstr_size))) {
+        !(client->codec = drv_codec_from_conf(client->conf, errstr,
+                                              errstr_size))) {
         *err = DRV_ERR_FATAL;
         return -1;
     }

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drover/conf.h"
+
 #include "drover/err.h"
 
 /** Largest message the codec will decode (bytes). */
@@ -47,6 +49,20 @@ typedef struct drv_codec drv_codec_t;
  */
 drv_codec_t *drv_codec_new(char *errstr, size_t errstr_size);
 void drv_codec_destroy(drv_codec_t *codec);
+
+/**
+ * @brief Use a schema registry (Confluent's REST API; Apicurio's ccompat
+ * API and Karapace serve the same): encode in the Confluent wire format
+ * (magic 0, 4-byte schema id), registering each schema under its full
+ * record name (RecordNameStrategy); decode that format by fetching unknown
+ * ids. Decoding single-object messages keeps working. NULL url: off.
+ */
+int drv_codec_use_registry(drv_codec_t *codec, const char *url,
+                           const char *auth);
+
+/** @brief drv_codec_new plus schema.registry.url from the configuration. */
+drv_codec_t *drv_codec_from_conf(const drv_conf_t *conf, char *errstr,
+                                 size_t errstr_size);
 
 /**
  * @brief Accept messages written with this (older) schema too.
