@@ -414,7 +414,7 @@ void drv_conf_print_help(FILE *fp)
     static const char *types[] = {"string", "integer", "number", "boolean"};
     for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
         fprintf(fp, "  %-32s %-8s default \"%s\"\n      %s\n", props[i].name,
-                types[props[i].type], props[i].sensitive ? "(hidden)" : props[i].def,
+                types[props[i].type], props[i].def, /* defaults hold no secret */
                 props[i].desc);
     }
     fprintf(fp, "  %-32s string   passed to librdkafka unchanged\n",
