@@ -468,10 +468,20 @@ void *drv__attempt_main(void *arg)
     drv__attempt_t *a = arg;
     drv_wrk_t *wrk = a->wrk;
     json_t *out = json_object(); /* STARTING was reported by claim() */
-    drv_docker_t *dk = drv_docker_new(drv_conf_get(wrk->conf, "docker.socket"),
-                                      drv_conf_get(wrk->conf,
-                                                   "docker.api.version"));
-    if (!dk) {
+    bool hollow = !strcmp(drv_conf_get(wrk->conf, "worker.runtime"), "hollow");
+    drv_docker_t *dk = hollow ? NULL
+                              : drv_docker_new(drv_conf_get(wrk->conf,
+                                                            "docker.socket"),
+                                               drv_conf_get(wrk->conf,
+                                                            "docker.api.version"));
+    if (hollow) {
+        /* every protocol step, no work: for control-plane benchmarks */
+        drv__wrk_report(wrk, a->job_id, a->attempt, "RUNNING",
+                        json_pack("{s:s}", "containerId", "hollow"));
+        json_object_set_new(out, "exitCode", json_integer(0));
+        json_object_set_new(out, "statusReason",
+                            json_string(DRV_REASON_EXITED));
+    } else if (!dk) {
         json_object_set_new(out, "statusReason",
                             json_string(DRV_REASON_START_FAILED));
     } else {

@@ -7,6 +7,7 @@
 #   DROVER_WORKERS    how many workers serve compute environment "local" (2)
 #   DROVER_DISPATCHERS how many dispatchers run: one active, the rest standby (1)
 #   DROVER_CE_VCPUS   maxvCpus of compute environment "local" (the CPU count)
+#   DROVER_WORKER_RUNTIME container (default) or hollow (benchmarks only)
 #   DROVER_METRICS_PORT first /metrics port: dispatcher N on PORT+N-1,
 #                     worker N on PORT+10+N-1 (Kafka's port + 100)
 #   DROVER_PG_CONNINFO use an existing PostgreSQL instead of a private one
@@ -228,7 +229,8 @@ start_drover() {
     for i in $(seq 1 "$WORKERS"); do
         start_daemon "worker-$i" "$BIN/drover-worker" --set "worker.id=local-$i" \
             --set worker.compute.environment=local \
-            --set "metrics.listen=127.0.0.1:$((METRICS_PORT + 10 + i - 1))"
+            --set "metrics.listen=127.0.0.1:$((METRICS_PORT + 10 + i - 1))" \
+            --set "worker.runtime=${DROVER_WORKER_RUNTIME:-container}"
     done
 }
 

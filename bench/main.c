@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * drover-bench: runs one scenario against a running stack and prints one
+ * JSON line of figures. Timings come from the JobStateChange events the
+ * dispatcher publishes (their `time`), read from drover.events while the
+ * scenario runs, so they are the system's own clock, not the harness's.
+ *
+ *   drover-bench [--config FILE] SCENARIO [N] [--runtime NAME]
+ *   scenarios: independent N, array N, sequential-array N, chain N,
+ *              fanout N (1 -> N -> 1), mixed N (three queues of different
+ *              priority, N jobs each)
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover/avro_codec.h"
+#include "drover/kafka.h"
+#include "drover/producer.h"
+#include "drover/util.h"
+
+typedef struct bench {
+    drv_conf_t *conf;
+    drv_client_t *client;
+    drv_codec_t *codec;
+    drv_kcons_t *events;
+    json_t *times;   /* job id -> {status: time ms} */
+    json_t *created; /* job id -> submit time ms (plain jobs and parents) */
+    json_t *links;   /* [ [dependency, dependent], ... ] */
+    json_t *finals;  /* ids whose terminal state ends the run */
+    int64_t first_submit;
+} bench_t;
+
+static void die(const char *msg)
+{
+    fprintf(stderr, "drover-bench: %s\n", msg);
+    exit(1);
+}
+
+static json_t *call(bench_t *b, const char *op, json_t *req)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_err_t err;
+    json_t *r = drv_client_call(b->client, op, req, &err, e, sizeof(e));
+    json_decref(req);
+    if (!r) {
+        die(e);
+    }
+    return r;
+}
+
+static void read_events(bench_t *b, int timeout_ms)
+{
+    char e[DRV_ERRSTR_SIZE];
+    for (drv_kmsg_t *m; (m = drv_kcons_poll(b->events, timeout_ms));
+         timeout_ms = 0) {
+        size_t len;
+        const void *v = drv_kmsg_value(m, &len);
+        const char *type;
+        json_t *ev = NULL;
+        if (v && drv_codec_decode(b->codec, v, len, &type, &ev, e, sizeof(e)) ==
+                     DRV_OK) {
+            const char *id = json_string_value(json_object_get(ev, "jobId"));
+            const char *st = json_string_value(json_object_get(ev, "status"));
+            json_t *t = json_object_get(b->times, id);
+            if (!t) {
+                t = json_object();
+                json_object_set_new(b->times, id, t);
+            }
+            if (!json_object_get(t, st)) { /* first occurrence counts */
+                json_object_set(t, st, json_object_get(ev, "time"));
+            }
+        }
+        json_decref(ev);
+        drv_kmsg_destroy(m);
+    }
+}
+
+static const char *submit(bench_t *b, const char *queue, const char *name,
+                          json_t *extra)
+{
+    static char id[64];
+    json_t *req = json_pack("{s:s,s:s,s:s}", "jobName", name, "jobQueue",
+                            queue, "jobDefinition", "bench");
+    if (extra) {
+        json_object_update(req, extra);
+        json_decref(extra);
+    }
+    int64_t t = drv_now_ms();
+    if (!b->first_submit) {
+        b->first_submit = t;
+    }
+    json_t *r = call(b, "SubmitJob", req);
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(r,
+                                                                     "jobId")));
+    json_decref(r);
+    json_object_set_new(b->created, id, json_integer(t));
+    read_events(b, 0); /* keep up while submitting */
+    return id;
+}
+
+static void ensure_queue(bench_t *b, const char *name, int priority)
+{
+    json_t *r = call(b, "DescribeJobQueues",
+                     json_pack("{s:[s]}", "jobQueues", name));
+    size_t n = json_array_size(json_object_get(r, "jobQueues"));
+    json_decref(r);
+    if (n == 0) {
+        json_decref(call(b, "CreateJobQueue",
+                         json_pack("{s:s,s:i,s:[{s:i,s:s}]}", "jobQueueName",
+                                   name, "priority", priority,
+                                   "computeEnvironmentOrder", "order", 1,
+                                   "computeEnvironment", "local")));
+    }
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, c = *(const int64_t *)y;
+    return (a > c) - (a < c);
+}
+
+static double pct(int64_t *v, size_t n, double p)
+{
+    if (n == 0) {
+        return 0;
+    }
+    qsort(v, n, sizeof(*v), cmp_i64);
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return (double)v[i];
+}
+
+static int64_t t_of(bench_t *b, const char *id, const char *status)
+{
+    return json_integer_value(json_object_get(json_object_get(b->times, id),
+                                              status));
+}
+
+static bool all_done(bench_t *b)
+{
+    size_t i;
+    json_t *id;
+    json_array_foreach(b->finals, i, id)
+    {
+        json_t *t = json_object_get(b->times, json_string_value(id));
+        if (!json_object_get(t, "SUCCEEDED") && !json_object_get(t, "FAILED")) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static double rss_mb(void)
+{
+    const char *dir = getenv("DROVER_STACK_DIR");
+    char path[1024], line[256];
+    snprintf(path, sizeof(path), "%s/run/dispatcher.pid", dir ? dir : ".stack");
+    FILE *fp = fopen(path, "r");
+    int pid = 0;
+    if (!fp || fscanf(fp, "%d", &pid) != 1) {
+        if (fp) {
+            fclose(fp);
+        }
+        return -1;
+    }
+    fclose(fp);
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    fp = fopen(path, "r");
+    double kb = -1;
+    while (fp && fgets(line, sizeof(line), fp)) {
+        if (!strncmp(line, "VmRSS:", 6)) {
+            kb = atof(line + 6);
+        }
+    }
+    if (fp) {
+        fclose(fp);
+    }
+    return kb < 0 ? -1 : kb / 1024.0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = NULL, *runtime = "hollow", *scenario = NULL;
+    long n = 1000;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            config = argv[++i];
+        } else if (!strcmp(argv[i], "--runtime") && i + 1 < argc) {
+            runtime = argv[++i];
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            puts("usage: drover-bench [--config FILE] [--runtime NAME] "
+                 "SCENARIO [N]\n\nscenarios: independent, array, "
+                 "sequential-array, chain, fanout, mixed\n--runtime only "
+                 "labels the output: the workers' worker.runtime decides.");
+            return 0;
+        } else if (!scenario) {
+            scenario = argv[i];
+        } else {
+            n = strtol(argv[i], NULL, 10);
+        }
+    }
+    if (!scenario || n < 2) {
+        fprintf(stderr, "usage: drover-bench [--config FILE] SCENARIO [N>=2] "
+                        "(drover-bench --help)\n");
+        return 2;
+    }
+    char e[DRV_ERRSTR_SIZE], group[64];
+    bench_t b = {0};
+    if (!(b.conf = drv_conf_load(config, e, sizeof(e))) ||
+        !(b.codec = drv_codec_from_conf(b.conf, e, sizeof(e)))) {
+        die(e);
+    }
+    b.client = drv_client_new(b.conf, NULL);
+    b.times = json_object();
+    b.created = json_object();
+    b.links = json_array();
+    b.finals = json_array();
+    drv_conf_t *cc = drv_conf_dup(b.conf);
+    drv_conf_set(cc, "kafka.auto.offset.reset", "latest", NULL, 0);
+    snprintf(group, sizeof(group), "drover-bench-%d", (int)getpid());
+    b.events = drv_kcons_new(cc, NULL, group, NULL, NULL, e, sizeof(e));
+    const char *topics[] = {DRV_TOPIC_EVENTS};
+    if (!b.events || drv_kcons_subscribe(b.events, topics, 1, e, sizeof(e))) {
+        die(e);
+    }
+    int32_t parts[64];
+    for (int i = 0; i < 200 && !drv_kcons_assignment(b.events, parts, 64);
+         i++) {
+        drv_kmsg_destroy(drv_kcons_poll(b.events, 100));
+    }
+    json_decref(call(&b, "RegisterJobDefinition",
+                     json_pack("{s:s,s:s,s:{s:s,s:[s],s:[{s:s,s:s},{s:s,s:s}]}}",
+                               "jobDefinitionName", "bench", "type",
+                               "container", "containerProperties", "image",
+                               "localhost/drover/busybox:latest", "command",
+                               "true", "resourceRequirements", "type", "VCPU",
+                               "value", "0.25", "type", "MEMORY", "value",
+                               "16")));
+    bool linked = false;
+    long jobs = n;
+    char prev[64] = "", root[64];
+    if (!strcmp(scenario, "independent")) {
+        for (long i = 0; i < n; i++) {
+            json_array_append_new(b.finals,
+                                  json_string(submit(&b, "default", "ind",
+                                                     NULL)));
+        }
+    } else if (!strcmp(scenario, "array") ||
+               !strcmp(scenario, "sequential-array")) {
+        linked = scenario[0] == 's';
+        const char *id = submit(
+            &b, "default", scenario,
+            json_pack("{s:{s:i},s:o}", "arrayProperties", "size", (int)n,
+                      "dependsOn",
+                      linked ? json_pack("[{s:s}]", "type", "SEQUENTIAL")
+                             : json_array()));
+        json_array_append_new(b.finals, json_string(id));
+        for (long i = 1; linked && i < n; i++) { /* child i-1 -> i */
+            json_array_append_new(
+                b.links, json_pack("[o,o]", json_sprintf("%s:%ld", id, i - 1),
+                                   json_sprintf("%s:%ld", id, i)));
+        }
+    } else if (!strcmp(scenario, "chain")) {
+        linked = true;
+        for (long i = 0; i < n; i++) {
+            const char *id = submit(&b, "default", "chain",
+                                    prev[0] ? json_pack("{s:[{s:s}]}",
+                                                        "dependsOn", "jobId",
+                                                        prev)
+                                            : NULL);
+            if (prev[0]) {
+                json_array_append_new(b.links, json_pack("[s,s]", prev, id));
+            }
+            snprintf(prev, sizeof(prev), "%s", id);
+        }
+        json_array_append_new(b.finals, json_string(prev));
+    } else if (!strcmp(scenario, "fanout")) {
+        snprintf(root, sizeof(root), "%s", submit(&b, "default", "root", NULL));
+        char arr[64];
+        snprintf(arr, sizeof(arr), "%s",
+                 submit(&b, "default", "fan",
+                        json_pack("{s:{s:i},s:[{s:s}]}", "arrayProperties",
+                                  "size", (int)n, "dependsOn", "jobId", root)));
+        const char *sink = submit(&b, "default", "sink",
+                                  json_pack("{s:[{s:s}]}", "dependsOn", "jobId",
+                                            arr));
+        json_array_append_new(b.finals, json_string(sink));
+        jobs = n + 2;
+    } else if (!strcmp(scenario, "mixed")) {
+        ensure_queue(&b, "bench-high", 100);
+        ensure_queue(&b, "bench-low", 1);
+        const char *queues[] = {"bench-low", "default", "bench-high"};
+        for (long i = 0; i < n; i++) {
+            for (int q = 0; q < 3; q++) {
+                json_array_append_new(b.finals,
+                                      json_string(submit(&b, queues[q],
+                                                         queues[q], NULL)));
+            }
+        }
+        jobs = 3 * n;
+    } else {
+        die("unknown scenario (drover-bench --help lists them)");
+    }
+    int64_t deadline = drv_mono_ms() + 3600 * 1000;
+    while (!all_done(&b) && drv_mono_ms() < deadline) {
+        read_events(&b, 200);
+    }
+    double rss = rss_mb();
+    /* figures */
+    int64_t last = 0;
+    const char *key;
+    json_t *t;
+    json_object_foreach(b.times, key, t)
+    {
+        int64_t s = json_integer_value(json_object_get(t, "SUCCEEDED"));
+        int64_t f = json_integer_value(json_object_get(t, "FAILED"));
+        last = s > last ? s : last;
+        last = f > last ? f : last;
+    }
+    double seconds = (double)(last - b.first_submit) / 1000.0;
+    size_t cap = json_object_size(b.times) + 1;
+    int64_t *lat = drv_calloc(cap, sizeof(*lat));
+    size_t nl = 0;
+    if (linked) { /* dependency stop -> dependent start */
+        size_t i;
+        json_t *pair;
+        json_array_foreach(b.links, i, pair)
+        {
+            int64_t stop = t_of(&b, json_string_value(json_array_get(pair, 0)),
+                                "SUCCEEDED");
+            int64_t start = t_of(&b, json_string_value(json_array_get(pair, 1)),
+                                 "RUNNING");
+            if (stop && start && nl < cap) {
+                lat[nl++] = start - stop;
+            }
+        }
+    } else { /* RUNNABLE -> RUNNING of every job that ran */
+        json_object_foreach(b.times, key, t)
+        {
+            int64_t r1 = json_integer_value(json_object_get(t, "RUNNABLE"));
+            int64_t r2 = json_integer_value(json_object_get(t, "RUNNING"));
+            if (r1 && r2 && nl < cap) {
+                lat[nl++] = r2 - r1;
+            }
+        }
+    }
+    double sum = 0;
+    for (size_t i = 0; i < nl; i++) {
+        sum += (double)lat[i];
+    }
+    json_t *out = json_pack("{s:s,s:s,s:s,s:I,s:f,s:f}", "system", "drover",
+                            "scenario", scenario, "runtime", runtime, "jobs",
+                            (json_int_t)jobs, "seconds", seconds, "jobs_per_s",
+                            seconds > 0 ? (double)jobs / seconds : 0.0);
+    if (linked && nl) {
+        json_object_set_new(out, "ms_per_link", json_real(sum / (double)nl));
+    }
+    json_object_set_new(out, "p50_ms", json_real(pct(lat, nl, 0.50)));
+    json_object_set_new(out, "p99_ms", json_real(pct(lat, nl, 0.99)));
+    if (rss >= 0) {
+        json_object_set_new(out, "dispatcher_rss_mb", json_real(rss));
+    }
+    if (!all_done(&b)) {
+        json_object_set_new(out, "incomplete", json_true());
+    }
+    char *line = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                     JSON_REAL_PRECISION(6));
+    puts(line);
+    free(line);
+    json_decref(out);
+    free(lat);
+    drv_kcons_destroy(b.events);
+    drv_conf_destroy(cc);
+    drv_codec_destroy(b.codec);
+    drv_client_destroy(b.client);
+    json_decref(b.times);
+    json_decref(b.created);
+    json_decref(b.links);
+    json_decref(b.finals);
+    drv_conf_destroy(b.conf);
+    return 0;
+}
