@@ -24,6 +24,9 @@ METRICS_PORT=${DROVER_METRICS_PORT:-$((KAFKA_PORT + 100))}
 PGBIN=/usr/lib/postgresql/15/bin
 KAFKA_CP="$ROOT/deploy/kafka/target/dependency/*"
 CONF=$STACK/drover.conf
+# worker ids are unique per stack: stacks on one host share podman's store,
+# and a restarted worker removes the containers its id left there
+STACK_ID=$(basename "$STACK" | sed 's/^\.//; s/[^A-Za-z0-9-]/-/g')
 BIN=$ROOT/build/bin
 IMAGE=localhost/drover/busybox:latest
 
@@ -227,7 +230,7 @@ start_drover() {
             --set "metrics.listen=127.0.0.1:$((METRICS_PORT + i - 1))"
     done
     for i in $(seq 1 "$WORKERS"); do
-        start_daemon "worker-$i" "$BIN/drover-worker" --set "worker.id=local-$i" \
+        start_daemon "worker-$i" "$BIN/drover-worker" --set "worker.id=$STACK_ID-worker-$i" \
             --set worker.compute.environment=local \
             --set "metrics.listen=127.0.0.1:$((METRICS_PORT + 10 + i - 1))" \
             --set "worker.runtime=${DROVER_WORKER_RUNTIME:-container}"
