@@ -422,6 +422,11 @@ static void reap_orphans(drv_wrk_t *wrk)
     json_t *c;
     json_array_foreach(list, i, c) {
         const char *cid = json_string_value(json_object_get(c, "Id"));
+        const char *ce = json_string_value(json_object_get(
+            json_object_get(c, "Labels"), "drover.compute-environment"));
+        if (!ce || strcmp(ce, wrk->ce) != 0) {
+            continue; /* the same id in another compute environment */
+        }
         json_t *f = drv_log_job(json_string_value(json_object_get(
             json_object_get(c, "Labels"), "drover.job-id")));
         if (cid && drv_docker_remove(dk, cid, e, sizeof(e)) == 0) {
