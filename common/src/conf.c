@@ -85,6 +85,12 @@ static const prop_t props[] = {
     {"worker.secrets.dir", T_STR, "", 0, 0, false,
      "secret store of this compute environment: one file per secret, named "
      "as a definition's secrets[].valueFrom (empty: secrets refused)"},
+    {"gateway.listen", T_STR, "127.0.0.1:9080", 0, 0, false,
+     "HOST:PORT where drover-gateway serves the AWS Batch API"},
+    {"gateway.auth", T_BOOL, "true", 0, 0, false,
+     "verify AWS Signature Version 4 on every request"},
+    {"gateway.access.keys", T_STR, "", 0, 0, true,
+     "KEY:SECRET pairs (comma separated) accepted by drover-gateway"},
     {"docker.socket", T_STR, "/var/run/docker.sock", 0, 0, false,
      "unix socket of the Docker Engine API (or Podman's)"},
     {"docker.api.version", T_STR, "v1.41", 0, 0, false,

@@ -8,6 +8,8 @@
 #   DROVER_DISPATCHERS how many dispatchers run: one active, the rest standby (1)
 #   DROVER_CE_VCPUS   maxvCpus of compute environment "local" (the CPU count)
 #   DROVER_WORKER_RUNTIME container (default) or hollow (benchmarks only)
+#   DROVER_GATEWAY_PORT the AWS Batch API gateway's port (9080; key local,
+#                     secret local-secret)
 #   DROVER_METRICS_PORT first /metrics port: dispatcher N on PORT+N-1,
 #                     worker N on PORT+10+N-1 (Kafka's port + 100)
 #   DROVER_PG_CONNINFO use an existing PostgreSQL instead of a private one
@@ -21,6 +23,7 @@ PG_PORT=${DROVER_PG_PORT:-15432}
 WORKERS=${DROVER_WORKERS:-2}
 DISPATCHERS=${DROVER_DISPATCHERS:-1}
 METRICS_PORT=${DROVER_METRICS_PORT:-$((KAFKA_PORT + 100))}
+GATEWAY_PORT=${DROVER_GATEWAY_PORT:-9080}
 PGBIN=/usr/lib/postgresql/15/bin
 KAFKA_CP="$ROOT/deploy/kafka/target/dependency/*"
 CONF=$STACK/drover.conf
@@ -229,6 +232,9 @@ start_drover() {
         start_daemon "dispatcher-$i" "$BIN/drover-dispatcher" \
             --set "metrics.listen=127.0.0.1:$((METRICS_PORT + i - 1))"
     done
+    start_daemon gateway "$BIN/drover-gateway" \
+        --set "gateway.listen=127.0.0.1:$GATEWAY_PORT" \
+        --set "gateway.access.keys=local:local-secret"
     for i in $(seq 1 "$WORKERS"); do
         start_daemon "worker-$i" "$BIN/drover-worker" --set "worker.id=$STACK_ID-worker-$i" \
             --set worker.compute.environment=local \
@@ -269,14 +275,14 @@ kill_strays() {
     local p
     for p in /proc/[0-9]*; do
         if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "DROVER_CONFIG=$CONF" &&
-            { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q 'drover-\(dispatcher\|worker\)'; then
+            { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q 'drover-\(dispatcher\|worker\|gateway\)'; then
             kill -9 "${p#/proc/}" 2>/dev/null || true
         fi
     done
 }
 
 stop_all() {
-    for f in "$STACK"/run/worker-*.pid "$STACK"/run/dispatcher*.pid; do
+    for f in "$STACK"/run/worker-*.pid "$STACK"/run/dispatcher*.pid "$STACK"/run/gateway.pid; do
         if [ -e "$f" ]; then stop_pidfile "$f"; fi
     done
     stop_pidfile "$STACK/run/kafka.pid"

@@ -669,6 +669,12 @@ static const struct op {
     {"CreateJobQueue", op_create_job_queue},
     {"UpdateJobQueue", op_update_job_queue},
     {"DescribeJobQueues", op_describe_job_queues},
+    {"DeleteJobQueue", drv__op_delete_job_queue},
+    {"UpdateComputeEnvironment", drv__op_update_compute_environment},
+    {"DeleteComputeEnvironment", drv__op_delete_compute_environment},
+    {"TagResource", drv__op_tag_resource},
+    {"UntagResource", drv__op_untag_resource},
+    {"ListTagsForResource", drv__op_list_tags_for_resource},
 };
 
 const char *const drv_client_operations[] = {
@@ -676,7 +682,9 @@ const char *const drv_client_operations[] = {
     "RegisterJobDefinition", "DescribeJobDefinitions",
     "DeregisterJobDefinition", "CreateComputeEnvironment",
     "DescribeComputeEnvironments", "CreateJobQueue", "UpdateJobQueue",
-    "DescribeJobQueues", NULL};
+    "DescribeJobQueues", "DeleteJobQueue", "UpdateComputeEnvironment",
+    "DeleteComputeEnvironment", "TagResource", "UntagResource",
+    "ListTagsForResource", NULL};
 
 json_t *drv_client_call(drv_client_t *client, const char *operation,
                         json_t *request, drv_err_t *err_out, char *errstr,

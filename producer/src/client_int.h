@@ -34,4 +34,9 @@ int drv__page(json_t *req, int max_default, int max_limit, int *limit,
 drv__op_fn drv__op_submit_job, drv__op_describe_jobs, drv__op_list_jobs,
     drv__op_cancel_job, drv__op_terminate_job;
 
+/* resources.c */
+drv__op_fn drv__op_delete_job_queue, drv__op_update_compute_environment,
+    drv__op_delete_compute_environment, drv__op_tag_resource,
+    drv__op_untag_resource, drv__op_list_tags_for_resource;
+
 #endif

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The rest of AWS Batch's control plane: DeleteJobQueue,
+ * UpdateComputeEnvironment, DeleteComputeEnvironment, and tags
+ * (TagResource, UntagResource, ListTagsForResource). Rules and messages as
+ * AWS Batch: a queue or compute environment is deleted only once DISABLED,
+ * and a compute environment only when no queue uses it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "client_int.h"
+#include "drover/job.h"
+#include "drover/util.h"
+
+#define FAIL(code, ...)                                                        \
+    do {                                                                       \
+        *err = (code);                                                         \
+        drv_errstr_set(errstr, errstr_size, __VA_ARGS__);                      \
+        goto out;                                                              \
+    } while (0)
+
+/* One statement; NULL result on a database error with *err set. */
+static drv_pg_res_t *query(drv_pg_t *pg, const char *sql, int n,
+                           const char *const *p, drv_err_t *err, char *errstr,
+                           size_t errstr_size)
+{
+    drv_pg_res_t *r = drv_pg_query(pg, sql, n, p, errstr, errstr_size);
+    if (!r) {
+        *err = drv_pg_last_err(pg);
+    }
+    return r;
+}
+
+json_t *drv__op_delete_job_queue(drv_client_t *client, json_t *req,
+                                 drv_err_t *err, char *errstr,
+                                 size_t errstr_size)
+{
+    const char *ref = json_string_value(json_object_get(req, "jobQueue"));
+    char name[300];
+    json_t *resp = NULL;
+    drv_pg_res_t *r = NULL;
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (!ref) {
+        FAIL(DRV_ERR_INVALID, "jobQueue is required");
+    }
+    drv_arn_name(ref, name, sizeof(name));
+    const char *p[] = {name};
+    if (!(r = query(pg, "SELECT state FROM job_queues WHERE name = $1", 1, p,
+                    err, errstr, errstr_size))) {
+        goto out;
+    }
+    if (drv_pg_res_rows(r) == 0) {
+        FAIL(DRV_ERR_NOTFOUND, "JobQueue %s does not exist", name);
+    }
+    if (strcmp(drv_pg_res_get(r, 0, 0), "DISABLED") != 0) {
+        FAIL(DRV_ERR_INVALID,
+             "Cannot delete job queue %s: it must be DISABLED first", name);
+    }
+    drv_pg_res_free(r);
+    r = NULL;
+    if (drv_pg_exec(pg, "DELETE FROM job_queues WHERE name = $1", 1, p, errstr,
+                    errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+        goto out;
+    }
+    resp = json_object();
+out:
+    drv_pg_res_free(r);
+    return resp;
+}
+
+json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
+                                           drv_err_t *err, char *errstr,
+                                           size_t errstr_size)
+{
+    const char *ref = json_string_value(json_object_get(req,
+                                                        "computeEnvironment"));
+    const char *state = json_string_value(json_object_get(req, "state"));
+    json_t *cr = json_object_get(req, "computeResources");
+    json_t *mv = json_object_get(cr, "maxvCpus");
+    char name[300], mvs[32], arn[512];
+    json_t *resp = NULL;
+    drv_pg_res_t *r = NULL;
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (!ref) {
+        FAIL(DRV_ERR_INVALID, "computeEnvironment is required");
+    }
+    if (state && strcmp(state, "ENABLED") && strcmp(state, "DISABLED")) {
+        FAIL(DRV_ERR_INVALID, "state must be ENABLED or DISABLED");
+    }
+    if (mv && (!json_is_number(mv) || json_number_value(mv) <= 0)) {
+        FAIL(DRV_ERR_INVALID,
+             "computeResources.maxvCpus must be a positive number");
+    }
+    drv_arn_name(ref, name, sizeof(name));
+    snprintf(mvs, sizeof(mvs), "%g", json_number_value(mv));
+    const char *p[] = {name, state, mv ? mvs : NULL};
+    if (!(r = query(pg,
+                    "UPDATE compute_environments SET state = COALESCE($2, "
+                    "state), max_vcpus = COALESCE($3::float8, max_vcpus), "
+                    "spec = CASE WHEN $3 IS NULL THEN spec ELSE jsonb_set("
+                    "spec, '{computeResources,maxvCpus}', to_jsonb($3::float8)"
+                    ", true) END WHERE name = $1 RETURNING name",
+                    3, p, err, errstr, errstr_size))) {
+        goto out;
+    }
+    if (drv_pg_res_rows(r) == 0) {
+        FAIL(DRV_ERR_NOTFOUND, "ComputeEnvironment %s does not exist", name);
+    }
+    drv__client_arn(client, arn, sizeof(arn), "compute-environment", name);
+    resp = json_pack("{s:s,s:s}", "computeEnvironmentName", name,
+                     "computeEnvironmentArn", arn);
+out:
+    drv_pg_res_free(r);
+    return resp;
+}
+
+json_t *drv__op_delete_compute_environment(drv_client_t *client, json_t *req,
+                                           drv_err_t *err, char *errstr,
+                                           size_t errstr_size)
+{
+    const char *ref = json_string_value(json_object_get(req,
+                                                        "computeEnvironment"));
+    char name[300];
+    json_t *resp = NULL;
+    drv_pg_res_t *r = NULL;
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    if (!ref) {
+        FAIL(DRV_ERR_INVALID, "computeEnvironment is required");
+    }
+    drv_arn_name(ref, name, sizeof(name));
+    const char *p[] = {name};
+    if (!(r = query(pg,
+                    "SELECT c.state, (SELECT min(queue) FROM "
+                    "job_queue_compute_environments q WHERE "
+                    "q.compute_environment = c.name) FROM "
+                    "compute_environments c WHERE c.name = $1",
+                    1, p, err, errstr, errstr_size))) {
+        goto out;
+    }
+    if (drv_pg_res_rows(r) == 0) {
+        FAIL(DRV_ERR_NOTFOUND, "ComputeEnvironment %s does not exist", name);
+    }
+    if (strcmp(drv_pg_res_get(r, 0, 0), "DISABLED") != 0) {
+        FAIL(DRV_ERR_INVALID,
+             "Cannot delete compute environment %s: it must be DISABLED "
+             "first",
+             name);
+    }
+    if (drv_pg_res_get(r, 0, 1)) {
+        FAIL(DRV_ERR_INVALID,
+             "Cannot delete, found existing JobQueue relationship (%s)",
+             drv_pg_res_get(r, 0, 1));
+    }
+    if (drv_pg_exec(pg, "DELETE FROM compute_environments WHERE name = $1", 1,
+                    p, errstr, errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+        goto out;
+    }
+    resp = json_object();
+out:
+    drv_pg_res_free(r);
+    return resp;
+}
+
+/* The tags a resource was created with, or NULL (with *err) when the ARN
+ * names nothing. */
+static json_t *created_tags(drv_pg_t *pg, const char *arn, drv_err_t *err,
+                            char *errstr, size_t errstr_size)
+{
+    static const struct {
+        const char *kind, *sql;
+    } kinds[] = {
+        {":job-queue/", "SELECT spec->'tags' FROM job_queues WHERE name = $1"},
+        {":compute-environment/",
+         "SELECT spec->'tags' FROM compute_environments WHERE name = $1"},
+        {":job-definition/",
+         "SELECT spec->'tags' FROM job_definitions WHERE name = "
+         "split_part($1, ':', 1) AND revision::text = split_part($1, ':', 2)"},
+        {":job/", "SELECT request->'tags' FROM jobs WHERE job_id = $1"},
+    };
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(kinds); i++) {
+        const char *at = strstr(arn, kinds[i].kind);
+        if (!drv_str_has_prefix(arn, "arn:") || !at) {
+            continue;
+        }
+        const char *p[] = {at + strlen(kinds[i].kind)};
+        drv_pg_res_t *r = query(pg, kinds[i].sql, 1, p, err, errstr,
+                                errstr_size);
+        if (!r) {
+            return NULL;
+        }
+        json_t *t = NULL;
+        if (drv_pg_res_rows(r) == 1) {
+            t = drv_pg_res_json(r, 0, 0);
+            if (!json_is_object(t)) {
+                json_decref(t);
+                t = json_object();
+            }
+        }
+        drv_pg_res_free(r);
+        if (!t) {
+            *err = DRV_ERR_NOTFOUND;
+            drv_errstr_set(errstr, errstr_size, "Resource %s not found", arn);
+        }
+        return t;
+    }
+    *err = DRV_ERR_INVALID;
+    drv_errstr_set(errstr, errstr_size,
+                   "%s is not the ARN of a job, job definition, job queue or "
+                   "compute environment",
+                   arn);
+    return NULL;
+}
+
+json_t *drv__op_tag_resource(drv_client_t *client, json_t *req,
+                             drv_err_t *err, char *errstr, size_t errstr_size)
+{
+    const char *arn = json_string_value(json_object_get(req, "resourceArn"));
+    json_t *tags = json_object_get(req, "tags");
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    json_t *resp = NULL;
+    if (!pg) {
+        return NULL;
+    }
+    if (!arn || !json_is_object(tags) || json_object_size(tags) == 0 ||
+        json_object_size(tags) > 50) {
+        FAIL(DRV_ERR_INVALID,
+             "resourceArn and 1 to 50 tags (string values) are required");
+    }
+    json_t *old = created_tags(pg, arn, err, errstr, errstr_size);
+    if (!old) {
+        goto out;
+    }
+    json_decref(old);
+    char *text = json_dumps(tags, JSON_COMPACT);
+    const char *p[] = {arn, text};
+    if (drv_pg_exec(pg,
+                    "INSERT INTO resource_tags SELECT $1, key, value FROM "
+                    "jsonb_each_text($2::jsonb) ON CONFLICT (arn, key) DO "
+                    "UPDATE SET value = EXCLUDED.value",
+                    2, p, errstr, errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+    } else {
+        resp = json_object();
+    }
+    free(text);
+out:
+    return resp;
+}
+
+json_t *drv__op_untag_resource(drv_client_t *client, json_t *req,
+                               drv_err_t *err, char *errstr,
+                               size_t errstr_size)
+{
+    const char *arn = json_string_value(json_object_get(req, "resourceArn"));
+    json_t *keys = json_object_get(req, "tagKeys");
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    json_t *resp = NULL;
+    if (!pg) {
+        return NULL;
+    }
+    if (!arn || !json_is_array(keys) || json_array_size(keys) == 0) {
+        FAIL(DRV_ERR_INVALID, "resourceArn and tagKeys are required");
+    }
+    json_t *old = created_tags(pg, arn, err, errstr, errstr_size);
+    if (!old) {
+        goto out;
+    }
+    json_decref(old);
+    char *text = json_dumps(keys, JSON_COMPACT);
+    const char *p[] = {arn, text};
+    if (drv_pg_exec(pg,
+                    "INSERT INTO resource_tags SELECT $1, k, NULL FROM "
+                    "jsonb_array_elements_text($2::jsonb) k ON CONFLICT "
+                    "(arn, key) DO UPDATE SET value = NULL",
+                    2, p, errstr, errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+    } else {
+        resp = json_object();
+    }
+    free(text);
+out:
+    return resp;
+}
+
+json_t *drv__op_list_tags_for_resource(drv_client_t *client, json_t *req,
+                                       drv_err_t *err, char *errstr,
+                                       size_t errstr_size)
+{
+    const char *arn = json_string_value(json_object_get(req, "resourceArn"));
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    json_t *resp = NULL, *tags = NULL;
+    if (!pg) {
+        return NULL;
+    }
+    if (!arn) {
+        FAIL(DRV_ERR_INVALID, "resourceArn is required");
+    }
+    if (!(tags = created_tags(pg, arn, err, errstr, errstr_size))) {
+        goto out;
+    }
+    const char *p[] = {arn};
+    drv_pg_res_t *r = query(pg,
+                            "SELECT key, value FROM resource_tags WHERE arn = "
+                            "$1",
+                            1, p, err, errstr, errstr_size);
+    if (!r) {
+        goto out;
+    }
+    for (int i = 0; i < drv_pg_res_rows(r); i++) {
+        const char *v = drv_pg_res_get(r, i, 1);
+        if (v) {
+            json_object_set_new(tags, drv_pg_res_get(r, i, 0), json_string(v));
+        } else {
+            json_object_del(tags, drv_pg_res_get(r, i, 0));
+        }
+    }
+    drv_pg_res_free(r);
+    resp = json_pack("{s:O}", "tags", tags);
+out:
+    json_decref(tags);
+    return resp;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * End-to-end: drover-gateway driven by an unmodified boto3 script and by
+ * the aws command line, as they would drive AWS Batch (only the endpoint
+ * and the credentials differ); jobs really run on the stack's workers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "e2e.h"
+#include "check_main.h"
+
+static char out[65536];
+
+static int sh(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert(p);
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static const char *endpoint(void)
+{
+    static char url[64];
+    const char *port = getenv("DROVER_GATEWAY_PORT");
+    ck_assert_msg(port, "DROVER_GATEWAY_PORT is not set: run tests/e2e/run");
+    snprintf(url, sizeof(url), "http://127.0.0.1:%s", port);
+    return url;
+}
+
+START_TEST(test_e2e_gateway_boto3)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/tests/gateway/boto3_batch.py %s 2>&1",
+             getenv("DROVER_SOURCE_DIR"), endpoint());
+    ck_assert_msg(sh(cmd) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "checks passed"), "%s", out);
+}
+END_TEST
+
+#define AWS                                                                    \
+    "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local-secret "              \
+    "AWS_DEFAULT_REGION=us-east-1 AWS_PAGER= aws --endpoint-url %s batch "
+
+START_TEST(test_e2e_gateway_aws_cli)
+{
+    char cmd[2048];
+    e2e_register("e2e-awscli", "[\"sh\",\"-c\",\"echo from-aws-cli\"]", 32);
+    snprintf(cmd, sizeof(cmd), AWS "describe-job-queues --job-queues default",
+             endpoint());
+    ck_assert_msg(sh(cmd) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "\"jobQueueName\": \"default\""), "%s", out);
+    snprintf(cmd, sizeof(cmd),
+             AWS "submit-job --job-name cli --job-queue default "
+                 "--job-definition e2e-awscli --query jobId --output text",
+             endpoint());
+    ck_assert_msg(sh(cmd) == 0, "%s", out);
+    char id[64];
+    ck_assert_int_eq(sscanf(out, "%63s", id), 1);
+    json_t *j = e2e_wait(id, 120);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "status")),
+                     "SUCCEEDED");
+    json_decref(j);
+    snprintf(cmd, sizeof(cmd),
+             AWS "describe-jobs --jobs %s --query 'jobs[0].status' "
+                 "--output text",
+             endpoint(), id);
+    ck_assert_msg(sh(cmd) == 0 && !strcmp(out, "SUCCEEDED\n"), "%s", out);
+    /* unsigned and wrongly signed requests are refused */
+    snprintf(cmd, sizeof(cmd),
+             "AWS_DEFAULT_REGION=us-east-1 aws --no-sign-request "
+             "--endpoint-url %s batch describe-job-queues 2>&1",
+             endpoint());
+    ck_assert_int_ne(sh(cmd), 0);
+    ck_assert_msg(strstr(out, "MissingAuthenticationToken"), "%s", out);
+    snprintf(cmd, sizeof(cmd),
+             "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=nope "
+             "AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url %s batch "
+             "describe-job-queues 2>&1",
+             endpoint());
+    ck_assert_int_ne(sh(cmd), 0);
+    ck_assert_msg(strstr(out, "InvalidSignatureException"), "%s", out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("gateway");
+    TCase *tc = tcase_create("gateway");
+    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+    tcase_set_timeout(tc, 400);
+    tcase_add_test(tc, test_e2e_gateway_boto3);
+    tcase_add_test(tc, test_e2e_gateway_aws_cli);
+    suite_add_tcase(s, tc);
+    return drv_test_run(s);
+}
