@@ -517,15 +517,6 @@ static int take_lead(drv_disp_t *disp, volatile sig_atomic_t *stop)
     return 1;
 }
 
-static void lag_cb(const char *topic, int32_t partition, int64_t lag,
-                   void *opaque)
-{
-    char label[300];
-    snprintf(label, sizeof(label), "topic=\"%s\",partition=\"%d\"", topic,
-             partition);
-    drv_metrics_set(opaque, "drover_kafka_consumer_lag", label, (double)lag);
-}
-
 /* Jobs by queue and status, and consumer lag, for /metrics. */
 static void refresh_metrics(drv_disp_t *disp)
 {
@@ -544,8 +535,7 @@ static void refresh_metrics(drv_disp_t *disp)
         }
         drv_pg_res_free(r);
     }
-    drv_metrics_reset(disp->metrics, "drover_kafka_consumer_lag");
-    drv_kcons_lag(disp->kcons, lag_cb, disp->metrics);
+    drv_metrics_kafka_lag(disp->metrics, disp->kcons);
 }
 
 /* Lead until stopped or the leader lock is lost. */

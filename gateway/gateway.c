@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "drover/metrics.h"
 #include "drover/producer.h"
 #include "drover/util.h"
 #include "sigv4.h"
@@ -307,21 +308,9 @@ drv_gw_t *drv_gw_start(const drv_conf_t *conf, drv_log_t *log, char *errstr,
                        size_t errstr_size)
 {
     const char *listen = drv_conf_get(conf, "gateway.listen");
-    const char *colon = strrchr(listen, ':');
-    char host[128];
-    int64_t port;
-    if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
-        drv_parse_int64(colon + 1, 1, 65535, &port) != 0) {
-        drv_errstr_set(errstr, errstr_size,
-                       "gateway.listen \"%s\": expected HOST:PORT", listen);
-        return NULL;
-    }
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, *host ? host : "0.0.0.0", &addr.sin_addr) != 1) {
-        drv_errstr_set(errstr, errstr_size,
-                       "gateway.listen \"%s\": not an IPv4 address", listen);
+    struct sockaddr_in addr;
+    if (drv_listen_addr("gateway.listen", listen, &addr, errstr,
+                        errstr_size) != 0) {
         return NULL;
     }
     drv_gw_t *gw = drv_calloc(1, sizeof(*gw));
@@ -354,7 +343,7 @@ drv_gw_t *drv_gw_start(const drv_conf_t *conf, drv_log_t *log, char *errstr,
     gw->client = drv_client_new(conf, log);
     gw->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-        (uint16_t)port, NULL, NULL, handle, gw, MHD_OPTION_SOCK_ADDR,
+        ntohs(addr.sin_port), NULL, NULL, handle, gw, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, gw,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);

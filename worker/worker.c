@@ -52,15 +52,6 @@ void drv__wrk_report(drv_wrk_t *wrk, const char *job_id, int attempt,
     json_decref(msg);
 }
 
-static void lag_cb(const char *topic, int32_t partition, int64_t lag,
-                   void *opaque)
-{
-    char label[300];
-    snprintf(label, sizeof(label), "topic=\"%s\",partition=\"%d\"", topic,
-             partition);
-    drv_metrics_set(opaque, "drover_kafka_consumer_lag", label, (double)lag);
-}
-
 static bool health(void *opaque, char *text, size_t size)
 {
     drv_wrk_t *wrk = opaque;
@@ -103,8 +94,7 @@ static void heartbeat(drv_wrk_t *wrk, bool draining)
     drv_metrics_set(wrk->metrics, "drover_worker_free_memory_mib", NULL,
                     (double)wrk->memory_free);
     pthread_mutex_unlock(&wrk->lock);
-    drv_metrics_reset(wrk->metrics, "drover_kafka_consumer_lag");
-    drv_kcons_lag(wrk->kcons, lag_cb, wrk->metrics);
+    drv_metrics_kafka_lag(wrk->metrics, wrk->kcons);
     void *buf;
     size_t len;
     if (drv_codec_encode(wrk->codec, "WorkerHeartbeat", hb, &buf, &len, e,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "drover/err.h"
+#include "drover/kafka.h"
 #include "drover/util.h"
 
 struct drv_metrics {
@@ -180,25 +181,53 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                  drv_strdup("not found: try /metrics or /healthz\n"));
 }
 
-drv_http_t *drv_http_start(const char *listen, drv_metrics_t *m,
-                           drv_health_fn *health, void *opaque, char *errstr,
-                           size_t errstr_size)
+int drv_listen_addr(const char *key, const char *listen,
+                    struct sockaddr_in *addr, char *errstr,
+                    size_t errstr_size)
 {
     char host[256];
     const char *colon = strrchr(listen, ':');
     int64_t port;
     if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
         drv_parse_int64(colon + 1, 1, 65535, &port) != 0) {
-        drv_errstr_set(errstr, errstr_size,
-                       "metrics.listen \"%s\": expected HOST:PORT", listen);
-        return NULL;
+        drv_errstr_set(errstr, errstr_size, "%s \"%s\": expected HOST:PORT",
+                       key, listen);
+        return -1;
     }
     snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, *host ? host : "0.0.0.0", &addr.sin_addr) != 1) {
+    memset(addr, 0, sizeof(*addr));
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, *host ? host : "0.0.0.0", &addr->sin_addr) != 1) {
         drv_errstr_set(errstr, errstr_size,
-                       "metrics.listen \"%s\": not an IPv4 address", listen);
+                       "%s \"%s\": not an IPv4 address", key, listen);
+        return -1;
+    }
+    return 0;
+}
+
+static void lag_sample(const char *topic, int32_t partition, int64_t lag,
+                       void *opaque)
+{
+    char label[300];
+    snprintf(label, sizeof(label), "topic=\"%s\",partition=\"%d\"", topic,
+             partition);
+    drv_metrics_set(opaque, "drover_kafka_consumer_lag", label, (double)lag);
+}
+
+void drv_metrics_kafka_lag(drv_metrics_t *m, drv_kcons_t *kc)
+{
+    drv_metrics_reset(m, "drover_kafka_consumer_lag");
+    drv_kcons_lag(kc, lag_sample, m);
+}
+
+drv_http_t *drv_http_start(const char *listen, drv_metrics_t *m,
+                           drv_health_fn *health, void *opaque, char *errstr,
+                           size_t errstr_size)
+{
+    struct sockaddr_in addr;
+    if (drv_listen_addr("metrics.listen", listen, &addr, errstr,
+                        errstr_size) != 0) {
         return NULL;
     }
     drv_http_t *h = drv_calloc(1, sizeof(*h));
@@ -206,7 +235,7 @@ drv_http_t *drv_http_start(const char *listen, drv_metrics_t *m,
     h->health = health;
     h->opaque = opaque;
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD,
-                            (uint16_t)port, NULL, NULL, handle, h,
+                            ntohs(addr.sin_port), NULL, NULL, handle, h,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                             MHD_OPTION_CONNECTION_TIMEOUT, 10u,
                             MHD_OPTION_END);

@@ -29,6 +29,17 @@ void drv_metrics_set(drv_metrics_t *m, const char *name, const char *labels,
                      double v);
 /* Drop every sample of a family (before setting a fresh set of gauges). */
 void drv_metrics_reset(drv_metrics_t *m, const char *name);
+/* drover_kafka_consumer_lag{topic,partition} from a consumer's
+ * assignment (declare the family first). */
+struct drv_kcons;
+void drv_metrics_kafka_lag(drv_metrics_t *m, struct drv_kcons *kc);
+
+/* Parse "HOST:PORT" (IPv4; empty host: any) for setting `key`. */
+struct sockaddr_in;
+int drv_listen_addr(const char *key, const char *listen,
+                    struct sockaddr_in *addr, char *errstr,
+                    size_t errstr_size);
+
 /* The exposition text (caller frees). */
 char *drv_metrics_render(drv_metrics_t *m);
 
