@@ -223,40 +223,48 @@ static json_t *created_tags(drv_pg_t *pg, const char *arn, drv_err_t *err,
     return NULL;
 }
 
-json_t *drv__op_tag_resource(drv_client_t *client, json_t *req,
-                             drv_err_t *err, char *errstr, size_t errstr_size)
+/* Record tag changes for an existing resource: `sql` takes the ARN and
+ * the request's tags (TagResource) or keys (UntagResource) as JSON. */
+static json_t *write_tags(drv_client_t *client, const char *arn,
+                          json_t *what, const char *sql, drv_err_t *err,
+                          char *errstr, size_t errstr_size)
 {
-    const char *arn = json_string_value(json_object_get(req, "resourceArn"));
-    json_t *tags = json_object_get(req, "tags");
     drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
-    json_t *resp = NULL;
-    if (!pg) {
+    json_t *old = pg ? created_tags(pg, arn, err, errstr, errstr_size) : NULL;
+    if (!old) {
         return NULL;
     }
-    if (!arn || !json_is_object(tags) || json_object_size(tags) == 0 ||
-        json_object_size(tags) > 50) {
-        FAIL(DRV_ERR_INVALID,
-             "resourceArn and 1 to 50 tags (string values) are required");
-    }
-    json_t *old = created_tags(pg, arn, err, errstr, errstr_size);
-    if (!old) {
-        goto out;
-    }
     json_decref(old);
-    char *text = json_dumps(tags, JSON_COMPACT);
+    char *text = json_dumps(what, JSON_COMPACT);
     const char *p[] = {arn, text};
-    if (drv_pg_exec(pg,
-                    "INSERT INTO resource_tags SELECT $1, key, value FROM "
-                    "jsonb_each_text($2::jsonb) ON CONFLICT (arn, key) DO "
-                    "UPDATE SET value = EXCLUDED.value",
-                    2, p, errstr, errstr_size) != 0) {
+    json_t *resp = NULL;
+    if (drv_pg_exec(pg, sql, 2, p, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
     } else {
         resp = json_object();
     }
     free(text);
-out:
     return resp;
+}
+
+json_t *drv__op_tag_resource(drv_client_t *client, json_t *req,
+                             drv_err_t *err, char *errstr, size_t errstr_size)
+{
+    const char *arn = json_string_value(json_object_get(req, "resourceArn"));
+    json_t *tags = json_object_get(req, "tags");
+    if (!arn || !json_is_object(tags) || json_object_size(tags) == 0 ||
+        json_object_size(tags) > 50) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "resourceArn and 1 to 50 tags (string values) are "
+                       "required");
+        return NULL;
+    }
+    return write_tags(client, arn, tags,
+                      "INSERT INTO resource_tags SELECT $1, key, value FROM "
+                      "jsonb_each_text($2::jsonb) ON CONFLICT (arn, key) DO "
+                      "UPDATE SET value = EXCLUDED.value",
+                      err, errstr, errstr_size);
 }
 
 json_t *drv__op_untag_resource(drv_client_t *client, json_t *req,
@@ -265,33 +273,17 @@ json_t *drv__op_untag_resource(drv_client_t *client, json_t *req,
 {
     const char *arn = json_string_value(json_object_get(req, "resourceArn"));
     json_t *keys = json_object_get(req, "tagKeys");
-    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
-    json_t *resp = NULL;
-    if (!pg) {
+    if (!arn || !json_is_array(keys) || json_array_size(keys) == 0) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "resourceArn and tagKeys are required");
         return NULL;
     }
-    if (!arn || !json_is_array(keys) || json_array_size(keys) == 0) {
-        FAIL(DRV_ERR_INVALID, "resourceArn and tagKeys are required");
-    }
-    json_t *old = created_tags(pg, arn, err, errstr, errstr_size);
-    if (!old) {
-        goto out;
-    }
-    json_decref(old);
-    char *text = json_dumps(keys, JSON_COMPACT);
-    const char *p[] = {arn, text};
-    if (drv_pg_exec(pg,
-                    "INSERT INTO resource_tags SELECT $1, k, NULL FROM "
-                    "jsonb_array_elements_text($2::jsonb) k ON CONFLICT "
-                    "(arn, key) DO UPDATE SET value = NULL",
-                    2, p, errstr, errstr_size) != 0) {
-        *err = drv_pg_last_err(pg);
-    } else {
-        resp = json_object();
-    }
-    free(text);
-out:
-    return resp;
+    return write_tags(client, arn, keys,
+                      "INSERT INTO resource_tags SELECT $1, k, NULL FROM "
+                      "jsonb_array_elements_text($2::jsonb) k ON CONFLICT "
+                      "(arn, key) DO UPDATE SET value = NULL",
+                      err, errstr, errstr_size);
 }
 
 json_t *drv__op_list_tags_for_resource(drv_client_t *client, json_t *req,
