@@ -131,7 +131,9 @@ static void canonical_query(sb_t *b, const char *q)
         }
         p = amp ? amp + 1 : NULL;
     }
-    qsort(ps, n, sizeof(*ps), cmp_qp);
+    if (n > 1) {
+        qsort(ps, n, sizeof(*ps), cmp_qp);
+    }
     for (size_t i = 0; i < n; i++) {
         if (i) {
             sb_str(b, "&");
