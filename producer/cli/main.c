@@ -5,7 +5,9 @@
  * on stderr; exit 1 for a refused or failed call, 2 for bad usage.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "drover/producer.h"
@@ -44,8 +46,9 @@ static void usage(FILE *fp)
           "Drover's command line; verbs, flags and JSON follow `aws batch`.\n"
           "Every verb takes --cli-input-json file://PATH (or - for stdin)\n"
           "with the request JSON AWS uses. `drover VERB --help` lists its\n"
-          "flags. Configuration: --config, else $DROVER_CONFIG, then DRV_*\n"
-          "variables; with none, the local stack of deploy/local/up.\n"
+          "flags. Configuration: --config, else $DROVER_CONFIG, else\n"
+          ".stack/drover.conf (the local stack of deploy/local/up, when run\n"
+          "from its checkout), then DRV_* variables.\n"
           "\nverbs:\n",
           fp);
     drv_cli_print_verbs(fp);
@@ -108,6 +111,17 @@ static int run_verb(const drv_cli_verb_t *verb, const drv_conf_t *conf,
     return rc;
 }
 
+/* With no --config and no $DROVER_CONFIG, the local stack's file when run
+ * from the checkout that started it (its log directory, sockets, ports). */
+static const char *default_config(const char *config)
+{
+    if (config || getenv("DROVER_CONFIG")) {
+        return config;
+    }
+    return access(".stack/drover.conf", R_OK) == 0 ? ".stack/drover.conf"
+                                                   : NULL;
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL;
@@ -145,7 +159,8 @@ int main(int argc, char **argv)
                 return 0;
             }
         }
-        drv_conf_t *conf = drv_conf_load(config, e, sizeof(e));
+        drv_conf_t *conf = drv_conf_load(default_config(config), e,
+                                         sizeof(e));
         if (!conf) {
             fprintf(stderr, "drover: %s\n", e);
             return 2;
@@ -167,7 +182,7 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    drv_conf_t *conf = drv_conf_load(config, e, sizeof(e));
+    drv_conf_t *conf = drv_conf_load(default_config(config), e, sizeof(e));
     if (!conf) {
         fprintf(stderr, "drover: %s\n", e);
         return 2;
