@@ -440,6 +440,8 @@ static int apply_cancel(drv_disp_t *disp, json_t *cj, bool terminate,
 
 /* ---- JobStatus --------------------------------------------------------- */
 
+/* Record the owner's report on its attempt, claiming it if nobody has:
+ * 1 done, 0 the attempt is another worker's (or unknown), -1 error. */
 static int record_attempt(drv_disp_t *disp, json_t *js, const char *status,
                           char *errstr, size_t errstr_size)
 {
@@ -466,7 +468,7 @@ static int record_attempt(drv_disp_t *disp, json_t *js, const char *status,
         json_string_value(json_object_get(js, "statusReason")),
         json_string_value(json_object_get(js, "logStreamName")),
         inc};
-    return drv_pg_exec(
+    drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "UPDATE attempts SET worker = COALESCE(worker, $3), "
         "worker_started_at = COALESCE(worker_started_at, $11::bigint), "
@@ -477,8 +479,15 @@ static int record_attempt(drv_disp_t *disp, json_t *js, const char *status,
         "reason = COALESCE($8, reason), "
         "status_reason = COALESCE($9, status_reason), "
         "log_stream = COALESCE($10, log_stream) "
-        "WHERE job_id = $1 AND attempt = $2::int",
+        "WHERE job_id = $1 AND attempt = $2::int AND COALESCE(worker, $3) "
+        "= $3 AND COALESCE(worker_started_at, $11::bigint) = $11::bigint",
         11, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int owner = drv_pg_res_affected(r) == 1;
+    drv_pg_res_free(r);
+    return owner;
 }
 
 static int finish_attempt(drv_disp_t *disp, json_t *js, const char *status,
@@ -599,14 +608,15 @@ static int apply_status(drv_disp_t *disp, json_t *js, char *errstr,
         json_decref(f);
         goto out;
     }
-    int owner = check_owner(disp, js, drv_pg_res_get(r, 0, 5), errstr,
+    /* the owner's report is recorded in one statement; anyone else's is
+     * refused (check_owner says whose it is and stops the duplicate) */
+    int owner = record_attempt(disp, js, status, errstr, errstr_size);
+    if (owner == 0) {
+        owner = check_owner(disp, js, drv_pg_res_get(r, 0, 5), errstr,
                             errstr_size);
+    }
     if (owner <= 0) {
         ret = owner;
-        goto out;
-    }
-    if (record_attempt(disp, js, status, errstr, errstr_size) != 0) {
-        ret = -1;
         goto out;
     }
     if (!strcmp(status, "STARTING") || !strcmp(status, "RUNNING")) {

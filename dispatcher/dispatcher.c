@@ -101,10 +101,14 @@ static int out_persist(drv_disp_t *disp, char *errstr, size_t errstr_size)
     json_t *rows = json_array();
     for (size_t i = 0; i < disp->out_cnt; i++) {
         drv__out_t *o = &disp->out[i];
+        static const char digits[] = "0123456789abcdef";
         char *hex = drv_malloc(o->len * 2 + 1);
         for (size_t k = 0; k < o->len; k++) {
-            snprintf(hex + 2 * k, 3, "%02x", ((unsigned char *)o->buf)[k]);
+            unsigned char b = ((unsigned char *)o->buf)[k];
+            hex[2 * k] = digits[b >> 4];
+            hex[2 * k + 1] = digits[b & 15];
         }
+        hex[2 * o->len] = '\0';
         json_t *h = o->dlq_reason ? json_pack("{s:s,s:s}", "drover.error",
                                               o->dlq_reason,
                                               "drover.source.topic",
@@ -137,23 +141,35 @@ static int out_persist(drv_disp_t *disp, char *errstr, size_t errstr_size)
     return 0;
 }
 
-/* Delete outbox rows whose delivery Kafka confirmed. */
-static void out_confirm(drv_disp_t *disp)
+/* Delete the outbox rows of messages Kafka acknowledged (their delivery
+ * reports came back with their ids); with `wait`, first wait (bounded) for
+ * what is still in flight. Never blocks the loop otherwise. */
+static void out_confirm(drv_disp_t *disp, bool wait)
 {
     char e[DRV_ERRSTR_SIZE];
-    if (json_array_size(disp->unconfirmed) == 0 ||
-        drv_kprod_flush(disp->kprod, 5000, e, sizeof(e)) != 0) {
-        return; /* not yet: librdkafka keeps retrying; confirm later */
+    if (wait) {
+        drv_kprod_flush(disp->kprod, 5000, e, sizeof(e));
+    } else {
+        drv_kprod_poll(disp->kprod);
     }
-    char *ids = json_dumps(disp->unconfirmed, JSON_COMPACT);
-    const char *p[] = {ids};
+    int64_t *ids;
+    size_t n = drv_kprod_take_delivered(disp->kprod, &ids);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(disp->unconfirmed, json_integer(ids[i]));
+    }
+    free(ids);
+    if (json_array_size(disp->unconfirmed) == 0) {
+        return;
+    }
+    char *text = json_dumps(disp->unconfirmed, JSON_COMPACT);
+    const char *p[] = {text};
     if (drv_pg_exec(disp->pg,
                     "DELETE FROM outbox WHERE id IN (SELECT "
                     "jsonb_array_elements_text($1::jsonb)::bigint)",
                     1, p, e, sizeof(e)) == 0) {
-        json_array_clear(disp->unconfirmed);
+        json_array_clear(disp->unconfirmed); /* else: again next time */
     }
-    free(ids);
+    free(text);
 }
 
 /* On start: publish what a previous dispatcher committed but may not have
@@ -180,12 +196,12 @@ static int out_recover(drv_disp_t *disp, char *errstr, size_t errstr_size)
         }
         drv_kheader_t h[] = {{"drover.error", drv_pg_res_get(r, i, 4)},
                              {"drover.source.topic", drv_pg_res_get(r, i, 5)}};
-        if (drv_kprod_send(disp->kprod, drv_pg_res_get(r, i, 1), -1,
-                           drv_pg_res_get(r, i, 2), buf, len, h,
-                           h[0].value ? 2 : 0, errstr, errstr_size) == 0) {
-            json_array_append_new(disp->unconfirmed,
-                                  json_integer(drv_pg_res_int(r, i, 0, 0)));
-        }
+        /* not sent (refused locally): stays for the next start */
+        (void)drv_kprod_send_tracked(disp->kprod, drv_pg_res_get(r, i, 1), -1,
+                                     drv_pg_res_get(r, i, 2), buf, len, h,
+                                     h[0].value ? 2 : 0,
+                                     drv_pg_res_int(r, i, 0, 0), errstr,
+                                     errstr_size);
         free(buf);
     }
     if (drv_pg_res_rows(r) > 0) {
@@ -194,7 +210,7 @@ static int out_recover(drv_disp_t *disp, char *errstr, size_t errstr_size)
                 drv_pg_res_rows(r));
     }
     drv_pg_res_free(r);
-    out_confirm(disp);
+    out_confirm(disp, true);
     return 0;
 }
 
@@ -206,14 +222,13 @@ static void out_publish(drv_disp_t *disp)
         drv__out_t *o = &disp->out[i];
         drv_kheader_t h[] = {{"drover.error", o->dlq_reason},
                              {"drover.source.topic", o->dlq_source}};
-        json_t *id = json_array_get(disp->out_ids, i);
-        if (drv_kprod_send(disp->kprod, o->topic, -1, o->key, o->buf, o->len,
-                           h, o->dlq_reason ? 2 : 0, e, sizeof(e)) != 0) {
+        json_int_t id = json_integer_value(json_array_get(disp->out_ids, i));
+        if (drv_kprod_send_tracked(disp->kprod, o->topic, -1, o->key, o->buf,
+                                   o->len, h, o->dlq_reason ? 2 : 0, id, e,
+                                   sizeof(e)) != 0) {
             /* refused locally: its outbox row stays for the next start */
             drv_log(disp->log, DRV_LOG_ERROR, "kafka.produce_failed", NULL,
                     "%s (kept in the outbox)", e);
-        } else if (id) {
-            json_array_append(disp->unconfirmed, id);
         }
     }
     json_decref(disp->out_ids);
@@ -404,7 +419,8 @@ static int store_offsets(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
     return 0;
 }
 
-/* One transaction: every message of the batch plus its offsets. */
+/* One transaction: every message of the batch, its offsets and the
+ * scheduling pass that follows from them. */
 static int apply_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
                        char *errstr, size_t errstr_size)
 {
@@ -416,7 +432,9 @@ static int apply_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
             goto fail;
         }
     }
+    /* what the batch made runnable is released in the same transaction */
     if (store_offsets(disp, msgs, n, errstr, errstr_size) != 0 ||
+        drv__state_schedule(disp, errstr, errstr_size) != 0 ||
         out_persist(disp, errstr, errstr_size) != 0 ||
         drv_pg_commit(disp->pg, errstr, errstr_size) != 0) {
         goto fail;
@@ -582,12 +600,15 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
         for (size_t i = 0; i < n; i++) {
             drv_kmsg_destroy(msgs[i]);
         }
-        n = 0;
-        if (in_tx(disp, drv__state_schedule, e, sizeof(e)) != 0) {
-            recover(disp, "scheduling", e, stop);
-            continue;
+        if (n == 0) { /* room freed by nothing consumed: capacity or
+                         queue changes made through the client */
+            if (in_tx(disp, drv__state_schedule, e, sizeof(e)) != 0) {
+                recover(disp, "scheduling", e, stop);
+                continue;
+            }
+            out_publish(disp);
         }
-        out_publish(disp);
+        n = 0;
         disp->db_ok_ms = drv_now_ms();
         int64_t now = drv_mono_ms();
         if (now >= next_metrics) {
@@ -606,13 +627,13 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
             sync_topics(disp);
             next_sync = now + TOPIC_SYNC_MS;
         }
-        out_confirm(disp);
+        out_confirm(disp, false);
     }
     for (size_t i = 0; i < n; i++) {
         drv_kmsg_destroy(msgs[i]);
     }
     free(msgs);
-    out_confirm(disp);
+    out_confirm(disp, true);
     /* leave the group: the next leader's consumer seeks to the offsets
      * stored with the last committed batch */
     drv_kcons_destroy(disp->kcons);

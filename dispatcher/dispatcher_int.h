@@ -37,7 +37,7 @@ struct drv_disp {
     size_t out_cnt, out_cap;
     json_t *out_ids; /* their outbox ids once persisted */
     json_t *done; /* jobs that became terminal, awaiting drv__drain */
-    json_t *unconfirmed; /* outbox ids published, delivery not confirmed */
+    json_t *unconfirmed; /* outbox ids delivered, rows not yet deleted */
     int64_t active_since; /* when this dispatcher took the leader lock */
     unsigned lead_session; /* the PostgreSQL session holding that lock */
     drv_metrics_t *metrics;

@@ -12,27 +12,30 @@
 #include "dispatcher_int.h"
 #include "drover/util.h"
 
-static json_t *run_request(drv_disp_t *disp, const drv_pg_res_t *r,
-                           const char *job_id, const char *ce)
+static json_t *run_request(const drv_pg_res_t *r, int row)
 {
-    json_t *resolved = drv_pg_res_json(r, 0, 5);
+    const char *job_id = drv_pg_res_get(r, row, 0);
+    const char *ce = drv_pg_res_get(r, row, 1);
+    json_t *resolved = drv_pg_res_json(r, row, 7);
     json_t *c = json_object_get(resolved, "container");
     char def[300];
-    snprintf(def, sizeof(def), "%s:%s", drv_pg_res_get(r, 0, 3),
-             drv_pg_res_get(r, 0, 4));
+    snprintf(def, sizeof(def), "%s:%s", drv_pg_res_get(r, row, 5),
+             drv_pg_res_get(r, row, 6));
     json_t *to = json_object_get(json_object_get(resolved, "timeout"),
                                  "attemptDurationSeconds");
     json_t *run = json_pack(
         "{s:s,s:i,s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:f,s:I,s:O?,s:o,s:o,s:I}",
-        "jobId", job_id, "attempt", (int)drv_pg_res_int(r, 0, 0, 1), "jobName",
-        drv_pg_res_get(r, 0, 1), "jobQueue", drv_pg_res_get(r, 0, 2),
-        "computeEnvironment", ce, "jobDefinition", def, "image",
-        json_object_get(c, "image"), "command", json_object_get(c, "command"),
-        "environment", json_object_get(c, "environment"), "vcpus",
+        "jobId", job_id, "attempt", (int)drv_pg_res_int(r, row, 2, 1),
+        "jobName", drv_pg_res_get(r, row, 3), "jobQueue",
+        drv_pg_res_get(r, row, 4), "computeEnvironment", ce, "jobDefinition",
+        def, "image", json_object_get(c, "image"), "command",
+        json_object_get(c, "command"), "environment",
+        json_object_get(c, "environment"), "vcpus",
         json_number_value(json_object_get(c, "vcpus")), "memoryMiB",
         json_integer_value(json_object_get(c, "memory")), "timeoutSeconds", to,
-        "arrayIndex", drv_pg_res_json_int(r, 0, 6), "arraySize", drv_pg_res_json_int(r, 0, 7),
-        "releasedAt", (json_int_t)drv_now_ms());
+        "arrayIndex", drv_pg_res_json_int(r, row, 8), "arraySize",
+        drv_pg_res_json_int(r, row, 9), "releasedAt",
+        (json_int_t)drv_now_ms());
     static const char *props[] = {"volumes", "mountPoints",
                                   "readonlyRootFilesystem", "privileged",
                                   "user", "ulimits", "linuxParameters",
@@ -44,67 +47,82 @@ static json_t *run_request(drv_disp_t *disp, const drv_pg_res_t *r,
         }
     }
     json_decref(resolved);
-    (void)disp;
     return run;
 }
 
-static int release(drv_disp_t *disp, const char *job_id, const char *ce,
-                   char *errstr, size_t errstr_size)
+/*
+ * Release the placed jobs (ids[i] to environment ces[i]) with one UPDATE
+ * and one INSERT for the whole pass: a new attempt each, a RunJob each on
+ * its environment's run topic. A job that stopped being RUNNABLE since the
+ * candidates were read is skipped.
+ */
+static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
+                       char *errstr, size_t errstr_size)
 {
+    if (json_array_size(ids) == 0) {
+        return 0;
+    }
     char now[24];
     snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
-    const char *p[] = {job_id, ce, now};
+    char *idt = json_dumps(ids, JSON_COMPACT);
+    char *cet = json_dumps(ces, JSON_COMPACT);
+    const char *p[] = {idt, cet, now};
+    /* the CTE's UPDATE joins by primary key; RETURNING sees the old row's
+     * updated_at (when it became RUNNABLE) through the join */
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "UPDATE jobs SET attempts = attempts + 1, released = true, "
-        "compute_environment = $2, updated_at = $3::bigint "
-        "WHERE job_id = $1 AND status = 'RUNNABLE' AND NOT released "
-        "RETURNING attempts, job_name, queue, definition_name, "
-        "definition_revision, COALESCE(resolved, (SELECT p.resolved FROM jobs "
-        "p WHERE p.job_id = jobs.array_parent)), array_index, array_size, "
-        "(SELECT o.updated_at FROM jobs o WHERE o.job_id = jobs.job_id)",
+        "WITH x AS (SELECT * FROM jsonb_array_elements_text($1::jsonb) WITH "
+        "ORDINALITY AS a(id, n) JOIN jsonb_array_elements_text($2::jsonb) "
+        "WITH ORDINALITY AS b(ce, m) ON a.n = b.m), "
+        "u AS (UPDATE jobs SET attempts = jobs.attempts + 1, released = "
+        "true, compute_environment = x.ce, updated_at = $3::bigint FROM x, "
+        "jobs o WHERE jobs.job_id = x.id AND o.job_id = x.id AND "
+        "jobs.status = 'RUNNABLE' AND NOT jobs.released RETURNING "
+        "jobs.job_id, jobs.compute_environment, jobs.attempts, "
+        "jobs.job_name, jobs.queue, jobs.definition_name, "
+        "jobs.definition_revision, COALESCE(jobs.resolved, (SELECT "
+        "p.resolved FROM jobs p WHERE p.job_id = jobs.array_parent)), "
+        "jobs.array_index, jobs.array_size, o.updated_at, x.n), "
+        "a AS (INSERT INTO attempts (job_id, attempt, released_at) SELECT "
+        "job_id, attempts, $3::bigint FROM u) SELECT * FROM u ORDER BY n",
         3, p, errstr, errstr_size);
+    free(idt);
+    free(cet);
     if (!r) {
         return -1;
     }
     int ret = 0;
-    if (drv_pg_res_rows(r) == 1) {
-        const char *p2[] = {job_id, drv_pg_res_get(r, 0, 0), now};
-        if (drv_pg_exec(disp->pg,
-                        "INSERT INTO attempts (job_id, attempt, released_at) "
-                        "VALUES ($1, $2::int, $3::bigint)",
-                        3, p2, errstr, errstr_size) != 0) {
-            ret = -1;
-        } else {
-            json_t *run = run_request(disp, r, job_id, ce);
-            void *buf;
-            size_t len;
-            char topic[300], e[DRV_ERRSTR_SIZE];
-            snprintf(topic, sizeof(topic), DRV_TOPIC_RUN_PREFIX "%s", ce);
-            if (drv_codec_encode(disp->codec, "RunJob", run, &buf, &len, e,
-                                 sizeof(e)) == 0) {
-                drv__disp_emit(disp, topic, job_id, buf, len);
-                /* RUNNABLE (its last update) -> released */
-                int64_t since = drv_pg_res_int(r, 0, 8, 0);
-                if (since > 0) {
-                    drv_metrics_add(disp->metrics,
-                                    "drover_release_latency_seconds_sum", NULL,
-                                    (double)(drv_now_ms() - since) / 1000.0);
-                    drv_metrics_add(disp->metrics,
-                                    "drover_release_latency_seconds_count",
-                                    NULL, 1);
-                }
-            } else { /* never leave it released with nothing sent */
-                char why[DRV_ERRSTR_SIZE + 64];
-                snprintf(why, sizeof(why), DRV_REASON_START_FAILED ": %s", e);
-                drv__change_t c = {.status_reason = why, .exit_code = -1};
-                ret = drv__set_status(disp, job_id, "FAILED", &c, errstr,
-                                      errstr_size) < 0
-                          ? -1
-                          : drv__drain(disp, errstr, errstr_size);
+    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
+        const char *job_id = drv_pg_res_get(r, i, 0);
+        json_t *run = run_request(r, i);
+        void *buf;
+        size_t len;
+        char topic[300], e[DRV_ERRSTR_SIZE];
+        snprintf(topic, sizeof(topic), DRV_TOPIC_RUN_PREFIX "%s",
+                 drv_pg_res_get(r, i, 1));
+        if (drv_codec_encode(disp->codec, "RunJob", run, &buf, &len, e,
+                             sizeof(e)) == 0) {
+            drv__disp_emit(disp, topic, job_id, buf, len);
+            /* RUNNABLE (its last update) -> released */
+            int64_t since = drv_pg_res_int(r, i, 10, 0);
+            if (since > 0) {
+                drv_metrics_add(disp->metrics,
+                                "drover_release_latency_seconds_sum", NULL,
+                                (double)(drv_now_ms() - since) / 1000.0);
+                drv_metrics_add(disp->metrics,
+                                "drover_release_latency_seconds_count", NULL,
+                                1);
             }
-            json_decref(run);
+        } else { /* never leave it released with nothing sent */
+            char why[DRV_ERRSTR_SIZE + 64];
+            snprintf(why, sizeof(why), DRV_REASON_START_FAILED ": %s", e);
+            drv__change_t c = {.status_reason = why, .exit_code = -1};
+            ret = drv__set_status(disp, job_id, "FAILED", &c, errstr,
+                                  errstr_size) < 0
+                      ? -1
+                      : drv__drain(disp, errstr, errstr_size);
         }
+        json_decref(run);
     }
     drv_pg_res_free(r);
     return ret;
@@ -171,11 +189,12 @@ static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
 
 /*
  * Place one job: the first environment, in its queue's order, that has
- * room now. 1 placed, 0 no room (it waits), -1 database error.
+ * room now; it is added to ids/ces for release_all. 1 placed, 0 no room
+ * (it waits), -1 database error.
  */
 static int place(drv_disp_t *disp, const char *job_id, double v, double m,
-                 json_t *order, ce_room_t *rooms, int nrooms, char *errstr,
-                 size_t errstr_size)
+                 json_t *order, ce_room_t *rooms, int nrooms, json_t *ids,
+                 json_t *ces, char *errstr, size_t errstr_size)
 {
     size_t i;
     json_t *ce;
@@ -190,9 +209,9 @@ static int place(drv_disp_t *disp, const char *job_id, double v, double m,
         if (v <= room->free_v && m <= room->free_m) {
             room->free_v -= v;
             room->free_m -= m;
-            return release(disp, job_id, room->name, errstr, errstr_size) < 0
-                       ? -1
-                       : 1;
+            json_array_append_new(ids, json_string(job_id));
+            json_array_append_new(ces, json_string(room->name));
+            return 1;
         }
     }
     if (!could_ever && json_array_size(order) > 0) {
@@ -228,14 +247,20 @@ int drv__state_schedule(drv_disp_t *disp, char *errstr, size_t errstr_size)
             0, NULL, errstr, errstr_size);
         ret = cand ? 0 : -1;
     }
+    json_t *ids = json_array(), *ces = json_array();
     for (int i = 0; ret >= 0 && cand && i < drv_pg_res_rows(cand); i++) {
         json_t *order = drv_pg_res_json(cand, i, 3);
         ret = place(disp, drv_pg_res_get(cand, i, 0),
                     strtod(drv_pg_res_get(cand, i, 1), NULL),
                     strtod(drv_pg_res_get(cand, i, 2), NULL), order, rooms,
-                    nrooms, errstr, errstr_size);
+                    nrooms, ids, ces, errstr, errstr_size);
         json_decref(order);
     }
+    if (ret >= 0) {
+        ret = release_all(disp, ids, ces, errstr, errstr_size);
+    }
+    json_decref(ids);
+    json_decref(ces);
     drv_pg_res_free(cand);
     free(rooms);
     return ret < 0 ? -1 : 0;

@@ -69,11 +69,14 @@ void drv__emit_event(drv_disp_t *disp, const drv_pg_res_t *r, int row,
         drv_log(disp->log, DRV_LOG_ERROR, "dispatcher.event_encode", NULL,
                 "could not encode event for %s: %s", job_id, e);
     }
-    json_t *f = drv_log_job(job_id);
-    json_object_set_new(f, "status", json_string(drv_pg_res_get(r, row, 5)));
-    drv_log(disp->log, DRV_LOG_DEBUG, "job.transition", f, "%s -> %s",
-            prev ? prev : "-", drv_pg_res_get(r, row, 5));
-    json_decref(f);
+    if (drv_log_enabled(disp->log, DRV_LOG_DEBUG)) {
+        json_t *f = drv_log_job(job_id);
+        json_object_set_new(f, "status",
+                            json_string(drv_pg_res_get(r, row, 5)));
+        drv_log(disp->log, DRV_LOG_DEBUG, "job.transition", f, "%s -> %s",
+                prev ? prev : "-", drv_pg_res_get(r, row, 5));
+        json_decref(f);
+    }
     json_decref(ev);
 }
 
@@ -209,10 +212,39 @@ static int eval_child(drv_disp_t *disp, const char *parent, int index,
     return ret;
 }
 
-/* The parent's dependencies are met: let its children go. */
+/* The parent's dependencies are met: let its children go. Children that
+ * wait for nothing else (no SEQUENTIAL order, no N_TO_N dependency) all
+ * become RUNNABLE in one statement. */
 static int release_children(drv_disp_t *disp, const char *parent,
                             char *errstr, size_t errstr_size)
 {
+    char now[24];
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    const char *pn[] = {parent, now};
+    drv_pg_res_t *all = drv_pg_query(
+        disp->pg,
+        "UPDATE jobs SET status = 'RUNNABLE', updated_at = $2::bigint FROM "
+        "jobs p WHERE jobs.array_parent = $1 AND jobs.status = 'PENDING' "
+        "AND p.job_id = $1 AND p.status = 'PENDING' AND p.deps_pending = 0 "
+        "AND NOT p.array_sequential AND NOT EXISTS (SELECT 1 FROM "
+        "job_dependencies d WHERE d.job_id = $1 AND d.type = 'N_TO_N') "
+        "RETURNING " EVENT_COLS,
+        2, pn, errstr, errstr_size);
+    if (!all) {
+        return -1;
+    }
+    int moved = drv_pg_res_rows(all);
+    for (int i = 0; i < moved; i++) {
+        drv__emit_event(disp, all, i, "PENDING");
+    }
+    if (moved > 0) {
+        drv_metrics_add(disp->metrics, "drover_transitions_total",
+                        "status=\"RUNNABLE\"", moved);
+    }
+    drv_pg_res_free(all);
+    if (moved > 0) {
+        return 0;
+    }
     const char *p[] = {parent};
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,

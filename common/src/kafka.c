@@ -15,6 +15,8 @@ struct drv_kprod {
     rd_kafka_t *rk;
     pthread_mutex_t lock;
     char first_err[DRV_ERRSTR_SIZE]; /* first delivery error since flush */
+    int64_t *delivered; /* ids of tracked messages Kafka acknowledged */
+    size_t ndelivered, delivered_cap;
 };
 
 struct drv_kcons {
@@ -91,6 +93,18 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
     (void)rk;
     drv_kprod_t *kp = opaque;
     if (!rkm->err) {
+        int64_t id = (int64_t)(intptr_t)rkm->_private;
+        if (id > 0) {
+            pthread_mutex_lock(&kp->lock);
+            if (kp->ndelivered == kp->delivered_cap) {
+                kp->delivered_cap = kp->delivered_cap ? kp->delivered_cap * 2
+                                                      : 256;
+                kp->delivered = drv_realloc(
+                    kp->delivered, kp->delivered_cap * sizeof(int64_t));
+            }
+            kp->delivered[kp->ndelivered++] = id;
+            pthread_mutex_unlock(&kp->lock);
+        }
         return;
     }
     pthread_mutex_lock(&kp->lock);
@@ -145,6 +159,7 @@ void drv_kprod_destroy(drv_kprod_t *kp)
         rd_kafka_destroy(kp->rk);
     }
     pthread_mutex_destroy(&kp->lock);
+    free(kp->delivered);
     free(kp);
 }
 
@@ -152,6 +167,28 @@ int drv_kprod_send(drv_kprod_t *kp, const char *topic, int32_t partition,
                    const char *key, const void *value, size_t len,
                    const drv_kheader_t *headers, size_t header_cnt,
                    char *errstr, size_t errstr_size)
+{
+    return drv_kprod_send_tracked(kp, topic, partition, key, value, len,
+                                  headers, header_cnt, 0, errstr,
+                                  errstr_size);
+}
+
+size_t drv_kprod_take_delivered(drv_kprod_t *kp, int64_t **ids)
+{
+    pthread_mutex_lock(&kp->lock);
+    size_t n = kp->ndelivered;
+    *ids = kp->delivered;
+    kp->delivered = NULL;
+    kp->ndelivered = kp->delivered_cap = 0;
+    pthread_mutex_unlock(&kp->lock);
+    return n;
+}
+
+int drv_kprod_send_tracked(drv_kprod_t *kp, const char *topic,
+                           int32_t partition, const char *key,
+                           const void *value, size_t len,
+                           const drv_kheader_t *headers, size_t header_cnt,
+                           int64_t id, char *errstr, size_t errstr_size)
 {
     rd_kafka_headers_t *hdrs = NULL;
     if (header_cnt) {
@@ -161,7 +198,7 @@ int drv_kprod_send(drv_kprod_t *kp, const char *topic, int32_t partition,
                                 -1);
         }
     }
-    rd_kafka_vu_t vu[6];
+    rd_kafka_vu_t vu[7];
     size_t n = 0;
     vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
     vu[n++].u.cstr = topic;
@@ -180,6 +217,10 @@ int drv_kprod_send(drv_kprod_t *kp, const char *topic, int32_t partition,
     if (hdrs) {
         vu[n].vtype = RD_KAFKA_VTYPE_HEADERS;
         vu[n++].u.headers = hdrs;
+    }
+    if (id > 0) { /* comes back in its delivery report */
+        vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+        vu[n++].u.ptr = (void *)(intptr_t)id;
     }
     rd_kafka_resp_err_t err;
     for (;;) {

@@ -8,6 +8,10 @@
 #include "drover/schemas.h"
 #include "drover/util.h"
 
+/* Statements kept prepared per session; SQL built per call beyond that
+ * many distinct texts runs unprepared. */
+#define DRV_PG_STMT_MAX 512
+
 struct drv_pg {
     PGconn *conn;
     drv_log_t *log;
@@ -15,6 +19,13 @@ struct drv_pg {
     drv_err_t last_err;
     char sqlstate[6];
     unsigned session; /* connections opened so far */
+    /* statements prepared on this session, by SQL text: the same text is
+     * parsed and planned once per session, not once per call */
+    struct drv_pg_stmt {
+        char *sql;
+        uint64_t hash;
+    } stmts[DRV_PG_STMT_MAX];
+    int nstmts;
 };
 
 struct drv_pg_res {
@@ -47,11 +58,20 @@ static void notice_cb(void *arg, const char *message)
     drv_log(pg->log, DRV_LOG_DEBUG, "pg.notice", NULL, "%s", buf);
 }
 
+static void stmts_forget(drv_pg_t *pg)
+{
+    for (int i = 0; i < pg->nstmts; i++) {
+        free(pg->stmts[i].sql);
+    }
+    pg->nstmts = 0;
+}
+
 static int do_connect(drv_pg_t *pg, char *errstr, size_t errstr_size)
 {
     if (pg->conn) {
         PQfinish(pg->conn);
     }
+    stmts_forget(pg); /* prepared statements die with their session */
     pg->conn = PQconnectdb(pg->conninfo);
     pg->session++;
     if (PQstatus(pg->conn) != CONNECTION_OK) {
@@ -89,6 +109,7 @@ void drv_pg_destroy(drv_pg_t *pg)
     if (pg->conn) {
         PQfinish(pg->conn);
     }
+    stmts_forget(pg);
     free(pg->conninfo);
     free(pg);
 }
@@ -123,12 +144,64 @@ static void classify(drv_pg_t *pg, PGresult *res)
     }
 }
 
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/*
+ * The name of `sql` prepared on this session, preparing it on first use;
+ * NULL to run it unprepared (the cache is full, or it has no parameters:
+ * BEGIN, COMMIT and the like gain nothing). Returns the prepare's failed
+ * result in *failed, which is then the query's result.
+ */
+static const char *prepared(drv_pg_t *pg, const char *sql, int nparams,
+                            char name[32], PGresult **failed)
+{
+    *failed = NULL;
+    if (nparams == 0) {
+        return NULL;
+    }
+    uint64_t h = fnv1a(sql);
+    for (int i = 0; i < pg->nstmts; i++) {
+        if (pg->stmts[i].hash == h && !strcmp(pg->stmts[i].sql, sql)) {
+            snprintf(name, 32, "drv_%d", i);
+            return name;
+        }
+    }
+    if (pg->nstmts == DRV_PG_STMT_MAX) {
+        return NULL;
+    }
+    snprintf(name, 32, "drv_%d", pg->nstmts);
+    PGresult *res = PQprepare(pg->conn, name, sql, nparams, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *failed = res;
+        return NULL;
+    }
+    PQclear(res);
+    pg->stmts[pg->nstmts].sql = drv_strdup(sql);
+    pg->stmts[pg->nstmts].hash = h;
+    pg->nstmts++;
+    return name;
+}
+
 drv_pg_res_t *drv_pg_query(drv_pg_t *pg, const char *sql, int nparams,
                            const char *const *params, char *errstr,
                            size_t errstr_size)
 {
-    PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL,
-                                 NULL, 0);
+    char name[32];
+    PGresult *res;
+    const char *stmt = prepared(pg, sql, nparams, name, &res);
+    if (stmt) {
+        res = PQexecPrepared(pg->conn, stmt, nparams, params, NULL, NULL, 0);
+    } else if (!res) {
+        res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL,
+                           0);
+    }
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         classify(pg, res);

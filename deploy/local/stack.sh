@@ -14,6 +14,8 @@
 #                     worker N on PORT+10+N-1 (Kafka's port + 100)
 #   DROVER_PG_CONNINFO use an existing PostgreSQL instead of a private one
 #   DROVER_EXTRA_CONF extra lines for the generated drover.conf
+#   DROVER_BUILD_DIR  the build directory whose binaries run (build)
+#   DROVER_BUILD_TYPE its CMake build type (Debug)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STACK=${DROVER_STACK_DIR:-$ROOT/.stack}
@@ -30,7 +32,8 @@ CONF=$STACK/drover.conf
 # worker ids are unique per stack: stacks on one host share podman's store,
 # and a restarted worker removes the containers its id left there
 STACK_ID=$(basename "$STACK" | sed 's/^\.//; s/[^A-Za-z0-9-]/-/g')
-BIN=$ROOT/build/bin
+BUILD_DIR=${DROVER_BUILD_DIR:-$ROOT/build}
+BIN=$BUILD_DIR/bin
 IMAGE=localhost/drover/busybox:latest
 
 say() { printf '%s\n' "up: $*" >&2; }
@@ -78,8 +81,8 @@ kafka_jars() {
 }
 
 build() {
-    cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >/dev/null
-    cmake --build "$ROOT/build" -j"$(nproc)" >/dev/null || die "build failed"
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${DROVER_BUILD_TYPE:-Debug}" >/dev/null
+    cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null || die "build failed"
 }
 
 # Where PostgreSQL keeps its files: in the stack directory, unless the

@@ -59,6 +59,23 @@ int drv_kprod_send(drv_kprod_t *kp, const char *topic, int32_t partition,
                    char *errstr, size_t errstr_size);
 
 /**
+ * @brief drv_kprod_send for a message whose delivery the caller tracks:
+ * once Kafka acknowledges it, `id` (> 0) is handed out by
+ * drv_kprod_take_delivered (after a poll or flush served its report).
+ */
+int drv_kprod_send_tracked(drv_kprod_t *kp, const char *topic,
+                           int32_t partition, const char *key,
+                           const void *value, size_t len,
+                           const drv_kheader_t *headers, size_t header_cnt,
+                           int64_t id, char *errstr, size_t errstr_size);
+
+/**
+ * @brief The ids of tracked messages acknowledged since the last call.
+ * @returns how many; *ids (free() it) holds them, NULL when none.
+ */
+size_t drv_kprod_take_delivered(drv_kprod_t *kp, int64_t **ids);
+
+/**
  * @brief Wait until every queued message is delivered or failed.
  * @returns 0 when all were delivered since the last flush, -1 with the
  *          first delivery error otherwise.

@@ -35,6 +35,9 @@ unsigned drv_pg_session(const drv_pg_t *pg);
 
 /**
  * @brief Run one statement with text parameters ($1..$n; NULL = SQL NULL).
+ * A statement with parameters is prepared on the session the first time
+ * its text is seen and executed by name afterwards (the first 512
+ * distinct texts per session), so a hot statement is parsed once.
  * @returns a result (also for commands), or NULL with errstr set.
  */
 drv_pg_res_t *drv_pg_query(drv_pg_t *pg, const char *sql, int nparams,
