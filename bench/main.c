@@ -8,7 +8,9 @@
  *   drover-bench [--config FILE] SCENARIO [N] [--runtime NAME]
  *   scenarios: independent N, array N, sequential-array N, chain N,
  *              fanout N (1 -> N -> 1), mixed N (three queues of different
- *              priority, N jobs each)
+ *              priority, N jobs each), backlog N (N jobs released to a
+ *              compute environment no worker serves: they stay queued;
+ *              the dispatcher's memory with N jobs waiting)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,8 +32,11 @@ typedef struct bench {
     json_t *created; /* job id -> submit time ms (plain jobs and parents) */
     json_t *links;   /* [ [dependency, dependent], ... ] */
     json_t *finals;  /* ids whose terminal state ends the run */
+    json_t *pending; /* SubmitJob requests not sent yet */
     int64_t first_submit;
 } bench_t;
+
+#define SUBMIT_BATCH 500
 
 static void die(const char *msg)
 {
@@ -78,12 +83,33 @@ static void read_events(bench_t *b, int timeout_ms)
     }
 }
 
+/* Send the queued submissions as one batch (drv_client_submit_jobs). */
+static void flush_submits(bench_t *b)
+{
+    char e[DRV_ERRSTR_SIZE];
+    if (json_array_size(b->pending) == 0) {
+        return;
+    }
+    json_t *r = drv_client_submit_jobs(b->client, b->pending, NULL, e,
+                                       sizeof(e));
+    if (!r) {
+        die(e);
+    }
+    json_decref(r);
+    json_array_clear(b->pending);
+    read_events(b, 0); /* keep up while submitting */
+}
+
+/* Queue one submission (sent in batches of SUBMIT_BATCH); returns its id. */
 static const char *submit(bench_t *b, const char *queue, const char *name,
                           json_t *extra)
 {
-    static char id[64];
-    json_t *req = json_pack("{s:s,s:s,s:s}", "jobName", name, "jobQueue",
-                            queue, "jobDefinition", "bench");
+    static char id[37];
+    if (drv_uuid4(id) != 0) {
+        die("no randomness for a job id");
+    }
+    json_t *req = json_pack("{s:s,s:s,s:s,s:s}", "jobId", id, "jobName", name,
+                            "jobQueue", queue, "jobDefinition", "bench");
     if (extra) {
         json_object_update(req, extra);
         json_decref(extra);
@@ -92,16 +118,33 @@ static const char *submit(bench_t *b, const char *queue, const char *name,
     if (!b->first_submit) {
         b->first_submit = t;
     }
-    json_t *r = call(b, "SubmitJob", req);
-    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(r,
-                                                                     "jobId")));
-    json_decref(r);
+    json_array_append_new(b->pending, req);
     json_object_set_new(b->created, id, json_integer(t));
-    read_events(b, 0); /* keep up while submitting */
+    if (json_array_size(b->pending) >= SUBMIT_BATCH) {
+        flush_submits(b);
+    }
     return id;
 }
 
-static void ensure_queue(bench_t *b, const char *name, int priority)
+/* A compute environment with room for everything and no worker. */
+static void ensure_parked_ce(bench_t *b)
+{
+    json_t *r = call(b, "DescribeComputeEnvironments",
+                     json_pack("{s:[s]}", "computeEnvironments",
+                               "bench-parked"));
+    size_t n = json_array_size(json_object_get(r, "computeEnvironments"));
+    json_decref(r);
+    if (n == 0) {
+        json_decref(call(b, "CreateComputeEnvironment",
+                         json_pack("{s:s,s:s,s:{s:i}}",
+                                   "computeEnvironmentName", "bench-parked",
+                                   "type", "UNMANAGED", "computeResources",
+                                   "maxvCpus", 1000000)));
+    }
+}
+
+static void ensure_queue_on(bench_t *b, const char *name, int priority,
+                            const char *ce)
 {
     json_t *r = call(b, "DescribeJobQueues",
                      json_pack("{s:[s]}", "jobQueues", name));
@@ -112,8 +155,13 @@ static void ensure_queue(bench_t *b, const char *name, int priority)
                          json_pack("{s:s,s:i,s:[{s:i,s:s}]}", "jobQueueName",
                                    name, "priority", priority,
                                    "computeEnvironmentOrder", "order", 1,
-                                   "computeEnvironment", "local")));
+                                   "computeEnvironment", ce)));
     }
+}
+
+static void ensure_queue(bench_t *b, const char *name, int priority)
+{
+    ensure_queue_on(b, name, priority, "local");
 }
 
 static int cmp_i64(const void *x, const void *y)
@@ -152,11 +200,27 @@ static bool all_done(bench_t *b)
     return true;
 }
 
-static double rss_mb(void)
+/* VmRSS of the daemon whose pid file is run/<name>.pid, -1 if unknown. */
+/* Every job of the run has reached `status`. */
+static bool all_reached(bench_t *b, const char *status)
+{
+    size_t i;
+    json_t *id;
+    json_array_foreach(b->finals, i, id)
+    {
+        if (!json_object_get(json_object_get(b->times, json_string_value(id)),
+                             status)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static double rss_mb(const char *name)
 {
     const char *dir = getenv("DROVER_STACK_DIR");
     char path[1024], line[256];
-    snprintf(path, sizeof(path), "%s/run/dispatcher.pid", dir ? dir : ".stack");
+    snprintf(path, sizeof(path), "%s/run/%s.pid", dir ? dir : ".stack", name);
     FILE *fp = fopen(path, "r");
     int pid = 0;
     if (!fp || fscanf(fp, "%d", &pid) != 1) {
@@ -192,7 +256,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             puts("usage: drover-bench [--config FILE] [--runtime NAME] "
                  "SCENARIO [N]\n\nscenarios: independent, array, "
-                 "sequential-array, chain, fanout, mixed\n--runtime only "
+                 "sequential-array, chain, fanout, mixed, backlog\n--runtime only "
                  "labels the output: the workers' worker.runtime decides.");
             return 0;
         } else if (!scenario) {
@@ -217,6 +281,7 @@ int main(int argc, char **argv)
     b.created = json_object();
     b.links = json_array();
     b.finals = json_array();
+    b.pending = json_array();
     drv_conf_t *cc = drv_conf_dup(b.conf);
     drv_conf_set(cc, "kafka.auto.offset.reset", "latest", NULL, 0);
     snprintf(group, sizeof(group), "drover-bench-%d", (int)getpid());
@@ -238,7 +303,7 @@ int main(int argc, char **argv)
                                "true", "resourceRequirements", "type", "VCPU",
                                "value", "0.25", "type", "MEMORY", "value",
                                "16")));
-    bool linked = false;
+    bool linked = false, backlog = false;
     long jobs = n;
     char prev[64] = "", root[64];
     if (!strcmp(scenario, "independent")) {
@@ -300,14 +365,38 @@ int main(int argc, char **argv)
             }
         }
         jobs = 3 * n;
+    } else if (!strcmp(scenario, "backlog")) {
+        ensure_parked_ce(&b);
+        ensure_queue_on(&b, "bench-parked", 1, "bench-parked");
+        for (long i = 0; i < n; i++) {
+            json_array_append_new(b.finals, json_string(submit(
+                                                &b, "bench-parked", "parked",
+                                                NULL)));
+        }
+        backlog = true;
     } else {
         die("unknown scenario (drover-bench --help lists them)");
     }
+    flush_submits(&b);
     int64_t deadline = drv_mono_ms() + 3600 * 1000;
-    while (!all_done(&b) && drv_mono_ms() < deadline) {
+    while (!backlog && !all_done(&b) && drv_mono_ms() < deadline) {
         read_events(&b, 200);
     }
-    double rss = rss_mb();
+    while (backlog && !all_reached(&b, "RUNNABLE") && drv_mono_ms() < deadline) {
+        read_events(&b, 200);
+    }
+    if (backlog) { /* then the scheduling passes that release them */
+        for (int i = 0; i < 50; i++) {
+            read_events(&b, 100);
+        }
+    }
+    double rss = rss_mb("dispatcher"), wrss = -1;
+    for (int w = 1; w <= 16; w++) {
+        char name[32];
+        snprintf(name, sizeof(name), "worker-%d", w);
+        double r = rss_mb(name);
+        wrss = r > wrss ? r : wrss;
+    }
     /* figures */
     int64_t last = 0;
     const char *key;
@@ -318,6 +407,13 @@ int main(int argc, char **argv)
         int64_t f = json_integer_value(json_object_get(t, "FAILED"));
         last = s > last ? s : last;
         last = f > last ? f : last;
+    }
+    if (backlog) { /* until the last job was queued */
+        json_object_foreach(b.times, key, t)
+        {
+            int64_t r1 = json_integer_value(json_object_get(t, "RUNNABLE"));
+            last = r1 > last ? r1 : last;
+        }
     }
     double seconds = (double)(last - b.first_submit) / 1000.0;
     size_t cap = json_object_size(b.times) + 1;
@@ -357,12 +453,18 @@ int main(int argc, char **argv)
     if (linked && nl) {
         json_object_set_new(out, "ms_per_link", json_real(sum / (double)nl));
     }
-    json_object_set_new(out, "p50_ms", json_real(pct(lat, nl, 0.50)));
-    json_object_set_new(out, "p99_ms", json_real(pct(lat, nl, 0.99)));
+    if (nl > 0) {
+        json_object_set_new(out, "p50_ms", json_real(pct(lat, nl, 0.50)));
+        json_object_set_new(out, "p99_ms", json_real(pct(lat, nl, 0.99)));
+    }
     if (rss >= 0) {
         json_object_set_new(out, "dispatcher_rss_mb", json_real(rss));
     }
-    if (!all_done(&b)) {
+    if (wrss >= 0) {
+        json_object_set_new(out, "worker_rss_mb", json_real(wrss));
+    }
+    bool complete = backlog ? all_reached(&b, "RUNNABLE") : all_done(&b);
+    if (!complete) {
         json_object_set_new(out, "incomplete", json_true());
     }
     char *line = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER |
@@ -379,6 +481,7 @@ int main(int argc, char **argv)
     json_decref(b.created);
     json_decref(b.links);
     json_decref(b.finals);
+    json_decref(b.pending);
     drv_conf_destroy(b.conf);
-    return 0;
+    return complete ? 0 : 1;
 }

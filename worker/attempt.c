@@ -137,7 +137,8 @@ static void linux_params(json_t *run, json_t *host, json_int_t mem)
  * values exist only here and in the engine's container config (removed
  * with the container); errors name the secret, never its value.
  */
-static int add_secrets(drv__attempt_t *a, json_t *env, char *e, size_t esize)
+int drv__attempt_secrets(drv__attempt_t *a, json_t *env, char *e,
+                         size_t esize)
 {
     json_t *secrets = json_object_get(a->run, "secrets"), *s;
     size_t i;
@@ -191,10 +192,8 @@ static int add_secrets(drv__attempt_t *a, json_t *env, char *e, size_t esize)
     return 0;
 }
 
-/* The container create body: command, environment and limits. */
-static json_t *container_spec(drv__attempt_t *a)
+json_t *drv__attempt_env(drv__attempt_t *a)
 {
-    drv_wrk_t *wrk = a->wrk;
     json_t *run = a->run, *env = json_array(), *e;
     size_t i;
     char num[32];
@@ -209,7 +208,7 @@ static json_t *container_spec(drv__attempt_t *a)
     snprintf(num, sizeof(num), "%d", a->attempt);
     add_env(env, "JOB_ATTEMPT", num);
     add_env(env, "JQ_NAME", json_string_value(json_object_get(run, "jobQueue")));
-    add_env(env, "CE_NAME", wrk->ce);
+    add_env(env, "CE_NAME", a->wrk->ce);
     if (json_is_integer(json_object_get(run, "arrayIndex"))) {
         snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
                  json_integer_value(json_object_get(run, "arrayIndex")));
@@ -218,6 +217,14 @@ static json_t *container_spec(drv__attempt_t *a)
                  json_integer_value(json_object_get(run, "arraySize")));
         add_env(env, "JOB_ARRAY_SIZE", num);
     }
+    return env;
+}
+
+/* The container create body: command, environment and limits. */
+static json_t *container_spec(drv__attempt_t *a)
+{
+    drv_wrk_t *wrk = a->wrk;
+    json_t *run = a->run, *env = drv__attempt_env(a);
     json_int_t mem = (json_int_t)a->memory_mib * 1024 * 1024;
     json_t *host = json_pack(
         "{s:I,s:I,s:I,s:I,s:o,s:b,s:b}", "Memory", mem, "MemorySwap", mem,
@@ -338,7 +345,8 @@ static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out)
 {
     char e[DRV_ERRSTR_SIZE], cid[80] = "";
     json_t *spec = container_spec(a);
-    if (add_secrets(a, json_object_get(spec, "Env"), e, sizeof(e)) != 0) {
+    if (drv__attempt_secrets(a, json_object_get(spec, "Env"), e, sizeof(e)) !=
+        0) {
         json_decref(spec);
         json_object_set_new(out, "statusReason",
                             json_string(DRV_REASON_START_FAILED));
@@ -468,8 +476,10 @@ void *drv__attempt_main(void *arg)
     drv__attempt_t *a = arg;
     drv_wrk_t *wrk = a->wrk;
     json_t *out = json_object(); /* STARTING was reported by claim() */
-    bool hollow = !strcmp(drv_conf_get(wrk->conf, "worker.runtime"), "hollow");
-    drv_docker_t *dk = hollow ? NULL
+    const char *runtime = drv_conf_get(wrk->conf, "worker.runtime");
+    bool hollow = !strcmp(runtime, "hollow");
+    bool process = !strcmp(runtime, "process");
+    drv_docker_t *dk = hollow || process ? NULL
                               : drv_docker_new(drv_conf_get(wrk->conf,
                                                             "docker.socket"),
                                                drv_conf_get(wrk->conf,
@@ -481,6 +491,8 @@ void *drv__attempt_main(void *arg)
         json_object_set_new(out, "exitCode", json_integer(0));
         json_object_set_new(out, "statusReason",
                             json_string(DRV_REASON_EXITED));
+    } else if (process) {
+        drv__run_process(a, out);
     } else if (!dk) {
         json_object_set_new(out, "statusReason",
                             json_string(DRV_REASON_START_FAILED));

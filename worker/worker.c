@@ -117,9 +117,11 @@ drv_wrk_t *drv_wrk_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
     wrk->log = log;
     wrk->ce = drv_conf_get(conf, "worker.compute.environment");
     const char *rt = drv_conf_get(conf, "worker.runtime");
-    if (strcmp(rt, "container") != 0 && strcmp(rt, "hollow") != 0) {
+    if (strcmp(rt, "container") != 0 && strcmp(rt, "hollow") != 0 &&
+        strcmp(rt, "process") != 0) {
         drv_errstr_set(errstr, errstr_size,
-                       "worker.runtime \"%s\": expected container or hollow",
+                       "worker.runtime \"%s\": expected container, process "
+                       "or hollow",
                        rt);
         pthread_mutex_destroy(&wrk->lock);
         pthread_cond_destroy(&wrk->cond);
@@ -476,8 +478,11 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
     if (drv_kcons_subscribe(wrk->kctl, ctl_topics, 1, errstr, errstr_size)) {
         return -1;
     }
-    if (strcmp(drv_conf_get(wrk->conf, "worker.runtime"), "hollow") != 0) {
+    const char *runtime = drv_conf_get(wrk->conf, "worker.runtime");
+    if (!strcmp(runtime, "container")) {
         reap_orphans(wrk);
+    } else if (!strcmp(runtime, "process")) {
+        drv__process_reap(wrk);
     }
     json_t *f = json_pack("{s:s,s:s,s:f,s:I}", "worker", wrk->id, "topic",
                           topic, "vcpus", wrk->vcpus_total, "memory_mib",

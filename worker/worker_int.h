@@ -62,6 +62,21 @@ void drv__wrk_report(struct drv_wrk *wrk, const char *job_id, int attempt,
  * from a thread of its own. @locks wrk->lock held by the caller. */
 void drv__wrk_stop_container(struct drv_wrk *wrk, drv__attempt_t *a);
 
+/* The job's environment plus AWS_BATCH_* (and DROVER_*) variables, as
+ * "NAME=value" strings. */
+json_t *drv__attempt_env(drv__attempt_t *a);
+
+/* Append the job's secrets (from worker.secrets.dir) to env; -1 with the
+ * AWS reason in e when one cannot be read. */
+int drv__attempt_secrets(drv__attempt_t *a, json_t *env, char *e,
+                         size_t esize);
+
+/* The process runtime (process.c): runs the command, fills the outcome. */
+void drv__run_process(drv__attempt_t *a, json_t *out);
+
+/* Kill what attempts of an earlier process of this worker left running. */
+void drv__process_reap(struct drv_wrk *wrk);
+
 /* The attempt thread's body: runs the container, reports, frees capacity. */
 void *drv__attempt_main(void *arg);
 

@@ -62,8 +62,9 @@ static const prop_t props[] = {
     {"worker.compute.environment", T_STR, "local", 0, 0, false,
      "compute environment whose run topic this worker serves"},
     {"worker.runtime", T_STR, "container", 0, 0, false,
-     "container (the Docker Engine API) or hollow (every protocol step, no "
-     "work: for control-plane benchmarks only)"},
+     "container (the Docker Engine API), process (the command as a child "
+     "process in a cgroup with the job's limits, no image: trusted work "
+     "only) or hollow (every protocol step, no work: benchmarks only)"},
     {"worker.vcpus", T_DBL, "0", 0, 4096, false,
      "vCPUs this worker offers (0: the host's CPU count)"},
     {"worker.memory.mib", T_INT, "0", 0, 1LL << 30, false,

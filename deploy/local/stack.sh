@@ -176,9 +176,13 @@ start_podman() {
     if ! pid_alive "$STACK/run/podman.pid"; then
         say "starting podman's Docker API service on $sock"
         rm -f "$sock"
+        # from the stack's directory: conmon leaves an "oom" file in its
+        # working directory when a container is OOM-killed
+        pushd "$STACK" >/dev/null
         nohup setsid podman --runtime runc system service --time=0 "unix://$sock" \
             >>"$STACK/logs/podman.log" 2>&1 &
         echo $! >"$STACK/run/podman.pid"
+        popd >/dev/null
     fi
     wait_for 30 "podman" curl -sf --unix-socket "$sock" http://d/_ping -o /dev/null
     # an image an older version of this script imported may be broken

@@ -34,10 +34,11 @@ static int ensure_kafka(drv_client_t *client, drv_err_t *err, char *errstr,
     return 0;
 }
 
-/* Encode a JobRequest around `body` and produce it synchronously. */
+/* Encode a JobRequest around `body` and queue it; wait for Kafka's
+ * acknowledgement when `wait` (else drv_kprod_flush does, later). */
 static int produce_request(drv_client_t *client, const char *queue,
-                           const char *kind, json_t *body, drv_err_t *err,
-                           char *errstr, size_t errstr_size)
+                           const char *kind, json_t *body, bool wait,
+                           drv_err_t *err, char *errstr, size_t errstr_size)
 {
     char topic[300];
     void *buf = NULL;
@@ -58,7 +59,7 @@ static int produce_request(drv_client_t *client, const char *queue,
                        json_string_value(json_object_get(body, "jobId")), buf,
                        len, NULL, 0, errstr, errstr_size);
     free(buf);
-    if (r == 0) {
+    if (r == 0 && wait) {
         r = drv_kprod_flush(client->kprod, 30000, errstr, errstr_size);
     }
     if (r != 0) {
@@ -166,21 +167,24 @@ static int check_dependencies(drv_pg_t *pg, json_t *req, drv_err_t *err,
     return 0;
 }
 
-json_t *drv__op_submit_job(drv_client_t *client, json_t *req, drv_err_t *err,
-                           char *errstr, size_t errstr_size)
+/*
+ * Complete and check one SubmitJob request: a copy with jobId and
+ * submittedAt set, its queue's name in `queue`. `seen` (nullable) holds
+ * what this batch already checked: "q\x1fd" pairs of queue and
+ * definition that passed, and the ids of jobs submitted earlier in the
+ * batch, which dependencies may name before the dispatcher has them.
+ */
+static json_t *check_submit(drv_client_t *client, drv_pg_t *pg, json_t *req,
+                            json_t *seen, char *queue, size_t queue_size,
+                            drv_err_t *err, char *errstr, size_t errstr_size)
 {
-    char queue[256], job_id[37], arn[512];
-    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
-    if (!pg) {
-        return NULL;
-    }
+    char job_id[37];
     json_t *sj = json_deep_copy(req);
-    json_t *resp = NULL;
     if (!json_object_get(sj, "jobId")) {
         if (drv_uuid4(job_id) != 0) {
             *err = DRV_ERR_FATAL;
             drv_errstr_set(errstr, errstr_size, "no randomness for a job id");
-            goto out;
+            goto fail;
         }
         json_object_set_new(sj, "jobId", json_string(job_id));
     }
@@ -194,29 +198,145 @@ json_t *drv__op_submit_job(drv_client_t *client, json_t *req, drv_err_t *err,
                        "the SubmitJob request is %zu bytes; the limit is "
                        "30 KiB",
                        size);
-        goto out;
+        goto fail;
     }
     if (drv_job_validate_submit(sj, &client->limits, errstr, errstr_size)) {
         *err = DRV_ERR_INVALID;
-        goto out;
+        goto fail;
     }
-    if ((*err = drv_catalog_queue(
-             pg, json_string_value(json_object_get(sj, "jobQueue")), queue,
-             sizeof(queue), errstr, errstr_size)) != DRV_OK ||
-        check_definition(client, pg, sj, queue, err, errstr, errstr_size) !=
-            0 ||
-        check_dependencies(pg, sj, err, errstr, errstr_size) != 0 ||
-        produce_request(client, queue, "SubmitJob", sj, err, errstr,
-                        errstr_size) != 0) {
-        goto out;
+    const char *q = json_string_value(json_object_get(sj, "jobQueue"));
+    const char *d = json_string_value(json_object_get(sj, "jobDefinition"));
+    char pair[700];
+    snprintf(pair, sizeof(pair), "%s\x1f%s", q, d);
+    json_t *known = seen ? json_object_get(seen, pair) : NULL;
+    if (known) { /* same queue and definition as an earlier request */
+        snprintf(queue, queue_size, "%s", json_string_value(known));
+    } else if ((*err = drv_catalog_queue(pg, q, queue, queue_size, errstr,
+                                         errstr_size)) != DRV_OK ||
+               check_definition(client, pg, sj, queue, err, errstr,
+                                errstr_size) != 0) {
+        goto fail;
     }
+    /* dependencies on jobs earlier in this batch need no lookup */
+    json_t *deps = json_object_get(sj, "dependsOn"), *rest = json_array(), *dep;
+    size_t i;
+    json_array_foreach(deps, i, dep)
+    {
+        const char *id = json_string_value(json_object_get(dep, "jobId"));
+        const char *type = json_string_value(json_object_get(dep, "type"));
+        if (!(seen && id && json_object_get(seen, id) &&
+              !(type && !strcmp(type, "N_TO_N")))) {
+            json_array_append(rest, dep);
+        }
+    }
+    json_t *probe = json_pack("{s:o,s:O?}", "dependsOn", rest,
+                              "arrayProperties",
+                              json_object_get(sj, "arrayProperties"));
+    int dr = check_dependencies(pg, probe, err, errstr, errstr_size);
+    json_decref(probe);
+    if (dr != 0) {
+        goto fail;
+    }
+    if (seen) {
+        json_object_set_new(seen, pair, json_string(queue));
+        json_object_set_new(seen, json_string_value(json_object_get(sj,
+                                                                    "jobId")),
+                            json_true());
+    }
+    return sj;
+fail:
+    json_decref(sj);
+    return NULL;
+}
+
+static json_t *submit_response(drv_client_t *client, json_t *sj)
+{
+    char arn[512];
     const char *id = json_string_value(json_object_get(sj, "jobId"));
     drv__client_arn(client, arn, sizeof(arn), "job", id);
-    resp = json_pack("{s:s,s:O,s:s}", "jobArn", arn, "jobName",
+    return json_pack("{s:s,s:O,s:s}", "jobArn", arn, "jobName",
                      json_object_get(sj, "jobName"), "jobId", id);
-out:
+}
+
+json_t *drv__op_submit_job(drv_client_t *client, json_t *req, drv_err_t *err,
+                           char *errstr, size_t errstr_size)
+{
+    char queue[256];
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    json_t *sj = check_submit(client, pg, req, NULL, queue, sizeof(queue),
+                              err, errstr, errstr_size);
+    json_t *resp = NULL;
+    if (sj && produce_request(client, queue, "SubmitJob", sj, true, err,
+                              errstr, errstr_size) == 0) {
+        resp = submit_response(client, sj);
+    }
     json_decref(sj);
     return resp;
+}
+
+json_t *drv_client_submit_jobs(drv_client_t *client, json_t *requests,
+                               drv_err_t *err_out, char *errstr,
+                               size_t errstr_size)
+{
+    drv_err_t ignored;
+    drv_err_t *err = err_out ? err_out : &ignored;
+    char queue[256], why[DRV_ERRSTR_SIZE];
+    *err = DRV_OK;
+    if (!json_is_array(requests)) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "submit_jobs takes an array of SubmitJob requests");
+        return NULL;
+    }
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg) {
+        return NULL;
+    }
+    /* every request is checked before any is sent */
+    json_t *seen = json_object(), *checked = json_array(), *queues = json_array();
+    size_t i;
+    json_t *req;
+    json_array_foreach(requests, i, req)
+    {
+        json_t *sj = check_submit(client, pg, req, seen, queue, sizeof(queue),
+                                  err, why, sizeof(why));
+        if (!sj) {
+            drv_errstr_set(errstr, errstr_size, "request %zu: %s", i, why);
+            goto fail;
+        }
+        json_array_append_new(checked, sj);
+        json_array_append_new(queues, json_string(queue));
+    }
+    json_t *out = json_array(), *sj;
+    json_array_foreach(checked, i, sj)
+    {
+        if (produce_request(client,
+                            json_string_value(json_array_get(queues, i)),
+                            "SubmitJob", sj, false, err, errstr,
+                            errstr_size) != 0) {
+            json_decref(out);
+            goto fail;
+        }
+        json_array_append_new(out, submit_response(client, sj));
+    }
+    if (json_array_size(checked) > 0 &&
+        drv_kprod_flush(client->kprod, 30000, errstr, errstr_size) != 0) {
+        *err = DRV_ERR_TRANSIENT;
+        json_decref(out);
+        goto fail;
+    }
+    json_decref(seen);
+    json_decref(checked);
+    json_decref(queues);
+    return out;
+fail:
+    json_decref(seen);
+    json_decref(checked);
+    json_decref(queues);
+    return NULL;
 }
 
 static json_t *cancel_or_terminate(drv_client_t *client, json_t *req,
@@ -249,7 +369,7 @@ static json_t *cancel_or_terminate(drv_client_t *client, json_t *req,
     drv_pg_res_free(r);
     json_t *body = json_pack("{s:s,s:s,s:I}", "jobId", job_id, "reason",
                              reason, "requestedAt", (json_int_t)drv_now_ms());
-    int rc = produce_request(client, queue, kind, body, err, errstr,
+    int rc = produce_request(client, queue, kind, body, true, err, errstr,
                              errstr_size);
     json_decref(body);
     return rc == 0 ? json_object() : NULL;

@@ -71,6 +71,109 @@ START_TEST(test_e2e_memory_limit_kills)
 }
 END_TEST
 
+/* The process runtime (queue "proc", served by a worker with
+ * worker.runtime = process; tests/e2e/run starts it): the command runs on
+ * the host with the job's environment, exit code and limits. */
+START_TEST(test_e2e_process_runtime_runs_the_command)
+{
+    e2e_register("e2e-proc",
+                 "[\"sh\",\"-c\",\"echo id=$AWS_BATCH_JOB_ID idx=$AWS_BATCH_"
+                 "JOB_ARRAY_INDEX; pwd; exit 3\"]",
+                 32);
+    const char *id = e2e_submit_to("proc", "proc", "e2e-proc", NULL);
+    char job_id[64];
+    snprintf(job_id, sizeof(job_id), "%s", id);
+    json_t *j = e2e_wait(job_id, 120);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    ck_assert_int_eq(container_int(j, "exitCode"), 3);
+    json_t *att = json_array_get(json_object_get(j, "attempts"), 0);
+    const char *cid = json_string_value(
+        json_object_get(json_object_get(att, "container"), "logStreamName"));
+    ck_assert_ptr_nonnull(cid);
+    ck_assert(strncmp(cid, "process-", 8) == 0);
+    char *log = e2e_job_log(job_id, 1);
+    ck_assert_ptr_nonnull(log);
+    char want[128];
+    snprintf(want, sizeof(want), "id=%s idx=", job_id);
+    ck_assert_msg(strstr(log, want), "log: %s", log);
+    ck_assert_msg(strstr(log, "/drover-"), "scratch directory: %s", log);
+    free(log);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(test_e2e_process_runtime_memory_limit)
+{
+    e2e_register("e2e-proc-oom",
+                 "[\"sh\",\"-c\",\"x=$(head -c 67108864 /dev/zero | tr "
+                 "'\\\\0' a); echo ${#x}\"]",
+                 16);
+    json_t *j = e2e_wait(e2e_submit_to("proc", "proc-oom", "e2e-proc-oom",
+                                       NULL),
+                         120);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    ck_assert_int_eq(container_int(j, "exitCode"), 137);
+    const char *reason = json_string_value(
+        json_object_get(json_object_get(j, "container"), "reason"));
+    ck_assert_ptr_nonnull(reason);
+    ck_assert_str_eq(reason,
+                     "OutOfMemoryError: Container killed due to memory usage");
+    json_decref(j);
+}
+END_TEST
+
+/* drv_client_submit_jobs: a batch may depend on its own members; one bad
+ * request sends nothing. */
+START_TEST(test_e2e_submit_jobs_batch)
+{
+    char e[DRV_ERRSTR_SIZE], a[37], b[37], c[37], bad[37];
+    drv_err_t err;
+    e2e_register("e2e-batch", "[\"sh\",\"-c\",\"echo ok\"]", 32);
+    ck_assert_int_eq(drv_uuid4(a), 0);
+    ck_assert_int_eq(drv_uuid4(b), 0);
+    ck_assert_int_eq(drv_uuid4(c), 0);
+    ck_assert_int_eq(drv_uuid4(bad), 0);
+    json_t *reqs = json_pack(
+        "[{s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:[{s:s}]},{s:s,s:s,s:s,s:s}]",
+        "jobId", a, "jobName", "batch-a", "jobQueue", "default",
+        "jobDefinition", "e2e-batch", "jobId", b, "jobName", "batch-b",
+        "jobQueue", "default", "jobDefinition", "e2e-batch", "dependsOn",
+        "jobId", a, "jobId", c, "jobName", "batch-c", "jobQueue", "default",
+        "jobDefinition", "e2e-batch");
+    json_t *out = drv_client_submit_jobs(e2e_client, reqs, &err, e, sizeof(e));
+    ck_assert_msg(out != NULL, "%s", e);
+    ck_assert_int_eq(json_array_size(out), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(out, 1),
+                                                       "jobId")),
+                     b);
+    json_decref(out);
+    json_decref(reqs);
+    json_t *ja = e2e_wait(a, 120), *jb = e2e_wait(b, 120), *jc = e2e_wait(c, 120);
+    ck_assert_str_eq(status_of(ja), "SUCCEEDED");
+    ck_assert_str_eq(status_of(jb), "SUCCEEDED");
+    ck_assert_str_eq(status_of(jc), "SUCCEEDED");
+    ck_assert(e2e_int(jb, "startedAt") >= e2e_int(ja, "stoppedAt"));
+    json_decref(ja);
+    json_decref(jb);
+    json_decref(jc);
+
+    /* the second request names no definition that exists: nothing is sent */
+    reqs = json_pack("[{s:s,s:s,s:s,s:s},{s:s,s:s,s:s}]", "jobId", bad,
+                     "jobName", "batch-ok", "jobQueue", "default",
+                     "jobDefinition", "e2e-batch", "jobName", "batch-bad",
+                     "jobQueue", "default", "jobDefinition", "no-such-def");
+    out = drv_client_submit_jobs(e2e_client, reqs, &err, e, sizeof(e));
+    ck_assert_ptr_null(out);
+    ck_assert_msg(strstr(e, "request 1"), "%s", e);
+    ck_assert(err == DRV_ERR_NOTFOUND || err == DRV_ERR_INVALID);
+    json_decref(reqs);
+    sleep(3);
+    json_t *d = e2e_call("DescribeJobs", "{\"jobs\":[\"%s\"]}", bad);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "jobs")), 0);
+    json_decref(d);
+}
+END_TEST
+
 START_TEST(test_e2e_batch_variables_visible)
 {
     /* the job checks its own environment and prints its id */
@@ -325,6 +428,9 @@ int main(void)
     tcase_add_test(tc, test_e2e_exit_three_fails);
     tcase_add_test(tc, test_e2e_memory_limit_kills);
     tcase_add_test(tc, test_e2e_batch_variables_visible);
+    tcase_add_test(tc, test_e2e_submit_jobs_batch);
+    tcase_add_test(tc, test_e2e_process_runtime_runs_the_command);
+    tcase_add_test(tc, test_e2e_process_runtime_memory_limit);
     tcase_add_test(tc, test_e2e_dependency_order_and_failure);
     tcase_add_test(tc, test_e2e_malformed_message_to_dlq);
     tcase_add_test(tc, test_e2e_events_for_every_transition);

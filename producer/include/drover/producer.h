@@ -46,6 +46,23 @@ json_t *drv_client_call(drv_client_t *client, const char *operation,
                         json_t *request, drv_err_t *err_out, char *errstr,
                         size_t errstr_size);
 
+/**
+ * @brief SubmitJob for many jobs at once: every request is completed and
+ * checked as drv_client_call's SubmitJob does (queue and definition looked
+ * up once per distinct pair; a dependency may name a job earlier in the
+ * same batch), then all are produced and acknowledged by Kafka together.
+ * Nothing is sent unless every request passes; errstr then names the
+ * failing request's index. Jobs of one batch reach the dispatcher in no
+ * particular order (a dependent waits for its dependency to be recorded).
+ * @returns an array of SubmitJob responses in request order, or NULL.
+ *          After a Kafka failure some jobs may have been sent: requests
+ *          that carry their own jobId can simply be retried (an identical
+ *          resubmission is a no-op).
+ */
+json_t *drv_client_submit_jobs(drv_client_t *client, json_t *requests,
+                               drv_err_t *err_out, char *errstr,
+                               size_t errstr_size);
+
 /** @brief Names of every operation drv_client_call knows, NULL-ended. */
 extern const char *const drv_client_operations[];
 
