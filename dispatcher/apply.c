@@ -38,8 +38,44 @@ static drv_err_t check_queue(drv_disp_t *disp, json_t *sj, const char *source,
                        queue, topic_q);
         return DRV_ERR_INVALID;
     }
-    return drv_catalog_queue(disp->pg, queue, queue, queue_size, errstr,
-                             errstr_size);
+    /* a queue found ENABLED earlier in this batch needs no second look */
+    char key[300];
+    snprintf(key, sizeof(key), "q\x1f%s", queue);
+    if (json_object_get(disp->batch_cache, key)) {
+        return DRV_OK;
+    }
+    drv_err_t err = drv_catalog_queue(disp->pg, queue, queue, queue_size,
+                                      errstr, errstr_size);
+    if (err == DRV_OK) {
+        json_object_set_new(disp->batch_cache, key, json_true());
+    }
+    return err;
+}
+
+/* The definition a reference names, looked up once per batch. */
+static json_t *lookup_definition(drv_disp_t *disp, const char *ref,
+                                 char *name, size_t name_size, int *revision,
+                                 drv_err_t *err, char *errstr,
+                                 size_t errstr_size)
+{
+    char key[600];
+    snprintf(key, sizeof(key), "d\x1f%s", ref ? ref : "");
+    json_t *hit = json_object_get(disp->batch_cache, key);
+    if (hit) {
+        snprintf(name, name_size, "%s",
+                 json_string_value(json_object_get(hit, "name")));
+        *revision = (int)json_integer_value(json_object_get(hit, "revision"));
+        *err = DRV_OK;
+        return json_incref(json_object_get(hit, "def"));
+    }
+    json_t *def = drv_catalog_definition(disp->pg, ref, name, name_size,
+                                         revision, err, errstr, errstr_size);
+    if (def) {
+        json_object_set_new(disp->batch_cache, key,
+                            json_pack("{s:s,s:i,s:O}", "name", name,
+                                      "revision", *revision, "def", def));
+    }
+    return def;
 }
 
 /* N_TO_N needs an existing array of the same size. 0, 1 (refused), -1. */
@@ -98,8 +134,8 @@ static int prepare(drv_disp_t *disp, json_t *sj, const char *source,
                            errstr_size)) != DRV_OK) {
         return is_refusal(err) ? 1 : -1;
     }
-    json_t *def = drv_catalog_definition(
-        disp->pg, json_string_value(json_object_get(sj, "jobDefinition")),
+    json_t *def = lookup_definition(
+        disp, json_string_value(json_object_get(sj, "jobDefinition")),
         def_name, def_name_size, revision, &err, errstr, errstr_size);
     if (!def) {
         return is_refusal(err) ? 1 : -1;
@@ -133,6 +169,20 @@ static bool is_sequential(json_t *sj)
     {
         const char *t = json_string_value(json_object_get(d, "type"));
         if (t && !strcmp(t, "SEQUENTIAL") && !json_object_get(d, "jobId")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether dependsOn names any job (explicit edges). */
+static bool names_a_job(json_t *sj)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(sj, "dependsOn"), i, d)
+    {
+        if (json_object_get(d, "jobId")) {
             return true;
         }
     }
@@ -307,7 +357,13 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
             ret = drv__array_spawn(disp, job_id, (int)json_integer_value(ap),
                                    errstr, errstr_size);
         }
-        if (ret == 0) {
+        if (ret == 0 && !ap && !names_a_job(sj)) { /* waits for nothing */
+            drv__change_t c = {.exit_code = -1};
+            ret = drv__set_status(disp, job_id, "RUNNABLE", &c, errstr,
+                                  errstr_size) < 0
+                      ? -1
+                      : 0;
+        } else if (ret == 0) {
             ret = drv__evaluate(disp, job_id, errstr, errstr_size);
         }
     }
@@ -578,12 +634,93 @@ static int check_owner(drv_disp_t *disp, json_t *js, const char *ce,
     return owner;
 }
 
+/*
+ * STARTING or RUNNING from the attempt's owner, the common case, in one
+ * statement: lock the job if this is its current released attempt, record
+ * the report on the attempt if the sender owns it (claiming it if nobody
+ * does), move the job. Returns 1 when applied or fenced off, 0 when the
+ * sender does not own the attempt (the caller's general path deals with
+ * that), -1 on a database error.
+ */
+static int apply_progress(drv_disp_t *disp, json_t *js, const char *status,
+                          char *errstr, size_t errstr_size)
+{
+    char att[16], ts[24], inc[24], now[24];
+    const char *job_id = json_string_value(json_object_get(js, "jobId"));
+    int attempt = (int)json_integer_value(json_object_get(js, "attempt"));
+    snprintf(att, sizeof(att), "%d", attempt);
+    snprintf(ts, sizeof(ts), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(js, "timestamp")));
+    snprintf(inc, sizeof(inc), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(js, "workerStartedAt")));
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    bool running = !strcmp(status, "RUNNING");
+    const char *p[] = {job_id,
+                       att,
+                       json_string_value(json_object_get(js, "worker")),
+                       json_string_value(json_object_get(js, "containerId")),
+                       running ? ts : NULL,
+                       json_string_value(json_object_get(js, "logStreamName")),
+                       inc,
+                       status,
+                       now};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "WITH j AS (SELECT job_id, status FROM jobs WHERE job_id = $1 AND "
+        "attempts = $2::int AND released FOR UPDATE), "
+        "a AS (UPDATE attempts SET worker = COALESCE(worker, $3), "
+        "worker_started_at = COALESCE(worker_started_at, $7::bigint), "
+        "container_id = COALESCE($4, container_id), "
+        "started_at = COALESCE($5::bigint, started_at), "
+        "log_stream = COALESCE($6, log_stream) FROM j WHERE "
+        "attempts.job_id = j.job_id AND attempts.attempt = $2::int AND "
+        "COALESCE(attempts.worker, $3) = $3 AND "
+        "COALESCE(attempts.worker_started_at, $7::bigint) = $7::bigint "
+        "RETURNING attempts.job_id), "
+        "u AS (UPDATE jobs SET status = $8, updated_at = $9::bigint, "
+        "started_at = CASE WHEN $8 = 'RUNNING' THEN $9::bigint ELSE "
+        "jobs.started_at END FROM a, j WHERE jobs.job_id = a.job_id AND "
+        "jobs.status NOT IN " TERMINAL " AND jobs.status <> $8 RETURNING "
+        EVENT_COLS ", j.status AS prev_status) "
+        "SELECT u.*, (SELECT count(*) FROM j), (SELECT count(*) FROM a) "
+        "FROM (SELECT 1) one LEFT JOIN u ON true",
+        9, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int locked = (int)drv_pg_res_int(r, 0, 20, 0);
+    int owned = (int)drv_pg_res_int(r, 0, 21, 0);
+    int ret = 1;
+    if (!locked) {
+        json_t *f = drv_log_job(job_id);
+        drv_log(disp->log, DRV_LOG_DEBUG, "job.status_fenced", f,
+                "ignored %s for attempt %d: not the current attempt", status,
+                attempt);
+        json_decref(f);
+    } else if (!owned) {
+        ret = 0;
+    } else if (drv_pg_res_get(r, 0, 0)) { /* the job moved */
+        char label[64];
+        snprintf(label, sizeof(label), "status=\"%s\"", status);
+        drv_metrics_add(disp->metrics, "drover_transitions_total", label, 1);
+        drv__emit_event(disp, r, 0, drv_pg_res_get(r, 0, 19));
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
 static int apply_status(drv_disp_t *disp, json_t *js, char *errstr,
                         size_t errstr_size)
 {
     const char *job_id = json_string_value(json_object_get(js, "jobId"));
     const char *status = json_string_value(json_object_get(js, "status"));
     int attempt = (int)json_integer_value(json_object_get(js, "attempt"));
+    if (!strcmp(status, "STARTING") || !strcmp(status, "RUNNING")) {
+        int fast = apply_progress(disp, js, status, errstr, errstr_size);
+        if (fast != 0) {
+            return fast < 0 ? -1 : 0;
+        }
+    }
     const char *p[] = {job_id};
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,

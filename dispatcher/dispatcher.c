@@ -7,6 +7,9 @@
  * every message's effect is applied exactly once.
  */
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <unistd.h>
 
@@ -218,6 +221,7 @@ static int out_recover(drv_disp_t *disp, char *errstr, size_t errstr_size)
 static void out_publish(drv_disp_t *disp)
 {
     char e[DRV_ERRSTR_SIZE];
+    bool big = disp->out_cnt > 1000;
     for (size_t i = 0; i < disp->out_cnt; i++) {
         drv__out_t *o = &disp->out[i];
         drv_kheader_t h[] = {{"drover.error", o->dlq_reason},
@@ -235,7 +239,14 @@ static void out_publish(drv_disp_t *disp)
     disp->out_ids = NULL;
     out_clear(disp);
     drv_kprod_poll(disp->kprod);
+#ifdef __GLIBC__
+    if (big) { /* a 10,000-child array's events: give the memory back */
+        malloc_trim(0);
+    }
+#endif
 }
+
+static void *gauges_main(void *arg);
 
 static bool health(void *opaque, char *text, size_t size)
 {
@@ -282,6 +293,9 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
     disp->dep_grace_ms = drv_conf_get_int(conf,
                                           "dispatcher.dependency.grace.ms");
     disp->done = json_array();
+    disp->batch_cache = json_object();
+    disp->usage = json_object();
+    disp->usage_delta = json_object();
     disp->unconfirmed = json_array();
     if (!(disp->pg = drv_pg_connect(drv_conf_get(conf, "pg.conninfo"), log, e,
                                     sizeof(e)))) {
@@ -305,6 +319,10 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
                                       errstr, errstr_size))) {
         goto fail;
     }
+    if (disp->http) {
+        disp->gauges_started = pthread_create(&disp->gauges, NULL,
+                                              gauges_main, disp) == 0;
+    }
     return disp;
 fail:
     drv_disp_destroy(disp);
@@ -316,6 +334,10 @@ void drv_disp_destroy(drv_disp_t *disp)
     if (!disp) {
         return;
     }
+    if (disp->gauges_started) {
+        disp->gauges_stop = 1;
+        pthread_join(disp->gauges, NULL);
+    }
     drv_http_stop(disp->http);
     drv_kcons_destroy(disp->kcons);
     drv_kprod_destroy(disp->kprod);
@@ -325,6 +347,9 @@ void drv_disp_destroy(drv_disp_t *disp)
     out_clear(disp);
     free(disp->out);
     json_decref(disp->done);
+    json_decref(disp->batch_cache);
+    json_decref(disp->usage);
+    json_decref(disp->usage_delta);
     json_decref(disp->unconfirmed);
     free(disp);
 }
@@ -427,6 +452,7 @@ static int apply_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
     if (drv_pg_begin(disp->pg, errstr, errstr_size) != 0) {
         return -1;
     }
+    json_object_clear(disp->batch_cache);
     for (size_t i = 0; i < n; i++) {
         if (apply_msg(disp, msgs[i], errstr, errstr_size) != 0) {
             goto fail;
@@ -439,9 +465,11 @@ static int apply_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
         drv_pg_commit(disp->pg, errstr, errstr_size) != 0) {
         goto fail;
     }
+    drv__usage_end(disp, true);
     return 0;
 fail:
     drv_pg_rollback(disp->pg);
+    drv__usage_end(disp, false);
     out_clear(disp);
     return -1;
 }
@@ -457,9 +485,11 @@ static int in_tx(drv_disp_t *disp,
         out_persist(disp, errstr, errstr_size) != 0 ||
         drv_pg_commit(disp->pg, errstr, errstr_size) != 0) {
         drv_pg_rollback(disp->pg);
+        drv__usage_end(disp, false);
         out_clear(disp);
         return -1;
     }
+    drv__usage_end(disp, true);
     return 0;
 }
 
@@ -535,14 +565,43 @@ static int take_lead(drv_disp_t *disp, volatile sig_atomic_t *stop)
     return 1;
 }
 
-/* Jobs by queue and status, and consumer lag, for /metrics. */
+/* Consumer lag for /metrics (from librdkafka's cached figures). */
 static void refresh_metrics(drv_disp_t *disp)
 {
+    drv_metrics_kafka_lag(disp->metrics, disp->kcons);
+}
+
+/*
+ * Jobs by queue and status for /metrics, counted every METRICS_MS on a
+ * connection of its own while this dispatcher leads: the count scans the
+ * jobs table, which must not hold up the loop that moves jobs.
+ */
+static void *gauges_main(void *arg)
+{
+    drv_disp_t *disp = arg;
+    drv_pg_t *pg = NULL;
     char e[DRV_ERRSTR_SIZE];
-    drv_pg_res_t *r = drv_pg_query(
-        disp->pg, "SELECT queue, status, count(*) FROM jobs GROUP BY 1, 2", 0,
-        NULL, e, sizeof(e));
-    if (r) {
+    while (!disp->gauges_stop) {
+        for (int i = 0; i < METRICS_MS / 100 && !disp->gauges_stop; i++) {
+            usleep(100 * 1000);
+        }
+        if (disp->gauges_stop || !disp->leading) {
+            continue;
+        }
+        if (!pg) {
+            pg = drv_pg_connect(drv_conf_get(disp->conf, "pg.conninfo"),
+                                disp->log, e, sizeof(e));
+        } else if (drv_pg_ensure(pg, e, sizeof(e)) != 0) {
+            continue;
+        }
+        drv_pg_res_t *r = pg ? drv_pg_query(pg,
+                                            "SELECT queue, status, count(*) "
+                                            "FROM jobs GROUP BY 1, 2",
+                                            0, NULL, e, sizeof(e))
+                             : NULL;
+        if (!r) {
+            continue;
+        }
         drv_metrics_reset(disp->metrics, "drover_jobs");
         for (int i = 0; i < drv_pg_res_rows(r); i++) {
             char label[400];
@@ -553,7 +612,8 @@ static void refresh_metrics(drv_disp_t *disp)
         }
         drv_pg_res_free(r);
     }
-    drv_metrics_kafka_lag(disp->metrics, disp->kcons);
+    drv_pg_destroy(pg);
+    return NULL;
 }
 
 /* Lead until stopped or the leader lock is lost. */
@@ -578,6 +638,7 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
     size_t n = 0;
     int64_t next_sync = drv_mono_ms() + TOPIC_SYNC_MS, next_sweep = 0;
     int64_t next_metrics = 0;
+    disp->usage_loaded = false; /* another dispatcher may have led */
     disp->leading = 1;
     drv_metrics_set(disp->metrics, "drover_dispatcher_active", NULL, 1);
     while (!*stop && leading(disp)) {

@@ -4,6 +4,9 @@
 #ifndef DRV_DISPATCHER_INT_H
 #define DRV_DISPATCHER_INT_H
 
+#include <pthread.h>
+#include <stdbool.h>
+
 #include "dispatcher.h"
 #include "drover/avro_codec.h"
 #include "drover/job.h"
@@ -37,12 +40,23 @@ struct drv_disp {
     size_t out_cnt, out_cap;
     json_t *out_ids; /* their outbox ids once persisted */
     json_t *done; /* jobs that became terminal, awaiting drv__drain */
+    json_t *batch_cache; /* catalog lookups made in the open transaction */
+    /* vCPUs and MiB held by released jobs, per compute environment:
+     * `usage` as last committed (loaded from the database when
+     * usage_loaded is false), `usage_delta` what the open transaction
+     * changed; see drv__usage_add */
+    json_t *usage, *usage_delta;
+    bool usage_loaded;
+    int64_t usage_loaded_at;
     json_t *unconfirmed; /* outbox ids delivered, rows not yet deleted */
     int64_t active_since; /* when this dispatcher took the leader lock */
     unsigned lead_session; /* the PostgreSQL session holding that lock */
     drv_metrics_t *metrics;
     drv_http_t *http;       /* /metrics and /healthz, if metrics.listen */
     volatile int leading;   /* for /healthz (read by the HTTP thread) */
+    pthread_t gauges;       /* counts jobs for /metrics (dispatcher.c) */
+    bool gauges_started;
+    volatile int gauges_stop;
     volatile int64_t db_ok_ms; /* last successful database round trip */
 };
 
@@ -94,6 +108,13 @@ int drv__drain(drv_disp_t *disp, char *errstr, size_t errstr_size);
 /* Create the children <parent>:0..size-1 of an array job (born PENDING). */
 int drv__array_spawn(drv_disp_t *disp, const char *parent, int size,
                      char *errstr, size_t errstr_size);
+
+/* Record that the open transaction released (sign 1) or let go of (-1) a
+ * job's vCPUs and memory on compute environment `ce`. */
+void drv__usage_add(drv_disp_t *disp, const char *ce, double vcpus,
+                    double mib, int sign);
+/* The transaction committed (true) or rolled back (false). */
+void drv__usage_end(drv_disp_t *disp, bool committed);
 
 /* ---- messages (apply.c) and scheduling (schedule.c) ---- */
 

@@ -82,7 +82,8 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
         "jobs.job_name, jobs.queue, jobs.definition_name, "
         "jobs.definition_revision, COALESCE(jobs.resolved, (SELECT "
         "p.resolved FROM jobs p WHERE p.job_id = jobs.array_parent)), "
-        "jobs.array_index, jobs.array_size, o.updated_at, x.n), "
+        "jobs.array_index, jobs.array_size, o.updated_at, x.n, "
+        "jobs.vcpus, jobs.memory_mib), "
         "a AS (INSERT INTO attempts (job_id, attempt, released_at) SELECT "
         "job_id, attempts, $3::bigint FROM u) SELECT * FROM u ORDER BY n",
         3, p, errstr, errstr_size);
@@ -94,6 +95,9 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
     int ret = 0;
     for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
         const char *job_id = drv_pg_res_get(r, i, 0);
+        drv__usage_add(disp, drv_pg_res_get(r, i, 1),
+                       strtod(drv_pg_res_get(r, i, 12), NULL),
+                       strtod(drv_pg_res_get(r, i, 13), NULL), 1);
         json_t *run = run_request(r, i);
         void *buf;
         size_t len;
@@ -148,17 +152,89 @@ typedef struct ce_room {
     double max_v, max_m, free_v, free_m;
 } ce_room_t;
 
-/* ENABLED environments with their free capacity; NULL on error. */
-static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
-                             size_t errstr_size)
+#define USAGE_RELOAD_MS 60000
+
+void drv__usage_add(drv_disp_t *disp, const char *ce, double vcpus,
+                    double mib, int sign)
+{
+    json_t *d = json_object_get(disp->usage_delta, ce);
+    if (!d) {
+        d = json_pack("[f,f]", 0.0, 0.0);
+        json_object_set_new(disp->usage_delta, ce, d);
+    }
+    json_array_set_new(d, 0, json_real(json_real_value(json_array_get(d, 0)) +
+                                       sign * vcpus));
+    json_array_set_new(d, 1, json_real(json_real_value(json_array_get(d, 1)) +
+                                       sign * mib));
+}
+
+void drv__usage_end(drv_disp_t *disp, bool committed)
+{
+    const char *ce;
+    json_t *d;
+    if (!committed) { /* what the database holds now is read again */
+        disp->usage_loaded = false;
+    } else {
+        json_object_foreach(disp->usage_delta, ce, d)
+        {
+            json_t *u = json_object_get(disp->usage, ce);
+            if (!u) {
+                u = json_pack("[f,f]", 0.0, 0.0);
+                json_object_set_new(disp->usage, ce, u);
+            }
+            for (size_t k = 0; k < 2; k++) {
+                json_array_set_new(
+                    u, k,
+                    json_real(json_real_value(json_array_get(u, k)) +
+                              json_real_value(json_array_get(d, k))));
+            }
+        }
+    }
+    json_object_clear(disp->usage_delta);
+}
+
+/* Sum what released jobs hold, inside the open transaction (its own
+ * changes so far included): the figure the deltas then move. */
+static int usage_load(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "SELECT c.name, c.max_vcpus, coalesce(c.max_memory_mib, 9e15), "
-        "coalesce(sum(j.vcpus), 0), coalesce(sum(j.memory_mib), 0) FROM "
-        "compute_environments c LEFT JOIN jobs j ON j.released AND "
-        "j.compute_environment = c.name WHERE c.state = 'ENABLED' GROUP BY "
-        "c.name ORDER BY c.name",
+        "SELECT compute_environment, sum(vcpus), sum(memory_mib) FROM jobs "
+        "WHERE released AND compute_environment IS NOT NULL GROUP BY 1",
+        0, NULL, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    json_object_clear(disp->usage);
+    json_object_clear(disp->usage_delta);
+    for (int i = 0; i < drv_pg_res_rows(r); i++) {
+        json_object_set_new(disp->usage, drv_pg_res_get(r, i, 0),
+                            json_pack("[f,f]",
+                                      strtod(drv_pg_res_get(r, i, 1), NULL),
+                                      strtod(drv_pg_res_get(r, i, 2), NULL)));
+    }
+    drv_pg_res_free(r);
+    disp->usage_loaded = true;
+    disp->usage_loaded_at = drv_mono_ms();
+    return 0;
+}
+
+/* ENABLED environments with their free capacity; NULL on error. What
+ * released jobs hold is summed from the database when this dispatcher
+ * starts leading, after a rollback and once a minute; in between it is
+ * kept from the releases and finishes it makes (no scan per pass). */
+static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
+                             size_t errstr_size)
+{
+    if ((!disp->usage_loaded ||
+         drv_mono_ms() - disp->usage_loaded_at > USAGE_RELOAD_MS) &&
+        usage_load(disp, errstr, errstr_size) != 0) {
+        return NULL;
+    }
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT name, max_vcpus, coalesce(max_memory_mib, 9e15) FROM "
+        "compute_environments WHERE state = 'ENABLED' ORDER BY name",
         0, NULL, errstr, errstr_size);
     if (!r) {
         return NULL;
@@ -166,12 +242,18 @@ static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
     *n = drv_pg_res_rows(r);
     ce_room_t *rooms = drv_calloc((size_t)*n + 1, sizeof(*rooms));
     for (int i = 0; i < *n; i++) {
-        snprintf(rooms[i].name, sizeof(rooms[i].name), "%s",
-                 drv_pg_res_get(r, i, 0));
+        const char *name = drv_pg_res_get(r, i, 0);
+        json_t *u = json_object_get(disp->usage, name);
+        json_t *d = json_object_get(disp->usage_delta, name);
+        snprintf(rooms[i].name, sizeof(rooms[i].name), "%s", name);
         rooms[i].max_v = strtod(drv_pg_res_get(r, i, 1), NULL);
         rooms[i].max_m = strtod(drv_pg_res_get(r, i, 2), NULL);
-        rooms[i].free_v = rooms[i].max_v - strtod(drv_pg_res_get(r, i, 3), NULL);
-        rooms[i].free_m = rooms[i].max_m - strtod(drv_pg_res_get(r, i, 4), NULL);
+        rooms[i].free_v = rooms[i].max_v -
+                          json_real_value(json_array_get(u, 0)) -
+                          json_real_value(json_array_get(d, 0));
+        rooms[i].free_m = rooms[i].max_m -
+                          json_real_value(json_array_get(u, 1)) -
+                          json_real_value(json_array_get(d, 1));
     }
     drv_pg_res_free(r);
     return rooms;

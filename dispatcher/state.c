@@ -13,6 +13,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dispatcher_int.h"
@@ -108,10 +109,12 @@ int drv__set_status(drv_disp_t *disp, const char *job_id, const char *to,
         "reason = COALESCE($6, jobs.reason), "
         "is_cancelled = jobs.is_cancelled OR $7::bool, "
         "is_terminated = jobs.is_terminated OR $8::bool "
-        "FROM (SELECT job_id, status AS prev FROM jobs WHERE job_id = $1 "
-        "FOR UPDATE) old WHERE jobs.job_id = old.job_id "
-        "AND jobs.status NOT IN " TERMINAL " AND jobs.status <> $2 "
-        "RETURNING " EVENT_COLS ", old.prev",
+        "FROM (SELECT job_id, status AS prev, released AS was_released FROM "
+        "jobs WHERE job_id = $1 FOR UPDATE) old WHERE jobs.job_id = "
+        "old.job_id AND jobs.status NOT IN " TERMINAL " AND jobs.status <> "
+        "$2 RETURNING " EVENT_COLS ", old.prev, old.was_released AND NOT "
+        "jobs.released, jobs.compute_environment, jobs.vcpus, "
+        "jobs.memory_mib",
         8, p, errstr, errstr_size);
     if (!r) {
         return -1;
@@ -122,6 +125,11 @@ int drv__set_status(drv_disp_t *disp, const char *job_id, const char *to,
         snprintf(label, sizeof(label), "status=\"%s\"", to);
         drv_metrics_add(disp->metrics, "drover_transitions_total", label, 1);
         drv__emit_event(disp, r, 0, drv_pg_res_get(r, 0, 19));
+        if (drv_pg_res_get(r, 0, 20)[0] == 't' && drv_pg_res_get(r, 0, 21)) {
+            drv__usage_add(disp, drv_pg_res_get(r, 0, 21),
+                           strtod(drv_pg_res_get(r, 0, 22), NULL),
+                           strtod(drv_pg_res_get(r, 0, 23), NULL), -1);
+        }
         if (!strcmp(to, "SUCCEEDED") || !strcmp(to, "FAILED")) {
             json_array_append_new(disp->done, json_string(job_id));
         }
