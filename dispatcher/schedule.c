@@ -302,6 +302,28 @@ static int place(drv_disp_t *disp, const char *job_id, double v, double m,
     return 0;
 }
 
+static bool any_room(const ce_room_t *rooms, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (rooms[i].free_v > 0 && rooms[i].free_m >= 4) {
+            return true;
+        }
+    }
+    return false;
+}
+
+#define CANDIDATES_FIRST 64
+#define CANDIDATES_MAX 1000
+
+/*
+ * A scheduling pass: RUNNABLE jobs by queue priority, then scheduling
+ * priority, then age (AWS), placed while there is room. Candidates are
+ * read a page at a time (64, then twice as many) from the jobs_release
+ * index of each queue, and only while some environment still has room:
+ * a pass with little room reads a few index entries whatever the backlog
+ * (no sort of every queued job). A DISABLED queue takes no new jobs but
+ * finishes what it holds (the job_queues join keeps it).
+ */
 int drv__state_schedule(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
     int nrooms = 0;
@@ -309,41 +331,53 @@ int drv__state_schedule(drv_disp_t *disp, char *errstr, size_t errstr_size)
     if (!rooms) {
         return -1;
     }
-    bool any_room = false;
-    for (int i = 0; i < nrooms; i++) {
-        any_room |= rooms[i].free_v > 0;
-    }
     int ret = 0;
-    drv_pg_res_t *cand = NULL;
-    if (any_room) {
-        /* queue priority, then scheduling priority, then age (AWS); a
-         * DISABLED queue takes no new jobs but finishes what it holds */
-        cand = drv_pg_query(
-            disp->pg,
-            "SELECT j.job_id, j.vcpus, j.memory_mib, (SELECT json_agg("
-            "compute_environment ORDER BY ord) FROM "
-            "job_queue_compute_environments WHERE queue = q.name) FROM jobs "
-            "j JOIN job_queues q ON q.name = j.queue "
-            "WHERE j.status = 'RUNNABLE' AND NOT j.released ORDER BY "
-            "q.priority DESC, j.scheduling_priority DESC, j.seq LIMIT 1000",
-            0, NULL, errstr, errstr_size);
-        ret = cand ? 0 : -1;
-    }
     json_t *ids = json_array(), *ces = json_array();
-    for (int i = 0; ret >= 0 && cand && i < drv_pg_res_rows(cand); i++) {
-        json_t *order = drv_pg_res_json(cand, i, 3);
-        ret = place(disp, drv_pg_res_get(cand, i, 0),
-                    strtod(drv_pg_res_get(cand, i, 1), NULL),
-                    strtod(drv_pg_res_get(cand, i, 2), NULL), order, rooms,
-                    nrooms, ids, ces, errstr, errstr_size);
-        json_decref(order);
+    int offset = 0, page = CANDIDATES_FIRST;
+    while (ret >= 0 && offset < CANDIDATES_MAX && any_room(rooms, nrooms)) {
+        char lim[16], off[16], upto[16];
+        snprintf(lim, sizeof(lim), "%d", page);
+        snprintf(off, sizeof(off), "%d", offset);
+        snprintf(upto, sizeof(upto), "%d", offset + page);
+        const char *p[] = {lim, off, upto};
+        drv_pg_res_t *cand = drv_pg_query(
+            disp->pg,
+            "SELECT j.job_id, j.vcpus, j.memory_mib, q.ces FROM (SELECT "
+            "name, priority, (SELECT json_agg(compute_environment ORDER BY "
+            "ord) FROM job_queue_compute_environments WHERE queue = name) "
+            "AS ces FROM job_queues) q CROSS JOIN LATERAL (SELECT job_id, "
+            "vcpus, memory_mib, scheduling_priority, seq FROM jobs WHERE "
+            "queue = q.name AND status = 'RUNNABLE' AND NOT released ORDER "
+            "BY scheduling_priority DESC, seq LIMIT $3::int) j ORDER BY "
+            "q.priority DESC, j.scheduling_priority DESC, j.seq LIMIT "
+            "$1::int OFFSET $2::int",
+            3, p, errstr, errstr_size);
+        if (!cand) {
+            ret = -1;
+            break;
+        }
+        int rows = drv_pg_res_rows(cand);
+        for (int i = 0; ret >= 0 && i < rows && any_room(rooms, nrooms);
+             i++) {
+            json_t *order = drv_pg_res_json(cand, i, 3);
+            ret = place(disp, drv_pg_res_get(cand, i, 0),
+                        strtod(drv_pg_res_get(cand, i, 1), NULL),
+                        strtod(drv_pg_res_get(cand, i, 2), NULL), order,
+                        rooms, nrooms, ids, ces, errstr, errstr_size);
+            json_decref(order);
+        }
+        drv_pg_res_free(cand);
+        if (rows < page) {
+            break; /* no more candidates */
+        }
+        offset += page;
+        page *= 2;
     }
     if (ret >= 0) {
         ret = release_all(disp, ids, ces, errstr, errstr_size);
     }
     json_decref(ids);
     json_decref(ces);
-    drv_pg_res_free(cand);
     free(rooms);
     return ret < 0 ? -1 : 0;
 }

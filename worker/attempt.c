@@ -533,6 +533,7 @@ void *drv__attempt_main(void *arg)
         }
     }
     wrk->running_cnt--;
+    wrk->ended++;
     pthread_cond_broadcast(&wrk->cond);
     pthread_mutex_unlock(&wrk->lock);
     json_decref(a->run);

@@ -15,10 +15,12 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -267,6 +269,88 @@ static void str_vector_free(char **v)
     free(v);
 }
 
+/* What the child needs, prepared by the parent before the clone. */
+typedef struct spawn {
+    char **argv, **envp;
+    const char *procs[2]; /* cgroup.procs files to join ("" if none) */
+    const char *logpath;  /* "" for /dev/null */
+    const char *dir;      /* working directory */
+} spawn_t;
+
+/*
+ * The child between clone and exec. It shares the worker's memory (as
+ * vfork: the worker's pages are neither copied nor made copy-on-write,
+ * which is most of what a fork of a threaded worker costs) and the parent
+ * thread waits until it has exec'd, so it only makes system calls and
+ * writes nothing the worker reads. All signals are blocked on entry.
+ */
+static int spawn_child(void *arg)
+{
+    const spawn_t *sp = arg;
+    /* no worker handler may run here: defaults, then unblock at exec */
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
+            sa.sa_handler != SIG_IGN) {
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = SIG_DFL;
+            sigaction(sig, &sa, NULL);
+        }
+    }
+    setpgid(0, 0); /* its own group: a stop reaches its children */
+    for (int i = 0; i < 2; i++) {
+        int fd = sp->procs[i][0] ? open(sp->procs[i], O_WRONLY) : -1;
+        if (fd >= 0) {
+            (void)!write(fd, "0", 1);
+            close(fd);
+        }
+    }
+    int o = sp->logpath[0]
+                ? open(sp->logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644)
+                : open("/dev/null", O_WRONLY);
+    int in = open("/dev/null", O_RDONLY);
+    if (o >= 0) {
+        dup2(o, 1);
+        dup2(o, 2);
+    }
+    if (in >= 0) {
+        dup2(in, 0);
+    }
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (chdir(sp->dir) != 0) {
+        _exit(126);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execvpe(sp->argv[0], sp->argv, sp->envp);
+    static const char msg[] = "drover: could not run the command\n";
+    (void)!write(2, msg, sizeof(msg) - 1);
+    _exit(127);
+}
+
+#define SPAWN_STACK (256 * 1024)
+
+/* Start the child (see spawn_child); its pid, or -1 with errno. */
+static pid_t spawn(spawn_t *sp)
+{
+    char *stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        return -1;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = clone(spawn_child, stack + SPAWN_STACK,
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, sp);
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, SPAWN_STACK);
+    errno = err;
+    return pid;
+}
+
 void drv__run_process(drv__attempt_t *a, json_t *out)
 {
     drv_wrk_t *wrk = a->wrk;
@@ -329,39 +413,13 @@ void drv__run_process(drv__attempt_t *a, json_t *out)
         snprintf(procs_cpu, sizeof(procs_cpu), "%s/cgroup.procs", cg.cpu);
     }
     int64_t t0 = drv_mono_ms();
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0); /* its own group: a stop reaches its children */
-        const char *procs[] = {procs_mem, procs_cpu};
-        for (int i = 0; i < 2; i++) {
-            int fd = procs[i][0] ? open(procs[i], O_WRONLY) : -1;
-            if (fd >= 0) {
-                (void)!write(fd, "0", 1);
-                close(fd);
-            }
-        }
-        int o = logpath[0] ? open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644)
-                           : open("/dev/null", O_WRONLY);
-        int in = open("/dev/null", O_RDONLY);
-        if (o >= 0) {
-            dup2(o, 1);
-            dup2(o, 2);
-        }
-        if (in >= 0) {
-            dup2(in, 0);
-        }
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        if (chdir(scratch) != 0) {
-            _exit(126);
-        }
-        execvpe(argv[0], argv, envp);
-        static const char msg[] = "drover: could not run the command\n";
-        (void)!write(2, msg, sizeof(msg) - 1);
-        _exit(127);
-    }
+    spawn_t sp = {.argv = argv,
+                  .envp = envp,
+                  .procs = {procs_mem, procs_cpu},
+                  .logpath = logpath,
+                  .dir = scratch};
+    pid_t pid = spawn(&sp);
+    int spawn_errno = errno;
     str_vector_free(argv);
     str_vector_free(envp);
     json_decref(env);
@@ -369,8 +427,8 @@ void drv__run_process(drv__attempt_t *a, json_t *out)
         json_object_set_new(out, "statusReason",
                             json_string(DRV_REASON_START_FAILED));
         json_object_set_new(out, "reason",
-                            json_sprintf("CannotStartContainerError: fork: %s",
-                                         strerror(errno)));
+                            json_sprintf("CannotStartContainerError: clone: %s",
+                                         strerror(spawn_errno)));
         goto cleanup;
     }
     drv_metrics_add(wrk->metrics, "drover_container_start_seconds_sum", NULL,

@@ -16,6 +16,8 @@
 
 #define MAX_PARTS 256
 #define CLAIM_BATCH 64
+/* a RunJob held this long for room pauses the consumer (see the loop) */
+#define HOLD_PAUSE_MS 1000
 
 static int64_t host_memory_mib(void)
 {
@@ -493,6 +495,8 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
     int64_t next_hb = 0;
     drv_kmsg_t *held = NULL; /* a RunJob waiting for room */
     json_t *held_run = NULL;
+    int64_t held_since = 0;
+    bool paused = false;
     while (!*stop) {
         wrk->loop_ok_ms = drv_now_ms();
         if (drv_mono_ms() >= next_hb) {
@@ -503,21 +507,51 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
             handle_control(wrk, c);
             drv_kmsg_destroy(c);
         }
-        if (held) {
-            if (try_admit(wrk, held_run)) {
-                json_decref(held_run);
-                claim(wrk, &held, 1, stop);
-                held = NULL;
-                drv_kcons_pause(wrk->kcons, 0);
-                continue;
-            }
-            drv_kmsg_destroy(drv_kcons_poll(wrk->kcons, 50)); /* paused */
-            drv_kprod_poll(wrk->kprod);
-            continue;
-        }
-        /* take what is there (up to a batch), then claim it in one go */
         drv_kmsg_t *batch[CLAIM_BATCH];
         size_t n = 0;
+        if (held) {
+            pthread_mutex_lock(&wrk->lock);
+            unsigned long ended = wrk->ended;
+            pthread_mutex_unlock(&wrk->lock);
+            if (!try_admit(wrk, held_run)) {
+                /* woken at once when an attempt ends and frees room; the
+                 * paused consumer is still polled for its callbacks */
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 50 * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                pthread_mutex_lock(&wrk->lock);
+                if (wrk->ended == ended) {
+                    pthread_cond_timedwait(&wrk->cond, &wrk->lock, &ts);
+                }
+                pthread_mutex_unlock(&wrk->lock);
+                /* a short wait leaves the consumer alone (a resumed
+                 * partition fetches again only after about a second); a
+                 * long one pauses it, so that it is polled for the
+                 * group's rebalances without taking messages */
+                if (!paused && drv_mono_ms() - held_since >= HOLD_PAUSE_MS) {
+                    drv_kcons_pause(wrk->kcons, 1);
+                    paused = true;
+                }
+                if (paused) {
+                    drv_kmsg_destroy(drv_kcons_poll(wrk->kcons, 0));
+                }
+                drv_kprod_poll(wrk->kprod);
+                continue;
+            }
+            json_decref(held_run);
+            held_run = NULL;
+            batch[n++] = held; /* claimed with whatever else fits now */
+            held = NULL;
+            if (paused) {
+                drv_kcons_pause(wrk->kcons, 0);
+                paused = false;
+            }
+        }
+        /* take what is there (up to a batch), then claim it in one go */
         while (n < CLAIM_BATCH && !held) {
             drv_kmsg_t *msg = drv_kcons_poll(wrk->kcons, n ? 0 : 100);
             if (!msg) {
@@ -531,7 +565,7 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
             }
             held = msg; /* its offset is stored once it is admitted */
             held_run = run;
-            drv_kcons_pause(wrk->kcons, 1);
+            held_since = drv_mono_ms();
         }
         claim(wrk, batch, n, stop);
         drv_kprod_poll(wrk->kprod);

@@ -51,6 +51,7 @@ struct drv_wrk {
     int64_t memory_free;
     drv__attempt_t *running;
     int running_cnt;
+    unsigned long ended; /* attempts ended so far (wakes a held RunJob) */
     drv__attempt_t *claims; /* admitted, claim not yet made durable */
 };
 
