@@ -189,11 +189,18 @@ static bool names_a_job(json_t *sj)
     return false;
 }
 
+/*
+ * Record a submission, unless its job id is taken (1: the caller looks at
+ * the earlier one). Also reads, in the same statement, the jobs recorded
+ * before this one that wait for it to exist (*waiting, a JSON array of
+ * ids, or NULL). 0 recorded, -1 database error.
+ */
 static int insert_job(drv_disp_t *disp, json_t *sj, const char *queue,
                       const char *def_name, int revision, json_t *resolved,
-                      const char *fail_reason, char *errstr,
-                      size_t errstr_size)
+                      const char *fail_reason, json_t **waiting,
+                      char *errstr, size_t errstr_size)
 {
+    *waiting = NULL;
     char rev[16], now[24], vcpus[32], mem[24], att[16], prio[16], size[16];
     json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
                                  "size");
@@ -233,23 +240,32 @@ static int insert_job(drv_disp_t *disp, json_t *sj, const char *queue,
                        is_sequential(sj) ? "true" : "false"};
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "INSERT INTO jobs (job_id, job_name, queue, definition_name, "
-        "definition_revision, status, status_reason, created_at, updated_at, "
-        "stopped_at, request, resolved, vcpus, memory_mib, max_attempts, "
-        "scheduling_priority, array_size, array_sequential) VALUES ($1, $2, "
-        "$3, $4, $5::int, $6, $7, $8::bigint, $8::bigint, CASE WHEN $6 = "
-        "'FAILED' THEN $8::bigint END, $9::jsonb, $10::jsonb, $11::float8, "
-        "$12::bigint, $13::int, $14::int, $15::int, $16::bool) "
-        "RETURNING " EVENT_COLS,
+        "WITH ins AS (INSERT INTO jobs (job_id, job_name, queue, "
+        "definition_name, definition_revision, status, status_reason, "
+        "created_at, updated_at, stopped_at, request, resolved, vcpus, "
+        "memory_mib, max_attempts, scheduling_priority, array_size, "
+        "array_sequential) VALUES ($1, $2, $3, $4, $5::int, $6, $7, "
+        "$8::bigint, $8::bigint, CASE WHEN $6 = 'FAILED' THEN $8::bigint "
+        "END, $9::jsonb, $10::jsonb, $11::float8, $12::bigint, $13::int, "
+        "$14::int, $15::int, $16::bool) ON CONFLICT (job_id) DO NOTHING "
+        "RETURNING " EVENT_COLS ") "
+        "SELECT ins.*, (SELECT json_agg(d.job_id ORDER BY j.seq) FROM "
+        "job_dependencies d JOIN jobs j ON j.job_id = d.job_id WHERE "
+        "d.depends_on = $1 AND j.status = 'SUBMITTED') FROM ins",
         16, p, errstr, errstr_size);
     free(req);
     free(res);
     if (!r) {
         return -1;
     }
+    if (drv_pg_res_rows(r) == 0) {
+        drv_pg_res_free(r);
+        return 1;
+    }
     if (fail_reason) {
         drv__emit_event(disp, r, 0, "SUBMITTED");
     }
+    *waiting = drv_pg_res_json(r, 0, 19);
     drv_pg_res_free(r);
     return 0;
 }
@@ -277,32 +293,28 @@ static int insert_dependencies(drv_disp_t *disp, const char *job_id,
     return 0;
 }
 
-/* Jobs recorded before job_id, held SUBMITTED until it exists. */
-static int wake_waiting(drv_disp_t *disp, const char *job_id, char *errstr,
+/* Jobs recorded before this one, held SUBMITTED until it existed. */
+static int wake_waiting(drv_disp_t *disp, json_t *waiting, char *errstr,
                         size_t errstr_size)
 {
-    const char *p[] = {job_id};
-    drv_pg_res_t *r = drv_pg_query(
-        disp->pg,
-        "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.job_id = "
-        "d.job_id WHERE d.depends_on = $1 AND j.status = 'SUBMITTED' "
-        "ORDER BY j.seq",
-        1, p, errstr, errstr_size);
-    if (!r) {
-        return -1;
-    }
     int ret = 0;
-    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
-        ret = drv__evaluate(disp, drv_pg_res_get(r, i, 0), errstr,
-                            errstr_size);
+    size_t i;
+    json_t *id;
+    json_array_foreach(waiting, i, id)
+    {
+        if (ret == 0 && json_is_string(id)) {
+            ret = drv__evaluate(disp, json_string_value(id), errstr,
+                                errstr_size);
+        }
     }
-    drv_pg_res_free(r);
     return ret;
 }
 
-static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
-                        const char *key, const void *raw, size_t raw_len,
-                        char *errstr, size_t errstr_size)
+/* A job id that is already recorded: a redelivery or a client's retry
+ * (the same body) is ignored, a different submission goes to the DLQ. */
+static int submitted_again(drv_disp_t *disp, json_t *sj, const char *source,
+                           const char *key, const void *raw, size_t raw_len,
+                           char *errstr, size_t errstr_size)
 {
     const char *job_id = json_string_value(json_object_get(sj, "jobId"));
     const char *p[] = {job_id};
@@ -312,7 +324,7 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
     if (!r) {
         return -1;
     }
-    if (drv_pg_res_rows(r) > 0) { /* a redelivery, or a reused id */
+    if (drv_pg_res_rows(r) > 0) {
         json_t *old = drv_pg_res_json(r, 0, 0);
         json_t *again = json_copy(sj); /* a client's retry: same body, later */
         json_object_del(again, "submittedAt");
@@ -327,11 +339,16 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
             drv__disp_dlq(disp, source, key, raw, raw_len, why);
         }
         json_decref(old);
-        drv_pg_res_free(r);
-        return 0;
     }
     drv_pg_res_free(r);
+    return 0;
+}
 
+static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
+                        const char *key, const void *raw, size_t raw_len,
+                        char *errstr, size_t errstr_size)
+{
+    const char *job_id = json_string_value(json_object_get(sj, "jobId"));
     char queue[256] = "", def_name[256] = "", reason[DRV_ERRSTR_SIZE];
     int revision = 0;
     json_t *resolved;
@@ -345,8 +362,15 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
         snprintf(queue, sizeof(queue), "%s",
                  source + strlen(DRV_TOPIC_SUBMIT_PREFIX));
     }
+    json_t *waiting = NULL;
     int ret = insert_job(disp, sj, queue, def_name, revision, resolved,
-                         resolved ? NULL : reason, errstr, errstr_size);
+                         resolved ? NULL : reason, &waiting, errstr,
+                         errstr_size);
+    if (ret == 1) {
+        json_decref(resolved);
+        return submitted_again(disp, sj, source, key, raw, raw_len, errstr,
+                               errstr_size);
+    }
     json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
                                  "size");
     if (ret == 0 && resolved) {
@@ -369,8 +393,9 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
     }
     if (ret == 0) {
         /* jobs that arrived first and wait for this one to exist */
-        ret = wake_waiting(disp, job_id, errstr, errstr_size);
+        ret = wake_waiting(disp, waiting, errstr, errstr_size);
     }
+    json_decref(waiting);
     json_decref(resolved);
     return ret;
 }
@@ -664,10 +689,14 @@ static int apply_progress(drv_disp_t *disp, json_t *js, const char *status,
                        inc,
                        status,
                        now};
+    /* "released IS NOT FALSE" (the column is NOT NULL) keeps the generic
+     * plan on the primary key: with plain "released" it walked the
+     * jobs_in_flight partial index, whose dead entries (every job that
+     * ever ran, until a vacuum) made this 0.7 ms on 30,000 jobs */
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "WITH j AS (SELECT job_id, status FROM jobs WHERE job_id = $1 AND "
-        "attempts = $2::int AND released FOR UPDATE), "
+        "attempts = $2::int AND released IS NOT FALSE FOR UPDATE), "
         "a AS (UPDATE attempts SET worker = COALESCE(worker, $3), "
         "worker_started_at = COALESCE(worker_started_at, $7::bigint), "
         "container_id = COALESCE($4, container_id), "

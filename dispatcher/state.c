@@ -321,26 +321,21 @@ int drv__evaluate(drv_disp_t *disp, const char *job_id, char *errstr,
     return ret;
 }
 
-/* Explicit dependents of a terminal job that still wait. */
-static int done_dependents(drv_disp_t *disp, const char *job_id, char *errstr,
+/* Explicit dependents of a terminal job that still wait (a JSON array of
+ * ids, read with the job by done_one). */
+static int done_dependents(drv_disp_t *disp, json_t *deps, char *errstr,
                            size_t errstr_size)
 {
-    const char *p[] = {job_id};
-    drv_pg_res_t *deps = drv_pg_query(
-        disp->pg,
-        "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.job_id = "
-        "d.job_id WHERE d.depends_on = $1 AND d.type IS DISTINCT FROM "
-        "'N_TO_N' AND j.status IN ('SUBMITTED','PENDING') ORDER BY j.seq",
-        1, p, errstr, errstr_size);
-    if (!deps) {
-        return -1;
-    }
     int ret = 0;
-    for (int i = 0; ret == 0 && i < drv_pg_res_rows(deps); i++) {
-        ret = drv__evaluate(disp, drv_pg_res_get(deps, i, 0), errstr,
-                            errstr_size);
+    size_t i;
+    json_t *id;
+    json_array_foreach(deps, i, id)
+    {
+        if (ret == 0 && json_is_string(id)) {
+            ret = drv__evaluate(disp, json_string_value(id), errstr,
+                                errstr_size);
+        }
     }
-    drv_pg_res_free(deps);
     return ret;
 }
 
@@ -438,8 +433,11 @@ static int done_one(drv_disp_t *disp, const char *job_id, char *errstr,
     const char *p[] = {job_id};
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "SELECT status, array_parent, array_index, array_size FROM jobs "
-        "WHERE job_id = $1",
+        "SELECT status, array_parent, array_index, array_size, (SELECT "
+        "json_agg(d.job_id ORDER BY w.seq) FROM job_dependencies d JOIN "
+        "jobs w ON w.job_id = d.job_id WHERE d.depends_on = $1 AND d.type "
+        "IS DISTINCT FROM 'N_TO_N' AND w.status IN ('SUBMITTED','PENDING')) "
+        "FROM jobs WHERE job_id = $1",
         1, p, errstr, errstr_size);
     if (!r) {
         return -1;
@@ -448,7 +446,9 @@ static int done_one(drv_disp_t *disp, const char *job_id, char *errstr,
     if (drv_pg_res_rows(r) == 1) {
         bool ok = !strcmp(drv_pg_res_get(r, 0, 0), "SUCCEEDED");
         const char *parent = drv_pg_res_get(r, 0, 1);
-        ret = done_dependents(disp, job_id, errstr, errstr_size);
+        json_t *deps = drv_pg_res_json(r, 0, 4);
+        ret = done_dependents(disp, deps, errstr, errstr_size);
+        json_decref(deps);
         if (ret == 0 && parent) {
             ret = done_child(disp, parent, (int)drv_pg_res_int(r, 0, 2, 0), ok,
                              errstr, errstr_size);
