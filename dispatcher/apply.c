@@ -521,56 +521,6 @@ static int apply_cancel(drv_disp_t *disp, json_t *cj, bool terminate,
 
 /* ---- JobStatus --------------------------------------------------------- */
 
-/* Record the owner's report on its attempt, claiming it if nobody has:
- * 1 done, 0 the attempt is another worker's (or unknown), -1 error. */
-static int record_attempt(drv_disp_t *disp, json_t *js, const char *status,
-                          char *errstr, size_t errstr_size)
-{
-    char att[16], ts[24], code[16], inc[24];
-    json_t *ec = json_object_get(js, "exitCode");
-    snprintf(inc, sizeof(inc), "%" JSON_INTEGER_FORMAT,
-             json_integer_value(json_object_get(js, "workerStartedAt")));
-    snprintf(att, sizeof(att), "%d",
-             (int)json_integer_value(json_object_get(js, "attempt")));
-    snprintf(ts, sizeof(ts), "%" JSON_INTEGER_FORMAT,
-             json_integer_value(json_object_get(js, "timestamp")));
-    snprintf(code, sizeof(code), "%d", (int)json_integer_value(ec));
-    bool running = !strcmp(status, "RUNNING");
-    bool done = !strcmp(status, "SUCCEEDED") || !strcmp(status, "FAILED");
-    const char *p[] = {
-        json_string_value(json_object_get(js, "jobId")),
-        att,
-        json_string_value(json_object_get(js, "worker")),
-        json_string_value(json_object_get(js, "containerId")),
-        running ? ts : NULL,
-        done ? ts : NULL,
-        ec ? code : NULL,
-        json_string_value(json_object_get(js, "reason")),
-        json_string_value(json_object_get(js, "statusReason")),
-        json_string_value(json_object_get(js, "logStreamName")),
-        inc};
-    drv_pg_res_t *r = drv_pg_query(
-        disp->pg,
-        "UPDATE attempts SET worker = COALESCE(worker, $3), "
-        "worker_started_at = COALESCE(worker_started_at, $11::bigint), "
-        "container_id = COALESCE($4, container_id), "
-        "started_at = COALESCE($5::bigint, started_at), "
-        "stopped_at = COALESCE($6::bigint, stopped_at), "
-        "exit_code = COALESCE($7::int, exit_code), "
-        "reason = COALESCE($8, reason), "
-        "status_reason = COALESCE($9, status_reason), "
-        "log_stream = COALESCE($10, log_stream) "
-        "WHERE job_id = $1 AND attempt = $2::int AND COALESCE(worker, $3) "
-        "= $3 AND COALESCE(worker_started_at, $11::bigint) = $11::bigint",
-        11, p, errstr, errstr_size);
-    if (!r) {
-        return -1;
-    }
-    int owner = drv_pg_res_affected(r) == 1;
-    drv_pg_res_free(r);
-    return owner;
-}
-
 static int finish_attempt(drv_disp_t *disp, json_t *js, const char *status,
                           json_t *retry, int attempts, bool stopped_by_user,
                           char *errstr, size_t errstr_size)
@@ -750,15 +700,55 @@ static int apply_status(drv_disp_t *disp, json_t *js, char *errstr,
             return fast < 0 ? -1 : 0;
         }
     }
-    const char *p[] = {job_id};
+    /* lock the job and, if this is its current released attempt and the
+     * sender owns it (or nobody does yet), record the report on it: one
+     * statement, fenced by the locked row */
+    char att[16], ts[24], code[16], inc[24];
+    json_t *ec = json_object_get(js, "exitCode");
+    snprintf(inc, sizeof(inc), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(js, "workerStartedAt")));
+    snprintf(att, sizeof(att), "%d", attempt);
+    snprintf(ts, sizeof(ts), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(js, "timestamp")));
+    snprintf(code, sizeof(code), "%d", (int)json_integer_value(ec));
+    bool running = !strcmp(status, "RUNNING");
+    bool done = !strcmp(status, "SUCCEEDED") || !strcmp(status, "FAILED");
+    const char *p[] = {
+        job_id,
+        att,
+        json_string_value(json_object_get(js, "worker")),
+        json_string_value(json_object_get(js, "containerId")),
+        running ? ts : NULL,
+        done ? ts : NULL,
+        ec ? code : NULL,
+        json_string_value(json_object_get(js, "reason")),
+        json_string_value(json_object_get(js, "statusReason")),
+        json_string_value(json_object_get(js, "logStreamName")),
+        inc};
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "SELECT j.status, j.attempts, j.released, COALESCE(j.resolved, "
-        "p.resolved)->'retryStrategy', j.is_cancelled OR j.is_terminated, "
-        "j.compute_environment "
-        "FROM jobs j LEFT JOIN jobs p ON p.job_id = j.array_parent "
-        "WHERE j.job_id = $1 FOR UPDATE OF j",
-        1, p, errstr, errstr_size);
+        "WITH j AS (SELECT j.job_id, j.status, j.attempts, j.released, "
+        "COALESCE(j.resolved, p.resolved)->'retryStrategy' AS retry, "
+        "j.is_cancelled OR j.is_terminated AS stopped, "
+        "j.compute_environment FROM jobs j LEFT JOIN jobs p ON p.job_id = "
+        "j.array_parent WHERE j.job_id = $1 FOR UPDATE OF j), "
+        "a AS (UPDATE attempts SET worker = COALESCE(worker, $3), "
+        "worker_started_at = COALESCE(worker_started_at, $11::bigint), "
+        "container_id = COALESCE($4, container_id), "
+        "started_at = COALESCE($5::bigint, started_at), "
+        "stopped_at = COALESCE($6::bigint, stopped_at), "
+        "exit_code = COALESCE($7::int, exit_code), "
+        "reason = COALESCE($8, reason), "
+        "status_reason = COALESCE($9, status_reason), "
+        "log_stream = COALESCE($10, log_stream) FROM j "
+        "WHERE attempts.job_id = j.job_id AND attempts.attempt = $2::int "
+        "AND j.attempts = $2::int AND j.released AND "
+        "COALESCE(attempts.worker, $3) = $3 AND "
+        "COALESCE(attempts.worker_started_at, $11::bigint) = $11::bigint "
+        "RETURNING attempts.job_id) "
+        "SELECT j.status, j.attempts, j.released, j.retry, j.stopped, "
+        "j.compute_environment, (SELECT count(*) FROM a) FROM j",
+        11, p, errstr, errstr_size);
     if (!r) {
         return -1;
     }
@@ -774,9 +764,9 @@ static int apply_status(drv_disp_t *disp, json_t *js, char *errstr,
         json_decref(f);
         goto out;
     }
-    /* the owner's report is recorded in one statement; anyone else's is
-     * refused (check_owner says whose it is and stops the duplicate) */
-    int owner = record_attempt(disp, js, status, errstr, errstr_size);
+    /* the owner's report is recorded; anyone else's is refused
+     * (check_owner says whose it is and stops the duplicate) */
+    int owner = drv_pg_res_int(r, 0, 6, 0) == 1;
     if (owner == 0) {
         owner = check_owner(disp, js, drv_pg_res_get(r, 0, 5), errstr,
                             errstr_size);

@@ -85,6 +85,11 @@ static int do_connect(drv_pg_t *pg, char *errstr, size_t errstr_size)
         return -1;
     }
     PQsetNoticeProcessor(pg->conn, notice_cb, pg);
+    /* Drover's statements are short and many: JIT compilation (when a
+     * plan's estimate passes jit_above_cost, e.g. from a small table
+     * without statistics yet) cost 10 ms on a 0.7 ms scheduling query */
+    PGresult *res = PQexec(pg->conn, "SET jit = off");
+    PQclear(res);
     return 0;
 }
 
