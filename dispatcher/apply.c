@@ -850,8 +850,12 @@ int drv__lose_silent_workers(drv_disp_t *disp, char *errstr,
         return 0; /* heartbeats sent while no dispatcher was active are not
                      applied yet: give every worker one lease first */
     }
+    /* silent for a lease as of the last time this dispatcher had read
+     * everything: one that lags behind its input (a burst) sees heartbeats
+     * late and must not take that for silence */
+    int64_t seen_up_to = disp->caught_up_at < now ? disp->caught_up_at : now;
     char cut[24];
-    snprintf(cut, sizeof(cut), "%" PRId64, now - lease);
+    snprintf(cut, sizeof(cut), "%" PRId64, seen_up_to - lease);
     const char *p[] = {cut};
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,

@@ -307,7 +307,8 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
         goto fail;
     }
     if (!(disp->codec = drv_codec_from_conf(conf, errstr, errstr_size)) ||
-        !(disp->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size))) {
+        !(disp->kprod = drv_kprod_new(conf, log, DRV_KPROD_DURABLE, errstr,
+                                      errstr_size))) {
         goto fail;
     }
     disp->metrics = drv_metrics_new();
@@ -645,6 +646,7 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
         while (n < batch_max) {
             drv_kmsg_t *m = drv_kcons_poll(disp->kcons, n ? 0 : poll_ms);
             if (!m) {
+                disp->caught_up_at = drv_now_ms();
                 break;
             }
             msgs[n++] = m;

@@ -50,6 +50,8 @@ struct drv_disp {
     int64_t usage_loaded_at;
     json_t *unconfirmed; /* outbox ids delivered, rows not yet deleted */
     int64_t active_since; /* when this dispatcher took the leader lock */
+    int64_t caught_up_at; /* when it last had nothing more to read: every
+                             heartbeat sent a moment before is applied */
     unsigned lead_session; /* the PostgreSQL session holding that lock */
     drv_metrics_t *metrics;
     drv_http_t *http;       /* /metrics and /healthz, if metrics.listen */

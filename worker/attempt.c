@@ -341,7 +341,8 @@ static int wait_exit(drv__attempt_t *a, drv_docker_t *dk, const char *cid,
 }
 
 /* Run the container; fills the outcome for the final report. */
-static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out)
+static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out,
+                          char *remove_cid, size_t remove_size)
 {
     char e[DRV_ERRSTR_SIZE], cid[80] = "";
     json_t *spec = container_spec(a);
@@ -424,10 +425,8 @@ static void run_container(drv__attempt_t *a, drv_docker_t *dk, json_t *out)
         json_decref(info);
         keep_logs(a, dk, cid);
     }
-    if (drv_docker_remove(dk, cid, e, sizeof(e)) != 0) {
-        drv_log(a->wrk->log, DRV_LOG_WARN, "worker.remove_failed", NULL,
-                "could not remove container %s: %s", cid, e);
-    }
+    /* removed once the outcome is reported: nobody waits for that */
+    snprintf(remove_cid, remove_size, "%s", cid);
 }
 
 typedef struct stopper {
@@ -476,6 +475,7 @@ void *drv__attempt_main(void *arg)
     drv__attempt_t *a = arg;
     drv_wrk_t *wrk = a->wrk;
     json_t *out = json_object(); /* STARTING was reported by claim() */
+    char remove_cid[80] = "", e[DRV_ERRSTR_SIZE];
     const char *runtime = drv_conf_get(wrk->conf, "worker.runtime");
     bool hollow = !strcmp(runtime, "hollow");
     bool process = !strcmp(runtime, "process");
@@ -497,8 +497,7 @@ void *drv__attempt_main(void *arg)
         json_object_set_new(out, "statusReason",
                             json_string(DRV_REASON_START_FAILED));
     } else {
-        run_container(a, dk, out);
-        drv_docker_destroy(dk);
+        run_container(a, dk, out, remove_cid, sizeof(remove_cid));
     }
     pthread_mutex_lock(&wrk->lock);
     bool handed_back = a->handed_back;
@@ -522,6 +521,11 @@ void *drv__attempt_main(void *arg)
             "attempt %d %s", a->attempt, status);
     json_decref(f);
     drv__wrk_report(wrk, a->job_id, a->attempt, status, out);
+    if (remove_cid[0] && drv_docker_remove(dk, remove_cid, e, sizeof(e))) {
+        drv_log(wrk->log, DRV_LOG_WARN, "worker.remove_failed", NULL,
+                "could not remove container %s: %s", remove_cid, e);
+    }
+    drv_docker_destroy(dk);
 
     pthread_mutex_lock(&wrk->lock);
     wrk->vcpus_free += a->vcpus;

@@ -176,7 +176,9 @@ drv_wrk_t *drv_wrk_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
     }
     snprintf(group, sizeof(group), "drover-worker.%s", wrk->ce);
     if (!(wrk->codec = drv_codec_from_conf(conf, errstr, errstr_size)) ||
-        !(wrk->kprod = drv_kprod_new(conf, log, true, errstr, errstr_size)) ||
+        !(wrk->kprod = drv_kprod_new(conf, log,
+                                     DRV_KPROD_DURABLE | DRV_KPROD_PROMPT,
+                                     errstr, errstr_size)) ||
         !(wrk->kcons = drv_kcons_new(conf, log, group, NULL, NULL, errstr,
                                      errstr_size))) {
         drv_wrk_destroy(wrk);

@@ -121,11 +121,12 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 }
 
 drv_kprod_t *drv_kprod_new(const drv_conf_t *conf, drv_log_t *log,
-                           bool durable, char *errstr, size_t errstr_size)
+                           unsigned flags, char *errstr, size_t errstr_size)
 {
     const char *defaults[] = {
-        "enable.idempotence", "true", "linger.ms", "2",
-        "message.timeout.ms", durable ? "0" : "20000", NULL};
+        "enable.idempotence", "true", "linger.ms",
+        flags & DRV_KPROD_PROMPT ? "0" : "2", "message.timeout.ms",
+        flags & DRV_KPROD_DURABLE ? "0" : "20000", NULL};
     char e[512];
     drv_kprod_t *kp = drv_calloc(1, sizeof(*kp));
     pthread_mutex_init(&kp->lock, NULL);

@@ -26,7 +26,7 @@ static int ensure_kafka(drv_client_t *client, drv_err_t *err, char *errstr,
         return -1;
     }
     if (!client->kprod && !(client->kprod = drv_kprod_new(
-                                client->conf, client->log, false, errstr,
+                                client->conf, client->log, 0, errstr,
                                 errstr_size))) {
         *err = DRV_ERR_FATAL;
         return -1;

@@ -238,7 +238,7 @@ END_TEST
 static void produce_raw(const char *key, const void *buf, size_t len)
 {
     char e[DRV_ERRSTR_SIZE];
-    drv_kprod_t *kp = drv_kprod_new(e2e_conf, NULL, false, e, sizeof(e));
+    drv_kprod_t *kp = drv_kprod_new(e2e_conf, NULL, 0, e, sizeof(e));
     ck_assert_msg(kp != NULL, "%s", e);
     ck_assert_int_eq(drv_kprod_send(kp, "drover.submit.default", -1, key, buf,
                                     len, NULL, 0, e, sizeof(e)),

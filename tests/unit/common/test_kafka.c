@@ -39,7 +39,7 @@ static void teardown(void)
 
 START_TEST(test_kafka_produce_consume_roundtrip)
 {
-    drv_kprod_t *kp = drv_kprod_new(conf, NULL, false, errstr, sizeof(errstr));
+    drv_kprod_t *kp = drv_kprod_new(conf, NULL, 0, errstr, sizeof(errstr));
     ck_assert_msg(kp != NULL, "%s", errstr);
     drv_kheader_t h[] = {{"drover.error", "why"}};
     ck_assert_int_eq(drv_kprod_send(kp, "t.one", -1, "job-1", "payload", 7, h,
@@ -104,7 +104,8 @@ START_TEST(test_kafka_sasl_tls_passthrough)
                                       sizeof(errstr)),
                          0);
     }
-    drv_kprod_t *kp = drv_kprod_new(c, log, true, errstr, sizeof(errstr));
+    drv_kprod_t *kp = drv_kprod_new(c, log, DRV_KPROD_DURABLE, errstr,
+                                    sizeof(errstr));
     ck_assert_msg(kp != NULL, "%s", errstr);
     drv_kcons_t *kc = drv_kcons_new(c, log, "g-sasl", NULL, NULL, errstr,
                                     sizeof(errstr));
@@ -130,7 +131,7 @@ END_TEST
 START_TEST(test_kafka_bad_config)
 {
     drv_conf_set(conf, "kafka.linger.ms", "not-a-number", NULL, 0);
-    ck_assert_ptr_null(drv_kprod_new(conf, NULL, true, errstr,
+    ck_assert_ptr_null(drv_kprod_new(conf, NULL, DRV_KPROD_DURABLE, errstr,
                                      sizeof(errstr)));
     ck_assert_msg(strstr(errstr, "kafka.linger.ms"), "%s", errstr);
 }
