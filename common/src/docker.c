@@ -3,6 +3,8 @@
 #include "drover/docker.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "drover/util.h"
@@ -11,6 +13,7 @@ struct drv_docker {
     CURL *curl;
     char *socket_path;
     char *api_version;
+    bool no_libpod; /* the engine has no Podman endpoints (Docker) */
 };
 
 typedef struct buf {
@@ -212,9 +215,54 @@ int drv_docker_start(drv_docker_t *dk, const char *id, char *errstr,
                   errstr_size);
 }
 
+/*
+ * Podman's Docker-compatible wait notices an exit late (a container
+ * running `true` was seen to end 420 ms after its start returned, against
+ * 170 ms with its own wait): its own endpoint, which takes a polling
+ * interval, is tried first. An engine without it (Docker) answers 404
+ * and is not asked again through this handle.
+ */
+
+static int wait_libpod(drv_docker_t *dk, const char *id, int64_t timeout_ms,
+                       int *exit_code, char *errstr, size_t errstr_size)
+{
+    char path[300];
+    buf_t b = {0};
+    snprintf(path, sizeof(path),
+             "/libpod/containers/%s/wait?condition=exited&condition=stopped"
+             "&interval=50ms",
+             id);
+    long st = request(dk, "POST", path, NULL, timeout_ms, &b, errstr,
+                      errstr_size);
+    int ret = 2; /* not answered: the compatible wait */
+    if (st == 0) {
+        ret = 1;
+    } else if (st == 200 && b.data) {
+        char *end;
+        long v = strtol(b.data, &end, 10);
+        if (end != b.data) {
+            *exit_code = (int)v;
+            ret = 0;
+        }
+    } else if (st == 404 && !(b.data && strstr(b.data, "no such container"))) {
+        dk->no_libpod = true;
+    } else if (st < 0) {
+        ret = -1;
+    }
+    free(b.data);
+    return ret;
+}
+
 int drv_docker_wait(drv_docker_t *dk, const char *id, int64_t timeout_ms,
                     int *exit_code, char *errstr, size_t errstr_size)
 {
+    if (!dk->no_libpod) {
+        int r = wait_libpod(dk, id, timeout_ms, exit_code, errstr,
+                            errstr_size);
+        if (r != 2) {
+            return r;
+        }
+    }
     char path[256];
     buf_t b = {0};
     snprintf(path, sizeof(path), "/containers/%s/wait", id);

@@ -20,6 +20,7 @@ static struct MHD_Daemon *mhd;
 static char sock_path[108];
 static char errstr[DRV_ERRSTR_SIZE];
 static char last_body[4096];
+static int libpod_calls; /* requests to the Podman-only wait endpoint */
 
 typedef struct {
     char *data;
@@ -56,6 +57,21 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method,
     }
     if (!strcmp(url, "/v1.41/containers/abc123/start")) {
         return REPLY(c, 204, "");
+    }
+    if (!strncmp(url, "/v1.41/libpod/", 14)) {
+        libpod_calls++;
+    }
+    /* Podman: its own wait answers the bare exit code */
+    if (!strcmp(url, "/v1.41/libpod/containers/pod1/wait")) {
+        return REPLY(c, 200, "7\n");
+    }
+    /* Docker: no libpod routes at all */
+    if (!strncmp(url, "/v1.41/libpod/containers/dock", 29)) {
+        return REPLY(c, 404, "{\"message\":\"page not found\"}");
+    }
+    if (!strcmp(url, "/v1.41/containers/dock1/wait") ||
+        !strcmp(url, "/v1.41/containers/dock2/wait")) {
+        return REPLY(c, 200, "{\"StatusCode\":5}");
     }
     if (!strcmp(url, "/v1.41/containers/abc123/wait")) {
         return REPLY(c, 200, "{\"StatusCode\":3}");
@@ -212,6 +228,37 @@ START_TEST(test_docker_errors)
 }
 END_TEST
 
+/* Podman's own wait is used when the engine has it (the compatible one
+ * notices an exit late); an engine without it is asked once. */
+START_TEST(test_docker_wait_engines)
+{
+    drv_docker_t *dk = drv_docker_new(sock_path, "v1.41");
+    int code = -1;
+    libpod_calls = 0;
+    ck_assert_int_eq(drv_docker_wait(dk, "pod1", 0, &code, errstr,
+                                     sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(code, 7);
+    ck_assert_int_eq(libpod_calls, 1);
+    drv_docker_destroy(dk);
+
+    dk = drv_docker_new(sock_path, "v1.41");
+    libpod_calls = 0;
+    code = -1;
+    ck_assert_int_eq(drv_docker_wait(dk, "dock1", 0, &code, errstr,
+                                     sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(code, 5);
+    code = -1;
+    ck_assert_int_eq(drv_docker_wait(dk, "dock2", 0, &code, errstr,
+                                     sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(code, 5);
+    ck_assert_int_eq(libpod_calls, 1); /* not asked again */
+    drv_docker_destroy(dk);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("docker");
@@ -219,6 +266,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_docker_container_lifecycle);
     tcase_add_test(tc, test_docker_errors);
+    tcase_add_test(tc, test_docker_wait_engines);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
