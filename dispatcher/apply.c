@@ -293,23 +293,6 @@ static int insert_dependencies(drv_disp_t *disp, const char *job_id,
     return 0;
 }
 
-/* Jobs recorded before this one, held SUBMITTED until it existed. */
-static int wake_waiting(drv_disp_t *disp, json_t *waiting, char *errstr,
-                        size_t errstr_size)
-{
-    int ret = 0;
-    size_t i;
-    json_t *id;
-    json_array_foreach(waiting, i, id)
-    {
-        if (ret == 0 && json_is_string(id)) {
-            ret = drv__evaluate(disp, json_string_value(id), errstr,
-                                errstr_size);
-        }
-    }
-    return ret;
-}
-
 /* A job id that is already recorded: a redelivery or a client's retry
  * (the same body) is ignored, a different submission goes to the DLQ. */
 static int submitted_again(drv_disp_t *disp, json_t *sj, const char *source,
@@ -393,7 +376,7 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
     }
     if (ret == 0) {
         /* jobs that arrived first and wait for this one to exist */
-        ret = wake_waiting(disp, waiting, errstr, errstr_size);
+        ret = drv__evaluate_all(disp, waiting, errstr, errstr_size);
     }
     json_decref(waiting);
     json_decref(resolved);

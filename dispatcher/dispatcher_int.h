@@ -102,6 +102,9 @@ int drv__set_status(drv_disp_t *disp, const char *job_id, const char *to,
 /* Decide a SUBMITTED or PENDING job's fate from its dependencies. */
 int drv__evaluate(drv_disp_t *disp, const char *job_id, char *errstr,
                   size_t errstr_size);
+/* drv__evaluate for each id of a JSON array (NULL: none), in order. */
+int drv__evaluate_all(drv_disp_t *disp, json_t *ids, char *errstr,
+                      size_t errstr_size);
 
 /* Everything that follows from jobs becoming terminal: dependents, array
  * parents' completion, SEQUENTIAL siblings, N_TO_N counterparts. */

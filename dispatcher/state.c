@@ -337,15 +337,13 @@ int drv__evaluate(drv_disp_t *disp, const char *job_id, char *errstr,
     return ret;
 }
 
-/* Explicit dependents of a terminal job that still wait (a JSON array of
- * ids, read with the job by done_one). */
-static int done_dependents(drv_disp_t *disp, json_t *deps, char *errstr,
-                           size_t errstr_size)
+int drv__evaluate_all(drv_disp_t *disp, json_t *ids, char *errstr,
+                      size_t errstr_size)
 {
     int ret = 0;
     size_t i;
     json_t *id;
-    json_array_foreach(deps, i, id)
+    json_array_foreach(ids, i, id)
     {
         if (ret == 0 && json_is_string(id)) {
             ret = drv__evaluate(disp, json_string_value(id), errstr,
@@ -451,8 +449,9 @@ static int done_one(drv_disp_t *disp, json_t *d, char *errstr,
     const char *job_id = json_string_value(json_object_get(d, "id"));
     const char *parent = json_string_value(json_object_get(d, "parent"));
     bool ok = json_is_true(json_object_get(d, "ok"));
-    int ret = done_dependents(disp, json_object_get(d, "deps"), errstr,
-                              errstr_size);
+    /* explicit dependents that still wait, read with the change */
+    int ret = drv__evaluate_all(disp, json_object_get(d, "deps"), errstr,
+                                errstr_size);
     if (ret == 0 && parent) {
         ret = done_child(disp, parent,
                          (int)json_integer_value(json_object_get(d, "index")),

@@ -539,7 +539,12 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
                     paused = true;
                 }
                 if (paused) {
-                    drv_kmsg_destroy(drv_kcons_poll(wrk->kcons, 0));
+                    drv_kmsg_t *m = drv_kcons_poll(wrk->kcons, 0);
+                    if (m) { /* a partition assigned since the pause */
+                        drv_kcons_pause(wrk->kcons, 1);
+                        drv_kcons_rewind(wrk->kcons, m);
+                        drv_kmsg_destroy(m);
+                    }
                 }
                 drv_kprod_poll(wrk->kprod);
                 continue;

@@ -424,6 +424,19 @@ void drv_kcons_store(drv_kcons_t *kc, const drv_kmsg_t *msg)
     (void)kc;
 }
 
+void drv_kcons_rewind(drv_kcons_t *kc, const drv_kmsg_t *msg)
+{
+    rd_kafka_resp_err_t err = rd_kafka_seek(msg->rkm->rkt,
+                                            msg->rkm->partition,
+                                            msg->rkm->offset, 0);
+    if (err) {
+        drv_log(kc->log, DRV_LOG_WARN, "kafka.rewind_failed", NULL,
+                "could not go back to offset %" PRId64 " of %s [%d]: %s",
+                msg->rkm->offset, rd_kafka_topic_name(msg->rkm->rkt),
+                (int)msg->rkm->partition, rd_kafka_err2str(err));
+    }
+}
+
 void drv_kcons_lag(drv_kcons_t *kc, drv_kcons_lag_cb *cb, void *opaque)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;

@@ -133,6 +133,10 @@ void drv_kcons_store(drv_kcons_t *kc, const drv_kmsg_t *msg);
 /** @brief Stop or restart fetching on every assigned partition. */
 void drv_kcons_pause(drv_kcons_t *kc, int pause);
 
+/** @brief Fetch msg again later: its partition's position goes back to it
+ *         (a message polled while the consumer means to take none). */
+void drv_kcons_rewind(drv_kcons_t *kc, const drv_kmsg_t *msg);
+
 /* Consumer lag of every assigned partition (high watermark minus the
  * position, from librdkafka's cached figures; never blocks). */
 typedef void(drv_kcons_lag_cb)(const char *topic, int32_t partition,
