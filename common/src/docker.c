@@ -222,7 +222,6 @@ int drv_docker_start(drv_docker_t *dk, const char *id, char *errstr,
  * interval, is tried first. An engine without it (Docker) answers 404
  * and is not asked again through this handle.
  */
-
 static int wait_libpod(drv_docker_t *dk, const char *id, int64_t timeout_ms,
                        int *exit_code, char *errstr, size_t errstr_size)
 {

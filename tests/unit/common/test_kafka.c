@@ -37,6 +37,30 @@ static void teardown(void)
     rd_kafka_destroy(mock_rk);
 }
 
+/* A consumer of group `group` subscribed to t.one. */
+static drv_kcons_t *subscribed(const char *group)
+{
+    drv_kcons_t *kc = drv_kcons_new(conf, NULL, group, NULL, NULL, errstr,
+                                    sizeof(errstr));
+    ck_assert_ptr_nonnull(kc);
+    const char *topics[] = {"t.one"};
+    ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, errstr,
+                                         sizeof(errstr)),
+                     0);
+    return kc;
+}
+
+/* The next message (the first poll waits for the group's assignment). */
+static drv_kmsg_t *poll_one(drv_kcons_t *kc)
+{
+    drv_kmsg_t *m = NULL;
+    for (int64_t end = drv_mono_ms() + 20000; !m && drv_mono_ms() < end;) {
+        m = drv_kcons_poll(kc, 200);
+    }
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
 START_TEST(test_kafka_produce_consume_roundtrip)
 {
     drv_kprod_t *kp = drv_kprod_new(conf, NULL, 0, errstr, sizeof(errstr));
@@ -49,18 +73,8 @@ START_TEST(test_kafka_produce_consume_roundtrip)
                   "%s", errstr);
     drv_kprod_destroy(kp);
 
-    drv_kcons_t *kc = drv_kcons_new(conf, NULL, "g1", NULL, NULL, errstr,
-                                    sizeof(errstr));
-    ck_assert_ptr_nonnull(kc);
-    const char *topics[] = {"t.one"};
-    ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, errstr,
-                                         sizeof(errstr)),
-                     0);
-    drv_kmsg_t *m = NULL;
-    for (int64_t end = drv_mono_ms() + 20000; !m && drv_mono_ms() < end;) {
-        m = drv_kcons_poll(kc, 200);
-    }
-    ck_assert_ptr_nonnull(m);
+    drv_kcons_t *kc = subscribed("g1");
+    drv_kmsg_t *m = poll_one(kc);
     size_t len;
     const void *v = drv_kmsg_value(m, &len);
     ck_assert_int_eq(len, 7);
@@ -94,28 +108,14 @@ START_TEST(test_kafka_rewind_while_paused)
     ck_assert_msg(drv_kprod_flush(kp, 10000, errstr, sizeof(errstr)) == 0,
                   "%s", errstr);
     drv_kprod_destroy(kp);
-    drv_kcons_t *kc = drv_kcons_new(conf, NULL, "g-rewind", NULL, NULL, errstr,
-                                    sizeof(errstr));
-    ck_assert_ptr_nonnull(kc);
-    const char *topics[] = {"t.one"};
-    ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, errstr,
-                                         sizeof(errstr)),
-                     0);
-    drv_kmsg_t *m = NULL;
-    for (int64_t end = drv_mono_ms() + 20000; !m && drv_mono_ms() < end;) {
-        m = drv_kcons_poll(kc, 200);
-    }
-    ck_assert_ptr_nonnull(m);
+    drv_kcons_t *kc = subscribed("g-rewind");
+    drv_kmsg_t *m = poll_one(kc);
     int64_t first = drv_kmsg_offset(m);
     drv_kcons_pause(kc, 1);
     drv_kcons_rewind(kc, m);
     drv_kmsg_destroy(m);
     drv_kcons_pause(kc, 0);
-    m = NULL;
-    for (int64_t end = drv_mono_ms() + 20000; !m && drv_mono_ms() < end;) {
-        m = drv_kcons_poll(kc, 200);
-    }
-    ck_assert_ptr_nonnull(m);
+    m = poll_one(kc);
     ck_assert_int_eq(drv_kmsg_offset(m), first);
     size_t len;
     ck_assert(memcmp(drv_kmsg_value(m, &len), "a", 1) == 0);
