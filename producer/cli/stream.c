@@ -172,19 +172,39 @@ out:
 
 /* ---- wait -------------------------------------------------------------- */
 
-static json_t *describe(drv_client_t *client, const char *id, char *e,
-                        size_t esize)
+/* How long a job that is not (yet) recorded is asked for again: a
+ * submission a moment old may still be in Kafka, before the dispatcher (or
+ * behind a consumer-group rebalance). Blocking verbs (wait, logs --follow)
+ * give it as long as the dispatcher gives a dependency
+ * (dispatcher.dependency.grace.ms); `logs` of a finished job gives it as
+ * long as cancel and terminate do. */
+#define UNKNOWN_BLOCKING_MS 30000
+#define UNKNOWN_MS 5000
+
+/* The job's JobDetail, asked again every 200 ms while it is not recorded,
+ * until `deadline` (drv_mono_ms); NULL with e set when it never appears or
+ * the request fails. */
+static json_t *describe(drv_client_t *client, const char *id,
+                        int64_t deadline, char *e, size_t esize)
 {
-    drv_err_t err;
-    json_t *req = json_pack("{s:[s]}", "jobs", id);
-    json_t *r = drv_client_call(client, "DescribeJobs", req, &err, e, esize);
-    json_decref(req);
-    json_t *j = json_incref(json_array_get(json_object_get(r, "jobs"), 0));
-    json_decref(r);
-    if (r && !j) {
-        drv_errstr_set(e, esize, "job %s does not exist", id);
+    for (;;) {
+        drv_err_t err;
+        json_t *req = json_pack("{s:[s]}", "jobs", id);
+        json_t *r = drv_client_call(client, "DescribeJobs", req, &err, e,
+                                    esize);
+        json_decref(req);
+        json_t *j = json_incref(json_array_get(json_object_get(r, "jobs"),
+                                               0));
+        json_decref(r);
+        if (j || !r) {
+            return j;
+        }
+        if (interrupted || drv_mono_ms() >= deadline) {
+            drv_errstr_set(e, esize, "job %s does not exist", id);
+            return NULL;
+        }
+        usleep(200 * 1000);
     }
-    return j;
 }
 
 /* One line of progress: a bar on a terminal, plain text otherwise. */
@@ -252,10 +272,15 @@ int drv_cli_wait(const drv_conf_t *conf, int argc, char **argv)
     drv_log_set_level(log, DRV_LOG_ERROR);
     drv_client_t *client = drv_client_new(conf, log);
     signal(SIGINT, on_signal);
-    int64_t deadline = timeout_s ? drv_mono_ms() + timeout_s * 1000 : 0;
+    int64_t start = drv_mono_ms();
+    int64_t deadline = timeout_s ? start + timeout_s * 1000 : 0;
+    int64_t unknown = start + UNKNOWN_BLOCKING_MS;
+    if (deadline && deadline < unknown) {
+        unknown = deadline;
+    }
     int rc = 3;
     while (!interrupted) {
-        json_t *j = describe(client, id, e, sizeof(e));
+        json_t *j = describe(client, id, unknown, e, sizeof(e));
         if (!j) {
             fprintf(stderr, "%sdrover: wait: %s\n", tty && last[0] ? "\n" : "",
                     e);
@@ -336,7 +361,9 @@ int drv_cli_logs(const drv_conf_t *conf, int argc, char **argv)
     drv_client_t *client = drv_client_new(conf, log);
     signal(SIGINT, on_signal);
     int rc = 0;
-    json_t *j = describe(client, id, e, sizeof(e));
+    int64_t unknown = drv_mono_ms() +
+                      (follow ? UNKNOWN_BLOCKING_MS : UNKNOWN_MS);
+    json_t *j = describe(client, id, unknown, e, sizeof(e));
     if (!j) {
         fprintf(stderr, "drover: logs: %s\n", e);
         rc = 1;
@@ -357,7 +384,7 @@ int drv_cli_logs(const drv_conf_t *conf, int argc, char **argv)
         }
         usleep(500 * 1000);
         json_decref(j);
-        if (!(j = describe(client, id, e, sizeof(e)))) {
+        if (!(j = describe(client, id, unknown, e, sizeof(e)))) {
             fprintf(stderr, "drover: logs: %s\n", e);
             rc = 1;
             goto out;

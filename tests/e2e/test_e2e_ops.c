@@ -39,6 +39,14 @@ static int cli(const char *args, char *out, size_t out_size, char *err,
 
 static char out[65536], err[4096];
 
+/* The CLI's exit status must be `want`; what it printed when it is not. */
+#define CLI_RC(args, want)                                                   \
+    do {                                                                     \
+        int rc_ = cli((args), out, sizeof(out), err, sizeof(err));           \
+        ck_assert_msg(rc_ == (want), "drover %s: exit %d, not %d\nout: "     \
+                      "%s\nerr: %s", (args), rc_, (want), out, err);         \
+    } while (0)
+
 START_TEST(test_e2e_wait_exit_status_and_progress)
 {
     char args[256], id[40];
@@ -46,11 +54,11 @@ START_TEST(test_e2e_wait_exit_status_and_progress)
     e2e_register("e2e-wait-bad", "[\"sh\",\"-c\",\"exit 4\"]", 32);
     snprintf(id, sizeof(id), "%s", e2e_submit("wait-ok", "e2e-wait-ok", NULL));
     snprintf(args, sizeof(args), "wait --job-id %s --timeout 120", id);
-    ck_assert_int_eq(cli(args, out, sizeof(out), err, sizeof(err)), 0);
+    CLI_RC(args, 0);
     ck_assert_msg(strstr(out, "SUCCEEDED\n"), "out: %s", out);
     snprintf(id, sizeof(id), "%s", e2e_submit("wait-bad", "e2e-wait-bad", NULL));
     snprintf(args, sizeof(args), "wait --job-id %s --timeout 120", id);
-    ck_assert_int_eq(cli(args, out, sizeof(out), err, sizeof(err)), 1);
+    CLI_RC(args, 1);
     ck_assert_msg(strstr(err, "FAILED: Essential container in task exited"),
                   "err: %s", err);
     /* an array: progress lines count the children */
@@ -58,20 +66,19 @@ START_TEST(test_e2e_wait_exit_status_and_progress)
              e2e_submit("wait-array", "e2e-wait-ok",
                         "\"arrayProperties\":{\"size\":3}"));
     snprintf(args, sizeof(args), "wait --job-id %s --timeout 120", id);
-    ck_assert_int_eq(cli(args, out, sizeof(out), err, sizeof(err)), 0);
+    CLI_RC(args, 0);
     ck_assert_msg(strstr(out, "SUCCEEDED: 3 of 3 children done (3 succeeded, "
                               "0 failed), 0 running\n"),
                   "out: %s", out);
-    /* a job that does not exist, and a timeout */
-    ck_assert_int_eq(cli("wait --job-id no-such-job", out, sizeof(out), err,
-                         sizeof(err)),
-                     1);
+    /* a job that does not exist (asked for until the timeout, as one just
+     * submitted may not be recorded yet), and a timeout */
+    CLI_RC("wait --job-id no-such-job --timeout 2", 1);
     ck_assert_msg(strstr(err, "does not exist"), "err: %s", err);
     e2e_register("e2e-wait-long", "[\"sleep\",\"30\"]", 32);
     snprintf(id, sizeof(id), "%s",
              e2e_submit("wait-long", "e2e-wait-long", NULL));
     snprintf(args, sizeof(args), "wait --job-id %s --timeout 1 --quiet", id);
-    ck_assert_int_eq(cli(args, out, sizeof(out), err, sizeof(err)), 3);
+    CLI_RC(args, 3);
     ck_assert_msg(strstr(err, "not finished after 1 s"), "err: %s", err);
     json_decref(e2e_call("TerminateJob", "{\"jobId\":\"%s\",\"reason\":\"done"
                                          "\"}",
@@ -87,11 +94,11 @@ START_TEST(test_e2e_logs_of_finished_and_running_jobs)
     snprintf(id, sizeof(id), "%s", e2e_submit("logs", "e2e-logs", NULL));
     json_decref(e2e_wait(id, 120));
     snprintf(args, sizeof(args), "logs --job-id %s", id);
-    ck_assert_int_eq(cli(args, out, sizeof(out), err, sizeof(err)), 0);
+    CLI_RC(args, 0);
     ck_assert_msg(strstr(out, "line-one\n") && strstr(out, "line-two\n"),
                   "out: %s", out);
     snprintf(args, sizeof(args), "logs --job-id %s --attempt 2", id);
-    ck_assert_int_eq(cli(args, out, sizeof(out), err, sizeof(err)), 1);
+    CLI_RC(args, 1);
     ck_assert_msg(strstr(err, "no output kept for attempt 2"), "err: %s", err);
     /* --follow: from before the job starts to its end */
     e2e_register("e2e-logs-slow",
@@ -101,7 +108,7 @@ START_TEST(test_e2e_logs_of_finished_and_running_jobs)
     snprintf(id, sizeof(id), "%s",
              e2e_submit("logs-slow", "e2e-logs-slow", NULL));
     snprintf(args, sizeof(args), "logs --job-id %s --follow", id);
-    ck_assert_int_eq(cli(args, out, sizeof(out), err, sizeof(err)), 0);
+    CLI_RC(args, 0);
     ck_assert_msg(strstr(out, "tick-1\n") && strstr(out, "tick-3\n"),
                   "out: %s err: %s", out, err);
 }
@@ -137,9 +144,7 @@ START_TEST(test_e2e_watch_streams_events)
         json_decref(ev);
     }
     ck_assert_int_ge(lines, 4);
-    ck_assert_int_eq(cli("watch --jobid x", out, sizeof(out), err,
-                         sizeof(err)),
-                     2);
+    CLI_RC("watch --jobid x", 2);
     ck_assert_msg(strstr(err, "unknown or incomplete argument"), "%s", err);
 }
 END_TEST
