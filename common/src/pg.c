@@ -21,7 +21,7 @@ struct drv_pg {
     unsigned session; /* connections opened so far */
     /* statements prepared on this session, by SQL text: the same text is
      * parsed and planned once per session, not once per call */
-    struct drv_pg_stmt {
+    struct drv_pg_prep {
         char *sql;
         uint64_t hash;
     } stmts[DRV_PG_STMT_MAX];
@@ -232,6 +232,100 @@ drv_pg_res_t *drv_pg_query(drv_pg_t *pg, const char *sql, int nparams,
     drv_pg_res_t *r = drv_malloc(sizeof(*r));
     r->res = res;
     return r;
+}
+
+/* A failed pipeline: the first error is the one to report, the rest say
+ * only that they were skipped. */
+static int pipeline_fail(drv_pg_t *pg, int n, drv_pg_res_t **res,
+                         PGresult *bad, char *errstr, size_t errstr_size)
+{
+    classify(pg, bad);
+    set_pq_error(errstr, errstr_size, "",
+                 bad ? PQresultErrorMessage(bad) : PQerrorMessage(pg->conn));
+    PQclear(bad);
+    for (int i = 0; i < n; i++) {
+        drv_pg_res_free(res[i]);
+        res[i] = NULL;
+    }
+    return -1;
+}
+
+int drv_pg_pipeline(drv_pg_t *pg, int n, const drv_pg_stmt_t *stmts,
+                    drv_pg_res_t **res, char *errstr, size_t errstr_size)
+{
+    char names[DRV_PG_PIPELINE_MAX][32];
+    const char *stmt[DRV_PG_PIPELINE_MAX];
+    PGresult *bad = NULL;
+    if (n <= 0 || n > DRV_PG_PIPELINE_MAX) {
+        drv_errstr_set(errstr, errstr_size, "a pipeline of %d statements "
+                       "(1 to %d)", n, DRV_PG_PIPELINE_MAX);
+        pg->last_err = DRV_ERR_FATAL;
+        return -1;
+    }
+    memset(res, 0, (size_t)n * sizeof(*res));
+    /* prepared before the pipeline: PQprepare waits for its answer */
+    for (int i = 0; i < n; i++) {
+        stmt[i] = prepared(pg, stmts[i].sql, stmts[i].nparams, names[i],
+                           &bad);
+        if (bad) {
+            return pipeline_fail(pg, n, res, bad, errstr, errstr_size);
+        }
+    }
+    if (!PQenterPipelineMode(pg->conn)) {
+        return pipeline_fail(pg, n, res, NULL, errstr, errstr_size);
+    }
+    int sent = 0;
+    for (; sent < n; sent++) {
+        const drv_pg_stmt_t *s = &stmts[sent];
+        int ok = stmt[sent] ? PQsendQueryPrepared(pg->conn, stmt[sent],
+                                                  s->nparams, s->params, NULL,
+                                                  NULL, 0)
+                            : PQsendQueryParams(pg->conn, s->sql, s->nparams,
+                                                NULL, s->params, NULL, NULL,
+                                                0);
+        if (!ok) {
+            break;
+        }
+    }
+    if (sent < n || !PQpipelineSync(pg->conn)) {
+        /* the connection is broken: nothing more can be read from it */
+        int r = pipeline_fail(pg, n, res, NULL, errstr, errstr_size);
+        PQexitPipelineMode(pg->conn);
+        return r;
+    }
+    /* each statement's result, then a NULL; then the sync point's */
+    for (int i = 0; i < n; i++) {
+        PGresult *r = PQgetResult(pg->conn);
+        ExecStatusType st = PQresultStatus(r);
+        if (!bad && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+            res[i] = drv_malloc(sizeof(**res));
+            res[i]->res = r;
+        } else if (!bad && r) {
+            bad = r; /* the first failure; those after it were skipped */
+        } else {
+            PQclear(r);
+        }
+        if (r) {
+            PQclear(PQgetResult(pg->conn));
+        }
+    }
+    for (;;) {
+        PGresult *r = PQgetResult(pg->conn);
+        if (!r) {
+            break; /* the connection is gone */
+        }
+        ExecStatusType st = PQresultStatus(r);
+        PQclear(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            break;
+        }
+    }
+    PQexitPipelineMode(pg->conn);
+    if (bad || PQstatus(pg->conn) != CONNECTION_OK) {
+        return pipeline_fail(pg, n, res, bad, errstr, errstr_size);
+    }
+    pg->last_err = DRV_OK;
+    return 0;
 }
 
 int drv_pg_exec(drv_pg_t *pg, const char *sql, int nparams,

@@ -418,6 +418,64 @@ START_TEST(test_e2e_cli_rejects_unknown_queue_and_definition)
 }
 END_TEST
 
+/* drv_pg_pipeline, which the dispatcher applies status reports with,
+ * against the stack's PostgreSQL: answers in order, each statement seeing
+ * the ones before, and a failure reported once with nothing half-read. */
+START_TEST(test_e2e_pg_pipeline)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_pg_t *pg = drv_pg_connect(drv_conf_get(e2e_conf, "pg.conninfo"), NULL,
+                                  e, sizeof(e));
+    ck_assert_msg(pg != NULL, "%s", e);
+    ck_assert_int_eq(drv_pg_begin(pg, e, sizeof(e)), 0);
+    ck_assert_int_eq(drv_pg_exec(pg, "CREATE TEMP TABLE pipe (n int)", 0,
+                                 NULL, e, sizeof(e)),
+                     0);
+    const char *one[] = {"1"}, *two[] = {"2"};
+    drv_pg_stmt_t st[DRV_PG_PIPELINE_MAX + 1];
+    drv_pg_res_t *res[DRV_PG_PIPELINE_MAX + 1];
+    st[0] = (drv_pg_stmt_t){"INSERT INTO pipe VALUES ($1::int)", 1, one};
+    st[1] = (drv_pg_stmt_t){"INSERT INTO pipe VALUES ($1::int)", 1, two};
+    st[2] = (drv_pg_stmt_t){"SELECT sum(n), count(*) FROM pipe", 0, NULL};
+    for (int i = 3; i < DRV_PG_PIPELINE_MAX; i++) { /* a full pipeline */
+        st[i] = (drv_pg_stmt_t){"SELECT n FROM pipe WHERE n = $1::int", 1,
+                                i % 2 ? one : two};
+    }
+    ck_assert_msg(drv_pg_pipeline(pg, DRV_PG_PIPELINE_MAX, st, res, e,
+                                  sizeof(e)) == 0,
+                  "%s", e);
+    ck_assert_int_eq(drv_pg_res_affected(res[0]), 1);
+    ck_assert_str_eq(drv_pg_res_get(res[2], 0, 0), "3");
+    ck_assert_str_eq(drv_pg_res_get(res[2], 0, 1), "2");
+    for (int i = 3; i < DRV_PG_PIPELINE_MAX; i++) {
+        ck_assert_str_eq(drv_pg_res_get(res[i], 0, 0), i % 2 ? "1" : "2");
+    }
+    for (int i = 0; i < DRV_PG_PIPELINE_MAX; i++) {
+        drv_pg_res_free(res[i]);
+    }
+    /* the second of three fails: its error, and no results at all */
+    st[1] = (drv_pg_stmt_t){"SELECT 1 / ($1::int - 1)", 1, one};
+    ck_assert_int_eq(drv_pg_pipeline(pg, 3, st, res, e, sizeof(e)), -1);
+    ck_assert_msg(strstr(e, "division by zero"), "%s", e);
+    ck_assert_str_eq(drv_pg_last_sqlstate(pg), "22012");
+    ck_assert(res[0] == NULL && res[1] == NULL && res[2] == NULL);
+    drv_pg_rollback(pg);
+    /* the connection is usable after it, and the rollback undid it all */
+    drv_pg_res_t *r = drv_pg_query(pg, "SELECT to_regclass('pipe') IS NULL",
+                                   0, NULL, e, sizeof(e));
+    ck_assert_msg(r != NULL, "%s", e);
+    ck_assert_str_eq(drv_pg_res_get(r, 0, 0), "t");
+    drv_pg_res_free(r);
+    /* sizes it does not take */
+    ck_assert_int_eq(drv_pg_pipeline(pg, 0, st, res, e, sizeof(e)), -1);
+    ck_assert_int_eq(drv_pg_pipeline(pg, DRV_PG_PIPELINE_MAX + 1, st, res, e,
+                                     sizeof(e)),
+                     -1);
+    ck_assert_msg(strstr(e, "a pipeline of 65 statements"), "%s", e);
+    drv_pg_destroy(pg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("e2e_jobs");
@@ -436,6 +494,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_events_for_every_transition);
     tcase_add_test(tc, test_e2e_outbox_survives_a_killed_dispatcher);
     tcase_add_test(tc, test_e2e_cli_rejects_unknown_queue_and_definition);
+    tcase_add_test(tc, test_e2e_pg_pipeline);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }

@@ -48,6 +48,30 @@ drv_pg_res_t *drv_pg_query(drv_pg_t *pg, const char *sql, int nparams,
 int drv_pg_exec(drv_pg_t *pg, const char *sql, int nparams,
                 const char *const *params, char *errstr, size_t errstr_size);
 
+/** @brief One statement of a pipeline: as drv_pg_query's arguments. */
+typedef struct drv_pg_stmt {
+    const char *sql;
+    int nparams;
+    const char *const *params;
+} drv_pg_stmt_t;
+
+/* Most statements one drv_pg_pipeline call sends: their answers must fit
+ * in the socket's buffers while none is read (a few hundred bytes each). */
+#define DRV_PG_PIPELINE_MAX 64
+
+/**
+ * @brief Run n (<= DRV_PG_PIPELINE_MAX) statements in one round trip
+ * (libpq's pipeline mode): all are sent, then their results read in order,
+ * into res[0..n-1]. They run one after another as if sent one at a time,
+ * so a statement sees what the earlier ones did; inside a transaction the
+ * batch changes nothing until COMMIT, as usual.
+ * @returns 0, or -1 with errstr (the first failure) and every res[i] NULL:
+ * a failed statement skips the rest, and inside a transaction the caller
+ * must roll back.
+ */
+int drv_pg_pipeline(drv_pg_t *pg, int n, const drv_pg_stmt_t *stmts,
+                    drv_pg_res_t **res, char *errstr, size_t errstr_size);
+
 /** @brief Class of the last failure: TRANSIENT (connection, serialization,
  * deadlock), INVALID (constraint), FATAL (anything else). */
 drv_err_t drv_pg_last_err(const drv_pg_t *pg);
