@@ -394,26 +394,62 @@ static void sync_topics(drv_disp_t *disp)
     drv_pg_res_free(r);
 }
 
-/* Apply one consumed message inside the open transaction. */
-static int apply_msg(drv_disp_t *disp, drv_kmsg_t *msg, char *errstr,
-                     size_t errstr_size)
+/* Apply the consumed messages inside the open transaction, in order: a
+ * run of consecutive routine reports (STARTING, RUNNING, SUCCEEDED: most
+ * of the traffic) goes to PostgreSQL in one round trip, anything else one
+ * message at a time. */
+static int apply_msgs(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
+                      char *errstr, size_t errstr_size)
 {
-    size_t len;
-    const void *val = drv_kmsg_value(msg, &len);
-    const char *topic = drv_kmsg_topic(msg);
-    const char *key = drv_kmsg_key(msg);
-    const char *type = NULL;
-    json_t *obj = NULL;
-    char why[DRV_ERRSTR_SIZE];
-    if (drv_codec_decode(disp->codec, val ? val : "", val ? len : 0, &type,
-                         &obj, why, sizeof(why)) != DRV_OK) {
-        drv__disp_dlq(disp, topic, key, val ? val : "", val ? len : 0, why);
-        return 0;
+    json_t *run[DRV_PG_PIPELINE_MAX];
+    size_t k = 0;
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        size_t len;
+        const void *val = drv_kmsg_value(msgs[i], &len);
+        const char *topic = drv_kmsg_topic(msgs[i]);
+        const char *key = drv_kmsg_key(msgs[i]);
+        const char *type = NULL;
+        json_t *obj = NULL;
+        char why[DRV_ERRSTR_SIZE];
+        if (drv_codec_decode(disp->codec, val ? val : "", val ? len : 0,
+                             &type, &obj, why, sizeof(why)) != DRV_OK) {
+            drv__disp_dlq(disp, topic, key, val ? val : "", val ? len : 0,
+                          why);
+            continue; /* nothing recorded: the run may go on past it */
+        }
+        if (drv__is_routine(type, obj)) {
+            run[k++] = obj;
+            if (k == DRV_PG_PIPELINE_MAX) {
+                ret = drv__apply_routine(disp, run, k, errstr, errstr_size);
+                while (k > 0) {
+                    json_decref(run[--k]);
+                }
+            }
+            continue;
+        }
+        if (k > 0) {
+            ret = drv__apply_routine(disp, run, k, errstr, errstr_size);
+            while (k > 0) {
+                json_decref(run[--k]);
+            }
+        }
+        if (ret == 0) {
+            ret = drv__state_apply(disp, type, obj, topic, key, val, len,
+                                   errstr, errstr_size);
+        }
+        json_decref(obj);
     }
-    int r = drv__state_apply(disp, type, obj, topic, key, val, len, errstr,
-                             errstr_size);
-    json_decref(obj);
-    return r;
+    if (ret == 0 && k > 0) {
+        ret = drv__apply_routine(disp, run, k, errstr, errstr_size);
+    }
+    while (k > 0) {
+        json_decref(run[--k]);
+    }
+    if (ret != 0) {
+        json_array_clear(disp->done); /* rolled back: nothing finished */
+    }
+    return ret;
 }
 
 static int store_offsets(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
@@ -454,10 +490,8 @@ static int apply_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
         return -1;
     }
     json_object_clear(disp->batch_cache);
-    for (size_t i = 0; i < n; i++) {
-        if (apply_msg(disp, msgs[i], errstr, errstr_size) != 0) {
-            goto fail;
-        }
+    if (apply_msgs(disp, msgs, n, errstr, errstr_size) != 0) {
+        goto fail;
     }
     /* what the batch made runnable is released in the same transaction */
     if (store_offsets(disp, msgs, n, errstr, errstr_size) != 0 ||

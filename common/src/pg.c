@@ -371,6 +371,11 @@ int drv_pg_res_rows(const drv_pg_res_t *res)
     return PQntuples(res->res);
 }
 
+int drv_pg_res_cols(const drv_pg_res_t *res)
+{
+    return PQnfields(res->res);
+}
+
 int64_t drv_pg_res_affected(const drv_pg_res_t *res)
 {
     int64_t n = 0;

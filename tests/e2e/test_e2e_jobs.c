@@ -418,6 +418,147 @@ START_TEST(test_e2e_cli_rejects_unknown_queue_and_definition)
 }
 END_TEST
 
+/* Encode a JobStatus from a worker that never ran the attempt. */
+static void *impostor_report(drv_codec_t *codec, const char *job_id,
+                             const char *status, size_t *len)
+{
+    char e[DRV_ERRSTR_SIZE];
+    void *buf = NULL;
+    json_t *m = json_pack("{s:s,s:i,s:s,s:s,s:n,s:n,s:n,s:n,s:n,s:I,s:I}",
+                          "jobId", job_id, "attempt", 1, "status", status,
+                          "worker", "e2e-impostor", "containerId",
+                          "exitCode", "reason", "statusReason",
+                          "logStreamName", "timestamp",
+                          (json_int_t)drv_now_ms(), "workerStartedAt",
+                          (json_int_t)1);
+    if (!strcmp(status, "SUCCEEDED")) {
+        json_object_set_new(m, "exitCode", json_integer(0));
+    }
+    ck_assert_msg(drv_codec_encode(codec, "JobStatus", m, &buf, len, e,
+                                   sizeof(e)) == 0,
+                  "%s", e);
+    json_decref(m);
+    return buf;
+}
+
+/* How many lines of the dispatcher's log have both strings. */
+static int log_lines_with(const char *a, const char *b)
+{
+    char path[1024], line[8192];
+    snprintf(path, sizeof(path), "%s/logs/dispatcher.log",
+             getenv("DROVER_STACK_DIR"));
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        n += strstr(line, a) && strstr(line, b);
+    }
+    if (f) {
+        fclose(f);
+    }
+    return n;
+}
+
+/* An attempt belongs to the worker that claimed it first: reports about it
+ * from any other worker (RUNNING, then SUCCEEDED, arriving together) change
+ * nothing, and that worker is told to stop its duplicate run. */
+START_TEST(test_e2e_reports_from_a_non_owner_are_refused)
+{
+    char e[DRV_ERRSTR_SIZE], id[64], group[64], topic[300], owner[256];
+    e2e_register("e2e-claimed", "[\"sleep\",\"60\"]", 32);
+    snprintf(id, sizeof(id), "%s", e2e_submit("claimed", "e2e-claimed", NULL));
+    json_decref(e2e_wait_status(id, "RUNNING", 120));
+    drv_pg_t *pg = drv_pg_connect(drv_conf_get(e2e_conf, "pg.conninfo"), NULL,
+                                  e, sizeof(e));
+    ck_assert_msg(pg != NULL, "%s", e);
+    const char *p[] = {id};
+    drv_pg_res_t *r = drv_pg_query(
+        pg, "SELECT a.worker, j.compute_environment FROM attempts a JOIN jobs "
+            "j USING (job_id) WHERE job_id = $1 AND attempt = 1",
+        1, p, e, sizeof(e));
+    ck_assert_msg(r && drv_pg_res_rows(r) == 1, "%s", r ? "no attempt" : e);
+    snprintf(owner, sizeof(owner), "%s", drv_pg_res_get(r, 0, 0));
+    snprintf(topic, sizeof(topic), "drover.control.%s",
+             drv_pg_res_get(r, 0, 1));
+    drv_pg_res_free(r);
+    ck_assert_str_ne(owner, "e2e-impostor");
+
+    drv_codec_t *codec = drv_codec_new(e, sizeof(e));
+    ck_assert_msg(codec != NULL, "%s", e);
+    drv_kprod_t *kp = drv_kprod_new(e2e_conf, NULL, 0, e, sizeof(e));
+    ck_assert_msg(kp != NULL, "%s", e);
+    const char *sts[] = {"RUNNING", "SUCCEEDED"};
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        void *buf = impostor_report(codec, id, sts[i], &len);
+        ck_assert_int_eq(drv_kprod_send(kp, "drover.status", -1, id, buf, len,
+                                        NULL, 0, e, sizeof(e)),
+                         0);
+        free(buf);
+    }
+    ck_assert_msg(drv_kprod_flush(kp, 30000, e, sizeof(e)) == 0, "%s", e);
+    drv_kprod_destroy(kp);
+
+    /* both were looked at: the dispatcher logs each duplicate */
+    int seen = 0;
+    for (int64_t end = drv_mono_ms() + 60000;
+         (seen = log_lines_with("job.duplicate_run", id)) < 2 &&
+         drv_mono_ms() < end;) {
+        usleep(200 * 1000);
+    }
+    ck_assert_msg(seen == 2, "%d duplicate reports logged, not 2", seen);
+    json_t *j = e2e_call("DescribeJobs", "{\"jobs\":[\"%s\"]}", id);
+    ck_assert_str_eq(status_of(json_array_get(json_object_get(j, "jobs"), 0)),
+                     "RUNNING");
+    json_decref(j);
+    r = drv_pg_query(pg, "SELECT worker FROM attempts WHERE job_id = $1", 1,
+                     p, e, sizeof(e));
+    ck_assert_msg(r && drv_pg_res_rows(r) == 1, "%s", r ? "attempts" : e);
+    ck_assert_str_eq(drv_pg_res_get(r, 0, 0), owner);
+    drv_pg_res_free(r);
+    drv_pg_destroy(pg);
+
+    /* the impostor (and only it) is told to stop */
+    snprintf(group, sizeof(group), "e2e-ctl-%d", (int)getpid());
+    drv_kcons_t *kc = drv_kcons_new(e2e_conf, NULL, group, NULL, NULL, e,
+                                    sizeof(e));
+    ck_assert_msg(kc != NULL, "%s", e);
+    const char *topics[] = {topic};
+    ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, e, sizeof(e)), 0);
+    bool told = false;
+    for (int64_t end = drv_mono_ms() + 60000; !told && drv_mono_ms() < end;) {
+        drv_kmsg_t *m = drv_kcons_poll(kc, 500);
+        size_t len;
+        const void *v = m ? drv_kmsg_value(m, &len) : NULL;
+        const char *type;
+        json_t *stop = NULL;
+        if (v && drv_kmsg_key(m) && !strcmp(drv_kmsg_key(m), id) &&
+            drv_codec_decode(codec, v, len, &type, &stop, e, sizeof(e)) ==
+                DRV_OK) {
+            const char *w = json_string_value(json_object_get(stop,
+                                                              "worker"));
+            ck_assert_msg(w && !strcmp(w, "e2e-impostor"),
+                          "a stop for %s", w ? w : "every worker");
+            ck_assert_str_eq(json_string_value(json_object_get(stop,
+                                                               "reason")),
+                             "Duplicate run of an attempt claimed by another "
+                             "worker");
+            told = true;
+        }
+        json_decref(stop);
+        drv_kmsg_destroy(m);
+    }
+    drv_kcons_destroy(kc);
+    drv_codec_destroy(codec);
+    ck_assert_msg(told, "no StopAttempt for the impostor");
+    json_decref(e2e_call("TerminateJob", "{\"jobId\":\"%s\",\"reason\":\"done"
+                                         "\"}",
+                         id));
+    j = e2e_wait(id, 120);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    json_decref(j);
+}
+END_TEST
+
 /* drv_pg_pipeline, which the dispatcher applies status reports with,
  * against the stack's PostgreSQL: answers in order, each statement seeing
  * the ones before, and a failure reported once with nothing half-read. */
@@ -495,6 +636,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_outbox_survives_a_killed_dispatcher);
     tcase_add_test(tc, test_e2e_cli_rejects_unknown_queue_and_definition);
     tcase_add_test(tc, test_e2e_pg_pipeline);
+    tcase_add_test(tc, test_e2e_reports_from_a_non_owner_are_refused);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }

@@ -85,6 +85,7 @@ int drv_pg_commit(drv_pg_t *pg, char *errstr, size_t errstr_size);
 void drv_pg_rollback(drv_pg_t *pg);
 
 int drv_pg_res_rows(const drv_pg_res_t *res);
+int drv_pg_res_cols(const drv_pg_res_t *res);
 /** @brief Rows changed by a command (UPDATE/INSERT/DELETE). */
 int64_t drv_pg_res_affected(const drv_pg_res_t *res);
 /** @brief A value as text, or NULL for SQL NULL. */
