@@ -189,72 +189,108 @@ static bool names_a_job(json_t *sj)
     return false;
 }
 
+/* A submission's INSERT: with the jobs recorded before it that wait for
+ * it to exist (column 19, a JSON array of ids, or NULL). No row when its
+ * job id is taken. */
+#define SUBMIT_SQL                                                             \
+    "WITH ins AS (INSERT INTO jobs (job_id, job_name, queue, "                \
+    "definition_name, definition_revision, status, status_reason, "           \
+    "created_at, updated_at, stopped_at, request, resolved, vcpus, "          \
+    "memory_mib, max_attempts, scheduling_priority, array_size, "             \
+    "array_sequential) VALUES ($1, $2, $3, $4, $5::int, $6, $7, "             \
+    "$8::bigint, $8::bigint, CASE WHEN $6 = 'FAILED' THEN $8::bigint "        \
+    "END, $9::jsonb, $10::jsonb, $11::float8, $12::bigint, $13::int, "        \
+    "$14::int, $15::int, $16::bool) ON CONFLICT (job_id) DO NOTHING "         \
+    "RETURNING " EVENT_COLS ") "                                              \
+    "SELECT ins.*, (SELECT json_agg(d.job_id ORDER BY j.seq) FROM "           \
+    "job_dependencies d JOIN jobs j ON j.job_id = d.job_id WHERE "            \
+    "d.depends_on = $1 AND j.status = 'SUBMITTED') FROM ins"
+
+/* A submission as SUBMIT_SQL records it: what it was resolved to, and the
+ * parameters (pointing into the buffers). */
+typedef struct submit_row {
+    char queue[256], def_name[256];
+    int revision;
+    json_t *resolved; /* owned; NULL when refused */
+    char rev[16], now[24], vcpus[32], mem[24], att[16], prio[16], size[16];
+    char *req, *res;
+    const char *p[16];
+} submit_row_t;
+
+/* The INSERT recording `sj` with status `status` (FAILED with `reason`
+ * when refused); sr->queue, def_name, revision and resolved are set. */
+static drv_pg_stmt_t submit_stmt(submit_row_t *sr, json_t *sj,
+                                 const char *status, const char *reason)
+{
+    json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
+                                 "size");
+    json_t *c = json_object_get(sr->resolved, "container");
+    json_t *a = json_object_get(json_object_get(sr->resolved,
+                                                "retryStrategy"),
+                                "attempts");
+    snprintf(sr->size, sizeof(sr->size), "%d", (int)json_integer_value(ap));
+    snprintf(sr->rev, sizeof(sr->rev), "%d", sr->revision);
+    snprintf(sr->now, sizeof(sr->now), "%" PRId64, drv_now_ms());
+    snprintf(sr->vcpus, sizeof(sr->vcpus), "%g",
+             json_number_value(json_object_get(c, "vcpus")));
+    snprintf(sr->mem, sizeof(sr->mem), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(c, "memory")));
+    snprintf(sr->att, sizeof(sr->att), "%d",
+             json_is_integer(a) ? (int)json_integer_value(a) : 1);
+    snprintf(sr->prio, sizeof(sr->prio), "%d",
+             (int)json_integer_value(
+                 json_object_get(sj, "schedulingPriorityOverride")));
+    sr->req = json_dumps(sj, JSON_COMPACT);
+    sr->res = sr->resolved ? json_dumps(sr->resolved, JSON_COMPACT) : NULL;
+    const char *name = json_string_value(json_object_get(sj, "jobName"));
+    const char *p[] = {json_string_value(json_object_get(sj, "jobId")),
+                       name ? name : "",
+                       sr->queue,
+                       sr->revision ? sr->def_name : NULL,
+                       sr->revision ? sr->rev : NULL,
+                       status,
+                       reason,
+                       sr->now,
+                       sr->req,
+                       sr->res,
+                       sr->vcpus,
+                       sr->mem,
+                       sr->att,
+                       sr->prio,
+                       ap ? sr->size : NULL,
+                       is_sequential(sj) ? "true" : "false"};
+    memcpy(sr->p, p, sizeof(p));
+    return (drv_pg_stmt_t){SUBMIT_SQL, 16, sr->p};
+}
+
+static void submit_row_clear(submit_row_t *sr)
+{
+    free(sr->req);
+    free(sr->res);
+    json_decref(sr->resolved);
+    sr->req = sr->res = NULL;
+    sr->resolved = NULL;
+}
+
 /*
  * Record a submission, unless its job id is taken (1: the caller looks at
  * the earlier one). Also reads, in the same statement, the jobs recorded
  * before this one that wait for it to exist (*waiting, a JSON array of
  * ids, or NULL). 0 recorded, -1 database error.
  */
-static int insert_job(drv_disp_t *disp, json_t *sj, const char *queue,
-                      const char *def_name, int revision, json_t *resolved,
+static int insert_job(drv_disp_t *disp, json_t *sj, submit_row_t *sr,
                       const char *fail_reason, json_t **waiting,
                       char *errstr, size_t errstr_size)
 {
     *waiting = NULL;
-    char rev[16], now[24], vcpus[32], mem[24], att[16], prio[16], size[16];
-    json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
-                                 "size");
-    snprintf(size, sizeof(size), "%d", (int)json_integer_value(ap));
-    json_t *c = json_object_get(resolved, "container");
-    json_t *a = json_object_get(json_object_get(resolved, "retryStrategy"),
-                                "attempts");
-    snprintf(rev, sizeof(rev), "%d", revision);
-    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
-    snprintf(vcpus, sizeof(vcpus), "%g",
-             json_number_value(json_object_get(c, "vcpus")));
-    snprintf(mem, sizeof(mem), "%" JSON_INTEGER_FORMAT,
-             json_integer_value(json_object_get(c, "memory")));
-    snprintf(att, sizeof(att), "%d",
-             json_is_integer(a) ? (int)json_integer_value(a) : 1);
-    snprintf(prio, sizeof(prio), "%d",
-             (int)json_integer_value(
-                 json_object_get(sj, "schedulingPriorityOverride")));
-    char *req = json_dumps(sj, JSON_COMPACT);
-    char *res = resolved ? json_dumps(resolved, JSON_COMPACT) : NULL;
-    const char *name = json_string_value(json_object_get(sj, "jobName"));
-    const char *p[] = {json_string_value(json_object_get(sj, "jobId")),
-                       name ? name : "",
-                       queue,
-                       revision ? def_name : NULL,
-                       revision ? rev : NULL,
-                       fail_reason ? "FAILED" : "SUBMITTED",
-                       fail_reason,
-                       now,
-                       req,
-                       res,
-                       vcpus,
-                       mem,
-                       att,
-                       prio,
-                       ap ? size : NULL,
-                       is_sequential(sj) ? "true" : "false"};
-    drv_pg_res_t *r = drv_pg_query(
-        disp->pg,
-        "WITH ins AS (INSERT INTO jobs (job_id, job_name, queue, "
-        "definition_name, definition_revision, status, status_reason, "
-        "created_at, updated_at, stopped_at, request, resolved, vcpus, "
-        "memory_mib, max_attempts, scheduling_priority, array_size, "
-        "array_sequential) VALUES ($1, $2, $3, $4, $5::int, $6, $7, "
-        "$8::bigint, $8::bigint, CASE WHEN $6 = 'FAILED' THEN $8::bigint "
-        "END, $9::jsonb, $10::jsonb, $11::float8, $12::bigint, $13::int, "
-        "$14::int, $15::int, $16::bool) ON CONFLICT (job_id) DO NOTHING "
-        "RETURNING " EVENT_COLS ") "
-        "SELECT ins.*, (SELECT json_agg(d.job_id ORDER BY j.seq) FROM "
-        "job_dependencies d JOIN jobs j ON j.job_id = d.job_id WHERE "
-        "d.depends_on = $1 AND j.status = 'SUBMITTED') FROM ins",
-        16, p, errstr, errstr_size);
-    free(req);
-    free(res);
+    drv_pg_stmt_t st = submit_stmt(sr, sj,
+                                   fail_reason ? "FAILED" : "SUBMITTED",
+                                   fail_reason);
+    drv_pg_res_t *r = drv_pg_query(disp->pg, st.sql, st.nparams, st.params,
+                                   errstr, errstr_size);
+    free(sr->req);
+    free(sr->res);
+    sr->req = sr->res = NULL;
     if (!r) {
         return -1;
     }
@@ -327,36 +363,49 @@ static int submitted_again(drv_disp_t *disp, json_t *sj, const char *source,
     return 0;
 }
 
-static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
+/* Validate and resolve a submission into sr (queue, definition,
+ * resolved; reason when refused). 0 or -1 on a database error. */
+static int submit_prepare(drv_disp_t *disp, json_t *sj, const char *source,
+                          submit_row_t *sr, char *reason, size_t reason_size)
+{
+    memset(sr, 0, sizeof(*sr));
+    if (prepare(disp, sj, source, sr->queue, sizeof(sr->queue), sr->def_name,
+                sizeof(sr->def_name), &sr->revision, &sr->resolved, reason,
+                reason_size) < 0) {
+        return -1;
+    }
+    if (!sr->queue[0]) {
+        snprintf(sr->queue, sizeof(sr->queue), "%s",
+                 source + strlen(DRV_TOPIC_SUBMIT_PREFIX));
+    }
+    return 0;
+}
+
+/* A valid submission that waits for nothing: no array, no job named in
+ * dependsOn. It is recorded RUNNABLE straight away. */
+static bool submit_is_plain(json_t *sj, const submit_row_t *sr)
+{
+    return sr->resolved && !json_object_get(sj, "arrayProperties") &&
+           !names_a_job(sj);
+}
+
+/* Record a prepared submission and what follows from it. */
+static int submit_apply(drv_disp_t *disp, json_t *sj, submit_row_t *sr,
+                        const char *reason, const char *source,
                         const char *key, const void *raw, size_t raw_len,
                         char *errstr, size_t errstr_size)
 {
     const char *job_id = json_string_value(json_object_get(sj, "jobId"));
-    char queue[256] = "", def_name[256] = "", reason[DRV_ERRSTR_SIZE];
-    int revision = 0;
-    json_t *resolved;
-    if (prepare(disp, sj, source, queue, sizeof(queue), def_name,
-                sizeof(def_name), &revision, &resolved, reason,
-                sizeof(reason)) < 0) {
-        drv_errstr_set(errstr, errstr_size, "%s", reason);
-        return -1;
-    }
-    if (!queue[0]) {
-        snprintf(queue, sizeof(queue), "%s",
-                 source + strlen(DRV_TOPIC_SUBMIT_PREFIX));
-    }
     json_t *waiting = NULL;
-    int ret = insert_job(disp, sj, queue, def_name, revision, resolved,
-                         resolved ? NULL : reason, &waiting, errstr,
-                         errstr_size);
+    int ret = insert_job(disp, sj, sr, sr->resolved ? NULL : reason,
+                         &waiting, errstr, errstr_size);
     if (ret == 1) {
-        json_decref(resolved);
         return submitted_again(disp, sj, source, key, raw, raw_len, errstr,
                                errstr_size);
     }
     json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
                                  "size");
-    if (ret == 0 && resolved) {
+    if (ret == 0 && sr->resolved) {
         ret = insert_dependencies(disp, job_id,
                                   json_object_get(sj, "dependsOn"), errstr,
                                   errstr_size);
@@ -364,7 +413,7 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
             ret = drv__array_spawn(disp, job_id, (int)json_integer_value(ap),
                                    errstr, errstr_size);
         }
-        if (ret == 0 && !ap && !names_a_job(sj)) { /* waits for nothing */
+        if (ret == 0 && submit_is_plain(sj, sr)) { /* waits for nothing */
             drv__change_t c = {.exit_code = -1};
             ret = drv__set_status(disp, job_id, "RUNNABLE", &c, errstr,
                                   errstr_size) < 0
@@ -379,7 +428,23 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
         ret = drv__evaluate_all(disp, waiting, errstr, errstr_size);
     }
     json_decref(waiting);
-    json_decref(resolved);
+    return ret;
+}
+
+static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
+                        const char *key, const void *raw, size_t raw_len,
+                        char *errstr, size_t errstr_size)
+{
+    submit_row_t sr;
+    char reason[DRV_ERRSTR_SIZE];
+    int ret = submit_prepare(disp, sj, source, &sr, reason, sizeof(reason));
+    if (ret < 0) {
+        drv_errstr_set(errstr, errstr_size, "%s", reason);
+    } else {
+        ret = submit_apply(disp, sj, &sr, reason, source, key, raw, raw_len,
+                           errstr, errstr_size);
+    }
+    submit_row_clear(&sr);
     return ret;
 }
 
@@ -545,6 +610,30 @@ static int finish_attempt(drv_disp_t *disp, json_t *js, const char *status,
                : 0;
 }
 
+/* A report about attempt `js` from a worker process that does not own it
+ * (the attempt is `owner`'s): logged, and a run it starts or runs is
+ * stopped. */
+static void refuse_duplicate(drv_disp_t *disp, json_t *js, const char *owner,
+                             const char *ce)
+{
+    const char *job_id = json_string_value(json_object_get(js, "jobId"));
+    const char *worker = json_string_value(json_object_get(js, "worker"));
+    const char *st = json_string_value(json_object_get(js, "status"));
+    int attempt = (int)json_integer_value(json_object_get(js, "attempt"));
+    json_t *f = drv_log_job(job_id);
+    json_object_set_new(f, "worker", json_string(worker));
+    drv_log(disp->log, DRV_LOG_WARN, "job.duplicate_run", f,
+            "attempt %d is %s's; the duplicate run on %s is stopped", attempt,
+            owner, worker);
+    json_decref(f);
+    if (ce && (!strcmp(st, "STARTING") || !strcmp(st, "RUNNING"))) {
+        drv__send_stop(disp, job_id, attempt, ce,
+                       "Duplicate run of an attempt claimed by another "
+                       "worker",
+                       worker);
+    }
+}
+
 /*
  * Who owns the attempt: the first worker process (worker id and its start
  * time) whose report arrived claims it. Returns 1 if `js` comes from the
@@ -574,19 +663,7 @@ static int check_owner(drv_disp_t *disp, json_t *js, const char *ce,
     }
     int owner = drv_pg_res_rows(r) == 1 && drv_pg_res_get(r, 0, 0)[0] == 't';
     if (!owner && drv_pg_res_rows(r) == 1) {
-        json_t *f = drv_log_job(job_id);
-        json_object_set_new(f, "worker", json_string(worker));
-        drv_log(disp->log, DRV_LOG_WARN, "job.duplicate_run", f,
-                "attempt %d is %s's; the duplicate run on %s is stopped",
-                attempt, drv_pg_res_get(r, 0, 1), worker);
-        json_decref(f);
-        const char *st = json_string_value(json_object_get(js, "status"));
-        if (!strcmp(st, "STARTING") || !strcmp(st, "RUNNING")) {
-            drv__send_stop(disp, job_id, attempt, ce,
-                           "Duplicate run of an attempt claimed by another "
-                           "worker",
-                           worker);
-        }
+        refuse_duplicate(disp, js, drv_pg_res_get(r, 0, 1), ce);
     }
     drv_pg_res_free(r);
     return owner;
@@ -620,7 +697,9 @@ static int check_owner(drv_disp_t *disp, json_t *js, const char *ce,
     "jobs.started_at END FROM a, j WHERE jobs.job_id = a.job_id AND "         \
     "jobs.status NOT IN " TERMINAL " AND jobs.status <> $8 RETURNING "        \
     EVENT_COLS ", j.status AS prev_status) "                                  \
-    "SELECT u.*, (SELECT count(*) FROM j), (SELECT count(*) FROM a) "         \
+    "SELECT u.*, (SELECT worker FROM attempts WHERE job_id = $1 AND "         \
+    "attempt = $2::int), (SELECT compute_environment FROM jobs WHERE "        \
+    "job_id = $1), (SELECT count(*) FROM j), (SELECT count(*) FROM a) "       \
     "FROM (SELECT 1) one LEFT JOIN u ON true"
 
 /*
@@ -657,7 +736,9 @@ static int check_owner(drv_disp_t *disp, json_t *js, const char *ce,
     "job_dependencies d JOIN jobs w ON w.job_id = d.job_id WHERE "            \
     "d.depends_on = $1 AND d.type IS DISTINCT FROM 'N_TO_N' AND "             \
     "w.status IN ('SUBMITTED','PENDING')) AS deps) "                          \
-    "SELECT u.*, (SELECT count(*) FROM j), (SELECT count(*) FROM a) "         \
+    "SELECT u.*, (SELECT worker FROM attempts WHERE job_id = $1 AND "         \
+    "attempt = $2::int), (SELECT compute_environment FROM jobs WHERE "        \
+    "job_id = $1), (SELECT count(*) FROM j), (SELECT count(*) FROM a) "       \
     "FROM (SELECT 1) one LEFT JOIN u ON true"
 
 /* A routine report's statement and parameters (pointing into `js` and
@@ -703,29 +784,41 @@ static drv_pg_stmt_t routine_stmt(routine_params_t *rp, json_t *js)
     return (drv_pg_stmt_t){SUCCEEDED_SQL, 12, rp->p};
 }
 
-/* What a routine statement did for `js`: 1 when applied or fenced off, 0
- * when the sender does not own the attempt (the general path deals with
- * that). */
-static int routine_done(drv_disp_t *disp, json_t *js, drv_pg_res_t *r)
+/* Act on what a routine statement did for report `js`, as its turn came:
+ * a report for an attempt that is not current is ignored, one from a
+ * worker process that does not own the attempt is refused (either worker
+ * is told to stop a run it starts), the owner's moved the job. */
+static void routine_done(drv_disp_t *disp, json_t *js, drv_pg_res_t *r)
 {
     const char *job_id = json_string_value(json_object_get(js, "jobId"));
     const char *status = json_string_value(json_object_get(js, "status"));
     int ncols = drv_pg_res_cols(r);
+    const char *owner = drv_pg_res_get(r, 0, ncols - 4);
+    const char *ce = drv_pg_res_get(r, 0, ncols - 3);
     int locked = (int)drv_pg_res_int(r, 0, ncols - 2, 0);
     int owned = (int)drv_pg_res_int(r, 0, ncols - 1, 0);
     if (!locked) {
+        int attempt = (int)json_integer_value(json_object_get(js, "attempt"));
         json_t *f = drv_log_job(job_id);
         drv_log(disp->log, DRV_LOG_DEBUG, "job.status_fenced", f,
                 "ignored %s for attempt %d: not the current attempt", status,
-                (int)json_integer_value(json_object_get(js, "attempt")));
+                attempt);
         json_decref(f);
-        return 1;
+        /* a run that starts after its attempt ended (a RunJob delivered
+         * twice, claimed after the job finished) must not go on */
+        if (ce && strcmp(status, "SUCCEEDED") != 0) {
+            drv__send_stop(disp, job_id, attempt, ce,
+                           "Run of an attempt that is no longer current",
+                           json_string_value(json_object_get(js, "worker")));
+        }
+        return;
     }
     if (!owned) {
-        return 0;
+        refuse_duplicate(disp, js, owner ? owner : "nobody", ce);
+        return;
     }
     if (!drv_pg_res_get(r, 0, 0)) { /* the job was there already */
-        return 1;
+        return;
     }
     char label[64];
     snprintf(label, sizeof(label), "status=\"%s\"", status);
@@ -746,76 +839,165 @@ static int routine_done(drv_disp_t *disp, json_t *js, drv_pg_res_t *r)
                       drv_pg_res_get(r, 0, 16) != NULL, "deps",
                       deps ? deps : json_array()));
     }
-    return 1;
 }
 
-static int apply_status_general(drv_disp_t *disp, json_t *js, char *errstr,
-                                size_t errstr_size);
-
-bool drv__is_routine(const char *type, json_t *msg)
+bool drv__pipelined(const char *type, json_t *msg)
 {
+    if (!strcmp(type, "JobRequest")) {
+        return json_object_get(json_object_get(msg, "request"),
+                               "SubmitJob") != NULL;
+    }
     const char *st = json_string_value(json_object_get(msg, "status"));
     return !strcmp(type, "JobStatus") && st &&
            (!strcmp(st, "STARTING") || !strcmp(st, "RUNNING") ||
             !strcmp(st, "SUCCEEDED"));
 }
 
-int drv__apply_routine(drv_disp_t *disp, json_t **msgs, size_t n,
-                       char *errstr, size_t errstr_size)
+/* One message of a run and its statement. */
+typedef struct run_item {
+    const drv__msg_t *msg;
+    bool submit;
+    drv_pg_stmt_t st;
+    routine_params_t rp;
+    submit_row_t sr;
+} run_item_t;
+
+static json_t *submit_body(const drv__msg_t *m)
 {
-    routine_params_t rp[DRV_PG_PIPELINE_MAX];
-    drv_pg_stmt_t st[DRV_PG_PIPELINE_MAX];
-    drv_pg_res_t *res[DRV_PG_PIPELINE_MAX];
-    bool general[DRV_PG_PIPELINE_MAX];
-    if (n == 0) {
-        return 0;
-    }
-    if (n > DRV_PG_PIPELINE_MAX) {
-        return drv__apply_routine(disp, msgs, DRV_PG_PIPELINE_MAX, errstr,
-                                  errstr_size) != 0
-                   ? -1
-                   : drv__apply_routine(disp, msgs + DRV_PG_PIPELINE_MAX,
-                                        n - DRV_PG_PIPELINE_MAX, errstr,
-                                        errstr_size);
-    }
-    for (size_t i = 0; i < n; i++) {
-        st[i] = routine_stmt(&rp[i], msgs[i]);
-    }
-    if (drv_pg_pipeline(disp->pg, (int)n, st, res, errstr, errstr_size) !=
-        0) {
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        general[i] = routine_done(disp, msgs[i], res[i]) == 0;
-        drv_pg_res_free(res[i]);
-    }
-    /* A report from someone who does not own its attempt (a duplicate run
-     * to stop) is looked at after the run: the run's later reports cannot
-     * have changed whose the attempt is. What finished jobs set off
-     * (dependents, array parents) follows the run too: nothing in it
-     * concerns jobs that were waiting, and array parents count. */
-    for (size_t i = 0; i < n; i++) {
-        if (general[i] &&
-            apply_status_general(disp, msgs[i], errstr, errstr_size) != 0) {
-            return -1;
-        }
-    }
-    return drv__drain(disp, errstr, errstr_size);
+    return json_object_get(json_object_get(m->obj, "request"), "SubmitJob");
 }
 
+/*
+ * Send the run's statements in one round trip, then act on their results
+ * in order; each result says what its statement found when its turn came.
+ * What needs more statements follows the run, in order: a job id submitted
+ * again, jobs that waited for a submitted one to exist, and what finished
+ * jobs set off (dependents, array parents: none of the run's reports
+ * concern a job that was waiting, and array parents count their
+ * children).
+ */
+static int run_flush(drv_disp_t *disp, run_item_t *it, size_t n,
+                     char *errstr, size_t errstr_size)
+{
+    drv_pg_stmt_t st[DRV_PG_PIPELINE_MAX];
+    drv_pg_res_t *res[DRV_PG_PIPELINE_MAX];
+    bool more[DRV_PG_PIPELINE_MAX];
+    json_t *waiting[DRV_PG_PIPELINE_MAX];
+    int ret = 0;
+    for (size_t i = 0; i < n; i++) {
+        st[i] = it[i].st;
+        waiting[i] = NULL;
+    }
+    if (n > 0 &&
+        drv_pg_pipeline(disp->pg, (int)n, st, res, errstr, errstr_size) !=
+            0) {
+        ret = -1;
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        more[i] = false;
+        if (!it[i].submit) {
+            routine_done(disp, it[i].msg->obj, res[i]);
+        } else if ((more[i] = drv_pg_res_rows(res[i]) == 0)) {
+            /* the job id is taken: submitted_again looks */
+        } else { /* recorded RUNNABLE, as drv__set_status would have */
+            drv_metrics_add(disp->metrics, "drover_transitions_total",
+                            "status=\"RUNNABLE\"", 1);
+            drv__emit_event(disp, res[i], 0, "SUBMITTED");
+            waiting[i] = drv_pg_res_json(res[i], 0, 19);
+        }
+        drv_pg_res_free(res[i]);
+    }
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        const drv__msg_t *m = it[i].msg;
+        if (more[i]) {
+            ret = submitted_again(disp, submit_body(m), m->source, m->key,
+                                  m->raw, m->raw_len, errstr, errstr_size);
+        } else if (waiting[i]) {
+            ret = drv__evaluate_all(disp, waiting[i], errstr, errstr_size);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_decref(waiting[i]);
+    }
+    if (ret == 0) {
+        ret = drv__drain(disp, errstr, errstr_size);
+    }
+    return ret;
+}
+
+static void run_clear(run_item_t *it, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].submit) {
+            submit_row_clear(&it[i].sr);
+        }
+    }
+}
+
+int drv__apply_run(drv_disp_t *disp, const drv__msg_t *msgs, size_t n,
+                   char *errstr, size_t errstr_size)
+{
+    run_item_t *it = drv_calloc(DRV_PG_PIPELINE_MAX, sizeof(*it));
+    size_t k = 0;
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        const drv__msg_t *m = &msgs[i];
+        run_item_t *item = &it[k];
+        item->msg = m;
+        item->submit = strcmp(m->type, "JobStatus") != 0;
+        if (!item->submit) {
+            item->st = routine_stmt(&item->rp, m->obj);
+            k++;
+        } else {
+            json_t *sj = submit_body(m);
+            submit_row_t *sr = &item->sr;
+            char reason[DRV_ERRSTR_SIZE];
+            if (submit_prepare(disp, sj, m->source, sr, reason,
+                               sizeof(reason)) < 0) {
+                drv_errstr_set(errstr, errstr_size, "%s", reason);
+                submit_row_clear(sr);
+                ret = -1;
+            } else if (submit_is_plain(sj, sr)) {
+                item->st = submit_stmt(sr, sj, "RUNNABLE", NULL);
+                k++; /* the run owns sr now */
+            } else { /* refused, an array, or waits for jobs: on its own */
+                ret = run_flush(disp, it, k, errstr, errstr_size);
+                run_clear(it, k); /* item is it[k]: not cleared */
+                k = 0;
+                if (ret == 0) {
+                    ret = submit_apply(disp, sj, sr, reason, m->source,
+                                       m->key, m->raw, m->raw_len, errstr,
+                                       errstr_size);
+                }
+                if (ret == 0) {
+                    ret = drv__drain(disp, errstr, errstr_size);
+                }
+                submit_row_clear(sr);
+            }
+        }
+        if (ret == 0 && k == DRV_PG_PIPELINE_MAX) {
+            ret = run_flush(disp, it, k, errstr, errstr_size);
+            run_clear(it, k);
+            k = 0;
+        }
+    }
+    if (ret == 0 && k > 0) {
+        ret = run_flush(disp, it, k, errstr, errstr_size);
+    }
+    run_clear(it, k);
+    free(it);
+    return ret;
+}
+
+/* A report from any sender: a routine one as a run of one. */
 static int apply_status(drv_disp_t *disp, json_t *js, char *errstr,
                         size_t errstr_size)
 {
-    if (drv__is_routine("JobStatus", js)) {
-        return drv__apply_routine(disp, &js, 1, errstr, errstr_size);
+    if (drv__pipelined("JobStatus", js)) {
+        drv__msg_t m = {.type = "JobStatus", .obj = js};
+        return drv__apply_run(disp, &m, 1, errstr, errstr_size);
     }
-    return apply_status_general(disp, js, errstr, errstr_size);
-}
-
-/* Any report, by any sender. */
-static int apply_status_general(drv_disp_t *disp, json_t *js, char *errstr,
-                                size_t errstr_size)
-{
     const char *job_id = json_string_value(json_object_get(js, "jobId"));
     const char *status = json_string_value(json_object_get(js, "status"));
     int attempt = (int)json_integer_value(json_object_get(js, "attempt"));

@@ -394,58 +394,58 @@ static void sync_topics(drv_disp_t *disp)
     drv_pg_res_free(r);
 }
 
+/* drv__apply_run, then let go of the run's messages. */
+static int apply_run(drv_disp_t *disp, drv__msg_t *run, size_t *k,
+                     char *errstr, size_t errstr_size)
+{
+    int ret = *k ? drv__apply_run(disp, run, *k, errstr, errstr_size) : 0;
+    while (*k > 0) {
+        json_decref(run[--*k].obj);
+    }
+    return ret;
+}
+
 /* Apply the consumed messages inside the open transaction, in order: a
- * run of consecutive routine reports (STARTING, RUNNING, SUCCEEDED: most
- * of the traffic) goes to PostgreSQL in one round trip, anything else one
- * message at a time. */
+ * run of consecutive submissions and routine reports (STARTING, RUNNING,
+ * SUCCEEDED: most of the traffic) goes to PostgreSQL 64 statements per
+ * round trip, anything else one message at a time. */
 static int apply_msgs(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
                       char *errstr, size_t errstr_size)
 {
-    json_t *run[DRV_PG_PIPELINE_MAX];
+    drv__msg_t *run = drv_calloc(n ? n : 1, sizeof(*run));
     size_t k = 0;
     int ret = 0;
     for (size_t i = 0; i < n && ret == 0; i++) {
         size_t len;
         const void *val = drv_kmsg_value(msgs[i], &len);
-        const char *topic = drv_kmsg_topic(msgs[i]);
-        const char *key = drv_kmsg_key(msgs[i]);
-        const char *type = NULL;
-        json_t *obj = NULL;
+        drv__msg_t m = {.source = drv_kmsg_topic(msgs[i]),
+                        .key = drv_kmsg_key(msgs[i]),
+                        .raw = val ? val : "",
+                        .raw_len = val ? len : 0};
         char why[DRV_ERRSTR_SIZE];
-        if (drv_codec_decode(disp->codec, val ? val : "", val ? len : 0,
-                             &type, &obj, why, sizeof(why)) != DRV_OK) {
-            drv__disp_dlq(disp, topic, key, val ? val : "", val ? len : 0,
-                          why);
+        if (drv_codec_decode(disp->codec, m.raw, m.raw_len, &m.type, &m.obj,
+                             why, sizeof(why)) != DRV_OK) {
+            drv__disp_dlq(disp, m.source, m.key, m.raw, m.raw_len, why);
             continue; /* nothing recorded: the run may go on past it */
         }
-        if (drv__is_routine(type, obj)) {
-            run[k++] = obj;
-            if (k == DRV_PG_PIPELINE_MAX) {
-                ret = drv__apply_routine(disp, run, k, errstr, errstr_size);
-                while (k > 0) {
-                    json_decref(run[--k]);
-                }
-            }
+        if (drv__pipelined(m.type, m.obj)) {
+            run[k++] = m;
             continue;
         }
-        if (k > 0) {
-            ret = drv__apply_routine(disp, run, k, errstr, errstr_size);
-            while (k > 0) {
-                json_decref(run[--k]);
-            }
-        }
+        ret = apply_run(disp, run, &k, errstr, errstr_size);
         if (ret == 0) {
-            ret = drv__state_apply(disp, type, obj, topic, key, val, len,
-                                   errstr, errstr_size);
+            ret = drv__state_apply(disp, m.type, m.obj, m.source, m.key,
+                                   m.raw, m.raw_len, errstr, errstr_size);
         }
-        json_decref(obj);
+        json_decref(m.obj);
     }
-    if (ret == 0 && k > 0) {
-        ret = drv__apply_routine(disp, run, k, errstr, errstr_size);
+    if (ret == 0) {
+        ret = apply_run(disp, run, &k, errstr, errstr_size);
     }
     while (k > 0) {
-        json_decref(run[--k]);
+        json_decref(run[--k].obj);
     }
+    free(run);
     if (ret != 0) {
         json_array_clear(disp->done); /* rolled back: nothing finished */
     }

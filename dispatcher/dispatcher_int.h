@@ -129,15 +129,25 @@ int drv__state_apply(drv_disp_t *disp, const char *type, json_t *msg,
                      const char *source, const char *key, const void *raw,
                      size_t raw_len, char *errstr, size_t errstr_size);
 
-/* A routine report (STARTING, RUNNING, SUCCEEDED): most of the traffic,
- * applied in runs. */
-bool drv__is_routine(const char *type, json_t *msg);
-/* Apply n routine reports (drv__is_routine), in order, with a round trip
- * per DRV_PG_PIPELINE_MAX of them rather than two or three each, then what
- * follows from the jobs they finished (drv__drain). Returns 0, or -1 on a
- * database error. */
-int drv__apply_routine(drv_disp_t *disp, json_t **msgs, size_t n,
-                       char *errstr, size_t errstr_size);
+/* A consumed message, decoded. */
+typedef struct drv__msg {
+    const char *type; /* the record's name: JobStatus, JobRequest, ... */
+    json_t *obj;
+    const char *source, *key; /* its topic and key */
+    const void *raw;          /* its bytes, for the DLQ */
+    size_t raw_len;
+} drv__msg_t;
+
+/* The messages that make most of the traffic, applied in runs: routine
+ * reports (STARTING, RUNNING, SUCCEEDED) and submissions. */
+bool drv__pipelined(const char *type, json_t *msg);
+/* Apply n messages (drv__pipelined), in order, sending their statements
+ * to PostgreSQL DRV_PG_PIPELINE_MAX at a time in one round trip rather
+ * than one to three round trips each (a submission that is refused, an
+ * array or waits for jobs goes on its own), then what follows from them.
+ * Returns 0, or -1 on a database error. */
+int drv__apply_run(drv_disp_t *disp, const drv__msg_t *msgs, size_t n,
+                   char *errstr, size_t errstr_size);
 
 /* Ask workers to stop an attempt (`worker` NULL: whichever runs it). */
 void drv__send_stop(drv_disp_t *disp, const char *job_id, int attempt,
