@@ -144,6 +144,45 @@ static int out_persist(drv_disp_t *disp, char *errstr, size_t errstr_size)
     return 0;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The ids of a JSON array as ranges: two PostgreSQL array literals of
+ * their first and last ids ("{1,7}" and "{4,9}" for 1-4 and 7-9). */
+static void id_ranges(json_t *ids, char **lo_out, char **hi_out)
+{
+    size_t n = json_array_size(ids);
+    int64_t *v = drv_malloc(n * sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        v[i] = json_integer_value(json_array_get(ids, i));
+    }
+    qsort(v, n, sizeof(*v), cmp_id);
+    size_t cap = n * 21 + 3;
+    char *lo = drv_malloc(cap), *hi = drv_malloc(cap);
+    size_t lo_len = 0, hi_len = 0;
+    lo[lo_len++] = '{';
+    hi[hi_len++] = '{';
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && v[j + 1] <= v[j] + 1) {
+            j++;
+        }
+        lo_len += (size_t)snprintf(lo + lo_len, cap - lo_len, "%s%" PRId64,
+                                   lo_len > 1 ? "," : "", v[i]);
+        hi_len += (size_t)snprintf(hi + hi_len, cap - hi_len, "%s%" PRId64,
+                                   hi_len > 1 ? "," : "", v[j]);
+        i = j + 1;
+    }
+    snprintf(lo + lo_len, cap - lo_len, "}");
+    snprintf(hi + hi_len, cap - hi_len, "}");
+    free(v);
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
 /* Delete the outbox rows of messages Kafka acknowledged (their delivery
  * reports came back with their ids); with `wait`, first wait (bounded) for
  * what is still in flight. Never blocks the loop otherwise. */
@@ -164,15 +203,32 @@ static void out_confirm(drv_disp_t *disp, bool wait)
     if (json_array_size(disp->unconfirmed) == 0) {
         return;
     }
-    char *text = json_dumps(disp->unconfirmed, JSON_COMPACT);
-    const char *p[] = {text};
-    if (drv_pg_exec(disp->pg,
-                    "DELETE FROM outbox WHERE id IN (SELECT "
-                    "jsonb_array_elements_text($1::jsonb)::bigint)",
-                    1, p, e, sizeof(e)) == 0) {
+    char *lo, *hi;
+    id_ranges(disp->unconfirmed, &lo, &hi);
+    const char *p[] = {lo, hi};
+    /* The outbox is mostly empty when autovacuum looks, so PostgreSQL may
+     * take a table of 100,000 rows for one of none and scan all of it once
+     * per id (12 s per DELETE: a fan-out of 10,000 jobs slowed from 8 to
+     * 40 s). By ranges of ids, through the primary key whatever the
+     * estimates say: one round trip. */
+    drv_pg_stmt_t st[] = {
+        {"BEGIN", 0, NULL},
+        {"SET LOCAL enable_seqscan = off", 0, NULL},
+        {"DELETE FROM outbox o USING unnest($1::bigint[], $2::bigint[]) "
+         "r(lo, hi) WHERE o.id BETWEEN r.lo AND r.hi",
+         2, p},
+        {"COMMIT", 0, NULL}};
+    drv_pg_res_t *res[4];
+    if (drv_pg_pipeline(disp->pg, 4, st, res, e, sizeof(e)) == 0) {
         json_array_clear(disp->unconfirmed); /* else: again next time */
+        for (int i = 0; i < 4; i++) {
+            drv_pg_res_free(res[i]);
+        }
+    } else {
+        drv_pg_rollback(disp->pg);
     }
-    free(text);
+    free(lo);
+    free(hi);
 }
 
 /* On start: publish what a previous dispatcher committed but may not have
