@@ -669,77 +669,74 @@ static int check_owner(drv_disp_t *disp, json_t *js, const char *ce,
     return owner;
 }
 
-/*
- * STARTING or RUNNING from the attempt's owner, the common case, in one
- * statement: lock the job if this is its current released attempt, record
- * the report on the attempt if the sender owns it (claiming it if nobody
- * does), move the job.
- *
+/* What routine statements share. Parameters: $1 job id, $2 attempt, $3
+ * worker, $4 container id, $5 the report's timestamp, $6 log stream, $7
+ * the worker process's start, $9 now. The job's row is locked if this is
+ * its current released attempt (j); the report is recorded on the attempt
+ * if its sender owns it, claiming it if nobody does (a, with `sets`); the
+ * statement ends with u's row (if the job moved), the attempt's owner,
+ * the job's compute environment and whether j and a found their rows.
  * "released IS NOT FALSE" (the column is NOT NULL) keeps the generic plan
  * on the primary key: with plain "released" it walked the jobs_in_flight
  * partial index, whose dead entries (every job that ever ran, until a
- * vacuum) made this 0.7 ms on 30,000 jobs.
- */
-#define PROGRESS_SQL                                                           \
+ * vacuum) made this 0.7 ms on 30,000 jobs. */
+#define ROUTINE_LOCK                                                           \
     "WITH j AS (SELECT job_id, status FROM jobs WHERE job_id = $1 AND "       \
-    "attempts = $2::int AND released IS NOT FALSE FOR UPDATE), "              \
+    "attempts = $2::int AND released IS NOT FALSE FOR UPDATE), "
+#define ROUTINE_RECORD(sets)                                                   \
     "a AS (UPDATE attempts SET worker = COALESCE(worker, $3), "               \
     "worker_started_at = COALESCE(worker_started_at, $7::bigint), "           \
     "container_id = COALESCE($4, container_id), "                             \
-    "started_at = COALESCE($5::bigint, started_at), "                         \
-    "log_stream = COALESCE($6, log_stream) FROM j WHERE "                     \
+    "log_stream = COALESCE($6, log_stream), " sets " FROM j WHERE "           \
     "attempts.job_id = j.job_id AND attempts.attempt = $2::int AND "          \
     "COALESCE(attempts.worker, $3) = $3 AND "                                 \
     "COALESCE(attempts.worker_started_at, $7::bigint) = $7::bigint "          \
-    "RETURNING attempts.job_id), "                                            \
-    "u AS (UPDATE jobs SET status = $8, updated_at = $9::bigint, "            \
-    "started_at = CASE WHEN $8 = 'RUNNING' THEN $9::bigint ELSE "             \
-    "jobs.started_at END FROM a, j WHERE jobs.job_id = a.job_id AND "         \
-    "jobs.status NOT IN " TERMINAL " AND jobs.status <> $8 RETURNING "        \
-    EVENT_COLS ", j.status AS prev_status) "                                  \
+    "RETURNING attempts.job_id), "
+#define ROUTINE_RESULT                                                         \
     "SELECT u.*, (SELECT worker FROM attempts WHERE job_id = $1 AND "         \
     "attempt = $2::int), (SELECT compute_environment FROM jobs WHERE "        \
     "job_id = $1), (SELECT count(*) FROM j), (SELECT count(*) FROM a) "       \
     "FROM (SELECT 1) one LEFT JOIN u ON true"
 
 /*
+ * STARTING or RUNNING from the attempt's owner, the common case, in one
+ * statement: lock the job if this is its current released attempt, record
+ * the report on the attempt if the sender owns it (claiming it if nobody
+ * does), move the job.
+ */
+#define PROGRESS_SQL                                                           \
+    ROUTINE_LOCK ROUTINE_RECORD(                                              \
+        "started_at = COALESCE($5::bigint, started_at)")                      \
+    "u AS (UPDATE jobs SET status = $8, updated_at = $9::bigint, "            \
+    "started_at = CASE WHEN $8 = 'RUNNING' THEN $9::bigint ELSE "             \
+    "jobs.started_at END FROM a, j WHERE jobs.job_id = a.job_id AND "         \
+    "jobs.status NOT IN " TERMINAL " AND jobs.status <> $8 RETURNING "        \
+    EVENT_COLS ", j.status AS prev_status) " ROUTINE_RESULT
+
+/*
  * SUCCEEDED from the attempt's owner, in one statement: as PROGRESS_SQL,
- * recording the outcome on the attempt and finishing the job, returning
- * what drv__set_status returns (the event, capacity to give back, what
- * drv__drain needs). A FAILED report goes the general way: the retry
- * strategy decides what it means.
+ * recording the outcome on the attempt ($8 exit code, $10 reason, $11
+ * status reason) and finishing the job ($12: the reason, bounded),
+ * returning what drv__set_status returns (the event, capacity to give
+ * back, what drv__drain needs). A FAILED report goes the general way: the
+ * retry strategy decides what it means.
  */
 #define SUCCEEDED_SQL                                                          \
-    "WITH j AS (SELECT job_id, status FROM jobs WHERE job_id = $1 AND "       \
-    "attempts = $2::int AND released IS NOT FALSE FOR UPDATE), "              \
-    "a AS (UPDATE attempts SET worker = COALESCE(worker, $3), "               \
-    "worker_started_at = COALESCE(worker_started_at, $10::bigint), "          \
-    "container_id = COALESCE($4, container_id), "                             \
-    "stopped_at = COALESCE($5::bigint, stopped_at), "                         \
-    "exit_code = COALESCE($6::int, exit_code), "                              \
-    "reason = COALESCE($7, reason), "                                         \
-    "status_reason = COALESCE($8, status_reason), "                           \
-    "log_stream = COALESCE($9, log_stream) FROM j WHERE "                     \
-    "attempts.job_id = j.job_id AND attempts.attempt = $2::int AND "          \
-    "COALESCE(attempts.worker, $3) = $3 AND "                                 \
-    "COALESCE(attempts.worker_started_at, $10::bigint) = $10::bigint "        \
-    "RETURNING attempts.job_id), "                                            \
+    ROUTINE_LOCK ROUTINE_RECORD(                                              \
+        "stopped_at = COALESCE($5::bigint, stopped_at), "                     \
+        "exit_code = COALESCE($8::int, exit_code), "                          \
+        "reason = COALESCE($10, reason), "                                    \
+        "status_reason = COALESCE($11, status_reason)")                       \
     "u AS (UPDATE jobs SET status = 'SUCCEEDED', status_reason = "            \
-    "COALESCE($8, jobs.status_reason), updated_at = $11::bigint, "            \
-    "stopped_at = $11::bigint, released = false, "                            \
-    "exit_code = COALESCE($6::int, jobs.exit_code), "                         \
+    "COALESCE($11, jobs.status_reason), updated_at = $9::bigint, "            \
+    "stopped_at = $9::bigint, released = false, "                             \
+    "exit_code = COALESCE($8::int, jobs.exit_code), "                         \
     "reason = COALESCE($12, jobs.reason) FROM a, j WHERE "                    \
     "jobs.job_id = a.job_id AND jobs.status NOT IN " TERMINAL " RETURNING "   \
     EVENT_COLS ", j.status AS prev_status, true AS freed, "                   \
     "jobs.compute_environment, jobs.vcpus, jobs.memory_mib, "                 \
-    "jobs.array_parent, (SELECT json_agg(d.job_id ORDER BY w.seq) FROM "      \
-    "job_dependencies d JOIN jobs w ON w.job_id = d.job_id WHERE "            \
-    "d.depends_on = $1 AND d.type IS DISTINCT FROM 'N_TO_N' AND "             \
-    "w.status IN ('SUBMITTED','PENDING')) AS deps) "                          \
-    "SELECT u.*, (SELECT worker FROM attempts WHERE job_id = $1 AND "         \
-    "attempt = $2::int), (SELECT compute_environment FROM jobs WHERE "        \
-    "job_id = $1), (SELECT count(*) FROM j), (SELECT count(*) FROM a) "       \
-    "FROM (SELECT 1) one LEFT JOIN u ON true"
+    "jobs.array_parent, " DRV__WAITING_DEPENDENTS(                            \
+        "$1") " AS deps) " ROUTINE_RESULT
 
 /* A routine report's statement and parameters (pointing into `js` and
  * into the buffers). */
@@ -776,10 +773,10 @@ static drv_pg_stmt_t routine_stmt(routine_params_t *rp, json_t *js)
     if (reason) { /* the job keeps a bounded copy, the attempt all of it */
         snprintf(rp->reason, sizeof(rp->reason), "%s", reason);
     }
-    const char *p[] = {job_id, rp->att, worker, cid, rp->ts,
-                       ec ? rp->code : NULL, reason,
+    const char *p[] = {job_id, rp->att, worker, cid, rp->ts, log, rp->inc,
+                       ec ? rp->code : NULL, rp->now, reason,
                        json_string_value(json_object_get(js, "statusReason")),
-                       log, rp->inc, rp->now, reason ? rp->reason : NULL};
+                       reason ? rp->reason : NULL};
     memcpy(rp->p, p, sizeof(p));
     return (drv_pg_stmt_t){SUCCEEDED_SQL, 12, rp->p};
 }

@@ -88,6 +88,13 @@ typedef struct drv__change {
     "jobs.is_terminated, jobs.array_index, jobs.array_size, "                  \
     "jobs.request->'dependsOn', jobs.updated_at"
 #define DRV__TERMINAL "('SUCCEEDED','FAILED')"
+/* The jobs that wait for job `id` (an SQL expression) through an explicit
+ * dependency, as a JSON array of ids in submission order, or NULL. */
+#define DRV__WAITING_DEPENDENTS(id)                                            \
+    "(SELECT json_agg(d.job_id ORDER BY w.seq) FROM job_dependencies d "      \
+    "JOIN jobs w ON w.job_id = d.job_id WHERE d.depends_on = " id " AND "     \
+    "d.type IS DISTINCT FROM 'N_TO_N' AND w.status IN "                       \
+    "('SUBMITTED','PENDING'))"
 
 /* Queue a JobStateChange for row `row` of r (DRV__EVENT_COLS first). */
 void drv__emit_event(drv_disp_t *disp, const drv_pg_res_t *r, int row,

@@ -118,10 +118,7 @@ int drv__set_status(drv_disp_t *disp, const char *job_id, const char *to,
         "$2 RETURNING " EVENT_COLS ", old.prev, old.was_released AND NOT "
         "jobs.released, jobs.compute_environment, jobs.vcpus, "
         "jobs.memory_mib, jobs.array_parent, CASE WHEN jobs.status IN "
-        TERMINAL " THEN (SELECT json_agg(d.job_id ORDER BY w.seq) FROM "
-        "job_dependencies d JOIN jobs w ON w.job_id = d.job_id WHERE "
-        "d.depends_on = $1 AND d.type IS DISTINCT FROM 'N_TO_N' AND "
-        "w.status IN ('SUBMITTED','PENDING')) END",
+        TERMINAL " THEN " DRV__WAITING_DEPENDENTS("$1") " END",
         8, p, errstr, errstr_size);
     if (!r) {
         return -1;
