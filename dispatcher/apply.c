@@ -211,16 +211,17 @@ static bool names_a_job(json_t *sj)
 typedef struct submit_row {
     char queue[256], def_name[256];
     int revision;
-    json_t *resolved; /* owned; NULL when refused */
+    json_t *resolved; /* owned; NULL when refused, */
+    char reason[DRV_ERRSTR_SIZE]; /* and why, or a database error */
     char rev[16], now[24], vcpus[32], mem[24], att[16], prio[16], size[16];
     char *req, *res;
     const char *p[16];
 } submit_row_t;
 
-/* The INSERT recording `sj` with status `status` (FAILED with `reason`
- * when refused); sr->queue, def_name, revision and resolved are set. */
+/* The INSERT recording prepared submission `sj` (submit_prepare) with
+ * status `status` (FAILED: refused, sr->reason says why). */
 static drv_pg_stmt_t submit_stmt(submit_row_t *sr, json_t *sj,
-                                 const char *status, const char *reason)
+                                 const char *status)
 {
     json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
                                  "size");
@@ -249,7 +250,7 @@ static drv_pg_stmt_t submit_stmt(submit_row_t *sr, json_t *sj,
                        sr->revision ? sr->def_name : NULL,
                        sr->revision ? sr->rev : NULL,
                        status,
-                       reason,
+                       sr->resolved ? NULL : sr->reason,
                        sr->now,
                        sr->req,
                        sr->res,
@@ -273,36 +274,27 @@ static void submit_row_clear(submit_row_t *sr)
 }
 
 /*
- * Record a submission, unless its job id is taken (1: the caller looks at
- * the earlier one). Also reads, in the same statement, the jobs recorded
- * before this one that wait for it to exist (*waiting, a JSON array of
- * ids, or NULL). 0 recorded, -1 database error.
+ * What SUBMIT_SQL did (r): 1 when the job id was taken (the caller looks
+ * at the earlier submission), else 0 with the jobs recorded before this
+ * one that wait for it to exist in *waiting (a JSON array of ids, or
+ * NULL). A job recorded past SUBMITTED (RUNNABLE, or FAILED when refused)
+ * gets the event and count drv__set_status would have given it.
  */
-static int insert_job(drv_disp_t *disp, json_t *sj, submit_row_t *sr,
-                      const char *fail_reason, json_t **waiting,
-                      char *errstr, size_t errstr_size)
+static int submit_recorded(drv_disp_t *disp, const drv_pg_res_t *r,
+                           json_t **waiting)
 {
     *waiting = NULL;
-    drv_pg_stmt_t st = submit_stmt(sr, sj,
-                                   fail_reason ? "FAILED" : "SUBMITTED",
-                                   fail_reason);
-    drv_pg_res_t *r = drv_pg_query(disp->pg, st.sql, st.nparams, st.params,
-                                   errstr, errstr_size);
-    free(sr->req);
-    free(sr->res);
-    sr->req = sr->res = NULL;
-    if (!r) {
-        return -1;
-    }
     if (drv_pg_res_rows(r) == 0) {
-        drv_pg_res_free(r);
         return 1;
     }
-    if (fail_reason) {
+    const char *status = drv_pg_res_get(r, 0, 5);
+    if (strcmp(status, "SUBMITTED") != 0) {
+        char label[64];
+        snprintf(label, sizeof(label), "status=\"%s\"", status);
+        drv_metrics_add(disp->metrics, "drover_transitions_total", label, 1);
         drv__emit_event(disp, r, 0, "SUBMITTED");
     }
     *waiting = drv_pg_res_json(r, 0, 19);
-    drv_pg_res_free(r);
     return 0;
 }
 
@@ -364,14 +356,15 @@ static int submitted_again(drv_disp_t *disp, json_t *sj, const char *source,
 }
 
 /* Validate and resolve a submission into sr (queue, definition,
- * resolved; reason when refused). 0 or -1 on a database error. */
+ * resolved; sr->reason when refused). 0, or -1 on a database error
+ * (sr->reason says which). */
 static int submit_prepare(drv_disp_t *disp, json_t *sj, const char *source,
-                          submit_row_t *sr, char *reason, size_t reason_size)
+                          submit_row_t *sr)
 {
     memset(sr, 0, sizeof(*sr));
     if (prepare(disp, sj, source, sr->queue, sizeof(sr->queue), sr->def_name,
-                sizeof(sr->def_name), &sr->revision, &sr->resolved, reason,
-                reason_size) < 0) {
+                sizeof(sr->def_name), &sr->revision, &sr->resolved,
+                sr->reason, sizeof(sr->reason)) < 0) {
         return -1;
     }
     if (!sr->queue[0]) {
@@ -381,31 +374,43 @@ static int submit_prepare(drv_disp_t *disp, json_t *sj, const char *source,
     return 0;
 }
 
-/* A valid submission that waits for nothing: no array, no job named in
- * dependsOn. It is recorded RUNNABLE straight away. */
-static bool submit_is_plain(json_t *sj, const submit_row_t *sr)
+/* The status a prepared submission is recorded with: FAILED when it is
+ * refused (reason says why), RUNNABLE when it waits for nothing (no array,
+ * no job named in dependsOn), else SUBMITTED, for drv__evaluate and the
+ * array's children to decide. */
+static const char *submit_status(json_t *sj, const submit_row_t *sr)
 {
-    return sr->resolved && !json_object_get(sj, "arrayProperties") &&
-           !names_a_job(sj);
+    if (!sr->resolved) {
+        return "FAILED";
+    }
+    return json_object_get(sj, "arrayProperties") || names_a_job(sj)
+               ? "SUBMITTED"
+               : "RUNNABLE";
 }
 
 /* Record a prepared submission and what follows from it. */
 static int submit_apply(drv_disp_t *disp, json_t *sj, submit_row_t *sr,
-                        const char *reason, const char *source,
-                        const char *key, const void *raw, size_t raw_len,
-                        char *errstr, size_t errstr_size)
+                        const char *source, const char *key, const void *raw,
+                        size_t raw_len, char *errstr, size_t errstr_size)
 {
     const char *job_id = json_string_value(json_object_get(sj, "jobId"));
-    json_t *waiting = NULL;
-    int ret = insert_job(disp, sj, sr, sr->resolved ? NULL : reason,
-                         &waiting, errstr, errstr_size);
+    const char *status = submit_status(sj, sr);
+    drv_pg_stmt_t st = submit_stmt(sr, sj, status);
+    drv_pg_res_t *r = drv_pg_query(disp->pg, st.sql, st.nparams, st.params,
+                                   errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    json_t *waiting;
+    int ret = submit_recorded(disp, r, &waiting);
+    drv_pg_res_free(r);
     if (ret == 1) {
         return submitted_again(disp, sj, source, key, raw, raw_len, errstr,
                                errstr_size);
     }
     json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
                                  "size");
-    if (ret == 0 && sr->resolved) {
+    if (!strcmp(status, "SUBMITTED")) {
         ret = insert_dependencies(disp, job_id,
                                   json_object_get(sj, "dependsOn"), errstr,
                                   errstr_size);
@@ -413,13 +418,7 @@ static int submit_apply(drv_disp_t *disp, json_t *sj, submit_row_t *sr,
             ret = drv__array_spawn(disp, job_id, (int)json_integer_value(ap),
                                    errstr, errstr_size);
         }
-        if (ret == 0 && submit_is_plain(sj, sr)) { /* waits for nothing */
-            drv__change_t c = {.exit_code = -1};
-            ret = drv__set_status(disp, job_id, "RUNNABLE", &c, errstr,
-                                  errstr_size) < 0
-                      ? -1
-                      : 0;
-        } else if (ret == 0) {
+        if (ret == 0) {
             ret = drv__evaluate(disp, job_id, errstr, errstr_size);
         }
     }
@@ -436,13 +435,12 @@ static int apply_submit(drv_disp_t *disp, json_t *sj, const char *source,
                         char *errstr, size_t errstr_size)
 {
     submit_row_t sr;
-    char reason[DRV_ERRSTR_SIZE];
-    int ret = submit_prepare(disp, sj, source, &sr, reason, sizeof(reason));
+    int ret = submit_prepare(disp, sj, source, &sr);
     if (ret < 0) {
-        drv_errstr_set(errstr, errstr_size, "%s", reason);
+        drv_errstr_set(errstr, errstr_size, "%s", sr.reason);
     } else {
-        ret = submit_apply(disp, sj, &sr, reason, source, key, raw, raw_len,
-                           errstr, errstr_size);
+        ret = submit_apply(disp, sj, &sr, source, key, raw, raw_len, errstr,
+                           errstr_size);
     }
     submit_row_clear(&sr);
     return ret;
@@ -892,16 +890,10 @@ static int run_flush(drv_disp_t *disp, run_item_t *it, size_t n,
         n = 0;
     }
     for (size_t i = 0; i < n; i++) {
-        more[i] = false;
+        more[i] = it[i].submit &&
+                  submit_recorded(disp, res[i], &waiting[i]) == 1;
         if (!it[i].submit) {
             routine_done(disp, it[i].msg->obj, res[i]);
-        } else if ((more[i] = drv_pg_res_rows(res[i]) == 0)) {
-            /* the job id is taken: submitted_again looks */
-        } else { /* recorded RUNNABLE, as drv__set_status would have */
-            drv_metrics_add(disp->metrics, "drover_transitions_total",
-                            "status=\"RUNNABLE\"", 1);
-            drv__emit_event(disp, res[i], 0, "SUBMITTED");
-            waiting[i] = drv_pg_res_json(res[i], 0, 19);
         }
         drv_pg_res_free(res[i]);
     }
@@ -949,22 +941,21 @@ int drv__apply_run(drv_disp_t *disp, const drv__msg_t *msgs, size_t n,
         } else {
             json_t *sj = submit_body(m);
             submit_row_t *sr = &item->sr;
-            char reason[DRV_ERRSTR_SIZE];
-            if (submit_prepare(disp, sj, m->source, sr, reason,
-                               sizeof(reason)) < 0) {
-                drv_errstr_set(errstr, errstr_size, "%s", reason);
+            if (submit_prepare(disp, sj, m->source, sr) < 0) {
+                drv_errstr_set(errstr, errstr_size, "%s", sr->reason);
                 submit_row_clear(sr);
                 ret = -1;
-            } else if (submit_is_plain(sj, sr)) {
-                item->st = submit_stmt(sr, sj, "RUNNABLE", NULL);
+            } else if (strcmp(submit_status(sj, sr), "SUBMITTED") != 0) {
+                /* its INSERT is all it takes (RUNNABLE, or refused) */
+                item->st = submit_stmt(sr, sj, submit_status(sj, sr));
                 k++; /* the run owns sr now */
-            } else { /* refused, an array, or waits for jobs: on its own */
+            } else { /* an array, or waits for jobs: on its own */
                 ret = run_flush(disp, it, k, errstr, errstr_size);
                 run_clear(it, k); /* item is it[k]: not cleared */
                 k = 0;
                 if (ret == 0) {
-                    ret = submit_apply(disp, sj, sr, reason, m->source,
-                                       m->key, m->raw, m->raw_len, errstr,
+                    ret = submit_apply(disp, sj, sr, m->source, m->key,
+                                       m->raw, m->raw_len, errstr,
                                        errstr_size);
                 }
                 if (ret == 0) {
@@ -987,14 +978,12 @@ int drv__apply_run(drv_disp_t *disp, const drv__msg_t *msgs, size_t n,
     return ret;
 }
 
-/* A report from any sender: a routine one as a run of one. */
+/* Any report from any sender, a statement or two at a time: what
+ * drv__apply_run does not take (FAILED, whose meaning the retry strategy
+ * decides), and what a caller of drv__state_apply hands over. */
 static int apply_status(drv_disp_t *disp, json_t *js, char *errstr,
                         size_t errstr_size)
 {
-    if (drv__pipelined("JobStatus", js)) {
-        drv__msg_t m = {.type = "JobStatus", .obj = js};
-        return drv__apply_run(disp, &m, 1, errstr, errstr_size);
-    }
     const char *job_id = json_string_value(json_object_get(js, "jobId"));
     const char *status = json_string_value(json_object_get(js, "status"));
     int attempt = (int)json_integer_value(json_object_get(js, "attempt"));

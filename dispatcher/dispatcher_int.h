@@ -150,8 +150,8 @@ typedef struct drv__msg {
 bool drv__pipelined(const char *type, json_t *msg);
 /* Apply n messages (drv__pipelined), in order, sending their statements
  * to PostgreSQL DRV_PG_PIPELINE_MAX at a time in one round trip rather
- * than one to three round trips each (a submission that is refused, an
- * array or waits for jobs goes on its own), then what follows from them.
+ * than one to three round trips each (a submission that is an array or
+ * waits for jobs goes on its own), then what follows from them.
  * Returns 0, or -1 on a database error. */
 int drv__apply_run(drv_disp_t *disp, const drv__msg_t *msgs, size_t n,
                    char *errstr, size_t errstr_size);

@@ -559,6 +559,49 @@ START_TEST(test_e2e_reports_from_a_non_owner_are_refused)
 }
 END_TEST
 
+/* A producer that skips the client's checks: the dispatcher refuses a
+ * submission (it records it FAILED with the reason) and the valid one
+ * sent right behind it, in the same batch, still runs. */
+START_TEST(test_e2e_dispatcher_refuses_a_bad_submission)
+{
+    char e[DRV_ERRSTR_SIZE], bad[64], good[80];
+    e2e_register("e2e-after-refused", "[\"true\"]", 32);
+    snprintf(bad, sizeof(bad), "refused-%d-%lld", (int)getpid(),
+             (long long)drv_now_ms());
+    snprintf(good, sizeof(good), "after-%s", bad);
+    drv_codec_t *codec = drv_codec_new(e, sizeof(e));
+    ck_assert_msg(codec != NULL, "%s", e);
+    const char *ids[] = {bad, good};
+    const char *defs[] = {"no-such-definition", "e2e-after-refused"};
+    for (int i = 0; i < 2; i++) {
+        json_t *m = json_pack("{s:{s:{s:s,s:s,s:s,s:s,s:I}}}", "request",
+                              "SubmitJob", "jobId", ids[i], "jobName", "raw",
+                              "jobQueue", "default", "jobDefinition", defs[i],
+                              "submittedAt", (json_int_t)drv_now_ms());
+        void *buf = NULL;
+        size_t len;
+        ck_assert_msg(drv_codec_encode(codec, "JobRequest", m, &buf, &len, e,
+                                       sizeof(e)) == 0,
+                      "%s", e);
+        produce_raw(ids[i], buf, len);
+        free(buf);
+        json_decref(m);
+    }
+    drv_codec_destroy(codec);
+    json_t *j = e2e_wait(bad, 120);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    const char *why = json_string_value(json_object_get(j, "statusReason"));
+    ck_assert_msg(why && strstr(why, "JobDefinition name no-such-definition "
+                                     "does not exist"),
+                  "statusReason: %s", why ? why : "(none)");
+    ck_assert_int_eq(json_array_size(json_object_get(j, "attempts")), 0);
+    json_decref(j);
+    j = e2e_wait(good, 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    json_decref(j);
+}
+END_TEST
+
 /* drv_pg_pipeline, which the dispatcher applies status reports with,
  * against the stack's PostgreSQL: answers in order, each statement seeing
  * the ones before, and a failure reported once with nothing half-read. */
@@ -636,6 +679,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_outbox_survives_a_killed_dispatcher);
     tcase_add_test(tc, test_e2e_cli_rejects_unknown_queue_and_definition);
     tcase_add_test(tc, test_e2e_pg_pipeline);
+    tcase_add_test(tc, test_e2e_dispatcher_refuses_a_bad_submission);
     tcase_add_test(tc, test_e2e_reports_from_a_non_owner_are_refused);
     suite_add_tcase(s, tc);
     return drv_test_run(s);

@@ -37,6 +37,25 @@ static void teardown(void)
     rd_kafka_destroy(mock_rk);
 }
 
+/* Send messages to t.one (partition -1: by key) and wait until the
+ * cluster has them. */
+static void produce(int32_t partition, const char *key,
+                    const char *const *values, size_t n,
+                    const drv_kheader_t *h, size_t nh)
+{
+    drv_kprod_t *kp = drv_kprod_new(conf, NULL, 0, errstr, sizeof(errstr));
+    ck_assert_msg(kp != NULL, "%s", errstr);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(drv_kprod_send(kp, "t.one", partition, key,
+                                        values[i], strlen(values[i]), h, nh,
+                                        errstr, sizeof(errstr)),
+                         0);
+    }
+    ck_assert_msg(drv_kprod_flush(kp, 10000, errstr, sizeof(errstr)) == 0,
+                  "%s", errstr);
+    drv_kprod_destroy(kp);
+}
+
 /* A consumer of group `group` subscribed to t.one. */
 static drv_kcons_t *subscribed(const char *group)
 {
@@ -63,15 +82,9 @@ static drv_kmsg_t *poll_one(drv_kcons_t *kc)
 
 START_TEST(test_kafka_produce_consume_roundtrip)
 {
-    drv_kprod_t *kp = drv_kprod_new(conf, NULL, 0, errstr, sizeof(errstr));
-    ck_assert_msg(kp != NULL, "%s", errstr);
     drv_kheader_t h[] = {{"drover.error", "why"}};
-    ck_assert_int_eq(drv_kprod_send(kp, "t.one", -1, "job-1", "payload", 7, h,
-                                    1, errstr, sizeof(errstr)),
-                     0);
-    ck_assert_msg(drv_kprod_flush(kp, 10000, errstr, sizeof(errstr)) == 0,
-                  "%s", errstr);
-    drv_kprod_destroy(kp);
+    const char *v1[] = {"payload"};
+    produce(-1, "job-1", v1, 1, h, 1);
 
     drv_kcons_t *kc = subscribed("g1");
     drv_kmsg_t *m = poll_one(kc);
@@ -98,16 +111,8 @@ END_TEST
  * is fetched again after the resume: nothing is skipped. */
 START_TEST(test_kafka_rewind_while_paused)
 {
-    drv_kprod_t *kp = drv_kprod_new(conf, NULL, 0, errstr, sizeof(errstr));
-    ck_assert_msg(kp != NULL, "%s", errstr);
-    for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(drv_kprod_send(kp, "t.one", 0, "k", i ? "b" : "a",
-                                        1, NULL, 0, errstr, sizeof(errstr)),
-                         0);
-    }
-    ck_assert_msg(drv_kprod_flush(kp, 10000, errstr, sizeof(errstr)) == 0,
-                  "%s", errstr);
-    drv_kprod_destroy(kp);
+    const char *ab[] = {"a", "b"};
+    produce(0, "k", ab, 2, NULL, 0);
     drv_kcons_t *kc = subscribed("g-rewind");
     drv_kmsg_t *m = poll_one(kc);
     int64_t first = drv_kmsg_offset(m);
