@@ -392,7 +392,7 @@ void drv_disp_destroy(drv_disp_t *disp)
         return;
     }
     if (disp->gauges_started) {
-        disp->gauges_stop = 1;
+        disp->gauges_stop = true;
         pthread_join(disp->gauges, NULL);
     }
     drv_http_stop(disp->http);
@@ -730,7 +730,7 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
     int64_t next_sync = drv_mono_ms() + TOPIC_SYNC_MS, next_sweep = 0;
     int64_t next_metrics = 0;
     disp->usage_loaded = false; /* another dispatcher may have led */
-    disp->leading = 1;
+    disp->leading = true;
     drv_metrics_set(disp->metrics, "drover_dispatcher_active", NULL, 1);
     while (!*stop && leading(disp)) {
         while (n < batch_max) {
@@ -791,7 +791,7 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
      * stored with the last committed batch */
     drv_kcons_destroy(disp->kcons);
     disp->kcons = NULL;
-    disp->leading = 0;
+    disp->leading = false;
     drv_metrics_set(disp->metrics, "drover_dispatcher_active", NULL, 0);
     if (!*stop) {
         drv_log(disp->log, DRV_LOG_WARN, "dispatcher.lead_lost", NULL,

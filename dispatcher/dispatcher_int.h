@@ -5,6 +5,7 @@
 #define DRV_DISPATCHER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "dispatcher.h"
@@ -55,11 +56,12 @@ struct drv_disp {
     unsigned lead_session; /* the PostgreSQL session holding that lock */
     drv_metrics_t *metrics;
     drv_http_t *http;       /* /metrics and /healthz, if metrics.listen */
-    volatile int leading;   /* for /healthz (read by the HTTP thread) */
+    atomic_bool leading;    /* read by the HTTP and gauges threads */
     pthread_t gauges;       /* counts jobs for /metrics (dispatcher.c) */
     bool gauges_started;
-    volatile int gauges_stop;
-    volatile int64_t db_ok_ms; /* last successful database round trip */
+    atomic_bool gauges_stop;
+    _Atomic int64_t db_ok_ms; /* last successful database round trip
+                                 (read by the HTTP thread) */
 };
 
 /* Queue a message for after commit (buf is taken over). */

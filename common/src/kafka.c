@@ -562,7 +562,7 @@ int drv_kafka_create_topics(const drv_conf_t *conf, const char *const *names,
                             size_t n, int partitions, char *errstr,
                             size_t errstr_size)
 {
-    static const char *defaults[] = {NULL};
+    static const char *defaults[] = {NULL, NULL}; /* read in pairs */
     char e[512];
     int ret = -1;
     rd_kafka_t *rk = NULL;

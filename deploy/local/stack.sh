@@ -15,7 +15,7 @@
 #   DROVER_PG_CONNINFO use an existing PostgreSQL instead of a private one
 #   DROVER_EXTRA_CONF extra lines for the generated drover.conf
 #   DROVER_BUILD_DIR  the build directory whose binaries run (build)
-#   DROVER_BUILD_TYPE its CMake build type (Debug)
+#   DROVER_BUILD_TYPE its CMake build type (RelWithDebInfo)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STACK=${DROVER_STACK_DIR:-$ROOT/.stack}
@@ -81,7 +81,7 @@ kafka_jars() {
 }
 
 build() {
-    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${DROVER_BUILD_TYPE:-Debug}" >/dev/null
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${DROVER_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
     cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null || die "build failed"
 }
 
