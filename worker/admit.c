@@ -66,6 +66,7 @@ bool drv__admit(drv_wrk_t *wrk, json_t *run)
         pthread_mutex_unlock(&wrk->lock);
         drv_log(wrk->log, DRV_LOG_INFO, "worker.duplicate_run", NULL,
                 "attempt %s was already taken here", key);
+        json_decref(run);
         return true;
     }
     if (json_object_get(wrk->stopped, key)) { /* terminated before it came */
@@ -74,6 +75,7 @@ bool drv__admit(drv_wrk_t *wrk, json_t *run)
         wrk->report(wrk, job.id, job.attempt, "FAILED",
                     json_pack("{s:s}", "statusReason",
                               DRV__REASON_TERMINATED_EARLY));
+        json_decref(run);
         return true;
     }
     bool fits = (job.vcpus <= wrk->vcpus_free &&

@@ -28,7 +28,7 @@ drv__attempt_t *drv__attempt_new(drv_wrk_t *wrk, json_t *run,
 {
     drv__attempt_t *a = drv_calloc(1, sizeof(*a));
     a->wrk = wrk;
-    a->run = json_incref(run);
+    a->run = run;
     a->job = *job;
     a->ra.host = &wrk->rt_host;
     a->ra.job = &a->job;

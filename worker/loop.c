@@ -289,7 +289,6 @@ static bool retry_held(drv_wrk_t *wrk, hold_t *h)
     unsigned long ended = wrk->ended;
     pthread_mutex_unlock(&wrk->lock);
     if (drv__admit(wrk, h->run)) {
-        json_decref(h->run);
         h->run = NULL;
         if (h->paused) {
             drv_kcons_pause(wrk->kcons, 0);
@@ -341,7 +340,6 @@ static size_t take(drv_wrk_t *wrk, hold_t *h, drv_kmsg_t **batch, size_t n)
         json_t *run = drv__admit_decode(wrk, msg);
         if (!run || drv__admit(wrk, run)) {
             batch[n++] = msg;
-            json_decref(run);
             continue;
         }
         h->msg = msg; /* its offset is stored once it is admitted */

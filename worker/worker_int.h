@@ -119,7 +119,10 @@ json_t *drv__admit_decode(drv_wrk_t *wrk, drv_kmsg_t *msg);
 
 /* Take the attempt if it fits (an idle worker takes any size): it joins
  * wrk->claims. A RunJob seen before, or stopped before it came, is done
- * with at once. Returns false when there is no room yet. @locks none */
+ * with at once. Returns true when `run` is done with: taken over (the
+ * attempt owns it, so no reference is shared across threads) or freed;
+ * false when there is no room yet, and `run` is still the caller's.
+ * @locks none */
 bool drv__admit(drv_wrk_t *wrk, json_t *run);
 
 /* Claim the admitted attempts and start them; `msgs` are committed and
@@ -133,7 +136,7 @@ void drv__control_handle(drv_wrk_t *wrk, drv_kmsg_t *msg);
 
 /* ---- attempt.c ---- */
 
-/* A new attempt of `run` (incref'd), holding its capacity, on
+/* A new attempt of `run` (takes ownership), holding its capacity, on
  * wrk->running. @locks wrk->lock held */
 drv__attempt_t *drv__attempt_new(drv_wrk_t *wrk, json_t *run,
                                  const drv__job_t *job);

@@ -297,7 +297,6 @@ static void run_attempt(const char *id, json_t *timeout)
 {
     json_t *run = run_job(id, 1, timeout);
     drv__attempt_start(admit(run));
-    json_decref(run);
     wait_idle();
 }
 
@@ -435,8 +434,7 @@ START_TEST(test_attempt_stop_before_admission_is_remembered)
 {
     json_object_set_new(wrk->stopped, "job-r#1", json_string("by user"));
     json_t *run = run_job("job-r", 1, NULL);
-    ck_assert(drv__admit(wrk, run));
-    json_decref(run);
+    ck_assert(drv__admit(wrk, run)); /* and freed */
     ck_assert_ptr_null(wrk->claims);
     ck_assert_int_eq(wrk->running_cnt, 0);
     ck_assert_int_eq(json_object_size(wrk->stopped), 0);
@@ -453,7 +451,6 @@ START_TEST(test_attempt_stop_while_running_calls_runtime_stop)
     fake.blocks = true;
     json_t *run = run_job("job-w", 1, NULL);
     drv__attempt_start(admit(run));
-    json_decref(run);
     wait_running();
     pthread_mutex_lock(&wrk->lock); /* the capacity is held meanwhile */
     ck_assert(wrk->vcpus_free == VCPUS - 1.5);
@@ -496,7 +493,6 @@ START_TEST(test_attempt_drain_hand_back_reports_host_lost)
     fake.blocks = true;
     json_t *run = run_job("job-d", 1, NULL);
     drv__attempt_start(admit(run));
-    json_decref(run);
     wait_running();
     pthread_mutex_lock(&wrk->lock);
     ck_assert_int_eq(drv__attempt_hand_back_all(wrk), 1);
@@ -519,7 +515,6 @@ START_TEST(test_attempt_thread_failure_gives_capacity_back)
     wrk->thread_create = failing_thread_create;
     json_t *run = run_job("job-f", 1, NULL);
     drv__attempt_start(admit(run));
-    json_decref(run);
     wait_idle();
     ck_assert_int_eq(fake.prepares, 0);
     ck_assert_int_eq(fake.cleanups, 0);
@@ -534,16 +529,15 @@ END_TEST
 
 START_TEST(test_attempt_delivered_twice_runs_once)
 {
-    json_t *run = run_job("job-2", 1, NULL);
-    drv__attempt_t *a = admit(run);
-    ck_assert(drv__admit(wrk, run)); /* taken: nothing more to do */
+    drv__attempt_t *a = admit(run_job("job-2", 1, NULL));
+    /* taken: nothing more to do (and the copy is freed) */
+    ck_assert(drv__admit(wrk, run_job("job-2", 1, NULL)));
     ck_assert_ptr_null(wrk->claims);
     ck_assert_int_eq(wrk->running_cnt, 1);
     drv__attempt_start(a);
     wait_idle();
-    ck_assert(drv__admit(wrk, run)); /* even after it ended */
+    ck_assert(drv__admit(wrk, run_job("job-2", 1, NULL))); /* even now */
     ck_assert_ptr_null(wrk->claims);
-    json_decref(run);
     ck_assert_int_eq(fake.prepares, 1);
 }
 END_TEST
@@ -557,7 +551,7 @@ START_TEST(test_attempt_admits_within_capacity)
     drv__attempt_t *a = admit(big); /* an idle worker takes any size */
     drv__attempt_start(a);
     wait_running();
-    ck_assert(!drv__admit(wrk, run)); /* no room while it runs */
+    ck_assert(!drv__admit(wrk, run)); /* no room while it runs: ours */
     drv__rt_attempt_t ra = {.job = &(drv__job_t){.id = "big", .attempt = 1}};
     request_stop(&ra);
     wait_idle();
@@ -565,8 +559,6 @@ START_TEST(test_attempt_admits_within_capacity)
     fake.waits = 0;
     drv__attempt_start(admit(run));
     wait_idle();
-    json_decref(run);
-    json_decref(big);
 }
 END_TEST
 
