@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "drover/conf.h"
+#include "drover/err.h"
 #include "drover/log.h"
 
 /* The RunJob fields the lifecycle and the runtimes use, read once at

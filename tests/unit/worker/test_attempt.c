@@ -3,8 +3,7 @@
  * Unit tests for the worker's attempt lifecycle (worker/attempt.c and its
  * admission, worker/admit.c) over a fake runtime and a fake reporter:
  * nothing running is needed (no Kafka, no container engine). Also the
- * runtime helpers every runtime shares (worker/runtime.c), the hollow
- * runtime, and the container runtime's spec builder.
+ * hollow runtime through the same lifecycle.
  */
 #include <check.h>
 #include <errno.h>
@@ -12,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -581,121 +579,6 @@ START_TEST(test_attempt_hollow_does_the_protocol_only)
 }
 END_TEST
 
-/* ---- Runtime helpers and the container spec -------------------------------- */
-
-static drv__rt_attempt_t helper_attempt(json_t *run, drv__job_t *job)
-{
-    snprintf(job->id, sizeof(job->id), "job:1/x");
-    job->attempt = 2;
-    job->vcpus = 0.5;
-    job->memory_mib = 64;
-    snprintf(job->queue, sizeof(job->queue), "q1");
-    return (drv__rt_attempt_t){.host = &wrk->rt_host, .job = job, .run = run};
-}
-
-START_TEST(test_attempt_names_are_sanitised)
-{
-    char name[64];
-    drv__job_t job = {0};
-    drv__rt_attempt_t ra = helper_attempt(NULL, &job);
-    drv__rt_name(&ra, name, sizeof(name));
-    ck_assert_str_eq(name, "job_1_x-2");
-    ck_assert_int_eq(drv__rt_sanitize(name, 4, "a.b.c"), 3);
-    ck_assert_str_eq(name, "a_b");
-}
-END_TEST
-
-START_TEST(test_attempt_log_is_bounded_with_marker)
-{
-    char path[] = "/tmp/drv-test-attempt-log-XXXXXX", want[80];
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    size_t big = DRV__RT_LOG_MAX + 100;
-    char *buf = calloc(1, big);
-    memset(buf, 'x', big);
-    drv__rt_log_keep(path, buf, big, false);
-    drv__rt_log_bound(path);
-    free(buf);
-    char e[DRV_ERRSTR_SIZE];
-    size_t len;
-    char *text = drv_read_file(path, &len, e, sizeof(e));
-    ck_assert_msg(text != NULL, "%s", e);
-    snprintf(want, sizeof(want), "\n[drover: output truncated at %d bytes]\n",
-             DRV__RT_LOG_MAX);
-    ck_assert_int_eq(len, DRV__RT_LOG_MAX + strlen(want));
-    ck_assert_str_eq(text + DRV__RT_LOG_MAX, want);
-    free(text);
-    unlink(path);
-}
-END_TEST
-
-START_TEST(test_attempt_container_spec_long_tmpfs_options)
-{
-    char *a = malloc(1101), *b = malloc(4001);
-    memset(a, 'A', 1100);
-    a[1100] = '\0';
-    memset(b, 'B', 4000);
-    b[4000] = '\0';
-    json_t *run = json_pack(
-        "{s:s,s:s,s:{s:[{s:s,s:i,s:[s,s]}]}}", "jobId", "job:1/x", "image",
-        "busybox", "linuxParameters", "tmpfs", "containerPath", "/scratch",
-        "size", 16, "mountOptions", a, b);
-    drv__job_t job = {0};
-    drv__rt_attempt_t ra = helper_attempt(run, &job);
-    json_t *spec = drv__container_spec(&ra);
-    json_t *host = json_object_get(spec, "HostConfig");
-    const char *opts = json_string_value(
-        json_object_get(json_object_get(host, "Tmpfs"), "/scratch"));
-    ck_assert_ptr_nonnull(opts);
-    ck_assert_int_eq(strlen(opts), strlen("size=16m") + 2 + 1100 + 4000);
-    ck_assert(!strncmp(opts, "size=16m,AAAA", 13));
-    ck_assert(!strcmp(opts + strlen(opts) - 5, "BBBBB"));
-    ck_assert_str_eq(json_string_value(json_array_get(
-                         json_object_get(host, "CapDrop"), 0)),
-                     "ALL");
-    ck_assert_str_eq(json_string_value(json_array_get(
-                         json_object_get(host, "SecurityOpt"), 0)),
-                     "no-new-privileges");
-    json_t *labels = json_object_get(spec, "Labels");
-    ck_assert_str_eq(json_string_value(json_object_get(labels,
-                                                       "drover.job-id")),
-                     "job:1/x");
-    ck_assert_str_eq(json_string_value(json_object_get(labels,
-                                                       "drover.worker")),
-                     "w1");
-    json_decref(spec);
-    json_decref(run);
-    free(a);
-    free(b);
-}
-END_TEST
-
-START_TEST(test_attempt_env_carries_the_batch_variables)
-{
-    json_t *run = json_pack("{s:[{s:s,s:s}]}", "environment", "name", "A",
-                            "value", "1");
-    drv__job_t job = {0};
-    drv__rt_attempt_t ra = helper_attempt(run, &job);
-    job.is_array_child = true;
-    job.array_index = 3;
-    job.array_size = 10;
-    json_t *env = drv__rt_env(&ra);
-    char *text = json_dumps(env, 0);
-    const char *want[] = {"\"A=1\"", "\"AWS_BATCH_JOB_ID=job:1/x\"",
-                          "\"DROVER_JOB_ATTEMPT=2\"", "\"AWS_BATCH_JQ_NAME=q1\"",
-                          "\"AWS_BATCH_CE_NAME=local\"",
-                          "\"AWS_BATCH_JOB_ARRAY_INDEX=3\"",
-                          "\"DROVER_JOB_ARRAY_SIZE=10\""};
-    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-        ck_assert_msg(strstr(text, want[i]), "%s not in %s", want[i], text);
-    }
-    free(text);
-    json_decref(env);
-    json_decref(run);
-}
-END_TEST
-
 START_TEST(test_attempt_unknown_runtime_is_refused)
 {
     char e[DRV_ERRSTR_SIZE];
@@ -737,14 +620,6 @@ int main(void)
     tcase_add_test(tc, test_attempt_delivered_twice_runs_once);
     tcase_add_test(tc, test_attempt_admits_within_capacity);
     tcase_add_test(tc, test_attempt_unknown_runtime_is_refused);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("runtime_helpers");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_attempt_names_are_sanitised);
-    tcase_add_test(tc, test_attempt_log_is_bounded_with_marker);
-    tcase_add_test(tc, test_attempt_container_spec_long_tmpfs_options);
-    tcase_add_test(tc, test_attempt_env_carries_the_batch_variables);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
