@@ -3,12 +3,13 @@
  * The worker: joins its compute environment's consumer group on
  * drover.run.<ce>, takes RunJob requests only while it has free vCPU and
  * memory (pausing its partitions otherwise), runs each attempt in its own
- * thread as a container, reports STARTING/RUNNING/exit on drover.status,
- * and heartbeats its capacity.
+ * thread through the runtime worker.runtime names (container, process or
+ * hollow), reports STARTING/RUNNING/exit on drover.status, and heartbeats
+ * its capacity.
  *
- * Ownership: drv_wrk_new borrows conf and log. Thread safety: new, run and
- * destroy are @thread main; attempt threads share the handle under its
- * mutex.
+ * Ownership: drv_wrk_new borrows conf and log (until drv_wrk_destroy).
+ * Thread safety: new, run and destroy are @thread main; attempt threads
+ * share the handle under its mutex (see worker_int.h).
  */
 #ifndef DRV_WORKER_H
 #define DRV_WORKER_H

@@ -27,11 +27,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "drover/job.h"
+#include "drover/err.h"
 #include "drover/util.h"
-#include "worker_int.h"
-
-#define LOG_MAX (1024 * 1024)
+#include "runtime.h"
 
 /* A controller's directory for this attempt; "" when not available. */
 typedef struct cg {
@@ -39,6 +37,18 @@ typedef struct cg {
     char cpu[1024]; /* v1 only */
     bool v2;
 } cg_t;
+
+/* The attempt's process, from prepare to cleanup (the attempt thread). */
+typedef struct proc {
+    cg_t cg;
+    char logpath[1024]; /* "" for none */
+    char scratch[300];  /* working directory; "/" when none was made */
+    char **argv, **envp; /* from prepare until the clone */
+    pid_t pid;           /* -1 until started */
+    int pfd;             /* pidfd, -1 when not available */
+    bool termed;         /* SIGTERM sent, at term_at */
+    int64_t term_at;
+} proc_t;
 
 /* Where the worker's own cgroup of `controller` ("" for v2) is mounted. */
 static bool own_cgroup(const char *controller, char *out, size_t size)
@@ -96,7 +106,7 @@ static long read_key(const char *dir, const char *name, const char *key)
     size_t kl = strlen(key);
     while (fp && fgets(line, sizeof(line), fp)) {
         if (!strncmp(line, key, kl) && line[kl] == ' ') {
-            v = atol(line + kl + 1);
+            v = strtol(line + kl + 1, NULL, 10);
         }
     }
     if (fp) {
@@ -107,7 +117,7 @@ static long read_key(const char *dir, const char *name, const char *key)
 
 /* Make the attempt's cgroup with its limits; on failure the process runs
  * without limits and the log says why. */
-static void cg_make(drv__attempt_t *a, const char *name, cg_t *cg)
+static void cg_make(const drv__rt_attempt_t *ra, const char *name, cg_t *cg)
 {
     char base[600], v[64];
     memset(cg, 0, sizeof(*cg));
@@ -125,8 +135,8 @@ static void cg_make(drv__attempt_t *a, const char *name, cg_t *cg)
             snprintf(cg->cpu, sizeof(cg->cpu), "%s/%s", base, name);
         }
     }
-    long long mem = (long long)a->memory_mib * 1024 * 1024;
-    long quota = (long)(a->vcpus * 100000);
+    long long mem = (long long)ra->job->memory_mib * 1024 * 1024;
+    long quota = (long)(ra->job->vcpus * 100000);
     bool ok = cg->mem[0] && mkdir(cg->mem, 0755) == 0;
     if (ok && cg->v2) {
         snprintf(v, sizeof(v), "%lld", mem);
@@ -143,8 +153,8 @@ static void cg_make(drv__attempt_t *a, const char *name, cg_t *cg)
              write_file(cg->cpu, "cpu.cfs_quota_us", v) == 0;
     }
     if (!ok) {
-        json_t *f = drv_log_job(a->job_id);
-        drv_log(a->wrk->log, DRV_LOG_WARN, "worker.no_cgroup", f,
+        json_t *f = drv_log_job(ra->job->id);
+        drv_log(ra->host->log, DRV_LOG_WARN, "worker.no_cgroup", f,
                 "could not make cgroup %s (%s): the process runs without "
                 "memory and CPU limits",
                 cg->mem[0] ? cg->mem : "(none found)", strerror(errno));
@@ -177,23 +187,18 @@ static void cg_remove(const char *dir)
 
 /* Attempt cgroups are named for their worker id: a restarted worker finds
  * what its previous process left. */
-static void cg_prefix(drv_wrk_t *wrk, char *out, size_t size)
+static void cg_prefix(const drv__rt_host_t *host, char *out, size_t size)
 {
-    size_t n = (size_t)snprintf(out, size, "drover-");
-    for (const char *p = wrk->id; *p && n + 3 < size; p++) {
-        out[n++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-                           (*p >= 'A' && *p <= 'Z') || *p == '-'
-                       ? *p
-                       : '_';
-    }
-    out[n++] = '.';
-    out[n] = '\0';
+    char id[191];
+    drv__rt_sanitize(id, sizeof(id), host->worker_id);
+    snprintf(out, size, "drover-%s.", id);
 }
 
-void drv__process_reap(drv_wrk_t *wrk)
+/* Kill what attempts of an earlier process of this worker left running. */
+static void proc_reap(const drv__rt_host_t *host)
 {
     char prefix[200], base[600], dir[1024];
-    cg_prefix(wrk, prefix, sizeof(prefix));
+    cg_prefix(host, prefix, sizeof(prefix));
     struct stat st;
     bool v2 = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
     const char *ctrls[] = {v2 ? "" : "memory", v2 ? NULL : "cpu"};
@@ -215,8 +220,8 @@ void drv__process_reap(drv_wrk_t *wrk)
         }
     }
     if (reaped) {
-        json_t *f = json_pack("{s:s}", "worker", wrk->id);
-        drv_log(wrk->log, DRV_LOG_INFO, "worker.orphans_removed", f,
+        json_t *f = json_pack("{s:s}", "worker", host->worker_id);
+        drv_log(host->log, DRV_LOG_INFO, "worker.orphans_removed", f,
                 "killed the processes of %d attempt cgroup(s) a previous "
                 "process of this worker left",
                 reaped);
@@ -234,20 +239,6 @@ static int rm_entry(const char *path, const struct stat *sb, int flag,
     return 0;
 }
 
-/* Bound the kept output as the container runtime does. */
-static void bound_log(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && st.st_size > LOG_MAX &&
-        truncate(path, LOG_MAX) == 0) {
-        FILE *fp = fopen(path, "a");
-        if (fp) {
-            fprintf(fp, "\n[drover: output truncated at %d bytes]\n", LOG_MAX);
-            fclose(fp);
-        }
-    }
-}
-
 /* argv/envp: NULL-ended copies of the strings in `arr`. */
 static char **str_vector(json_t *arr)
 {
@@ -261,9 +252,11 @@ static char **str_vector(json_t *arr)
     return v;
 }
 
+/* Free a str_vector, wiping it: the environment carries secrets. */
 static void str_vector_free(char **v)
 {
-    for (size_t i = 0; v[i]; i++) {
+    for (size_t i = 0; v && v[i]; i++) {
+        explicit_bzero(v[i], strlen(v[i]));
         free(v[i]);
     }
     free(v);
@@ -351,160 +344,189 @@ static pid_t spawn(spawn_t *sp)
     return pid;
 }
 
-void drv__run_process(drv__attempt_t *a, json_t *out)
+
+/* What the child will need, made before the clone: after it, only
+ * async-signal-safe calls. */
+static int proc_prepare(drv__rt_attempt_t *ra, char *errstr,
+                        size_t errstr_size)
 {
-    drv_wrk_t *wrk = a->wrk;
-    char e[DRV_ERRSTR_SIZE], name[256], logpath[1024] = "", scratch[300];
-    json_t *cmd = json_object_get(a->run, "command");
+    char name[200], cgname[420], prefix[200];
+    proc_t *p = drv_calloc(1, sizeof(*p));
+    p->pid = -1;
+    p->pfd = -1;
+    snprintf(p->scratch, sizeof(p->scratch), "/");
+    ra->state = p;
+    json_t *cmd = json_object_get(ra->run, "command");
     if (json_array_size(cmd) == 0) {
-        json_object_set_new(out, "statusReason",
-                            json_string(DRV_REASON_START_FAILED));
-        json_object_set_new(out, "reason",
-                            json_string("CannotStartContainerError: the "
-                                        "process runtime runs the job's "
-                                        "command and it has none"));
-        return;
+        drv_errstr_set(errstr, errstr_size,
+                       "CannotStartContainerError: the process runtime runs "
+                       "the job's command and it has none");
+        return -1;
     }
-    json_t *env = drv__attempt_env(a);
-    if (drv__attempt_secrets(a, env, e, sizeof(e)) != 0) {
+    json_t *env = drv__rt_env(ra);
+    if (drv__rt_secrets(ra, env, errstr, errstr_size) != 0) {
         json_decref(env);
-        json_object_set_new(out, "statusReason",
-                            json_string(DRV_REASON_START_FAILED));
-        json_object_set_new(out, "reason", json_string(e));
-        return;
+        return -1;
     }
     /* PATH for the command's lookup, as a shell would have it */
     json_array_append_new(env, json_string("PATH=/usr/local/sbin:/usr/local/"
                                            "bin:/usr/sbin:/usr/bin:/sbin:/bin"));
-    size_t n = 0;
-    for (const char *p = a->job_id; *p && n + 16 < sizeof(name); p++) {
-        name[n++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-                            (*p >= 'A' && *p <= 'Z') || *p == '-'
-                        ? *p
-                        : '_';
-    }
-    snprintf(name + n, sizeof(name) - n, "-%d", a->attempt);
-    char cgname[420], prefix[200];
-    cg_prefix(wrk, prefix, sizeof(prefix));
+    drv__rt_name(ra, name, sizeof(name));
+    cg_prefix(ra->host, prefix, sizeof(prefix));
     snprintf(cgname, sizeof(cgname), "%s%.200s", prefix, name);
-    cg_t cg;
-    cg_make(a, cgname, &cg);
-    const char *logdir = drv_conf_get(wrk->conf, "worker.log.dir");
-    if (logdir && *logdir) {
-        snprintf(logpath, sizeof(logpath), "%s/%s", logdir, a->job_id);
-        mkdir(logpath, 0755);
-        snprintf(logpath, sizeof(logpath), "%s/%s/%d.log", logdir, a->job_id,
-                 a->attempt);
+    cg_make(ra, cgname, &p->cg);
+    if (drv__rt_log_path(ra, p->logpath, sizeof(p->logpath)) != 0) {
+        p->logpath[0] = '\0';
     }
     const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof(scratch), "%s/drover-%.200s-XXXXXX",
+    snprintf(p->scratch, sizeof(p->scratch), "%s/drover-%.200s-XXXXXX",
              tmp && *tmp ? tmp : "/tmp", name);
-    if (!mkdtemp(scratch)) {
-        snprintf(scratch, sizeof(scratch), "/");
+    if (!mkdtemp(p->scratch)) {
+        snprintf(p->scratch, sizeof(p->scratch), "/");
     }
-    /* everything the child needs is prepared before fork: after it, only
-     * async-signal-safe calls */
-    char **argv = str_vector(cmd), **envp = str_vector(env);
-    char procs_mem[1200] = "", procs_cpu[1200] = "";
-    if (cg.mem[0]) {
-        snprintf(procs_mem, sizeof(procs_mem), "%s/cgroup.procs", cg.mem);
-    }
-    if (cg.cpu[0]) {
-        snprintf(procs_cpu, sizeof(procs_cpu), "%s/cgroup.procs", cg.cpu);
-    }
-    int64_t t0 = drv_mono_ms();
-    spawn_t sp = {.argv = argv,
-                  .envp = envp,
-                  .procs = {procs_mem, procs_cpu},
-                  .logpath = logpath,
-                  .dir = scratch};
-    pid_t pid = spawn(&sp);
-    int spawn_errno = errno;
-    str_vector_free(argv);
-    str_vector_free(envp);
+    p->argv = str_vector(cmd);
+    p->envp = str_vector(env);
     json_decref(env);
-    if (pid < 0) {
-        json_object_set_new(out, "statusReason",
-                            json_string(DRV_REASON_START_FAILED));
-        json_object_set_new(out, "reason",
-                            json_sprintf("CannotStartContainerError: clone: %s",
-                                         strerror(spawn_errno)));
-        goto cleanup;
-    }
-    drv_metrics_add(wrk->metrics, "drover_container_start_seconds_sum", NULL,
-                    (double)(drv_mono_ms() - t0) / 1000.0);
-    drv_metrics_add(wrk->metrics, "drover_container_start_seconds_count", NULL,
-                    1);
-    char cid[48];
-    snprintf(cid, sizeof(cid), "process-%d", (int)pid);
-    drv__wrk_report(wrk, a->job_id, a->attempt, "RUNNING",
-                    json_pack("{s:s,s:s}", "containerId", cid,
-                              "logStreamName", cid));
-    json_object_set_new(out, "containerId", json_string(cid));
+    return 0;
+}
 
-    json_t *to = json_object_get(a->run, "timeoutSeconds");
-    int64_t deadline = json_is_integer(to)
-                           ? drv_mono_ms() + json_integer_value(to) * 1000
-                           : 0;
-    int grace_ms = (int)drv_conf_get_int(wrk->conf,
-                                         "worker.stop.grace.seconds") *
-                   1000;
-    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int64_t term_at = 0;
-    bool timed_out = false, stopped = false;
+static int proc_start(drv__rt_attempt_t *ra, char *errstr, size_t errstr_size)
+{
+    proc_t *p = ra->state;
+    char procs_mem[1200] = "", procs_cpu[1200] = "";
+    if (p->cg.mem[0]) {
+        snprintf(procs_mem, sizeof(procs_mem), "%s/cgroup.procs", p->cg.mem);
+    }
+    if (p->cg.cpu[0]) {
+        snprintf(procs_cpu, sizeof(procs_cpu), "%s/cgroup.procs", p->cg.cpu);
+    }
+    spawn_t sp = {.argv = p->argv,
+                  .envp = p->envp,
+                  .procs = {procs_mem, procs_cpu},
+                  .logpath = p->logpath,
+                  .dir = p->scratch};
+    p->pid = spawn(&sp);
+    int spawn_errno = errno;
+    str_vector_free(p->argv);
+    str_vector_free(p->envp);
+    p->argv = p->envp = NULL;
+    if (p->pid < 0) {
+        drv_errstr_set(errstr, errstr_size,
+                       "CannotStartContainerError: clone: %s",
+                       strerror(spawn_errno));
+        return -1;
+    }
+    snprintf(ra->cid, sizeof(ra->cid), "process-%d", (int)p->pid);
+    snprintf(ra->log_stream, sizeof(ra->log_stream), "%s", ra->cid);
+    p->pfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+    return 0;
+}
+
+/*
+ * Reap the child, woken at once by its exit (pidfd), else every 100 ms to
+ * see ra->stop: SIGTERM to its process group then, SIGKILL once the grace
+ * period is over.
+ */
+static drv__rt_wait_t proc_wait(drv__rt_attempt_t *ra, int64_t timeout_ms,
+                                int *exit_code, char *errstr,
+                                size_t errstr_size)
+{
+    proc_t *p = ra->state;
+    int64_t grace_ms = (int64_t)drv__rt_grace_s(ra->host) * 1000;
+    int64_t deadline = timeout_ms > 0 ? drv_mono_ms() + timeout_ms : 0;
     int status = 0;
     for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid || (w < 0 && errno != EINTR)) {
+        pid_t w = waitpid(p->pid, &status, WNOHANG);
+        if (w == p->pid) {
             break;
         }
-        int64_t now = drv_mono_ms();
-        pthread_mutex_lock(&wrk->lock);
-        bool stop = a->stop_requested;
-        pthread_mutex_unlock(&wrk->lock);
-        if (!term_at && (stop || (deadline && now >= deadline))) {
-            timed_out = !stop;
-            stopped = stop;
-            kill(-pid, SIGTERM);
-            term_at = now;
-        } else if (term_at && now - term_at >= grace_ms) {
-            kill(-pid, SIGKILL);
+        if (w < 0 && errno != EINTR) {
+            drv_errstr_set(errstr, errstr_size, "waitpid %d: %s", (int)p->pid,
+                           strerror(errno));
+            return DRV__RT_ERROR;
         }
-        /* woken at once by the exit (pidfd), else every 100 ms */
-        if (pfd >= 0) {
-            struct pollfd p = {.fd = pfd, .events = POLLIN};
-            poll(&p, 1, 100);
+        int64_t now = drv_mono_ms();
+        if (!p->termed && atomic_load(&ra->stop)) {
+            kill(-p->pid, SIGTERM);
+            p->termed = true;
+            p->term_at = now;
+        } else if (p->termed && now - p->term_at >= grace_ms) {
+            kill(-p->pid, SIGKILL);
+        }
+        if (deadline && now >= deadline) {
+            drv_errstr_set(errstr, errstr_size,
+                           "process %d did not exit in %lld ms", (int)p->pid,
+                           (long long)timeout_ms);
+            return DRV__RT_TIMEOUT;
+        }
+        int ms = deadline && deadline - now < 100 ? (int)(deadline - now) : 100;
+        if (p->pfd >= 0) {
+            struct pollfd pl = {.fd = p->pfd, .events = POLLIN};
+            poll(&pl, 1, ms);
         } else {
             usleep(10 * 1000);
         }
     }
-    if (pfd >= 0) {
-        close(pfd);
+    *exit_code = WIFEXITED(status)     ? WEXITSTATUS(status)
+                 : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                       : -1;
+    return DRV__RT_EXITED;
+}
+
+static bool proc_oom_killed(drv__rt_attempt_t *ra, int exit_code, bool stopped)
+{
+    proc_t *p = ra->state;
+    (void)exit_code;
+    long ooms = p->cg.mem[0] ? read_key(p->cg.mem,
+                                        p->cg.v2 ? "memory.events"
+                                                 : "memory.oom_control",
+                                        "oom_kill")
+                             : 0;
+    return ooms > 0 && !stopped;
+}
+
+/* End what is left of the process group and the cgroup, then bound the
+ * output the child wrote to its log file. */
+static void proc_collect(drv__rt_attempt_t *ra)
+{
+    proc_t *p = ra->state;
+    if (p->pid > 0) {
+        kill(-p->pid, SIGKILL);
     }
-    int code = WIFEXITED(status)     ? WEXITSTATUS(status)
-               : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                                     : -1;
-    long ooms = cg.mem[0] ? read_key(cg.mem, cg.v2 ? "memory.events"
-                                                   : "memory.oom_control",
-                                     "oom_kill")
-                          : 0;
-    json_object_set_new(out, "exitCode", json_integer(code));
-    json_object_set_new(out, "statusReason",
-                        json_string(timed_out ? DRV_REASON_TIMEOUT
-                                              : DRV_REASON_EXITED));
-    if (ooms > 0 && !stopped && !timed_out) {
-        json_object_set_new(out, "reason", json_string(DRV_REASON_OOM));
-    }
-cleanup:
-    if (pid > 0) {
-        kill(-pid, SIGKILL); /* leftovers of the group */
-    }
-    cg_remove(cg.mem);
-    cg_remove(cg.cpu);
-    if (strcmp(scratch, "/") != 0) {
-        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
-    if (logpath[0]) {
-        bound_log(logpath);
+    cg_remove(p->cg.mem);
+    cg_remove(p->cg.cpu);
+    if (p->logpath[0]) {
+        drv__rt_log_bound(p->logpath);
     }
 }
+
+static void proc_cleanup(drv__rt_attempt_t *ra)
+{
+    proc_t *p = ra->state;
+    if (!p) {
+        return;
+    }
+    cg_remove(p->cg.mem); /* at once when collect removed them */
+    cg_remove(p->cg.cpu);
+    if (strcmp(p->scratch, "/") != 0) {
+        nftw(p->scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    str_vector_free(p->argv);
+    str_vector_free(p->envp);
+    if (p->pfd >= 0) {
+        close(p->pfd);
+    }
+    DRV_FREE(ra->state);
+}
+
+const drv__rt_ops_t drv__rt_process = {
+    .name = "process",
+    .times_start = true,
+    .reap = proc_reap,
+    .prepare = proc_prepare,
+    .start = proc_start,
+    .wait = proc_wait,
+    .oom_killed = proc_oom_killed,
+    .collect = proc_collect,
+    .cleanup = proc_cleanup,
+};

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for what the worker's runtimes share (worker/runtime.c: name
+ * sanitiser, environment, the log bound and its marker) and for the
+ * container runtime's spec builder (worker/runtime_container.c). Nothing
+ * running is needed.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover/job.h"
+#include "drover/util.h"
+#include "check_main.h"
+#include "runtime.h"
+
+static drv_conf_t *conf;
+static drv__rt_host_t rt_host;
+
+static void setup(void)
+{
+    conf = drv_conf_new();
+    rt_host = (drv__rt_host_t){
+        .conf = conf, .log = NULL, .worker_id = "w1", .ce = "local"};
+}
+
+static void teardown(void)
+{
+    drv_conf_destroy(conf);
+}
+
+static drv__rt_attempt_t attempt_of(json_t *run, drv__job_t *job)
+{
+    snprintf(job->id, sizeof(job->id), "job:1/x");
+    job->attempt = 2;
+    job->vcpus = 0.5;
+    job->memory_mib = 64;
+    snprintf(job->queue, sizeof(job->queue), "q1");
+    return (drv__rt_attempt_t){.host = &rt_host, .job = job, .run = run};
+}
+
+START_TEST(test_runtime_names_are_sanitised)
+{
+    char name[64];
+    drv__job_t job = {0};
+    drv__rt_attempt_t ra = attempt_of(NULL, &job);
+    drv__rt_name(&ra, name, sizeof(name));
+    ck_assert_str_eq(name, "job_1_x-2");
+    ck_assert_int_eq(drv__rt_sanitize(name, 4, "a.b.c"), 3);
+    ck_assert_str_eq(name, "a_b");
+}
+END_TEST
+
+START_TEST(test_runtime_log_is_bounded_with_marker)
+{
+    char path[] = "/tmp/drv-test-attempt-log-XXXXXX", want[80];
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    size_t big = DRV__RT_LOG_MAX + 100;
+    char *buf = calloc(1, big);
+    memset(buf, 'x', big);
+    drv__rt_log_keep(path, buf, big, false);
+    drv__rt_log_bound(path);
+    free(buf);
+    char e[DRV_ERRSTR_SIZE];
+    size_t len;
+    char *text = drv_read_file(path, &len, e, sizeof(e));
+    ck_assert_msg(text != NULL, "%s", e);
+    snprintf(want, sizeof(want), "\n[drover: output truncated at %d bytes]\n",
+             DRV__RT_LOG_MAX);
+    ck_assert_int_eq(len, DRV__RT_LOG_MAX + strlen(want));
+    ck_assert_str_eq(text + DRV__RT_LOG_MAX, want);
+    free(text);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(test_runtime_container_spec_long_tmpfs_options)
+{
+    char *a = malloc(1101), *b = malloc(4001);
+    memset(a, 'A', 1100);
+    a[1100] = '\0';
+    memset(b, 'B', 4000);
+    b[4000] = '\0';
+    json_t *run = json_pack(
+        "{s:s,s:s,s:{s:[{s:s,s:i,s:[s,s]}]}}", "jobId", "job:1/x", "image",
+        "busybox", "linuxParameters", "tmpfs", "containerPath", "/scratch",
+        "size", 16, "mountOptions", a, b);
+    drv__job_t job = {0};
+    drv__rt_attempt_t ra = attempt_of(run, &job);
+    json_t *spec = drv__container_spec(&ra);
+    json_t *host = json_object_get(spec, "HostConfig");
+    const char *opts = json_string_value(
+        json_object_get(json_object_get(host, "Tmpfs"), "/scratch"));
+    ck_assert_ptr_nonnull(opts);
+    ck_assert_int_eq(strlen(opts), strlen("size=16m") + 2 + 1100 + 4000);
+    ck_assert(!strncmp(opts, "size=16m,AAAA", 13));
+    ck_assert(!strcmp(opts + strlen(opts) - 5, "BBBBB"));
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(host, "CapDrop"), 0)),
+                     "ALL");
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(host, "SecurityOpt"), 0)),
+                     "no-new-privileges");
+    json_t *labels = json_object_get(spec, "Labels");
+    ck_assert_str_eq(json_string_value(json_object_get(labels,
+                                                       "drover.job-id")),
+                     "job:1/x");
+    ck_assert_str_eq(json_string_value(json_object_get(labels,
+                                                       "drover.worker")),
+                     "w1");
+    json_decref(spec);
+    json_decref(run);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_runtime_env_carries_the_batch_variables)
+{
+    json_t *run = json_pack("{s:[{s:s,s:s}]}", "environment", "name", "A",
+                            "value", "1");
+    drv__job_t job = {0};
+    drv__rt_attempt_t ra = attempt_of(run, &job);
+    job.is_array_child = true;
+    job.array_index = 3;
+    job.array_size = 10;
+    json_t *env = drv__rt_env(&ra);
+    char *text = json_dumps(env, 0);
+    const char *want[] = {"\"A=1\"", "\"AWS_BATCH_JOB_ID=job:1/x\"",
+                          "\"DROVER_JOB_ATTEMPT=2\"", "\"AWS_BATCH_JQ_NAME=q1\"",
+                          "\"AWS_BATCH_CE_NAME=local\"",
+                          "\"AWS_BATCH_JOB_ARRAY_INDEX=3\"",
+                          "\"DROVER_JOB_ARRAY_SIZE=10\""};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        ck_assert_msg(strstr(text, want[i]), "%s not in %s", want[i], text);
+    }
+    free(text);
+    json_decref(env);
+    json_decref(run);
+}
+END_TEST
+
+/* Secrets come from worker.secrets.dir, a file each; refusals name the
+ * secret, never a value. */
+START_TEST(test_runtime_secrets_are_read_and_refused_by_name)
+{
+    char dir[] = "/tmp/drv-test-secrets-XXXXXX", path[64], e[DRV_ERRSTR_SIZE];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+    FILE *fp = fopen(path, "w");
+    fputs("s3cret\n", fp);
+    fclose(fp);
+    drv__job_t job = {0};
+    json_t *run = json_pack("{s:[{s:s,s:s}]}", "secrets", "name", "DB",
+                            "valueFrom", "arn:aws:secretsmanager:r:1:secret:db");
+    drv__rt_attempt_t ra = attempt_of(run, &job);
+    json_t *env = json_array();
+    ck_assert_int_eq(drv__rt_secrets(&ra, env, e, sizeof(e)), -1);
+    ck_assert_msg(strstr(e, "no secret store"), "%s", e);
+    ck_assert_int_eq(drv_conf_set(conf, "worker.secrets.dir", dir, e,
+                                  sizeof(e)),
+                     DRV_CONF_OK);
+    ck_assert_int_eq(drv__rt_secrets(&ra, env, e, sizeof(e)), 0);
+    ck_assert_str_eq(json_string_value(json_array_get(env, 0)), "DB=s3cret");
+    const char *bad[] = {"../db", "nope"};
+    for (size_t i = 0; i < 2; i++) {
+        json_string_set(json_object_get(json_array_get(json_object_get(
+                                            run, "secrets"),
+                                        0),
+                                        "valueFrom"),
+                        bad[i]);
+        ck_assert_int_eq(drv__rt_secrets(&ra, env, e, sizeof(e)), -1);
+        ck_assert(drv_str_has_prefix(e, DRV_REASON_SECRETS));
+        ck_assert_msg(strstr(e, bad[i]) && !strstr(e, "s3cret"), "%s", e);
+    }
+    unlink(path);
+    rmdir(dir);
+    json_decref(env);
+    json_decref(run);
+}
+END_TEST
+
+/* A privileged job keeps its capabilities; every other one drops them
+ * all but those worker.capabilities keeps. */
+START_TEST(test_runtime_container_spec_privileges)
+{
+    char e[DRV_ERRSTR_SIZE];
+    ck_assert_int_eq(drv_conf_set(conf, "worker.capabilities", "CHOWN,SETUID",
+                                  e, sizeof(e)),
+                     DRV_CONF_OK);
+    drv__job_t job = {0};
+    json_t *run = json_pack("{s:s,s:b}", "image", "busybox", "privileged", 0);
+    drv__rt_attempt_t ra = attempt_of(run, &job);
+    json_t *spec = drv__container_spec(&ra);
+    json_t *host_config = json_object_get(spec, "HostConfig");
+    char *caps = json_dumps(json_object_get(host_config, "CapAdd"), 0);
+    ck_assert_str_eq(caps, "[\"CHOWN\", \"SETUID\"]");
+    free(caps);
+    json_decref(spec);
+    json_object_set_new(run, "privileged", json_true());
+    spec = drv__container_spec(&ra);
+    host_config = json_object_get(spec, "HostConfig");
+    ck_assert(json_is_true(json_object_get(host_config, "Privileged")));
+    ck_assert_ptr_null(json_object_get(host_config, "CapDrop"));
+    ck_assert_ptr_null(json_object_get(host_config, "SecurityOpt"));
+    json_decref(spec);
+    json_decref(run);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("runtime");
+    TCase *tc = tcase_create("helpers");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_runtime_names_are_sanitised);
+    tcase_add_test(tc, test_runtime_log_is_bounded_with_marker);
+    tcase_add_test(tc, test_runtime_env_carries_the_batch_variables);
+    tcase_add_test(tc, test_runtime_secrets_are_read_and_refused_by_name);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("container_spec");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_runtime_container_spec_long_tmpfs_options);
+    tcase_add_test(tc, test_runtime_container_spec_privileges);
+    suite_add_tcase(s, tc);
+    return drv_test_run(s);
+}

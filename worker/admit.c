@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Admission: a RunJob from the run topic is decoded, its fields read once
+ * into a drv__job_t, and taken while it fits the worker's free capacity;
+ * the claim then makes the admitted attempts durable (STARTING delivered,
+ * offsets committed) before their threads start. @thread main
+ */
+#include <string.h>
+
+#include "drover/util.h"
+#include "worker_int.h"
+
+json_t *drv__admit_decode(drv_wrk_t *wrk, drv_kmsg_t *msg)
+{
+    size_t len;
+    const void *val = drv_kmsg_value(msg, &len);
+    const char *type = NULL;
+    json_t *run = NULL;
+    char e[DRV_ERRSTR_SIZE];
+    if (drv_codec_decode(wrk->codec, val ? val : "", val ? len : 0, &type,
+                         &run, e, sizeof(e)) == DRV_OK &&
+        !strcmp(type, "RunJob")) {
+        return run;
+    }
+    if (run) {
+        snprintf(e, sizeof(e), "a %s message does not belong on a run topic",
+                 type);
+        json_decref(run);
+    }
+    drv_kheader_t h[] = {{"drover.error", e},
+                         {"drover.source.topic", drv_kmsg_topic(msg)}};
+    drv_kprod_send(wrk->kprod, DRV_TOPIC_DLQ, -1, drv_kmsg_key(msg),
+                   val ? val : "", val ? len : 0, h, 2, NULL, 0);
+    drv_log(wrk->log, DRV_LOG_WARN, "worker.dlq", NULL,
+            "unusable message sent to " DRV_TOPIC_DLQ ": %s", e);
+    return NULL;
+}
+
+/* The one place the lifecycle's RunJob fields are read. */
+static void job_from_run(json_t *run, drv__job_t *job)
+{
+    const char *id = json_string_value(json_object_get(run, "jobId"));
+    const char *queue = json_string_value(json_object_get(run, "jobQueue"));
+    json_t *to = json_object_get(run, "timeoutSeconds");
+    json_t *index = json_object_get(run, "arrayIndex");
+    memset(job, 0, sizeof(*job));
+    snprintf(job->id, sizeof(job->id), "%s", id ? id : "");
+    job->attempt = (int)json_integer_value(json_object_get(run, "attempt"));
+    job->vcpus = json_number_value(json_object_get(run, "vcpus"));
+    job->memory_mib = json_integer_value(json_object_get(run, "memoryMiB"));
+    job->timeout_s = json_is_integer(to) ? json_integer_value(to) : 0;
+    snprintf(job->queue, sizeof(job->queue), "%s", queue ? queue : "");
+    job->is_array_child = json_is_integer(index);
+    job->array_index = json_integer_value(index);
+    job->array_size = json_integer_value(json_object_get(run, "arraySize"));
+}
+
+bool drv__admit(drv_wrk_t *wrk, json_t *run)
+{
+    drv__job_t job;
+    char key[300];
+    job_from_run(run, &job);
+    snprintf(key, sizeof(key), "%s#%d", job.id, job.attempt);
+    pthread_mutex_lock(&wrk->lock);
+    if (json_object_get(wrk->seen, key)) { /* delivered again: ignore */
+        pthread_mutex_unlock(&wrk->lock);
+        drv_log(wrk->log, DRV_LOG_INFO, "worker.duplicate_run", NULL,
+                "attempt %s was already taken here", key);
+        json_decref(run);
+        return true;
+    }
+    if (json_object_get(wrk->stopped, key)) { /* terminated before it came */
+        json_object_del(wrk->stopped, key);
+        pthread_mutex_unlock(&wrk->lock);
+        wrk->report(wrk, job.id, job.attempt, "FAILED",
+                    json_pack("{s:s}", "statusReason",
+                              DRV__REASON_TERMINATED_EARLY));
+        json_decref(run);
+        return true;
+    }
+    bool fits = (job.vcpus <= wrk->vcpus_free &&
+                 job.memory_mib <= wrk->memory_free) ||
+                wrk->running_cnt == 0;
+    if (!fits) {
+        pthread_mutex_unlock(&wrk->lock);
+        return false;
+    }
+    if (json_object_size(wrk->seen) >= 100000) {
+        json_object_clear(wrk->seen);
+    }
+    json_object_set_new(wrk->seen, key, json_true());
+    drv__attempt_t *a = drv__attempt_new(wrk, run, &job);
+    a->next_claim = wrk->claims;
+    wrk->claims = a;
+    pthread_mutex_unlock(&wrk->lock);
+    return true;
+}
+
+/*
+ * Claim the admitted attempts, then start them: their STARTING reports
+ * (worker id and process start: the claim the dispatcher keeps, first one
+ * wins) are delivered, and only then are the offsets of the consumed
+ * messages stored and committed, and attempt threads started. A worker
+ * killed before the commit has claimed nothing that runs (the RunJob goes
+ * to another worker, whose claim the dispatcher fences if ours got there
+ * first); one killed after it has claims that its restart or its silent
+ * lease turns into host-lost failures.
+ */
+void drv__admit_claim(drv_wrk_t *wrk, drv_kmsg_t **msgs, size_t n,
+                      volatile sig_atomic_t *stop)
+{
+    char e[DRV_ERRSTR_SIZE];
+    pthread_mutex_lock(&wrk->lock);
+    drv__attempt_t *list = wrk->claims;
+    wrk->claims = NULL;
+    pthread_mutex_unlock(&wrk->lock);
+    if (!list && n == 0) {
+        return;
+    }
+    for (drv__attempt_t *a = list; a; a = a->next_claim) {
+        wrk->report(wrk, a->job.id, a->job.attempt, "STARTING", NULL);
+    }
+    while (list && drv_kprod_flush(wrk->kprod, 5000, e, sizeof(e)) != 0 &&
+           !*stop) {
+        drv_log(wrk->log, DRV_LOG_WARN, "worker.claim_waiting", NULL,
+                "claims not delivered yet: %s", e);
+    }
+    for (size_t i = 0; i < n; i++) {
+        drv_kcons_store(wrk->kcons, msgs[i]);
+        drv_kmsg_destroy(msgs[i]);
+    }
+    if (drv_kcons_commit(wrk->kcons, e, sizeof(e)) != 0) {
+        /* the partition may have moved: a worker that gets the RunJob
+         * again finds our claim first and is told to stop */
+        drv_log(wrk->log, DRV_LOG_WARN, "worker.commit_failed", NULL, "%s",
+                e);
+    }
+    for (drv__attempt_t *a = list, *next; a; a = next) {
+        next = a->next_claim; /* `a` may be gone once started */
+        drv__attempt_start(a);
+    }
+}

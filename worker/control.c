@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * StopAttempt requests from drover.control.<ce>: every worker hears every
+ * one. An attempt running here is stopped; one not here (yet) is
+ * remembered so that it never starts here. @thread main
+ */
+#include <string.h>
+
+#include "worker_int.h"
+
+/* Stops remembered for attempts not here, at most (then forgotten). */
+#define STOPPED_MAX 10000
+
+void drv__control_handle(drv_wrk_t *wrk, drv_kmsg_t *msg)
+{
+    size_t len;
+    const void *val = drv_kmsg_value(msg, &len);
+    const char *type = NULL;
+    json_t *m = NULL;
+    char e[DRV_ERRSTR_SIZE], key[300];
+    if (drv_codec_decode(wrk->codec, val ? val : "", val ? len : 0, &type, &m,
+                         e, sizeof(e)) != DRV_OK ||
+        strcmp(type, "StopAttempt") != 0) {
+        drv_log(wrk->log, DRV_LOG_WARN, "worker.control_ignored", NULL,
+                "unusable control message: %s", m ? type : e);
+        json_decref(m);
+        return;
+    }
+    const char *job_id = json_string_value(json_object_get(m, "jobId"));
+    int attempt = (int)json_integer_value(json_object_get(m, "attempt"));
+    const char *target = json_string_value(json_object_get(m, "worker"));
+    if (!job_id || (target && strcmp(target, wrk->id) != 0)) {
+        json_decref(m); /* meant for another worker */
+        return;
+    }
+    snprintf(key, sizeof(key), "%s#%d", job_id, attempt);
+    pthread_mutex_lock(&wrk->lock);
+    drv__attempt_t *a = drv__attempt_find(wrk, job_id, attempt);
+    if (a) {
+        drv__attempt_stop(a);
+    } else if (json_object_size(wrk->stopped) < STOPPED_MAX) {
+        json_object_set(wrk->stopped, key, json_object_get(m, "reason"));
+    }
+    pthread_mutex_unlock(&wrk->lock);
+    json_t *f = drv_log_job(job_id);
+    drv_log(wrk->log, DRV_LOG_INFO, "worker.stop_requested", f,
+            "terminate requested for attempt %d%s", attempt,
+            a ? "" : " (not running here)");
+    json_decref(f);
+    json_decref(m);
+}

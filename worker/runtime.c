@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What every runtime shares (see runtime.h): the name sanitiser, the job's
+ * environment and secrets, and the one bound on kept output. Below the
+ * runtimes: nothing here knows the worker or the lifecycle.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "drover/err.h"
+#include "drover/job.h"
+#include "drover/util.h"
+#include "runtime.h"
+
+#define SECRET_MAX 65536
+
+static void log_marker(FILE *fp)
+{
+    fprintf(fp, "\n[drover: output truncated at %d bytes]\n",
+            DRV__RT_LOG_MAX);
+}
+
+size_t drv__rt_sanitize(char *out, size_t size, const char *in)
+{
+    size_t n = 0;
+    if (size == 0) {
+        return 0;
+    }
+    for (const char *p = in; *p && n + 1 < size; p++) {
+        bool keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-';
+        out[n++] = keep ? *p : '_';
+    }
+    out[n] = '\0';
+    return n;
+}
+
+void drv__rt_name(const drv__rt_attempt_t *ra, char *out, size_t size)
+{
+    char job[sizeof(ra->job->id)];
+    drv__rt_sanitize(job, sizeof(job), ra->job->id);
+    snprintf(out, size, "%s-%d", job, ra->job->attempt);
+}
+
+static void add_env(json_t *env, const char *name, const char *value)
+{
+    json_array_append_new(env, json_sprintf("AWS_BATCH_%s=%s", name, value));
+    json_array_append_new(env, json_sprintf("DROVER_%s=%s", name, value));
+}
+
+json_t *drv__rt_env(const drv__rt_attempt_t *ra)
+{
+    const drv__job_t *job = ra->job;
+    json_t *env = json_array(), *e;
+    size_t i;
+    char num[32];
+    json_array_foreach(json_object_get(ra->run, "environment"), i, e)
+    {
+        json_array_append_new(
+            env, json_sprintf("%s=%s",
+                              json_string_value(json_object_get(e, "name")),
+                              json_string_value(json_object_get(e, "value"))));
+    }
+    add_env(env, "JOB_ID", job->id);
+    snprintf(num, sizeof(num), "%d", job->attempt);
+    add_env(env, "JOB_ATTEMPT", num);
+    add_env(env, "JQ_NAME", job->queue);
+    add_env(env, "CE_NAME", ra->host->ce);
+    if (job->is_array_child) {
+        snprintf(num, sizeof(num), "%lld", (long long)job->array_index);
+        add_env(env, "JOB_ARRAY_INDEX", num);
+        snprintf(num, sizeof(num), "%lld", (long long)job->array_size);
+        add_env(env, "JOB_ARRAY_SIZE", num);
+    }
+    return env;
+}
+
+/* Read one secret into `value` (SECRET_MAX + 1 bytes); -1 with errstr. */
+static int read_secret(const char *dir, const char *from, char *value,
+                       char *errstr, size_t errstr_size)
+{
+    const char *ref = drv_job_secret_ref(from);
+    char path[1024];
+    if (strstr(ref, "..") ||
+        snprintf(path, sizeof(path), "%s/%s", dir, ref) >= (int)sizeof(path)) {
+        drv_errstr_set(errstr, errstr_size,
+                       DRV_REASON_SECRETS ": secret %s: not a secret name",
+                       from);
+        return -1;
+    }
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        drv_errstr_set(errstr, errstr_size, DRV_REASON_SECRETS ": secret %s: %s",
+                       from, strerror(errno));
+        return -1;
+    }
+    size_t n = fread(value, 1, SECRET_MAX, fp);
+    bool more = fgetc(fp) != EOF;
+    fclose(fp);
+    if (more) {
+        drv_errstr_set(errstr, errstr_size,
+                       DRV_REASON_SECRETS ": secret %s is larger than %d bytes",
+                       from, SECRET_MAX);
+        return -1;
+    }
+    value[n] = '\0';
+    if (n > 0 && value[n - 1] == '\n') { /* as `echo x > file` wrote it */
+        value[--n] = '\0';
+    }
+    return 0;
+}
+
+/*
+ * The values exist only here and in the runtime's own copy (the engine's
+ * container config, removed with the container; the child's environment);
+ * errors name the secret, never its value.
+ */
+int drv__rt_secrets(const drv__rt_attempt_t *ra, json_t *env, char *errstr,
+                    size_t errstr_size)
+{
+    json_t *secrets = json_object_get(ra->run, "secrets"), *s;
+    size_t i;
+    if (json_array_size(secrets) == 0) {
+        return 0;
+    }
+    const char *dir = drv_conf_get(ra->host->conf, "worker.secrets.dir");
+    if (!dir || !*dir) {
+        drv_errstr_set(errstr, errstr_size,
+                       DRV_REASON_SECRETS ": compute environment %s has no "
+                                          "secret store (worker.secrets.dir)",
+                       ra->host->ce);
+        return -1;
+    }
+    char *value = drv_malloc(SECRET_MAX + 1);
+    int ret = -1;
+    json_array_foreach(secrets, i, s)
+    {
+        const char *from = json_string_value(json_object_get(s, "valueFrom"));
+        if (read_secret(dir, from ? from : "", value, errstr, errstr_size)) {
+            goto out;
+        }
+        json_array_append_new(
+            env, json_sprintf("%s=%s",
+                              json_string_value(json_object_get(s, "name")),
+                              value));
+    }
+    ret = 0;
+out:
+    explicit_bzero(value, SECRET_MAX + 1);
+    free(value);
+    return ret;
+}
+
+int drv__rt_log_path(const drv__rt_attempt_t *ra, char *path, size_t size)
+{
+    const char *dir = drv_conf_get(ra->host->conf, "worker.log.dir");
+    if (!dir || !*dir) {
+        return -1;
+    }
+    snprintf(path, size, "%s/%s", dir, ra->job->id);
+    mkdir(path, 0755);
+    snprintf(path, size, "%s/%s/%d.log", dir, ra->job->id, ra->job->attempt);
+    return 0;
+}
+
+void drv__rt_log_keep(const char *path, const char *buf, size_t len,
+                      bool truncated)
+{
+    FILE *fp = fopen(path, "w");
+    if (!fp) {
+        return;
+    }
+    fwrite(buf, 1, len, fp);
+    if (truncated) {
+        log_marker(fp);
+    }
+    fclose(fp);
+}
+
+void drv__rt_log_bound(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > DRV__RT_LOG_MAX &&
+        truncate(path, DRV__RT_LOG_MAX) == 0) {
+        FILE *fp = fopen(path, "a");
+        if (fp) {
+            log_marker(fp);
+            fclose(fp);
+        }
+    }
+}
+
+int drv__rt_grace_s(const drv__rt_host_t *host)
+{
+    return (int)drv_conf_get_int(host->conf, "worker.stop.grace.seconds");
+}

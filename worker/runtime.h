@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The worker's runtime interface: how one attempt is run - as a container
+ * (the Docker Engine API), as a plain process (cgroup limits, no engine),
+ * or hollow (every protocol step, no work; for benchmarks) - behind one
+ * struct of function pointers, as curl's vtls back-ends are. The attempt
+ * lifecycle (attempt.c) is written once over it and calls, from the
+ * attempt's own thread unless said otherwise:
+ *
+ *   prepare -> (stop requested: end) -> start -> wait
+ *     (timeout: stop, wait again) -> oom_killed -> collect
+ *     -> the outcome is reported -> cleanup
+ *
+ * Layers: each uses only those below it, nothing calls upwards.
+ *
+ *   main.c -> loop.c -> admit.c, control.c -> attempt.c -> runtime.h
+ *   runtime_container.c, runtime_process.c, runtime_hollow.c -> runtime.c
+ *
+ * loop.c holds the table of runtimes (name -> ops). A runtime file
+ * includes this header and drover/ headers only: it never sees the worker
+ * handle or the lifecycle's state. Everything it needs comes through
+ * drv__rt_attempt_t: the job, the RunJob, the worker's conf, log and
+ * names, and an atomic stop flag.
+ *
+ * Ownership: ops tables are static and const. A drv__rt_attempt_t is owned
+ * by the lifecycle; `state` is the runtime's, made by prepare or start and
+ * freed by cleanup. Threads: every op runs on the attempt's thread except
+ * `stop` (any thread, also while `wait` runs) and `reap` (main thread, at
+ * the worker's start).
+ */
+#ifndef DRV_WORKER_RUNTIME_H
+#define DRV_WORKER_RUNTIME_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drover/conf.h"
+#include "drover/err.h"
+#include "drover/log.h"
+
+/* The RunJob fields the lifecycle and the runtimes use, read once at
+ * admission (admit.c). Immutable afterwards. */
+typedef struct drv__job {
+    char id[160];
+    int attempt;
+    double vcpus;
+    int64_t memory_mib;
+    int64_t timeout_s; /* timeoutSeconds; 0: none */
+    char queue[256];
+    bool is_array_child;
+    int64_t array_index, array_size;
+} drv__job_t;
+
+/* The worker as runtimes see it; fixed from drv_wrk_new to destroy. */
+typedef struct drv__rt_host {
+    const drv_conf_t *conf; /* borrowed */
+    drv_log_t *log;         /* borrowed; thread-safe */
+    const char *worker_id;
+    const char *ce; /* compute environment */
+} drv__rt_host_t;
+
+/* One attempt as its runtime sees it. */
+typedef struct drv__rt_attempt {
+    const drv__rt_host_t *host;
+    const drv__job_t *job;
+    json_t *run; /* the RunJob (borrowed, read only): image, command, ... */
+    /* Set (never cleared) by the lifecycle before it calls `stop`, for a
+     * stop request or the timeout: a runtime without `stop` watches it in
+     * `wait`. @thread any */
+    atomic_bool stop;
+    char cid[80];        /* containerId once known (prepare or start) */
+    char log_stream[80]; /* logStreamName for RUNNING; "" for none */
+    void *state;         /* the runtime's own */
+} drv__rt_attempt_t;
+
+typedef enum drv__rt_wait {
+    DRV__RT_ERROR = -1,
+    DRV__RT_EXITED = 0,
+    DRV__RT_TIMEOUT = 1,
+} drv__rt_wait_t;
+
+/*
+ * A runtime. Only `name`, `start` and `wait` are required; a NULL op does
+ * nothing (and `oom_killed` NULL means never). Failing ops write the
+ * attempt's `reason` in AWS's words (CannotStartContainerError: ...) to
+ * errstr; the lifecycle reports it with DRV_REASON_START_FAILED.
+ */
+typedef struct drv__rt_ops {
+    const char *name; /* worker.runtime */
+    /* false: nothing is really started (hollow), so no start metrics */
+    bool times_start;
+    /* End what an earlier process of this worker left (containers,
+     * cgroups). @thread main, before the first attempt */
+    void (*reap)(const drv__rt_host_t *host);
+    /* Make everything short of running: spec, secrets, container. */
+    int (*prepare)(drv__rt_attempt_t *ra, char *errstr, size_t errstr_size);
+    /* Start it and set ra->cid (and ra->log_stream). */
+    int (*start)(drv__rt_attempt_t *ra, char *errstr, size_t errstr_size);
+    /* Wait at most timeout_ms (<= 0: no limit) for the exit. DRV__RT_ERROR
+     * with errstr when its state cannot be known. */
+    drv__rt_wait_t (*wait)(drv__rt_attempt_t *ra, int64_t timeout_ms,
+                           int *exit_code, char *errstr, size_t errstr_size);
+    /* SIGTERM, then SIGKILL after worker.stop.grace.seconds. May block
+     * until then. @thread any, concurrently with wait and with itself */
+    void (*stop)(drv__rt_attempt_t *ra);
+    /* After the exit: did the memory limit kill it? `stopped`: the
+     * lifecycle stopped it (a SIGKILL may be ours). */
+    bool (*oom_killed)(drv__rt_attempt_t *ra, int exit_code, bool stopped);
+    /* After wait, whatever it said: keep the output (bounded) in the
+     * attempt's log file and end what is left of the work. */
+    void (*collect)(drv__rt_attempt_t *ra);
+    /* After the outcome is reported, whenever prepare was called (also
+     * when it failed): remove what was made, free ra->state. */
+    void (*cleanup)(drv__rt_attempt_t *ra);
+} drv__rt_ops_t;
+
+extern const drv__rt_ops_t drv__rt_container; /* runtime_container.c */
+extern const drv__rt_ops_t drv__rt_process;   /* runtime_process.c */
+extern const drv__rt_ops_t drv__rt_hollow;    /* runtime_hollow.c */
+
+/* ---- Helpers every runtime shares (runtime.c). @thread any ---- */
+
+/* The one bound on kept output, and the marker that says it was hit. */
+#define DRV__RT_LOG_MAX (1024 * 1024)
+
+/* Copy `in` to `out` (always terminated) with every character outside
+ * [A-Za-z0-9-] replaced by '_': container and cgroup names. Returns the
+ * length written. */
+size_t drv__rt_sanitize(char *out, size_t size, const char *in);
+
+/* "<sanitised job id>-<attempt>": the attempt's name in names. */
+void drv__rt_name(const drv__rt_attempt_t *ra, char *out, size_t size);
+
+/* The job's environment plus the AWS_BATCH_* and DROVER_* variables, as
+ * "NAME=value" strings (new reference). */
+json_t *drv__rt_env(const drv__rt_attempt_t *ra);
+
+/* Append the job's secrets (worker.secrets.dir, a file each) to env; -1
+ * with the AWS reason in errstr when one cannot be read. Values are never
+ * logged nor put in errstr. */
+int drv__rt_secrets(const drv__rt_attempt_t *ra, json_t *env, char *errstr,
+                    size_t errstr_size);
+
+/* worker.log.dir/<job>/<attempt>.log, making the job's directory; -1 when
+ * no log directory is configured. */
+int drv__rt_log_path(const drv__rt_attempt_t *ra, char *path, size_t size);
+
+/* Write `len` bytes of output to `path`, with the truncation marker when
+ * `truncated`. */
+void drv__rt_log_keep(const char *path, const char *buf, size_t len,
+                      bool truncated);
+
+/* Cut the file at `path` to DRV__RT_LOG_MAX bytes plus the marker. */
+void drv__rt_log_bound(const char *path);
+
+/* worker.stop.grace.seconds. */
+int drv__rt_grace_s(const drv__rt_host_t *host);
+
+/* ---- The container runtime's spec builder, for its tests ---- */
+
+/* The Docker container-create body for the attempt (new reference),
+ * without its secrets. */
+json_t *drv__container_spec(const drv__rt_attempt_t *ra);
+
+#endif

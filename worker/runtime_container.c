@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The container runtime, through the Docker Engine API (Docker, or
+ * Podman's compatible service): create the attempt's container (pulling
+ * the image if the engine lacks it), start it, wait for it, inspect it,
+ * keep its output, remove it. Stops go through the engine (SIGTERM, then
+ * SIGKILL after the grace period). At the worker's start, containers an
+ * earlier process of this worker left are removed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "drover/docker.h"
+#include "drover/util.h"
+#include "runtime.h"
+
+typedef struct ctr {
+    drv_docker_t *dk; /* the attempt thread's own handle */
+} ctr_t;
+
+static drv_docker_t *docker_new(const drv__rt_host_t *host)
+{
+    return drv_docker_new(drv_conf_get(host->conf, "docker.socket"),
+                          drv_conf_get(host->conf, "docker.api.version"));
+}
+
+/* Docker's ulimits: nofile and nproc at 1024 unless the job says. */
+static json_t *ulimits(json_t *run)
+{
+    json_t *out = json_array(), *u;
+    size_t i;
+    const char *defaults[] = {"nofile", "nproc"};
+    for (int d = 0; d < 2; d++) {
+        bool given = false;
+        json_array_foreach(json_object_get(run, "ulimits"), i, u)
+        {
+            const char *name = json_string_value(json_object_get(u, "name"));
+            given |= name && !strcmp(name, defaults[d]);
+        }
+        if (!given) {
+            json_array_append_new(out, json_pack("{s:s,s:i,s:i}", "Name",
+                                                 defaults[d], "Soft", 1024,
+                                                 "Hard", 1024));
+        }
+    }
+    json_array_foreach(json_object_get(run, "ulimits"), i, u)
+    {
+        json_array_append_new(
+            out, json_pack("{s:O,s:O,s:O}", "Name", json_object_get(u, "name"),
+                           "Soft", json_object_get(u, "softLimit"), "Hard",
+                           json_object_get(u, "hardLimit")));
+    }
+    return out;
+}
+
+/* mountPoints over volumes: host paths become binds, the rest anonymous
+ * volumes (the dispatcher checked host paths against the environment). */
+static void mounts(json_t *run, json_t *host, json_t *spec)
+{
+    json_t *binds = json_array(), *anon = json_object(), *m, *v;
+    size_t i, k;
+    json_array_foreach(json_object_get(run, "mountPoints"), i, m)
+    {
+        const char *sv = json_string_value(json_object_get(m, "sourceVolume"));
+        const char *dst = json_string_value(json_object_get(m,
+                                                            "containerPath"));
+        json_array_foreach(json_object_get(run, "volumes"), k, v)
+        {
+            const char *name = json_string_value(json_object_get(v, "name"));
+            if (!sv || !dst || !name || strcmp(sv, name) != 0) {
+                continue;
+            }
+            const char *src = json_string_value(json_object_get(
+                json_object_get(v, "host"), "sourcePath"));
+            bool ro = json_is_true(json_object_get(m, "readOnly"));
+            if (src) {
+                json_array_append_new(binds, json_sprintf("%s:%s%s", src, dst,
+                                                          ro ? ":ro" : ""));
+            } else {
+                json_object_set_new(anon, dst, json_object());
+            }
+        }
+    }
+    json_object_set_new(host, "Binds", binds);
+    json_object_set_new(spec, "Volumes", anon);
+}
+
+/* One tmpfs's options, "size=<n>m[,option]...", as long as its options
+ * are: a fixed buffer here once overflowed on long mountOptions. */
+static json_t *tmpfs_options(json_t *t)
+{
+    json_t *o;
+    size_t k, cap = 64; /* "size=" and a 64-bit number */
+    json_array_foreach(json_object_get(t, "mountOptions"), k, o)
+    {
+        cap += json_string_length(o) + 1;
+    }
+    char *buf = drv_malloc(cap);
+    size_t len = (size_t)snprintf(
+        buf, cap, "size=%" JSON_INTEGER_FORMAT "m",
+        json_integer_value(json_object_get(t, "size")));
+    json_array_foreach(json_object_get(t, "mountOptions"), k, o)
+    {
+        if (!json_is_string(o)) {
+            continue;
+        }
+        buf[len++] = ',';
+        memcpy(buf + len, json_string_value(o), json_string_length(o));
+        len += json_string_length(o);
+    }
+    json_t *opts = json_stringn(buf, len);
+    free(buf);
+    return opts;
+}
+
+/* linuxParameters: shm size, tmpfs, init, swap. */
+static void linux_params(json_t *run, json_t *host, json_int_t mem)
+{
+    json_t *lp = json_object_get(run, "linuxParameters"), *t;
+    size_t i;
+    json_t *shm = json_object_get(lp, "sharedMemorySize");
+    if (json_is_integer(shm)) {
+        json_object_set_new(host, "ShmSize",
+                            json_integer(json_integer_value(shm) << 20));
+    }
+    json_t *tmpfs = json_object();
+    json_array_foreach(json_object_get(lp, "tmpfs"), i, t)
+    {
+        const char *path = json_string_value(json_object_get(t,
+                                                             "containerPath"));
+        if (path) {
+            json_object_set_new(tmpfs, path, tmpfs_options(t));
+        }
+    }
+    json_object_set_new(host, "Tmpfs", tmpfs);
+    if (json_is_true(json_object_get(lp, "initProcessEnabled"))) {
+        json_object_set_new(host, "Init", json_true());
+    }
+    json_t *swap = json_object_get(lp, "maxSwap");
+    if (json_is_integer(swap)) { /* AWS: memory + maxSwap; 0 means none */
+        json_object_set_new(host, "MemorySwap",
+                            json_integer(mem + (json_integer_value(swap) << 20)));
+        json_t *sw = json_object_get(lp, "swappiness");
+        if (json_is_integer(sw)) {
+            json_object_set(host, "MemorySwappiness", sw);
+        }
+    }
+}
+
+/* No capabilities unless the operator lists some to keep, and no gaining
+ * privileges through setuid binaries. */
+static void drop_privileges(const drv_conf_t *conf, json_t *host)
+{
+    json_t *keep = json_array();
+    const char *list = drv_conf_get(conf, "worker.capabilities");
+    char *caps = drv_strdup(list ? list : "");
+    for (char *sv, *c = strtok_r(caps, ", ", &sv); c;
+         c = strtok_r(NULL, ", ", &sv)) {
+        json_array_append_new(keep, json_string(c));
+    }
+    free(caps);
+    json_object_set_new(host, "CapDrop", json_pack("[s]", "ALL"));
+    json_object_set_new(host, "CapAdd", keep);
+    json_object_set_new(host, "SecurityOpt",
+                        json_pack("[s]", "no-new-privileges"));
+}
+
+json_t *drv__container_spec(const drv__rt_attempt_t *ra)
+{
+    const drv__rt_host_t *h = ra->host;
+    json_t *run = ra->run;
+    json_int_t mem = (json_int_t)ra->job->memory_mib * 1024 * 1024;
+    bool privileged = json_is_true(json_object_get(run, "privileged"));
+    json_t *host = json_pack(
+        "{s:I,s:I,s:I,s:I,s:o,s:b,s:b}", "Memory", mem, "MemorySwap", mem,
+        "NanoCpus", (json_int_t)(ra->job->vcpus * 1e9), "PidsLimit",
+        (json_int_t)drv_conf_get_int(h->conf, "worker.pids.limit"),
+        "Ulimits", ulimits(run), "ReadonlyRootfs",
+        json_is_true(json_object_get(run, "readonlyRootFilesystem")),
+        "Privileged", privileged);
+    if (!privileged) {
+        drop_privileges(h->conf, host);
+    }
+    linux_params(run, host, mem);
+    json_t *spec = json_pack(
+        "{s:O,s:o,s:o,s:{s:s,s:s,s:s},s:b}", "Image",
+        json_object_get(run, "image"), "Env", drv__rt_env(ra), "HostConfig",
+        host, "Labels", "drover.job-id", ra->job->id, "drover.worker",
+        h->worker_id, "drover.compute-environment", h->ce, "Tty", 0);
+    json_t *cmd = json_object_get(run, "command");
+    if (json_array_size(cmd) > 0) {
+        json_object_set(spec, "Cmd", cmd);
+    }
+    if (json_is_string(json_object_get(run, "user"))) {
+        json_object_set(spec, "User", json_object_get(run, "user"));
+    }
+    mounts(run, host, spec);
+    return spec;
+}
+
+/* Create the container, pulling its image once if the engine lacks it. */
+static int create(drv__rt_attempt_t *ra, drv_docker_t *dk, json_t *spec,
+                  char *errstr, size_t errstr_size)
+{
+    char name[256], attempt[200], e[DRV_ERRSTR_SIZE];
+    drv__rt_name(ra, attempt, sizeof(attempt));
+    snprintf(name, sizeof(name), "drover-%s", attempt);
+    drv_err_t r = drv_docker_create(dk, name, spec, ra->cid, sizeof(ra->cid),
+                                    e, sizeof(e));
+    if (r == DRV_ERR_NOTFOUND) {
+        const char *image = json_string_value(json_object_get(spec, "Image"));
+        r = drv_docker_pull(dk, image ? image : "", e, sizeof(e)) != 0
+                ? DRV_ERR_NOTFOUND
+                : drv_docker_create(dk, name, spec, ra->cid, sizeof(ra->cid),
+                                    e, sizeof(e));
+    }
+    if (r == DRV_ERR_EXISTS) {
+        drv_errstr_set(errstr, errstr_size,
+                       "CannotCreateContainerError: this attempt's container "
+                       "exists already (the run request was delivered "
+                       "twice)");
+    } else if (r != DRV_OK) {
+        drv_errstr_set(errstr, errstr_size, "%s: %.200s",
+                       r == DRV_ERR_NOTFOUND ? "CannotPullContainerError"
+                                             : "CannotCreateContainerError",
+                       e);
+    }
+    if (r != DRV_OK) {
+        ra->cid[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+static int ctr_prepare(drv__rt_attempt_t *ra, char *errstr,
+                       size_t errstr_size)
+{
+    ctr_t *c = drv_calloc(1, sizeof(*c));
+    ra->state = c;
+    if (!(c->dk = docker_new(ra->host))) {
+        drv_errstr_set(errstr, errstr_size,
+                       "CannotCreateContainerError: no Docker Engine API "
+                       "client");
+        return -1;
+    }
+    json_t *spec = drv__container_spec(ra);
+    int ret = -1;
+    if (drv__rt_secrets(ra, json_object_get(spec, "Env"), errstr,
+                        errstr_size) != 0 ||
+        create(ra, c->dk, spec, errstr, errstr_size) != 0) {
+        goto out;
+    }
+    ret = 0;
+out:
+    json_decref(spec);
+    return ret;
+}
+
+static int ctr_start(drv__rt_attempt_t *ra, char *errstr, size_t errstr_size)
+{
+    ctr_t *c = ra->state;
+    char e[DRV_ERRSTR_SIZE];
+    if (drv_docker_start(c->dk, ra->cid, e, sizeof(e)) != 0) {
+        drv_errstr_set(errstr, errstr_size,
+                       "CannotStartContainerError: %.200s", e);
+        return -1;
+    }
+    snprintf(ra->log_stream, sizeof(ra->log_stream), "%s", ra->cid);
+    return 0;
+}
+
+static drv__rt_wait_t ctr_wait(drv__rt_attempt_t *ra, int64_t timeout_ms,
+                               int *exit_code, char *errstr,
+                               size_t errstr_size)
+{
+    ctr_t *c = ra->state;
+    int r = drv_docker_wait(c->dk, ra->cid, timeout_ms, exit_code, errstr,
+                            errstr_size);
+    return r == 0 ? DRV__RT_EXITED : r == 1 ? DRV__RT_TIMEOUT : DRV__RT_ERROR;
+}
+
+/* Any thread: a handle of its own (a handle serves one thread). */
+static void ctr_stop(drv__rt_attempt_t *ra)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_docker_t *dk = docker_new(ra->host);
+    if (dk && drv_docker_stop(dk, ra->cid, drv__rt_grace_s(ra->host), e,
+                              sizeof(e)) != 0) {
+        drv_log(ra->host->log, DRV_LOG_WARN, "worker.stop_failed", NULL,
+                "could not stop container %s: %s", ra->cid, e);
+    }
+    drv_docker_destroy(dk);
+}
+
+static bool ctr_oom_killed(drv__rt_attempt_t *ra, int exit_code, bool stopped)
+{
+    ctr_t *c = ra->state;
+    char e[DRV_ERRSTR_SIZE];
+    json_t *info = drv_docker_inspect(c->dk, ra->cid, e, sizeof(e));
+    bool oom = json_is_true(json_object_get(json_object_get(info, "State"),
+                                            "OOMKilled"));
+    json_decref(info);
+    /* podman 4.3 on cgroup v1 reports 137 without OOMKilled: a SIGKILL we
+     * did not send is taken as the memory limit's */
+    return oom || (exit_code == 137 && !stopped);
+}
+
+/* Keep the attempt's output under worker.log.dir/<job>/<attempt>.log. */
+static void ctr_collect(drv__rt_attempt_t *ra)
+{
+    ctr_t *c = ra->state;
+    char e[DRV_ERRSTR_SIZE], path[1024];
+    size_t len;
+    int truncated = 0;
+    if (drv__rt_log_path(ra, path, sizeof(path)) != 0) {
+        return;
+    }
+    char *out = drv_docker_logs(c->dk, ra->cid, DRV__RT_LOG_MAX, &len,
+                                &truncated, e, sizeof(e));
+    if (!out) {
+        drv_log(ra->host->log, DRV_LOG_WARN, "worker.logs_failed", NULL,
+                "%s: %s", ra->job->id, e);
+        return;
+    }
+    drv__rt_log_keep(path, out, len, truncated != 0);
+    free(out);
+}
+
+/* Removed once the outcome is reported: nobody waits for that. */
+static void ctr_cleanup(drv__rt_attempt_t *ra)
+{
+    ctr_t *c = ra->state;
+    char e[DRV_ERRSTR_SIZE];
+    if (!c) {
+        return;
+    }
+    if (c->dk && ra->cid[0] &&
+        drv_docker_remove(c->dk, ra->cid, e, sizeof(e)) != 0) {
+        drv_log(ra->host->log, DRV_LOG_WARN, "worker.remove_failed", NULL,
+                "could not remove container %s: %s", ra->cid, e);
+    }
+    drv_docker_destroy(c->dk);
+    DRV_FREE(ra->state);
+}
+
+/* Remove one container an earlier process left, if it is ours. */
+static void reap_one(const drv__rt_host_t *host, drv_docker_t *dk, json_t *c)
+{
+    char e[DRV_ERRSTR_SIZE] = "";
+    json_t *labels = json_object_get(c, "Labels");
+    const char *cid = json_string_value(json_object_get(c, "Id"));
+    const char *ce = json_string_value(
+        json_object_get(labels, "drover.compute-environment"));
+    if (!ce || strcmp(ce, host->ce) != 0) {
+        return; /* the same worker id in another compute environment */
+    }
+    json_t *f = drv_log_job(
+        json_string_value(json_object_get(labels, "drover.job-id")));
+    if (cid && drv_docker_remove(dk, cid, e, sizeof(e)) == 0) {
+        drv_log(host->log, DRV_LOG_WARN, "worker.orphan_removed", f,
+                "removed container %.12s left by an earlier process", cid);
+    } else {
+        drv_log(host->log, DRV_LOG_WARN, "worker.orphan_kept", f,
+                "could not remove container %.12s: %s", cid ? cid : "?", e);
+    }
+    json_decref(f);
+}
+
+/* The dispatcher fails the attempts of the removed containers as host
+ * lost when it sees this process's first heartbeat. */
+static void ctr_reap(const drv__rt_host_t *host)
+{
+    char e[DRV_ERRSTR_SIZE], label[300];
+    drv_docker_t *dk = docker_new(host);
+    if (!dk) {
+        return;
+    }
+    snprintf(label, sizeof(label), "drover.worker=%s", host->worker_id);
+    json_t *list = drv_docker_list(dk, label, e, sizeof(e));
+    if (!list) {
+        drv_log(host->log, DRV_LOG_WARN, "worker.orphans_unknown", NULL,
+                "could not list containers left by an earlier %s: %s",
+                host->worker_id, e);
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c)
+    {
+        reap_one(host, dk, c);
+    }
+    json_decref(list);
+    drv_docker_destroy(dk);
+}
+
+const drv__rt_ops_t drv__rt_container = {
+    .name = "container",
+    .times_start = true,
+    .reap = ctr_reap,
+    .prepare = ctr_prepare,
+    .start = ctr_start,
+    .wait = ctr_wait,
+    .stop = ctr_stop,
+    .oom_killed = ctr_oom_killed,
+    .collect = ctr_collect,
+    .cleanup = ctr_cleanup,
+};
