@@ -1,40 +1,60 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/*
- * The scheduler: releases RUNNABLE jobs to the run topics of their queues'
- * compute environments, by queue priority, then scheduling priority, then
- * age, while each environment's released-and-unfinished jobs fit its vCPU
- * and memory budget. Runs in its own transaction (dispatcher.c).
- */
+/* Scheduling passes (schedule.h). */
+#include "schedule.h"
+
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "dispatcher_int.h"
+#include "capacity.h"
+#include "deps.h"
 #include "drover/util.h"
+#include "outbox.h"
+#include "transition.h"
+
+/* Columns of RELEASE_SQL: the released job and what its RunJob says. */
+enum {
+    RL_JOB_ID,
+    RL_CE,
+    RL_ATTEMPT,
+    RL_JOB_NAME,
+    RL_QUEUE,
+    RL_DEF_NAME,
+    RL_DEF_REVISION,
+    RL_RESOLVED,
+    RL_ARRAY_INDEX,
+    RL_ARRAY_SIZE,
+    RL_RUNNABLE_SINCE,
+    RL_ORDER,
+    RL_VCPUS,
+    RL_MEMORY
+};
 
 static json_t *run_request(const drv_pg_res_t *r, int row)
 {
-    const char *job_id = drv_pg_res_get(r, row, 0);
-    const char *ce = drv_pg_res_get(r, row, 1);
-    json_t *resolved = drv_pg_res_json(r, row, 7);
+    const char *job_id = drv_pg_res_get(r, row, RL_JOB_ID);
+    const char *ce = drv_pg_res_get(r, row, RL_CE);
+    json_t *resolved = drv_pg_res_json(r, row, RL_RESOLVED);
     json_t *c = json_object_get(resolved, "container");
     char def[300];
-    snprintf(def, sizeof(def), "%s:%s", drv_pg_res_get(r, row, 5),
-             drv_pg_res_get(r, row, 6));
+    snprintf(def, sizeof(def), "%s:%s", drv_pg_res_get(r, row, RL_DEF_NAME),
+             drv_pg_res_get(r, row, RL_DEF_REVISION));
     json_t *to = json_object_get(json_object_get(resolved, "timeout"),
                                  "attemptDurationSeconds");
     json_t *run = json_pack(
         "{s:s,s:i,s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:f,s:I,s:O?,s:o,s:o,s:I}",
-        "jobId", job_id, "attempt", (int)drv_pg_res_int(r, row, 2, 1),
-        "jobName", drv_pg_res_get(r, row, 3), "jobQueue",
-        drv_pg_res_get(r, row, 4), "computeEnvironment", ce, "jobDefinition",
+        "jobId", job_id, "attempt", (int)drv_pg_res_int(r, row, RL_ATTEMPT, 1),
+        "jobName", drv_pg_res_get(r, row, RL_JOB_NAME), "jobQueue",
+        drv_pg_res_get(r, row, RL_QUEUE), "computeEnvironment", ce,
+        "jobDefinition",
         def, "image", json_object_get(c, "image"), "command",
         json_object_get(c, "command"), "environment",
         json_object_get(c, "environment"), "vcpus",
         json_number_value(json_object_get(c, "vcpus")), "memoryMiB",
         json_integer_value(json_object_get(c, "memory")), "timeoutSeconds", to,
-        "arrayIndex", drv_pg_res_json_int(r, row, 8), "arraySize",
-        drv_pg_res_json_int(r, row, 9), "releasedAt",
+        "arrayIndex", drv_pg_res_json_int(r, row, RL_ARRAY_INDEX),
+        "arraySize", drv_pg_res_json_int(r, row, RL_ARRAY_SIZE), "releasedAt",
         (json_int_t)drv_now_ms());
     static const char *props[] = {"volumes", "mountPoints",
                                   "readonlyRootFilesystem", "privileged",
@@ -48,6 +68,42 @@ static json_t *run_request(const drv_pg_res_t *r, int row)
     }
     json_decref(resolved);
     return run;
+}
+
+/* The RunJob of released row `i` on its environment's run topic; one
+ * that cannot be encoded fails its job (never released with nothing
+ * sent). */
+static int send_run(drv_disp_t *disp, const drv_pg_res_t *r, int i,
+                    char *errstr, size_t errstr_size)
+{
+    const char *job_id = drv_pg_res_get(r, i, RL_JOB_ID);
+    const char *ce = drv_pg_res_get(r, i, RL_CE);
+    drv__capacity_add(disp, ce, strtod(drv_pg_res_get(r, i, RL_VCPUS), NULL),
+                      strtod(drv_pg_res_get(r, i, RL_MEMORY), NULL), 1);
+    json_t *run = run_request(r, i);
+    char topic[300], e[DRV_ERRSTR_SIZE];
+    snprintf(topic, sizeof(topic), DRV_TOPIC_RUN_PREFIX "%s", ce);
+    int enc = drv__outbox_emit_json(disp, "RunJob", topic, job_id, run, e,
+                                    sizeof(e));
+    json_decref(run);
+    if (enc == 0) { /* RUNNABLE (its last update) -> released */
+        int64_t since = drv_pg_res_int(r, i, RL_RUNNABLE_SINCE, 0);
+        if (since > 0) {
+            drv_metrics_add(disp->metrics,
+                            "drover_release_latency_seconds_sum", NULL,
+                            (double)(drv_now_ms() - since) / 1000.0);
+            drv_metrics_add(disp->metrics,
+                            "drover_release_latency_seconds_count", NULL, 1);
+        }
+        return 0;
+    }
+    char why[DRV_ERRSTR_SIZE + 64];
+    snprintf(why, sizeof(why), DRV_REASON_START_FAILED ": %s", e);
+    drv__change_t c = {.status_reason = why, .exit_code = -1};
+    return drv__transition(disp, job_id, DRV_JOB_FAILED, &c, errstr,
+                           errstr_size) < 0
+               ? -1
+               : drv__deps_drain(disp, errstr, errstr_size);
 }
 
 /*
@@ -94,39 +150,7 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
     }
     int ret = 0;
     for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
-        const char *job_id = drv_pg_res_get(r, i, 0);
-        drv__usage_add(disp, drv_pg_res_get(r, i, 1),
-                       strtod(drv_pg_res_get(r, i, 12), NULL),
-                       strtod(drv_pg_res_get(r, i, 13), NULL), 1);
-        json_t *run = run_request(r, i);
-        void *buf;
-        size_t len;
-        char topic[300], e[DRV_ERRSTR_SIZE];
-        snprintf(topic, sizeof(topic), DRV_TOPIC_RUN_PREFIX "%s",
-                 drv_pg_res_get(r, i, 1));
-        if (drv_codec_encode(disp->codec, "RunJob", run, &buf, &len, e,
-                             sizeof(e)) == 0) {
-            drv__disp_emit(disp, topic, job_id, buf, len);
-            /* RUNNABLE (its last update) -> released */
-            int64_t since = drv_pg_res_int(r, i, 10, 0);
-            if (since > 0) {
-                drv_metrics_add(disp->metrics,
-                                "drover_release_latency_seconds_sum", NULL,
-                                (double)(drv_now_ms() - since) / 1000.0);
-                drv_metrics_add(disp->metrics,
-                                "drover_release_latency_seconds_count", NULL,
-                                1);
-            }
-        } else { /* never leave it released with nothing sent */
-            char why[DRV_ERRSTR_SIZE + 64];
-            snprintf(why, sizeof(why), DRV_REASON_START_FAILED ": %s", e);
-            drv__change_t c = {.status_reason = why, .exit_code = -1};
-            ret = drv__set_status(disp, job_id, "FAILED", &c, errstr,
-                                  errstr_size) < 0
-                      ? -1
-                      : drv__drain(disp, errstr, errstr_size);
-        }
-        json_decref(run);
+        ret = send_run(disp, r, i, errstr, errstr_size);
     }
     drv_pg_res_free(r);
     return ret;
@@ -152,85 +176,14 @@ typedef struct ce_room {
     double max_v, max_m, free_v, free_m;
 } ce_room_t;
 
-#define USAGE_RELOAD_MS 60000
+/* ENABLED environments with their free capacity (capacity.h); NULL on
+ * error. */
+/* Columns of the environments' SELECT. */
+enum { EN_NAME, EN_MAX_VCPUS, EN_MAX_MIB };
 
-void drv__usage_add(drv_disp_t *disp, const char *ce, double vcpus,
-                    double mib, int sign)
-{
-    json_t *d = json_object_get(disp->usage_delta, ce);
-    if (!d) {
-        d = json_pack("[f,f]", 0.0, 0.0);
-        json_object_set_new(disp->usage_delta, ce, d);
-    }
-    json_array_set_new(d, 0, json_real(json_real_value(json_array_get(d, 0)) +
-                                       sign * vcpus));
-    json_array_set_new(d, 1, json_real(json_real_value(json_array_get(d, 1)) +
-                                       sign * mib));
-}
-
-void drv__usage_end(drv_disp_t *disp, bool committed)
-{
-    const char *ce;
-    json_t *d;
-    if (!committed) { /* what the database holds now is read again */
-        disp->usage_loaded = false;
-    } else {
-        json_object_foreach(disp->usage_delta, ce, d)
-        {
-            json_t *u = json_object_get(disp->usage, ce);
-            if (!u) {
-                u = json_pack("[f,f]", 0.0, 0.0);
-                json_object_set_new(disp->usage, ce, u);
-            }
-            for (size_t k = 0; k < 2; k++) {
-                json_array_set_new(
-                    u, k,
-                    json_real(json_real_value(json_array_get(u, k)) +
-                              json_real_value(json_array_get(d, k))));
-            }
-        }
-    }
-    json_object_clear(disp->usage_delta);
-}
-
-/* Sum what released jobs hold, inside the open transaction (its own
- * changes so far included): the figure the deltas then move. */
-static int usage_load(drv_disp_t *disp, char *errstr, size_t errstr_size)
-{
-    drv_pg_res_t *r = drv_pg_query(
-        disp->pg,
-        "SELECT compute_environment, sum(vcpus), sum(memory_mib) FROM jobs "
-        "WHERE released AND compute_environment IS NOT NULL GROUP BY 1",
-        0, NULL, errstr, errstr_size);
-    if (!r) {
-        return -1;
-    }
-    json_object_clear(disp->usage);
-    json_object_clear(disp->usage_delta);
-    for (int i = 0; i < drv_pg_res_rows(r); i++) {
-        json_object_set_new(disp->usage, drv_pg_res_get(r, i, 0),
-                            json_pack("[f,f]",
-                                      strtod(drv_pg_res_get(r, i, 1), NULL),
-                                      strtod(drv_pg_res_get(r, i, 2), NULL)));
-    }
-    drv_pg_res_free(r);
-    disp->usage_loaded = true;
-    disp->usage_loaded_at = drv_mono_ms();
-    return 0;
-}
-
-/* ENABLED environments with their free capacity; NULL on error. What
- * released jobs hold is summed from the database when this dispatcher
- * starts leading, after a rollback and once a minute; in between it is
- * kept from the releases and finishes it makes (no scan per pass). */
 static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
                              size_t errstr_size)
 {
-    if ((!disp->usage_loaded ||
-         drv_mono_ms() - disp->usage_loaded_at > USAGE_RELOAD_MS) &&
-        usage_load(disp, errstr, errstr_size) != 0) {
-        return NULL;
-    }
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "SELECT name, max_vcpus, coalesce(max_memory_mib, 9e15) FROM "
@@ -242,18 +195,19 @@ static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
     *n = drv_pg_res_rows(r);
     ce_room_t *rooms = drv_calloc((size_t)*n + 1, sizeof(*rooms));
     for (int i = 0; i < *n; i++) {
-        const char *name = drv_pg_res_get(r, i, 0);
-        json_t *u = json_object_get(disp->usage, name);
-        json_t *d = json_object_get(disp->usage_delta, name);
+        double held_v, held_m;
+        const char *name = drv_pg_res_get(r, i, EN_NAME);
+        if (drv__capacity_held(disp, name, &held_v, &held_m, errstr,
+                               errstr_size) != 0) {
+            free(rooms);
+            rooms = NULL;
+            break;
+        }
         snprintf(rooms[i].name, sizeof(rooms[i].name), "%s", name);
-        rooms[i].max_v = strtod(drv_pg_res_get(r, i, 1), NULL);
-        rooms[i].max_m = strtod(drv_pg_res_get(r, i, 2), NULL);
-        rooms[i].free_v = rooms[i].max_v -
-                          json_real_value(json_array_get(u, 0)) -
-                          json_real_value(json_array_get(d, 0));
-        rooms[i].free_m = rooms[i].max_m -
-                          json_real_value(json_array_get(u, 1)) -
-                          json_real_value(json_array_get(d, 1));
+        rooms[i].max_v = strtod(drv_pg_res_get(r, i, EN_MAX_VCPUS), NULL);
+        rooms[i].max_m = strtod(drv_pg_res_get(r, i, EN_MAX_MIB), NULL);
+        rooms[i].free_v = rooms[i].max_v - held_v;
+        rooms[i].free_m = rooms[i].max_m - held_m;
     }
     drv_pg_res_free(r);
     return rooms;
@@ -312,6 +266,10 @@ static bool any_room(const ce_room_t *rooms, int n)
     return false;
 }
 
+/* Columns of the candidates' SELECT: a job and its queue's compute
+ * environments in order (JSON). */
+enum { CD_JOB_ID, CD_VCPUS, CD_MEMORY, CD_CES };
+
 #define CANDIDATES_FIRST 64
 #define CANDIDATES_MAX 1000
 
@@ -324,7 +282,7 @@ static bool any_room(const ce_room_t *rooms, int n)
  * (no sort of every queued job). A DISABLED queue takes no new jobs but
  * finishes what it holds (the job_queues join keeps it).
  */
-int drv__state_schedule(drv_disp_t *disp, char *errstr, size_t errstr_size)
+int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
     int nrooms = 0;
     ce_room_t *rooms = load_rooms(disp, &nrooms, errstr, errstr_size);
@@ -359,10 +317,10 @@ int drv__state_schedule(drv_disp_t *disp, char *errstr, size_t errstr_size)
         int rows = drv_pg_res_rows(cand);
         for (int i = 0; ret >= 0 && i < rows && any_room(rooms, nrooms);
              i++) {
-            json_t *order = drv_pg_res_json(cand, i, 3);
-            ret = place(disp, drv_pg_res_get(cand, i, 0),
-                        strtod(drv_pg_res_get(cand, i, 1), NULL),
-                        strtod(drv_pg_res_get(cand, i, 2), NULL), order,
+            json_t *order = drv_pg_res_json(cand, i, CD_CES);
+            ret = place(disp, drv_pg_res_get(cand, i, CD_JOB_ID),
+                        strtod(drv_pg_res_get(cand, i, CD_VCPUS), NULL),
+                        strtod(drv_pg_res_get(cand, i, CD_MEMORY), NULL), order,
                         rooms, nrooms, ids, ces, errstr, errstr_size);
             json_decref(order);
         }

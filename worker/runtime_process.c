@@ -324,9 +324,33 @@ static int spawn_child(void *arg)
 
 #define SPAWN_STACK (256 * 1024)
 
-/* Start the child (see spawn_child); its pid, or -1 with errno. */
+#if defined(__SANITIZE_THREAD__)
+#define DRV_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DRV_TSAN 1
+#endif
+#endif
+
+/* Start the child (see spawn_child); its pid, or -1 with errno. Under
+ * ThreadSanitizer a plain fork: a child sharing the worker's memory runs
+ * TSan's interceptors on the parent thread's state, which TSan cannot
+ * survive (a CHECK failure in its fork handling). */
 static pid_t spawn(spawn_t *sp)
 {
+#ifdef DRV_TSAN
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        _exit(spawn_child(sp));
+    }
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return pid;
+#else
     char *stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) {
@@ -342,6 +366,7 @@ static pid_t spawn(spawn_t *sp)
     munmap(stack, SPAWN_STACK);
     errno = err;
     return pid;
+#endif
 }
 
 

@@ -421,6 +421,38 @@ json_t *drv_pg_res_json(const drv_pg_res_t *res, int row, int col)
     return s ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
 }
 
+unsigned char *drv_pg_res_bytea(const drv_pg_res_t *res, int row, int col,
+                                size_t *len)
+{
+    const char *s = drv_pg_res_get(res, row, col);
+    *len = 0;
+    if (!s) {
+        return NULL;
+    }
+    size_t n;
+    unsigned char *pq = PQunescapeBytea((const unsigned char *)s, &n);
+    if (!pq) {
+        return NULL;
+    }
+    unsigned char *out = drv_malloc(n ? n : 1);
+    memcpy(out, pq, n);
+    PQfreemem(pq);
+    *len = n;
+    return out;
+}
+
+char *drv_pg_bytea_text(drv_pg_t *pg, const void *buf, size_t len)
+{
+    size_t n;
+    unsigned char *pq = PQescapeByteaConn(pg->conn, buf, len, &n);
+    if (!pq) {
+        return NULL;
+    }
+    char *out = drv_strdup((const char *)pq);
+    PQfreemem(pq);
+    return out;
+}
+
 void drv_pg_res_free(drv_pg_res_t *res)
 {
     if (!res) {

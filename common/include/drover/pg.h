@@ -102,6 +102,14 @@ json_t *drv_pg_res_json_str(const drv_pg_res_t *res, int row, int col);
 json_t *drv_pg_res_json(const drv_pg_res_t *res, int row, int col);
 void drv_pg_res_free(drv_pg_res_t *res);
 
+/** @brief A bytea column's bytes (libpq's decoding), malloc'd, owned by
+ * the caller; NULL for SQL NULL. */
+unsigned char *drv_pg_res_bytea(const drv_pg_res_t *res, int row, int col,
+                                size_t *len);
+/** @brief Bytes as bytea's text input ("\x..." by libpq's encoding), to
+ * pass as a parameter cast to bytea; malloc'd, NULL on failure. */
+char *drv_pg_bytea_text(drv_pg_t *pg, const void *buf, size_t len);
+
 /**
  * @brief Apply the embedded migrations not yet applied, each in its own
  * transaction, under an advisory lock (safe with several dispatchers).

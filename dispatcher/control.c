@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Cancel, terminate and stop requests (control.h). */
+#include "control.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "drover/util.h"
+#include "outbox.h"
+#include "transition.h"
+
+void drv__control_send_stop(drv_disp_t *disp, const char *job_id,
+                            int attempt, const char *ce, const char *reason,
+                            const char *worker)
+{
+    char topic[300], e[DRV_ERRSTR_SIZE];
+    json_t *m = json_pack("{s:s,s:i,s:s,s:I,s:s?}", "jobId", job_id,
+                          "attempt", attempt, "reason", reason,
+                          "requestedAt", (json_int_t)drv_now_ms(), "worker",
+                          worker);
+    snprintf(topic, sizeof(topic), DRV_TOPIC_CONTROL_PREFIX "%s", ce);
+    (void)drv__outbox_emit_json(disp, "StopAttempt", topic, job_id, m, e,
+                                sizeof(e));
+    json_decref(m);
+}
+
+/* Columns of the lock in cancel_one. */
+enum { CO_STATUS, CO_RELEASED, CO_ATTEMPTS, CO_CE };
+
+/*
+ * Cancel (or terminate) one job that is not an array parent: one not yet
+ * handed to a worker fails now; terminate also stops a STARTING or RUNNING
+ * one (or one released but not yet started) through its workers, and the
+ * worker's FAILED report then ends it with the caller's reason.
+ */
+static int cancel_one(drv_disp_t *disp, const char *job_id,
+                      const drv__change_t *c, char *errstr,
+                      size_t errstr_size)
+{
+    const char *p[] = {job_id, c->status_reason};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT status, released, attempts, compute_environment FROM jobs "
+        "WHERE job_id = $1 FOR UPDATE",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = 0;
+    drv_job_status_t st;
+    if (drv_pg_res_rows(r) == 1 &&
+        drv_job_status_parse(drv_pg_res_get(r, 0, CO_STATUS), &st) == 0) {
+        bool released = drv_pg_res_get(r, 0, CO_RELEASED)[0] == 't';
+        bool waiting = st == DRV_JOB_SUBMITTED || st == DRV_JOB_PENDING ||
+                       (st == DRV_JOB_RUNNABLE && !released);
+        bool live = released || st == DRV_JOB_STARTING ||
+                    st == DRV_JOB_RUNNING;
+        if (waiting) {
+            ret = drv__transition(disp, job_id, DRV_JOB_FAILED, c, errstr,
+                                  errstr_size) < 0
+                      ? -1
+                      : 0;
+        } else if (c->terminated && live) {
+            ret = drv_pg_exec(disp->pg,
+                              "UPDATE jobs SET is_terminated = true, "
+                              "status_reason = $2 WHERE job_id = $1",
+                              2, p, errstr, errstr_size);
+            if (ret == 0) {
+                drv__control_send_stop(
+                    disp, job_id, (int)drv_pg_res_int(r, 0, CO_ATTEMPTS, 0),
+                    drv_pg_res_get(r, 0, CO_CE), c->status_reason, NULL);
+            }
+        } else if (live) {
+            json_t *f = drv_log_job(job_id);
+            drv_log(disp->log, DRV_LOG_INFO, "job.cancel_ignored", f,
+                    "cancel of a %s job has no effect (AWS Batch: use "
+                    "terminate)",
+                    drv_job_status_name(st));
+            json_decref(f);
+        }
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
+/* An array parent's children, each cancelled or terminated. */
+static int cancel_children(drv_disp_t *disp, const char *parent,
+                           const drv__change_t *c, char *errstr,
+                           size_t errstr_size)
+{
+    const char *p[] = {parent};
+    drv_pg_res_t *kids = drv_pg_query(
+        disp->pg,
+        "SELECT job_id FROM jobs WHERE array_parent = $1 AND status NOT "
+        "IN " DRV__TERMINAL " ORDER BY array_index",
+        1, p, errstr, errstr_size);
+    if (!kids) {
+        return -1;
+    }
+    int ret = 0;
+    for (int i = 0; ret == 0 && i < drv_pg_res_rows(kids); i++) {
+        ret = cancel_one(disp, drv_pg_res_get(kids, i, 0), c, errstr,
+                         errstr_size);
+    }
+    drv_pg_res_free(kids);
+    return ret;
+}
+
+int drv__control_apply(drv_disp_t *disp, const drv__stop_req_t *req,
+                       char *errstr, size_t errstr_size)
+{
+    drv__change_t c = {.status_reason = req->reason,
+                       .exit_code = -1,
+                       .cancelled = !req->terminate,
+                       .terminated = req->terminate};
+    const char *p[] = {req->job_id, req->reason,
+                       req->terminate ? "true" : "false"};
+    /* an array parent records the request; its children carry it out */
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "UPDATE jobs SET status_reason = $2, is_cancelled = is_cancelled OR "
+        "NOT $3::bool, is_terminated = is_terminated OR $3::bool WHERE "
+        "job_id = $1 AND array_size IS NOT NULL AND array_parent IS NULL "
+        "AND status NOT IN " DRV__TERMINAL " RETURNING job_id",
+        3, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = drv_pg_res_rows(r) == 0
+                  ? cancel_one(disp, req->job_id, &c, errstr, errstr_size)
+                  : cancel_children(disp, req->job_id, &c, errstr,
+                                    errstr_size);
+    drv_pg_res_free(r);
+    return ret;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Intake: a consumed batch applied in one transaction with its offsets
+ * and the scheduling pass it allows. Each message is decoded once into a
+ * typed message (a record that cannot be decoded, or does not belong on
+ * its topic, goes to drover.dlq), then routed to its handler in order;
+ * consecutive submissions and routine reports run as pipelined runs of
+ * up to DRV_PG_PIPELINE_MAX statements per round trip.
+ */
+#ifndef DRV_DISP_INTAKE_H
+#define DRV_DISP_INTAKE_H
+
+#include "control.h"
+#include "dispatcher_int.h"
+#include "fleet.h"
+#include "report.h"
+
+typedef enum drv__msg_kind {
+    DRV__MSG_SUBMIT,
+    DRV__MSG_STOP, /* CancelJob or TerminateJob */
+    DRV__MSG_REPORT,
+    DRV__MSG_HEARTBEAT,
+} drv__msg_kind_t;
+
+/* A consumed message, decoded. Strings are borrowed from obj. */
+typedef struct drv__msg {
+    drv__origin_t from;
+    json_t *obj; /* the decoded record (owned) */
+    drv__msg_kind_t kind;
+    json_t *submit; /* DRV__MSG_SUBMIT: the SubmitJob (borrowed from obj) */
+    drv__stop_req_t stop;
+    drv__report_t report;
+    drv__heartbeat_t heartbeat;
+} drv__msg_t;
+
+/* Decode message bytes into *m. 0, or -1 when the message is unusable:
+ * it was queued for drover.dlq with its reason, *m holds nothing. */
+int drv__intake_decode(drv_disp_t *disp, const drv__origin_t *from,
+                       drv__msg_t *m);
+void drv__intake_msg_clear(drv__msg_t *m);
+/* Apply n decoded messages in order inside the open transaction, and what
+ * follows from them. 0, or -1 on a database error (roll back). */
+int drv__intake_apply(drv_disp_t *disp, const drv__msg_t *msgs, size_t n,
+                      char *errstr, size_t errstr_size);
+/* One transaction: decode and apply every message, store their offsets,
+ * schedule, persist the outbox, commit. -1 on a database error (rolled
+ * back; the caller retries the batch). */
+int drv__intake_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
+                      char *errstr, size_t errstr_size);
+
+#endif

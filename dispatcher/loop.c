@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The dispatcher's loop: wait for the leader lock, then consume a batch,
+ * apply it with its offsets in one transaction (intake.c), publish what
+ * it produced, and between batches schedule, sweep and confirm. Kafka
+ * offsets live in PostgreSQL (kafka_offsets); on assignment the consumer
+ * starts each partition where the last committed transaction left it, so
+ * every message's effect is applied exactly once.
+ */
+#include "loop.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capacity.h"
+#include "deps.h"
+#include "drover/util.h"
+#include "fleet.h"
+#include "intake.h"
+#include "outbox.h"
+#include "schedule.h"
+#include "transition.h"
+
+#define TOPIC_SYNC_MS 10000
+#define SWEEP_MS 2000
+/* pg_try_advisory_lock key held by the active dispatcher ("drover") */
+#define LEADER_LOCK_KEY "110386672592242"
+#define STANDBY_POLL_MS 1000
+#define METRICS_MS 5000
+
+static int64_t offset_cb(const char *topic, int32_t partition, void *opaque)
+{
+    drv_disp_t *disp = opaque;
+    char part[16], e[DRV_ERRSTR_SIZE];
+    snprintf(part, sizeof(part), "%d", partition);
+    const char *p[] = {DRV_DISP_GROUP, topic, part};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT next_offset FROM kafka_offsets WHERE consumer_group = $1 "
+        "AND topic = $2 AND partition = $3::int",
+        3, p, e, sizeof(e));
+    int64_t off = -2; /* RD_KAFKA_OFFSET_BEGINNING: a new partition */
+    if (!r) {
+        drv_log(disp->log, DRV_LOG_ERROR, "dispatcher.offset_lookup", NULL,
+                "could not read stored offset of %s [%d]: %s", topic,
+                partition, e);
+    } else if (drv_pg_res_rows(r) == 1) {
+        off = drv_pg_res_int(r, 0, 0, -2);
+    }
+    drv_pg_res_free(r);
+    return off;
+}
+
+static void *gauges_main(void *arg);
+
+static bool health(void *opaque, char *text, size_t size)
+{
+    drv_disp_t *disp = opaque;
+    int64_t age = drv_now_ms() - disp->db_ok_ms;
+    if (age > 30000) {
+        snprintf(text, size, "unhealthy: no database round trip for %lld s",
+                 (long long)(age / 1000));
+        return false;
+    }
+    snprintf(text, size, "ok: %s", disp->leading ? "active" : "standby");
+    return true;
+}
+
+static void declare_metrics(drv_metrics_t *m)
+{
+    drv_metrics_declare(m, "drover_dispatcher_active", "gauge",
+                        "1 while this dispatcher holds the leader lock");
+    drv_metrics_declare(m, "drover_jobs", "gauge",
+                        "jobs by queue and status (refreshed every 5 s)");
+    drv_metrics_declare(m, "drover_transitions_total", "counter",
+                        "job state transitions made, by new status");
+    drv_metrics_declare(m, "drover_messages_applied_total", "counter",
+                        "Kafka messages applied (in committed batches)");
+    drv_metrics_declare(m, "drover_release_latency_seconds_sum", "counter",
+                        "time from RUNNABLE to the run request, summed");
+    drv_metrics_declare(m, "drover_release_latency_seconds_count", "counter",
+                        "run requests released");
+    drv_metrics_declare(m, "drover_kafka_consumer_lag", "gauge",
+                        "messages not yet consumed, by topic and partition");
+}
+
+/* What every handle has: configuration, the database, the codec and the
+ * metrics registry. */
+static drv_disp_t *disp_base(const drv_conf_t *conf, drv_log_t *log,
+                             char *errstr, size_t errstr_size)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_disp_t *disp = drv_calloc(1, sizeof(*disp));
+    disp->conf = conf;
+    disp->log = log;
+    disp->region = drv_conf_get(conf, "aws.region");
+    disp->account = drv_conf_get(conf, "aws.account");
+    disp->limits.timeout_min_seconds =
+        (int)drv_conf_get_int(conf, "job.timeout.min.seconds");
+    disp->dep_grace_ms = drv_conf_get_int(conf,
+                                          "dispatcher.dependency.grace.ms");
+    disp->batch_cache = json_object();
+    disp->metrics = drv_metrics_new();
+    declare_metrics(disp->metrics);
+    disp->db_ok_ms = drv_now_ms();
+    if (!(disp->pg = drv_pg_connect(drv_conf_get(conf, "pg.conninfo"), log, e,
+                                    sizeof(e)))) {
+        drv_errstr_set(errstr, errstr_size, "%s", e);
+        goto fail;
+    }
+    if (drv_conf_get_bool(conf, "dispatcher.migrate") &&
+        drv_pg_migrate(disp->pg, errstr, errstr_size) < 0) {
+        goto fail;
+    }
+    if (!(disp->codec = drv_codec_from_conf(conf, errstr, errstr_size))) {
+        goto fail;
+    }
+    return disp;
+fail:
+    drv_disp_destroy(disp);
+    return NULL;
+}
+
+drv_disp_t *drv__disp_new_offline(const drv_conf_t *conf, drv_log_t *log,
+                                  char *errstr, size_t errstr_size)
+{
+    return disp_base(conf, log, errstr, errstr_size);
+}
+
+drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
+                         size_t errstr_size)
+{
+    drv_disp_t *disp = disp_base(conf, log, errstr, errstr_size);
+    if (!disp) {
+        return NULL;
+    }
+    if (!(disp->kprod = drv_kprod_new(conf, log, DRV_KPROD_DURABLE, errstr,
+                                      errstr_size))) {
+        goto fail;
+    }
+    const char *listen = drv_conf_get(conf, "metrics.listen");
+    if (listen && *listen &&
+        !(disp->http = drv_http_start(listen, disp->metrics, health, disp,
+                                      errstr, errstr_size))) {
+        goto fail;
+    }
+    if (disp->http) {
+        int err = pthread_create(&disp->gauges, NULL, gauges_main, disp);
+        disp->gauges_started = err == 0;
+        if (err != 0) { /* /metrics goes on without the job counts */
+            drv_log(log, DRV_LOG_WARN, "dispatcher.no_gauges", NULL,
+                    "could not start the job counter: %s", strerror(err));
+        }
+    }
+    return disp;
+fail:
+    drv_disp_destroy(disp);
+    return NULL;
+}
+
+void drv_disp_destroy(drv_disp_t *disp)
+{
+    if (!disp) {
+        return;
+    }
+    if (disp->gauges_started) {
+        disp->gauges_stop = true;
+        pthread_join(disp->gauges, NULL);
+    }
+    drv_http_stop(disp->http);
+    drv_kcons_destroy(disp->kcons);
+    drv_kprod_destroy(disp->kprod);
+    drv_codec_destroy(disp->codec);
+    drv_pg_destroy(disp->pg);
+    drv_metrics_destroy(disp->metrics);
+    drv__outbox_free(disp);
+    drv__followups_discard(disp);
+    drv__capacity_free(disp);
+    json_decref(disp->batch_cache);
+    free(disp);
+}
+
+/* Create topics for queues and compute environments that lack them. All
+ * are asked for each time (existing ones are no-ops): a broker that lost
+ * its data gets them back. */
+static void sync_topics(drv_disp_t *disp)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT '" DRV_TOPIC_SUBMIT_PREFIX "' || name FROM job_queues UNION "
+        "ALL SELECT '" DRV_TOPIC_RUN_PREFIX "' || name FROM "
+        "compute_environments UNION ALL SELECT '" DRV_TOPIC_CONTROL_PREFIX
+        "' || name FROM compute_environments UNION ALL SELECT "
+        "unnest(ARRAY['" DRV_TOPIC_STATUS
+        "', '" DRV_TOPIC_EVENTS "', '" DRV_TOPIC_DLQ "'])",
+        0, NULL, e, sizeof(e));
+    if (!r) {
+        drv_log(disp->log, DRV_LOG_WARN, "dispatcher.topic_sync", NULL,
+                "could not list queues: %s", e);
+        return;
+    }
+    const char **names = drv_calloc((size_t)drv_pg_res_rows(r) + 1,
+                                    sizeof(*names));
+    size_t n = 0;
+    for (int i = 0; i < drv_pg_res_rows(r); i++) {
+        const char *t = drv_pg_res_get(r, i, 0);
+        names[n++] = t;
+    }
+    if (n > 0 &&
+        drv_kafka_create_topics(disp->conf, names, n,
+                                (int)drv_conf_get_int(disp->conf,
+                                                      "topic.partitions"),
+                                e, sizeof(e)) != 0) {
+        drv_log(disp->log, DRV_LOG_WARN, "dispatcher.topic_sync", NULL, "%s",
+                e);
+    }
+    free(names);
+    drv_pg_res_free(r);
+}
+
+static int in_tx(drv_disp_t *disp,
+                 int (*fn)(drv_disp_t *, char *, size_t), char *errstr,
+                 size_t errstr_size)
+{
+    if (drv_pg_begin(disp->pg, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    if (fn(disp, errstr, errstr_size) != 0 ||
+        drv__outbox_persist(disp, errstr, errstr_size) != 0 ||
+        drv_pg_commit(disp->pg, errstr, errstr_size) != 0) {
+        drv_pg_rollback(disp->pg);
+        drv__followups_discard(disp);
+        drv__capacity_end(disp, false);
+        drv__outbox_clear(disp);
+        return -1;
+    }
+    drv__capacity_end(disp, true);
+    return 0;
+}
+
+/* Between batches: dependencies that never appeared, silent workers. */
+static int sweep(drv_disp_t *disp, char *errstr, size_t errstr_size)
+{
+    if (drv__deps_sweep(disp, errstr, errstr_size) != 0 ||
+        drv__fleet_lose_silent(disp, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    return drv__deps_drain(disp, errstr, errstr_size);
+}
+
+/* Database trouble: wait, reconnect, and let the caller retry. A new
+ * session no longer holds the leader lock: the caller must step down. */
+static void recover(drv_disp_t *disp, const char *what, const char *err,
+                    volatile sig_atomic_t *stop)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_log(disp->log, DRV_LOG_ERROR, "dispatcher.db_error", NULL,
+            "%s failed, retrying: %s", what, err);
+    for (int i = 0; i < 10 && !*stop; i++) {
+        usleep(100 * 1000);
+    }
+    if (drv_pg_ensure(disp->pg, e, sizeof(e)) != 0) {
+        drv_log(disp->log, DRV_LOG_WARN, "pg.reconnect_failed", NULL, "%s", e);
+    }
+}
+
+static bool leading(drv_disp_t *disp)
+{
+    return drv_pg_session(disp->pg) == disp->lead_session;
+}
+
+/*
+ * Wait until this dispatcher is the active one: it holds a session-level
+ * advisory lock on the connection that does all of its work, so a
+ * dispatcher whose session ended cannot commit anything, and a standby
+ * takes over as soon as PostgreSQL ends the old session. Returns 0 once
+ * leading, 1 if asked to stop first.
+ */
+static int take_lead(drv_disp_t *disp, volatile sig_atomic_t *stop)
+{
+    bool told = false;
+    while (!*stop) {
+        char e[DRV_ERRSTR_SIZE];
+        bool got = false;
+        if (drv_pg_ensure(disp->pg, e, sizeof(e)) == 0) {
+            const char *p[] = {LEADER_LOCK_KEY};
+            drv_pg_res_t *r = drv_pg_query(
+                disp->pg, "SELECT pg_try_advisory_lock($1::bigint)", 1, p, e,
+                sizeof(e));
+            got = r && drv_pg_res_rows(r) == 1 &&
+                  drv_pg_res_get(r, 0, 0)[0] == 't';
+            if (r) {
+                disp->db_ok_ms = drv_now_ms(); /* the database answered */
+            }
+            if (!r) {
+                drv_log(disp->log, DRV_LOG_WARN, "dispatcher.lock_failed",
+                        NULL, "%s", e);
+            }
+            drv_pg_res_free(r);
+        } else if (!told) {
+            drv_log(disp->log, DRV_LOG_WARN, "pg.reconnect_failed", NULL,
+                    "%s", e);
+        }
+        if (got) {
+            disp->lead_session = drv_pg_session(disp->pg);
+            disp->active_since = drv_now_ms();
+            drv_log(disp->log, DRV_LOG_INFO, "dispatcher.active", NULL,
+                    "this dispatcher is the active one");
+            return 0;
+        }
+        if (!told) {
+            drv_log(disp->log, DRV_LOG_INFO, "dispatcher.standby", NULL,
+                    "another dispatcher is active; standing by");
+            told = true;
+        }
+        for (int i = 0; i < STANDBY_POLL_MS / 100 && !*stop; i++) {
+            usleep(100 * 1000);
+        }
+    }
+    return 1;
+}
+
+/* Consumer lag for /metrics (from librdkafka's cached figures). */
+static void refresh_metrics(drv_disp_t *disp)
+{
+    drv_metrics_kafka_lag(disp->metrics, disp->kcons);
+}
+
+/*
+ * Jobs by queue and status for /metrics, counted every METRICS_MS on a
+ * connection of its own while this dispatcher leads: the count scans the
+ * jobs table, which must not hold up the loop that moves jobs.
+ */
+static void *gauges_main(void *arg)
+{
+    drv_disp_t *disp = arg;
+    drv_pg_t *pg = NULL;
+    char e[DRV_ERRSTR_SIZE];
+    while (!disp->gauges_stop) {
+        for (int i = 0; i < METRICS_MS / 100 && !disp->gauges_stop; i++) {
+            usleep(100 * 1000);
+        }
+        if (disp->gauges_stop || !disp->leading) {
+            continue;
+        }
+        if (!pg) {
+            pg = drv_pg_connect(drv_conf_get(disp->conf, "pg.conninfo"),
+                                disp->log, e, sizeof(e));
+        } else if (drv_pg_ensure(pg, e, sizeof(e)) != 0) {
+            continue;
+        }
+        drv_pg_res_t *r = pg ? drv_pg_query(pg,
+                                            "SELECT queue, status, count(*) "
+                                            "FROM jobs GROUP BY 1, 2",
+                                            0, NULL, e, sizeof(e))
+                             : NULL;
+        if (!r) {
+            continue;
+        }
+        drv_metrics_reset(disp->metrics, "drover_jobs");
+        for (int i = 0; i < drv_pg_res_rows(r); i++) {
+            char label[400];
+            snprintf(label, sizeof(label), "queue=\"%s\",status=\"%s\"",
+                     drv_pg_res_get(r, i, 0), drv_pg_res_get(r, i, 1));
+            drv_metrics_set(disp->metrics, "drover_jobs", label,
+                            (double)drv_pg_res_int(r, i, 2, 0));
+        }
+        drv_pg_res_free(r);
+    }
+    drv_pg_destroy(pg);
+    return NULL;
+}
+
+/* Lead until stopped or the leader lock is lost. */
+static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
+                size_t errstr_size)
+{
+    static const char *const topics[] = {"^drover\\.submit\\..+",
+                                         DRV_TOPIC_STATUS};
+    size_t batch_max = (size_t)drv_conf_get_int(disp->conf,
+                                                "dispatcher.batch.size");
+    int poll_ms = (int)drv_conf_get_int(disp->conf, "dispatcher.poll.ms");
+    char e[DRV_ERRSTR_SIZE];
+    sync_topics(disp);
+    if (drv__outbox_recover(disp, errstr, errstr_size) != 0 ||
+        !(disp->kcons = drv_kcons_new(disp->conf, disp->log, DRV_DISP_GROUP,
+                                      offset_cb, disp, errstr,
+                                      errstr_size)) ||
+        drv_kcons_subscribe(disp->kcons, topics, 2, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    drv_kmsg_t **msgs = drv_calloc(batch_max, sizeof(*msgs));
+    size_t n = 0;
+    int64_t next_sync = drv_mono_ms() + TOPIC_SYNC_MS, next_sweep = 0;
+    int64_t next_metrics = 0;
+    drv__capacity_reset(disp); /* another dispatcher may have led */
+    disp->leading = true;
+    drv_metrics_set(disp->metrics, "drover_dispatcher_active", NULL, 1);
+    while (!*stop && leading(disp)) {
+        while (n < batch_max) {
+            drv_kmsg_t *m = drv_kcons_poll(disp->kcons, n ? 0 : poll_ms);
+            if (!m) {
+                disp->caught_up_at = drv_now_ms();
+                break;
+            }
+            msgs[n++] = m;
+        }
+        if (n > 0 && drv__intake_batch(disp, msgs, n, e, sizeof(e)) != 0) {
+            recover(disp, "applying a batch", e, stop);
+            continue; /* the same batch again, if still leading */
+        }
+        drv__outbox_publish(disp);
+        if (n > 0) {
+            drv_metrics_add(disp->metrics, "drover_messages_applied_total",
+                            NULL, (double)n);
+        }
+        for (size_t i = 0; i < n; i++) {
+            drv_kmsg_destroy(msgs[i]);
+        }
+        if (n == 0) { /* room freed by nothing consumed: capacity or
+                         queue changes made through the client */
+            if (in_tx(disp, drv__schedule_pass, e, sizeof(e)) != 0) {
+                recover(disp, "scheduling", e, stop);
+                continue;
+            }
+            drv__outbox_publish(disp);
+        }
+        n = 0;
+        disp->db_ok_ms = drv_now_ms();
+        int64_t now = drv_mono_ms();
+        if (now >= next_metrics) {
+            refresh_metrics(disp);
+            next_metrics = now + METRICS_MS;
+        }
+        if (now >= next_sweep) {
+            if (in_tx(disp, sweep, e, sizeof(e)) != 0) {
+                recover(disp, "sweeping", e, stop);
+                continue;
+            }
+            drv__outbox_publish(disp);
+            next_sweep = now + SWEEP_MS;
+        }
+        if (now >= next_sync) {
+            sync_topics(disp);
+            next_sync = now + TOPIC_SYNC_MS;
+        }
+        drv__outbox_confirm(disp, false);
+    }
+    for (size_t i = 0; i < n; i++) {
+        drv_kmsg_destroy(msgs[i]);
+    }
+    free(msgs);
+    drv__outbox_confirm(disp, true);
+    /* leave the group: the next leader's consumer seeks to the offsets
+     * stored with the last committed batch */
+    drv_kcons_destroy(disp->kcons);
+    disp->kcons = NULL;
+    disp->leading = false;
+    drv_metrics_set(disp->metrics, "drover_dispatcher_active", NULL, 0);
+    if (!*stop) {
+        drv_log(disp->log, DRV_LOG_WARN, "dispatcher.lead_lost", NULL,
+                "the PostgreSQL session holding the leader lock ended; "
+                "standing by again");
+    }
+    return 0;
+}
+
+int drv_disp_run(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
+                 size_t errstr_size)
+{
+    drv_log(disp->log, DRV_LOG_INFO, "dispatcher.started", NULL,
+            "dispatcher running");
+    while (!*stop) {
+        if (take_lead(disp, stop) != 0) {
+            break;
+        }
+        if (lead(disp, stop, errstr, errstr_size) != 0) {
+            return -1;
+        }
+    }
+    drv_log(disp->log, DRV_LOG_INFO, "dispatcher.stopped", NULL,
+            "dispatcher stopped");
+    return 0;
+}

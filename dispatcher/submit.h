@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SubmitJob: validated again here (any Kafka client may produce), resolved
+ * against its definition, and recorded by one INSERT that gives the job
+ * its status: FAILED when refused (with the reason), RUNNABLE when it
+ * waits for nothing, SUBMITTED when it is an array or names jobs in
+ * dependsOn (its edges, children and evaluation follow). A job id
+ * recorded before is a redelivery or a client's retry (the same body: a
+ * no-op) or a different submission (drover.dlq).
+ */
+#ifndef DRV_DISP_SUBMIT_H
+#define DRV_DISP_SUBMIT_H
+
+#include "dispatcher_int.h"
+
+/* A submission prepared for its INSERT: what it was resolved to, its
+ * status, and the statement's parameters (pointing into the buffers). */
+typedef struct drv__submission {
+    json_t *sj; /* the SubmitJob (borrowed from the message) */
+    char queue[256], def_name[256];
+    int revision;
+    json_t *resolved; /* owned; NULL when refused, */
+    char reason[DRV_ERRSTR_SIZE]; /* and why, or a database error */
+    drv_job_status_t status;
+    char rev[16], now[24], vcpus[32], mem[24], att[16], prio[16], size[16];
+    char *req, *res;
+    const char *p[16];
+} drv__submission_t;
+
+/* Validate and resolve SubmitJob `sj`, which came on topic `source`, into
+ * *s. 0 (s->resolved, or s->reason when refused), or -1 on a database
+ * error (s->reason says which). drv__submit_clear frees *s either way. */
+int drv__submit_prepare(drv_disp_t *disp, json_t *sj, const char *source,
+                        drv__submission_t *s);
+void drv__submit_clear(drv__submission_t *s);
+/* Whether its INSERT is all a prepared submission needs (refused, or
+ * RUNNABLE): such submissions join pipelined runs. */
+bool drv__submit_is_simple(const drv__submission_t *s);
+/* The INSERT (parameters in s). */
+drv_pg_stmt_t drv__submit_stmt(drv__submission_t *s);
+/* Act on the INSERT's result: 1 when the job id was taken (the caller
+ * calls drv__submit_again), else 0. */
+int drv__submit_recorded(drv_disp_t *disp, const drv_pg_res_t *r);
+/* The job id of `s` was taken: ignore a redelivery, send a different
+ * submission to the DLQ. */
+int drv__submit_again(drv_disp_t *disp, const drv__submission_t *s,
+                      const drv__origin_t *from, char *errstr,
+                      size_t errstr_size);
+/* Record a prepared submission and everything that follows from it. */
+int drv__submit_apply(drv_disp_t *disp, drv__submission_t *s,
+                      const drv__origin_t *from, char *errstr,
+                      size_t errstr_size);
+
+#endif

@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Integration tests of the dispatcher's handlers against a scratch
+ * PostgreSQL database (DROVER_TEST_PG, a libpq connection string; the
+ * suite's runner starts a private cluster): messages are encoded as a
+ * producer or worker would, decoded and applied through intake.c inside a
+ * transaction with a scheduling pass, as the loop does, with no Kafka.
+ * Each test asserts the rows and the messages the dispatcher would
+ * publish (its outbox queue).
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capacity.h"
+#include "check_main.h"
+#include "drover/util.h"
+#include "intake.h"
+#include "loop.h"
+#include "outbox.h"
+#include "schedule.h"
+
+#define CE "ce"
+#define QUEUE "q"
+#define WORKER "w1"
+#define WORKER_START 1000
+
+static drv_conf_t *conf;
+static drv_log_t *log_;
+static drv_disp_t *disp;
+static json_t *sent; /* what the dispatcher published so far, decoded:
+                        [{"topic", "key", "type", "msg"}] */
+
+/* ---- the database --------------------------------------------------- */
+
+static void sql(const char *text)
+{
+    char e[DRV_ERRSTR_SIZE];
+    ck_assert_msg(drv_pg_exec(disp->pg, text, 0, NULL, e, sizeof(e)) == 0,
+                  "%s: %s", text, e);
+}
+
+/* The first column of the first row of a query with one parameter, or
+ * "(none)" (the caller frees). */
+static char *value(const char *query, const char *param)
+{
+    char e[DRV_ERRSTR_SIZE];
+    const char *p[] = {param};
+    drv_pg_res_t *r = drv_pg_query(disp->pg, query, param ? 1 : 0,
+                                   param ? p : NULL, e, sizeof(e));
+    ck_assert_msg(r != NULL, "%s: %s", query, e);
+    const char *v = drv_pg_res_rows(r) ? drv_pg_res_get(r, 0, 0) : "(none)";
+    char *out = drv_strdup(v ? v : "(null)");
+    drv_pg_res_free(r);
+    return out;
+}
+
+static void assert_value(const char *query, const char *param,
+                         const char *want)
+{
+    char *got = value(query, param);
+    ck_assert_msg(!strcmp(got, want), "%s [%s]: %s, expected %s", query,
+                  param ? param : "", got, want);
+    free(got);
+}
+
+static void assert_status(const char *job_id, const char *want)
+{
+    assert_value("SELECT status FROM jobs WHERE job_id = $1", job_id, want);
+}
+
+static void assert_reason(const char *job_id, const char *want)
+{
+    assert_value("SELECT status_reason FROM jobs WHERE job_id = $1", job_id,
+                 want);
+}
+
+/* ---- messages in ---------------------------------------------------- */
+
+/* Encode obj (taken over) as `schema`, then decode and apply it, its
+ * batch's scheduling pass and commit, as intake_batch does. */
+static void apply(const char *schema, const char *topic, const char *key,
+                  json_t *obj)
+{
+    char e[DRV_ERRSTR_SIZE];
+    void *buf;
+    size_t len;
+    ck_assert_msg(drv_codec_encode(disp->codec, schema, obj, &buf, &len, e,
+                                   sizeof(e)) == 0,
+                  "encode %s: %s", schema, e);
+    json_decref(obj);
+    drv__origin_t from = {topic, key, buf, len};
+    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
+    json_object_clear(disp->batch_cache);
+    drv__msg_t m;
+    if (drv__intake_decode(disp, &from, &m) == 0) {
+        ck_assert_msg(drv__intake_apply(disp, &m, 1, e, sizeof(e)) == 0,
+                      "apply: %s", e);
+        drv__intake_msg_clear(&m);
+    }
+    ck_assert_msg(drv__schedule_pass(disp, e, sizeof(e)) == 0, "%s", e);
+    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    drv__capacity_end(disp, true);
+    free(buf);
+    /* what it would publish, decoded for the assertions */
+    for (size_t i = 0; i < disp->out_cnt; i++) {
+        const drv__out_t *o = &disp->out[i];
+        const char *type = "(undecodable)";
+        json_t *msg = NULL;
+        if (drv_codec_decode(disp->codec, o->buf, o->len, &type, &msg, e,
+                             sizeof(e)) != DRV_OK) {
+            type = "(undecodable)";
+        }
+        json_array_append_new(sent, json_pack("{s:s,s:s?,s:s,s:o?,s:s?}",
+                                              "topic", o->topic, "key",
+                                              o->key, "type", type, "msg",
+                                              msg, "dlq", o->dlq_reason));
+    }
+    drv__outbox_clear(disp);
+}
+
+/* A SubmitJob of definition "d" on queue q; `extra` (taken over, or
+ * NULL) adds or replaces fields. */
+static void submit(const char *job_id, json_t *extra)
+{
+    json_t *sj = json_pack("{s:s,s:s,s:s,s:s,s:I}", "jobId", job_id,
+                           "jobName", "t", "jobQueue", QUEUE,
+                           "jobDefinition", "d", "submittedAt",
+                           (json_int_t)drv_now_ms());
+    if (extra) {
+        json_object_update(sj, extra);
+        json_decref(extra);
+    }
+    apply("JobRequest", DRV_TOPIC_SUBMIT_PREFIX QUEUE, job_id,
+          json_pack("{s:{s:o}}", "request", "SubmitJob", sj));
+}
+
+static void stop(const char *job_id, bool terminate, const char *reason)
+{
+    apply("JobRequest", DRV_TOPIC_SUBMIT_PREFIX QUEUE, job_id,
+          json_pack("{s:{s:{s:s,s:s,s:I}}}", "request",
+                    terminate ? "TerminateJob" : "CancelJob", "jobId", job_id,
+                    "reason", reason, "requestedAt",
+                    (json_int_t)drv_now_ms()));
+}
+
+/* A worker's report; exit_code < 0: none. */
+static void report_from(const char *worker, int64_t started,
+                        const char *job_id, int attempt, const char *status,
+                        int exit_code, const char *status_reason)
+{
+    json_t *m = json_pack("{s:s,s:i,s:s,s:s,s:I,s:I}", "jobId", job_id,
+                          "attempt", attempt, "status", status, "worker",
+                          worker, "timestamp", (json_int_t)drv_now_ms(),
+                          "workerStartedAt", (json_int_t)started);
+    if (exit_code >= 0) {
+        json_object_set_new(m, "exitCode", json_integer(exit_code));
+    }
+    if (status_reason) {
+        json_object_set_new(m, "statusReason", json_string(status_reason));
+    }
+    apply("JobStatus", DRV_TOPIC_STATUS, job_id, m);
+}
+
+static void report(const char *job_id, int attempt, const char *status,
+                   int exit_code)
+{
+    report_from(WORKER, WORKER_START, job_id, attempt, status, exit_code,
+                status[0] == 'F' ? DRV_REASON_EXITED : NULL);
+}
+
+/* STARTING, RUNNING, then the outcome of exit_code (0: SUCCEEDED). */
+static void run_attempt(const char *job_id, int attempt, int exit_code)
+{
+    report(job_id, attempt, "STARTING", -1);
+    report(job_id, attempt, "RUNNING", -1);
+    report(job_id, attempt, exit_code == 0 ? "SUCCEEDED" : "FAILED",
+           exit_code);
+}
+
+static void heartbeat(const char *worker, int64_t started)
+{
+    apply("WorkerHeartbeat", DRV_TOPIC_STATUS, worker,
+          json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:[],s:[],s:I,s:I,s:b}",
+                    "worker", worker, "computeEnvironment", CE, "vcpusTotal",
+                    4.0, "vcpusFree", 4.0, "memoryTotalMiB", (json_int_t)4096,
+                    "memoryFreeMiB", (json_int_t)4096, "running",
+                    "partitions", "startedAt", (json_int_t)started,
+                    "timestamp", (json_int_t)drv_now_ms(), "draining", 0));
+}
+
+/* ---- messages out --------------------------------------------------- */
+
+/* How many messages of `type` for job `key` (NULL: any) were published
+ * with field `field` (NULL: any) equal to `want`. */
+static int count_sent(const char *type, const char *key, const char *field,
+                      const char *want)
+{
+    int n = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach(sent, i, s)
+    {
+        json_t *msg = json_object_get(s, "msg");
+        const char *k = json_string_value(json_object_get(s, "key"));
+        const char *v = field ? json_string_value(json_object_get(msg, field))
+                              : NULL;
+        if (!strcmp(json_string_value(json_object_get(s, "type")), type) &&
+            (!key || (k && !strcmp(k, key))) &&
+            (!field || (v && !strcmp(v, want)))) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The attempt number of the last RunJob for job_id, or 0. */
+static int last_run(const char *job_id)
+{
+    int attempt = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach(sent, i, s)
+    {
+        json_t *msg = json_object_get(s, "msg");
+        if (!strcmp(json_string_value(json_object_get(s, "type")), "RunJob") &&
+            !strcmp(json_string_value(json_object_get(msg, "jobId")),
+                    job_id)) {
+            attempt = (int)json_integer_value(json_object_get(msg, "attempt"));
+        }
+    }
+    return attempt;
+}
+
+/* ---- fixture -------------------------------------------------------- */
+
+static void setup(void)
+{
+    char e[DRV_ERRSTR_SIZE];
+    const char *pg = getenv("DROVER_TEST_PG");
+    ck_assert_msg(pg && *pg, "DROVER_TEST_PG (a libpq connection string "
+                             "to a scratch database) is not set: run "
+                             "tests/integration/run");
+    conf = drv_conf_new();
+    drv_conf_set(conf, "pg.conninfo", pg, NULL, 0);
+    drv_conf_set(conf, "job.timeout.min.seconds", "1", NULL, 0);
+    drv_conf_set(conf, "log.level", "error", NULL, 0);
+    log_ = drv_log_from_conf("dispatcher-test", conf);
+    disp = drv__disp_new_offline(conf, log_, e, sizeof(e));
+    ck_assert_msg(disp != NULL, "%s", e);
+    sent = json_array();
+    sql("TRUNCATE jobs, attempts, job_dependencies, workers, outbox, "
+        "job_queue_compute_environments, job_queues, compute_environments, "
+        "job_definitions CASCADE");
+    sql("INSERT INTO compute_environments (name, max_vcpus, spec, "
+        "created_at) VALUES ('" CE "', 2, '{}', 0)");
+    sql("INSERT INTO job_queues (name, priority, spec, created_at) VALUES "
+        "('" QUEUE "', 1, '{}', 0)");
+    sql("INSERT INTO job_queue_compute_environments VALUES ('" QUEUE
+        "', 1, '" CE "')");
+    sql("INSERT INTO job_definitions (name, revision, spec, created_at) "
+        "VALUES ('d', 1, '{\"jobDefinitionName\": \"d\", \"type\": "
+        "\"container\", \"containerProperties\": {\"image\": \"busybox\", "
+        "\"command\": [\"true\"], \"resourceRequirements\": [{\"type\": "
+        "\"VCPU\", \"value\": \"1\"}, {\"type\": \"MEMORY\", \"value\": "
+        "\"128\"}]}}', 0)");
+}
+
+static void teardown(void)
+{
+    drv_disp_destroy(disp);
+    drv_log_destroy(log_);
+    drv_conf_destroy(conf);
+    json_decref(sent);
+    disp = NULL;
+}
+
+/* ---- submissions ---------------------------------------------------- */
+
+START_TEST(test_dispatcher_submission_released_with_events)
+{
+    submit("a", NULL);
+    assert_status("a", "RUNNABLE");
+    assert_value("SELECT released::text FROM jobs WHERE job_id = $1", "a",
+                 "true");
+    ck_assert_int_eq(last_run("a"), 1);
+    ck_assert_int_eq(count_sent("RunJob", "a", "computeEnvironment", CE), 1);
+    ck_assert_int_eq(count_sent("JobStateChange", "a", "status", "RUNNABLE"),
+                     1);
+    assert_value("SELECT count(*) FROM attempts WHERE job_id = $1", "a",
+                 "1");
+}
+END_TEST
+
+START_TEST(test_dispatcher_refused_submission_fails_with_reason)
+{
+    submit("bad", json_pack("{s:s}", "jobDefinition", "nope"));
+    assert_status("bad", "FAILED");
+    assert_reason("bad", "JobDefinition name nope does not exist or is not "
+                         "in ACTIVE status");
+    ck_assert_int_eq(count_sent("JobStateChange", "bad", "status", "FAILED"),
+                     1);
+    ck_assert_int_eq(count_sent("RunJob", NULL, NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_dispatcher_same_id_again)
+{
+    json_t *tags = json_pack("{s:{s:s}}", "tags", "k", "v");
+    submit("a", json_incref(tags));
+    submit("a", json_incref(tags)); /* a client's retry: nothing new */
+    ck_assert_int_eq(count_sent("RunJob", "a", NULL, NULL), 1);
+    ck_assert_int_eq(count_sent("(undecodable)", NULL, NULL, NULL), 0);
+    submit("a", json_pack("{s:s}", "jobName", "other")); /* a different one */
+    json_decref(tags);
+    size_t i;
+    json_t *s;
+    int dlq = 0;
+    json_array_foreach(sent, i, s)
+    {
+        dlq += !strcmp(json_string_value(json_object_get(s, "topic")),
+                       DRV_TOPIC_DLQ);
+    }
+    ck_assert_int_eq(dlq, 1);
+    assert_value("SELECT job_name FROM jobs WHERE job_id = $1", "a", "t");
+}
+END_TEST
+
+START_TEST(test_dispatcher_misplaced_message_parked)
+{
+    /* a JobStatus on a submit topic changes nothing and is parked */
+    submit("a", NULL);
+    apply("JobStatus", DRV_TOPIC_SUBMIT_PREFIX QUEUE, "a",
+          json_pack("{s:s,s:i,s:s,s:s,s:I,s:I}", "jobId", "a", "attempt", 1,
+                    "status", "SUCCEEDED", "worker", WORKER, "timestamp",
+                    (json_int_t)1, "workerStartedAt", (json_int_t)1));
+    assert_status("a", "RUNNABLE");
+    json_t *last = json_array_get(sent, json_array_size(sent) - 1);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "topic")),
+                     DRV_TOPIC_DLQ);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "dlq")),
+                     "a JobStatus message does not belong on "
+                     "drover.submit.q");
+}
+END_TEST
+
+/* ---- reports, claims, capacity ------------------------------------- */
+
+START_TEST(test_dispatcher_lifecycle_gives_capacity_back)
+{
+    /* 2 vCPUs: the third 1-vCPU job waits until one finishes */
+    submit("a", NULL);
+    submit("b", NULL);
+    submit("c", NULL);
+    ck_assert_int_eq(last_run("c"), 0);
+    run_attempt("a", 1, 0);
+    assert_status("a", "SUCCEEDED");
+    assert_value("SELECT exit_code FROM jobs WHERE job_id = $1", "a", "0");
+    assert_value("SELECT worker FROM attempts WHERE job_id = $1", "a",
+                 WORKER);
+    ck_assert_int_eq(last_run("c"), 1);
+    ck_assert_int_eq(count_sent("JobStateChange", "a", "status", "STARTING"),
+                     1);
+    ck_assert_int_eq(count_sent("JobStateChange", "a", "status", "RUNNING"),
+                     1);
+    ck_assert_int_eq(count_sent("JobStateChange", "a", "status",
+                                "SUCCEEDED"),
+                     1);
+}
+END_TEST
+
+START_TEST(test_dispatcher_claims_fence_other_workers)
+{
+    submit("a", NULL);
+    report("a", 1, "STARTING", -1); /* w1 claims the attempt */
+    /* another worker, and w1 restarted (a new process), report it too */
+    report_from("w2", WORKER_START, "a", 1, "RUNNING", -1, NULL);
+    report_from(WORKER, WORKER_START + 1, "a", 1, "SUCCEEDED", 0, NULL);
+    assert_status("a", "STARTING");
+    ck_assert_int_eq(count_sent("StopAttempt", "a", "worker", "w2"), 1);
+    /* a report for an attempt that is not current changes nothing */
+    report("a", 2, "SUCCEEDED", 0);
+    assert_status("a", "STARTING");
+    report("a", 1, "SUCCEEDED", 0);
+    assert_status("a", "SUCCEEDED");
+}
+END_TEST
+
+/* ---- retries ---------------------------------------------------------- */
+
+static const struct retry_case {
+    int exit_code;
+    const char *status_reason;
+    const char *after; /* the job's status after attempt 1 fails */
+} retry_cases[] = {
+    {1, DRV_REASON_EXITED, "RUNNABLE"}, /* no rule matches: retry */
+    {3, DRV_REASON_EXITED, "FAILED"},   /* onExitCode 3: EXIT */
+    {137, DRV_REASON_TIMEOUT, "FAILED"}, /* a timeout is never retried */
+};
+
+START_TEST(test_dispatcher_retry_strategy_decides)
+{
+    const struct retry_case *rc = &retry_cases[_i];
+    submit("a", json_pack("{s:{s:i,s:[{s:s,s:s}]}}", "retryStrategy",
+                          "attempts", 3, "evaluateOnExit", "onExitCode", "3",
+                          "action", "EXIT"));
+    report("a", 1, "STARTING", -1);
+    report_from(WORKER, WORKER_START, "a", 1, "FAILED", rc->exit_code,
+                rc->status_reason);
+    if (!strcmp(rc->after, "RUNNABLE")) { /* retried: released again */
+        ck_assert_int_eq(last_run("a"), 2);
+        run_attempt("a", 2, 0);
+        assert_status("a", "SUCCEEDED");
+    } else {
+        assert_status("a", rc->after);
+        assert_reason("a", rc->status_reason);
+        ck_assert_int_eq(last_run("a"), 1);
+    }
+}
+END_TEST
+
+START_TEST(test_dispatcher_attempts_run_out)
+{
+    submit("a", json_pack("{s:{s:i}}", "retryStrategy", "attempts", 2));
+    run_attempt("a", 1, 1);
+    run_attempt("a", 2, 1);
+    assert_status("a", "FAILED");
+    assert_value("SELECT attempts FROM jobs WHERE job_id = $1", "a", "2");
+    assert_value("SELECT count(*) FROM attempts WHERE job_id = $1", "a",
+                 "2");
+}
+END_TEST
+
+/* ---- dependencies ----------------------------------------------------- */
+
+START_TEST(test_dispatcher_dependency_succeeds_then_runs)
+{
+    submit("a", NULL);
+    submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "a"));
+    assert_status("b", "PENDING");
+    run_attempt("a", 1, 0);
+    assert_status("b", "RUNNABLE");
+    ck_assert_int_eq(last_run("b"), 1);
+}
+END_TEST
+
+START_TEST(test_dispatcher_dependency_failure_cascades)
+{
+    submit("a", NULL);
+    submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "a"));
+    submit("c", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "b"));
+    run_attempt("a", 1, 2);
+    assert_status("b", "FAILED");
+    assert_reason("b", DRV_REASON_DEPENDENCY ": a");
+    assert_status("c", "FAILED");
+    assert_reason("c", DRV_REASON_DEPENDENCY ": b");
+}
+END_TEST
+
+START_TEST(test_dispatcher_dependency_submitted_later)
+{
+    /* b names a job the dispatcher has not seen yet: it waits for it */
+    submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "a"));
+    assert_status("b", "SUBMITTED");
+    submit("a", NULL);
+    assert_status("b", "PENDING");
+    run_attempt("a", 1, 0);
+    assert_status("b", "RUNNABLE");
+}
+END_TEST
+
+/* ---- arrays ------------------------------------------------------------ */
+
+START_TEST(test_dispatcher_array_children_and_parent)
+{
+    sql("UPDATE compute_environments SET max_vcpus = 8");
+    submit("p", json_pack("{s:{s:i}}", "arrayProperties", "size", 3));
+    assert_status("p", "PENDING");
+    assert_status("p:0", "RUNNABLE");
+    assert_status("p:2", "RUNNABLE");
+    run_attempt("p:0", 1, 0);
+    run_attempt("p:1", 1, 0);
+    assert_status("p", "PENDING");
+    run_attempt("p:2", 1, 1);
+    assert_status("p", "FAILED");
+    assert_reason("p", "1 of 3 child jobs failed");
+}
+END_TEST
+
+START_TEST(test_dispatcher_sequential_array_in_order)
+{
+    sql("UPDATE compute_environments SET max_vcpus = 8");
+    submit("s", json_pack("{s:{s:i},s:[{s:s}]}", "arrayProperties", "size", 3,
+                          "dependsOn", "type", "SEQUENTIAL"));
+    assert_status("s:0", "RUNNABLE");
+    assert_status("s:1", "PENDING");
+    run_attempt("s:0", 1, 0);
+    assert_status("s:1", "RUNNABLE");
+    assert_status("s:2", "PENDING");
+    run_attempt("s:1", 1, 4);
+    assert_status("s:2", "FAILED");
+    assert_reason("s:2", DRV_REASON_DEPENDENCY ": s:1");
+    assert_status("s", "FAILED");
+}
+END_TEST
+
+START_TEST(test_dispatcher_n_to_n_pairs_children)
+{
+    sql("UPDATE compute_environments SET max_vcpus = 8");
+    submit("x", json_pack("{s:{s:i}}", "arrayProperties", "size", 2));
+    submit("y", json_pack("{s:{s:i},s:[{s:s,s:s}]}", "arrayProperties", "size",
+                          2, "dependsOn", "jobId", "x", "type", "N_TO_N"));
+    assert_status("y:0", "PENDING");
+    run_attempt("x:1", 1, 0);
+    assert_status("y:1", "RUNNABLE");
+    assert_status("y:0", "PENDING");
+    run_attempt("x:0", 1, 5);
+    assert_status("y:0", "FAILED");
+    assert_reason("y:0", DRV_REASON_DEPENDENCY ": x:0");
+}
+END_TEST
+
+START_TEST(test_dispatcher_n_to_n_needs_same_size)
+{
+    submit("x", json_pack("{s:{s:i}}", "arrayProperties", "size", 2));
+    submit("y", json_pack("{s:{s:i},s:[{s:s,s:s}]}", "arrayProperties", "size",
+                          3, "dependsOn", "jobId", "x", "type", "N_TO_N"));
+    assert_status("y", "FAILED");
+    assert_reason("y", "N_TO_N dependency x must be an array job of the "
+                       "same size (3)");
+}
+END_TEST
+
+/* ---- cancel, terminate ------------------------------------------------- */
+
+START_TEST(test_dispatcher_cancel_waiting_job)
+{
+    submit("a", NULL);
+    submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "a"));
+    stop("b", false, "not needed");
+    assert_status("b", "FAILED");
+    assert_reason("b", "not needed");
+    assert_value("SELECT is_cancelled::text FROM jobs WHERE job_id = $1", "b",
+                 "true");
+    /* cancel does not stop a running job (AWS: terminate does) */
+    report("a", 1, "STARTING", -1);
+    stop("a", false, "too late");
+    assert_status("a", "STARTING");
+    ck_assert_int_eq(count_sent("StopAttempt", "a", NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_dispatcher_terminate_running_job)
+{
+    submit("a", json_pack("{s:{s:i}}", "retryStrategy", "attempts", 3));
+    report("a", 1, "STARTING", -1);
+    report("a", 1, "RUNNING", -1);
+    stop("a", true, "stop it");
+    ck_assert_int_eq(count_sent("StopAttempt", "a", "reason", "stop it"), 1);
+    assert_status("a", "RUNNING");
+    report("a", 1, "FAILED", 143); /* the worker's outcome: never retried */
+    assert_status("a", "FAILED");
+    assert_reason("a", "stop it");
+    assert_value("SELECT is_terminated::text FROM jobs WHERE job_id = $1",
+                 "a", "true");
+    ck_assert_int_eq(last_run("a"), 1);
+}
+END_TEST
+
+START_TEST(test_dispatcher_cancel_array_children)
+{
+    submit("a", NULL);
+    submit("p", json_pack("{s:{s:i},s:[{s:s}]}", "arrayProperties", "size", 2,
+                          "dependsOn", "jobId", "a"));
+    stop("p", false, "no");
+    assert_status("p", "FAILED");
+    assert_status("p:0", "FAILED");
+    assert_status("p:1", "FAILED");
+}
+END_TEST
+
+/* ---- workers and leases ------------------------------------------------ */
+
+START_TEST(test_dispatcher_restarted_worker_loses_attempts)
+{
+    submit("a", json_pack("{s:{s:i}}", "retryStrategy", "attempts", 2));
+    heartbeat(WORKER, WORKER_START);
+    report("a", 1, "STARTING", -1);
+    report("a", 1, "RUNNING", -1);
+    heartbeat(WORKER, WORKER_START + 5000); /* the same id, a new process */
+    char reason[200];
+    snprintf(reason, sizeof(reason), DRV_REASON_HOST_LOST_FMT, WORKER);
+    assert_value("SELECT status_reason FROM attempts WHERE job_id = $1 AND "
+                 "attempt = 1",
+                 "a", reason);
+    ck_assert_int_eq(count_sent("StopAttempt", "a", "worker", WORKER), 1);
+    ck_assert_int_eq(last_run("a"), 2); /* retried */
+    assert_status("a", "RUNNABLE");
+}
+END_TEST
+
+START_TEST(test_dispatcher_outbox_payload_round_trip)
+{
+    /* what persist writes, recovery reads back byte for byte (libpq's
+     * bytea codec, not a hand-written one) */
+    char e[DRV_ERRSTR_SIZE];
+    unsigned char bytes[256];
+    for (int i = 0; i < 256; i++) {
+        bytes[i] = (unsigned char)i;
+    }
+    void *copy = drv_malloc(sizeof(bytes));
+    memcpy(copy, bytes, sizeof(bytes));
+    drv__outbox_emit(disp, "t", "k", copy, sizeof(bytes));
+    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
+    ck_assert_msg(drv__outbox_persist(disp, e, sizeof(e)) == 0, "%s", e);
+    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    drv__outbox_clear(disp);
+    drv_pg_res_t *r = drv_pg_query(disp->pg,
+                                   "SELECT payload FROM outbox WHERE key = "
+                                   "'k'",
+                                   0, NULL, e, sizeof(e));
+    ck_assert(r && drv_pg_res_rows(r) == 1);
+    size_t len;
+    unsigned char *back = drv_pg_res_bytea(r, 0, 0, &len);
+    ck_assert_uint_eq(len, sizeof(bytes));
+    ck_assert(memcmp(back, bytes, len) == 0);
+    free(back);
+    drv_pg_res_free(r);
+}
+END_TEST
+
+static Suite *dispatcher_suite(void)
+{
+    Suite *s = suite_create("dispatcher");
+    struct {
+        const char *name;
+        const TTest *tests[8];
+    } groups[] = {
+        {"submissions",
+         {test_dispatcher_submission_released_with_events,
+          test_dispatcher_refused_submission_fails_with_reason,
+          test_dispatcher_same_id_again,
+          test_dispatcher_misplaced_message_parked}},
+        {"reports",
+         {test_dispatcher_lifecycle_gives_capacity_back,
+          test_dispatcher_claims_fence_other_workers,
+          test_dispatcher_attempts_run_out}},
+        {"dependencies",
+         {test_dispatcher_dependency_succeeds_then_runs,
+          test_dispatcher_dependency_failure_cascades,
+          test_dispatcher_dependency_submitted_later}},
+        {"arrays",
+         {test_dispatcher_array_children_and_parent,
+          test_dispatcher_sequential_array_in_order,
+          test_dispatcher_n_to_n_pairs_children,
+          test_dispatcher_n_to_n_needs_same_size}},
+        {"control",
+         {test_dispatcher_cancel_waiting_job,
+          test_dispatcher_terminate_running_job,
+          test_dispatcher_cancel_array_children}},
+        {"fleet",
+         {test_dispatcher_restarted_worker_loses_attempts,
+          test_dispatcher_outbox_payload_round_trip}},
+    };
+    for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+        TCase *tc = tcase_create(groups[g].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        for (size_t i = 0; i < 8 && groups[g].tests[i]; i++) {
+            tcase_add_test(tc, groups[g].tests[i]);
+        }
+        suite_add_tcase(s, tc);
+    }
+    TCase *tc = tcase_create("retries");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_dispatcher_retry_strategy_decides, 0,
+                        (int)(sizeof(retry_cases) / sizeof(retry_cases[0])));
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return drv_test_run(dispatcher_suite());
+}
