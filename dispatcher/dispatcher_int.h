@@ -34,6 +34,7 @@
 #include "drover/kafka.h"
 #include "drover/metrics.h"
 #include "drover/pg.h"
+#include "drover/submission.h"
 
 #define DRV_DISP_GROUP "drover-dispatcher"
 #define DRV__TERMINAL "('SUCCEEDED','FAILED')"
@@ -102,7 +103,7 @@ struct drv_disp {
     /* transition.c -> deps.c */
     drv__followup_t *fu;
     size_t fu_cnt, fu_cap;
-    json_t *batch_cache; /* catalog lookups made in the open transaction */
+    drv_submission_cache_t *cache; /* lookups made in the open transaction */
     /* capacity.c */
     drv__usage_t *usage;
     size_t usage_cnt;

@@ -349,7 +349,7 @@ int drv__intake_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
     if (drv_pg_begin(disp->pg, errstr, errstr_size) != 0) {
         return -1;
     }
-    json_object_clear(disp->batch_cache);
+    drv_submission_cache_clear(disp->cache);
     drv__msg_t *decoded = drv_calloc(n ? n : 1, sizeof(*decoded));
     size_t k = decode_all(disp, msgs, n, decoded);
     int ret = drv__intake_apply(disp, decoded, k, errstr, errstr_size);

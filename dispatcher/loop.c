@@ -101,7 +101,7 @@ static drv_disp_t *disp_base(const drv_conf_t *conf, drv_log_t *log,
         (int)drv_conf_get_int(conf, "job.timeout.min.seconds");
     disp->dep_grace_ms = drv_conf_get_int(conf,
                                           "dispatcher.dependency.grace.ms");
-    disp->batch_cache = json_object();
+    disp->cache = drv_submission_cache_new();
     disp->metrics = drv_metrics_new();
     declare_metrics(disp->metrics);
     disp->db_ok_ms = drv_now_ms();
@@ -178,7 +178,7 @@ void drv_disp_destroy(drv_disp_t *disp)
     drv__outbox_free(disp);
     drv__followups_discard(disp);
     drv__capacity_free(disp);
-    json_decref(disp->batch_cache);
+    drv_submission_cache_destroy(disp->cache);
     free(disp);
 }
 
@@ -375,15 +375,67 @@ static void *gauges_main(void *arg)
 }
 
 /* Lead until stopped or the leader lock is lost. */
-static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
-                size_t errstr_size)
+/* When the loop's periodic work is due next (monotonic ms). */
+typedef struct timers {
+    int64_t sync, sweep, metrics;
+} timers_t;
+
+/* Fill the batch up to `max` messages (waiting poll_ms for the first). */
+static void poll_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t *n,
+                       size_t max, int poll_ms)
+{
+    while (*n < max) {
+        drv_kmsg_t *m = drv_kcons_poll(disp->kcons, *n ? 0 : poll_ms);
+        if (!m) {
+            disp->caught_up_at = drv_now_ms();
+            return;
+        }
+        msgs[(*n)++] = m;
+    }
+}
+
+/* Between batches: a scheduling pass when nothing came (room freed by
+ * capacity or queue changes made through the client), metrics, sweeps,
+ * topics, outbox confirmations. A database error is recovered from and
+ * ends the turn early. */
+static void between_batches(drv_disp_t *disp, size_t consumed, timers_t *t,
+                            volatile sig_atomic_t *stop)
+{
+    char e[DRV_ERRSTR_SIZE];
+    if (consumed == 0) {
+        if (in_tx(disp, drv__schedule_pass, e, sizeof(e)) != 0) {
+            recover(disp, "scheduling", e, stop);
+            return;
+        }
+        drv__outbox_publish(disp);
+    }
+    disp->db_ok_ms = drv_now_ms();
+    int64_t now = drv_mono_ms();
+    if (now >= t->metrics) {
+        refresh_metrics(disp);
+        t->metrics = now + METRICS_MS;
+    }
+    if (now >= t->sweep) {
+        if (in_tx(disp, sweep, e, sizeof(e)) != 0) {
+            recover(disp, "sweeping", e, stop);
+            return;
+        }
+        drv__outbox_publish(disp);
+        t->sweep = now + SWEEP_MS;
+    }
+    if (now >= t->sync) {
+        sync_topics(disp);
+        t->sync = now + TOPIC_SYNC_MS;
+    }
+    drv__outbox_confirm(disp, false);
+}
+
+/* Start leading: topics, what a previous leader left in the outbox, the
+ * consumer. */
+static int lead_start(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
     static const char *const topics[] = {"^drover\\.submit\\..+",
                                          DRV_TOPIC_STATUS};
-    size_t batch_max = (size_t)drv_conf_get_int(disp->conf,
-                                                "dispatcher.batch.size");
-    int poll_ms = (int)drv_conf_get_int(disp->conf, "dispatcher.poll.ms");
-    char e[DRV_ERRSTR_SIZE];
     sync_topics(disp);
     if (drv__outbox_recover(disp, errstr, errstr_size) != 0 ||
         !(disp->kcons = drv_kcons_new(disp->conf, disp->log, DRV_DISP_GROUP,
@@ -392,22 +444,44 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
         drv_kcons_subscribe(disp->kcons, topics, 2, errstr, errstr_size) != 0) {
         return -1;
     }
-    drv_kmsg_t **msgs = drv_calloc(batch_max, sizeof(*msgs));
-    size_t n = 0;
-    int64_t next_sync = drv_mono_ms() + TOPIC_SYNC_MS, next_sweep = 0;
-    int64_t next_metrics = 0;
     drv__capacity_reset(disp); /* another dispatcher may have led */
     disp->leading = true;
     drv_metrics_set(disp->metrics, "drover_dispatcher_active", NULL, 1);
+    return 0;
+}
+
+/* Stop leading: leave the group (the next leader's consumer seeks to the
+ * offsets stored with the last committed batch). */
+static void lead_end(drv_disp_t *disp, volatile sig_atomic_t *stop)
+{
+    drv__outbox_confirm(disp, true);
+    drv_kcons_destroy(disp->kcons);
+    disp->kcons = NULL;
+    disp->leading = false;
+    drv_metrics_set(disp->metrics, "drover_dispatcher_active", NULL, 0);
+    if (!*stop) {
+        drv_log(disp->log, DRV_LOG_WARN, "dispatcher.lead_lost", NULL,
+                "the PostgreSQL session holding the leader lock ended; "
+                "standing by again");
+    }
+}
+
+/* Lead until stopped or the leader lock is lost. */
+static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
+                size_t errstr_size)
+{
+    size_t batch_max = (size_t)drv_conf_get_int(disp->conf,
+                                                "dispatcher.batch.size");
+    int poll_ms = (int)drv_conf_get_int(disp->conf, "dispatcher.poll.ms");
+    char e[DRV_ERRSTR_SIZE];
+    if (lead_start(disp, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    drv_kmsg_t **msgs = drv_calloc(batch_max, sizeof(*msgs));
+    size_t n = 0;
+    timers_t t = {.sync = drv_mono_ms() + TOPIC_SYNC_MS};
     while (!*stop && leading(disp)) {
-        while (n < batch_max) {
-            drv_kmsg_t *m = drv_kcons_poll(disp->kcons, n ? 0 : poll_ms);
-            if (!m) {
-                disp->caught_up_at = drv_now_ms();
-                break;
-            }
-            msgs[n++] = m;
-        }
+        poll_batch(disp, msgs, &n, batch_max, poll_ms);
         if (n > 0 && drv__intake_batch(disp, msgs, n, e, sizeof(e)) != 0) {
             recover(disp, "applying a batch", e, stop);
             continue; /* the same batch again, if still leading */
@@ -420,51 +494,15 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
         for (size_t i = 0; i < n; i++) {
             drv_kmsg_destroy(msgs[i]);
         }
-        if (n == 0) { /* room freed by nothing consumed: capacity or
-                         queue changes made through the client */
-            if (in_tx(disp, drv__schedule_pass, e, sizeof(e)) != 0) {
-                recover(disp, "scheduling", e, stop);
-                continue;
-            }
-            drv__outbox_publish(disp);
-        }
+        size_t consumed = n;
         n = 0;
-        disp->db_ok_ms = drv_now_ms();
-        int64_t now = drv_mono_ms();
-        if (now >= next_metrics) {
-            refresh_metrics(disp);
-            next_metrics = now + METRICS_MS;
-        }
-        if (now >= next_sweep) {
-            if (in_tx(disp, sweep, e, sizeof(e)) != 0) {
-                recover(disp, "sweeping", e, stop);
-                continue;
-            }
-            drv__outbox_publish(disp);
-            next_sweep = now + SWEEP_MS;
-        }
-        if (now >= next_sync) {
-            sync_topics(disp);
-            next_sync = now + TOPIC_SYNC_MS;
-        }
-        drv__outbox_confirm(disp, false);
+        between_batches(disp, consumed, &t, stop);
     }
     for (size_t i = 0; i < n; i++) {
         drv_kmsg_destroy(msgs[i]);
     }
     free(msgs);
-    drv__outbox_confirm(disp, true);
-    /* leave the group: the next leader's consumer seeks to the offsets
-     * stored with the last committed batch */
-    drv_kcons_destroy(disp->kcons);
-    disp->kcons = NULL;
-    disp->leading = false;
-    drv_metrics_set(disp->metrics, "drover_dispatcher_active", NULL, 0);
-    if (!*stop) {
-        drv_log(disp->log, DRV_LOG_WARN, "dispatcher.lead_lost", NULL,
-                "the PostgreSQL session holding the leader lock ended; "
-                "standing by again");
-    }
+    lead_end(disp, stop);
     return 0;
 }
 

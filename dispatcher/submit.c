@@ -8,149 +8,61 @@
 
 #include "arrays.h"
 #include "deps.h"
-#include "drover/catalog.h"
 #include "drover/util.h"
 #include "outbox.h"
 #include "transition.h"
 
-/* Lookups refuse a job (DRV_ERR_NOTFOUND / DRV_ERR_INVALID) or fail for
- * the database's reasons, which must retry the batch, not fail the job. */
-static bool is_refusal(drv_err_t err)
+/* How the submission check finds an N_TO_N dependency: an array parent
+ * already recorded. */
+static drv_err_t find_array(void *opaque, const char *job_id,
+                            int64_t *array_size, char *errstr,
+                            size_t errstr_size)
 {
-    return err == DRV_ERR_NOTFOUND || err == DRV_ERR_INVALID;
+    drv_disp_t *disp = opaque;
+    const char *p[] = {job_id};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT array_size FROM jobs WHERE job_id = $1 AND array_parent IS "
+        "NULL",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        return drv_pg_last_err(disp->pg);
+    }
+    drv_err_t err = drv_pg_res_rows(r) ? DRV_OK : DRV_ERR_NOTFOUND;
+    *array_size = drv_pg_res_int(r, 0, 0, -1);
+    drv_pg_res_free(r);
+    return err;
 }
 
-/* Check the queue named by the request against the topic it came on. */
-static drv_err_t check_queue(drv_disp_t *disp, json_t *sj, const char *source,
-                             char *queue, size_t queue_size, char *errstr,
-                             size_t errstr_size)
+/* The queue the request names must be its topic's. */
+static bool on_its_topic(json_t *sj, const char *source, char *errstr,
+                         size_t errstr_size)
 {
+    char queue[256];
     drv_arn_name(json_string_value(json_object_get(sj, "jobQueue")), queue,
-                 queue_size);
+                 sizeof(queue));
     const char *topic_q = source + strlen(DRV_TOPIC_SUBMIT_PREFIX);
     if (strcmp(queue, topic_q) != 0) {
         drv_errstr_set(errstr, errstr_size,
                        "jobQueue %s does not match the topic's queue %s",
                        queue, topic_q);
-        return DRV_ERR_INVALID;
+        return false;
     }
-    /* a queue found ENABLED earlier in this batch needs no second look */
-    char key[300];
-    snprintf(key, sizeof(key), "q\x1f%s", queue);
-    if (json_object_get(disp->batch_cache, key)) {
-        return DRV_OK;
-    }
-    drv_err_t err = drv_catalog_queue(disp->pg, queue, queue, queue_size,
-                                      errstr, errstr_size);
-    if (err == DRV_OK) {
-        json_object_set_new(disp->batch_cache, key, json_true());
-    }
-    return err;
+    return true;
 }
 
-/* The definition a reference names, looked up once per batch. */
-static json_t *lookup_definition(drv_disp_t *disp, const char *ref,
-                                 char *name, size_t name_size, int *revision,
-                                 drv_err_t *err, char *errstr,
-                                 size_t errstr_size)
-{
-    char key[600];
-    snprintf(key, sizeof(key), "d\x1f%s", ref ? ref : "");
-    json_t *hit = json_object_get(disp->batch_cache, key);
-    if (hit) {
-        snprintf(name, name_size, "%s",
-                 json_string_value(json_object_get(hit, "name")));
-        *revision = (int)json_integer_value(json_object_get(hit, "revision"));
-        *err = DRV_OK;
-        return json_incref(json_object_get(hit, "def"));
-    }
-    json_t *def = drv_catalog_definition(disp->pg, ref, name, name_size,
-                                         revision, err, errstr, errstr_size);
-    if (def) {
-        json_object_set_new(disp->batch_cache, key,
-                            json_pack("{s:s,s:i,s:O}", "name", name,
-                                      "revision", *revision, "def", def));
-    }
-    return def;
-}
-
-/* N_TO_N needs an existing array of the same size. 0, 1 (refused), -1. */
-static int check_n_to_n(drv_disp_t *disp, json_t *sj, char *errstr,
-                        size_t errstr_size)
-{
-    size_t i;
-    json_t *d;
-    int size = (int)json_integer_value(
-        json_object_get(json_object_get(sj, "arrayProperties"), "size"));
-    json_array_foreach(json_object_get(sj, "dependsOn"), i, d)
-    {
-        const char *t = json_string_value(json_object_get(d, "type"));
-        const char *id = json_string_value(json_object_get(d, "jobId"));
-        if (!t || strcmp(t, "N_TO_N") || !id) {
-            continue;
-        }
-        const char *p[] = {id};
-        drv_pg_res_t *r = drv_pg_query(
-            disp->pg,
-            "SELECT array_size FROM jobs WHERE job_id = $1 AND array_parent "
-            "IS NULL",
-            1, p, errstr, errstr_size);
-        if (!r) {
-            return -1;
-        }
-        int other = drv_pg_res_rows(r) ? (int)drv_pg_res_int(r, 0, 0, 0) : -1;
-        drv_pg_res_free(r);
-        if (other != size) {
-            drv_errstr_set(errstr, errstr_size,
-                           other < 0 ? "N_TO_N dependency %s does not exist"
-                                     : "N_TO_N dependency %s must be an array "
-                                       "job of the same size (%d)",
-                           id, size);
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Validate and resolve into s->resolved. 0 (resolved), 1 (refused: the
- * reason is in errstr) or -1 (database error). */
+/* The submission check (drover/submission.h) into s->ck. 0 (resolved), 1
+ * (refused: the reason is in errstr) or -1 (database error). */
 static int resolve(drv_disp_t *disp, drv__submission_t *s, const char *source,
                    char *errstr, size_t errstr_size)
 {
-    drv_err_t err;
-    json_t *sj = s->sj;
-    if (drv_job_validate_submit(sj, &disp->limits, errstr, errstr_size) != 0) {
+    if (!on_its_topic(s->sj, source, errstr, errstr_size)) {
         return 1;
     }
-    if ((err = check_queue(disp, sj, source, s->queue, sizeof(s->queue),
-                           errstr, errstr_size)) != DRV_OK) {
-        return is_refusal(err) ? 1 : -1;
-    }
-    json_t *def = lookup_definition(
-        disp, json_string_value(json_object_get(sj, "jobDefinition")),
-        s->def_name, sizeof(s->def_name), &s->revision, &err, errstr,
-        errstr_size);
-    if (!def) {
-        return is_refusal(err) ? 1 : -1;
-    }
-    s->resolved = drv_job_resolve(def, sj, &disp->limits, errstr, errstr_size);
-    json_decref(def);
-    if (!s->resolved) {
-        return 1;
-    }
-    int r = check_n_to_n(disp, sj, errstr, errstr_size);
-    if (r == 0) {
-        err = drv_catalog_check_policy(disp->pg, s->queue,
-                                       json_object_get(s->resolved,
-                                                       "container"),
-                                       errstr, errstr_size);
-        r = err == DRV_OK ? 0 : is_refusal(err) ? 1 : -1;
-    }
-    if (r != 0) {
-        json_decref(s->resolved);
-        s->resolved = NULL;
-    }
-    return r;
+    drv_err_t err = drv_submission_check(disp->pg, s->sj, &disp->limits,
+                                         disp->cache, false, find_array, disp,
+                                         &s->ck, errstr, errstr_size);
+    return err == DRV_OK ? 0 : drv_submission_refused(err) ? 1 : -1;
 }
 
 /* Whether dependsOn has an entry of `type` without a job id (SEQUENTIAL:
@@ -180,11 +92,11 @@ int drv__submit_prepare(drv_disp_t *disp, json_t *sj, const char *source,
     if (r < 0) {
         return -1;
     }
-    if (!s->queue[0]) {
-        snprintf(s->queue, sizeof(s->queue), "%s",
+    if (!s->ck.queue[0]) {
+        snprintf(s->ck.queue, sizeof(s->ck.queue), "%s",
                  source + strlen(DRV_TOPIC_SUBMIT_PREFIX));
     }
-    s->status = !s->resolved ? DRV_JOB_FAILED
+    s->status = !s->ck.resolved ? DRV_JOB_FAILED
                 : json_object_get(sj, "arrayProperties") ||
                         has_dependency(sj, NULL)
                     ? DRV_JOB_SUBMITTED
@@ -196,9 +108,8 @@ void drv__submit_clear(drv__submission_t *s)
 {
     free(s->req);
     free(s->res);
-    json_decref(s->resolved);
     s->req = s->res = NULL;
-    s->resolved = NULL;
+    drv_submission_clear(&s->ck);
 }
 
 bool drv__submit_is_simple(const drv__submission_t *s)
@@ -228,11 +139,11 @@ drv_pg_stmt_t drv__submit_stmt(drv__submission_t *s)
     json_t *sj = s->sj;
     json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
                                  "size");
-    json_t *c = json_object_get(s->resolved, "container");
-    json_t *a = json_object_get(json_object_get(s->resolved, "retryStrategy"),
+    json_t *c = json_object_get(s->ck.resolved, "container");
+    json_t *a = json_object_get(json_object_get(s->ck.resolved, "retryStrategy"),
                                 "attempts");
     snprintf(s->size, sizeof(s->size), "%d", (int)json_integer_value(ap));
-    snprintf(s->rev, sizeof(s->rev), "%d", s->revision);
+    snprintf(s->rev, sizeof(s->rev), "%d", s->ck.revision);
     snprintf(s->now, sizeof(s->now), "%" PRId64, drv_now_ms());
     snprintf(s->vcpus, sizeof(s->vcpus), "%g",
              json_number_value(json_object_get(c, "vcpus")));
@@ -246,15 +157,15 @@ drv_pg_stmt_t drv__submit_stmt(drv__submission_t *s)
     free(s->req);
     free(s->res);
     s->req = json_dumps(sj, JSON_COMPACT);
-    s->res = s->resolved ? json_dumps(s->resolved, JSON_COMPACT) : NULL;
+    s->res = s->ck.resolved ? json_dumps(s->ck.resolved, JSON_COMPACT) : NULL;
     const char *name = json_string_value(json_object_get(sj, "jobName"));
     const char *p[] = {json_string_value(json_object_get(sj, "jobId")),
                        name ? name : "",
-                       s->queue,
-                       s->revision ? s->def_name : NULL,
-                       s->revision ? s->rev : NULL,
+                       s->ck.queue,
+                       s->ck.revision ? s->ck.def_name : NULL,
+                       s->ck.revision ? s->rev : NULL,
                        drv_job_status_name(s->status),
-                       s->resolved ? NULL : s->reason,
+                       s->ck.resolved ? NULL : s->reason,
                        s->now,
                        s->req,
                        s->res,

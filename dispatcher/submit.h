@@ -12,14 +12,13 @@
 #define DRV_DISP_SUBMIT_H
 
 #include "dispatcher_int.h"
+#include "drover/submission.h"
 
 /* A submission prepared for its INSERT: what it was resolved to, its
  * status, and the statement's parameters (pointing into the buffers). */
 typedef struct drv__submission {
     json_t *sj; /* the SubmitJob (borrowed from the message) */
-    char queue[256], def_name[256];
-    int revision;
-    json_t *resolved; /* owned; NULL when refused, */
+    drv_submission_t ck; /* what it resolved to: nothing when refused, */
     char reason[DRV_ERRSTR_SIZE]; /* and why, or a database error */
     drv_job_status_t status;
     char rev[16], now[24], vcpus[32], mem[24], att[16], prio[16], size[16];
@@ -29,7 +28,10 @@ typedef struct drv__submission {
 
 /* Validate and resolve SubmitJob `sj`, which came on topic `source`, into
  * *s. 0 (s->resolved, or s->reason when refused), or -1 on a database
- * error (s->reason says which). drv__submit_clear frees *s either way. */
+ * error (s->reason says which). drv__submit_clear frees *s either way.
+ * The check is drover/submission.h's, as the producer's; here the queue
+ * must also be the topic's, and a job named in dependsOn may not be
+ * recorded yet (the job waits for it), except an N_TO_N one. */
 int drv__submit_prepare(drv_disp_t *disp, json_t *sj, const char *source,
                         drv__submission_t *s);
 void drv__submit_clear(drv__submission_t *s);

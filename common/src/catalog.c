@@ -111,11 +111,12 @@ static drv_err_t check_one_policy(const char *ce, json_t *policy,
     {
         const char *src = json_string_value(
             json_object_get(json_object_get(v, "host"), "sourcePath"));
-        bool ok = !src;
+        bool ok = !src; /* an anonymous volume (no host) is always fine */
         json_array_foreach(json_object_get(policy, "allowedHostPaths"), k,
                            root)
         {
-            ok |= json_is_string(root) && under(src, json_string_value(root));
+            ok |= src && json_is_string(root) &&
+                  under(src, json_string_value(root));
         }
         if (!ok) {
             drv_errstr_set(errstr, errstr_size,

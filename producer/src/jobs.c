@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "client_int.h"
-#include "drover/catalog.h"
+#include "drover/submission.h"
 #include "drover/util.h"
 
 #define SUBMIT_MAX_BYTES (30 * 1024)
@@ -68,33 +68,6 @@ static int produce_request(drv_client_t *client, const char *queue,
     return r;
 }
 
-/* Resolve the definition exactly as the dispatcher will. */
-static int check_definition(drv_client_t *client, drv_pg_t *pg, json_t *req,
-                            const char *queue, drv_err_t *err, char *errstr,
-                            size_t errstr_size)
-{
-    const char *ref = json_string_value(json_object_get(req, "jobDefinition"));
-    char name[300];
-    int revision;
-    json_t *def = drv_catalog_definition(pg, ref, name, sizeof(name), &revision,
-                                         err, errstr, errstr_size);
-    if (!def) {
-        return -1;
-    }
-    json_t *resolved = drv_job_resolve(def, req, &client->limits, errstr,
-                                       errstr_size);
-    json_decref(def);
-    if (!resolved) {
-        *err = DRV_ERR_INVALID;
-        return -1;
-    }
-    *err = drv_catalog_check_policy(pg, queue,
-                                    json_object_get(resolved, "container"),
-                                    errstr, errstr_size);
-    json_decref(resolved);
-    return *err == DRV_OK ? 0 : -1;
-}
-
 /*
  * Find a job, waiting up to DEP_WAIT_MS: one submitted a moment ago may not
  * be recorded by the dispatcher yet. Returns the row (queue, array_size),
@@ -129,54 +102,46 @@ static drv_pg_res_t *await_job(drv_pg_t *pg, const char *job_id,
     }
 }
 
-/* Dependencies must exist (an N_TO_N one as an array of the same size). */
-static int check_dependencies(drv_pg_t *pg, json_t *req, drv_err_t *err,
-                              char *errstr, size_t errstr_size)
+/* Where the submission check finds a dependency: among the jobs earlier
+ * in this batch (`seen`: job id -> array size or -1), else recorded by
+ * the dispatcher (waiting a moment for it, see await_job). */
+typedef struct finder {
+    drv_pg_t *pg;
+    json_t *seen; /* nullable */
+} finder_t;
+
+static drv_err_t find_job(void *opaque, const char *job_id,
+                          int64_t *array_size, char *errstr,
+                          size_t errstr_size)
 {
-    size_t i;
-    json_t *d;
-    json_array_foreach(json_object_get(req, "dependsOn"), i, d)
-    {
-        const char *id = json_string_value(json_object_get(d, "jobId"));
-        if (!id) {
-            continue;
-        }
-        const char *type = json_string_value(json_object_get(d, "type"));
-        drv_pg_res_t *r = await_job(pg, id, err, errstr, errstr_size);
-        if (!r) {
-            if (*err == DRV_ERR_NOTFOUND) {
-                drv_errstr_set(errstr, errstr_size,
-                               "dependency job %s does not exist", id);
-            }
-            return -1;
-        }
-        int64_t other = drv_pg_res_int(r, 0, 1, -1);
-        drv_pg_res_free(r);
-        json_t *sz = json_object_get(json_object_get(req, "arrayProperties"),
-                                     "size");
-        if (type && !strcmp(type, "N_TO_N") &&
-            other != json_integer_value(sz)) {
-            *err = DRV_ERR_INVALID;
-            drv_errstr_set(errstr, errstr_size,
-                           "N_TO_N dependency %s must be an array job of the "
-                           "same size (%" JSON_INTEGER_FORMAT ")",
-                           id, json_integer_value(sz));
-            return -1;
-        }
+    finder_t *f = opaque;
+    json_t *earlier = f->seen ? json_object_get(f->seen, job_id) : NULL;
+    if (earlier) {
+        *array_size = json_integer_value(earlier);
+        return DRV_OK;
     }
-    return 0;
+    drv_err_t err;
+    drv_pg_res_t *r = await_job(f->pg, job_id, &err, errstr, errstr_size);
+    if (!r) {
+        return err;
+    }
+    *array_size = drv_pg_res_int(r, 0, 1, -1);
+    drv_pg_res_free(r);
+    return DRV_OK;
 }
 
 /*
- * Complete and check one SubmitJob request: a copy with jobId and
- * submittedAt set, its queue's name in `queue`. `seen` (nullable) holds
- * what this batch already checked: "q\x1fd" pairs of queue and
- * definition that passed, and the ids of jobs submitted earlier in the
- * batch, which dependencies may name before the dispatcher has them.
+ * Complete and check one SubmitJob request (drover/submission.h: the
+ * dispatcher's check): a copy with jobId and submittedAt set, its queue's
+ * name in `queue`. `cache` and `seen` (nullable) hold what this batch
+ * found already: queues and definitions, and the jobs submitted earlier
+ * in it (job id -> array size or -1), which dependencies may name before
+ * the dispatcher has them.
  */
 static json_t *check_submit(drv_client_t *client, drv_pg_t *pg, json_t *req,
-                            json_t *seen, char *queue, size_t queue_size,
-                            drv_err_t *err, char *errstr, size_t errstr_size)
+                            drv_submission_cache_t *cache, json_t *seen,
+                            char *queue, size_t queue_size, drv_err_t *err,
+                            char *errstr, size_t errstr_size)
 {
     char job_id[37];
     json_t *sj = json_deep_copy(req);
@@ -200,48 +165,21 @@ static json_t *check_submit(drv_client_t *client, drv_pg_t *pg, json_t *req,
                        size);
         goto fail;
     }
-    if (drv_job_validate_submit(sj, &client->limits, errstr, errstr_size)) {
-        *err = DRV_ERR_INVALID;
+    finder_t f = {pg, seen};
+    drv_submission_t ck;
+    *err = drv_submission_check(pg, sj, &client->limits, cache, true, find_job,
+                                &f, &ck, errstr, errstr_size);
+    if (*err != DRV_OK) {
         goto fail;
     }
-    const char *q = json_string_value(json_object_get(sj, "jobQueue"));
-    const char *d = json_string_value(json_object_get(sj, "jobDefinition"));
-    char pair[700];
-    snprintf(pair, sizeof(pair), "%s\x1f%s", q, d);
-    json_t *known = seen ? json_object_get(seen, pair) : NULL;
-    if (known) { /* same queue and definition as an earlier request */
-        snprintf(queue, queue_size, "%s", json_string_value(known));
-    } else if ((*err = drv_catalog_queue(pg, q, queue, queue_size, errstr,
-                                         errstr_size)) != DRV_OK ||
-               check_definition(client, pg, sj, queue, err, errstr,
-                                errstr_size) != 0) {
-        goto fail;
-    }
-    /* dependencies on jobs earlier in this batch need no lookup */
-    json_t *deps = json_object_get(sj, "dependsOn"), *rest = json_array(), *dep;
-    size_t i;
-    json_array_foreach(deps, i, dep)
-    {
-        const char *id = json_string_value(json_object_get(dep, "jobId"));
-        const char *type = json_string_value(json_object_get(dep, "type"));
-        if (!(seen && id && json_object_get(seen, id) &&
-              !(type && !strcmp(type, "N_TO_N")))) {
-            json_array_append(rest, dep);
-        }
-    }
-    json_t *probe = json_pack("{s:o,s:O?}", "dependsOn", rest,
-                              "arrayProperties",
-                              json_object_get(sj, "arrayProperties"));
-    int dr = check_dependencies(pg, probe, err, errstr, errstr_size);
-    json_decref(probe);
-    if (dr != 0) {
-        goto fail;
-    }
+    snprintf(queue, queue_size, "%s", ck.queue);
+    drv_submission_clear(&ck);
     if (seen) {
-        json_object_set_new(seen, pair, json_string(queue));
-        json_object_set_new(seen, json_string_value(json_object_get(sj,
-                                                                    "jobId")),
-                            json_true());
+        json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
+                                     "size");
+        json_object_set_new(seen,
+                            json_string_value(json_object_get(sj, "jobId")),
+                            json_integer(ap ? json_integer_value(ap) : -1));
     }
     return sj;
 fail:
@@ -266,7 +204,7 @@ json_t *drv__op_submit_job(drv_client_t *client, json_t *req, drv_err_t *err,
     if (!pg) {
         return NULL;
     }
-    json_t *sj = check_submit(client, pg, req, NULL, queue, sizeof(queue),
+    json_t *sj = check_submit(client, pg, req, NULL, NULL, queue, sizeof(queue),
                               err, errstr, errstr_size);
     json_t *resp = NULL;
     if (sj && produce_request(client, queue, "SubmitJob", sj, true, err,
@@ -296,13 +234,14 @@ json_t *drv_client_submit_jobs(drv_client_t *client, json_t *requests,
         return NULL;
     }
     /* every request is checked before any is sent */
+    drv_submission_cache_t *cache = drv_submission_cache_new();
     json_t *seen = json_object(), *checked = json_array(), *queues = json_array();
     size_t i;
     json_t *req;
     json_array_foreach(requests, i, req)
     {
-        json_t *sj = check_submit(client, pg, req, seen, queue, sizeof(queue),
-                                  err, why, sizeof(why));
+        json_t *sj = check_submit(client, pg, req, cache, seen, queue,
+                                  sizeof(queue), err, why, sizeof(why));
         if (!sj) {
             drv_errstr_set(errstr, errstr_size, "request %zu: %s", i, why);
             goto fail;
@@ -328,11 +267,13 @@ json_t *drv_client_submit_jobs(drv_client_t *client, json_t *requests,
         json_decref(out);
         goto fail;
     }
+    drv_submission_cache_destroy(cache);
     json_decref(seen);
     json_decref(checked);
     json_decref(queues);
     return out;
 fail:
+    drv_submission_cache_destroy(cache);
     json_decref(seen);
     json_decref(checked);
     json_decref(queues);

@@ -93,7 +93,7 @@ static void apply(const char *schema, const char *topic, const char *key,
     json_decref(obj);
     drv__origin_t from = {topic, key, buf, len};
     ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
-    json_object_clear(disp->batch_cache);
+    drv_submission_cache_clear(disp->cache);
     drv__msg_t m;
     if (drv__intake_decode(disp, &from, &m) == 0) {
         ck_assert_msg(drv__intake_apply(disp, &m, 1, e, sizeof(e)) == 0,
@@ -303,6 +303,43 @@ START_TEST(test_dispatcher_refused_submission_fails_with_reason)
     ck_assert_int_eq(count_sent("JobStateChange", "bad", "status", "FAILED"),
                      1);
     ck_assert_int_eq(count_sent("RunJob", NULL, NULL, NULL), 0);
+}
+END_TEST
+
+/* A definition `name` whose container has `volumes` (JSON text). */
+static void define_with_volumes(const char *name, const char *volumes)
+{
+    char q[1024];
+    snprintf(q, sizeof(q),
+             "INSERT INTO job_definitions (name, revision, spec, created_at) "
+             "VALUES ('%s', 1, '{\"type\": \"container\", "
+             "\"containerProperties\": {\"image\": \"busybox\", "
+             "\"vcpus\": 1, \"memory\": 64, \"volumes\": %s, "
+             "\"mountPoints\": [{\"sourceVolume\": \"v1\", "
+             "\"containerPath\": \"/scratch\"}]}}', 0)",
+             name, volumes);
+    sql(q);
+}
+
+START_TEST(test_dispatcher_host_paths_checked_against_policy)
+{
+    /* an anonymous volume (no host) passes a policy of allowed host paths
+     * (it crashed the check); a host path outside them is refused */
+    sql("UPDATE compute_environments SET spec = '{\"containerPolicy\": "
+        "{\"allowedHostPaths\": [\"/data\"]}}'");
+    define_with_volumes("anon", "[{\"name\": \"v1\"}]");
+    define_with_volumes("etc", "[{\"name\": \"v1\", \"host\": "
+                               "{\"sourcePath\": \"/etc\"}}]");
+    define_with_volumes("data", "[{\"name\": \"v1\", \"host\": "
+                                "{\"sourcePath\": \"/data/x\"}}]");
+    submit("a", json_pack("{s:s}", "jobDefinition", "anon"));
+    submit("e", json_pack("{s:s}", "jobDefinition", "etc"));
+    submit("d", json_pack("{s:s}", "jobDefinition", "data"));
+    assert_status("a", "RUNNABLE");
+    assert_status("d", "RUNNABLE");
+    assert_status("e", "FAILED");
+    assert_reason("e", "host path /etc is not allowed by compute environment "
+                       CE " (containerPolicy.allowedHostPaths)");
 }
 END_TEST
 
@@ -642,7 +679,8 @@ static Suite *dispatcher_suite(void)
          {test_dispatcher_submission_released_with_events,
           test_dispatcher_refused_submission_fails_with_reason,
           test_dispatcher_same_id_again,
-          test_dispatcher_misplaced_message_parked}},
+          test_dispatcher_misplaced_message_parked,
+          test_dispatcher_host_paths_checked_against_policy}},
         {"reports",
          {test_dispatcher_lifecycle_gives_capacity_back,
           test_dispatcher_claims_fence_other_workers,
