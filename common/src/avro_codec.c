@@ -12,6 +12,7 @@
 #include <avro.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "drover/schemas.h"
@@ -549,7 +550,36 @@ static int union_record_count(avro_schema_t us)
     return n;
 }
 
-static json_t *to_json(avro_value_t *v)
+/* What decoding found wrong: the first string that is not valid UTF-8
+ * or holds a NUL byte, by the field it is in. */
+typedef struct decode_ctx {
+    const char *field; /* the record field or map key being read */
+    char why[256];
+    bool bad;
+} decode_ctx_t;
+
+static json_t *refuse(decode_ctx_t *ctx, const char *what)
+{
+    if (!ctx->bad) {
+        ctx->bad = true;
+        snprintf(ctx->why, sizeof(ctx->why), "field %.100s %s",
+                 ctx->field ? ctx->field : "(top)", what);
+    }
+    return json_null();
+}
+
+/* Every string crossing into Drover: valid UTF-8, no NUL (jansson checks
+ * UTF-8; a NUL would cut C strings and PostgreSQL refuses it in text). */
+static json_t *checked_string(decode_ctx_t *ctx, const char *str, size_t n)
+{
+    if (memchr(str, '\0', n)) {
+        return refuse(ctx, "holds a NUL byte");
+    }
+    json_t *j = json_stringn(str, n);
+    return j ? j : refuse(ctx, "is not valid UTF-8");
+}
+
+static json_t *to_json(avro_value_t *v, decode_ctx_t *ctx)
 {
     avro_schema_t s = avro_value_get_schema(v);
     switch (avro_value_get_type(v)) {
@@ -557,13 +587,13 @@ static json_t *to_json(avro_value_t *v)
         const char *str = "";
         size_t len = 0;
         avro_value_get_string(v, &str, &len);
-        return json_stringn(str, len ? len - 1 : 0);
+        return checked_string(ctx, str, len ? len - 1 : 0);
     }
     case AVRO_BYTES: {
         const void *b = "";
         size_t len = 0;
         avro_value_get_bytes(v, &b, &len);
-        return json_stringn(b, len);
+        return checked_string(ctx, b, len);
     }
     case AVRO_INT32: {
         int32_t i = 0;
@@ -604,7 +634,7 @@ static json_t *to_json(avro_value_t *v)
         for (size_t i = 0; i < n; i++) {
             avro_value_t item;
             avro_value_get_by_index(v, i, &item, NULL);
-            json_array_append_new(a, to_json(&item));
+            json_array_append_new(a, to_json(&item, ctx));
         }
         return a;
     }
@@ -617,7 +647,19 @@ static json_t *to_json(avro_value_t *v)
             avro_value_t item;
             const char *name = "";
             avro_value_get_by_index(v, i, &item, &name);
-            json_t *c = to_json(&item);
+            const char *outer = ctx->field;
+            if (avro_value_get_type(v) == AVRO_MAP) {
+                /* a key is data, not a name: never echoed */
+                json_t *key = json_string(name);
+                if (!key) {
+                    refuse(ctx, "has a key that is not valid UTF-8");
+                }
+                json_decref(key);
+            } else {
+                ctx->field = name; /* the schema's field name */
+            }
+            json_t *c = to_json(&item, ctx);
+            ctx->field = outer;
             if (json_is_null(c)) {
                 json_decref(c);
                 continue;
@@ -629,7 +671,7 @@ static json_t *to_json(avro_value_t *v)
     case AVRO_UNION: {
         avro_value_t br;
         avro_value_get_current_branch(v, &br);
-        json_t *c = to_json(&br);
+        json_t *c = to_json(&br, ctx);
         avro_schema_t bs = avro_value_get_schema(&br);
         if (is_avro_record(bs) && union_record_count(s) > 1) {
             return json_pack("{s:o}", avro_schema_name(bs), c);
@@ -819,7 +861,15 @@ static drv_err_t decode_entry(entry_t *e, const void *data, size_t len,
                        e->short_name, avro_strerror());
         goto out;
     }
-    *obj_out = to_json(&val);
+    decode_ctx_t ctx = {0};
+    *obj_out = to_json(&val, &ctx);
+    if (ctx.bad) {
+        drv_errstr_set(errstr, errstr_size, "unusable %s message: %s",
+                       e->short_name, ctx.why);
+        json_decref(*obj_out);
+        *obj_out = NULL;
+        goto out;
+    }
     if (e->writer_iface) {
         project(*obj_out, e->reader->schema);
     }

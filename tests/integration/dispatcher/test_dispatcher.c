@@ -79,18 +79,12 @@ static void assert_reason(const char *job_id, const char *want)
 
 /* ---- messages in ---------------------------------------------------- */
 
-/* Encode obj (taken over) as `schema`, then decode and apply it, its
- * batch's scheduling pass and commit, as intake_batch does. */
-static void apply(const char *schema, const char *topic, const char *key,
-                  json_t *obj)
+/* Decode and apply message bytes, their batch's scheduling pass and
+ * commit, as intake_batch does; record what would be published. */
+static void apply_raw(const char *topic, const char *key, const void *buf,
+                      size_t len)
 {
     char e[DRV_ERRSTR_SIZE];
-    void *buf;
-    size_t len;
-    ck_assert_msg(drv_codec_encode(disp->codec, schema, obj, &buf, &len, e,
-                                   sizeof(e)) == 0,
-                  "encode %s: %s", schema, e);
-    json_decref(obj);
     drv__origin_t from = {topic, key, buf, len};
     ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
     drv_submission_cache_clear(disp->cache);
@@ -101,10 +95,9 @@ static void apply(const char *schema, const char *topic, const char *key,
         drv__intake_msg_clear(&m);
     }
     ck_assert_msg(drv__schedule_pass(disp, e, sizeof(e)) == 0, "%s", e);
+    ck_assert_msg(drv__outbox_persist(disp, e, sizeof(e)) == 0, "%s", e);
     ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
     drv__capacity_end(disp, true);
-    free(buf);
-    /* what it would publish, decoded for the assertions */
     for (size_t i = 0; i < disp->out_cnt; i++) {
         const drv__out_t *o = &disp->out[i];
         const char *type = "(undecodable)";
@@ -119,6 +112,27 @@ static void apply(const char *schema, const char *topic, const char *key,
                                               msg, "dlq", o->dlq_reason));
     }
     drv__outbox_clear(disp);
+}
+
+/* Encode obj (taken over) as `schema`, as a producer would. */
+static void *encode(const char *schema, json_t *obj, size_t *len)
+{
+    char e[DRV_ERRSTR_SIZE];
+    void *buf;
+    ck_assert_msg(drv_codec_encode(disp->codec, schema, obj, &buf, len, e,
+                                   sizeof(e)) == 0,
+                  "encode %s: %s", schema, e);
+    json_decref(obj);
+    return buf;
+}
+
+static void apply(const char *schema, const char *topic, const char *key,
+                  json_t *obj)
+{
+    size_t len;
+    void *buf = encode(schema, obj, &len);
+    apply_raw(topic, key, buf, len);
+    free(buf);
 }
 
 /* A SubmitJob of definition "d" on queue q; `extra` (taken over, or
@@ -340,6 +354,42 @@ START_TEST(test_dispatcher_host_paths_checked_against_policy)
     assert_status("e", "FAILED");
     assert_reason("e", "host path /etc is not allowed by compute environment "
                        CE " (containerPolicy.allowedHostPaths)");
+}
+END_TEST
+
+START_TEST(test_dispatcher_poison_strings_parked)
+{
+    /* a tag value with a NUL byte or invalid UTF-8, as a raw producer can
+     * write them, is parked with its reason; the next job runs */
+    static const char *const poison[] = {"a\0b", "\xff\xfe\xfd"};
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        unsigned char *buf = encode(
+            "JobRequest",
+            json_pack("{s:{s:{s:s,s:s,s:s,s:s,s:I,s:{s:s}}}}", "request",
+                      "SubmitJob", "jobId", "p", "jobName", "t", "jobQueue",
+                      QUEUE, "jobDefinition", "d", "submittedAt",
+                      (json_int_t)1, "tags", "k", "VVV"),
+            &len);
+        for (size_t k = 0; k + 3 <= len; k++) {
+            if (!memcmp(buf + k, "VVV", 3)) {
+                memcpy(buf + k, poison[i], 3);
+            }
+        }
+        apply_raw(DRV_TOPIC_SUBMIT_PREFIX QUEUE, "p", buf, len);
+        free(buf);
+        json_t *last = json_array_get(sent, json_array_size(sent) - 1);
+        ck_assert_str_eq(json_string_value(json_object_get(last, "topic")),
+                         DRV_TOPIC_DLQ);
+        ck_assert_msg(strstr(json_string_value(json_object_get(last, "dlq")),
+                             i ? "field tags is not valid UTF-8"
+                               : "field tags holds a NUL byte"),
+                      "%s",
+                      json_string_value(json_object_get(last, "dlq")));
+    }
+    assert_value("SELECT count(*) FROM jobs", NULL, "0");
+    submit("a", NULL);
+    assert_status("a", "RUNNABLE");
 }
 END_TEST
 
@@ -680,7 +730,8 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_refused_submission_fails_with_reason,
           test_dispatcher_same_id_again,
           test_dispatcher_misplaced_message_parked,
-          test_dispatcher_host_paths_checked_against_policy}},
+          test_dispatcher_host_paths_checked_against_policy,
+          test_dispatcher_poison_strings_parked}},
         {"reports",
          {test_dispatcher_lifecycle_gives_capacity_back,
           test_dispatcher_claims_fence_other_workers,

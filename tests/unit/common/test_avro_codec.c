@@ -301,6 +301,75 @@ END_TEST
 
 /* A JobStatus written by an older worker (schemas/history, no
  * logStreamName) is read with the current reader schema. */
+/* A JobStatus whose jobId, or a SubmitJob whose tag key, is `bytes`
+ * (patched into an encoded message over a placeholder of the same length,
+ * as a hostile producer would write it): refused at decode, naming the
+ * field. */
+static void expect_refused(const char *type, json_t *obj, const char *mark,
+                           const char *bytes, const char *why)
+{
+    char e[DRV_ERRSTR_SIZE];
+    void *buf;
+    size_t len;
+    ck_assert(drv_codec_encode(codec, type, obj, &buf, &len, e, sizeof(e)) ==
+              0);
+    json_decref(obj);
+    unsigned char *p = NULL;
+    for (size_t i = 0; !p && i + strlen(mark) <= len; i++) {
+        p = memcmp((char *)buf + i, mark, strlen(mark)) ? NULL
+                                                        : (unsigned char *)buf + i;
+    }
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, bytes, strlen(mark));
+    const char *name;
+    json_t *out = NULL;
+    ck_assert_int_eq(drv_codec_decode(codec, buf, len, &name, &out, e,
+                                      sizeof(e)),
+                     DRV_ERR_INVALID);
+    ck_assert_ptr_null(out);
+    ck_assert_msg(strstr(e, why), "%s", e);
+    free(buf);
+}
+
+START_TEST(test_avro_codec_decode_refuses_bad_strings)
+{
+    json_t *st = json_pack("{s:s,s:i,s:s,s:s,s:I,s:I}", "jobId", "XXXX",
+                           "attempt", 1, "status", "RUNNING", "worker", "w",
+                           "timestamp", (json_int_t)1, "workerStartedAt",
+                           (json_int_t)1);
+    expect_refused("JobStatus", json_incref(st), "XXXX", "\xff\xfe\xfd\xfc",
+                   "field jobId is not valid UTF-8");
+    expect_refused("JobStatus", st, "XXXX", "a\0bc",
+                   "field jobId holds a NUL byte");
+    json_t *sj = json_pack(
+        "{s:{s:{s:s,s:s,s:s,s:s,s:I,s:{s:s}}}}", "request", "SubmitJob",
+        "jobId", "j", "jobName", "n", "jobQueue", "q", "jobDefinition", "d",
+        "submittedAt", (json_int_t)1, "tags", "KKKK", "v");
+    expect_refused("JobRequest", sj, "KKKK", "k\xc3\x28k",
+                   "field tags has a key that is not valid UTF-8");
+    /* a valid multi-byte string still decodes as itself */
+    char e[DRV_ERRSTR_SIZE];
+    void *buf;
+    size_t len;
+    json_t *ok = json_pack("{s:s,s:i,s:s,s:s,s:I,s:I}", "jobId",
+                           "\xc3\xa9t\xc3\xa9", "attempt", 1, "status",
+                           "RUNNING", "worker", "w", "timestamp",
+                           (json_int_t)1, "workerStartedAt", (json_int_t)1);
+    ck_assert(drv_codec_encode(codec, "JobStatus", ok, &buf, &len, e,
+                               sizeof(e)) == 0);
+    const char *name;
+    json_t *out = NULL;
+    ck_assert_int_eq(drv_codec_decode(codec, buf, len, &name, &out, e,
+                                      sizeof(e)),
+                     DRV_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "jobId")),
+                     "\xc3\xa9t\xc3\xa9");
+    json_decref(out);
+    json_decref(ok);
+    free(buf);
+}
+END_TEST
+
 START_TEST(test_avro_codec_resolves_older_writer)
 {
     const char *old = NULL;
@@ -347,6 +416,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_avro_codec_decode_bad_input);
     tcase_add_test(tc, test_avro_codec_decode_hostile_lengths);
     tcase_add_test(tc, test_avro_codec_resolves_older_writer);
+    tcase_add_test(tc, test_avro_codec_decode_refuses_bad_strings);
     suite_add_tcase(s, tc);
     return s;
 }
