@@ -106,15 +106,14 @@ static int cancel_children(drv_disp_t *disp, const char *parent,
     return ret;
 }
 
-int drv__control_apply(drv_disp_t *disp, const drv__stop_req_t *req,
-                       char *errstr, size_t errstr_size)
+int drv__control_apply(drv_disp_t *disp, const drv_msg_stop_t *req,
+                       bool terminate, char *errstr, size_t errstr_size)
 {
     drv__change_t c = {.status_reason = req->reason,
                        .exit_code = -1,
-                       .cancelled = !req->terminate,
-                       .terminated = req->terminate};
-    const char *p[] = {req->job_id, req->reason,
-                       req->terminate ? "true" : "false"};
+                       .cancelled = !terminate,
+                       .terminated = terminate};
+    const char *p[] = {req->job_id, req->reason, terminate ? "true" : "false"};
     /* an array parent records the request; its children carry it out */
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,

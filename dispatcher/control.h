@@ -7,21 +7,16 @@
 #define DRV_DISP_CONTROL_H
 
 #include "dispatcher_int.h"
-
-/* A CancelJob or TerminateJob, decoded (strings borrowed). */
-typedef struct drv__stop_req {
-    const char *job_id;
-    const char *reason;
-    bool terminate;
-} drv__stop_req_t;
+#include "drover/messages.h"
 
 /* Ask the workers of compute environment `ce` to stop an attempt; with
  * `worker`, only that worker acts on it. */
 void drv__control_send_stop(drv_disp_t *disp, const char *job_id,
                             int attempt, const char *ce, const char *reason,
                             const char *worker);
-/* Cancel or terminate a job; on an array parent, every child. */
-int drv__control_apply(drv_disp_t *disp, const drv__stop_req_t *req,
-                       char *errstr, size_t errstr_size);
+/* Cancel (or, with `terminate`, terminate) a job; on an array parent,
+ * every child. */
+int drv__control_apply(drv_disp_t *disp, const drv_msg_stop_t *req,
+                       bool terminate, char *errstr, size_t errstr_size);
 
 #endif

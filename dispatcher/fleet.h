@@ -9,16 +9,10 @@
 #define DRV_DISP_FLEET_H
 
 #include "dispatcher_int.h"
+#include "drover/messages.h"
 
-/* A WorkerHeartbeat, decoded (strings borrowed). */
-typedef struct drv__heartbeat {
-    const char *worker;
-    const char *compute_environment;
-    double vcpus_total, vcpus_free;
-    int64_t memory_total_mib, memory_free_mib;
-    int64_t started_at, timestamp;
-    bool draining;
-} drv__heartbeat_t;
+/* A WorkerHeartbeat, decoded at intake (drover/messages.h). */
+typedef drv_msg_heartbeat_t drv__heartbeat_t;
 
 /* Record a heartbeat; a worker seen as a new process loses what its
  * previous process held. */

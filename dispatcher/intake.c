@@ -14,123 +14,47 @@
 #include "submit.h"
 #include "transition.h"
 
-static const char *str(json_t *o, const char *name)
+/* Whether a message of type t may come on topic `source`: requests on
+ * submit topics, workers' reports and heartbeats on drover.status. */
+static bool belongs(drv_msg_type_t t, const char *source)
 {
-    return json_string_value(json_object_get(o, name));
-}
-
-static int64_t num(json_t *o, const char *name)
-{
-    return (int64_t)json_integer_value(json_object_get(o, name));
-}
-
-/* A JobStatus; NULL, or why it is unusable. */
-static const char *decode_report(json_t *o, drv__report_t *rep)
-{
-    json_t *ec = json_object_get(o, "exitCode");
-    *rep = (drv__report_t){.job_id = str(o, "jobId"),
-                           .attempt = (int)num(o, "attempt"),
-                           .worker = str(o, "worker"),
-                           .worker_started_at = num(o, "workerStartedAt"),
-                           .timestamp = num(o, "timestamp"),
-                           .has_exit_code = json_is_integer(ec),
-                           .exit_code = (int)json_integer_value(ec),
-                           .reason = str(o, "reason"),
-                           .status_reason = str(o, "statusReason"),
-                           .container_id = str(o, "containerId"),
-                           .log_stream = str(o, "logStreamName")};
-    const char *st = str(o, "status");
-    if (!rep->job_id || !rep->worker || !st ||
-        drv_job_status_parse(st, &rep->status) != 0) {
-        return "a JobStatus needs jobId, worker and a status";
+    switch (t) {
+    case DRV_MSG_SUBMIT_JOB:
+    case DRV_MSG_CANCEL_JOB:
+    case DRV_MSG_TERMINATE_JOB:
+        return !strncmp(source, DRV_TOPIC_SUBMIT_PREFIX,
+                        strlen(DRV_TOPIC_SUBMIT_PREFIX));
+    case DRV_MSG_JOB_STATUS:
+    case DRV_MSG_HEARTBEAT:
+        return !strcmp(source, DRV_TOPIC_STATUS);
+    default:
+        return false;
     }
-    if (rep->status != DRV_JOB_STARTING && rep->status != DRV_JOB_RUNNING &&
-        rep->status != DRV_JOB_SUCCEEDED && rep->status != DRV_JOB_FAILED) {
-        return "a worker reports STARTING, RUNNING, SUCCEEDED or FAILED";
-    }
-    return NULL;
-}
-
-static const char *decode_heartbeat(json_t *o, drv__heartbeat_t *hb)
-{
-    *hb = (drv__heartbeat_t){
-        .worker = str(o, "worker"),
-        .compute_environment = str(o, "computeEnvironment"),
-        .vcpus_total = json_number_value(json_object_get(o, "vcpusTotal")),
-        .vcpus_free = json_number_value(json_object_get(o, "vcpusFree")),
-        .memory_total_mib = num(o, "memoryTotalMiB"),
-        .memory_free_mib = num(o, "memoryFreeMiB"),
-        .started_at = num(o, "startedAt"),
-        .timestamp = num(o, "timestamp"),
-        .draining = json_is_true(json_object_get(o, "draining"))};
-    return hb->worker && hb->compute_environment
-               ? NULL
-               : "a WorkerHeartbeat needs worker and computeEnvironment";
-}
-
-/* A JobRequest on a submit topic; NULL, or why it is unusable. */
-static const char *decode_request(json_t *o, const char *source,
-                                  drv__msg_t *m)
-{
-    json_t *req = json_object_get(o, "request"), *v;
-    if (strncmp(source, DRV_TOPIC_SUBMIT_PREFIX,
-                strlen(DRV_TOPIC_SUBMIT_PREFIX)) != 0) {
-        return "a JobRequest belongs on a submit topic";
-    }
-    if ((v = json_object_get(req, "SubmitJob"))) {
-        m->kind = DRV__MSG_SUBMIT;
-        m->submit = v;
-        return NULL;
-    }
-    bool terminate = (v = json_object_get(req, "TerminateJob")) != NULL;
-    if (terminate || (v = json_object_get(req, "CancelJob"))) {
-        m->kind = DRV__MSG_STOP;
-        m->stop = (drv__stop_req_t){.job_id = str(v, "jobId"),
-                                    .reason = str(v, "reason"),
-                                    .terminate = terminate};
-        return m->stop.job_id ? NULL : "a cancel or terminate needs jobId";
-    }
-    return "a JobRequest with no request";
 }
 
 int drv__intake_decode(drv_disp_t *disp, const drv__origin_t *from,
                        drv__msg_t *m)
 {
     char why[DRV_ERRSTR_SIZE];
-    const char *type = NULL, *bad = NULL;
-    memset(m, 0, sizeof(*m));
     m->from = *from;
-    if (drv_codec_decode(disp->codec, from->raw, from->raw_len, &type,
-                         &m->obj, why, sizeof(why)) != DRV_OK) {
-        bad = why;
-    } else if (!strcmp(type, "JobRequest")) {
-        bad = decode_request(m->obj, from->source, m);
-    } else if (!strcmp(type, "JobStatus") &&
-               !strcmp(from->source, DRV_TOPIC_STATUS)) {
-        m->kind = DRV__MSG_REPORT;
-        bad = decode_report(m->obj, &m->report);
-    } else if (!strcmp(type, "WorkerHeartbeat") &&
-               !strcmp(from->source, DRV_TOPIC_STATUS)) {
-        m->kind = DRV__MSG_HEARTBEAT;
-        bad = decode_heartbeat(m->obj, &m->heartbeat);
-    } else {
+    if (drv_msg_decode(disp->codec, from->raw, from->raw_len, &m->msg, why,
+                       sizeof(why)) == DRV_OK &&
+        belongs(m->msg.type, from->source)) {
+        return 0;
+    }
+    if (m->msg.obj) {
         snprintf(why, sizeof(why), "a %s message does not belong on %s",
-                 type, from->source);
-        bad = why;
+                 drv_msg_type_name(m->msg.type), from->source);
+        drv_msg_clear(&m->msg);
     }
-    if (bad) {
-        drv__outbox_dlq(disp, from->source, from->key, from->raw,
-                        from->raw_len, bad);
-        drv__intake_msg_clear(m);
-        return -1;
-    }
-    return 0;
+    drv__outbox_dlq(disp, from->source, from->key, from->raw, from->raw_len,
+                    why);
+    return -1;
 }
 
 void drv__intake_msg_clear(drv__msg_t *m)
 {
-    json_decref(m->obj);
-    m->obj = NULL;
+    drv_msg_clear(&m->msg);
 }
 
 /* ---- runs ----------------------------------------------------------- */
@@ -145,8 +69,9 @@ typedef struct run_item {
 
 static bool pipelined(const drv__msg_t *m)
 {
-    return m->kind == DRV__MSG_SUBMIT ||
-           (m->kind == DRV__MSG_REPORT && drv__report_is_routine(&m->report));
+    return m->msg.type == DRV_MSG_SUBMIT_JOB ||
+           (m->msg.type == DRV_MSG_JOB_STATUS &&
+            drv__report_is_routine(&m->msg.u.status));
 }
 
 /*
@@ -170,10 +95,10 @@ static int run_flush(drv_disp_t *disp, run_item_t *it, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         const drv__msg_t *m = it[i].msg;
-        again[i] = m->kind == DRV__MSG_SUBMIT &&
+        again[i] = m->msg.type == DRV_MSG_SUBMIT_JOB &&
                    drv__submit_recorded(disp, res[i]) == 1;
-        if (m->kind == DRV__MSG_REPORT) {
-            drv__report_done(disp, &m->report, res[i]);
+        if (m->msg.type == DRV_MSG_JOB_STATUS) {
+            drv__report_done(disp, &m->msg.u.status, res[i]);
         }
         drv_pg_res_free(res[i]);
     }
@@ -190,7 +115,7 @@ static int run_flush(drv_disp_t *disp, run_item_t *it, size_t n,
 static void run_clear(run_item_t *it, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (it[i].msg->kind == DRV__MSG_SUBMIT) {
+        if (it[i].msg->msg.type == DRV_MSG_SUBMIT_JOB) {
             drv__submit_clear(&it[i].sub);
         }
     }
@@ -212,9 +137,9 @@ static int run_add(drv_disp_t *disp, run_item_t *it, size_t *k,
 {
     run_item_t *item = &it[*k];
     item->msg = m;
-    if (m->kind == DRV__MSG_REPORT) {
-        item->st = drv__report_stmt(&item->rp, &m->report);
-    } else if (drv__submit_prepare(disp, m->submit, m->from.source,
+    if (m->msg.type == DRV_MSG_JOB_STATUS) {
+        item->st = drv__report_stmt(&item->rp, &m->msg.u.status);
+    } else if (drv__submit_prepare(disp, m->msg.u.submit, m->from.source,
                                    &item->sub) < 0) {
         drv_errstr_set(errstr, errstr_size, "%s", item->sub.reason);
         drv__submit_clear(&item->sub);
@@ -246,18 +171,23 @@ static int run_add(drv_disp_t *disp, run_item_t *it, size_t *k,
 static int apply_one(drv_disp_t *disp, const drv__msg_t *m, char *errstr,
                      size_t errstr_size)
 {
+    const drv_msg_t *msg = &m->msg;
     int ret = 0;
-    switch (m->kind) {
-    case DRV__MSG_STOP:
-        ret = drv__control_apply(disp, &m->stop, errstr, errstr_size);
+    switch (msg->type) {
+    case DRV_MSG_CANCEL_JOB:
+    case DRV_MSG_TERMINATE_JOB:
+        ret = drv__control_apply(disp, &msg->u.stop,
+                                 msg->type == DRV_MSG_TERMINATE_JOB, errstr,
+                                 errstr_size);
         break;
-    case DRV__MSG_REPORT: /* FAILED: the retry strategy decides */
-        ret = drv__report_failed(disp, &m->report, errstr, errstr_size);
+    case DRV_MSG_JOB_STATUS: /* FAILED: the retry strategy decides */
+        ret = drv__report_failed(disp, &msg->u.status, errstr, errstr_size);
         break;
-    case DRV__MSG_HEARTBEAT:
-        ret = drv__fleet_heartbeat(disp, &m->heartbeat, errstr, errstr_size);
+    case DRV_MSG_HEARTBEAT:
+        ret = drv__fleet_heartbeat(disp, &msg->u.heartbeat, errstr,
+                                   errstr_size);
         break;
-    case DRV__MSG_SUBMIT: /* always in a run */
+    default: /* submissions go in runs; nothing else is routed here */
         break;
     }
     return ret == 0 ? drv__deps_drain(disp, errstr, errstr_size) : -1;

@@ -12,25 +12,14 @@
 
 #include "control.h"
 #include "dispatcher_int.h"
+#include "drover/messages.h"
 #include "fleet.h"
 #include "report.h"
 
-typedef enum drv__msg_kind {
-    DRV__MSG_SUBMIT,
-    DRV__MSG_STOP, /* CancelJob or TerminateJob */
-    DRV__MSG_REPORT,
-    DRV__MSG_HEARTBEAT,
-} drv__msg_kind_t;
-
-/* A consumed message, decoded. Strings are borrowed from obj. */
+/* A consumed message, decoded (drover/messages.h), with its origin. */
 typedef struct drv__msg {
     drv__origin_t from;
-    json_t *obj; /* the decoded record (owned) */
-    drv__msg_kind_t kind;
-    json_t *submit; /* DRV__MSG_SUBMIT: the SubmitJob (borrowed from obj) */
-    drv__stop_req_t stop;
-    drv__report_t report;
-    drv__heartbeat_t heartbeat;
+    drv_msg_t msg;
 } drv__msg_t;
 
 /* Decode message bytes into *m. 0, or -1 when the message is unusable:

@@ -11,20 +11,10 @@
 #define DRV_DISP_REPORT_H
 
 #include "dispatcher_int.h"
+#include "drover/messages.h"
 
-/* A JobStatus, decoded (strings borrowed from the message). */
-typedef struct drv__report {
-    const char *job_id;
-    int attempt;
-    drv_job_status_t status; /* STARTING, RUNNING, SUCCEEDED or FAILED */
-    const char *worker;
-    int64_t worker_started_at; /* the reporting process's start */
-    int64_t timestamp;
-    bool has_exit_code;
-    int exit_code;
-    const char *reason, *status_reason; /* nullable */
-    const char *container_id, *log_stream; /* nullable */
-} drv__report_t;
+/* A JobStatus, decoded at intake (drover/messages.h). */
+typedef drv_msg_status_t drv__report_t;
 
 /* The parameters of a report's statement (text, pointing into the report
  * and into the buffers). */

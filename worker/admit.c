@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "drover/messages.h"
 #include "drover/util.h"
 #include "worker_int.h"
 
@@ -14,18 +15,18 @@ json_t *drv__admit_decode(drv_wrk_t *wrk, drv_kmsg_t *msg)
 {
     size_t len;
     const void *val = drv_kmsg_value(msg, &len);
-    const char *type = NULL;
-    json_t *run = NULL;
+    drv_msg_t m;
     char e[DRV_ERRSTR_SIZE];
-    if (drv_codec_decode(wrk->codec, val ? val : "", val ? len : 0, &type,
-                         &run, e, sizeof(e)) == DRV_OK &&
-        !strcmp(type, "RunJob")) {
-        return run;
-    }
-    if (run) {
+    if (drv_msg_decode(wrk->codec, val ? val : "", val ? len : 0, &m, e,
+                       sizeof(e)) == DRV_OK) {
+        if (m.type == DRV_MSG_RUN_JOB) {
+            json_t *run = json_incref(m.obj);
+            drv_msg_clear(&m);
+            return run;
+        }
         snprintf(e, sizeof(e), "a %s message does not belong on a run topic",
-                 type);
-        json_decref(run);
+                 drv_msg_type_name(m.type));
+        drv_msg_clear(&m);
     }
     drv_kheader_t h[] = {{"drover.error", e},
                          {"drover.source.topic", drv_kmsg_topic(msg)}};
@@ -36,23 +37,26 @@ json_t *drv__admit_decode(drv_wrk_t *wrk, drv_kmsg_t *msg)
     return NULL;
 }
 
-/* The one place the lifecycle's RunJob fields are read. */
+/* The lifecycle's RunJob fields, as drover/messages.h reads them. */
 static void job_from_run(json_t *run, drv__job_t *job)
 {
-    const char *id = json_string_value(json_object_get(run, "jobId"));
-    const char *queue = json_string_value(json_object_get(run, "jobQueue"));
-    json_t *to = json_object_get(run, "timeoutSeconds");
-    json_t *index = json_object_get(run, "arrayIndex");
+    drv_msg_t m;
     memset(job, 0, sizeof(*job));
-    snprintf(job->id, sizeof(job->id), "%s", id ? id : "");
-    job->attempt = (int)json_integer_value(json_object_get(run, "attempt"));
-    job->vcpus = json_number_value(json_object_get(run, "vcpus"));
-    job->memory_mib = json_integer_value(json_object_get(run, "memoryMiB"));
-    job->timeout_s = json_is_integer(to) ? json_integer_value(to) : 0;
-    snprintf(job->queue, sizeof(job->queue), "%s", queue ? queue : "");
-    job->is_array_child = json_is_integer(index);
-    job->array_index = json_integer_value(index);
-    job->array_size = json_integer_value(json_object_get(run, "arraySize"));
+    if (drv_msg_from_record("RunJob", json_incref(run), &m, NULL, 0) !=
+        DRV_OK) {
+        return; /* admit_decode let only usable ones in */
+    }
+    const drv_msg_run_t *r = &m.u.run;
+    snprintf(job->id, sizeof(job->id), "%s", r->job_id);
+    job->attempt = r->attempt;
+    job->vcpus = r->vcpus;
+    job->memory_mib = r->memory_mib;
+    job->timeout_s = r->timeout_s;
+    snprintf(job->queue, sizeof(job->queue), "%s", r->job_queue);
+    job->is_array_child = r->is_array_child;
+    job->array_index = r->array_index;
+    job->array_size = r->array_size;
+    drv_msg_clear(&m);
 }
 
 bool drv__admit(drv_wrk_t *wrk, json_t *run)

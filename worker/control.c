@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "drover/messages.h"
 #include "worker_int.h"
 
 /* Stops remembered for attempts not here, at most (then forgotten). */
@@ -15,22 +16,22 @@ void drv__control_handle(drv_wrk_t *wrk, drv_kmsg_t *msg)
 {
     size_t len;
     const void *val = drv_kmsg_value(msg, &len);
-    const char *type = NULL;
-    json_t *m = NULL;
+    drv_msg_t m;
     char e[DRV_ERRSTR_SIZE], key[300];
-    if (drv_codec_decode(wrk->codec, val ? val : "", val ? len : 0, &type, &m,
-                         e, sizeof(e)) != DRV_OK ||
-        strcmp(type, "StopAttempt") != 0) {
+    if (drv_msg_decode(wrk->codec, val ? val : "", val ? len : 0, &m, e,
+                       sizeof(e)) != DRV_OK ||
+        m.type != DRV_MSG_STOP_ATTEMPT) {
         drv_log(wrk->log, DRV_LOG_WARN, "worker.control_ignored", NULL,
-                "unusable control message: %s", m ? type : e);
-        json_decref(m);
+                "unusable control message: %s",
+                m.obj ? drv_msg_type_name(m.type) : e);
+        drv_msg_clear(&m);
         return;
     }
-    const char *job_id = json_string_value(json_object_get(m, "jobId"));
-    int attempt = (int)json_integer_value(json_object_get(m, "attempt"));
-    const char *target = json_string_value(json_object_get(m, "worker"));
-    if (!job_id || (target && strcmp(target, wrk->id) != 0)) {
-        json_decref(m); /* meant for another worker */
+    const char *job_id = m.u.stop.job_id;
+    int attempt = m.u.stop.attempt;
+    const char *target = m.u.stop.worker;
+    if (target && strcmp(target, wrk->id) != 0) {
+        drv_msg_clear(&m); /* meant for another worker */
         return;
     }
     snprintf(key, sizeof(key), "%s#%d", job_id, attempt);
@@ -39,7 +40,9 @@ void drv__control_handle(drv_wrk_t *wrk, drv_kmsg_t *msg)
     if (a) {
         drv__attempt_stop(a);
     } else if (json_object_size(wrk->stopped) < STOPPED_MAX) {
-        json_object_set(wrk->stopped, key, json_object_get(m, "reason"));
+        json_object_set_new(wrk->stopped, key,
+                            json_string(m.u.stop.reason ? m.u.stop.reason
+                                                        : ""));
     }
     pthread_mutex_unlock(&wrk->lock);
     json_t *f = drv_log_job(job_id);
@@ -47,5 +50,5 @@ void drv__control_handle(drv_wrk_t *wrk, drv_kmsg_t *msg)
             "terminate requested for attempt %d%s", attempt,
             a ? "" : " (not running here)");
     json_decref(f);
-    json_decref(m);
+    drv_msg_clear(&m);
 }

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: every message a Drover process consumes goes through
- * drv_codec_decode first. Any bytes must give a decoded record or a clear
- * error (never a crash, a leak or an error without a message).
+ * drv_codec_decode first, then drv_msg_from_record (drover/messages.h).
+ * Any bytes must give a decoded record or a clear error (never a crash, a
+ * leak or an error without a message).
  */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "drover/avro_codec.h"
 #include "drover/err.h"
+#include "drover/messages.h"
 
 static drv_codec_t *codec;
 
@@ -35,7 +37,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             0) {
             free(buf);
         }
-        json_decref(obj);
+        /* and the struct of its type is read, or refused with a reason */
+        drv_msg_t m;
+        e[0] = '\0';
+        if (drv_msg_from_record(type, obj, &m, e, sizeof(e)) == DRV_OK) {
+            if (!m.obj) {
+                abort();
+            }
+            drv_msg_clear(&m);
+        } else if (m.obj || !e[0]) {
+            abort();
+        }
     } else if (obj || !e[0]) {
         abort();
     }

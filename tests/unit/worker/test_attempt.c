@@ -543,8 +543,10 @@ END_TEST
 START_TEST(test_attempt_admits_within_capacity)
 {
     fake.blocks = true;
-    json_t *big = json_pack("{s:s,s:i,s:f,s:I}", "jobId", "big", "attempt",
-                            1, "vcpus", 8.0, "memoryMiB", (json_int_t)1);
+    json_t *big = json_pack("{s:s,s:i,s:s,s:s,s:f,s:I}", "jobId", "big",
+                            "attempt", 1, "jobQueue", "q1", "image",
+                            "busybox", "vcpus", 8.0, "memoryMiB",
+                            (json_int_t)1);
     json_t *run = run_job("job-c", 1, NULL);
     drv__attempt_t *a = admit(big); /* an idle worker takes any size */
     drv__attempt_start(a);

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for drover/messages.h: records into structs, required fields
+ * and statuses checked at the edge. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "drover/messages.h"
+
+static drv_codec_t *codec;
+
+static void setup(void)
+{
+    char e[DRV_ERRSTR_SIZE];
+    codec = drv_codec_new(e, sizeof(e));
+    ck_assert_msg(codec != NULL, "%s", e);
+}
+
+static void teardown(void)
+{
+    drv_codec_destroy(codec);
+}
+
+/* Encode obj (taken over) as schema and decode it into *m. */
+static drv_err_t roundtrip(const char *schema, json_t *obj, drv_msg_t *m,
+                           char *e, size_t esize)
+{
+    void *buf;
+    size_t len;
+    ck_assert_msg(drv_codec_encode(codec, schema, obj, &buf, &len, e,
+                                   esize) == 0,
+                  "%s", e);
+    json_decref(obj);
+    drv_err_t err = drv_msg_decode(codec, buf, len, m, e, esize);
+    free(buf);
+    return err;
+}
+
+static json_t *status(const char *st)
+{
+    return json_pack("{s:s,s:i,s:s,s:s,s:i,s:s,s:I,s:I}", "jobId", "j",
+                     "attempt", 2, "status", st, "worker", "w", "exitCode", 3,
+                     "reason", "r", "timestamp", (json_int_t)10,
+                     "workerStartedAt", (json_int_t)7);
+}
+
+START_TEST(test_messages_job_status)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_msg_t m;
+    ck_assert_int_eq(roundtrip("JobStatus", status("FAILED"), &m, e,
+                               sizeof(e)),
+                     DRV_OK);
+    ck_assert_int_eq(m.type, DRV_MSG_JOB_STATUS);
+    const drv_msg_status_t *s = &m.u.status;
+    ck_assert_str_eq(s->job_id, "j");
+    ck_assert_int_eq(s->attempt, 2);
+    ck_assert_int_eq(s->status, DRV_JOB_FAILED);
+    ck_assert(s->has_exit_code);
+    ck_assert_int_eq(s->exit_code, 3);
+    ck_assert_str_eq(s->reason, "r");
+    ck_assert_ptr_null(s->status_reason);
+    ck_assert_int_eq(s->worker_started_at, 7);
+    drv_msg_clear(&m);
+    /* a status no worker reports, and one that is no status at all */
+    const char *bad[] = {"RUNNABLE", "CANCELLED"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(roundtrip("JobStatus", status(bad[i]), &m, e,
+                                   sizeof(e)),
+                         DRV_ERR_INVALID);
+        ck_assert_ptr_null(m.obj);
+        ck_assert_msg(strstr(e, "JobStatus"), "%s", e);
+    }
+}
+END_TEST
+
+START_TEST(test_messages_requests)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_msg_t m;
+    ck_assert_int_eq(
+        roundtrip("JobRequest",
+                  json_pack("{s:{s:{s:s,s:s,s:I}}}", "request",
+                            "TerminateJob", "jobId", "j", "reason", "why",
+                            "requestedAt", (json_int_t)1),
+                  &m, e, sizeof(e)),
+        DRV_OK);
+    ck_assert_int_eq(m.type, DRV_MSG_TERMINATE_JOB);
+    ck_assert_str_eq(m.u.stop.job_id, "j");
+    ck_assert_str_eq(m.u.stop.reason, "why");
+    ck_assert_str_eq(drv_msg_type_name(m.type), "JobRequest");
+    drv_msg_clear(&m);
+    ck_assert_int_eq(
+        roundtrip("JobRequest",
+                  json_pack("{s:{s:{s:s,s:s,s:s,s:s,s:I}}}", "request",
+                            "SubmitJob", "jobId", "s", "jobName", "n",
+                            "jobQueue", "q", "jobDefinition", "d",
+                            "submittedAt", (json_int_t)1),
+                  &m, e, sizeof(e)),
+        DRV_OK);
+    ck_assert_int_eq(m.type, DRV_MSG_SUBMIT_JOB);
+    ck_assert_str_eq(json_string_value(json_object_get(m.u.submit, "jobId")),
+                     "s");
+    drv_msg_clear(&m);
+}
+END_TEST
+
+START_TEST(test_messages_worker_side)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_msg_t m;
+    ck_assert_int_eq(
+        roundtrip("StopAttempt",
+                  json_pack("{s:s,s:i,s:s,s:I}", "jobId", "j", "attempt", 3,
+                            "reason", "stop", "requestedAt", (json_int_t)1),
+                  &m, e, sizeof(e)),
+        DRV_OK);
+    ck_assert_int_eq(m.type, DRV_MSG_STOP_ATTEMPT);
+    ck_assert_int_eq(m.u.stop.attempt, 3);
+    ck_assert_ptr_null(m.u.stop.worker); /* whichever runs it */
+    drv_msg_clear(&m);
+    json_t *run = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:f,s:I,s:i,s:i,"
+                            "s:i,s:I}",
+                            "jobId", "j:1", "attempt", 1, "jobName", "n",
+                            "jobQueue", "q", "computeEnvironment", "ce",
+                            "jobDefinition", "d:1", "image", "busybox",
+                            "vcpus", 0.5, "memoryMiB", (json_int_t)64,
+                            "timeoutSeconds", 60, "arrayIndex", 1,
+                            "arraySize", 2, "releasedAt", (json_int_t)1);
+    ck_assert_int_eq(roundtrip("RunJob", run, &m, e, sizeof(e)), DRV_OK);
+    ck_assert_int_eq(m.type, DRV_MSG_RUN_JOB);
+    ck_assert_str_eq(m.u.run.job_id, "j:1");
+    ck_assert(m.u.run.is_array_child);
+    ck_assert_int_eq(m.u.run.array_index, 1);
+    ck_assert_int_eq(m.u.run.timeout_s, 60);
+    ck_assert_int_eq(m.u.run.memory_mib, 64);
+    drv_msg_clear(&m);
+    /* a record decoded elsewhere, read the same way; ownership taken even
+     * when refused */
+    ck_assert_int_eq(drv_msg_from_record("RunJob",
+                                         json_pack("{s:s}", "jobId", "x"), &m,
+                                         e, sizeof(e)),
+                     DRV_ERR_INVALID);
+    ck_assert_msg(strstr(e, "a RunJob needs jobId, jobQueue and image"), "%s",
+                  e);
+}
+END_TEST
+
+static Suite *messages_suite(void)
+{
+    Suite *s = suite_create("messages");
+    TCase *tc = tcase_create("decode");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_messages_job_status);
+    tcase_add_test(tc, test_messages_requests);
+    tcase_add_test(tc, test_messages_worker_side);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return drv_test_run(messages_suite());
+}
