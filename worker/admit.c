@@ -66,15 +66,14 @@ bool drv__admit(drv_wrk_t *wrk, json_t *run)
     job_from_run(run, &job);
     snprintf(key, sizeof(key), "%s#%d", job.id, job.attempt);
     pthread_mutex_lock(&wrk->lock);
-    if (json_object_get(wrk->seen, key)) { /* delivered again: ignore */
+    if (drv_strset_has(wrk->seen, key)) { /* delivered again: ignore */
         pthread_mutex_unlock(&wrk->lock);
         drv_log(wrk->log, DRV_LOG_INFO, "worker.duplicate_run", NULL,
                 "attempt %s was already taken here", key);
         json_decref(run);
         return true;
     }
-    if (json_object_get(wrk->stopped, key)) { /* terminated before it came */
-        json_object_del(wrk->stopped, key);
+    if (drv_strset_del(wrk->stopped, key)) { /* terminated before it came */
         pthread_mutex_unlock(&wrk->lock);
         wrk->report(wrk, job.id, job.attempt, "FAILED",
                     json_pack("{s:s}", "statusReason",
@@ -89,10 +88,10 @@ bool drv__admit(drv_wrk_t *wrk, json_t *run)
         pthread_mutex_unlock(&wrk->lock);
         return false;
     }
-    if (json_object_size(wrk->seen) >= 100000) {
-        json_object_clear(wrk->seen);
+    if (drv_strset_size(wrk->seen) >= 100000) {
+        drv_strset_clear(wrk->seen);
     }
-    json_object_set_new(wrk->seen, key, json_true());
+    drv_strset_add(wrk->seen, key);
     drv__attempt_t *a = drv__attempt_new(wrk, run, &job);
     a->next_claim = wrk->claims;
     wrk->claims = a;

@@ -39,10 +39,8 @@ void drv__control_handle(drv_wrk_t *wrk, drv_kmsg_t *msg)
     drv__attempt_t *a = drv__attempt_find(wrk, job_id, attempt);
     if (a) {
         drv__attempt_stop(a);
-    } else if (json_object_size(wrk->stopped) < STOPPED_MAX) {
-        json_object_set_new(wrk->stopped, key,
-                            json_string(m.u.stop.reason ? m.u.stop.reason
-                                                        : ""));
+    } else if (drv_strset_size(wrk->stopped) < STOPPED_MAX) {
+        drv_strset_add(wrk->stopped, key);
     }
     pthread_mutex_unlock(&wrk->lock);
     json_t *f = drv_log_job(job_id);

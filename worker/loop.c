@@ -181,8 +181,8 @@ drv_wrk_t *drv__wrk_alloc(const drv_conf_t *conf, drv_log_t *log,
     }
     wrk->vcpus_free = wrk->vcpus_total;
     wrk->memory_free = wrk->memory_total;
-    wrk->stopped = json_object();
-    wrk->seen = json_object();
+    wrk->stopped = drv_strset_new();
+    wrk->seen = drv_strset_new();
     atomic_init(&wrk->loop_ok_ms, drv_now_ms());
     wrk->metrics = drv_metrics_new();
     for (size_t i = 0; i < DRV_ARRAY_SIZE(families); i++) {
@@ -239,8 +239,8 @@ void drv_wrk_destroy(drv_wrk_t *wrk)
     drv_http_stop(wrk->http);
     drv_kcons_destroy(wrk->kctl);
     drv_kcons_destroy(wrk->kcons);
-    json_decref(wrk->stopped);
-    json_decref(wrk->seen);
+    drv_strset_destroy(wrk->stopped);
+    drv_strset_destroy(wrk->seen);
     drv_kprod_destroy(wrk->kprod);
     drv_codec_destroy(wrk->codec);
     drv_metrics_destroy(wrk->metrics);

@@ -26,6 +26,7 @@
 #include "drover/avro_codec.h"
 #include "drover/kafka.h"
 #include "drover/metrics.h"
+#include "drover/strset.h"
 #include "runtime.h"
 #include "worker.h"
 
@@ -92,10 +93,10 @@ struct drv_wrk {
     pthread_mutex_t lock;
     pthread_cond_t cond; /* an attempt ended (with `lock`) */
     /* under lock: */
-    json_t *stopped; /* "job#attempt" -> reason: stops for attempts not
-                        (yet) running here, checked on admission */
-    json_t *seen;    /* "job#attempt" admitted here (bounded): a RunJob
-                        delivered again is not run twice */
+    drv_strset_t *stopped; /* "job#attempt": stops heard for attempts not
+                              (yet) running here, checked on admission */
+    drv_strset_t *seen;    /* "job#attempt" admitted here (bounded): a
+                              RunJob delivered again is not run twice */
     double vcpus_free;
     int64_t memory_free;
     drv__attempt_t *running; /* admitted and not ended */

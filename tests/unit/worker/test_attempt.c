@@ -430,12 +430,12 @@ END_TEST
 
 START_TEST(test_attempt_stop_before_admission_is_remembered)
 {
-    json_object_set_new(wrk->stopped, "job-r#1", json_string("by user"));
+    drv_strset_add(wrk->stopped, "job-r#1");
     json_t *run = run_job("job-r", 1, NULL);
     ck_assert(drv__admit(wrk, run)); /* and freed */
     ck_assert_ptr_null(wrk->claims);
     ck_assert_int_eq(wrk->running_cnt, 0);
-    ck_assert_int_eq(json_object_size(wrk->stopped), 0);
+    ck_assert_int_eq(drv_strset_size(wrk->stopped), 0);
     ck_assert_int_eq(json_array_size(reports), 1);
     ck_assert_str_eq(str_of(outcome(), "status"), "FAILED");
     ck_assert_str_eq(str_of(outcome(), "statusReason"),
