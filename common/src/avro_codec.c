@@ -436,6 +436,10 @@ static int from_json(json_t *j, avro_value_t *v, const char *path,
         if (!json_is_string(j)) {
             return type_error(path, "a string", errstr, size);
         }
+        if (json_string_length(j) > DRV_CODEC_MAX_STRING) {
+            /* what no reader would take is not written */
+            return type_error(path, "at most 65536 bytes", errstr, size);
+        }
         return avro_value_set_string_len(v, json_string_value(j),
                                          json_string_length(j) + 1);
     case AVRO_BYTES:
@@ -568,10 +572,15 @@ static json_t *refuse(decode_ctx_t *ctx, const char *what)
     return json_null();
 }
 
-/* Every string crossing into Drover: valid UTF-8, no NUL (jansson checks
- * UTF-8; a NUL would cut C strings and PostgreSQL refuses it in text). */
+/* Every string crossing into Drover: at most DRV_CODEC_MAX_STRING bytes,
+ * valid UTF-8, no NUL (jansson checks UTF-8; a NUL would cut C strings and
+ * PostgreSQL refuses it in text). */
 static json_t *checked_string(decode_ctx_t *ctx, const char *str, size_t n)
 {
+    if (n > DRV_CODEC_MAX_STRING) {
+        return refuse(ctx, "is longer than the 65536 bytes any field may "
+                           "hold");
+    }
     if (memchr(str, '\0', n)) {
         return refuse(ctx, "holds a NUL byte");
     }
@@ -650,9 +659,12 @@ static json_t *to_json(avro_value_t *v, decode_ctx_t *ctx)
             const char *outer = ctx->field;
             if (avro_value_get_type(v) == AVRO_MAP) {
                 /* a key is data, not a name: never echoed */
-                json_t *key = json_string(name);
+                json_t *key = strlen(name) > DRV_CODEC_MAX_STRING
+                                  ? NULL
+                                  : json_string(name);
                 if (!key) {
-                    refuse(ctx, "has a key that is not valid UTF-8");
+                    refuse(ctx, "has a key that is not valid UTF-8 or is "
+                                "too long");
                 }
                 json_decref(key);
             } else {

@@ -301,6 +301,52 @@ END_TEST
 
 /* A JobStatus written by an older worker (schemas/history, no
  * logStreamName) is read with the current reader schema. */
+/* Avro's zigzag varint of v, appended at p; returns the new end. */
+static unsigned char *put_long(unsigned char *p, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    do {
+        *p++ = (unsigned char)((z & 0x7f) | (z > 0x7f ? 0x80 : 0));
+        z >>= 7;
+    } while (z);
+    return p;
+}
+
+static unsigned char *put_string(unsigned char *p, const char *s, size_t n)
+{
+    p = put_long(p, (int64_t)n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* A JobStatus written by hand, as a producer that checks nothing would:
+ * its reason the first n bytes of `reason`. */
+static unsigned char *raw_status(const char *reason, size_t n, size_t *len)
+{
+    uint64_t fp;
+    ck_assert(drv_codec_fingerprint(codec, "JobStatus", &fp) == 0);
+    unsigned char *buf = malloc(n + 128), *p = buf;
+    *p++ = 0xC3;
+    *p++ = 0x01;
+    for (int i = 0; i < 8; i++) {
+        *p++ = (unsigned char)(fp >> (8 * i));
+    }
+    p = put_string(p, "j", 1);      /* jobId */
+    p = put_long(p, 1);             /* attempt */
+    p = put_string(p, "FAILED", 6); /* status */
+    p = put_string(p, "w", 1);      /* worker */
+    p = put_long(p, 0);             /* containerId: null */
+    p = put_long(p, 0);             /* exitCode: null */
+    p = put_long(p, 1);             /* reason: the string branch */
+    p = put_string(p, reason, n);
+    p = put_long(p, 0);             /* statusReason: null */
+    p = put_long(p, 0);             /* logStreamName: null */
+    p = put_long(p, 1);             /* timestamp */
+    p = put_long(p, 1);             /* workerStartedAt */
+    *len = (size_t)(p - buf);
+    return buf;
+}
+
 /* A JobStatus whose jobId, or a SubmitJob whose tag key, is `bytes`
  * (patched into an encoded message over a placeholder of the same length,
  * as a hostile producer would write it): refused at decode, naming the
@@ -347,8 +393,43 @@ START_TEST(test_avro_codec_decode_refuses_bad_strings)
         "submittedAt", (json_int_t)1, "tags", "KKKK", "v");
     expect_refused("JobRequest", sj, "KKKK", "k\xc3\x28k",
                    "field tags has a key that is not valid UTF-8");
-    /* a valid multi-byte string still decodes as itself */
+    /* a string over the limit any string may have is not written, nor
+     * read from a writer that does not check (below) */
+    char *big = malloc(DRV_CODEC_MAX_STRING + 2);
+    memset(big, 'x', DRV_CODEC_MAX_STRING + 1);
+    big[DRV_CODEC_MAX_STRING + 1] = '\0';
+    json_t *r = json_pack("{s:s,s:i,s:s,s:s,s:s,s:I,s:I}", "jobId", "j",
+                          "attempt", 1, "status", "FAILED", "worker", "w",
+                          "reason", big, "timestamp", (json_int_t)1,
+                          "workerStartedAt", (json_int_t)1);
     char e[DRV_ERRSTR_SIZE];
+    void *enc;
+    size_t enc_len;
+    ck_assert(drv_codec_encode(codec, "JobStatus", r, &enc, &enc_len, e,
+                               sizeof(e)) != 0);
+    ck_assert_msg(strstr(e, "\"reason\" must be at most"), "%s", e);
+    json_decref(r);
+    for (size_t n = DRV_CODEC_MAX_STRING; n <= DRV_CODEC_MAX_STRING + 1;
+         n++) {
+        size_t len;
+        unsigned char *raw = raw_status(big, n, &len);
+        const char *name;
+        json_t *out = NULL;
+        drv_err_t err = drv_codec_decode(codec, raw, len, &name, &out, e,
+                                         sizeof(e));
+        free(raw);
+        if (n == DRV_CODEC_MAX_STRING) {
+            ck_assert_msg(err == DRV_OK, "%s", e);
+            ck_assert_uint_eq(
+                strlen(json_string_value(json_object_get(out, "reason"))), n);
+            json_decref(out);
+        } else {
+            ck_assert_int_eq(err, DRV_ERR_INVALID);
+            ck_assert_msg(strstr(e, "field reason is longer than"), "%s", e);
+        }
+    }
+    free(big);
+    /* a valid multi-byte string still decodes as itself */
     void *buf;
     size_t len;
     json_t *ok = json_pack("{s:s,s:i,s:s,s:s,s:I,s:I}", "jobId",
