@@ -244,6 +244,75 @@ static double rss_mb(const char *name)
     return kb < 0 ? -1 : kb / 1024.0;
 }
 
+/* CPU seconds (user + system) a stack daemon used so far (its pid file
+ * under DROVER_STACK_DIR/run), or -1. */
+static double daemon_cpu_s(const char *name)
+{
+    const char *dir = getenv("DROVER_STACK_DIR");
+    char path[1024], line[1024];
+    snprintf(path, sizeof(path), "%s/run/%s.pid", dir ? dir : ".stack", name);
+    FILE *fp = fopen(path, "r");
+    int pid = 0;
+    bool ok = fp && fscanf(fp, "%d", &pid) == 1;
+    if (fp) {
+        fclose(fp);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    fp = ok ? fopen(path, "r") : NULL;
+    double s = -1;
+    if (fp && fgets(line, sizeof(line), fp)) {
+        /* fields 14 and 15 (utime, stime), after the ")" that ends comm */
+        const char *p = strrchr(line, ')');
+        unsigned long ut, st;
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                               "%*u %lu %lu",
+                        &ut, &st) == 2) {
+            s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        }
+    }
+    if (fp) {
+        fclose(fp);
+    }
+    return s;
+}
+
+/* CPU seconds the whole machine spent busy so far (user, nice, system,
+ * irq, softirq, steal: /proc/stat), or -1: PostgreSQL and Kafka too. */
+static double machine_cpu_s(void)
+{
+    FILE *fp = fopen("/proc/stat", "r");
+    unsigned long long v[8] = {0};
+    int n = fp ? fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+                        &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                        &v[7])
+               : 0;
+    if (fp) {
+        fclose(fp);
+    }
+    if (n != 8) {
+        return -1;
+    }
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
+           (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU used by the dispatcher, by the workers, and by the machine. */
+typedef struct cpu {
+    double disp, workers, machine;
+} cpu_t;
+
+static cpu_t cpu_now(void)
+{
+    cpu_t c = {daemon_cpu_s("dispatcher"), 0, machine_cpu_s()};
+    for (int w = 1; w <= 16; w++) {
+        char name[32];
+        snprintf(name, sizeof(name), "worker-%d", w);
+        double s = daemon_cpu_s(name);
+        c.workers += s > 0 ? s : 0;
+    }
+    return c;
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL, *runtime = "hollow", *scenario = NULL;
@@ -305,6 +374,7 @@ int main(int argc, char **argv)
                                "16")));
     bool linked = false, backlog = false;
     long jobs = n;
+    cpu_t cpu0 = cpu_now();
     char prev[64] = "", root[64];
     if (!strcmp(scenario, "independent")) {
         for (long i = 0; i < n; i++) {
@@ -390,6 +460,7 @@ int main(int argc, char **argv)
             read_events(&b, 100);
         }
     }
+    cpu_t cpu1 = cpu_now();
     double rss = rss_mb("dispatcher"), wrss = -1;
     for (int w = 1; w <= 16; w++) {
         char name[32];
@@ -459,6 +530,18 @@ int main(int argc, char **argv)
     }
     if (rss >= 0) {
         json_object_set_new(out, "dispatcher_rss_mb", json_real(rss));
+    }
+    /* CPU seconds spent on the scenario (steadier than wall time on a
+     * shared machine): the dispatcher, the workers, the whole machine */
+    if (cpu0.disp >= 0 && cpu1.disp >= 0) {
+        json_object_set_new(out, "dispatcher_cpu_s",
+                            json_real(cpu1.disp - cpu0.disp));
+    }
+    json_object_set_new(out, "workers_cpu_s",
+                        json_real(cpu1.workers - cpu0.workers));
+    if (cpu0.machine >= 0 && cpu1.machine >= 0) {
+        json_object_set_new(out, "machine_cpu_s",
+                            json_real(cpu1.machine - cpu0.machine));
     }
     if (wrss >= 0) {
         json_object_set_new(out, "worker_rss_mb", json_real(wrss));
