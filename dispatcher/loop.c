@@ -68,22 +68,31 @@ static bool health(void *opaque, char *text, size_t size)
     return true;
 }
 
+/* The dispatcher's metrics: name, type, help. */
+static const struct {
+    const char *name, *type, *help;
+} metrics[] = {
+    {"drover_dispatcher_active", "gauge",
+     "1 while this dispatcher holds the leader lock"},
+    {"drover_jobs", "gauge", "jobs by queue and status (refreshed every 5 s)"},
+    {"drover_transitions_total", "counter",
+     "job state transitions made, by new status"},
+    {"drover_messages_applied_total", "counter",
+     "Kafka messages applied (in committed batches)"},
+    {"drover_release_latency_seconds_sum", "counter",
+     "time from RUNNABLE to the run request, summed"},
+    {"drover_release_latency_seconds_count", "counter",
+     "run requests released"},
+    {"drover_kafka_consumer_lag", "gauge",
+     "messages not yet consumed, by topic and partition"},
+};
+
 static void declare_metrics(drv_metrics_t *m)
 {
-    drv_metrics_declare(m, "drover_dispatcher_active", "gauge",
-                        "1 while this dispatcher holds the leader lock");
-    drv_metrics_declare(m, "drover_jobs", "gauge",
-                        "jobs by queue and status (refreshed every 5 s)");
-    drv_metrics_declare(m, "drover_transitions_total", "counter",
-                        "job state transitions made, by new status");
-    drv_metrics_declare(m, "drover_messages_applied_total", "counter",
-                        "Kafka messages applied (in committed batches)");
-    drv_metrics_declare(m, "drover_release_latency_seconds_sum", "counter",
-                        "time from RUNNABLE to the run request, summed");
-    drv_metrics_declare(m, "drover_release_latency_seconds_count", "counter",
-                        "run requests released");
-    drv_metrics_declare(m, "drover_kafka_consumer_lag", "gauge",
-                        "messages not yet consumed, by topic and partition");
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(metrics); i++) {
+        drv_metrics_declare(m, metrics[i].name, metrics[i].type,
+                            metrics[i].help);
+    }
 }
 
 /* What every handle has: configuration, the database, the codec and the

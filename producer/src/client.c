@@ -10,13 +10,6 @@
 #include "client_int.h"
 #include "drover/util.h"
 
-#define FAIL(code, ...)                                                        \
-    do {                                                                       \
-        *err = (code);                                                         \
-        drv_errstr_set(errstr, errstr_size, __VA_ARGS__);                      \
-        goto out;                                                              \
-    } while (0)
-
 drv_client_t *drv_client_new(const drv_conf_t *conf, drv_log_t *log)
 {
     drv_client_t *client = drv_calloc(1, sizeof(*client));

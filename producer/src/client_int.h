@@ -39,4 +39,13 @@ drv__op_fn drv__op_delete_job_queue, drv__op_update_compute_environment,
     drv__op_delete_compute_environment, drv__op_tag_resource,
     drv__op_untag_resource, drv__op_list_tags_for_resource;
 
+/* Refuse with `code` and a message, from a function with `err`, `errstr`,
+ * `errstr_size` and an `out:` label. */
+#define FAIL(code, ...)                                                        \
+    do {                                                                       \
+        *err = (code);                                                         \
+        drv_errstr_set(errstr, errstr_size, __VA_ARGS__);                      \
+        goto out;                                                              \
+    } while (0)
+
 #endif

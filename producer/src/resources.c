@@ -13,13 +13,6 @@
 #include "drover/job.h"
 #include "drover/util.h"
 
-#define FAIL(code, ...)                                                        \
-    do {                                                                       \
-        *err = (code);                                                         \
-        drv_errstr_set(errstr, errstr_size, __VA_ARGS__);                      \
-        goto out;                                                              \
-    } while (0)
-
 /* One statement; NULL result on a database error with *err set. */
 static drv_pg_res_t *query(drv_pg_t *pg, const char *sql, int n,
                            const char *const *p, drv_err_t *err, char *errstr,
@@ -32,11 +25,32 @@ static drv_pg_res_t *query(drv_pg_t *pg, const char *sql, int n,
     return r;
 }
 
-json_t *drv__op_delete_job_queue(drv_client_t *client, json_t *req,
-                                 drv_err_t *err, char *errstr,
-                                 size_t errstr_size)
+/* What deleting a queue or a compute environment looks at: the request
+ * field naming it, its kind in messages, a lookup of its state (and, for
+ * an environment, a queue still using it) and the DELETE. */
+typedef struct deletion {
+    const char *field, *kind, *what;
+    const char *lookup_sql, *delete_sql;
+} deletion_t;
+
+static const deletion_t delete_queue = {
+    "jobQueue", "JobQueue", "job queue",
+    "SELECT state, NULL FROM job_queues WHERE name = $1",
+    "DELETE FROM job_queues WHERE name = $1"};
+static const deletion_t delete_ce = {
+    "computeEnvironment", "ComputeEnvironment", "compute environment",
+    "SELECT c.state, (SELECT min(queue) FROM job_queue_compute_environments "
+    "q WHERE q.compute_environment = c.name) FROM compute_environments c "
+    "WHERE c.name = $1",
+    "DELETE FROM compute_environments WHERE name = $1"};
+
+/* Delete what the request names, as AWS does: it must exist and be
+ * DISABLED, and no queue may use an environment. */
+static json_t *delete_disabled(drv_client_t *client, json_t *req,
+                               const deletion_t *del, drv_err_t *err,
+                               char *errstr, size_t errstr_size)
 {
-    const char *ref = json_string_value(json_object_get(req, "jobQueue"));
+    const char *ref = json_string_value(json_object_get(req, del->field));
     char name[300];
     json_t *resp = NULL;
     drv_pg_res_t *r = NULL;
@@ -45,25 +59,26 @@ json_t *drv__op_delete_job_queue(drv_client_t *client, json_t *req,
         return NULL;
     }
     if (!ref) {
-        FAIL(DRV_ERR_INVALID, "jobQueue is required");
+        FAIL(DRV_ERR_INVALID, "%s is required", del->field);
     }
     drv_arn_name(ref, name, sizeof(name));
     const char *p[] = {name};
-    if (!(r = query(pg, "SELECT state FROM job_queues WHERE name = $1", 1, p,
-                    err, errstr, errstr_size))) {
+    if (!(r = query(pg, del->lookup_sql, 1, p, err, errstr, errstr_size))) {
         goto out;
     }
     if (drv_pg_res_rows(r) == 0) {
-        FAIL(DRV_ERR_NOTFOUND, "JobQueue %s does not exist", name);
+        FAIL(DRV_ERR_NOTFOUND, "%s %s does not exist", del->kind, name);
     }
     if (strcmp(drv_pg_res_get(r, 0, 0), "DISABLED") != 0) {
-        FAIL(DRV_ERR_INVALID,
-             "Cannot delete job queue %s: it must be DISABLED first", name);
+        FAIL(DRV_ERR_INVALID, "Cannot delete %s %s: it must be DISABLED first",
+             del->what, name);
     }
-    drv_pg_res_free(r);
-    r = NULL;
-    if (drv_pg_exec(pg, "DELETE FROM job_queues WHERE name = $1", 1, p, errstr,
-                    errstr_size) != 0) {
+    if (drv_pg_res_get(r, 0, 1)) {
+        FAIL(DRV_ERR_INVALID,
+             "Cannot delete, found existing JobQueue relationship (%s)",
+             drv_pg_res_get(r, 0, 1));
+    }
+    if (drv_pg_exec(pg, del->delete_sql, 1, p, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
         goto out;
     }
@@ -71,6 +86,14 @@ json_t *drv__op_delete_job_queue(drv_client_t *client, json_t *req,
 out:
     drv_pg_res_free(r);
     return resp;
+}
+
+json_t *drv__op_delete_job_queue(drv_client_t *client, json_t *req,
+                                 drv_err_t *err, char *errstr,
+                                 size_t errstr_size)
+{
+    return delete_disabled(client, req, &delete_queue, err, errstr,
+                           errstr_size);
 }
 
 json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
@@ -126,51 +149,7 @@ json_t *drv__op_delete_compute_environment(drv_client_t *client, json_t *req,
                                            drv_err_t *err, char *errstr,
                                            size_t errstr_size)
 {
-    const char *ref = json_string_value(json_object_get(req,
-                                                        "computeEnvironment"));
-    char name[300];
-    json_t *resp = NULL;
-    drv_pg_res_t *r = NULL;
-    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
-    if (!pg) {
-        return NULL;
-    }
-    if (!ref) {
-        FAIL(DRV_ERR_INVALID, "computeEnvironment is required");
-    }
-    drv_arn_name(ref, name, sizeof(name));
-    const char *p[] = {name};
-    if (!(r = query(pg,
-                    "SELECT c.state, (SELECT min(queue) FROM "
-                    "job_queue_compute_environments q WHERE "
-                    "q.compute_environment = c.name) FROM "
-                    "compute_environments c WHERE c.name = $1",
-                    1, p, err, errstr, errstr_size))) {
-        goto out;
-    }
-    if (drv_pg_res_rows(r) == 0) {
-        FAIL(DRV_ERR_NOTFOUND, "ComputeEnvironment %s does not exist", name);
-    }
-    if (strcmp(drv_pg_res_get(r, 0, 0), "DISABLED") != 0) {
-        FAIL(DRV_ERR_INVALID,
-             "Cannot delete compute environment %s: it must be DISABLED "
-             "first",
-             name);
-    }
-    if (drv_pg_res_get(r, 0, 1)) {
-        FAIL(DRV_ERR_INVALID,
-             "Cannot delete, found existing JobQueue relationship (%s)",
-             drv_pg_res_get(r, 0, 1));
-    }
-    if (drv_pg_exec(pg, "DELETE FROM compute_environments WHERE name = $1", 1,
-                    p, errstr, errstr_size) != 0) {
-        *err = drv_pg_last_err(pg);
-        goto out;
-    }
-    resp = json_object();
-out:
-    drv_pg_res_free(r);
-    return resp;
+    return delete_disabled(client, req, &delete_ce, err, errstr, errstr_size);
 }
 
 /* The tags a resource was created with, or NULL (with *err) when the ARN
