@@ -212,36 +212,16 @@ int drv__arrays_child_done(drv_disp_t *disp, const char *parent, int index,
     return ret;
 }
 
-/* Columns of the waiting children's SELECT. */
-enum { FC_JOB_ID, FC_REASON, FC_CANCELLED, FC_TERMINATED };
-
 int drv__arrays_fail_children(drv_disp_t *disp, const char *parent,
                               char *errstr, size_t errstr_size)
 {
     const char *p[] = {parent};
-    drv_pg_res_t *r = drv_pg_query(
-        disp->pg,
+    return drv__transition_fail_listed(
+        disp,
         "SELECT c.job_id, p.status_reason, p.is_cancelled, p.is_terminated "
         "FROM jobs c JOIN jobs p ON p.job_id = c.array_parent WHERE "
         "c.array_parent = $1 AND c.status IN ('SUBMITTED','PENDING') "
         "OR (c.array_parent = $1 AND c.status = 'RUNNABLE' AND NOT "
         "c.released) ORDER BY c.array_index",
         1, p, errstr, errstr_size);
-    if (!r) {
-        return -1;
-    }
-    int ret = 0;
-    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
-        drv__change_t c = {
-            .status_reason = drv_pg_res_get(r, i, FC_REASON),
-            .exit_code = -1,
-            .cancelled = drv_pg_res_get(r, i, FC_CANCELLED)[0] == 't',
-            .terminated = drv_pg_res_get(r, i, FC_TERMINATED)[0] == 't'};
-        ret = drv__transition(disp, drv_pg_res_get(r, i, FC_JOB_ID),
-                              DRV_JOB_FAILED, &c, errstr, errstr_size) < 0
-                  ? -1
-                  : 0;
-    }
-    drv_pg_res_free(r);
-    return ret;
 }

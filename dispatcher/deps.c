@@ -117,38 +117,20 @@ int drv__deps_drain(drv_disp_t *disp, char *errstr, size_t errstr_size)
     return ret;
 }
 
-/* Columns of the sweep's SELECT. */
-enum { SW_JOB_ID, SW_MISSING };
-
 int drv__deps_sweep(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
     char before[24];
     snprintf(before, sizeof(before), "%" PRId64,
              drv_now_ms() - disp->dep_grace_ms);
     const char *p[] = {before};
-    drv_pg_res_t *r = drv_pg_query(
-        disp->pg,
-        "SELECT d.job_id, min(d.depends_on) FROM jobs j JOIN "
-        "job_dependencies d ON d.job_id = j.job_id LEFT JOIN jobs x ON "
+    /* the jobs with what they fail with (transition.h, enum drv__fcol) */
+    return drv__transition_fail_listed(
+        disp,
+        "SELECT d.job_id, '" DRV_REASON_DEPENDENCY ": dependency ' || "
+        "min(d.depends_on) || ' does not exist', false, false FROM jobs j "
+        "JOIN job_dependencies d ON d.job_id = j.job_id LEFT JOIN jobs x ON "
         "x.job_id = d.depends_on WHERE j.status = 'SUBMITTED' AND "
         "j.created_at < $1::bigint AND x.job_id IS NULL GROUP BY d.job_id "
         "LIMIT 1000",
         1, p, errstr, errstr_size);
-    if (!r) {
-        return -1;
-    }
-    int ret = 0;
-    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
-        char reason[400];
-        snprintf(reason, sizeof(reason),
-                 DRV_REASON_DEPENDENCY ": dependency %s does not exist",
-                 drv_pg_res_get(r, i, SW_MISSING));
-        drv__change_t c = {.status_reason = reason, .exit_code = -1};
-        ret = drv__transition(disp, drv_pg_res_get(r, i, SW_JOB_ID),
-                              DRV_JOB_FAILED, &c, errstr, errstr_size) < 0
-                  ? -1
-                  : 0;
-    }
-    drv_pg_res_free(r);
-    return ret;
 }

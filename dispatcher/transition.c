@@ -226,6 +226,33 @@ int drv__transition_dependency_failed(drv_disp_t *disp, const char *job_id,
                : 0;
 }
 
+int drv__transition_fail_listed(drv_disp_t *disp, const char *sql,
+                                int nparams, const char *const *params,
+                                char *errstr, size_t errstr_size)
+{
+    drv_pg_res_t *r = drv_pg_query(disp->pg, sql, nparams, params, errstr,
+                                   errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = 0;
+    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
+        const char *c = drv_pg_res_get(r, i, DRV__FC_CANCELLED);
+        const char *t = drv_pg_res_get(r, i, DRV__FC_TERMINATED);
+        drv__change_t ch = {.status_reason = drv_pg_res_get(r, i,
+                                                            DRV__FC_REASON),
+                            .exit_code = -1,
+                            .cancelled = c && c[0] == 't',
+                            .terminated = t && t[0] == 't'};
+        ret = drv__transition(disp, drv_pg_res_get(r, i, DRV__FC_JOB_ID),
+                              DRV_JOB_FAILED, &ch, errstr, errstr_size) < 0
+                  ? -1
+                  : 0;
+    }
+    drv_pg_res_free(r);
+    return ret;
+}
+
 drv__followup_t *drv__followups_take(drv_disp_t *disp, size_t *n)
 {
     drv__followup_t *fu = disp->fu;

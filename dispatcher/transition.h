@@ -95,6 +95,17 @@ int drv__transition_dependency_failed(drv_disp_t *disp, const char *job_id,
                                       const char *failed_dep, char *errstr,
                                       size_t errstr_size);
 
+/* The columns of a statement that lists jobs to fail (enum drv__fcol):
+ * the job, the status reason, whether it was cancelled, terminated. */
+enum drv__fcol { DRV__FC_JOB_ID, DRV__FC_REASON, DRV__FC_CANCELLED,
+                 DRV__FC_TERMINATED };
+
+/* Fail every job that query `sql` lists (its columns: enum drv__fcol),
+ * in order. 0, or -1 on a database error. */
+int drv__transition_fail_listed(drv_disp_t *disp, const char *sql,
+                                int nparams, const char *const *params,
+                                char *errstr, size_t errstr_size);
+
 /* Row `row` of r, whose DRV__TRANSITION_RETURNING columns start at column
  * `col0`, is a change another statement made: perform its side effects.
  * A row whose status equals its prev (recorded as it was) sends no event

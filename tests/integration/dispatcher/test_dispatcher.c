@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "capacity.h"
+#include "deps.h"
 #include "check_main.h"
 #include "drover/util.h"
 #include "intake.h"
@@ -546,6 +547,29 @@ START_TEST(test_dispatcher_dependency_failure_cascades)
 }
 END_TEST
 
+START_TEST(test_dispatcher_dependency_never_submitted)
+{
+    /* b waits for a job that never comes; past the grace period the sweep
+     * fails it, and what waits for b */
+    char e[DRV_ERRSTR_SIZE];
+    submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "ghost"));
+    submit("c", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "b"));
+    sql("UPDATE jobs SET created_at = created_at - 3600000 WHERE job_id = "
+        "'b'");
+    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
+    ck_assert_msg(drv__deps_sweep(disp, e, sizeof(e)) == 0 &&
+                      drv__deps_drain(disp, e, sizeof(e)) == 0,
+                  "%s", e);
+    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    drv__outbox_clear(disp);
+    assert_status("b", "FAILED");
+    assert_reason("b", DRV_REASON_DEPENDENCY ": dependency ghost does not "
+                       "exist");
+    assert_status("c", "FAILED");
+    assert_reason("c", DRV_REASON_DEPENDENCY ": b");
+}
+END_TEST
+
 START_TEST(test_dispatcher_dependency_submitted_later)
 {
     /* b names a job the dispatcher has not seen yet: it waits for it */
@@ -739,7 +763,8 @@ static Suite *dispatcher_suite(void)
         {"dependencies",
          {test_dispatcher_dependency_succeeds_then_runs,
           test_dispatcher_dependency_failure_cascades,
-          test_dispatcher_dependency_submitted_later}},
+          test_dispatcher_dependency_submitted_later,
+          test_dispatcher_dependency_never_submitted}},
         {"arrays",
          {test_dispatcher_array_children_and_parent,
           test_dispatcher_sequential_array_in_order,
