@@ -62,6 +62,37 @@ bool drv_resource_name_valid(const char *name)
     return name_chars_valid(name, 128);
 }
 
+bool drv_job_id_valid(const char *id, bool child)
+{
+    if (!id) {
+        return false;
+    }
+    const char *colon = child ? strchr(id, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - id) : strlen(id);
+    if (n == 0 || n > 128) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)id[i]) && id[i] != '_' && id[i] != '-') {
+            return false;
+        }
+    }
+    if (!colon) {
+        return true;
+    }
+    const char *d = colon + 1; /* an index: 1 to 5 digits */
+    size_t k = strlen(d);
+    if (k == 0 || k > 5) {
+        return false;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (!isdigit((unsigned char)d[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void drv_arn(char *out, size_t size, const char *region, const char *account,
              const char *kind, const char *name)
 {
@@ -378,8 +409,7 @@ static int check_depends_on(json_t *deps, bool is_array, char *errstr,
             FAIL("dependsOn[%zu].type \"%s\" must be N_TO_N or SEQUENTIAL", i,
                  type);
         }
-        if (id && (!json_is_string(id) || json_string_length(id) == 0 ||
-                   json_string_length(id) > 128)) {
+        if (id && !drv_job_id_valid(json_string_value(id), true)) {
             FAIL("dependsOn[%zu].jobId must be a job id", i);
         }
         if (!id && !(type && !strcmp(type, "SEQUENTIAL") && is_array)) {
@@ -463,6 +493,10 @@ int drv_job_validate_submit(json_t *req, const drv_job_limits_t *limits,
     }
     if (!name) {
         FAIL("jobName is required");
+    }
+    json_t *id = json_object_get(req, "jobId");
+    if (id && !drv_job_id_valid(json_string_value(id), false)) {
+        FAIL("jobId must be 1 to 128 letters, digits, - and _");
     }
     if (!drv_job_name_valid(name)) {
         FAIL("Job name should match valid pattern");

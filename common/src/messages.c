@@ -32,9 +32,9 @@ static const char *decode_status(json_t *o, drv_msg_status_t *st)
                              .container_id = str(o, "containerId"),
                              .log_stream = str(o, "logStreamName")};
     const char *s = str(o, "status");
-    if (!st->job_id || !st->worker || !s ||
+    if (!drv_job_id_valid(st->job_id, true) || !st->worker || !s ||
         drv_job_status_parse(s, &st->status) != 0) {
-        return "a JobStatus needs jobId, worker and a status";
+        return "a JobStatus needs a job id, worker and a status";
     }
     if (st->status != DRV_JOB_STARTING && st->status != DRV_JOB_RUNNING &&
         st->status != DRV_JOB_SUCCEEDED && st->status != DRV_JOB_FAILED) {
@@ -66,14 +66,21 @@ static const char *decode_request(json_t *o, drv_msg_t *m)
     if ((v = json_object_get(req, "SubmitJob"))) {
         m->type = DRV_MSG_SUBMIT_JOB;
         m->u.submit = v;
-        return NULL;
+        /* the id names the job's files and containers: refused here, not
+         * recorded as a failed job under a name that is no job id */
+        return drv_job_id_valid(str(v, "jobId"), false)
+                   ? NULL
+                   : "a SubmitJob's jobId must be 1 to 128 letters, digits, "
+                     "- and _";
     }
     bool terminate = (v = json_object_get(req, "TerminateJob")) != NULL;
     if (terminate || (v = json_object_get(req, "CancelJob"))) {
         m->type = terminate ? DRV_MSG_TERMINATE_JOB : DRV_MSG_CANCEL_JOB;
         m->u.stop = (drv_msg_stop_t){.job_id = str(v, "jobId"),
                                      .reason = str(v, "reason")};
-        return m->u.stop.job_id ? NULL : "a cancel or terminate needs jobId";
+        return drv_job_id_valid(m->u.stop.job_id, true)
+                   ? NULL
+                   : "a cancel or terminate needs a job id";
     }
     return "a JobRequest with no request";
 }
@@ -84,7 +91,8 @@ static const char *decode_stop_attempt(json_t *o, drv_msg_stop_t *st)
                            .reason = str(o, "reason"),
                            .attempt = (int)num(o, "attempt"),
                            .worker = str(o, "worker")};
-    return st->job_id ? NULL : "a StopAttempt needs jobId";
+    return drv_job_id_valid(st->job_id, true) ? NULL
+                                              : "a StopAttempt needs a job id";
 }
 
 static const char *decode_run(json_t *o, drv_msg_run_t *run)
@@ -105,9 +113,9 @@ static const char *decode_run(json_t *o, drv_msg_run_t *run)
         .is_array_child = json_is_integer(index),
         .array_index = json_integer_value(index),
         .array_size = num(o, "arraySize")};
-    return run->job_id && run->job_queue && run->image
+    return drv_job_id_valid(run->job_id, true) && run->job_queue && run->image
                ? NULL
-               : "a RunJob needs jobId, jobQueue and image";
+               : "a RunJob needs a job id, jobQueue and image";
 }
 
 static const struct {

@@ -60,6 +60,11 @@ bool drv_job_name_valid(const char *name);
 /** @brief Names of definitions, queues, CEs: [A-Za-z0-9_-]{1,128}. */
 bool drv_resource_name_valid(const char *name);
 
+/* A job id: 1 to 128 letters, digits, '-' and '_' (the producer's are
+ * UUIDs); with `child`, also an array child's "<parent>:<index>". It names
+ * files and containers on workers, so nothing else is one. */
+bool drv_job_id_valid(const char *id, bool child);
+
 /**
  * @brief Build an ARN: arn:aws:batch:<region>:<account>:<kind>/<name>.
  * @param kind "job", "job-queue", "job-definition", "compute-environment".

@@ -388,6 +388,11 @@ START_TEST(test_dispatcher_poison_strings_parked)
                       "%s",
                       json_string_value(json_object_get(last, "dlq")));
     }
+    /* an id that is a path is parked too, not recorded under it */
+    submit("../../etc/x", NULL);
+    json_t *last = json_array_get(sent, json_array_size(sent) - 1);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "topic")),
+                     DRV_TOPIC_DLQ);
     assert_value("SELECT count(*) FROM jobs", NULL, "0");
     submit("a", NULL);
     assert_status("a", "RUNNABLE");

@@ -43,6 +43,11 @@ START_TEST(test_job_validate_submit_messages)
     expect_submit_error("{\"jobName\":\"-bad\"," BASE "}",
                         "Job name should match valid pattern");
     expect_submit_error("{\"jobName\":\"a\"}", "jobQueue is required");
+    expect_submit_error("{\"jobName\":\"a\",\"jobId\":\"../x\"," BASE "}",
+                        "jobId must be 1 to 128 letters, digits, - and _");
+    expect_submit_error("{\"jobName\":\"a\"," BASE
+                        ",\"dependsOn\":[{\"jobId\":\"a/b\"}]}",
+                        "dependsOn[0].jobId must be a job id");
     expect_submit_error("{\"jobName\":\"a\"," BASE
                         ",\"arrayProperties\":{\"size\":1}}",
                         "arrayProperties.size must be from 2 to 10000");

@@ -142,8 +142,71 @@ START_TEST(test_messages_worker_side)
                                          json_pack("{s:s}", "jobId", "x"), &m,
                                          e, sizeof(e)),
                      DRV_ERR_INVALID);
-    ck_assert_msg(strstr(e, "a RunJob needs jobId, jobQueue and image"), "%s",
+    ck_assert_msg(strstr(e, "a RunJob needs a job id, jobQueue and image"), "%s",
                   e);
+}
+END_TEST
+
+START_TEST(test_messages_job_ids_checked)
+{
+    /* a job id names files and containers on workers: only letters,
+     * digits, - and _ (an array child's ":index" where a child may be
+     * named) */
+    static const struct {
+        const char *id;
+        bool ok, child_ok;
+    } cases[] = {
+        {"7c1b2a9e-0d5f-4c3a-9a8e-1f2e3d4c5b6a", true, true},
+        {"job_1", true, true},
+        {"p:17", false, true},
+        {"../../etc/cron.d/x", false, false},
+        {"a/b", false, false},
+        {".", false, false},
+        {"", false, false},
+        {"p:", false, false},
+        {"p:1:2", false, false},
+        {"p:123456", false, false},
+        {"a b", false, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_msg(drv_job_id_valid(cases[i].id, false) == cases[i].ok,
+                      "%s", cases[i].id);
+        ck_assert_msg(drv_job_id_valid(cases[i].id, true) ==
+                          cases[i].child_ok,
+                      "%s (child)", cases[i].id);
+    }
+    char long_id[130];
+    memset(long_id, 'a', 129);
+    long_id[129] = '\0';
+    ck_assert(!drv_job_id_valid(long_id, true));
+    long_id[128] = '\0';
+    ck_assert(drv_job_id_valid(long_id, false));
+    /* at the edge: a SubmitJob, a RunJob, a report with a path for an id */
+    char e[DRV_ERRSTR_SIZE];
+    drv_msg_t m;
+    ck_assert_int_eq(
+        roundtrip("JobRequest",
+                  json_pack("{s:{s:{s:s,s:s,s:s,s:s,s:I}}}", "request",
+                            "SubmitJob", "jobId", "../x", "jobName", "n",
+                            "jobQueue", "q", "jobDefinition", "d",
+                            "submittedAt", (json_int_t)1),
+                  &m, e, sizeof(e)),
+        DRV_ERR_INVALID);
+    ck_assert_msg(strstr(e, "jobId must be 1 to 128 letters"), "%s", e);
+    ck_assert_int_eq(
+        roundtrip("RunJob",
+                  json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:f,s:I,s:I}",
+                            "jobId", "x/../../y", "attempt", 1, "jobName",
+                            "n", "jobQueue", "q", "computeEnvironment", "ce",
+                            "jobDefinition", "d:1", "image", "busybox",
+                            "vcpus", 1.0, "memoryMiB", (json_int_t)64,
+                            "releasedAt", (json_int_t)1),
+                  &m, e, sizeof(e)),
+        DRV_ERR_INVALID);
+    json_t *st = status("FAILED");
+    json_object_set_new(st, "jobId", json_string("a/b"));
+    ck_assert_int_eq(roundtrip("JobStatus", st, &m, e, sizeof(e)),
+                     DRV_ERR_INVALID);
 }
 END_TEST
 
@@ -155,6 +218,7 @@ static Suite *messages_suite(void)
     tcase_add_test(tc, test_messages_job_status);
     tcase_add_test(tc, test_messages_requests);
     tcase_add_test(tc, test_messages_worker_side);
+    tcase_add_test(tc, test_messages_job_ids_checked);
     suite_add_tcase(s, tc);
     return s;
 }
