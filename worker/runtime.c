@@ -5,6 +5,7 @@
  * runtimes: nothing here knows the worker or the lifecycle.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,10 +18,50 @@
 
 #define SECRET_MAX 65536
 
-static void log_marker(FILE *fp)
+static void log_marker(int fd)
 {
-    fprintf(fp, "\n[drover: output truncated at %d bytes]\n",
-            DRV__RT_LOG_MAX);
+    char m[80];
+    int n = snprintf(m, sizeof(m), "\n[drover: output truncated at %d bytes]\n",
+                     DRV__RT_LOG_MAX);
+    (void)!write(fd, m, (size_t)n);
+}
+
+int drv__rt_open_beneath(const char *dir, const char *rel, int flags,
+                         mode_t mode)
+{
+    char copy[1024];
+    if (snprintf(copy, sizeof(copy), "%s", rel) >= (int)sizeof(copy)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int cur = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *save = NULL, *part = strtok_r(copy, "/", &save);
+    while (cur >= 0 && part) {
+        char *next = strtok_r(NULL, "/", &save);
+        int fd;
+        if (!strcmp(part, ".") || !strcmp(part, "..")) {
+            fd = -1;
+            errno = EXDEV; /* would leave, or could, the directory */
+        } else if (next) { /* a directory on the way: no symlink */
+            fd = openat(cur, part,
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        } else {
+            fd = openat(cur, part, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+        }
+        int err = errno;
+        close(cur);
+        errno = err;
+        cur = fd;
+        part = next;
+        if (cur >= 0 && !part) {
+            return cur;
+        }
+    }
+    if (cur >= 0) { /* rel had no component */
+        close(cur);
+        errno = EINVAL;
+    }
+    return -1;
 }
 
 size_t drv__rt_sanitize(char *out, size_t size, const char *in)
@@ -78,21 +119,27 @@ json_t *drv__rt_env(const drv__rt_attempt_t *ra)
     return env;
 }
 
-/* Read one secret into `value` (SECRET_MAX + 1 bytes); -1 with errstr. */
+/* Read one secret into `value` (SECRET_MAX + 1 bytes); -1 with errstr.
+ * The name is resolved beneath the store, through no symlink. */
 static int read_secret(const char *dir, const char *from, char *value,
                        char *errstr, size_t errstr_size)
 {
     const char *ref = drv_job_secret_ref(from);
-    char path[1024];
-    if (strstr(ref, "..") ||
-        snprintf(path, sizeof(path), "%s/%s", dir, ref) >= (int)sizeof(path)) {
-        drv_errstr_set(errstr, errstr_size,
-                       DRV_REASON_SECRETS ": secret %s: not a secret name",
-                       from);
+    int fd = !*ref || strstr(ref, "..") ? (errno = EINVAL, -1)
+                                        : drv__rt_open_beneath(dir, ref,
+                                                               O_RDONLY, 0);
+    if (fd < 0) {
+        drv_errstr_set(errstr, errstr_size, DRV_REASON_SECRETS ": secret %s: %s",
+                       from,
+                       errno == EINVAL ? "not a secret name"
+                       : errno == ELOOP || errno == EXDEV || errno == ENOTDIR
+                           ? "not a file of the secret store"
+                           : strerror(errno));
         return -1;
     }
-    FILE *fp = fopen(path, "r");
+    FILE *fp = fdopen(fd, "r");
     if (!fp) {
+        close(fd);
         drv_errstr_set(errstr, errstr_size, DRV_REASON_SECRETS ": secret %s: %s",
                        from, strerror(errno));
         return -1;
@@ -154,42 +201,50 @@ out:
     return ret;
 }
 
-int drv__rt_log_path(const drv__rt_attempt_t *ra, char *path, size_t size)
+int drv__rt_log_open(const drv__rt_attempt_t *ra)
 {
     const char *dir = drv_conf_get(ra->host->conf, "worker.log.dir");
-    if (!dir || !*dir) {
+    char rel[200];
+    if (!dir || !*dir || !drv_job_id_valid(ra->job->id, true)) {
+        return -1; /* the id was checked at decoding; once more here */
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
         return -1;
     }
-    snprintf(path, size, "%s/%s", dir, ra->job->id);
-    mkdir(path, 0755);
-    snprintf(path, size, "%s/%s/%d.log", dir, ra->job->id, ra->job->attempt);
-    return 0;
+    (void)mkdirat(dfd, ra->job->id, 0755);
+    close(dfd);
+    snprintf(rel, sizeof(rel), "%s/%d.log", ra->job->id, ra->job->attempt);
+    return drv__rt_open_beneath(dir, rel, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 }
 
-void drv__rt_log_keep(const char *path, const char *buf, size_t len,
-                      bool truncated)
+void drv__rt_log_keep(const drv__rt_attempt_t *ra, const char *buf,
+                      size_t len, bool truncated)
 {
-    FILE *fp = fopen(path, "w");
-    if (!fp) {
+    int fd = drv__rt_log_open(ra);
+    if (fd < 0) {
         return;
     }
-    fwrite(buf, 1, len, fp);
-    if (truncated) {
-        log_marker(fp);
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, buf + off, len - off);
+        if (w <= 0) {
+            break;
+        }
+        off += (size_t)w;
     }
-    fclose(fp);
+    if (truncated) {
+        log_marker(fd);
+    }
+    close(fd);
 }
 
-void drv__rt_log_bound(const char *path)
+void drv__rt_log_bound(int fd)
 {
     struct stat st;
-    if (stat(path, &st) == 0 && st.st_size > DRV__RT_LOG_MAX &&
-        truncate(path, DRV__RT_LOG_MAX) == 0) {
-        FILE *fp = fopen(path, "a");
-        if (fp) {
-            log_marker(fp);
-            fclose(fp);
-        }
+    if (fstat(fd, &st) == 0 && st.st_size > DRV__RT_LOG_MAX &&
+        ftruncate(fd, DRV__RT_LOG_MAX) == 0 &&
+        lseek(fd, 0, SEEK_END) >= 0) {
+        log_marker(fd);
     }
 }
 

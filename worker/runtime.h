@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "drover/conf.h"
 #include "drover/err.h"
@@ -144,17 +145,26 @@ json_t *drv__rt_env(const drv__rt_attempt_t *ra);
 int drv__rt_secrets(const drv__rt_attempt_t *ra, json_t *env, char *errstr,
                     size_t errstr_size);
 
-/* worker.log.dir/<job>/<attempt>.log, making the job's directory; -1 when
- * no log directory is configured. */
-int drv__rt_log_path(const drv__rt_attempt_t *ra, char *path, size_t size);
+/* Open `rel` beneath directory `dir` (open(2) flags and mode) one
+ * component at a time with O_NOFOLLOW: through no symlink, and no "." or
+ * "..", so never outside `dir` (`dir` itself is the operator's and may be
+ * a link). The fd, or -1 with errno (ELOOP or ENOTDIR for a symlink,
+ * EXDEV for a "." or ".." component). */
+int drv__rt_open_beneath(const char *dir, const char *rel, int flags,
+                         mode_t mode);
 
-/* Write `len` bytes of output to `path`, with the truncation marker when
- * `truncated`. */
-void drv__rt_log_keep(const char *path, const char *buf, size_t len,
-                      bool truncated);
+/* Open worker.log.dir/<job>/<attempt>.log for writing (made, truncated),
+ * making the job's directory; -1 when there is no log directory or it
+ * cannot be opened beneath it without a symlink. */
+int drv__rt_log_open(const drv__rt_attempt_t *ra);
 
-/* Cut the file at `path` to DRV__RT_LOG_MAX bytes plus the marker. */
-void drv__rt_log_bound(const char *path);
+/* Write `len` bytes of output to the attempt's log file, with the
+ * truncation marker when `truncated`. */
+void drv__rt_log_keep(const drv__rt_attempt_t *ra, const char *buf,
+                      size_t len, bool truncated);
+
+/* Cut the log file open as `fd` to DRV__RT_LOG_MAX bytes plus the marker. */
+void drv__rt_log_bound(int fd);
 
 /* worker.stop.grace.seconds. */
 int drv__rt_grace_s(const drv__rt_host_t *host);

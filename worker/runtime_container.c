@@ -309,10 +309,11 @@ static bool ctr_oom_killed(drv__rt_attempt_t *ra, int exit_code, bool stopped)
 static void ctr_collect(drv__rt_attempt_t *ra)
 {
     ctr_t *c = ra->state;
-    char e[DRV_ERRSTR_SIZE], path[1024];
+    char e[DRV_ERRSTR_SIZE];
     size_t len;
     int truncated = 0;
-    if (drv__rt_log_path(ra, path, sizeof(path)) != 0) {
+    const char *dir = drv_conf_get(ra->host->conf, "worker.log.dir");
+    if (!dir || !*dir) {
         return;
     }
     char *out = drv_docker_logs(c->dk, ra->cid, DRV__RT_LOG_MAX, &len,
@@ -322,7 +323,7 @@ static void ctr_collect(drv__rt_attempt_t *ra)
                 "%s: %s", ra->job->id, e);
         return;
     }
-    drv__rt_log_keep(path, out, len, truncated != 0);
+    drv__rt_log_keep(ra, out, len, truncated != 0);
     free(out);
 }
 

@@ -41,7 +41,7 @@ typedef struct cg {
 /* The attempt's process, from prepare to cleanup (the attempt thread). */
 typedef struct proc {
     cg_t cg;
-    char logpath[1024]; /* "" for none */
+    int logfd;          /* the attempt's log file; -1 for none */
     char scratch[300];  /* working directory; "/" when none was made */
     char **argv, **envp; /* from prepare until the clone */
     pid_t pid;           /* -1 until started */
@@ -266,7 +266,7 @@ static void str_vector_free(char **v)
 typedef struct spawn {
     char **argv, **envp;
     const char *procs[2]; /* cgroup.procs files to join ("" if none) */
-    const char *logpath;  /* "" for /dev/null */
+    int logfd;            /* the log file (-1: /dev/null) */
     const char *dir;      /* working directory */
 } spawn_t;
 
@@ -298,9 +298,7 @@ static int spawn_child(void *arg)
             close(fd);
         }
     }
-    int o = sp->logpath[0]
-                ? open(sp->logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644)
-                : open("/dev/null", O_WRONLY);
+    int o = sp->logfd >= 0 ? sp->logfd : open("/dev/null", O_WRONLY);
     int in = open("/dev/null", O_RDONLY);
     if (o >= 0) {
         dup2(o, 1);
@@ -379,6 +377,7 @@ static int proc_prepare(drv__rt_attempt_t *ra, char *errstr,
     proc_t *p = drv_calloc(1, sizeof(*p));
     p->pid = -1;
     p->pfd = -1;
+    p->logfd = -1;
     snprintf(p->scratch, sizeof(p->scratch), "/");
     ra->state = p;
     json_t *cmd = json_object_get(ra->run, "command");
@@ -400,9 +399,9 @@ static int proc_prepare(drv__rt_attempt_t *ra, char *errstr,
     cg_prefix(ra->host, prefix, sizeof(prefix));
     snprintf(cgname, sizeof(cgname), "%s%.200s", prefix, name);
     cg_make(ra, cgname, &p->cg);
-    if (drv__rt_log_path(ra, p->logpath, sizeof(p->logpath)) != 0) {
-        p->logpath[0] = '\0';
-    }
+    /* opened here, beneath the log directory through no symlink; the
+     * child only duplicates it (O_CLOEXEC: no other child inherits it) */
+    p->logfd = drv__rt_log_open(ra);
     const char *tmp = getenv("TMPDIR");
     snprintf(p->scratch, sizeof(p->scratch), "%s/drover-%.200s-XXXXXX",
              tmp && *tmp ? tmp : "/tmp", name);
@@ -428,7 +427,7 @@ static int proc_start(drv__rt_attempt_t *ra, char *errstr, size_t errstr_size)
     spawn_t sp = {.argv = p->argv,
                   .envp = p->envp,
                   .procs = {procs_mem, procs_cpu},
-                  .logpath = p->logpath,
+                  .logfd = p->logfd,
                   .dir = p->scratch};
     p->pid = spawn(&sp);
     int spawn_errno = errno;
@@ -520,8 +519,8 @@ static void proc_collect(drv__rt_attempt_t *ra)
     }
     cg_remove(p->cg.mem);
     cg_remove(p->cg.cpu);
-    if (p->logpath[0]) {
-        drv__rt_log_bound(p->logpath);
+    if (p->logfd >= 0) {
+        drv__rt_log_bound(p->logfd);
     }
 }
 
@@ -540,6 +539,9 @@ static void proc_cleanup(drv__rt_attempt_t *ra)
     str_vector_free(p->envp);
     if (p->pfd >= 0) {
         close(p->pfd);
+    }
+    if (p->logfd >= 0) {
+        close(p->logfd);
     }
     DRV_FREE(ra->state);
 }

@@ -6,6 +6,7 @@
  * running is needed.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ static void teardown(void)
 
 static drv__rt_attempt_t attempt_of(json_t *run, drv__job_t *job)
 {
-    snprintf(job->id, sizeof(job->id), "job:1/x");
+    snprintf(job->id, sizeof(job->id), "job-1x");
     job->attempt = 2;
     job->vcpus = 0.5;
     job->memory_mib = 64;
@@ -47,7 +48,10 @@ START_TEST(test_runtime_names_are_sanitised)
     drv__job_t job = {0};
     drv__rt_attempt_t ra = attempt_of(NULL, &job);
     drv__rt_name(&ra, name, sizeof(name));
-    ck_assert_str_eq(name, "job_1_x-2");
+    ck_assert_str_eq(name, "job-1x-2");
+    snprintf(job.id, sizeof(job.id), "p:1");
+    drv__rt_name(&ra, name, sizeof(name));
+    ck_assert_str_eq(name, "p_1-2");
     ck_assert_int_eq(drv__rt_sanitize(name, 4, "a.b.c"), 3);
     ck_assert_str_eq(name, "a_b");
 }
@@ -55,17 +59,23 @@ END_TEST
 
 START_TEST(test_runtime_log_is_bounded_with_marker)
 {
-    char path[] = "/tmp/drv-test-attempt-log-XXXXXX", want[80];
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
+    char dir[] = "/tmp/drv-test-logs-XXXXXX", path[128], want[80];
+    char e[DRV_ERRSTR_SIZE];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(drv_conf_set(conf, "worker.log.dir", dir, e, sizeof(e)),
+                     DRV_CONF_OK);
+    drv__job_t job = {0};
+    drv__rt_attempt_t ra = attempt_of(NULL, &job);
     size_t big = DRV__RT_LOG_MAX + 100;
     char *buf = calloc(1, big);
     memset(buf, 'x', big);
-    drv__rt_log_keep(path, buf, big, false);
-    drv__rt_log_bound(path);
+    drv__rt_log_keep(&ra, buf, big, false); /* all of it, then bounded */
     free(buf);
-    char e[DRV_ERRSTR_SIZE];
+    snprintf(path, sizeof(path), "%s/job-1x/2.log", dir);
+    int fd = open(path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    drv__rt_log_bound(fd);
+    close(fd);
     size_t len;
     char *text = drv_read_file(path, &len, e, sizeof(e));
     ck_assert_msg(text != NULL, "%s", e);
@@ -75,6 +85,36 @@ START_TEST(test_runtime_log_is_bounded_with_marker)
     ck_assert_str_eq(text + DRV__RT_LOG_MAX, want);
     free(text);
     unlink(path);
+    snprintf(path, sizeof(path), "%s/job-1x", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+END_TEST
+
+/* The log file is made beneath worker.log.dir through no symlink: a job
+ * directory someone made a link to elsewhere is not written through. */
+START_TEST(test_runtime_log_never_follows_a_symlink)
+{
+    char dir[] = "/tmp/drv-test-logs-XXXXXX", away[] = "/tmp/drv-away-XXXXXX";
+    char link[128], path[160], e[DRV_ERRSTR_SIZE];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_ptr_nonnull(mkdtemp(away));
+    ck_assert_int_eq(drv_conf_set(conf, "worker.log.dir", dir, e, sizeof(e)),
+                     DRV_CONF_OK);
+    snprintf(link, sizeof(link), "%s/job-1x", dir);
+    ck_assert_int_eq(symlink(away, link), 0);
+    drv__job_t job = {0};
+    drv__rt_attempt_t ra = attempt_of(NULL, &job);
+    ck_assert_int_lt(drv__rt_log_open(&ra), 0);
+    drv__rt_log_keep(&ra, "x", 1, false);
+    snprintf(path, sizeof(path), "%s/2.log", away);
+    ck_assert_int_ne(access(path, F_OK), 0); /* nothing written there */
+    unlink(link);
+    /* an id that is no job id names no file at all */
+    snprintf(job.id, sizeof(job.id), "..");
+    ck_assert_int_lt(drv__rt_log_open(&ra), 0);
+    rmdir(away);
+    rmdir(dir);
 }
 END_TEST
 
@@ -86,7 +126,7 @@ START_TEST(test_runtime_container_spec_long_tmpfs_options)
     memset(b, 'B', 4000);
     b[4000] = '\0';
     json_t *run = json_pack(
-        "{s:s,s:s,s:{s:[{s:s,s:i,s:[s,s]}]}}", "jobId", "job:1/x", "image",
+        "{s:s,s:s,s:{s:[{s:s,s:i,s:[s,s]}]}}", "jobId", "job-1x", "image",
         "busybox", "linuxParameters", "tmpfs", "containerPath", "/scratch",
         "size", 16, "mountOptions", a, b);
     drv__job_t job = {0};
@@ -108,7 +148,7 @@ START_TEST(test_runtime_container_spec_long_tmpfs_options)
     json_t *labels = json_object_get(spec, "Labels");
     ck_assert_str_eq(json_string_value(json_object_get(labels,
                                                        "drover.job-id")),
-                     "job:1/x");
+                     "job-1x");
     ck_assert_str_eq(json_string_value(json_object_get(labels,
                                                        "drover.worker")),
                      "w1");
@@ -130,7 +170,7 @@ START_TEST(test_runtime_env_carries_the_batch_variables)
     job.array_size = 10;
     json_t *env = drv__rt_env(&ra);
     char *text = json_dumps(env, 0);
-    const char *want[] = {"\"A=1\"", "\"AWS_BATCH_JOB_ID=job:1/x\"",
+    const char *want[] = {"\"A=1\"", "\"AWS_BATCH_JOB_ID=job-1x\"",
                           "\"DROVER_JOB_ATTEMPT=2\"", "\"AWS_BATCH_JQ_NAME=q1\"",
                           "\"AWS_BATCH_CE_NAME=local\"",
                           "\"AWS_BATCH_JOB_ARRAY_INDEX=3\"",
@@ -166,8 +206,16 @@ START_TEST(test_runtime_secrets_are_read_and_refused_by_name)
                      DRV_CONF_OK);
     ck_assert_int_eq(drv__rt_secrets(&ra, env, e, sizeof(e)), 0);
     ck_assert_str_eq(json_string_value(json_array_get(env, 0)), "DB=s3cret");
-    const char *bad[] = {"../db", "nope"};
-    for (size_t i = 0; i < 2; i++) {
+    /* a secret that is a link out of the store is not read */
+    char outside[] = "/tmp/drv-test-outside-XXXXXX", link[80];
+    int ofd = mkstemp(outside);
+    ck_assert_int_ge(ofd, 0);
+    ck_assert_int_eq(write(ofd, "stolen", 6), 6);
+    close(ofd);
+    snprintf(link, sizeof(link), "%s/evil", dir);
+    ck_assert_int_eq(symlink(outside, link), 0);
+    const char *bad[] = {"../db", "nope", "evil", "/etc/passwd", ""};
+    for (size_t i = 0; i < 5; i++) {
         json_string_set(json_object_get(json_array_get(json_object_get(
                                             run, "secrets"),
                                         0),
@@ -175,8 +223,13 @@ START_TEST(test_runtime_secrets_are_read_and_refused_by_name)
                         bad[i]);
         ck_assert_int_eq(drv__rt_secrets(&ra, env, e, sizeof(e)), -1);
         ck_assert(drv_str_has_prefix(e, DRV_REASON_SECRETS));
-        ck_assert_msg(strstr(e, bad[i]) && !strstr(e, "s3cret"), "%s", e);
+        ck_assert_msg(strstr(e, bad[i]) && !strstr(e, "s3cret") &&
+                          !strstr(e, "stolen"),
+                      "%s", e);
     }
+    ck_assert_uint_eq(json_array_size(env), 1); /* only DB, read before */
+    unlink(link);
+    unlink(outside);
     unlink(path);
     rmdir(dir);
     json_decref(env);
@@ -219,6 +272,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_runtime_names_are_sanitised);
     tcase_add_test(tc, test_runtime_log_is_bounded_with_marker);
+    tcase_add_test(tc, test_runtime_log_never_follows_a_symlink);
     tcase_add_test(tc, test_runtime_env_carries_the_batch_variables);
     tcase_add_test(tc, test_runtime_secrets_are_read_and_refused_by_name);
     suite_add_tcase(s, tc);
