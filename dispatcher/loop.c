@@ -69,9 +69,7 @@ static bool health(void *opaque, char *text, size_t size)
 }
 
 /* The dispatcher's metrics: name, type, help. */
-static const struct {
-    const char *name, *type, *help;
-} metrics[] = {
+static const drv_metric_family_t metrics[] = {
     {"drover_dispatcher_active", "gauge",
      "1 while this dispatcher holds the leader lock"},
     {"drover_jobs", "gauge", "jobs by queue and status (refreshed every 5 s)"},
@@ -86,14 +84,6 @@ static const struct {
     {"drover_kafka_consumer_lag", "gauge",
      "messages not yet consumed, by topic and partition"},
 };
-
-static void declare_metrics(drv_metrics_t *m)
-{
-    for (size_t i = 0; i < DRV_ARRAY_SIZE(metrics); i++) {
-        drv_metrics_declare(m, metrics[i].name, metrics[i].type,
-                            metrics[i].help);
-    }
-}
 
 /* What every handle has: configuration, the database, the codec and the
  * metrics registry. */
@@ -112,7 +102,8 @@ static drv_disp_t *disp_base(const drv_conf_t *conf, drv_log_t *log,
                                           "dispatcher.dependency.grace.ms");
     disp->cache = drv_submission_cache_new();
     disp->metrics = drv_metrics_new();
-    declare_metrics(disp->metrics);
+    drv_metrics_declare_all(disp->metrics, metrics,
+                            DRV_ARRAY_SIZE(metrics));
     disp->db_ok_ms = drv_now_ms();
     if (!(disp->pg = drv_pg_connect(drv_conf_get(conf, "pg.conninfo"), log, e,
                                     sizeof(e)))) {

@@ -114,9 +114,7 @@ static void heartbeat(drv_wrk_t *wrk, bool draining)
 }
 
 /* The worker's metric families. */
-static const struct family {
-    const char *name, *type, *help;
-} families[] = {
+static const drv_metric_family_t families[] = {
     {"drover_worker_running_attempts", "gauge", "attempts running on this worker"},
     {"drover_worker_free_vcpus", "gauge", "vCPUs this worker can still give"},
     {"drover_worker_free_memory_mib", "gauge",
@@ -185,10 +183,8 @@ drv_wrk_t *drv__wrk_alloc(const drv_conf_t *conf, drv_log_t *log,
     wrk->seen = drv_strset_new();
     atomic_init(&wrk->loop_ok_ms, drv_now_ms());
     wrk->metrics = drv_metrics_new();
-    for (size_t i = 0; i < DRV_ARRAY_SIZE(families); i++) {
-        drv_metrics_declare(wrk->metrics, families[i].name, families[i].type,
-                            families[i].help);
-    }
+    drv_metrics_declare_all(wrk->metrics, families,
+                            DRV_ARRAY_SIZE(families));
     return wrk;
 }
 

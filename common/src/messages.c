@@ -17,6 +17,16 @@ static int64_t num(json_t *o, const char *name)
     return (int64_t)json_integer_value(json_object_get(o, name));
 }
 
+/* Whether string s (nullable) has at most max bytes. */
+static bool fits(const char *s, size_t max)
+{
+    return !s || strlen(s) <= max;
+}
+
+/* Longest worker id, container id or log stream name a report may carry;
+ * reasons are bounded by DRV_REASON_MAX (the worker writes no longer). */
+#define NAME_MAX_BYTES 255
+
 static const char *decode_status(json_t *o, drv_msg_status_t *st)
 {
     json_t *ec = json_object_get(o, "exitCode");
@@ -35,6 +45,14 @@ static const char *decode_status(json_t *o, drv_msg_status_t *st)
     if (!drv_job_id_valid(st->job_id, true) || !st->worker || !s ||
         drv_job_status_parse(s, &st->status) != 0) {
         return "a JobStatus needs a job id, worker and a status";
+    }
+    if (!fits(st->worker, NAME_MAX_BYTES) ||
+        !fits(st->container_id, NAME_MAX_BYTES) ||
+        !fits(st->log_stream, NAME_MAX_BYTES) ||
+        !fits(st->reason, DRV_REASON_MAX) ||
+        !fits(st->status_reason, DRV_REASON_MAX)) {
+        return "a JobStatus's worker, containerId and logStreamName have at "
+               "most 255 bytes, its reasons at most 1024";
     }
     if (st->status != DRV_JOB_STARTING && st->status != DRV_JOB_RUNNING &&
         st->status != DRV_JOB_SUCCEEDED && st->status != DRV_JOB_FAILED) {
@@ -55,9 +73,12 @@ static const char *decode_heartbeat(json_t *o, drv_msg_heartbeat_t *hb)
         .started_at = num(o, "startedAt"),
         .timestamp = num(o, "timestamp"),
         .draining = json_is_true(json_object_get(o, "draining"))};
-    return hb->worker && hb->compute_environment
+    return hb->worker && *hb->worker && fits(hb->worker, NAME_MAX_BYTES) &&
+                   hb->compute_environment &&
+                   drv_resource_name_valid(hb->compute_environment)
                ? NULL
-               : "a WorkerHeartbeat needs worker and computeEnvironment";
+               : "a WorkerHeartbeat needs a worker (at most 255 bytes) and "
+                 "a compute environment name";
 }
 
 static const char *decode_request(json_t *o, drv_msg_t *m)

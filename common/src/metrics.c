@@ -50,6 +50,15 @@ void drv_metrics_declare(drv_metrics_t *m, const char *name, const char *type,
     pthread_mutex_unlock(&m->lock);
 }
 
+void drv_metrics_declare_all(drv_metrics_t *m,
+                             const drv_metric_family_t *families, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        drv_metrics_declare(m, families[i].name, families[i].type,
+                            families[i].help);
+    }
+}
+
 static void update(drv_metrics_t *m, const char *name, const char *labels,
                    double v, bool add)
 {

@@ -20,6 +20,15 @@ void drv_metrics_destroy(drv_metrics_t *m);
 /* Declare a family: type "counter" or "gauge". */
 void drv_metrics_declare(drv_metrics_t *m, const char *name, const char *type,
                          const char *help);
+
+/* One metric family of a program's table: drv_metrics_declare_all. */
+typedef struct drv_metric_family {
+    const char *name, *type, *help;
+} drv_metric_family_t;
+
+/** @brief drv_metrics_declare for each of the n families of a table. */
+void drv_metrics_declare_all(drv_metrics_t *m,
+                             const drv_metric_family_t *families, size_t n);
 /* Add to a sample (labels: Prometheus label text without braces, e.g.
  * `queue="default"`, or NULL). */
 void drv_metrics_add(drv_metrics_t *m, const char *name, const char *labels,

@@ -207,6 +207,26 @@ START_TEST(test_messages_job_ids_checked)
     json_object_set_new(st, "jobId", json_string("a/b"));
     ck_assert_int_eq(roundtrip("JobStatus", st, &m, e, sizeof(e)),
                      DRV_ERR_INVALID);
+    /* a report's names and reasons are bounded (a forged sender cannot
+     * store 64 KiB per attempt) */
+    char big[DRV_REASON_MAX + 2];
+    memset(big, 'r', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    st = status("FAILED");
+    json_object_set_new(st, "statusReason", json_string(big));
+    ck_assert_int_eq(roundtrip("JobStatus", st, &m, e, sizeof(e)),
+                     DRV_ERR_INVALID);
+    ck_assert_msg(strstr(e, "reasons at most 1024"), "%s", e);
+    big[DRV_REASON_MAX] = '\0'; /* exactly the bound */
+    st = status("FAILED");
+    json_object_set_new(st, "statusReason", json_string(big));
+    ck_assert_int_eq(roundtrip("JobStatus", st, &m, e, sizeof(e)), DRV_OK);
+    drv_msg_clear(&m);
+    big[256] = '\0';
+    st = status("RUNNING");
+    json_object_set_new(st, "worker", json_string(big));
+    ck_assert_int_eq(roundtrip("JobStatus", st, &m, e, sizeof(e)),
+                     DRV_ERR_INVALID);
 }
 END_TEST
 
