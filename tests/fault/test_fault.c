@@ -36,9 +36,14 @@ static json_t *expect;   /* id -> {"status": S, "code": C, "kind": K} */
 static json_t *deps;     /* id -> [dependency ids] (job must start after) */
 static char rec_dir[1024];
 
+/* t() prints the wall clock in microseconds (busybox has no date +%N).
+ * adjtimex's tv_usec holds nanoseconds when the kernel's clock status
+ * has STA_NANO (0x2000): printed as microseconds they lost their leading
+ * zeros' worth of digits, and a start could compare as earlier than a
+ * dependency's end (a false "started before its dependency stopped"). */
 static const char *job_sh =
-    "t() { adjtimex | awk '/tv_sec/{s=$2} /tv_usec/{u=$2} "
-    "END{printf \"%d%06d\", s, u}'; }\n"
+    "t() { adjtimex | awk '/status/{st=$2} /tv_sec/{s=$2} /tv_usec/{u=$2} "
+    "END{if (int(st/8192)%2) u=int(u/1000); printf \"%d%06d\", s, u}'; }\n"
     "code=$2\n"
     "if [ -n \"$AWS_BATCH_JOB_ARRAY_INDEX\" ] && [ \"$3\" -gt 0 ] && "
     "[ $((AWS_BATCH_JOB_ARRAY_INDEX % $3)) -eq 7 ]; then code=3; fi\n"
