@@ -33,6 +33,7 @@
 #include "drover/job.h"
 #include "drover/kafka.h"
 #include "drover/metrics.h"
+#include "drover/origin.h"
 #include "drover/pg.h"
 #include "drover/submission.h"
 
@@ -55,6 +56,7 @@ typedef struct drv__origin {
     const char *source, *key;
     const void *raw;
     size_t raw_len;
+    const char *signer, *sig; /* drover.origin, drover.sig (nullable) */
 } drv__origin_t;
 
 /* A list of job ids (owned strings). */
@@ -92,6 +94,8 @@ struct drv_disp {
     drv_kprod_t *kprod;   /* NULL in tests (drv__disp_new_offline) */
     drv_kcons_t *kcons;
     drv_job_limits_t limits;
+    bool check_origins;      /* dispatcher.worker.key.master is set */
+    drv_origin_key_t master; /* from which each worker's key derives */
     const char *region, *account;
     int64_t dep_grace_ms;
     /* outbox.c */

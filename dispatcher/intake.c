@@ -32,6 +32,39 @@ static bool belongs(drv_msg_type_t t, const char *source)
     }
 }
 
+/* A worker's record speaks only for the worker that signed it: the
+ * signature is the one of the origin it names, the record names that
+ * worker, and a heartbeat its compute environment (a report's compute
+ * environment is checked against the job's by the report statements). */
+static bool from_signer(drv_disp_t *disp, const drv__origin_t *from,
+                        drv__msg_t *m, char *why, size_t why_size)
+{
+    char worker[256], e[DRV_ERRSTR_SIZE];
+    if (!drv_origin_verify(&disp->master, from->signer, from->sig, from->raw,
+                           from->raw_len, m->origin_ce,
+                           sizeof(m->origin_ce), worker, sizeof(worker), e,
+                           sizeof(e))) {
+        drv_errstr_set(why, why_size, "refused %s: %s",
+                       drv_msg_type_name(m->msg.type), e);
+        return false;
+    }
+    bool hb = m->msg.type == DRV_MSG_HEARTBEAT;
+    const char *named = hb ? m->msg.u.heartbeat.worker : m->msg.u.status.worker;
+    if (strcmp(named, worker) != 0 ||
+        (hb && strcmp(m->msg.u.heartbeat.compute_environment,
+                      m->origin_ce) != 0)) {
+        drv_errstr_set(why, why_size,
+                       "refused %s: signed by worker %s of compute "
+                       "environment %s, it speaks for another",
+                       drv_msg_type_name(m->msg.type), worker, m->origin_ce);
+        return false;
+    }
+    if (!hb) {
+        m->msg.u.status.origin_ce = m->origin_ce;
+    }
+    return true;
+}
+
 int drv__intake_decode(drv_disp_t *disp, const drv__origin_t *from,
                        drv__msg_t *m)
 {
@@ -40,9 +73,14 @@ int drv__intake_decode(drv_disp_t *disp, const drv__origin_t *from,
     if (drv_msg_decode(disp->codec, from->raw, from->raw_len, &m->msg, why,
                        sizeof(why)) == DRV_OK &&
         belongs(m->msg.type, from->source)) {
-        return 0;
-    }
-    if (m->msg.obj) {
+        bool worker_record = m->msg.type == DRV_MSG_JOB_STATUS ||
+                             m->msg.type == DRV_MSG_HEARTBEAT;
+        if (!disp->check_origins || !worker_record ||
+            from_signer(disp, from, m, why, sizeof(why))) {
+            return 0;
+        }
+        drv_msg_clear(&m->msg);
+    } else if (m->msg.obj) {
         snprintf(why, sizeof(why), "a %s message does not belong on %s",
                  drv_msg_type_name(m->msg.type), from->source);
         drv_msg_clear(&m->msg);
@@ -264,6 +302,10 @@ static size_t decode_all(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
         const void *val = drv_kmsg_value(msgs[i], &len);
         drv__origin_t from = {.source = drv_kmsg_topic(msgs[i]),
                               .key = drv_kmsg_key(msgs[i]),
+                              .signer = drv_kmsg_header(msgs[i],
+                                                        DRV_ORIGIN_HEADER),
+                              .sig = drv_kmsg_header(msgs[i],
+                                                     DRV_ORIGIN_SIG_HEADER),
                               .raw = val ? val : "",
                               .raw_len = val ? len : 0};
         if (drv__intake_decode(disp, &from, &out[k]) == 0) {

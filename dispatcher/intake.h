@@ -20,6 +20,7 @@
 typedef struct drv__msg {
     drv__origin_t from;
     drv_msg_t msg;
+    char origin_ce[256]; /* a signed report's compute environment */
 } drv__msg_t;
 
 /* Decode message bytes into *m. 0, or -1 when the message is unusable:

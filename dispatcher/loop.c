@@ -100,6 +100,20 @@ static drv_disp_t *disp_base(const drv_conf_t *conf, drv_log_t *log,
         (int)drv_conf_get_int(conf, "job.timeout.min.seconds");
     disp->dep_grace_ms = drv_conf_get_int(conf,
                                           "dispatcher.dependency.grace.ms");
+    const char *master = drv_conf_get(conf, "dispatcher.worker.key.master");
+    disp->check_origins = master && *master;
+    if (disp->check_origins &&
+        drv_origin_key_parse(master, "dispatcher.worker.key.master",
+                             &disp->master, errstr, errstr_size) != 0) {
+        free(disp);
+        return NULL;
+    }
+    if (!disp->check_origins) {
+        drv_log(log, DRV_LOG_WARN, "dispatcher.unsigned", NULL,
+                "dispatcher.worker.key.master is not set: any client that "
+                "can write drover.status can report and heartbeat as any "
+                "worker");
+    }
     disp->cache = drv_submission_cache_new();
     disp->metrics = drv_metrics_new();
     drv_metrics_declare_all(disp->metrics, metrics,

@@ -6,6 +6,7 @@
 
 #include "dispatcher.h"
 #include "drover/daemon.h"
+#include "drover/origin.h"
 #include "drover/pg.h"
 
 static volatile sig_atomic_t stop;
@@ -19,7 +20,7 @@ static void on_signal(int sig)
 static void usage(FILE *fp)
 {
     fputs("usage: drover-dispatcher [--config FILE] [--set KEY=VALUE]... "
-          "[--migrate]\n"
+          "[--migrate | --worker-key CE/ID]\n"
           "\n"
           "Consumes job submissions and worker status from Kafka, keeps job\n"
           "state in PostgreSQL and releases runnable jobs to workers.\n"
@@ -27,10 +28,38 @@ static void usage(FILE *fp)
           "  -c, --config FILE   configuration file (default: $DROVER_CONFIG)\n"
           "  -s, --set K=V       set one configuration key\n"
           "      --migrate       apply database migrations and exit\n"
+          "      --worker-key CE/ID\n"
+          "                      print the signing key (worker.key) of worker\n"
+          "                      ID of compute environment CE, derived from\n"
+          "                      dispatcher.worker.key.master, and exit\n"
           "      --help-config   list every configuration key\n"
           "  -h, --help          this help\n"
           "  -V, --version       print the version\n",
           fp);
+}
+
+static int print_worker_key(const drv_conf_t *conf, const char *ce_id)
+{
+    char e[DRV_ERRSTR_SIZE], ce[256], hex[DRV_ORIGIN_SIG_HEX_SIZE];
+    drv_origin_key_t master, key;
+    const char *slash = strchr(ce_id, '/');
+    if (!slash || slash == ce_id || !slash[1] ||
+        (size_t)(slash - ce_id) >= sizeof(ce) || strlen(slash + 1) > 255) {
+        fprintf(stderr, "drover-dispatcher: --worker-key expects "
+                        "<compute environment>/<worker id>\n");
+        return 2;
+    }
+    if (drv_origin_key_parse(drv_conf_get(conf, "dispatcher.worker.key.master"),
+                             "dispatcher.worker.key.master", &master, e,
+                             sizeof(e)) != 0) {
+        fprintf(stderr, "drover-dispatcher: %s\n", e);
+        return 2;
+    }
+    snprintf(ce, sizeof(ce), "%.*s", (int)(slash - ce_id), ce_id);
+    drv_origin_derive(&master, ce, slash + 1, &key);
+    drv_origin_key_hex(&key, hex);
+    printf("%s\n", hex);
+    return 0;
 }
 
 static int migrate_only(const drv_conf_t *conf, drv_log_t *log)
@@ -65,7 +94,9 @@ int main(int argc, char **argv)
     }
     drv_log_t *log = drv_log_from_conf("dispatcher", conf);
     rc = 0;
-    if (o.migrate) {
+    if (o.worker_key) {
+        rc = print_worker_key(conf, o.worker_key);
+    } else if (o.migrate) {
         rc = migrate_only(conf, log);
     } else {
         signal(SIGINT, on_signal);

@@ -14,8 +14,10 @@
 /*
  * What the report statements share. Parameters: $1 job id, $2 attempt,
  * $3 worker, $4 container id, $5 the report's timestamp, $6 log stream,
- * $7 the worker process's start. The job's row is locked if this is its
- * current released attempt (j); the report is recorded on the attempt if
+ * $7 the worker process's start; the last parameter, `ce`, is the signed
+ * origin's compute environment (NULL where origins are not checked). The
+ * job's row is locked if this is its current released attempt on that
+ * compute environment (j); the report is recorded on the attempt if
  * its sender owns it, claiming it if nobody does (a, with `sets`); the
  * statement ends with the REPORT_TAIL columns.
  * "released IS NOT FALSE" (the column is NOT NULL) keeps the generic plan
@@ -23,9 +25,10 @@
  * partial index, whose dead entries (every job that ever ran, until a
  * vacuum) made this 0.7 ms on 30,000 jobs.
  */
-#define REPORT_LOCK                                                            \
+#define REPORT_LOCK(ce)                                                        \
     "WITH j AS (SELECT job_id, status FROM jobs WHERE job_id = $1 AND "       \
-    "attempts = $2::int AND released IS NOT FALSE FOR UPDATE), "
+    "attempts = $2::int AND released IS NOT FALSE AND (" ce "::text IS NULL " \
+    "OR compute_environment = " ce ") FOR UPDATE), "
 #define REPORT_RECORD(sets)                                                    \
     "a AS (UPDATE attempts SET worker = COALESCE(worker, $3), "               \
     "worker_started_at = COALESCE(worker_started_at, $7::bigint), "           \
@@ -55,9 +58,9 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_COUNT };
     "status_reason = COALESCE($10, status_reason)"
 
 /* STARTING or RUNNING from the owner moves the job ($8 the status, $9
- * now). */
+ * now, $10 ce). */
 #define PROGRESS_SQL                                                           \
-    REPORT_LOCK REPORT_RECORD("started_at = COALESCE($5::bigint, started_at)") \
+    REPORT_LOCK("$10") REPORT_RECORD("started_at = COALESCE($5::bigint, started_at)") \
     ", u AS (UPDATE jobs SET status = $8, updated_at = $9::bigint, "          \
     "started_at = CASE WHEN $8 = 'RUNNING' THEN $9::bigint ELSE "             \
     "jobs.started_at END FROM a, j WHERE jobs.job_id = a.job_id AND "         \
@@ -66,10 +69,10 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_COUNT };
     ROUTINE_RESULT
 
 /* SUCCEEDED from the owner records the outcome and finishes the job ($11
- * now, $12 the reason, bounded), giving back its capacity and waking its
- * dependents. */
+ * now, $12 the reason, bounded, $13 ce), giving back its capacity and
+ * waking its dependents. */
 #define SUCCEEDED_SQL                                                          \
-    REPORT_LOCK REPORT_RECORD(FINISH_SETS)                                    \
+    REPORT_LOCK("$13") REPORT_RECORD(FINISH_SETS)                                    \
     ", u AS (UPDATE jobs SET status = 'SUCCEEDED', status_reason = "          \
     "COALESCE($10, jobs.status_reason), updated_at = $11::bigint, "           \
     "stopped_at = $11::bigint, released = false, "                            \
@@ -81,9 +84,10 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_COUNT };
     ROUTINE_RESULT
 
 /* FAILED records the outcome; what it means is decided after, from the
- * retry strategy and whether a user stopped the job (enum ftail). */
+ * retry strategy and whether a user stopped the job (enum ftail); $11
+ * ce. */
 #define FAILED_SQL                                                             \
-    REPORT_LOCK REPORT_RECORD(FINISH_SETS)                                    \
+    REPORT_LOCK("$11") REPORT_RECORD(FINISH_SETS)                                    \
     " SELECT " REPORT_TAIL ", (SELECT COALESCE(x.resolved, p.resolved)->"     \
     "'retryStrategy' FROM jobs x LEFT JOIN jobs p ON p.job_id = "             \
     "x.array_parent WHERE x.job_id = $1), (SELECT is_cancelled OR "           \
@@ -121,11 +125,13 @@ drv_pg_stmt_t drv__report_stmt(drv__report_params_t *rp,
     snprintf(rp->now, sizeof(rp->now), "%" PRId64, drv_now_ms());
     if (rep->status == DRV_JOB_SUCCEEDED) {
         finish_params(rp, rep);
-        return (drv_pg_stmt_t){SUCCEEDED_SQL, 12, rp->p};
+        rp->p[12] = rep->origin_ce;
+        return (drv_pg_stmt_t){SUCCEEDED_SQL, 13, rp->p};
     }
     if (rep->status == DRV_JOB_FAILED) {
         finish_params(rp, rep);
-        return (drv_pg_stmt_t){FAILED_SQL, 10, rp->p};
+        rp->p[10] = rep->origin_ce; /* FAILED has no $11 now or $12 */
+        return (drv_pg_stmt_t){FAILED_SQL, 11, rp->p};
     }
     const char *p[] = {rep->job_id,
                        rp->att,
@@ -135,9 +141,10 @@ drv_pg_stmt_t drv__report_stmt(drv__report_params_t *rp,
                        rep->log_stream,
                        rp->inc,
                        drv_job_status_name(rep->status),
-                       rp->now};
+                       rp->now,
+                       rep->origin_ce};
     memcpy(rp->p, p, sizeof(p));
-    return (drv_pg_stmt_t){PROGRESS_SQL, 9, rp->p};
+    return (drv_pg_stmt_t){PROGRESS_SQL, 10, rp->p};
 }
 
 /* A report from a worker process that does not own its attempt (it is

@@ -21,7 +21,7 @@ typedef drv_msg_status_t drv__report_t;
 typedef struct drv__report_params {
     char att[16], ts[24], inc[24], now[24], code[16];
     char reason[DRV_CONTAINER_REASON_MAX + 1];
-    const char *p[12];
+    const char *p[13];
 } drv__report_params_t;
 
 /* STARTING, RUNNING and SUCCEEDED: one statement that needs nothing after

@@ -30,6 +30,21 @@ static const drv__rt_ops_t *const runtimes[] = {
     &drv__rt_hollow,
 };
 
+/* A record on drover.status, signed with worker.key when it is set. */
+static int send_status(drv_wrk_t *wrk, const char *key, const void *buf,
+                       size_t len, char *errstr, size_t errstr_size)
+{
+    char sig[DRV_ORIGIN_SIG_HEX_SIZE];
+    drv_kheader_t h[2] = {{DRV_ORIGIN_HEADER, wrk->origin},
+                          {DRV_ORIGIN_SIG_HEADER, sig}};
+    if (wrk->signs) {
+        drv_origin_sign(&wrk->key, wrk->origin, buf, len, sig);
+    }
+    return drv_kprod_send(wrk->kprod, DRV_TOPIC_STATUS, -1, key, buf, len,
+                          wrk->signs ? h : NULL, wrk->signs ? 2 : 0, errstr,
+                          errstr_size);
+}
+
 /* The real drv__report_fn: a JobStatus on drover.status. */
 static void report(drv_wrk_t *wrk, const char *job_id, int attempt,
                    const char *status, json_t *extra)
@@ -48,8 +63,7 @@ static void report(drv_wrk_t *wrk, const char *job_id, int attempt,
     size_t len;
     if (drv_codec_encode(wrk->codec, "JobStatus", msg, &buf, &len, e,
                          sizeof(e)) != 0 ||
-        drv_kprod_send(wrk->kprod, DRV_TOPIC_STATUS, -1, job_id, buf, len,
-                       NULL, 0, e, sizeof(e)) != 0) {
+        send_status(wrk, job_id, buf, len, e, sizeof(e)) != 0) {
         json_t *f = drv_log_job(job_id);
         drv_log(wrk->log, DRV_LOG_ERROR, "worker.report_failed", f,
                 "could not report %s: %s", status, e);
@@ -106,8 +120,7 @@ static void heartbeat(drv_wrk_t *wrk, bool draining)
     size_t len;
     if (drv_codec_encode(wrk->codec, "WorkerHeartbeat", hb, &buf, &len, e,
                          sizeof(e)) == 0) {
-        drv_kprod_send(wrk->kprod, DRV_TOPIC_STATUS, -1, wrk->id, buf, len,
-                       NULL, 0, e, sizeof(e));
+        send_status(wrk, wrk->id, buf, len, e, sizeof(e));
         free(buf);
     }
     json_decref(hb);
@@ -149,7 +162,16 @@ drv_wrk_t *drv__wrk_alloc(const drv_conf_t *conf, drv_log_t *log,
                        name ? name : "");
         return NULL;
     }
+    drv_origin_key_t key = {{0}};
+    const char *key_hex = drv_conf_get(conf, "worker.key");
+    bool signs = key_hex && *key_hex;
+    if (signs && drv_origin_key_parse(key_hex, "worker.key", &key, errstr,
+                                      errstr_size) != 0) {
+        return NULL;
+    }
     drv_wrk_t *wrk = drv_calloc(1, sizeof(*wrk));
+    wrk->signs = signs;
+    wrk->key = key;
     pthread_mutex_init(&wrk->lock, NULL);
     pthread_cond_init(&wrk->cond, NULL);
     wrk->conf = conf;
@@ -166,6 +188,14 @@ drv_wrk_t *drv__wrk_alloc(const drv_conf_t *conf, drv_log_t *log,
         char host[200];
         drv_hostname(host, sizeof(host));
         snprintf(wrk->id, sizeof(wrk->id), "%s-%d", host, (int)getpid());
+    }
+    if (!drv_origin_name(wrk->ce, wrk->id, wrk->origin,
+                         sizeof(wrk->origin))) {
+        drv_errstr_set(errstr, errstr_size,
+                       "worker.id and worker.compute.environment must be "
+                       "at most 255 bytes each");
+        drv_wrk_destroy(wrk);
+        return NULL;
     }
     wrk->rt_host = (drv__rt_host_t){
         .conf = conf, .log = log, .worker_id = wrk->id, .ce = wrk->ce};
@@ -202,6 +232,11 @@ drv_wrk_t *drv_wrk_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
                                      errstr, errstr_size))) {
         drv_wrk_destroy(wrk);
         return NULL;
+    }
+    if (!wrk->signs) {
+        drv_log(log, DRV_LOG_WARN, "worker.unsigned", NULL,
+                "worker.key is not set: this worker's reports are unsigned, "
+                "and a dispatcher that checks origins will refuse them");
     }
     snprintf(group, sizeof(group), "drover-worker.%s", wrk->ce);
     if (!(wrk->codec = drv_codec_from_conf(conf, errstr, errstr_size)) ||

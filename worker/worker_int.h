@@ -26,6 +26,7 @@
 #include "drover/avro_codec.h"
 #include "drover/kafka.h"
 #include "drover/metrics.h"
+#include "drover/origin.h"
 #include "drover/strset.h"
 #include "runtime.h"
 #include "worker.h"
@@ -84,6 +85,9 @@ struct drv_wrk {
     drv_metrics_t *metrics; /* thread-safe itself */
     drv_codec_t *codec;     /* thread-safe itself */
     drv_kprod_t *kprod;     /* thread-safe itself */
+    bool signs;             /* worker.key is set: records are signed */
+    drv_origin_key_t key;   /* worker.key */
+    char origin[DRV_ORIGIN_NAME_SIZE]; /* "<ce>/<id>" */
     /* main thread only */
     drv_kcons_t *kcons;
     drv_kcons_t *kctl; /* drover.control.<ce>, a group of its own */

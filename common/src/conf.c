@@ -54,6 +54,12 @@ static const prop_t props[] = {
     {"dispatcher.worker.lease.ms", T_INT, "30000", 1000, 86400000, false,
      "a worker silent this long loses its attempts (host lost; retried "
      "where the retry strategy allows)"},
+    {"dispatcher.worker.key.master", T_STR, "", 0, 0, true,
+     "secret (64 hex digits) from which each worker's signing key is "
+     "derived (drover-dispatcher --worker-key CE ID prints one); when set, "
+     "a report or heartbeat is applied only if signed with the key of the "
+     "worker and compute environment it names (empty: reports are not "
+     "authenticated, a warning at start)"},
     {"job.timeout.min.seconds", T_INT, "60", 1, 86400, false,
      "smallest attemptDurationSeconds accepted (AWS: 60)"},
     {"worker.id", T_STR, "", 0, 0, false,
@@ -79,6 +85,9 @@ static const prop_t props[] = {
     {"worker.capabilities", T_STR, "", 0, 0, false,
      "Linux capabilities kept in containers, e.g. CHOWN,SETUID (default: "
      "none; privileged jobs, where allowed, keep all)"},
+    {"worker.key", T_STR, "", 0, 0, true,
+     "this worker's signing key (64 hex digits, from drover-dispatcher "
+     "--worker-key): it signs every report and heartbeat"},
     {"worker.pids.limit", T_INT, "1024", 16, 1LL << 22, false,
      "pids limit of every container"},
     {"worker.log.dir", T_STR, "", 0, 0, false,
@@ -248,10 +257,21 @@ static char *trim(char *s)
     return s;
 }
 
-int drv_conf_load_file(drv_conf_t *conf, const char *path, char *errstr,
-                       size_t errstr_size)
+/* `include = PATH` reads another file at that point (a later line
+ * overrides it); a relative PATH is taken from the including file's
+ * directory. */
+#define CONF_INCLUDE_DEPTH 8
+
+static int load_file(drv_conf_t *conf, const char *path, int depth,
+                     char *errstr, size_t errstr_size)
 {
     char inner[DRV_ERRSTR_SIZE];
+    if (depth > CONF_INCLUDE_DEPTH) {
+        drv_errstr_set(errstr, errstr_size,
+                       "%s: includes nest deeper than %d files", path,
+                       CONF_INCLUDE_DEPTH);
+        return -1;
+    }
     char *text = drv_read_file(path, NULL, errstr, errstr_size);
     if (!text) {
         return -1;
@@ -276,7 +296,24 @@ int drv_conf_load_file(drv_conf_t *conf, const char *path, char *errstr,
             goto out;
         }
         *eq = '\0';
-        if (drv_conf_set(conf, trim(l), trim(eq + 1), inner, sizeof(inner)) !=
+        const char *key = trim(l), *value = trim(eq + 1);
+        if (!strcmp(key, "include")) {
+            char full[4096];
+            const char *slash = strrchr(path, '/');
+            if (value[0] != '/' && slash) {
+                snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - path),
+                         path, value);
+            } else {
+                snprintf(full, sizeof(full), "%s", value);
+            }
+            if (load_file(conf, full, depth + 1, inner, sizeof(inner)) != 0) {
+                drv_errstr_set(errstr, errstr_size, "%s:%d: %s", path, lineno,
+                               inner);
+                goto out;
+            }
+            continue;
+        }
+        if (drv_conf_set(conf, key, value, inner, sizeof(inner)) !=
             DRV_CONF_OK) {
             drv_errstr_set(errstr, errstr_size, "%s:%d: %s", path, lineno,
                            inner);
@@ -287,6 +324,12 @@ int drv_conf_load_file(drv_conf_t *conf, const char *path, char *errstr,
 out:
     free(text);
     return ret;
+}
+
+int drv_conf_load_file(drv_conf_t *conf, const char *path, char *errstr,
+                       size_t errstr_size)
+{
+    return load_file(conf, path, 0, errstr, errstr_size);
 }
 
 /* DRV_KAFKA_BOOTSTRAP_SERVERS -> kafka.bootstrap.servers */

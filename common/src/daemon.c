@@ -15,6 +15,7 @@ int drv_daemon_parse(int argc, char **argv, const char *prog,
         {"config", required_argument, 0, 'c'},
         {"set", required_argument, 0, 's'},
         {"migrate", no_argument, 0, 'm'},
+        {"worker-key", required_argument, 0, 'k'},
         {"help-config", no_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
@@ -40,6 +41,13 @@ int drv_daemon_parse(int argc, char **argv, const char *prog,
                 return 2;
             }
             opts->migrate = true;
+            break;
+        case 'k':
+            if (!allow_migrate) {
+                usage(stderr);
+                return 2;
+            }
+            opts->worker_key = optarg;
             break;
         case 'H':
             drv_conf_print_help(stdout);

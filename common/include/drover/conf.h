@@ -39,7 +39,9 @@ drv_conf_res_t drv_conf_set(drv_conf_t *conf, const char *name,
                             size_t errstr_size);
 
 /**
- * @brief Read "key = value" lines ('#' starts a comment).
+ * @brief Read "key = value" lines ('#' starts a comment). A line
+ * `include = PATH` reads PATH there (relative to this file's directory;
+ * at most 8 files deep), so role files can share one common file.
  * @returns 0, or -1 with errstr as "path:line: reason".
  */
 int drv_conf_load_file(drv_conf_t *conf, const char *path, char *errstr,

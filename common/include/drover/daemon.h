@@ -2,7 +2,8 @@
 /*
  * The command line every Drover daemon shares: -c/--config FILE,
  * -s/--set KEY=VALUE (repeatable), --help-config, -h/--help,
- * -V/--version, and --migrate where the daemon offers it.
+ * -V/--version, and --migrate and --worker-key where the daemon offers them
+ * (the dispatcher).
  * Thread safety: @thread main only (getopt).
  */
 #ifndef DRV_DAEMON_H
@@ -18,6 +19,7 @@ typedef struct drv_daemon_opts {
     char *sets[DRV_DAEMON_MAX_SETS];       /**< borrowed from argv */
     int nsets;
     bool migrate;
+    const char *worker_key; /**< --worker-key CE/ID (the dispatcher's) */
 } drv_daemon_opts_t;
 
 /**

@@ -48,6 +48,9 @@ typedef struct drv_msg_status {
     int exit_code;
     const char *reason, *status_reason;    /* nullable */
     const char *container_id, *log_stream; /* nullable */
+    /* set by the dispatcher, not decoded: the compute environment of the
+     * signed origin (drover/origin.h), NULL where origins are not checked */
+    const char *origin_ce;
 } drv_msg_status_t;
 
 /* A worker's capacity and liveness (WorkerHeartbeat). */

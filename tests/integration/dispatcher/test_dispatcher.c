@@ -17,6 +17,7 @@
 #include "capacity.h"
 #include "deps.h"
 #include "check_main.h"
+#include "drover/origin.h"
 #include "drover/util.h"
 #include "intake.h"
 #include "loop.h"
@@ -33,6 +34,11 @@ static drv_log_t *log_;
 static drv_disp_t *disp;
 static json_t *sent; /* what the dispatcher published so far, decoded:
                         [{"topic", "key", "type", "msg"}] */
+/* When origins are checked: the master secret, and who signs what
+ * apply_raw sends to drover.status (sign_worker NULL: nobody) */
+static drv_origin_key_t master;
+static const char *sign_ce, *sign_worker;
+static bool sign_badly; /* sign with a key that is not the worker's */
 
 /* ---- the database --------------------------------------------------- */
 
@@ -85,8 +91,20 @@ static void assert_reason(const char *job_id, const char *want)
 static void apply_raw(const char *topic, const char *key, const void *buf,
                       size_t len)
 {
-    char e[DRV_ERRSTR_SIZE];
-    drv__origin_t from = {topic, key, buf, len};
+    char e[DRV_ERRSTR_SIZE], origin[DRV_ORIGIN_NAME_SIZE];
+    char sig[DRV_ORIGIN_SIG_HEX_SIZE];
+    drv__origin_t from = {.source = topic, .key = key, .raw = buf,
+                          .raw_len = len};
+    if (sign_worker && !strcmp(topic, DRV_TOPIC_STATUS)) {
+        drv_origin_key_t k;
+        drv_origin_derive(&master, sign_ce, sign_worker, &k);
+        k.k[0] ^= sign_badly;
+        ck_assert(drv_origin_name(sign_ce, sign_worker, origin,
+                                  sizeof(origin)));
+        drv_origin_sign(&k, origin, buf, len, sig);
+        from.signer = origin;
+        from.sig = sig;
+    }
     ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
     drv_submission_cache_clear(disp->cache);
     drv__msg_t m;
@@ -266,6 +284,8 @@ static void setup(void)
     disp = drv__disp_new_offline(conf, log_, e, sizeof(e));
     ck_assert_msg(disp != NULL, "%s", e);
     sent = json_array();
+    sign_worker = NULL;
+    sign_badly = false;
     sql("TRUNCATE jobs, attempts, job_dependencies, workers, outbox, "
         "job_queue_compute_environments, job_queues, compute_environments, "
         "job_definitions CASCADE");
@@ -478,6 +498,74 @@ START_TEST(test_dispatcher_claims_fence_other_workers)
     assert_status("a", "STARTING");
     report("a", 1, "SUCCEEDED", 0);
     assert_status("a", "SUCCEEDED");
+}
+END_TEST
+
+/* With dispatcher.worker.key.master set, a worker's record counts only
+ * when it is signed with the key of the worker and compute environment it
+ * speaks for. */
+START_TEST(test_dispatcher_reports_need_their_workers_signature)
+{
+    char e[DRV_ERRSTR_SIZE];
+    ck_assert(drv_origin_key_parse("00112233445566778899aabbccddeeff"
+                                   "00112233445566778899aabbccddeeff",
+                                   "test", &master, e, sizeof(e)) == 0);
+    disp->master = master;
+    disp->check_origins = true;
+    submit("a", NULL);
+    size_t before = json_array_size(sent);
+    report("a", 1, "STARTING", -1); /* unsigned */
+    assert_status("a", "RUNNABLE");
+    json_t *last = json_array_get(sent, json_array_size(sent) - 1);
+    ck_assert_int_eq(json_array_size(sent), before + 1);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "topic")),
+                     DRV_TOPIC_DLQ);
+    ck_assert_msg(strstr(json_string_value(json_object_get(last, "dlq")),
+                         "unsigned"),
+                  "%s", json_string_value(json_object_get(last, "dlq")));
+    /* signed by w2, naming w1 */
+    sign_ce = CE;
+    sign_worker = "w2";
+    report("a", 1, "STARTING", -1);
+    assert_status("a", "RUNNABLE");
+    last = json_array_get(sent, json_array_size(sent) - 1);
+    ck_assert_msg(strstr(json_string_value(json_object_get(last, "dlq")),
+                         "speaks for another"),
+                  "%s", json_string_value(json_object_get(last, "dlq")));
+    /* a heartbeat signed by w2 that names w1 would fail w1's attempts */
+    heartbeat(WORKER, WORKER_START);
+    last = json_array_get(sent, json_array_size(sent) - 1);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "topic")),
+                     DRV_TOPIC_DLQ);
+    /* w1's name, a forged key */
+    sign_worker = WORKER;
+    sign_badly = true;
+    report("a", 1, "STARTING", -1);
+    assert_status("a", "RUNNABLE");
+    last = json_array_get(sent, json_array_size(sent) - 1);
+    ck_assert_msg(strstr(json_string_value(json_object_get(last, "dlq")),
+                         "signature is not that of worker w1"),
+                  "%s", json_string_value(json_object_get(last, "dlq")));
+    sign_badly = false;
+    /* w1 of another compute environment cannot claim this one's job */
+    sign_ce = "elsewhere";
+    report("a", 1, "STARTING", -1);
+    assert_status("a", "RUNNABLE");
+    assert_value("SELECT count(*) FROM attempts WHERE job_id = $1 AND "
+                 "worker IS NOT NULL",
+                 "a", "0");
+    /* the worker itself */
+    sign_ce = CE;
+    run_attempt("a", 1, 0);
+    assert_status("a", "SUCCEEDED");
+    before = json_array_size(sent);
+    heartbeat(WORKER, WORKER_START);
+    for (size_t i = before; i < json_array_size(sent); i++) {
+        ck_assert_ptr_null(json_object_get(json_array_get(sent, i), "dlq"));
+    }
+    assert_value("SELECT count(*) FROM workers WHERE worker_id = $1", WORKER,
+                 "1");
+    sign_worker = NULL;
 }
 END_TEST
 
@@ -764,6 +852,7 @@ static Suite *dispatcher_suite(void)
         {"reports",
          {test_dispatcher_lifecycle_gives_capacity_back,
           test_dispatcher_claims_fence_other_workers,
+          test_dispatcher_reports_need_their_workers_signature,
           test_dispatcher_attempts_run_out}},
         {"dependencies",
          {test_dispatcher_dependency_succeeds_then_runs,

@@ -67,11 +67,49 @@ START_TEST(test_conf_file_and_env)
 }
 END_TEST
 
+START_TEST(test_conf_include)
+{
+    char dir[] = "/tmp/drv-conf-inc-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char common[600], role[600], loop[600];
+    snprintf(common, sizeof(common), "%s/common.conf", dir);
+    snprintf(role, sizeof(role), "%s/role.conf", dir);
+    snprintf(loop, sizeof(loop), "%s/loop.conf", dir);
+    FILE *fp = fopen(common, "w");
+    fputs("worker.pids.limit = 64\nworker.id = common\n", fp);
+    fclose(fp);
+    fp = fopen(role, "w");
+    fputs("include = common.conf\nworker.id = role\n", fp);
+    fclose(fp);
+    drv_conf_t *conf = drv_conf_load(role, errstr, sizeof(errstr));
+    ck_assert_msg(conf != NULL, "%s", errstr);
+    ck_assert_int_eq(drv_conf_get_int(conf, "worker.pids.limit"), 64);
+    ck_assert_str_eq(drv_conf_get(conf, "worker.id"), "role");
+    drv_conf_destroy(conf);
+    fp = fopen(loop, "w"); /* includes itself: refused, not a stack overflow */
+    fputs("include = loop.conf\n", fp);
+    fclose(fp);
+    ck_assert_ptr_null(drv_conf_load(loop, errstr, sizeof(errstr)));
+    ck_assert_msg(strstr(errstr, "nest deeper"), "%s", errstr);
+    fp = fopen(role, "w");
+    fputs("include = missing.conf\n", fp);
+    fclose(fp);
+    ck_assert_ptr_null(drv_conf_load(role, errstr, sizeof(errstr)));
+    ck_assert_msg(strstr(errstr, "role.conf:1:"), "%s", errstr);
+    unlink(common);
+    unlink(role);
+    unlink(loop);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_conf_dump_masks_secrets)
 {
     drv_conf_t *conf = drv_conf_new();
     drv_conf_set(conf, "pg.conninfo", "postgresql://u:hunter2@h/db", NULL, 0);
     drv_conf_set(conf, "kafka.sasl.password", "hunter2", NULL, 0);
+    drv_conf_set(conf, "worker.key", "hunter2", NULL, 0);
+    drv_conf_set(conf, "dispatcher.worker.key.master", "hunter2", NULL, 0);
     char *buf = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&buf, &len);
@@ -91,6 +129,7 @@ int main(void)
     TCase *tc = tcase_create("conf");
     tcase_add_test(tc, test_conf_defaults_and_set);
     tcase_add_test(tc, test_conf_file_and_env);
+    tcase_add_test(tc, test_conf_include);
     tcase_add_test(tc, test_conf_dump_masks_secrets);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
