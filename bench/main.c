@@ -353,7 +353,7 @@ int main(int argc, char **argv)
     b.pending = json_array();
     drv_conf_t *cc = drv_conf_dup(b.conf);
     drv_conf_set(cc, "kafka.auto.offset.reset", "latest", NULL, 0);
-    snprintf(group, sizeof(group), "drover-bench-%d", (int)getpid());
+    snprintf(group, sizeof(group), "drover-watch-bench-%d", (int)getpid());
     b.events = drv_kcons_new(cc, NULL, group, NULL, NULL, e, sizeof(e));
     const char *topics[] = {DRV_TOPIC_EVENTS};
     if (!b.events || drv_kcons_subscribe(b.events, topics, 1, e, sizeof(e))) {

@@ -29,7 +29,13 @@ struct drv_kcons {
 struct drv_kmsg {
     rd_kafka_message_t *rkm;
     char *key;
-    char *header; /* the last value drv_kmsg_header returned */
+    struct kmsg_header *headers; /* the values drv_kmsg_header returned */
+};
+
+/* A header value handed out, kept until the message is destroyed. */
+struct kmsg_header {
+    struct kmsg_header *next;
+    char value[];
 };
 
 typedef struct {
@@ -505,7 +511,10 @@ void drv_kmsg_destroy(drv_kmsg_t *msg)
     }
     rd_kafka_message_destroy(msg->rkm);
     free(msg->key);
-    free(msg->header);
+    for (struct kmsg_header *h = msg->headers, *next; h; h = next) {
+        next = h->next;
+        free(h);
+    }
     free(msg);
 }
 
@@ -518,11 +527,12 @@ const char *drv_kmsg_header(drv_kmsg_t *msg, const char *name)
         rd_kafka_header_get_last(hdrs, name, &val, &size)) {
         return NULL;
     }
-    free(msg->header);
-    msg->header = drv_malloc(size + 1);
-    memcpy(msg->header, val, size);
-    msg->header[size] = '\0';
-    return msg->header;
+    struct kmsg_header *h = drv_malloc(sizeof(*h) + size + 1);
+    memcpy(h->value, val, size);
+    h->value[size] = '\0';
+    h->next = msg->headers;
+    msg->headers = h;
+    return h->value;
 }
 
 const char *drv_kmsg_topic(const drv_kmsg_t *msg)

@@ -129,16 +129,134 @@ start_postgres() {
     fi
 }
 
+# ---- Kafka's credentials -------------------------------------------------
+# Every client authenticates (SASL/SCRAM-SHA-512) as its role, and ACLs
+# (StandardAuthorizer, nothing allowed unless granted) give each role only
+# its topics:
+#   admin       super user: this script's own tools, tests' inspection
+#   dispatcher  every drover.* topic, its consumer group
+#   operator    the CLI, the gateway and other submitters: writes (and
+#               creates) drover.submit.*, creates run and control topics
+#               for new compute environments, reads drover.events
+#   observer    status consumers: reads drover.events
+#   worker.CE   the workers of compute environment CE: read drover.run.CE
+#               and drover.control.CE, write drover.status and drover.dlq
+# Each worker also signs what it writes with a key of its own, derived from
+# the dispatcher's master secret (dispatcher.worker.key.master).
+# Passwords are made once per stack, kept in $STACK/kafka/secrets (0600).
+
+kafka_secret() { # kafka_secret NAME [BYTES]: a secret of this stack, made on first use
+    local f=$STACK/kafka/secrets/$1
+    if [ ! -s "$f" ]; then
+        mkdir -p "$STACK/kafka/secrets"
+        chmod 700 "$STACK/kafka/secrets"
+        (umask 077; od -An -tx1 -N"${2:-24}" /dev/urandom | tr -d ' \n' >"$f")
+    fi
+    cat "$f"
+}
+
+# Grants (deploy/kafka/Access.java's input) of one compute environment's
+# workers.
+kafka_grants_ce() {
+    local ce=$1 u="User:worker.$1"
+    cat <<G
+user worker.$ce $(kafka_secret "worker.$ce")
+allow $u TOPIC LITERAL drover.run.$ce READ,DESCRIBE
+allow $u TOPIC LITERAL drover.control.$ce READ,DESCRIBE
+allow $u TOPIC LITERAL drover.status WRITE,DESCRIBE
+allow $u TOPIC LITERAL drover.dlq WRITE,DESCRIBE
+allow $u GROUP LITERAL drover-worker.$ce READ
+allow $u GROUP PREFIXED drover-worker-control.$ce. READ
+G
+}
+
+kafka_grants() {
+    cat <<G
+user dispatcher $(kafka_secret dispatcher)
+allow User:dispatcher TOPIC PREFIXED drover. ALL
+allow User:dispatcher GROUP LITERAL drover-dispatcher ALL
+user operator $(kafka_secret operator)
+allow User:operator TOPIC PREFIXED drover.submit. WRITE,DESCRIBE,CREATE
+allow User:operator TOPIC PREFIXED drover.run. CREATE,DESCRIBE
+allow User:operator TOPIC PREFIXED drover.control. CREATE,DESCRIBE
+allow User:operator TOPIC LITERAL drover.events READ,DESCRIBE
+allow User:operator GROUP PREFIXED drover-watch- READ
+user observer $(kafka_secret observer)
+allow User:observer TOPIC LITERAL drover.events READ,DESCRIBE
+allow User:observer GROUP PREFIXED drover-watch- READ
+G
+    kafka_grants_ce local
+}
+
+kafka_admin_props() {
+    local f=$STACK/kafka/admin.properties
+    (umask 077; cat >"$f" <<P
+bootstrap.servers=127.0.0.1:$KAFKA_PORT
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(kafka_secret admin)";
+P
+)
+    echo "$f"
+}
+
+# Apply grants (stdin) as admin: idempotent, returns once the broker serves
+# them.
+kafka_apply_grants() {
+    java -cp "$KAFKA_CP" "$ROOT/deploy/kafka/Access.java" "$(kafka_admin_props)" \
+        >>"$STACK/logs/kafka-access.log" 2>&1 ||
+        die "could not grant Kafka credentials and ACLs: $STACK/logs/kafka-access.log"
+}
+
+# The credentials and ACLs of the stack's roles and of compute environment
+# "local"; once per stack (a marker), since they live in Kafka's metadata.
+kafka_access() {
+    [ -f "$STACK/kafka/granted" ] && return 0
+    say "granting Kafka credentials and ACLs per role"
+    kafka_grants | kafka_apply_grants
+    touch "$STACK/kafka/granted" "$STACK/kafka/granted.local"
+}
+
+# kafka_access_ce CE: the credentials and ACLs of CE's workers, once.
+kafka_access_ce() {
+    [ -f "$STACK/kafka/granted.$1" ] && return 0
+    kafka_grants_ce "$1" | kafka_apply_grants
+    touch "$STACK/kafka/granted.$1"
+}
+
 start_kafka() {
     local props=$STACK/kafka/server.properties
-    cat >"$props" <<PROPS
+    # a log directory formatted before the stack had credentials has no
+    # admin user: format it again (what Kafka held is lost; job state is
+    # in PostgreSQL)
+    if [ -f "$STACK/kafka/data/meta.properties" ] && [ ! -s "$STACK/kafka/secrets/admin" ]; then
+        say "Kafka's log directory predates its credentials: formatting it again"
+        rm -rf "$STACK/kafka/data" "$STACK/kafka/granted"*
+    fi
+    local admin_pw controller_pw
+    admin_pw=$(kafka_secret admin)
+    controller_pw=$(kafka_secret controller)
+    (umask 077; cat >"$props" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CTRL_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CTRL_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=BROKER://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CTRL_PORT
+advertised.listeners=BROKER://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=BROKER
+listener.security.protocol.map=BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+# clients: SCRAM users kept in the metadata log; the controller's own
+# listener: PLAIN with one static user (KRaft cannot use SCRAM there)
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.broker.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.broker.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_pw";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="$controller_pw" user_controller="$controller_pw";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin;User:controller
 log.dirs=$STACK/kafka/data
 num.partitions=1
 auto.create.topics.enable=false
@@ -148,6 +266,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS
+)
     cat >"$STACK/kafka/log4j.properties" <<'L4J'
 log4j.rootLogger=WARN, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
@@ -157,7 +276,8 @@ L4J
     if [ ! -f "$STACK/kafka/data/meta.properties" ]; then
         say "formatting the KRaft log directory"
         java -cp "$KAFKA_CP" kafka.tools.StorageTool format -t "$(java -cp "$KAFKA_CP" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
-            -c "$props" >"$STACK/logs/kafka-format.log" 2>&1 || die "could not format Kafka's log dir"
+            -c "$props" --add-scram "SCRAM-SHA-512=[name=admin,password=$admin_pw]" \
+            >"$STACK/logs/kafka-format.log" 2>&1 || die "could not format Kafka's log dir"
     fi
     if ! pid_alive "$STACK/run/kafka.pid"; then
         port_free_or_die "$KAFKA_PORT" kafka
@@ -211,15 +331,57 @@ write_conf() {
     # the private cluster through its unix socket: a round trip costs less
     # than over loopback TCP, and the dispatcher makes many
     local conninfo=${DROVER_PG_CONNINFO:-host=$(pg_home)/sock port=$PG_PORT dbname=drover user=drover}
-    cat >"$CONF" <<CONF
-# written by deploy/local/up
+    mkdir -p "$STACK/conf"
+    chmod 700 "$STACK/conf"
+    # what every process shares, as the operator role (the CLI, the
+    # gateway, tests); the other roles' files include it
+    (umask 077; cat >"$CONF" <<CONF
+# written by deploy/local/up: the operator's credentials (0600)
 kafka.bootstrap.servers = 127.0.0.1:$KAFKA_PORT
+kafka.security.protocol = SASL_PLAINTEXT
+kafka.sasl.mechanisms = SCRAM-SHA-512
+kafka.sasl.username = operator
+kafka.sasl.password = $(kafka_secret operator)
 pg.conninfo = $conninfo
 docker.socket = $STACK/podman.sock
 worker.log.dir = $STACK/joblogs
 topic.partitions = 4
 ${DROVER_EXTRA_CONF:-}
 CONF
+    role_conf dispatcher "dispatcher.worker.key.master = $(kafka_secret worker-key-master 32)"
+    role_conf admin
+    role_conf observer
+)
+}
+
+role_conf() { # role_conf ROLE [EXTRA LINE]: $STACK/conf/ROLE.conf
+    (umask 077; cat >"$STACK/conf/$1.conf" <<C
+include = $CONF
+kafka.sasl.username = $1
+kafka.sasl.password = $(kafka_secret "$1")
+${2:-}
+C
+)
+}
+
+# worker_conf CE ID: writes the configuration of worker ID of compute
+# environment CE (its role's Kafka credentials, granted on first use, and
+# its own signing key) and prints its path.
+worker_conf() {
+    local ce=$1 id=$2 f=$STACK/conf/worker-$2.conf key
+    kafka_access_ce "$ce"
+    key=$("$BIN/drover-dispatcher" --config "$STACK/conf/dispatcher.conf" --worker-key "$ce/$id") ||
+        die "could not derive the signing key of worker $id"
+    (umask 077; cat >"$f" <<C
+include = $CONF
+kafka.sasl.username = worker.$ce
+kafka.sasl.password = $(kafka_secret "worker.$ce")
+worker.id = $id
+worker.compute.environment = $ce
+worker.key = $key
+C
+)
+    echo "$f"
 }
 
 start_daemon() { # start_daemon NAME BINARY ARGS...
@@ -228,25 +390,34 @@ start_daemon() { # start_daemon NAME BINARY ARGS...
         say "starting $name"
         # a session of its own: Ctrl-C in the shell that ran `up` (or a test
         # harness killing its process group) must not reach the daemons
-        DROVER_CONFIG=$CONF nohup setsid "$@" >>"$STACK/logs/$name.log" 2>&1 &
+        DROVER_CONFIG=${DAEMON_CONF:-$CONF} nohup setsid "$@" >>"$STACK/logs/$name.log" 2>&1 &
         echo $! >"$STACK/run/$name.pid"
     fi
 }
 
+# start_worker NAME CE ID [--set K=V]...: a worker with its own credentials
+start_worker() {
+    local name=$1 ce=$2 id=$3 f
+    shift 3
+    pid_alive "$STACK/run/$name.pid" && return 0
+    f=$(worker_conf "$ce" "$id")
+    DAEMON_CONF=$f start_daemon "$name" "$BIN/drover-worker" "$@"
+}
+
 start_drover() {
-    DROVER_CONFIG=$CONF "$BIN/drover-dispatcher" --migrate >/dev/null || die "migration failed"
-    start_daemon dispatcher "$BIN/drover-dispatcher" \
+    local dconf=$STACK/conf/dispatcher.conf
+    DROVER_CONFIG=$dconf "$BIN/drover-dispatcher" --migrate >/dev/null || die "migration failed"
+    DAEMON_CONF=$dconf start_daemon dispatcher "$BIN/drover-dispatcher" \
         --set "metrics.listen=127.0.0.1:$METRICS_PORT"
     for i in $(seq 2 "$DISPATCHERS"); do
-        start_daemon "dispatcher-$i" "$BIN/drover-dispatcher" \
+        DAEMON_CONF=$dconf start_daemon "dispatcher-$i" "$BIN/drover-dispatcher" \
             --set "metrics.listen=127.0.0.1:$((METRICS_PORT + i - 1))"
     done
     start_daemon gateway "$BIN/drover-gateway" \
         --set "gateway.listen=127.0.0.1:$GATEWAY_PORT" \
         --set "gateway.access.keys=local:local-secret"
     for i in $(seq 1 "$WORKERS"); do
-        start_daemon "worker-$i" "$BIN/drover-worker" --set "worker.id=$STACK_ID-worker-$i" \
-            --set worker.compute.environment=local \
+        start_worker "worker-$i" local "$STACK_ID-worker-$i" \
             --set "metrics.listen=127.0.0.1:$((METRICS_PORT + 10 + i - 1))" \
             --set "worker.runtime=${DROVER_WORKER_RUNTIME:-container}"
     done
@@ -283,7 +454,7 @@ stop_pidfile() { # stop_pidfile FILE: SIGTERM, then SIGKILL after 30 s
 kill_strays() {
     local p
     for p in /proc/[0-9]*; do
-        if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "DROVER_CONFIG=$CONF" &&
+        if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qF "DROVER_CONFIG=$STACK/" &&
             { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q 'drover-\(dispatcher\|worker\|gateway\)'; then
             kill -9 "${p#/proc/}" 2>/dev/null || true
         fi
@@ -309,8 +480,9 @@ stack_up() {
     build
     start_postgres
     start_kafka
-    start_podman
     write_conf
+    kafka_access
+    start_podman
     start_drover
     ensure_local_queue
 }

@@ -2,6 +2,7 @@
 /* Helpers for the end-to-end suites: see e2e.h. */
 #include "e2e.h"
 
+#include "drover/origin.h"
 #include "drover/util.h"
 
 #include <stdarg.h>
@@ -21,6 +22,34 @@ void e2e_setup(void)
     e2e_conf = drv_conf_load(NULL, e, sizeof(e));
     ck_assert_msg(e2e_conf != NULL, "%s", e);
     e2e_client = drv_client_new(e2e_conf, NULL);
+}
+
+drv_conf_t *e2e_role_conf(const char *role)
+{
+    char path[1024], e[DRV_ERRSTR_SIZE];
+    snprintf(path, sizeof(path), "%s/conf/%s.conf",
+             getenv("DROVER_STACK_DIR"), role);
+    drv_conf_t *c = drv_conf_load(path, e, sizeof(e));
+    ck_assert_msg(c != NULL, "%s", e);
+    return c;
+}
+
+void e2e_sign(const char *ce, const char *worker, const void *buf,
+              size_t len, char *origin, char *sig, drv_kheader_t h[2])
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_conf_t *d = e2e_role_conf("dispatcher");
+    drv_origin_key_t master, key;
+    ck_assert_msg(drv_origin_key_parse(drv_conf_get(d, "dispatcher.worker.key"
+                                                       ".master"),
+                                       "master", &master, e, sizeof(e)) == 0,
+                  "%s", e);
+    drv_conf_destroy(d);
+    drv_origin_derive(&master, ce, worker, &key);
+    ck_assert(drv_origin_name(ce, worker, origin, DRV_ORIGIN_NAME_SIZE));
+    drv_origin_sign(&key, origin, buf, len, sig);
+    h[0] = (drv_kheader_t){DRV_ORIGIN_HEADER, origin};
+    h[1] = (drv_kheader_t){DRV_ORIGIN_SIG_HEADER, sig};
 }
 
 void e2e_teardown(void)

@@ -8,6 +8,8 @@
 #include <jansson.h>
 
 #include "drover/conf.h"
+#include "drover/kafka.h"
+#include "drover/origin.h"
 #include "drover/producer.h"
 
 extern drv_conf_t *e2e_conf;
@@ -15,6 +17,15 @@ extern drv_client_t *e2e_client;
 
 void e2e_setup(void);
 void e2e_teardown(void);
+
+/* The configuration of one of the stack's Kafka roles (admin, dispatcher,
+ * observer, or a worker's file name "worker-<id>"): the caller destroys. */
+drv_conf_t *e2e_role_conf(const char *role);
+/* Headers signing buf as worker `worker` of compute environment `ce`
+ * would, with the stack's master secret; origin and sig are the storage
+ * (DRV_ORIGIN_NAME_SIZE and DRV_ORIGIN_SIG_HEX_SIZE bytes). */
+void e2e_sign(const char *ce, const char *worker, const void *buf,
+              size_t len, char *origin, char *sig, drv_kheader_t h[2]);
 
 /* Call an operation; fails the test if it is refused. */
 json_t *e2e_call(const char *op, const char *fmt, ...)

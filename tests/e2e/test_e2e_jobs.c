@@ -261,8 +261,11 @@ START_TEST(test_e2e_malformed_message_to_dlq)
     json_decref(j);
 
     snprintf(group, sizeof(group), "e2e-dlq-%d", (int)getpid());
-    drv_kcons_t *kc = drv_kcons_new(e2e_conf, NULL, group, NULL, NULL, e,
+    drv_conf_t *admin = e2e_role_conf("admin"); /* drover.dlq is the
+                                                   dispatcher's */
+    drv_kcons_t *kc = drv_kcons_new(admin, NULL, group, NULL, NULL, e,
                                     sizeof(e));
+    drv_conf_destroy(admin);
     ck_assert_msg(kc != NULL, "%s", e);
     const char *topics[] = {"drover.dlq"};
     ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, e, sizeof(e)), 0);
@@ -299,7 +302,7 @@ START_TEST(test_e2e_events_for_every_transition)
 
     drv_codec_t *codec = drv_codec_new(e, sizeof(e));
     ck_assert_msg(codec != NULL, "%s", e);
-    snprintf(group, sizeof(group), "e2e-events-%d", (int)getpid());
+    snprintf(group, sizeof(group), "drover-watch-e2e-%d", (int)getpid());
     drv_kcons_t *kc = drv_kcons_new(e2e_conf, NULL, group, NULL, NULL, e,
                                     sizeof(e));
     const char *topics[] = {"drover.events"};
@@ -358,8 +361,11 @@ START_TEST(test_e2e_outbox_survives_a_killed_dispatcher)
     ck_assert_int_eq(system(cmd), 0);
 
     snprintf(group, sizeof(group), "e2e-outbox-%d", (int)getpid());
-    drv_kcons_t *kc = drv_kcons_new(e2e_conf, NULL, group, NULL, NULL, e,
+    drv_conf_t *admin = e2e_role_conf("admin"); /* drover.dlq is the
+                                                   dispatcher's */
+    drv_kcons_t *kc = drv_kcons_new(admin, NULL, group, NULL, NULL, e,
                                     sizeof(e));
+    drv_conf_destroy(admin);
     const char *topics[] = {"drover.dlq"};
     ck_assert_int_eq(drv_kcons_subscribe(kc, topics, 1, e, sizeof(e)), 0);
     bool found = false;
@@ -484,14 +490,20 @@ START_TEST(test_e2e_reports_from_a_non_owner_are_refused)
 
     drv_codec_t *codec = drv_codec_new(e, sizeof(e));
     ck_assert_msg(codec != NULL, "%s", e);
-    drv_kprod_t *kp = drv_kprod_new(e2e_conf, NULL, 0, e, sizeof(e));
+    /* a worker of the job's compute environment, signing as itself */
+    drv_conf_t *admin = e2e_role_conf("admin");
+    drv_kprod_t *kp = drv_kprod_new(admin, NULL, 0, e, sizeof(e));
     ck_assert_msg(kp != NULL, "%s", e);
     const char *sts[] = {"RUNNING", "SUCCEEDED"};
     for (int i = 0; i < 2; i++) {
         size_t len;
+        char origin[DRV_ORIGIN_NAME_SIZE], sig[DRV_ORIGIN_SIG_HEX_SIZE];
+        drv_kheader_t h[2];
         void *buf = impostor_report(codec, id, sts[i], &len);
+        e2e_sign(topic + strlen("drover.control."), "e2e-impostor", buf, len,
+                 origin, sig, h);
         ck_assert_int_eq(drv_kprod_send(kp, "drover.status", -1, id, buf, len,
-                                        NULL, 0, e, sizeof(e)),
+                                        h, 2, e, sizeof(e)),
                          0);
         free(buf);
     }
@@ -519,7 +531,7 @@ START_TEST(test_e2e_reports_from_a_non_owner_are_refused)
 
     /* the impostor (and only it) is told to stop */
     snprintf(group, sizeof(group), "e2e-ctl-%d", (int)getpid());
-    drv_kcons_t *kc = drv_kcons_new(e2e_conf, NULL, group, NULL, NULL, e,
+    drv_kcons_t *kc = drv_kcons_new(admin, NULL, group, NULL, NULL, e,
                                     sizeof(e));
     ck_assert_msg(kc != NULL, "%s", e);
     const char *topics[] = {topic};
@@ -548,6 +560,7 @@ START_TEST(test_e2e_reports_from_a_non_owner_are_refused)
         drv_kmsg_destroy(m);
     }
     drv_kcons_destroy(kc);
+    drv_conf_destroy(admin);
     drv_codec_destroy(codec);
     ck_assert_msg(told, "no StopAttempt for the impostor");
     json_decref(e2e_call("TerminateJob", "{\"jobId\":\"%s\",\"reason\":\"done"

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "drover/avro_codec.h"
 #include "drover/kafka.h"
 #include "drover/pg.h"
 #include "drover/util.h"
@@ -36,7 +37,7 @@ static void rot13(char *s)
 static int count_in_kafka(const char *needle)
 {
     char e[DRV_ERRSTR_SIZE], group[64];
-    drv_conf_t *c = drv_conf_dup(e2e_conf);
+    drv_conf_t *c = e2e_role_conf("admin"); /* every topic */
     drv_conf_set(c, "kafka.auto.offset.reset", "earliest", NULL, 0);
     snprintf(group, sizeof(group), "e2e-secret-scan-%d", (int)getpid());
     drv_kcons_t *kc = drv_kcons_new(c, NULL, group, NULL, NULL, e, sizeof(e));
@@ -246,6 +247,131 @@ START_TEST(test_e2e_bad_input_changes_nothing)
 }
 END_TEST
 
+/* Produce one record as `c` to `topic`: 0 if Kafka took it, else -1 with
+ * the broker's refusal in errstr. */
+static int produce_as(drv_conf_t *c, const char *topic, char *errstr,
+                      size_t errstr_size)
+{
+    drv_conf_set(c, "kafka.message.timeout.ms", "6000", NULL, 0);
+    drv_kprod_t *kp = drv_kprod_new(c, NULL, 0, errstr, errstr_size);
+    ck_assert_msg(kp != NULL, "%s", errstr);
+    int rc = drv_kprod_send(kp, topic, -1, "e2e-forged", "forged", 6, NULL, 0,
+                            errstr, errstr_size);
+    if (rc == 0) {
+        rc = drv_kprod_flush(kp, 15000, errstr, errstr_size);
+    }
+    drv_kprod_destroy(kp);
+    return rc;
+}
+
+/* Kafka is the control plane: a client without credentials is refused,
+ * and each role may write only its own topics (ACLs). */
+START_TEST(test_e2e_kafka_roles_are_enforced)
+{
+    char e[DRV_ERRSTR_SIZE];
+    /* no credentials, then a wrong password */
+    drv_conf_t *c = drv_conf_dup(e2e_conf);
+    drv_conf_set(c, "kafka.security.protocol", "plaintext", NULL, 0);
+    ck_assert_int_eq(produce_as(c, "drover.submit.default", e, sizeof(e)), -1);
+    drv_conf_destroy(c);
+    c = drv_conf_dup(e2e_conf);
+    drv_conf_set(c, "kafka.sasl.password", "guessed", NULL, 0);
+    ck_assert_int_eq(produce_as(c, "drover.submit.default", e, sizeof(e)), -1);
+    drv_conf_destroy(c);
+    /* the operator (submitters, the CLI, the gateway) */
+    const struct {
+        const char *role, *topic;
+        bool allowed;
+    } cases[] = {
+        {NULL, "drover.submit.default", true},
+        {NULL, "drover.run.local", false},   /* a RunJob of its own */
+        {NULL, "drover.status", false},      /* a report */
+        {NULL, "drover.control.local", false},
+        {NULL, "drover.events", false},
+        {"observer", "drover.submit.default", false},
+        {"observer", "drover.events", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        c = cases[i].role ? e2e_role_conf(cases[i].role)
+                          : drv_conf_dup(e2e_conf);
+        int rc = produce_as(c, cases[i].topic, e, sizeof(e));
+        drv_conf_destroy(c);
+        if (cases[i].allowed) {
+            ck_assert_msg(rc == 0, "%s to %s: %s",
+                          cases[i].role ? cases[i].role : "operator",
+                          cases[i].topic, e);
+        } else {
+            ck_assert_msg(rc == -1, "%s could write %s",
+                          cases[i].role ? cases[i].role : "operator",
+                          cases[i].topic);
+            /* a topic ACL refuses the write; a role that may write no
+             * topic at all gets no producer id, so its records are never
+             * sent and are purged at the deadline */
+            ck_assert_msg(strstr(e, "uthoriz") || strstr(e, "Purged"),
+                          "%s to %s: %s",
+                          cases[i].role ? cases[i].role : "operator",
+                          cases[i].topic, e);
+        }
+    }
+    /* a worker of compute environment "local" cannot submit or release */
+    char wname[300];
+    snprintf(wname, sizeof(wname), "worker-%s-worker-1",
+             getenv("DROVER_STACK_ID"));
+    c = e2e_role_conf(wname);
+    ck_assert_int_eq(produce_as(c, "drover.submit.default", e, sizeof(e)), -1);
+    ck_assert_int_eq(produce_as(c, "drover.run.local", e, sizeof(e)), -1);
+    ck_assert_int_eq(produce_as(c, "drover.status", e, sizeof(e)), 0);
+    drv_conf_destroy(c);
+}
+END_TEST
+
+/* A report that no worker signed changes nothing: a forged SUCCEEDED for
+ * a running job is parked, and the job goes on to its real end. */
+START_TEST(test_e2e_unsigned_report_is_parked)
+{
+    char e[DRV_ERRSTR_SIZE];
+    e2e_register("e2e-forge", "[\"sh\", \"-c\", \"sleep 4; exit 3\"]", 32);
+    const char *id = e2e_submit("forge", "e2e-forge", NULL);
+    char job[200];
+    snprintf(job, sizeof(job), "%s", id);
+    json_decref(e2e_wait_status(job, "RUNNING", 120));
+    char wname[300];
+    snprintf(wname, sizeof(wname), "worker-%s-worker-1",
+             getenv("DROVER_STACK_ID"));
+    drv_conf_t *c = e2e_role_conf(wname); /* a real worker's credentials */
+    drv_codec_t *codec = drv_codec_new(e, sizeof(e));
+    ck_assert_msg(codec != NULL, "%s", e);
+    json_t *m = json_pack("{s:s,s:i,s:s,s:s,s:i,s:I,s:I}", "jobId", job,
+                          "attempt", 1, "status", "SUCCEEDED", "worker",
+                          "e2e-forger", "exitCode", 0, "timestamp",
+                          (json_int_t)drv_now_ms(), "workerStartedAt",
+                          (json_int_t)1);
+    void *buf;
+    size_t len;
+    ck_assert(drv_codec_encode(codec, "JobStatus", m, &buf, &len, e,
+                               sizeof(e)) == 0);
+    json_decref(m);
+    drv_kprod_t *kp = drv_kprod_new(c, NULL, 0, e, sizeof(e));
+    ck_assert_msg(kp != NULL, "%s", e);
+    ck_assert_int_eq(drv_kprod_send(kp, "drover.status", -1, job, buf, len,
+                                    NULL, 0, e, sizeof(e)),
+                     0);
+    ck_assert_msg(drv_kprod_flush(kp, 15000, e, sizeof(e)) == 0, "%s", e);
+    drv_kprod_destroy(kp);
+    free(buf);
+    drv_conf_destroy(c);
+    drv_codec_destroy(codec);
+    json_t *j = e2e_wait(job, 120);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    ck_assert_int_eq(e2e_int(json_object_get(json_array_get(
+                                 json_object_get(j, "attempts"), 0),
+                                             "container"),
+                             "exitCode"),
+                     3);
+    json_decref(j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("security");
@@ -255,6 +381,8 @@ int main(void)
     tcase_add_test(tc, test_e2e_secret_reaches_only_the_container);
     tcase_add_test(tc, test_e2e_containers_have_no_capabilities);
     tcase_add_test(tc, test_e2e_bad_input_changes_nothing);
+    tcase_add_test(tc, test_e2e_kafka_roles_are_enforced);
+    tcase_add_test(tc, test_e2e_unsigned_report_is_parked);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }

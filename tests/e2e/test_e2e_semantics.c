@@ -567,10 +567,18 @@ static void start_extra_worker(void)
     json_decref(req);
     snprintf(bin, sizeof(bin), "%s/build/bin/drover-worker",
              getenv("DROVER_SOURCE_DIR"));
+    /* its own credentials and signing key, as an operator would add it */
+    char cmd[1200], wconf[1024] = "";
+    snprintf(cmd, sizeof(cmd), "%s/deploy/local/worker-conf e2e-b e2e-b-worker",
+             getenv("DROVER_SOURCE_DIR"));
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fgets(wconf, sizeof(wconf), p));
+    ck_assert_int_eq(pclose(p), 0);
+    wconf[strcspn(wconf, "\n")] = '\0';
     extra_worker = fork();
     if (extra_worker == 0) {
-        execl(bin, bin, "--set", "worker.compute.environment=e2e-b", "--set",
-              "worker.id=e2e-b-worker", "--set", "log.level=warn",
+        execl(bin, bin, "--config", wconf, "--set", "log.level=warn",
               (char *)NULL);
         _exit(127);
     }

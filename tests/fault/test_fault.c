@@ -300,7 +300,7 @@ static json_t *read_events(int *count)
     char e[DRV_ERRSTR_SIZE], group[64];
     drv_conf_t *c = drv_conf_dup(e2e_conf);
     drv_conf_set(c, "kafka.auto.offset.reset", "earliest", NULL, 0);
-    snprintf(group, sizeof(group), "fault-check-%d", (int)getpid());
+    snprintf(group, sizeof(group), "drover-watch-fault-%d", (int)getpid());
     drv_kcons_t *kc = drv_kcons_new(c, NULL, group, NULL, NULL, e, sizeof(e));
     ck_assert_msg(kc, "%s", e);
     const char *topics[] = {DRV_TOPIC_EVENTS};

@@ -149,7 +149,8 @@ int drv_kcons_commit(drv_kcons_t *kc, char *errstr, size_t errstr_size);
 /** @brief Partitions currently assigned (up to max); returns the count. */
 size_t drv_kcons_assignment(drv_kcons_t *kc, int32_t *parts, size_t max);
 
-/** @brief A header's value as a NUL-terminated copy owned by msg, or NULL. */
+/** @brief A header's (last) value as a NUL-terminated copy owned by msg,
+ * valid until the message is destroyed, or NULL. */
 const char *drv_kmsg_header(drv_kmsg_t *msg, const char *name);
 
 void drv_kmsg_destroy(drv_kmsg_t *msg);
