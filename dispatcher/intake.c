@@ -342,3 +342,85 @@ int drv__intake_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
     drv__capacity_end(disp, true);
     return 0;
 }
+
+/* A submission that cannot be recorded is still a job the submitter was
+ * told about: a FAILED row saying why, without the request. */
+#define PARKED_SUBMISSION_SQL                                                  \
+    "INSERT INTO jobs (job_id, job_name, queue, status, status_reason, "      \
+    "created_at, updated_at, stopped_at, request) VALUES ($1, $2, $3, "       \
+    "'FAILED', $4, $5::bigint, $5::bigint, $5::bigint, '{}') ON CONFLICT "    \
+    "(job_id) DO NOTHING RETURNING " DRV__TRANSITION_RETURNING(               \
+        "'SUBMITTED'", "false", "NULL::json")
+
+static int park_once(drv_disp_t *disp, drv_kmsg_t *msg, const char *why,
+                     bool record_job, char *errstr, size_t errstr_size)
+{
+    size_t len;
+    const void *val = drv_kmsg_value(msg, &len);
+    drv__origin_t from = {.source = drv_kmsg_topic(msg),
+                          .key = drv_kmsg_key(msg),
+                          .raw = val ? val : "",
+                          .raw_len = val ? len : 0};
+    char reason[DRV_ERRSTR_SIZE + 64];
+    snprintf(reason, sizeof(reason), "could not be applied: %s", why);
+    if (drv_pg_begin(disp->pg, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    drv__outbox_dlq(disp, from.source, from.key, from.raw, from.raw_len,
+                    reason);
+    drv_msg_t m;
+    char e[DRV_ERRSTR_SIZE];
+    int ret = 0;
+    if (record_job &&
+        drv_msg_decode(disp->codec, from.raw, from.raw_len, &m, e,
+                       sizeof(e)) == DRV_OK) {
+        if (m.type == DRV_MSG_SUBMIT_JOB) {
+            json_t *sj = m.u.submit;
+            const char *id = json_string_value(json_object_get(sj, "jobId"));
+            const char *name = json_string_value(json_object_get(sj, "jobName"));
+            const char *queue =
+                json_string_value(json_object_get(sj, "jobQueue"));
+            char now[24], sr[DRV_REASON_MAX + 1];
+            snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+            snprintf(sr, sizeof(sr), "The submission could not be recorded: %s",
+                     why);
+            const char *p[] = {id, name ? name : "", queue ? queue : "", sr,
+                               now};
+            drv_pg_res_t *r = id ? drv_pg_query(disp->pg,
+                                                PARKED_SUBMISSION_SQL, 5, p,
+                                                errstr, errstr_size)
+                                 : NULL;
+            if (id && !r) {
+                ret = -1;
+            } else if (r) {
+                if (drv_pg_res_rows(r) == 1) {
+                    drv__transition_done(disp, r, 0, 0);
+                }
+                drv_pg_res_free(r);
+            }
+        }
+        drv_msg_clear(&m);
+    }
+    if (ret != 0 || store_offsets(disp, &msg, 1, errstr, errstr_size) != 0 ||
+        drv__outbox_persist(disp, errstr, errstr_size) != 0 ||
+        drv_pg_commit(disp->pg, errstr, errstr_size) != 0) {
+        drv_pg_rollback(disp->pg);
+        drv__outbox_clear(disp);
+        drv__capacity_end(disp, false);
+        return -1;
+    }
+    drv__capacity_end(disp, true);
+    return 0;
+}
+
+int drv__intake_park(drv_disp_t *disp, drv_kmsg_t *msg, const char *why,
+                     char *errstr, size_t errstr_size)
+{
+    if (park_once(disp, msg, why, true, errstr, errstr_size) == 0) {
+        return 0;
+    }
+    if (drv_pg_last_err(disp->pg) == DRV_ERR_TRANSIENT) {
+        return -1;
+    }
+    return park_once(disp, msg, why, false, errstr, errstr_size);
+}

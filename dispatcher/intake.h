@@ -32,6 +32,13 @@ void drv__intake_msg_clear(drv__msg_t *m);
  * follows from them. 0, or -1 on a database error (roll back). */
 int drv__intake_apply(drv_disp_t *disp, const drv__msg_t *msgs, size_t n,
                       char *errstr, size_t errstr_size);
+/* Park message `msg` that PostgreSQL refused to apply, in its own
+ * transaction: it goes to drover.dlq with `why`, its offset is stored,
+ * and a submission's job is recorded FAILED with the reason (when even
+ * that row is refused, the DLQ entry is all). 0, or -1 on a database
+ * error (retry). */
+int drv__intake_park(drv_disp_t *disp, drv_kmsg_t *msg, const char *why,
+                     char *errstr, size_t errstr_size);
 /* One transaction: decode and apply every message, store their offsets,
  * schedule, persist the outbox, commit. -1 on a database error (rolled
  * back; the caller retries the batch). */

@@ -281,6 +281,53 @@ static void recover(drv_disp_t *disp, const char *what, const char *err,
     }
 }
 
+/* How many times a message is applied alone before it is parked. */
+#define ISOLATE_TRIES 3
+
+/*
+ * A batch failed on something other than the connection (PostgreSQL
+ * refused a statement): one message in it may be one it will always
+ * refuse. Each message is applied alone, up to ISOLATE_TRIES times; one
+ * that still fails is parked (drover.dlq with the database's reason, its
+ * submission recorded FAILED). The messages done are taken out of msgs
+ * (*n is what is left). 0 when all are done, -1 when the database itself
+ * failed meanwhile (the rest is retried as a batch).
+ */
+static int isolate(drv_disp_t *disp, drv_kmsg_t **msgs, size_t *n,
+                   char *errstr, size_t errstr_size)
+{
+    size_t done = 0;
+    int ret = 0;
+    for (; done < *n && ret == 0; done++) {
+        int rc = -1;
+        for (int t = 0; t < ISOLATE_TRIES && rc != 0; t++) {
+            rc = drv__intake_batch(disp, &msgs[done], 1, errstr, errstr_size);
+            if (rc != 0 && drv_pg_last_err(disp->pg) == DRV_ERR_TRANSIENT) {
+                return -1; /* nothing of msgs[done] was applied */
+            }
+        }
+        if (rc != 0) {
+            drv_log(disp->log, DRV_LOG_ERROR, "dispatcher.parked", NULL,
+                    "a message on %s was refused %d times, parked: %s",
+                    drv_kmsg_topic(msgs[done]), ISOLATE_TRIES, errstr);
+            char why[DRV_ERRSTR_SIZE];
+            snprintf(why, sizeof(why), "%s", errstr);
+            ret = drv__intake_park(disp, msgs[done], why, errstr,
+                                   errstr_size);
+            if (ret != 0) {
+                break; /* msgs[done] stays */
+            }
+        }
+        drv__outbox_publish(disp);
+        drv_metrics_add(disp->metrics, "drover_messages_applied_total", NULL,
+                        1);
+        drv_kmsg_destroy(msgs[done]);
+    }
+    memmove(msgs, msgs + done, (*n - done) * sizeof(*msgs));
+    *n -= done;
+    return ret;
+}
+
 static bool leading(drv_disp_t *disp)
 {
     return drv_pg_session(disp->pg) == disp->lead_session;
@@ -497,8 +544,13 @@ static int lead(drv_disp_t *disp, volatile sig_atomic_t *stop, char *errstr,
     while (!*stop && leading(disp)) {
         poll_batch(disp, msgs, &n, batch_max, poll_ms);
         if (n > 0 && drv__intake_batch(disp, msgs, n, e, sizeof(e)) != 0) {
+            if (drv_pg_last_err(disp->pg) != DRV_ERR_TRANSIENT &&
+                isolate(disp, msgs, &n, e, sizeof(e)) == 0) {
+                between_batches(disp, 0, &t, stop);
+                continue; /* every message applied or parked */
+            }
             recover(disp, "applying a batch", e, stop);
-            continue; /* the same batch again, if still leading */
+            continue; /* the same batch (what is left) again, if leading */
         }
         drv__outbox_publish(disp);
         if (n > 0) {

@@ -9,6 +9,7 @@
 
 #include "capacity.h"
 #include "deps.h"
+#include "drover/catalog.h"
 #include "drover/util.h"
 #include "outbox.h"
 #include "transition.h"
@@ -83,8 +84,18 @@ static int send_run(drv_disp_t *disp, const drv_pg_res_t *r, int i,
     json_t *run = run_request(r, i);
     char topic[300], e[DRV_ERRSTR_SIZE];
     snprintf(topic, sizeof(topic), DRV_TOPIC_RUN_PREFIX "%s", ce);
-    int enc = drv__outbox_emit_json(disp, "RunJob", topic, job_id, run, e,
-                                    sizeof(e));
+    /* the policy of the environment it goes to now, which may not be the
+     * one its queue had when it was submitted */
+    drv_err_t pe = drv_catalog_check_policy_ce(disp->pg, ce, run, e,
+                                               sizeof(e));
+    if (pe != DRV_OK && pe != DRV_ERR_INVALID) {
+        json_decref(run);
+        drv_errstr_set(errstr, errstr_size, "%s", e);
+        return -1;
+    }
+    int enc = pe == DRV_OK ? drv__outbox_emit_json(disp, "RunJob", topic,
+                                                   job_id, run, e, sizeof(e))
+                           : -1;
     json_decref(run);
     if (enc == 0) { /* RUNNABLE (its last update) -> released */
         int64_t since = drv_pg_res_int(r, i, RL_RUNNABLE_SINCE, 0);

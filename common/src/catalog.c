@@ -157,3 +157,28 @@ drv_err_t drv_catalog_check_policy(drv_pg_t *pg, const char *queue,
     drv_pg_res_free(r);
     return ret;
 }
+
+drv_err_t drv_catalog_check_policy_ce(drv_pg_t *pg, const char *ce,
+                                      json_t *container, char *errstr,
+                                      size_t errstr_size)
+{
+    if (!json_is_true(json_object_get(container, "privileged")) &&
+        json_array_size(json_object_get(container, "volumes")) == 0) {
+        return DRV_OK;
+    }
+    const char *p[] = {ce};
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "SELECT spec->'containerPolicy' FROM compute_environments WHERE "
+        "name = $1",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        return drv_pg_last_err(pg);
+    }
+    json_t *policy = drv_pg_res_rows(r) == 1 ? drv_pg_res_json(r, 0, 0) : NULL;
+    drv_pg_res_free(r);
+    drv_err_t ret = check_one_policy(ce, policy, container, errstr,
+                                     errstr_size);
+    json_decref(policy);
+    return ret;
+}

@@ -720,9 +720,11 @@ static const char *param_value(const char *name, json_t *params,
     return v ? v : json_string_value(json_object_get(defaults, name));
 }
 
-/* Replace every Ref::name in s; the name runs over [A-Za-z0-9_-]. */
+/* Replace every Ref::name in s; the name runs over [A-Za-z0-9_-]. At
+ * most *budget bytes come out (it is decremented). */
 static json_t *substitute_one(const char *s, json_t *params, json_t *defaults,
-                              char *errstr, size_t errstr_size)
+                              size_t *budget, char *errstr,
+                              size_t errstr_size)
 {
     size_t cap = strlen(s) + 64, len = 0;
     char *out = drv_malloc(cap);
@@ -751,6 +753,14 @@ static json_t *substitute_one(const char *s, json_t *params, json_t *defaults,
             }
         }
         size_t need = len + lit + (val ? strlen(val) : 5) + 1;
+        if (need > *budget) {
+            drv_errstr_set(errstr, errstr_size,
+                           "containerProperties.command: after parameter "
+                           "substitution the command is over %d bytes",
+                           DRV_JOB_RESOLVED_MAX);
+            free(out);
+            return NULL;
+        }
         if (need > cap) {
             cap = need * 2;
             char *n2 = realloc(out, cap);
@@ -774,6 +784,7 @@ static json_t *substitute_one(const char *s, json_t *params, json_t *defaults,
         p = ref + 5 + nlen;
     }
     json_t *r = json_stringn(out, len);
+    *budget -= len;
     free(out);
     return r;
 }
@@ -782,11 +793,11 @@ json_t *drv_job_substitute(json_t *command, json_t *params, json_t *defaults,
                            char *errstr, size_t errstr_size)
 {
     json_t *out = json_array(), *a;
-    size_t i;
+    size_t i, budget = DRV_JOB_RESOLVED_MAX;
     json_array_foreach(command, i, a)
     {
         json_t *s = substitute_one(json_string_value(a), params, defaults,
-                                   errstr, errstr_size);
+                                   &budget, errstr, errstr_size);
         if (!s) {
             json_decref(out);
             return NULL;
@@ -911,6 +922,15 @@ json_t *drv_job_resolve(json_t *definition, json_t *submit,
     }
     if (to) {
         json_object_set(out, "timeout", to);
+    }
+    size_t size = json_dumpb(out, NULL, 0, JSON_COMPACT);
+    if (size > DRV_JOB_RESOLVED_MAX) {
+        drv_errstr_set(errstr, errstr_size,
+                       "the job resolves to %zu bytes (definition, overrides "
+                       "and parameters together); at most %d",
+                       size, DRV_JOB_RESOLVED_MAX);
+        json_decref(out);
+        return NULL;
     }
     return out;
 }

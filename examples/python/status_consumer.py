@@ -11,8 +11,13 @@ JobStateChange schema, so events from older dispatchers still read.
 
 Debian packages: python3-confluent-kafka, python3-avro.
 
-    status_consumer.py --bootstrap 127.0.0.1:19092 [--job-id ID]
+    status_consumer.py [--config FILE] [--bootstrap HOST:PORT] [--job-id ID]
                        [--from-beginning] [--max-seconds N]
+
+Kafka asks for credentials: --config takes a Drover configuration file and
+uses its kafka.* keys (the local stack's status consumers' role:
+.stack/conf/observer.conf). Its consumer group starts with drover-watch-,
+the prefix that role may use.
 
 Prints one line per event: job id, status, status reason.
 """
@@ -83,9 +88,31 @@ def decode(value: bytes, by_fp, current):
     return writer.name, datum_reader.read(avro.io.BinaryDecoder(io.BytesIO(value[10:])))
 
 
+def read_conf(path, depth=0):
+    """The kafka.* keys of a Drover configuration file (includes followed),
+    as librdkafka properties."""
+    if depth > 8:
+        raise ValueError("%s: includes nest too deep" % path)
+    props = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            key, _, value = line.partition("=")
+            key, value = key.strip(), value.strip()
+            if key == "include":
+                inc = value if os.path.isabs(value) else os.path.join(os.path.dirname(path), value)
+                props.update(read_conf(inc, depth + 1))
+            elif key.startswith("kafka.") and len(key) > 6:
+                props[key[6:]] = value
+    return props
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bootstrap", default="127.0.0.1:19092")
+    ap.add_argument("--config", help="a Drover configuration file (its kafka.* keys)")
+    ap.add_argument("--bootstrap", help="Kafka's address (default: the file's, or 127.0.0.1:19092)")
     ap.add_argument("--topic", default="drover.events")
     ap.add_argument("--job-id")
     ap.add_argument("--from-beginning", action="store_true")
@@ -93,12 +120,16 @@ def main():
                     help="stop after this long (0: run until interrupted)")
     args = ap.parse_args()
     by_fp, current = load_schemas()
-    consumer = Consumer({
-        "bootstrap.servers": args.bootstrap,
-        "group.id": "status-consumer-%s" % uuid.uuid4(),
+    props = read_conf(args.config) if args.config else {}
+    props.setdefault("bootstrap.servers", "127.0.0.1:19092")
+    if args.bootstrap:
+        props["bootstrap.servers"] = args.bootstrap
+    props.update({
+        "group.id": "drover-watch-status-consumer-%s" % uuid.uuid4(),
         "auto.offset.reset": "earliest" if args.from_beginning else "latest",
         "enable.auto.commit": False,
     })
+    consumer = Consumer(props)
     consumer.subscribe([args.topic])
     deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
     try:

@@ -159,9 +159,9 @@ START_TEST(test_e2e_python_consumer_reads_events)
     json_decref(e2e_wait(id, 120));
     snprintf(cmd, sizeof(cmd),
              "/usr/bin/python3 %s/examples/python/status_consumer.py "
-             "--bootstrap %s --job-id %s --from-beginning --max-seconds 15",
-             getenv("DROVER_SOURCE_DIR"),
-             drv_conf_get(e2e_conf, "kafka.bootstrap.servers"), id);
+             "--config %s/conf/observer.conf --job-id %s --from-beginning "
+             "--max-seconds 15",
+             getenv("DROVER_SOURCE_DIR"), getenv("DROVER_STACK_DIR"), id);
     FILE *p = popen(cmd, "r");
     ck_assert(p);
     size_t n = fread(out, 1, sizeof(out) - 1, p);

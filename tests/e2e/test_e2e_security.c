@@ -372,6 +372,55 @@ START_TEST(test_e2e_unsigned_report_is_parked)
 }
 END_TEST
 
+/* No message halts the dispatcher: a submission PostgreSQL refuses (here
+ * a trigger refuses one tagged "poison") is retried alone, then parked in
+ * drover.dlq and its job recorded FAILED with the reason, and the
+ * submissions around it run. */
+START_TEST(test_e2e_refused_submission_is_parked)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_pg_t *pg = drv_pg_connect(drv_conf_get(e2e_conf, "pg.conninfo"), NULL,
+                                  e, sizeof(e));
+    ck_assert_msg(pg != NULL, "%s", e);
+    const char *setup[] = {
+        "CREATE OR REPLACE FUNCTION e2e_poison() RETURNS trigger AS $$ BEGIN "
+        "IF NEW.request->'tags' ? 'poison' THEN RAISE EXCEPTION 'e2e: "
+        "poisoned submission'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+        "DROP TRIGGER IF EXISTS e2e_poison ON jobs",
+        "CREATE TRIGGER e2e_poison BEFORE INSERT ON jobs FOR EACH ROW EXECUTE "
+        "FUNCTION e2e_poison()"};
+    for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
+        ck_assert_msg(drv_pg_exec(pg, setup[i], 0, NULL, e, sizeof(e)) == 0,
+                      "%s", e);
+    }
+    e2e_register("e2e-poison", "[\"true\"]", 32);
+    char before[64], poison[64], after[64];
+    snprintf(before, sizeof(before), "%s",
+             e2e_submit("before", "e2e-poison", NULL));
+    snprintf(poison, sizeof(poison), "%s",
+             e2e_submit("poison", "e2e-poison",
+                        "\"tags\":{\"poison\":\"yes\"}"));
+    snprintf(after, sizeof(after), "%s",
+             e2e_submit("after", "e2e-poison", NULL));
+    json_t *j = e2e_wait(after, 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    json_decref(j);
+    j = e2e_wait(before, 60);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    json_decref(j);
+    j = e2e_wait(poison, 60);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    const char *why = json_string_value(json_object_get(j, "statusReason"));
+    ck_assert_msg(why && strstr(why, "The submission could not be recorded") &&
+                      strstr(why, "e2e: poisoned submission"),
+                  "%s", why ? why : "(no reason)");
+    json_decref(j);
+    ck_assert(drv_pg_exec(pg, "DROP TRIGGER e2e_poison ON jobs", 0, NULL, e,
+                          sizeof(e)) == 0);
+    drv_pg_destroy(pg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("security");
@@ -383,6 +432,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_bad_input_changes_nothing);
     tcase_add_test(tc, test_e2e_kafka_roles_are_enforced);
     tcase_add_test(tc, test_e2e_unsigned_report_is_parked);
+    tcase_add_test(tc, test_e2e_refused_submission_is_parked);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }

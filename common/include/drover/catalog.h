@@ -50,4 +50,15 @@ drv_err_t drv_catalog_check_policy(drv_pg_t *pg, const char *queue,
                                    json_t *container, char *errstr,
                                    size_t errstr_size);
 
+/**
+ * @brief The same check against the one compute environment `ce` a job is
+ * released to (the dispatcher, at release: a queue may have been pointed
+ * at another environment since the job was submitted).
+ * @returns as drv_catalog_check_policy; an environment that no longer
+ *          exists refuses anything the policy would have to allow.
+ */
+drv_err_t drv_catalog_check_policy_ce(drv_pg_t *pg, const char *ce,
+                                   json_t *container, char *errstr,
+                                   size_t errstr_size);
+
 #endif

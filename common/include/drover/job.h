@@ -33,6 +33,12 @@ typedef enum drv_job_status {
 #define DRV_ARRAY_SIZE_MAX 10000
 #define DRV_REASON_MAX 1024
 #define DRV_CONTAINER_REASON_MAX 255
+/** What a job may resolve to (its container, retry strategy and timeout
+ * as JSON, after parameter substitution): a definition is at most 24 KiB
+ * and a SubmitJob 30 KiB in AWS, so 64 KiB holds any honest job, and a
+ * command of 200 x Ref::x with a 25 KB parameter (5 MB) is refused at
+ * submission instead of making a RunJob Kafka cannot carry. */
+#define DRV_JOB_RESOLVED_MAX (64 * 1024)
 
 /** AWS's status reasons that other components match on. */
 #define DRV_REASON_EXITED "Essential container in task exited"

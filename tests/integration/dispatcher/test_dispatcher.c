@@ -356,6 +356,32 @@ static void define_with_volumes(const char *name, const char *volumes)
     sql(q);
 }
 
+/* The policy that counts is the one of the environment a job is released
+ * to: a host path allowed when the job was submitted is refused once the
+ * environment's policy no longer allows it, and the job fails with the
+ * reason instead of running. */
+START_TEST(test_dispatcher_release_checks_the_chosen_environment)
+{
+    sql("UPDATE compute_environments SET state = 'DISABLED', spec = "
+        "'{\"containerPolicy\": {\"allowedHostPaths\": [\"/data\"]}}'");
+    define_with_volumes("data", "[{\"name\": \"v1\", \"host\": "
+                                "{\"sourcePath\": \"/data/x\"}}]");
+    submit("d", json_pack("{s:s}", "jobDefinition", "data"));
+    submit("plain", NULL);
+    assert_status("d", "RUNNABLE");
+    ck_assert_int_eq(last_run("d"), 0);
+    sql("UPDATE compute_environments SET state = 'ENABLED', spec = "
+        "'{\"containerPolicy\": {}}'");
+    heartbeat(WORKER, WORKER_START); /* a batch, and its scheduling pass */
+    assert_status("d", "FAILED");
+    assert_reason("d", DRV_REASON_START_FAILED ": host path /data/x is not "
+                       "allowed by compute environment " CE
+                       " (containerPolicy.allowedHostPaths)");
+    ck_assert_int_eq(last_run("d"), 0);
+    ck_assert_int_eq(last_run("plain"), 1); /* the rest is released */
+}
+END_TEST
+
 START_TEST(test_dispatcher_host_paths_checked_against_policy)
 {
     /* an anonymous volume (no host) passes a policy of allowed host paths
@@ -848,6 +874,7 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_same_id_again,
           test_dispatcher_misplaced_message_parked,
           test_dispatcher_host_paths_checked_against_policy,
+          test_dispatcher_release_checks_the_chosen_environment,
           test_dispatcher_poison_strings_parked}},
         {"reports",
          {test_dispatcher_lifecycle_gives_capacity_back,

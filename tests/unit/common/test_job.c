@@ -127,6 +127,39 @@ START_TEST(test_job_substitute)
 }
 END_TEST
 
+/* A command of 200 x Ref::x with a 25 KB parameter would be 5 MB: the
+ * substitution stops at DRV_JOB_RESOLVED_MAX and says so. */
+START_TEST(test_job_substitute_amplification_refused)
+{
+    json_t *cmd = json_array();
+    char *big = malloc(25001);
+    memset(big, 'p', 25000);
+    big[25000] = '\0';
+    for (int i = 0; i < 200; i++) {
+        json_array_append_new(cmd, json_string("Ref::x"));
+    }
+    json_t *params = json_pack("{s:s}", "x", big);
+    ck_assert_ptr_null(drv_job_substitute(cmd, params, NULL, errstr,
+                                          sizeof(errstr)));
+    ck_assert_msg(strstr(errstr, "containerProperties.command: after "
+                                 "parameter substitution the command is "
+                                 "over 65536 bytes"),
+                  "%s", errstr);
+    /* two copies still fit */
+    json_array_clear(cmd);
+    json_array_append_new(cmd, json_string("Ref::x"));
+    json_array_append_new(cmd, json_string("Ref::x"));
+    json_t *out = drv_job_substitute(cmd, params, NULL, errstr,
+                                     sizeof(errstr));
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(json_string_length(json_array_get(out, 1)), 25000);
+    json_decref(out);
+    json_decref(cmd);
+    json_decref(params);
+    free(big);
+}
+END_TEST
+
 START_TEST(test_job_resolve_overrides)
 {
     json_t *def = J(
@@ -225,6 +258,7 @@ int main(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("resolve");
     tcase_add_test(tc, test_job_substitute);
+    tcase_add_test(tc, test_job_substitute_amplification_refused);
     tcase_add_test(tc, test_job_resolve_overrides);
     tcase_add_test(tc, test_job_states_and_arns);
     suite_add_tcase(s, tc);
