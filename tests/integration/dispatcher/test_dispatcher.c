@@ -88,8 +88,23 @@ static void assert_reason(const char *job_id, const char *want)
 
 /* Decode and apply message bytes, their batch's scheduling pass and
  * commit, as intake_batch does; record what would be published. */
+static int apply_raw_result(const char *topic, const char *key,
+                            const void *buf, size_t len, char *why,
+                            size_t why_size);
+
 static void apply_raw(const char *topic, const char *key, const void *buf,
                       size_t len)
+{
+    char e[DRV_ERRSTR_SIZE];
+    ck_assert_msg(apply_raw_result(topic, key, buf, len, e, sizeof(e)) == 0,
+                  "apply: %s", e);
+}
+
+/* As apply_raw; 0, or -1 when applying the decoded message failed (the
+ * transaction is rolled back, why says what PostgreSQL said). */
+static int apply_raw_result(const char *topic, const char *key,
+                            const void *buf, size_t len, char *why,
+                            size_t why_size)
 {
     char e[DRV_ERRSTR_SIZE], origin[DRV_ORIGIN_NAME_SIZE];
     char sig[DRV_ORIGIN_SIG_HEX_SIZE];
@@ -109,9 +124,14 @@ static void apply_raw(const char *topic, const char *key, const void *buf,
     drv_submission_cache_clear(disp->cache);
     drv__msg_t m;
     if (drv__intake_decode(disp, &from, &m) == 0) {
-        ck_assert_msg(drv__intake_apply(disp, &m, 1, e, sizeof(e)) == 0,
-                      "apply: %s", e);
+        int rc = drv__intake_apply(disp, &m, 1, why, why_size);
         drv__intake_msg_clear(&m);
+        if (rc != 0) {
+            drv_pg_rollback(disp->pg);
+            drv__capacity_end(disp, false);
+            drv__outbox_clear(disp);
+            return -1;
+        }
     }
     ck_assert_msg(drv__schedule_pass(disp, e, sizeof(e)) == 0, "%s", e);
     ck_assert_msg(drv__outbox_persist(disp, e, sizeof(e)) == 0, "%s", e);
@@ -131,6 +151,7 @@ static void apply_raw(const char *topic, const char *key, const void *buf,
                                               msg, "dlq", o->dlq_reason));
     }
     drv__outbox_clear(disp);
+    return 0;
 }
 
 /* Encode obj (taken over) as `schema`, as a producer would. */
@@ -595,6 +616,193 @@ START_TEST(test_dispatcher_reports_need_their_workers_signature)
 }
 END_TEST
 
+/* ---- hostile records ------------------------------------------------ */
+
+/* A bounded random-record generator: decodable records whose every field
+ * is chosen to hurt (huge, empty, not UTF-8, NUL, paths, extreme numbers,
+ * ids that collide), driven through decoding and the apply path against
+ * the scratch database. Every record must apply or be parked at decoding;
+ * none may make PostgreSQL refuse the batch (which in production would be
+ * isolated and parked, but is a missing check at the edge). Deterministic:
+ * the seed is fixed; DROVER_HOSTILE_RECORDS sets how many (default 600). */
+static unsigned hostile_seed;
+
+static unsigned hrand(void)
+{
+    hostile_seed = hostile_seed * 1103515245u + 12345u;
+    return (hostile_seed >> 8) & 0xffffff;
+}
+
+static json_t *hstr(void)
+{
+    static char big[70000];
+    if (!big[0]) {
+        memset(big, 'x', sizeof(big) - 1);
+    }
+    switch (hrand() % 12) {
+    case 0: return json_string("");
+    case 1: return json_stringn(big, 1 + hrand() % 2000);
+    case 2: return json_stringn(big, 60000 + hrand() % 9000);
+    case 3: return json_stringn_nocheck("a\0b", 3);
+    case 4: return json_stringn_nocheck("\xff\xfe", 2);
+    case 5: return json_string("../../etc/shadow");
+    case 6: return json_string("\xc3\xa9\xc3\xa9\xe2\x82\xac");
+    case 7: return json_string("Ref::x");
+    case 8: return json_string("1e309");
+    case 9: return json_string("'; DROP TABLE jobs; --");
+    default: return json_string("a");
+    }
+}
+
+static json_t *hid(void)
+{
+    static const char *const ids[] = {"a", "b", "c", "a:1", "b:0", "q:99999",
+                                      "", "../x", "d"};
+    if (hrand() % 10 == 0) {
+        return hstr();
+    }
+    return json_string(ids[hrand() % (sizeof(ids) / sizeof(ids[0]))]);
+}
+
+static json_int_t hint(void)
+{
+    static const json_int_t v[] = {0, 1, -1, 2, 3, 137, INT32_MAX, INT32_MIN,
+                                   INT64_MAX, INT64_MIN, 10000, 10001};
+    return v[hrand() % (sizeof(v) / sizeof(v[0]))];
+}
+
+static json_t *hpick(const char *const *v, size_t n)
+{
+    return hrand() % 5 == 0 ? hstr() : json_string(v[hrand() % n]);
+}
+
+static json_t *hostile_record(const char **schema, const char **topic)
+{
+    static const char *const statuses[] = {"STARTING", "RUNNING",
+                                           "SUCCEEDED", "FAILED"};
+    static const char *const workers[] = {WORKER, "w2"};
+    static const char *const queues[] = {QUEUE};
+    static const char *const defs[] = {"d", "d:1", "d:2"};
+    static const char *const types[] = {"N_TO_N", "SEQUENTIAL"};
+    unsigned kind = hrand() % 4;
+    if (kind == 0) {
+        json_t *sj = json_pack("{s:o,s:o,s:o,s:o,s:I}", "jobId", hid(),
+                               "jobName", hstr(), "jobQueue",
+                               hpick(queues, 1), "jobDefinition",
+                               hpick(defs, 3), "submittedAt",
+                               (json_int_t)hint());
+        if (hrand() % 3 == 0) {
+            json_object_set_new(sj, "arrayProperties",
+                                json_pack("{s:I}", "size",
+                                          (json_int_t)(hrand() % 3 ? 2
+                                                                   : hint())));
+        }
+        if (hrand() % 3 == 0) {
+            json_object_set_new(sj, "dependsOn",
+                                json_pack("[{s:o,s:o}]", "jobId", hid(),
+                                          "type", hpick(types, 2)));
+        }
+        if (hrand() % 2 == 0) {
+            json_t *k = hstr();
+            json_t *params = json_object();
+            json_object_setn_new_nocheck(params, json_string_value(k),
+                                         json_string_length(k), hstr());
+            json_decref(k);
+            json_object_set_new(sj, "parameters", params);
+        }
+        if (hrand() % 3 == 0) {
+            json_object_set_new(sj, "tags", json_pack("{s:o}", "k", hstr()));
+        }
+        *schema = "JobRequest";
+        *topic = DRV_TOPIC_SUBMIT_PREFIX QUEUE;
+        return json_pack("{s:{s:o}}", "request", "SubmitJob", sj);
+    }
+    if (kind == 1) {
+        *schema = "JobRequest";
+        *topic = DRV_TOPIC_SUBMIT_PREFIX QUEUE;
+        return json_pack("{s:{s:{s:o,s:o,s:I}}}", "request",
+                         hrand() % 2 ? "CancelJob" : "TerminateJob", "jobId",
+                         hid(), "reason", hstr(), "requestedAt",
+                         (json_int_t)hint());
+    }
+    if (kind == 2) {
+        json_t *m = json_pack("{s:o,s:I,s:o,s:o,s:I,s:I}", "jobId", hid(),
+                              "attempt", (json_int_t)(hrand() % 3 ? 1 : hint()),
+                              "status", hpick(statuses, 4), "worker",
+                              hpick(workers, 2), "timestamp",
+                              (json_int_t)hint(), "workerStartedAt",
+                              (json_int_t)(hrand() % 3 ? WORKER_START
+                                                       : hint()));
+        if (hrand() % 2) {
+            json_object_set_new(m, "exitCode", json_integer(hint()));
+        }
+        if (hrand() % 2) {
+            json_object_set_new(m, "reason", hstr());
+        }
+        if (hrand() % 2) {
+            json_object_set_new(m, "statusReason", hstr());
+        }
+        if (hrand() % 3 == 0) {
+            json_object_set_new(m, "containerId", hstr());
+            json_object_set_new(m, "logStreamName", hstr());
+        }
+        *schema = "JobStatus";
+        *topic = DRV_TOPIC_STATUS;
+        return m;
+    }
+    *schema = "WorkerHeartbeat";
+    *topic = DRV_TOPIC_STATUS;
+    static const double dv[] = {0, 1, -1, 1e308, -1e308, 0.5, 4};
+    return json_pack("{s:o,s:o,s:f,s:f,s:I,s:I,s:[{s:o,s:I}],s:[I],s:I,s:I,"
+                     "s:b}",
+                     "worker", hpick(workers, 2), "computeEnvironment",
+                     hrand() % 4 ? json_string(CE) : hstr(), "vcpusTotal",
+                     dv[hrand() % 7], "vcpusFree", dv[hrand() % 7],
+                     "memoryTotalMiB", (json_int_t)hint(), "memoryFreeMiB",
+                     (json_int_t)hint(), "running", "jobId", hid(), "attempt",
+                     (json_int_t)hint(), "partitions", (json_int_t)hint(),
+                     "startedAt", (json_int_t)hint(), "timestamp",
+                     (json_int_t)hint(), "draining", (int)(hrand() % 2));
+}
+
+START_TEST(test_dispatcher_hostile_records_never_fail_a_batch)
+{
+    const char *n_env = getenv("DROVER_HOSTILE_RECORDS");
+    int n = n_env ? atoi(n_env) : 600;
+    int applied = 0, unencodable = 0;
+    hostile_seed = 20261206u;
+    for (int i = 0; i < n; i++) {
+        const char *schema, *topic;
+        json_t *rec = hostile_record(&schema, &topic);
+        char e[DRV_ERRSTR_SIZE];
+        void *buf = NULL;
+        size_t len = 0;
+        if (!rec || drv_codec_encode(disp->codec, schema, rec, &buf, &len, e,
+                                     sizeof(e)) != 0) {
+            unencodable++; /* a producer could not send it either */
+            json_decref(rec);
+            continue;
+        }
+        json_decref(rec);
+        char why[DRV_ERRSTR_SIZE];
+        int rc = apply_raw_result(topic, "k", buf, len, why, sizeof(why));
+        free(buf);
+        ck_assert_msg(rc == 0, "hostile record %d (%s on %s) failed its "
+                               "batch: %s",
+                      i, schema, topic, why);
+        applied++;
+    }
+    ck_assert_int_gt(applied, n / 2);
+    /* the dispatcher is whole: a job submitted after it all is recorded */
+    sql("UPDATE compute_environments SET max_vcpus = 1000");
+    submit("after-hostile", NULL);
+    assert_status("after-hostile", "RUNNABLE");
+    ck_assert_int_eq(last_run("after-hostile"), 1);
+    printf("hostile records: %d applied or parked, %d not encodable\n",
+           applied, unencodable);
+}
+END_TEST
+
 /* ---- retries ---------------------------------------------------------- */
 
 static const struct retry_case {
@@ -895,6 +1103,7 @@ static Suite *dispatcher_suite(void)
          {test_dispatcher_cancel_waiting_job,
           test_dispatcher_terminate_running_job,
           test_dispatcher_cancel_array_children}},
+        {"hostile", {test_dispatcher_hostile_records_never_fail_a_batch}},
         {"fleet",
          {test_dispatcher_restarted_worker_loses_attempts,
           test_dispatcher_outbox_payload_round_trip}},
