@@ -54,12 +54,12 @@ static bool name_chars_valid(const char *s, size_t max)
 
 bool drv_job_name_valid(const char *name)
 {
-    return name_chars_valid(name, 128) && isalnum((unsigned char)name[0]);
+    return name_chars_valid(name, DRV_NAME_MAX) && isalnum((unsigned char)name[0]);
 }
 
 bool drv_resource_name_valid(const char *name)
 {
-    return name_chars_valid(name, 128);
+    return name_chars_valid(name, DRV_NAME_MAX);
 }
 
 bool drv_job_id_valid(const char *id, bool child)
@@ -69,7 +69,7 @@ bool drv_job_id_valid(const char *id, bool child)
     }
     const char *colon = child ? strchr(id, ':') : NULL;
     size_t n = colon ? (size_t)(colon - id) : strlen(id);
-    if (n == 0 || n > 128) {
+    if (n == 0 || n > DRV_JOB_ID_MAX) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -293,7 +293,7 @@ static int check_glob(json_t *p, const char *what, const char *allowed,
     }
     const char *s = json_string_value(p);
     size_t n = s ? strlen(s) : 0;
-    if (!s || n == 0 || n > 512) {
+    if (!s || n == 0 || n > DRV_EOE_PATTERN_MAX) {
         FAIL("retryStrategy.evaluateOnExit.%s must be 1 to 512 characters",
              what);
     }
@@ -318,7 +318,7 @@ static int check_retry(json_t *rs, char *errstr, size_t errstr_size)
     json_t *att = json_object_get(rs, "attempts");
     json_t *eoe = json_object_get(rs, "evaluateOnExit");
     if (att && (!json_is_integer(att) || json_integer_value(att) < 1 ||
-                json_integer_value(att) > 10)) {
+                json_integer_value(att) > DRV_RETRY_ATTEMPTS_MAX)) {
         FAIL("retryStrategy.attempts must be from 1 to 10");
     }
     if (!eoe || json_array_size(eoe) == 0) {
@@ -515,7 +515,7 @@ int drv_job_validate_submit(json_t *req, const drv_job_limits_t *limits,
         }
     }
     if (prio && (!json_is_integer(prio) || json_integer_value(prio) < 0 ||
-                 json_integer_value(prio) > 9999)) {
+                 json_integer_value(prio) > DRV_PRIORITY_MAX)) {
         FAIL("schedulingPriorityOverride must be from 0 to 9999");
     }
     return check_depends_on(json_object_get(req, "dependsOn"), ap != NULL,
@@ -680,7 +680,7 @@ int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
         FAIL("containerProperties is required");
     }
     const char *image = json_string_value(json_object_get(cp, "image"));
-    if (!image || !*image || strlen(image) > 255) {
+    if (!image || !*image || strlen(image) > DRV_IMAGE_MAX) {
         FAIL("containerProperties.image is required (at most 255 "
              "characters)");
     }

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "drover/limits.h"
 #include "drover/util.h"
 
 static const char *str(json_t *o, const char *name)
@@ -25,7 +26,7 @@ static bool fits(const char *s, size_t max)
 
 /* Longest worker id, container id or log stream name a report may carry;
  * reasons are bounded by DRV_REASON_MAX (the worker writes no longer). */
-#define NAME_MAX_BYTES 255
+#define NAME_MAX_BYTES DRV_WORKER_FIELD_MAX
 
 static const char *decode_status(json_t *o, drv_msg_status_t *st)
 {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client_int.h"
+#include "drover/limits.h"
 #include "drover/util.h"
 
 drv_client_t *drv_client_new(const drv_conf_t *conf, drv_log_t *log)
@@ -120,7 +121,7 @@ static json_t *op_register_job_definition(drv_client_t *client, json_t *req,
         return NULL;
     }
     spec = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
-    if (strlen(spec) > 24 * 1024) {
+    if (strlen(spec) > DRV_DEFINITION_MAX) {
         FAIL(DRV_ERR_INVALID, "job definition exceeds 24 KiB");
     }
     const char *name = json_string_value(json_object_get(req,

@@ -11,9 +11,10 @@
 
 #include "client_int.h"
 #include "drover/submission.h"
+#include "drover/limits.h"
 #include "drover/util.h"
 
-#define SUBMIT_MAX_BYTES (30 * 1024)
+#define SUBMIT_MAX_BYTES DRV_SUBMIT_MAX
 #define DEP_WAIT_MS 5000
 
 static int ensure_kafka(drv_client_t *client, drv_err_t *err, char *errstr,
@@ -475,7 +476,7 @@ json_t *drv__op_describe_jobs(drv_client_t *client, json_t *req,
                                             "required");
         return NULL;
     }
-    if (json_array_size(ids) > 100) {
+    if (json_array_size(ids) > DRV_DESCRIBE_JOBS_MAX) {
         *err = DRV_ERR_INVALID;
         drv_errstr_set(errstr, errstr_size,
                        "Maximum number of jobs supported is 100");

@@ -11,6 +11,7 @@
 
 #include "client_int.h"
 #include "drover/job.h"
+#include "drover/limits.h"
 #include "drover/util.h"
 
 /* One statement; NULL result on a database error with *err set. */
@@ -232,7 +233,7 @@ json_t *drv__op_tag_resource(drv_client_t *client, json_t *req,
     const char *arn = json_string_value(json_object_get(req, "resourceArn"));
     json_t *tags = json_object_get(req, "tags");
     if (!arn || !json_is_object(tags) || json_object_size(tags) == 0 ||
-        json_object_size(tags) > 50) {
+        json_object_size(tags) > DRV_TAGS_MAX) {
         *err = DRV_ERR_INVALID;
         drv_errstr_set(errstr, errstr_size,
                        "resourceArn and 1 to 50 tags (string values) are "

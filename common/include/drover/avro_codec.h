@@ -26,15 +26,16 @@
 #include "drover/conf.h"
 
 #include "drover/err.h"
+#include "drover/limits.h"
 
 /** Largest message the codec will decode (bytes). */
-#define DRV_CODEC_MAX_MESSAGE (1024 * 1024)
+#define DRV_CODEC_MAX_MESSAGE DRV_MESSAGE_MAX
 
 /** Longest string (or map key) a decoded record may hold, in bytes: no
  * field of any schema needs more (a whole SubmitJob is at most 30 KiB);
  * a longer one makes the record unusable. Per-field limits are stricter
  * and are checked where each field is used. */
-#define DRV_CODEC_MAX_STRING (64 * 1024)
+#define DRV_CODEC_MAX_STRING DRV_STRING_MAX
 
 /**
  * @brief The Parsing Canonical Form of a schema (Avro specification).

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "drover/limits.h"
+
 typedef enum drv_job_status {
     DRV_JOB_SUBMITTED = 0,
     DRV_JOB_PENDING,
@@ -28,17 +30,6 @@ typedef enum drv_job_status {
 } drv_job_status_t;
 
 #define DRV_JOB_STATUS_COUNT 7
-#define DRV_MAX_DEPENDS_ON 20
-#define DRV_ARRAY_SIZE_MIN 2
-#define DRV_ARRAY_SIZE_MAX 10000
-#define DRV_REASON_MAX 1024
-#define DRV_CONTAINER_REASON_MAX 255
-/** What a job may resolve to (its container, retry strategy and timeout
- * as JSON, after parameter substitution): a definition is at most 24 KiB
- * and a SubmitJob 30 KiB in AWS, so 64 KiB holds any honest job, and a
- * command of 200 x Ref::x with a 25 KB parameter (5 MB) is refused at
- * submission instead of making a RunJob Kafka cannot carry. */
-#define DRV_JOB_RESOLVED_MAX (64 * 1024)
 
 /** AWS's status reasons that other components match on. */
 #define DRV_REASON_EXITED "Essential container in task exited"

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Every limit Drover enforces on input, in one table: the README's
+ * "Limits" section lists the same (with where each is checked). Limits
+ * AWS Batch documents are AWS's; the others are Drover's own choice.
+ */
+#ifndef DRV_LIMITS_H
+#define DRV_LIMITS_H
+
+/* names and ids (AWS: 1 to 128 letters, digits, - and _) */
+#define DRV_NAME_MAX 128            /* jobName, definition, queue, CE names */
+#define DRV_JOB_ID_MAX 128          /* a job id (Drover's UUIDs are 36) */
+#define DRV_IMAGE_MAX 255           /* containerProperties.image */
+#define DRV_WORKER_FIELD_MAX 255    /* a report's worker, container id, log
+                                       stream; a heartbeat's names */
+#define DRV_REASON_MAX 1024         /* a reason or status reason */
+#define DRV_CONTAINER_REASON_MAX 255 /* the container reason a job keeps */
+#define DRV_EOE_PATTERN_MAX 512     /* retryStrategy.evaluateOnExit patterns */
+
+/* sizes */
+#define DRV_STRING_MAX (64 * 1024)        /* any string in a record */
+#define DRV_MESSAGE_MAX (1024 * 1024)     /* one Kafka record Drover reads */
+#define DRV_DEFINITION_MAX (24 * 1024)    /* a job definition (AWS) */
+#define DRV_SUBMIT_MAX (30 * 1024)        /* a SubmitJob request (AWS) */
+#define DRV_JOB_RESOLVED_MAX (64 * 1024)  /* what a job resolves to */
+#define DRV_HTTP_BODY_MAX (1024 * 1024)   /* one gateway request body */
+
+/* counts and ranges */
+#define DRV_MAX_DEPENDS_ON 20     /* dependsOn entries (AWS) */
+#define DRV_ARRAY_SIZE_MIN 2      /* arrayProperties.size (AWS) */
+#define DRV_ARRAY_SIZE_MAX 10000
+#define DRV_RETRY_ATTEMPTS_MAX 10 /* retryStrategy.attempts 1..10 (AWS) */
+#define DRV_PRIORITY_MAX 9999     /* schedulingPriorityOverride 0..9999 */
+#define DRV_TAGS_MAX 50           /* tags per resource (AWS) */
+#define DRV_DESCRIBE_JOBS_MAX 100 /* ids per DescribeJobs (AWS) */
+
+#endif
