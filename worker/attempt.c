@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The attempt lifecycle, written once over the runtime interface: from an
- * admitted attempt (STARTING already reported by the claim) through its
+ * admitted attempt (STARTING already reported by the claim) through the
+ * worker's policy (nothing is made for an attempt it refuses), its
  * runtime's prepare, start and wait, the RUNNING report and the start
  * metrics, the timeout (stop, then wait out the grace period), stop
  * requests, to the outcome with AWS's reasons, the runtime's cleanup and
@@ -127,24 +128,35 @@ static void await(drv__attempt_t *a, outcome_t *o)
     }
 }
 
-/* Prepare, start, wait: the outcome in `o`. */
-static void run(drv__attempt_t *a, outcome_t *o)
+/* The worker's policy, prepare, start, wait: the outcome in `o`. False
+ * when the policy refused the attempt, so nothing was prepared. */
+static bool run(drv__attempt_t *a, outcome_t *o)
 {
     const drv__rt_ops_t *rt = a->wrk->rt;
     char e[DRV_ERRSTR_SIZE] = "";
     int64_t t0 = drv_mono_ms();
+    a->ra.host_paths = drv__policy_check(&a->wrk->rt_host, a->run,
+                                         rt->mounts, e, sizeof(e));
+    if (!a->ra.host_paths) {
+        json_t *f = drv_log_job(a->job.id);
+        drv_log(a->wrk->log, DRV_LOG_WARN, "worker.policy_refused", f,
+                "attempt %d refused: %s", a->job.attempt, e);
+        json_decref(f);
+        start_failed(o, e);
+        return false;
+    }
     if (rt->prepare && rt->prepare(&a->ra, e, sizeof(e)) != 0) {
         start_failed(o, e);
-        return;
+        return true;
     }
     if (!enter(a, DRV__PHASE_STARTING)) {
         snprintf(o->status_reason, sizeof(o->status_reason), "%s",
                  DRV__REASON_TERMINATED_EARLY);
-        return;
+        return true;
     }
     if (rt->start(&a->ra, e, sizeof(e)) != 0) {
         start_failed(o, e);
-        return;
+        return true;
     }
     /* a stop that came while it started is ours to pass on */
     bool stop_now = !enter(a, DRV__PHASE_RUNNING);
@@ -153,6 +165,7 @@ static void run(drv__attempt_t *a, outcome_t *o)
         stop_runtime(a);
     }
     await(a, o);
+    return true;
 }
 
 /* The outcome's report (takes the attempt out of reach of stops). */
@@ -224,6 +237,7 @@ static void end(drv__attempt_t *a, bool prepared)
     wrk->ended++;
     pthread_cond_broadcast(&wrk->cond);
     pthread_mutex_unlock(&wrk->lock);
+    json_decref(a->ra.host_paths);
     json_decref(a->run);
     free(a);
 }
@@ -232,9 +246,9 @@ static void *attempt_main(void *arg)
 {
     drv__attempt_t *a = arg;
     outcome_t o = {0};
-    run(a, &o);
+    bool prepared = run(a, &o);
     finish(a, &o);
-    end(a, true);
+    end(a, prepared);
     return NULL;
 }
 

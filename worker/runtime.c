@@ -4,6 +4,7 @@
  * environment and secrets, and the one bound on kept output. Below the
  * runtimes: nothing here knows the worker or the lifecycle.
  */
+#define _GNU_SOURCE /* O_PATH */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,15 +27,16 @@ static void log_marker(int fd)
     (void)!write(fd, m, (size_t)n);
 }
 
-int drv__rt_open_beneath(const char *dir, const char *rel, int flags,
-                         mode_t mode)
+int drv__rt_openat_beneath(int dirfd, const char *rel, int flags,
+                           mode_t mode)
 {
-    char copy[1024];
+    char copy[4096];
     if (snprintf(copy, sizeof(copy), "%s", rel) >= (int)sizeof(copy)) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    int cur = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* the directories on the way are opened O_PATH: only searched */
+    int cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     char *save = NULL, *part = strtok_r(copy, "/", &save);
     while (cur >= 0 && part) {
         char *next = strtok_r(NULL, "/", &save);
@@ -44,7 +46,7 @@ int drv__rt_open_beneath(const char *dir, const char *rel, int flags,
             errno = EXDEV; /* would leave, or could, the directory */
         } else if (next) { /* a directory on the way: no symlink */
             fd = openat(cur, part,
-                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         } else {
             fd = openat(cur, part, flags | O_NOFOLLOW | O_CLOEXEC, mode);
         }
@@ -62,6 +64,20 @@ int drv__rt_open_beneath(const char *dir, const char *rel, int flags,
         errno = EINVAL;
     }
     return -1;
+}
+
+int drv__rt_open_beneath(const char *dir, const char *rel, int flags,
+                         mode_t mode)
+{
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        return -1;
+    }
+    int fd = drv__rt_openat_beneath(dfd, rel, flags, mode);
+    int err = errno;
+    close(dfd);
+    errno = err;
+    return fd;
 }
 
 size_t drv__rt_sanitize(char *out, size_t size, const char *in)

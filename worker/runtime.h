@@ -7,13 +7,15 @@
  * lifecycle (attempt.c) is written once over it and calls, from the
  * attempt's own thread unless said otherwise:
  *
- *   prepare -> (stop requested: end) -> start -> wait
+ *   (the worker's policy: drv__policy_check) -> prepare
+ *     -> (stop requested: end) -> start -> wait
  *     (timeout: stop, wait again) -> oom_killed -> collect
  *     -> the outcome is reported -> cleanup
  *
  * Layers: each uses only those below it, nothing calls upwards.
  *
  *   main.c -> loop.c -> admit.c, control.c -> attempt.c -> runtime.h
+ *   attempt.c, runtime_container.c -> policy.c -> runtime.c
  *   runtime_container.c, runtime_process.c, runtime_hollow.c -> runtime.c
  *
  * loop.c holds the table of runtimes (name -> ops). A runtime file
@@ -72,6 +74,11 @@ typedef struct drv__rt_attempt {
      * stop request or the timeout: a runtime without `stop` watches it in
      * `wait`. @thread any */
     atomic_bool stop;
+    /* drv__policy_check's answer, made by the lifecycle before prepare and
+     * freed by it: for each of the RunJob's volumes, in order, its canonical
+     * host path (a string) or null (an anonymous volume). Runtimes mount
+     * these paths, never the RunJob's sourcePath. */
+    json_t *host_paths;
     char cid[80];        /* containerId once known (prepare or start) */
     char log_stream[80]; /* logStreamName for RUNNING; "" for none */
     void *state;         /* the runtime's own */
@@ -93,6 +100,10 @@ typedef struct drv__rt_ops {
     const char *name; /* worker.runtime */
     /* false: nothing is really started (hollow), so no start metrics */
     bool times_start;
+    /* true: host volumes are mounted (and checked against
+     * worker.allowed.host.paths); false: a job with one is refused, since
+     * nothing could confine it to the path */
+    bool mounts;
     /* End what an earlier process of this worker left (containers,
      * cgroups). @thread main, before the first attempt */
     void (*reap)(const drv__rt_host_t *host);
@@ -153,6 +164,12 @@ int drv__rt_secrets(const drv__rt_attempt_t *ra, json_t *env, char *errstr,
 int drv__rt_open_beneath(const char *dir, const char *rel, int flags,
                          mode_t mode);
 
+/* The same beneath an open directory `dirfd` (borrowed; O_PATH will do).
+ * With O_PATH in `flags` a final symlink is not refused but opened itself
+ * (O_PATH | O_NOFOLLOW): the caller checks what it got with fstat. */
+int drv__rt_openat_beneath(int dirfd, const char *rel, int flags,
+                           mode_t mode);
+
 /* Open worker.log.dir/<job>/<attempt>.log for writing (made, truncated),
  * making the job's directory; -1 when there is no log directory or it
  * cannot be opened beneath it without a symlink. */
@@ -169,10 +186,29 @@ void drv__rt_log_bound(int fd);
 /* worker.stop.grace.seconds. */
 int drv__rt_grace_s(const drv__rt_host_t *host);
 
+/* ---- The worker's own policy (policy.c). @thread any ---- */
+
+/*
+ * The RunJob against this host's policy, the operator's word: privileged
+ * only with worker.allow.privileged; each host volume's sourcePath clean
+ * (drv_path_is_clean), lexically under one of worker.allowed.host.paths,
+ * and resolved beneath that root through no symlink and no "..": openat2
+ * with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, or
+ * drv__rt_openat_beneath where the kernel lacks it; it must exist and be a
+ * directory or a regular file. `mounts` false: any host volume is refused.
+ * Returns the canonical host path of each volume in order (null for an
+ * anonymous one) as a new array, or NULL with the attempt's reason
+ * (CannotStartContainerError: ..., naming the field and the key) in
+ * errstr. Called before anything is made for the attempt.
+ */
+json_t *drv__policy_check(const drv__rt_host_t *host, json_t *run,
+                          bool mounts, char *errstr, size_t errstr_size);
+
 /* ---- The container runtime's spec builder, for its tests ---- */
 
 /* The Docker container-create body for the attempt (new reference),
- * without its secrets. */
+ * without its secrets; its binds are ra->host_paths' canonical paths. NULL
+ * when a host volume has none there (the policy was not checked). */
 json_t *drv__container_spec(const drv__rt_attempt_t *ra);
 
 #endif

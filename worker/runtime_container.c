@@ -53,12 +53,15 @@ static json_t *ulimits(json_t *run)
     return out;
 }
 
-/* mountPoints over volumes: host paths become binds, the rest anonymous
- * volumes (the dispatcher checked host paths against the environment). */
-static void mounts(json_t *run, json_t *host, json_t *spec)
+/* mountPoints over volumes: host paths become binds of their canonical
+ * paths (ra->host_paths, from the worker's policy: never the RunJob's
+ * spelling), the rest anonymous volumes. -1 when a host volume has no
+ * checked path. */
+static int mounts(json_t *run, json_t *paths, json_t *host, json_t *spec)
 {
     json_t *binds = json_array(), *anon = json_object(), *m, *v;
     size_t i, k;
+    int ret = 0;
     json_array_foreach(json_object_get(run, "mountPoints"), i, m)
     {
         const char *sv = json_string_value(json_object_get(m, "sourceVolume"));
@@ -70,11 +73,15 @@ static void mounts(json_t *run, json_t *host, json_t *spec)
             if (!sv || !dst || !name || strcmp(sv, name) != 0) {
                 continue;
             }
-            const char *src = json_string_value(json_object_get(
-                json_object_get(v, "host"), "sourcePath"));
+            json_t *src = json_object_get(json_object_get(v, "host"),
+                                          "sourcePath");
+            const char *canon = json_string_value(json_array_get(paths, k));
             bool ro = json_is_true(json_object_get(m, "readOnly"));
-            if (src) {
-                json_array_append_new(binds, json_sprintf("%s:%s%s", src, dst,
+            if (src && !json_is_null(src) && !canon) {
+                ret = -1;
+            } else if (canon) {
+                json_array_append_new(binds, json_sprintf("%s:%s%s", canon,
+                                                          dst,
                                                           ro ? ":ro" : ""));
             } else {
                 json_object_set_new(anon, dst, json_object());
@@ -83,6 +90,7 @@ static void mounts(json_t *run, json_t *host, json_t *spec)
     }
     json_object_set_new(host, "Binds", binds);
     json_object_set_new(spec, "Volumes", anon);
+    return ret;
 }
 
 /* One tmpfs's options, "size=<n>m[,option]...", as long as its options
@@ -194,7 +202,10 @@ json_t *drv__container_spec(const drv__rt_attempt_t *ra)
     if (json_is_string(json_object_get(run, "user"))) {
         json_object_set(spec, "User", json_object_get(run, "user"));
     }
-    mounts(run, host, spec);
+    if (mounts(run, ra->host_paths, host, spec) != 0) {
+        json_decref(spec);
+        return NULL;
+    }
     return spec;
 }
 
@@ -245,6 +256,12 @@ static int ctr_prepare(drv__rt_attempt_t *ra, char *errstr,
     }
     json_t *spec = drv__container_spec(ra);
     int ret = -1;
+    if (!spec) {
+        drv_errstr_set(errstr, errstr_size,
+                       "CannotCreateContainerError: a host path was not "
+                       "checked against worker.allowed.host.paths");
+        goto out;
+    }
     if (drv__rt_secrets(ra, json_object_get(spec, "Env"), errstr,
                         errstr_size) != 0 ||
         create(ra, c->dk, spec, errstr, errstr_size) != 0) {
@@ -256,10 +273,35 @@ out:
     return ret;
 }
 
+/*
+ * The engine resolves each bind's path again when it mounts it, at the
+ * start. A symlink put in place of a directory of a host path since the
+ * policy's check (by a job writing below the same allowed root) is caught
+ * here, just before the start; one put there during the engine's own start
+ * is not (README, "Security").
+ */
+static int recheck_host_paths(drv__rt_attempt_t *ra, char *errstr,
+                              size_t errstr_size)
+{
+    json_t *again = drv__policy_check(ra->host, ra->run, true, errstr,
+                                      errstr_size);
+    bool same = again && json_equal(again, ra->host_paths);
+    if (again && !same) {
+        drv_errstr_set(errstr, errstr_size,
+                       "CannotStartContainerError: a host path resolved "
+                       "elsewhere at the start than when it was checked");
+    }
+    json_decref(again);
+    return same ? 0 : -1;
+}
+
 static int ctr_start(drv__rt_attempt_t *ra, char *errstr, size_t errstr_size)
 {
     ctr_t *c = ra->state;
     char e[DRV_ERRSTR_SIZE];
+    if (recheck_host_paths(ra, errstr, errstr_size) != 0) {
+        return -1;
+    }
     if (drv_docker_start(c->dk, ra->cid, e, sizeof(e)) != 0) {
         drv_errstr_set(errstr, errstr_size,
                        "CannotStartContainerError: %.200s", e);
@@ -396,6 +438,7 @@ static void ctr_reap(const drv__rt_host_t *host)
 const drv__rt_ops_t drv__rt_container = {
     .name = "container",
     .times_start = true,
+    .mounts = true,
     .reap = ctr_reap,
     .prepare = ctr_prepare,
     .start = ctr_start,

@@ -32,6 +32,7 @@ static drv__rt_wait_t hollow_wait(drv__rt_attempt_t *ra, int64_t timeout_ms,
 const drv__rt_ops_t drv__rt_hollow = {
     .name = "hollow",
     .times_start = false,
+    .mounts = true, /* runs nothing; its policy check is a container's */
     .start = hollow_start,
     .wait = hollow_wait,
 };

@@ -7,7 +7,9 @@
  * attempt's log file, its working directory is a scratch directory removed
  * afterwards. No isolation beyond that: the process runs as the worker's
  * user, with no mounts, user or capability settings applied - for trusted
- * work on hosts without a container engine, and for benchmarks.
+ * work on hosts without a container engine, and for benchmarks. A job with
+ * a host volume is refused (ops.mounts false): the process sees the host's
+ * whole file system, so nothing would hold it to the allowed roots.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -548,6 +550,7 @@ static void proc_cleanup(drv__rt_attempt_t *ra)
 
 const drv__rt_ops_t drv__rt_process = {
     .name = "process",
+    .mounts = false, /* host volumes are refused: nothing confines it */
     .times_start = true,
     .reap = proc_reap,
     .prepare = proc_prepare,

@@ -82,20 +82,9 @@ drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref, char *queue_out,
     return ret;
 }
 
-/* Is path at or below root (on a path-component boundary)? */
-static bool under(const char *path, const char *root)
-{
-    size_t n = strlen(root);
-    while (n > 1 && root[n - 1] == '/') {
-        n--;
-    }
-    return !strncmp(path, root, n) && (path[n] == '\0' || path[n] == '/' ||
-                                       (n == 1 && root[0] == '/'));
-}
-
-static drv_err_t check_one_policy(const char *ce, json_t *policy,
-                                  json_t *container, char *errstr,
-                                  size_t errstr_size)
+drv_err_t drv_catalog_policy_allows(const char *ce, json_t *policy,
+                                   json_t *container, char *errstr,
+                                   size_t errstr_size)
 {
     size_t i, k;
     json_t *v, *root;
@@ -109,14 +98,27 @@ static drv_err_t check_one_policy(const char *ce, json_t *policy,
     }
     json_array_foreach(json_object_get(container, "volumes"), i, v)
     {
-        const char *src = json_string_value(
-            json_object_get(json_object_get(v, "host"), "sourcePath"));
-        bool ok = !src; /* an anonymous volume (no host) is always fine */
+        json_t *host = json_object_get(v, "host");
+        json_t *jsrc = json_object_get(host, "sourcePath");
+        if (!jsrc || json_is_null(jsrc)) {
+            continue; /* an anonymous volume (no host) is always fine */
+        }
+        const char *src = json_string_value(jsrc);
+        /* lexical first: "<root>/.." is under <root> by its letters */
+        if (!drv_path_is_clean(src)) {
+            drv_errstr_set(errstr, errstr_size,
+                           "containerProperties.volumes[%zu].host.sourcePath "
+                           "must be an absolute path without \".\", \"..\" "
+                           "or empty components",
+                           i);
+            return DRV_ERR_INVALID;
+        }
+        bool ok = false;
         json_array_foreach(json_object_get(policy, "allowedHostPaths"), k,
                            root)
         {
-            ok |= src && json_is_string(root) &&
-                  under(src, json_string_value(root));
+            ok |= json_is_string(root) &&
+                  drv_path_under(src, json_string_value(root));
         }
         if (!ok) {
             drv_errstr_set(errstr, errstr_size,
@@ -150,8 +152,8 @@ drv_err_t drv_catalog_check_policy(drv_pg_t *pg, const char *queue,
     drv_err_t ret = DRV_OK;
     for (int i = 0; ret == DRV_OK && i < drv_pg_res_rows(r); i++) {
         json_t *policy = drv_pg_res_json(r, i, 1);
-        ret = check_one_policy(drv_pg_res_get(r, i, 0), policy, container,
-                               errstr, errstr_size);
+        ret = drv_catalog_policy_allows(drv_pg_res_get(r, i, 0), policy,
+                                        container, errstr, errstr_size);
         json_decref(policy);
     }
     drv_pg_res_free(r);
@@ -177,7 +179,7 @@ drv_err_t drv_catalog_check_policy_ce(drv_pg_t *pg, const char *ce,
     }
     json_t *policy = drv_pg_res_rows(r) == 1 ? drv_pg_res_json(r, 0, 0) : NULL;
     drv_pg_res_free(r);
-    drv_err_t ret = check_one_policy(ce, policy, container, errstr,
+    drv_err_t ret = drv_catalog_policy_allows(ce, policy, container, errstr,
                                      errstr_size);
     json_decref(policy);
     return ret;

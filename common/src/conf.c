@@ -9,7 +9,8 @@
 #include "drover/err.h"
 #include "drover/util.h"
 
-typedef enum { T_STR, T_INT, T_DBL, T_BOOL } prop_type_t;
+/* T_PATHS: a string, a comma-separated list of clean absolute paths. */
+typedef enum { T_STR, T_INT, T_DBL, T_BOOL, T_PATHS } prop_type_t;
 
 typedef struct prop {
     const char *name;
@@ -88,6 +89,13 @@ static const prop_t props[] = {
     {"worker.key", T_STR, "", 0, 0, true,
      "this worker's signing key (64 hex digits, from drover-dispatcher "
      "--worker-key): it signs every report and heartbeat"},
+    {"worker.allow.privileged", T_BOOL, "false", 0, 0, false,
+     "run privileged containers on this host (the operator's word: a job a "
+     "compute environment allows privileged is still refused here unless "
+     "this is true)"},
+    {"worker.allowed.host.paths", T_PATHS, "", 0, 0, false,
+     "directories (comma separated, absolute) below which jobs may mount "
+     "host paths on this host, resolved through no symlink (default: none)"},
     {"worker.pids.limit", T_INT, "1024", 16, 1LL << 22, false,
      "pids limit of every container"},
     {"worker.log.dir", T_STR, "", 0, 0, false,
@@ -164,6 +172,26 @@ void drv_conf_destroy(drv_conf_t *conf)
     free(conf);
 }
 
+static drv_conf_res_t check_paths(const prop_t *p, const char *value,
+                                  char *errstr, size_t errstr_size)
+{
+    char *copy = drv_strdup(value);
+    drv_conf_res_t res = DRV_CONF_OK;
+    for (char *sv, *t = strtok_r(copy, ", ", &sv); t && res == DRV_CONF_OK;
+         t = strtok_r(NULL, ", ", &sv)) {
+        if (!drv_path_is_clean(t)) {
+            drv_errstr_set(errstr, errstr_size,
+                           "invalid value \"%s\" for \"%s\": \"%s\" is not "
+                           "an absolute path without \".\", \"..\" or empty "
+                           "components",
+                           value, p->name, t);
+            res = DRV_CONF_INVALID;
+        }
+    }
+    free(copy);
+    return res;
+}
+
 static drv_conf_res_t check_value(const prop_t *p, const char *value,
                                   char *errstr, size_t errstr_size)
 {
@@ -172,6 +200,8 @@ static drv_conf_res_t check_value(const prop_t *p, const char *value,
     switch (p->type) {
     case T_STR:
         return DRV_CONF_OK;
+    case T_PATHS:
+        return check_paths(p, value, errstr, errstr_size);
     case T_INT:
         if (drv_parse_int64(value, (int64_t)p->min, (int64_t)p->max, &iv) == 0) {
             return DRV_CONF_OK;
@@ -464,7 +494,8 @@ int drv_conf_foreach_kafka(const drv_conf_t *conf,
 
 void drv_conf_print_help(FILE *fp)
 {
-    static const char *types[] = {"string", "integer", "number", "boolean"};
+    static const char *types[] = {"string", "integer", "number", "boolean",
+                                  "string"};
     for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
         fprintf(fp, "  %-32s %-8s default \"%s\"\n      %s\n", props[i].name,
                 types[props[i].type], props[i].def, /* defaults hold no secret */

@@ -586,8 +586,11 @@ static int check_mounts(json_t *cp, char *errstr, size_t errstr_size)
                  "underscores",
                  i);
         }
-        if (src && !abs_path(src)) {
-            FAIL("volumes[%zu].host.sourcePath must be an absolute path", i);
+        if (src && !drv_path_is_clean(json_string_value(src))) {
+            FAIL("containerProperties.volumes[%zu].host.sourcePath must be "
+                 "an absolute path without \".\", \"..\" or empty "
+                 "components",
+                 i);
         }
     }
     json_array_foreach(json_object_get(cp, "mountPoints"), i, m)

@@ -122,6 +122,37 @@ bool drv_str_has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+bool drv_path_is_clean(const char *path)
+{
+    if (!path || path[0] != '/' || strlen(path) >= 4096) {
+        return false;
+    }
+    if (path[1] == '\0') {
+        return true; /* "/" */
+    }
+    for (const char *c = path + 1;; c++) { /* c: a component's start */
+        size_t n = strcspn(c, "/");
+        if (n == 0 || (n == 1 && c[0] == '.') ||
+            (n == 2 && c[0] == '.' && c[1] == '.')) {
+            return false;
+        }
+        c += n;
+        if (*c == '\0') {
+            return true;
+        }
+    }
+}
+
+bool drv_path_under(const char *path, const char *root)
+{
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/') {
+        n--;
+    }
+    return !strncmp(path, root, n) && (path[n] == '\0' || path[n] == '/' ||
+                                       (n == 1 && root[0] == '/'));
+}
+
 char *drv_read_file(const char *path, size_t *len_out, char *errstr,
                     size_t errstr_size)
 {

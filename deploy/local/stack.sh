@@ -345,6 +345,11 @@ kafka.sasl.password = $(kafka_secret operator)
 pg.conninfo = $conninfo
 docker.socket = $STACK/podman.sock
 worker.log.dir = $STACK/joblogs
+# the workers' own policy, matching the containerPolicy of the compute
+# environment "local" (ensure_local_queue): host paths below shared/ only,
+# no privileged containers
+worker.allowed.host.paths = $STACK/shared
+worker.allow.privileged = false
 topic.partitions = 4
 ${DROVER_EXTRA_CONF:-}
 CONF

@@ -326,9 +326,10 @@ static json_t *op_create_compute_environment(drv_client_t *client,
     }
     json_array_foreach(json_object_get(pol, "allowedHostPaths"), i, root)
     {
-        if (!json_is_string(root) || json_string_value(root)[0] != '/') {
+        if (!drv_path_is_clean(json_string_value(root))) {
             FAIL(DRV_ERR_INVALID, "containerPolicy.allowedHostPaths[%zu] must "
-                                  "be an absolute path", i);
+                                  "be an absolute path without \".\", "
+                                  "\"..\" or empty components", i);
         }
     }
     spec = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);

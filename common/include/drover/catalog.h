@@ -39,6 +39,24 @@ drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref, char *queue_out,
                             size_t errstr_size);
 
 /**
+ * @brief One compute environment's containerPolicy against a resolved
+ *        job's container: privileged only with allowPrivileged, every host
+ *        volume's sourcePath clean (drv_path_is_clean: absolute, no ".",
+ *        ".." or empty component) and lexically under one of
+ *        allowedHostPaths. No database: drv_catalog_check_policy applies it
+ *        to each environment of a queue.
+ * @param ce the environment's name, for the message
+ * @param policy its containerPolicy (borrowed; NULL: nothing allowed)
+ * @param container the resolved job's container (borrowed)
+ * @returns DRV_OK or DRV_ERR_INVALID with errstr naming the field.
+ * @remark Lexical only; a symlink below an allowed root is the worker's to
+ *         refuse (worker.allowed.host.paths). @thread any
+ */
+drv_err_t drv_catalog_policy_allows(const char *ce, json_t *policy,
+                                    json_t *container, char *errstr,
+                                    size_t errstr_size);
+
+/**
  * @brief Check a resolved container against the containerPolicy of every
  * compute environment of the queue: host paths only under its
  * allowedHostPaths, privileged only with allowPrivileged (both default to

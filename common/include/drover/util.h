@@ -59,6 +59,22 @@ bool drv_str_has_prefix(const char *s, const char *prefix);
 char *drv_read_file(const char *path, size_t *len_out, char *errstr,
                     size_t errstr_size);
 
+/**
+ * @brief Is `path` a clean absolute path: it starts with '/', is shorter
+ *        than 4096 bytes and has no ".", ".." or empty component ("/" alone
+ *        is clean; "/a/", "/a//b", "/a/." and "/a/.." are not)?
+ * @remark Lexical only: a clean path may still pass through a symlink.
+ */
+bool drv_path_is_clean(const char *path);
+
+/**
+ * @brief Is `path` at or below `root`, on a component boundary ("/data/x"
+ *        is under "/data" and "/", "/database" is not)? Both should be
+ *        clean (drv_path_is_clean); trailing slashes of `root` are ignored.
+ * @remark Lexical only.
+ */
+bool drv_path_under(const char *path, const char *root);
+
 /** @brief The host name, or "localhost" when it cannot be read. */
 void drv_hostname(char *out, size_t size);
 

@@ -33,6 +33,22 @@ START_TEST(test_conf_defaults_and_set)
                                   sizeof(errstr)),
                      DRV_CONF_OK);
     ck_assert_str_eq(drv_conf_get(conf, "kafka.linger.ms"), "5");
+    /* the worker's allowed roots: clean absolute paths only */
+    ck_assert_str_eq(drv_conf_get(conf, "worker.allowed.host.paths"), "");
+    ck_assert(!drv_conf_get_bool(conf, "worker.allow.privileged"));
+    ck_assert_int_eq(drv_conf_set(conf, "worker.allowed.host.paths",
+                                  "/srv/a, /srv/b", errstr, sizeof(errstr)),
+                     DRV_CONF_OK);
+    const char *bad[] = {"/srv/a/..", "/srv/a,data", "/srv//a", "/srv/a/"};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(drv_conf_set(conf, "worker.allowed.host.paths",
+                                      bad[i], errstr, sizeof(errstr)),
+                         DRV_CONF_INVALID);
+        ck_assert_msg(strstr(errstr, "worker.allowed.host.paths"), "%s",
+                      errstr);
+    }
+    ck_assert_str_eq(drv_conf_get(conf, "worker.allowed.host.paths"),
+                     "/srv/a, /srv/b");
     drv_conf_t *dup = drv_conf_dup(conf);
     ck_assert_str_eq(drv_conf_get(dup, "kafka.linger.ms"), "5");
     drv_conf_destroy(dup);

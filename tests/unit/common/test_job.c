@@ -221,6 +221,18 @@ START_TEST(test_job_definition_rejects)
                      -1);
     ck_assert_msg(strstr(errstr, "AWS_BATCH_X is reserved"), "%s", errstr);
     json_decref(def);
+    /* issue 13: a host path that leaves its root by "..", lexically */
+    def = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+            "\"containerProperties\":{\"image\":\"x\",\"vcpus\":1,\"memory\":"
+            "8,\"volumes\":[{\"name\":\"v\",\"host\":{\"sourcePath\":"
+            "\"/srv/shared/..\"}}]}}");
+    ck_assert_int_eq(drv_job_validate_definition(def, &limits, errstr,
+                                                 sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, "containerProperties.volumes[0].host."
+                                 "sourcePath must be an absolute path"),
+                  "%s", errstr);
+    json_decref(def);
 }
 END_TEST
 

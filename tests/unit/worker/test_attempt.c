@@ -157,6 +157,7 @@ static void fake_cleanup(drv__rt_attempt_t *ra)
 static const drv__rt_ops_t fake_ops = {
     .name = "fake",
     .times_start = true,
+    .mounts = true,
     .prepare = fake_prepare,
     .start = fake_start,
     .wait = fake_wait,
@@ -374,6 +375,43 @@ START_TEST(test_attempt_outcomes)
     fake.exit_code = c->exit_code;
     run_attempt("job-a", c->timeout_s ? json_integer(c->timeout_s) : NULL);
     check_case(c);
+}
+END_TEST
+
+/* issue 13: the worker's own policy, before anything is made. A privileged
+ * job on a host that does not allow it (whatever its compute environment
+ * said at submission), and a host path under no allowed root, fail the
+ * attempt; the runtime is never asked to prepare (no container). */
+START_TEST(test_attempt_policy_refusal_makes_nothing)
+{
+    const char *want[] = {
+        "CannotStartContainerError: privileged containers are not allowed "
+        "on this host (worker.allow.privileged)",
+        "CannotStartContainerError: host path /etc "
+        "(containerProperties.volumes[0].host.sourcePath) is not under "
+        "worker.allowed.host.paths",
+    };
+    for (int i = 0; i < 2; i++) {
+        json_t *run = run_job(i ? "job-vol" : "job-priv", 1, NULL);
+        if (i) {
+            json_object_set_new(run, "volumes",
+                                json_pack("[{s:s,s:{s:s}}]", "name", "h",
+                                          "host", "sourcePath", "/etc"));
+        } else {
+            json_object_set_new(run, "privileged", json_true());
+        }
+        drv__attempt_start(admit(run));
+        wait_idle();
+        json_t *o = outcome();
+        ck_assert_str_eq(str_of(o, "status"), "FAILED");
+        ck_assert_str_eq(str_of(o, "statusReason"), DRV_REASON_START_FAILED);
+        ck_assert_str_eq(str_of(o, "reason"), want[i]);
+        ck_assert_ptr_null(json_object_get(o, "containerId"));
+    }
+    ck_assert_uint_eq(json_array_size(reports), 2); /* no RUNNING */
+    ck_assert_int_eq(fake.prepares, 0);
+    ck_assert_int_eq(fake.starts, 0);
+    ck_assert_int_eq(fake.cleanups, 0);
 }
 END_TEST
 
@@ -605,6 +643,7 @@ int main(void)
     tcase_add_test(tc, test_attempt_no_timeout_waits_without_limit);
     tcase_add_test(tc, test_attempt_success_counts_metrics);
     tcase_add_test(tc, test_attempt_hollow_does_the_protocol_only);
+    tcase_add_test(tc, test_attempt_policy_refusal_makes_nothing);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stops");

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for what the worker's runtimes share (worker/runtime.c: name
- * sanitiser, environment, the log bound and its marker) and for the
- * container runtime's spec builder (worker/runtime_container.c). Nothing
- * running is needed.
+ * sanitiser, environment, the log bound and its marker), for the worker's
+ * own policy (worker/policy.c: privileged, host paths resolved beneath
+ * worker.allowed.host.paths through no symlink) and for the container
+ * runtime's spec builder (worker/runtime_container.c). Nothing running is
+ * needed.
  */
+#define _GNU_SOURCE /* O_PATH */
 #include <check.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "drover/job.h"
@@ -265,6 +270,262 @@ START_TEST(test_runtime_container_spec_privileges)
 }
 END_TEST
 
+
+/* ---- The worker's policy ------------------------------------------------ */
+
+/* A scratch tree for host paths:
+ *   <top>/root/ok/        a directory      <top>/root/file    a file
+ *   <top>/root/link -> /  (an earlier job's planted link)
+ *   <top>/root/sub/in -> <top>/root/ok     (a link that stays inside)
+ *   <top>/root/fifo       neither          <top>/alias -> <top>/root
+ *   <top>/root/a:b/       a ':' in a name
+ */
+static char top[64], root[96], alias[96];
+
+static void mkpath(const char *rel, char kind, const char *target)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", top, rel);
+    if (kind == 'd') {
+        ck_assert_int_eq(mkdir(p, 0755), 0);
+    } else if (kind == 'f') {
+        FILE *fp = fopen(p, "w");
+        ck_assert_ptr_nonnull(fp);
+        fclose(fp);
+    } else if (kind == 'p') {
+        ck_assert_int_eq(mkfifo(p, 0644), 0);
+    } else {
+        ck_assert_int_eq(symlink(target, p), 0);
+    }
+}
+
+static void tree_setup(void)
+{
+    char in[128];
+    setup();
+    snprintf(top, sizeof(top), "/tmp/drv-test-hostpaths-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(top));
+    snprintf(root, sizeof(root), "%s/root", top);
+    snprintf(alias, sizeof(alias), "%s/alias", top);
+    snprintf(in, sizeof(in), "%s/ok", root);
+    mkpath("root", 'd', NULL);
+    mkpath("root/ok", 'd', NULL);
+    mkpath("root/file", 'f', NULL);
+    mkpath("root/link", 'l', "/");
+    mkpath("root/sub", 'd', NULL);
+    mkpath("root/sub/in", 'l', in);
+    mkpath("root/fifo", 'p', NULL);
+    mkpath("root/a:b", 'd', NULL);
+    mkpath("alias", 'l', root);
+}
+
+static void tree_teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+    ck_assert_int_eq(system(cmd), 0);
+    teardown();
+}
+
+static void allow_roots(const char *roots)
+{
+    char e[DRV_ERRSTR_SIZE];
+    ck_assert_msg(drv_conf_set(conf, "worker.allowed.host.paths", roots, e,
+                               sizeof(e)) == DRV_CONF_OK,
+                  "%s", e);
+}
+
+/* A RunJob with an anonymous volume and one at host path `src`, mounted
+ * read-only at /data. */
+static json_t *run_with_host_path(const char *src)
+{
+    return json_pack("{s:s,s:[{s:s},{s:s,s:{s:s}}],s:[{s:s,s:s,s:b},"
+                     "{s:s,s:s}]}",
+                     "image", "busybox", "volumes", "name", "scratch", "name",
+                     "d", "host", "sourcePath", src, "mountPoints",
+                     "sourceVolume", "d", "containerPath", "/data",
+                     "readOnly", 1, "sourceVolume", "scratch",
+                     "containerPath", "/scratch");
+}
+
+/* drv__policy_check on host path `rel` below `base`: the canonical path of
+ * volume 1, or NULL with the reason in e. The caller frees it. */
+static char *check_path(const char *base, const char *rel, char *e,
+                        size_t size)
+{
+    char src[512];
+    snprintf(src, sizeof(src), "%s%s%s", base, *rel ? "/" : "", rel);
+    json_t *run = run_with_host_path(src);
+    e[0] = '\0';
+    json_t *paths = drv__policy_check(&rt_host, run, true, e, size);
+    char *canon = NULL;
+    if (paths) {
+        ck_assert_uint_eq(json_array_size(paths), 2);
+        ck_assert(json_is_null(json_array_get(paths, 0)));
+        canon = drv_strdup(json_string_value(json_array_get(paths, 1)));
+    } else {
+        ck_assert_msg(drv_str_has_prefix(e, "CannotStartContainerError: "),
+                      "%s", e);
+    }
+    json_decref(paths);
+    json_decref(run);
+    return canon;
+}
+
+START_TEST(test_runtime_policy_privileged_needs_the_operator)
+{
+    char e[DRV_ERRSTR_SIZE];
+    json_t *run = json_pack("{s:s,s:b}", "image", "busybox", "privileged", 1);
+    ck_assert_ptr_null(drv__policy_check(&rt_host, run, true, e, sizeof(e)));
+    ck_assert_str_eq(e, "CannotStartContainerError: privileged containers "
+                        "are not allowed on this host "
+                        "(worker.allow.privileged)");
+    ck_assert_int_eq(drv_conf_set(conf, "worker.allow.privileged", "true", e,
+                                  sizeof(e)),
+                     DRV_CONF_OK);
+    json_t *paths = drv__policy_check(&rt_host, run, true, e, sizeof(e));
+    ck_assert_ptr_nonnull(paths);
+    ck_assert_uint_eq(json_array_size(paths), 0);
+    json_decref(paths);
+    json_decref(run);
+}
+END_TEST
+
+/* issue 13: the planted link, "..", a missing path, a path under no root:
+ * each refused, naming the field and the key; what passes comes back
+ * canonical (an allowed root that is itself a link is the operator's). */
+START_TEST(test_runtime_policy_host_paths_through_no_symlink)
+{
+    char e[DRV_ERRSTR_SIZE], want[PATH_MAX + 64];
+    char *canon = check_path(root, "ok", e, sizeof(e));
+    ck_assert_ptr_null(canon); /* no root allowed: none */
+    ck_assert_msg(strstr(e, "is not under worker.allowed.host.paths") &&
+                      strstr(e, "containerProperties.volumes[1].host."
+                                "sourcePath"),
+                  "%s", e);
+    allow_roots(alias);
+    char real[PATH_MAX];
+    ck_assert_ptr_nonnull(realpath(root, real));
+    const char *good[] = {"ok", "file", "", "sub"};
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(good); i++) {
+        canon = check_path(alias, good[i], e, sizeof(e));
+        snprintf(want, sizeof(want), "%s%s%s", real, *good[i] ? "/" : "",
+                 good[i]);
+        ck_assert_msg(canon && !strcmp(canon, want), "%s: %s (%s)", good[i],
+                      canon ? canon : "refused", e);
+        free(canon);
+    }
+    const struct {
+        const char *rel, *why;
+    } bad[] = {
+        {"link", "passes through a symlink"},
+        {"link/etc", "passes through a symlink"},
+        {"sub/in", "passes through a symlink"}, /* even one that stays in */
+        {"sub/in/x", "passes through a symlink"},
+        {"nope", "does not exist"},
+        {"file/x", "not a directory"},
+        {"fifo", "neither a directory nor a regular file"},
+        {"a:b", "holds a ':'"},
+        {"..", "not an absolute path without"},
+        {"ok/../..", "not an absolute path without"},
+        {"ok/", "not an absolute path without"},
+    };
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(bad); i++) {
+        canon = check_path(alias, bad[i].rel, e, sizeof(e));
+        ck_assert_msg(!canon && strstr(e, bad[i].why), "%s: %s", bad[i].rel,
+                      canon ? canon : e);
+    }
+    /* a path under no root; a second root helps */
+    canon = check_path("/etc", "", e, sizeof(e));
+    ck_assert_msg(!canon && strstr(e, "host path /etc "), "%s", e);
+    snprintf(want, sizeof(want), "/nonexistent/x,%s", root);
+    allow_roots(want);
+    canon = check_path(root, "ok", e, sizeof(e));
+    ck_assert_ptr_nonnull(canon);
+    free(canon);
+}
+END_TEST
+
+/* The walk the policy falls back on where openat2 is missing refuses the
+ * same links; a final link comes back as itself (O_PATH), never followed. */
+START_TEST(test_runtime_policy_fallback_walk_refuses_links)
+{
+    int rfd = open(root, O_PATH | O_DIRECTORY);
+    ck_assert_int_ge(rfd, 0);
+    const char *refused[] = {"link/etc", "sub/in/x", "../root/ok", "nope"};
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(refused); i++) {
+        int fd = drv__rt_openat_beneath(rfd, refused[i], O_PATH, 0);
+        ck_assert_msg(fd < 0, "%s", refused[i]);
+    }
+    struct stat st;
+    int fd = drv__rt_openat_beneath(rfd, "link", O_PATH, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    close(fd);
+    fd = drv__rt_openat_beneath(rfd, "sub/../ok", O_PATH, 0);
+    ck_assert_int_lt(fd, 0);
+    fd = drv__rt_openat_beneath(rfd, "ok", O_PATH, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+    close(fd);
+    close(rfd);
+}
+END_TEST
+
+/* A runtime that mounts nothing (process) refuses any host volume. */
+START_TEST(test_runtime_policy_without_mounts_refuses_host_volumes)
+{
+    char e[DRV_ERRSTR_SIZE], src[128];
+    allow_roots(root);
+    snprintf(src, sizeof(src), "%s/ok", root);
+    json_t *run = run_with_host_path(src);
+    ck_assert_ptr_null(drv__policy_check(&rt_host, run, false, e, sizeof(e)));
+    ck_assert_msg(strstr(e, "containerProperties.volumes[1] is a host path") &&
+                      strstr(e, "(worker.runtime)"),
+                  "%s", e);
+    json_decref(run);
+    run = json_pack("{s:s,s:[{s:s}]}", "image", "x", "volumes", "name", "a");
+    json_t *paths = drv__policy_check(&rt_host, run, false, e, sizeof(e));
+    ck_assert_ptr_nonnull(paths); /* an anonymous volume is no host path */
+    json_decref(paths);
+    json_decref(run);
+}
+END_TEST
+
+/* The create body carries the canonical path the policy resolved, never
+ * the RunJob's spelling; without a checked path there is no body. */
+START_TEST(test_runtime_container_spec_binds_the_canonical_path)
+{
+    char e[DRV_ERRSTR_SIZE], src[128], real[PATH_MAX], want[PATH_MAX + 16];
+    allow_roots(alias);
+    snprintf(src, sizeof(src), "%s/ok", alias);
+    ck_assert_ptr_nonnull(realpath(root, real));
+    json_t *run = run_with_host_path(src);
+    drv__job_t job = {0};
+    drv__rt_attempt_t ra = attempt_of(run, &job);
+    ck_assert_ptr_null(drv__container_spec(&ra));
+    ra.host_paths = drv__policy_check(&rt_host, run, true, e, sizeof(e));
+    ck_assert_msg(ra.host_paths != NULL, "%s", e);
+    json_t *spec = drv__container_spec(&ra);
+    ck_assert_ptr_nonnull(spec);
+    json_t *host = json_object_get(spec, "HostConfig");
+    snprintf(want, sizeof(want), "[\"%s/ok:/data:ro\"]", real);
+    char *binds = json_dumps(json_object_get(host, "Binds"), 0);
+    ck_assert_str_eq(binds, want);
+    free(binds);
+    ck_assert(json_is_object(json_object_get(
+        json_object_get(spec, "Volumes"), "/scratch")));
+    char *all = json_dumps(spec, 0);
+    ck_assert_msg(!strstr(all, src), "%s", all); /* the alias never */
+    free(all);
+    json_decref(spec);
+    json_decref(ra.host_paths);
+    json_decref(run);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("runtime");
@@ -281,6 +542,15 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_runtime_container_spec_long_tmpfs_options);
     tcase_add_test(tc, test_runtime_container_spec_privileges);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("policy");
+    tcase_add_checked_fixture(tc, tree_setup, tree_teardown);
+    tcase_add_test(tc, test_runtime_policy_privileged_needs_the_operator);
+    tcase_add_test(tc, test_runtime_policy_host_paths_through_no_symlink);
+    tcase_add_test(tc, test_runtime_policy_fallback_walk_refuses_links);
+    tcase_add_test(tc, test_runtime_policy_without_mounts_refuses_host_volumes);
+    tcase_add_test(tc, test_runtime_container_spec_binds_the_canonical_path);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
