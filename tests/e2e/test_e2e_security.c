@@ -421,6 +421,102 @@ START_TEST(test_e2e_refused_submission_is_parked)
 }
 END_TEST
 
+/* A job's container reason (attempt 1), or "". */
+static const char *container_reason(json_t *j)
+{
+    const char *r = json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(j, "attempts"), 0),
+                        "container"),
+        "reason"));
+    return r ? r : "";
+}
+
+/* Policy is checked where the job runs. A link an earlier job planted
+ * under an allowed root (shared/e2e-escape -> /) does not let a later job
+ * mount the host's /: the worker resolves host paths without following
+ * links and refuses. A path that climbs out of its root is refused at
+ * registration. A privileged job that its compute environment allows is
+ * still refused by a worker whose host does not (worker.allow.privileged).
+ */
+START_TEST(test_e2e_policy_where_the_job_runs)
+{
+    char e[DRV_ERRSTR_SIZE], props[2048];
+    const char *stack = getenv("DROVER_STACK_DIR");
+    snprintf(props, sizeof(props),
+             "{\"image\":\"localhost/drover/busybox:latest\",\"command\":["
+             "\"sh\",\"-c\",\"ln -sfn / /shared/e2e-escape\"],\"vcpus\":1,"
+             "\"memory\":32,\"volumes\":[{\"name\":\"s\",\"host\":{"
+             "\"sourcePath\":\"%s/shared\"}}],\"mountPoints\":[{"
+             "\"sourceVolume\":\"s\",\"containerPath\":\"/shared\"}]}",
+             stack);
+    e2e_register_full("e2e-plant", props, NULL);
+    json_t *j = e2e_wait(e2e_submit("plant", "e2e-plant", NULL), 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    json_decref(j);
+    snprintf(props, sizeof(props),
+             "{\"image\":\"localhost/drover/busybox:latest\",\"command\":["
+             "\"cat\",\"/host/etc/shadow\"],\"vcpus\":1,\"memory\":32,"
+             "\"volumes\":[{\"name\":\"h\",\"host\":{\"sourcePath\":"
+             "\"%s/shared/e2e-escape\"}}],\"mountPoints\":[{"
+             "\"sourceVolume\":\"h\",\"containerPath\":\"/host\"}]}",
+             stack);
+    e2e_register_full("e2e-escape", props, NULL);
+    const char *id = e2e_submit("escape", "e2e-escape", NULL);
+    char job[64];
+    snprintf(job, sizeof(job), "%s", id);
+    j = e2e_wait(job, 120);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    ck_assert_msg(strstr(container_reason(j), "passes through a symlink") &&
+                      strstr(container_reason(j),
+                             "worker.allowed.host.paths"),
+                  "reason: %s", container_reason(j));
+    json_decref(j);
+
+    /* <root>/.. is refused where it enters, naming the field */
+    snprintf(props, sizeof(props),
+             "{\"jobDefinitionName\":\"e2e-dotdot\",\"type\":\"container\","
+             "\"containerProperties\":{\"image\":\"x\",\"vcpus\":1,\"memory\":"
+             "32,\"volumes\":[{\"name\":\"h\",\"host\":{\"sourcePath\":"
+             "\"%s/shared/..\"}}]}}",
+             stack);
+    json_t *req = json_loads(props, 0, NULL);
+    drv_err_t err;
+    ck_assert_ptr_null(drv_client_call(e2e_client, "RegisterJobDefinition",
+                                       req, &err, e, sizeof(e)));
+    json_decref(req);
+    ck_assert_msg(strstr(e, "containerProperties.volumes[0].host.sourcePath"),
+                  "%s", e);
+
+    /* compute environment "local" allows privileged; its workers' hosts do
+     * not: the worker refuses before it creates anything */
+    drv_pg_t *pg = drv_pg_connect(drv_conf_get(e2e_conf, "pg.conninfo"), NULL,
+                                  e, sizeof(e));
+    ck_assert_msg(pg != NULL, "%s", e);
+    const char *allow =
+        "UPDATE compute_environments SET spec = jsonb_set(spec, "
+        "'{containerPolicy,allowPrivileged}', 'true') WHERE name = 'local'";
+    const char *forbid =
+        "UPDATE compute_environments SET spec = spec #- "
+        "'{containerPolicy,allowPrivileged}' WHERE name = 'local'";
+    ck_assert_msg(drv_pg_exec(pg, allow, 0, NULL, e, sizeof(e)) == 0, "%s", e);
+    e2e_register_full("e2e-privileged",
+                      "{\"image\":\"localhost/drover/busybox:latest\","
+                      "\"command\":[\"true\"],\"vcpus\":1,\"memory\":32,"
+                      "\"privileged\":true}",
+                      NULL);
+    id = e2e_submit("privileged", "e2e-privileged", NULL);
+    snprintf(job, sizeof(job), "%s", id);
+    j = e2e_wait(job, 120);
+    ck_assert_msg(drv_pg_exec(pg, forbid, 0, NULL, e, sizeof(e)) == 0, "%s",
+                  e);
+    drv_pg_destroy(pg);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    ck_assert_msg(strstr(container_reason(j), "worker.allow.privileged"),
+                  "reason: %s", container_reason(j));
+    json_decref(j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("security");
@@ -433,6 +529,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_kafka_roles_are_enforced);
     tcase_add_test(tc, test_e2e_unsigned_report_is_parked);
     tcase_add_test(tc, test_e2e_refused_submission_is_parked);
+    tcase_add_test(tc, test_e2e_policy_where_the_job_runs);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
