@@ -521,11 +521,14 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
                       "DELETE FROM job_queue_compute_environments WHERE "
                       "queue = $1",
                       1, p, errstr, errstr_size) != 0 ||
+          /* its own parameters: $2 and $3 unused here would leave
+           * PostgreSQL unable to type them (every such update was a 500) */
           drv_pg_exec(pg,
-                      "INSERT INTO job_queue_compute_environments SELECT $1, "
-                      "(x->>'ord')::int, x->>'ce' FROM jsonb_array_elements("
-                      "$4::jsonb) x",
-                      4, p, errstr, errstr_size) != 0)) ||
+                      "INSERT INTO job_queue_compute_environments SELECT "
+                      "$1::text, (x->>'ord')::int, x->>'ce' FROM "
+                      "jsonb_array_elements($2::jsonb) x",
+                      2, (const char *[]){name, order}, errstr,
+                      errstr_size) != 0)) ||
         drv_pg_commit(pg, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
         if (!strcmp(drv_pg_last_sqlstate(pg), "23503")) {
