@@ -382,8 +382,13 @@ static int park_once(drv_disp_t *disp, drv_kmsg_t *msg, const char *why,
                 json_string_value(json_object_get(sj, "jobQueue"));
             char now[24], sr[DRV_REASON_MAX + 1];
             snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
-            snprintf(sr, sizeof(sr), "The submission could not be recorded: %s",
-                     why);
+            char text[DRV_ERRSTR_SIZE + 64];
+            int tl = snprintf(text, sizeof(text),
+                              "The submission could not be recorded: %s", why);
+            drv_utf8_copy(sr, sizeof(sr), text,
+                          tl < 0 ? 0
+                                 : (size_t)tl < sizeof(text) ? (size_t)tl
+                                                             : sizeof(text) - 1);
             const char *p[] = {id, name ? name : "", queue ? queue : "", sr,
                                now};
             drv_pg_res_t *r = id ? drv_pg_query(disp->pg,

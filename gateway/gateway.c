@@ -1,24 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The gateway's HTTP side: routing, SigV4, AWS error shapes. */
+/* The gateway's request handling (routing, SigV4, AWS error shapes) and its
+ * HTTP side: see gateway.h. */
 #define _GNU_SOURCE
 #include "gateway.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "drover/limits.h"
 #include "drover/metrics.h"
 #include "drover/producer.h"
 #include "drover/util.h"
 #include "sigv4.h"
 
-#define BODY_MAX (1024 * 1024)
+#define BODY_MAX DRV_HTTP_BODY_MAX
+
+/* What is answered when a reply cannot be serialized (out of memory). */
+#define FALLBACK_BODY                                                          \
+    "{\"__type\":\"ServerException\",\"message\":\"the reply could not be "   \
+    "serialized\"}"
 
 struct drv_gw {
     const drv_conf_t *conf;
@@ -26,15 +35,12 @@ struct drv_gw {
     struct MHD_Daemon *d;
     pthread_mutex_t lock; /* one client (one PostgreSQL session) at a time */
     drv_client_t *client;
+    drv_gw_call_fn *call;
+    void *call_opaque;
     bool auth;
     json_t *keys; /* access key id -> secret */
+    int64_t body_timeout_ms;
 };
-
-typedef struct request {
-    char *body;
-    size_t len;
-    bool too_big;
-} request_t;
 
 /* The operation for a path, as the botocore model has it. */
 static const struct route {
@@ -58,32 +64,40 @@ static const struct route {
     {"POST", "/v1/deletecomputeenvironment", "DeleteComputeEnvironment"},
 };
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
-                                 json_t *body, const char *error_type)
+/* The reply for a JSON body (taken); a body that cannot be serialized
+ * becomes a fixed 500, never a NULL text. */
+static void reply_json(drv_gw_reply_t *reply, unsigned status, json_t *body,
+                       const char *error_type)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    char rid[40];
-    drv_uuid4(rid);
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "x-amzn-RequestId", rid);
-    if (error_type) {
-        MHD_add_response_header(r, "x-amzn-ErrorType", error_type);
+    if (!text) {
+        status = 500;
+        error_type = "ServerException";
+        text = drv_strdup(FALLBACK_BODY);
     }
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    reply->status = status;
+    reply->body = text;
+    reply->len = strlen(text);
+    reply->error_type = error_type;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
-                                  const char *type, const char *message)
+/* AWS's error shape. The message may echo what the client sent, or have
+ * been cut by a fixed buffer inside a character: it is made valid UTF-8
+ * here, the one place a message becomes JSON. */
+static void reply_error(drv_gw_reply_t *reply, unsigned status,
+                        const char *type, const char *message)
 {
-    return send_json(c, status,
-                     json_pack("{s:s,s:s}", "__type", type, "message",
-                               message),
-                     type);
+    char clean[2 * DRV_ERRSTR_SIZE];
+    drv_utf8_copy(clean, sizeof(clean), message, strlen(message));
+    reply_json(reply, status,
+               json_pack("{s:s,s:s}", "__type", type, "message", clean), type);
+}
+
+void drv_gw_reply_cleanup(drv_gw_reply_t *reply)
+{
+    DRV_FREE(reply->body);
+    reply->len = 0;
 }
 
 /* Percent-decode a path segment. */
@@ -105,20 +119,261 @@ static char *decode(const char *s)
     return out;
 }
 
-typedef struct hdr_ctx {
-    struct MHD_Connection *c;
-} hdr_ctx_t;
-
-static const char *header(void *opaque, const char *name)
-{
-    hdr_ctx_t *h = opaque;
-    return MHD_lookup_connection_value(h->c, MHD_HEADER_KIND, name);
-}
-
 static const char *secret_of(void *opaque, const char *key_id)
 {
     drv_gw_t *gw = opaque;
     return json_string_value(json_object_get(gw->keys, key_id));
+}
+
+/* The body as a JSON object, or NULL with why set. */
+static json_t *body_object(const drv_gw_request_t *rq, bool empty_ok,
+                           char *why, size_t why_size)
+{
+    json_t *in = NULL;
+    if (rq->body_len) {
+        in = json_loadb(rq->body, rq->body_len, 0, NULL);
+    } else if (empty_ok) {
+        in = json_object();
+    }
+    if (!json_is_object(in)) {
+        json_decref(in);
+        drv_errstr_set(why, why_size, "the request body is not a JSON "
+                                      "object (UTF-8, no NUL)");
+        return NULL;
+    }
+    return in;
+}
+
+/* tagKeys=a&tagKeys=b from the query (values still escaped). */
+static json_t *tag_keys(const char *query)
+{
+    json_t *keys = json_array();
+    char *q = drv_strdup(query ? query : ""), *save = NULL;
+    for (char *t = strtok_r(q, "&", &save); t; t = strtok_r(NULL, "&", &save)) {
+        if (drv_str_has_prefix(t, "tagKeys=")) {
+            char *k = decode(t + 8);
+            json_t *j = json_string(k);
+            free(k);
+            if (!j) {
+                json_decref(keys);
+                keys = NULL;
+                break;
+            }
+            json_array_append_new(keys, j);
+        }
+    }
+    free(q);
+    return keys;
+}
+
+/* The tagging operations on /v1/tags/{resourceArn}. */
+static const char *route_tags(const drv_gw_request_t *rq, json_t **input,
+                              char *why, size_t why_size)
+{
+    char *arn_s = decode(rq->path + 9);
+    json_t *arn = json_string(arn_s);
+    const char *op = NULL;
+    free(arn_s);
+    if (!strcmp(rq->method, "GET")) {
+        op = "ListTagsForResource";
+        *input = json_object();
+    } else if (!strcmp(rq->method, "POST")) {
+        op = "TagResource";
+        *input = body_object(rq, false, why, why_size);
+    } else if (!strcmp(rq->method, "DELETE")) {
+        op = "UntagResource";
+        json_t *keys = tag_keys(rq->query);
+        *input = keys ? json_pack("{s:o}", "tagKeys", keys) : NULL;
+        if (!keys) {
+            drv_errstr_set(why, why_size, "tagKeys are not valid UTF-8");
+        }
+    }
+    if (*input && !arn) {
+        drv_errstr_set(why, why_size, "the resource ARN in the path is not "
+                                      "valid UTF-8");
+        json_decref(*input);
+        *input = NULL;
+    } else if (*input) {
+        json_object_set(*input, "resourceArn", arn);
+    }
+    json_decref(arn);
+    return op;
+}
+
+/* The request as AWS's operation and its JSON input; NULL op = no route;
+ * a NULL input with an op: why says what is wrong with it. */
+static const char *route(const drv_gw_request_t *rq, json_t **input,
+                         char *why, size_t why_size)
+{
+    *input = NULL;
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(routes); i++) {
+        if (!strcmp(routes[i].method, rq->method) &&
+            !strcmp(routes[i].path, rq->path)) {
+            *input = body_object(rq, true, why, why_size);
+            return routes[i].op;
+        }
+    }
+    if (drv_str_has_prefix(rq->path, "/v1/tags/") && rq->path[9]) {
+        return route_tags(rq, input, why, why_size);
+    }
+    return NULL;
+}
+
+/* The SigV4 check: 0, or -1 with the reply filled in. */
+static int authenticate(drv_gw_t *gw, const drv_gw_request_t *rq,
+                        int64_t now, drv_gw_reply_t *reply)
+{
+    drv_sigv4_req_t sr = {
+        .method = rq->method,
+        .raw_path = rq->path,
+        .raw_query = rq->query ? rq->query : "",
+        .authorization = rq->header(rq->opaque, "Authorization"),
+        .amz_date = rq->header(rq->opaque, "X-Amz-Date"),
+        .content_sha256 = rq->header(rq->opaque, "X-Amz-Content-Sha256"),
+        .body = rq->body,
+        .body_len = rq->body_len,
+        .header = rq->header,
+        .opaque = rq->opaque};
+    const char *code = NULL;
+    char why[DRV_ERRSTR_SIZE];
+    if (drv_sigv4_verify(&sr, "batch", now, secret_of, gw, &code, why,
+                         sizeof(why)) == 0) {
+        return 0;
+    }
+    drv_log(gw->log, DRV_LOG_WARN, "gateway.denied", NULL, "%s %s: %s: %s",
+            rq->method, rq->path, code, why);
+    reply_error(reply, 403, code, why);
+    return -1;
+}
+
+void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
+                   drv_gw_reply_t *reply)
+{
+    memset(reply, 0, sizeof(*reply));
+    if (rq->body_too_big) {
+        reply_error(reply, 413, "ClientException",
+                    "the request body exceeds 1 MiB");
+        return;
+    }
+    if (gw->auth && authenticate(gw, rq, now, reply) != 0) {
+        return;
+    }
+    json_t *input = NULL;
+    char why[DRV_ERRSTR_SIZE] = "";
+    const char *op = route(rq, &input, why, sizeof(why));
+    if (!op) {
+        reply_error(reply, 404, "ClientException",
+                    "no such AWS Batch operation");
+        return;
+    }
+    if (!input) {
+        reply_error(reply, 400, "ClientException", why);
+        return;
+    }
+    char e[DRV_ERRSTR_SIZE] = "";
+    drv_err_t err = DRV_ERR_FATAL;
+    json_t *out = gw->call(gw->call_opaque, op, input, &err, e, sizeof(e));
+    json_decref(input);
+    if (out) {
+        reply_json(reply, 200, out, NULL);
+        return;
+    }
+    bool client_fault = err == DRV_ERR_INVALID || err == DRV_ERR_NOTFOUND ||
+                        err == DRV_ERR_EXISTS;
+    drv_log(gw->log, client_fault ? DRV_LOG_INFO : DRV_LOG_ERROR,
+            "gateway.refused", NULL, "%s: %s", op, e);
+    reply_error(reply, client_fault ? 400 : 500,
+                client_fault ? "ClientException" : "ServerException", e);
+}
+
+/* The default operation call: the client library, one call at a time. */
+static json_t *client_call(void *opaque, const char *operation, json_t *input,
+                           drv_err_t *err, char *errstr, size_t errstr_size)
+{
+    drv_gw_t *gw = opaque;
+    pthread_mutex_lock(&gw->lock);
+    json_t *out = drv_client_call(gw->client, operation, input, err, errstr,
+                                  errstr_size);
+    pthread_mutex_unlock(&gw->lock);
+    return out;
+}
+
+static int parse_keys(drv_gw_t *gw, const char *keys_s, char *errstr,
+                      size_t errstr_size)
+{
+    char *keys = drv_strdup(keys_s ? keys_s : ""), *s2 = NULL;
+    int ret = -1;
+    for (char *kv = strtok_r(keys, ", ", &s2); kv;
+         kv = strtok_r(NULL, ", ", &s2)) {
+        char *c2 = strchr(kv, ':');
+        if (!c2 || c2 == kv || !c2[1]) {
+            drv_errstr_set(errstr, errstr_size,
+                           "gateway.access.keys: expected KEY:SECRET pairs");
+            goto out;
+        }
+        *c2 = '\0';
+        json_t *secret = json_string(c2 + 1);
+        if (!secret || json_object_set_new(gw->keys, kv, secret) != 0) {
+            drv_errstr_set(errstr, errstr_size,
+                           "gateway.access.keys: keys must be UTF-8");
+            goto out;
+        }
+    }
+    ret = 0;
+out:
+    OPENSSL_cleanse(keys, strlen(keys_s ? keys_s : ""));
+    free(keys);
+    return ret;
+}
+
+drv_gw_t *drv_gw_new(const drv_conf_t *conf, drv_log_t *log,
+                     drv_gw_call_fn *call, void *opaque, char *errstr,
+                     size_t errstr_size)
+{
+    drv_gw_t *gw = drv_calloc(1, sizeof(*gw));
+    gw->conf = conf;
+    gw->log = log;
+    gw->auth = drv_conf_get_bool(conf, "gateway.auth");
+    gw->keys = json_object();
+    gw->body_timeout_ms =
+        drv_conf_get_int(conf, "gateway.body.timeout.seconds") * 1000;
+    pthread_mutex_init(&gw->lock, NULL);
+    if (parse_keys(gw, drv_conf_get(conf, "gateway.access.keys"), errstr,
+                   errstr_size) != 0) {
+        goto fail;
+    }
+    if (gw->auth && json_object_size(gw->keys) == 0) {
+        drv_errstr_set(errstr, errstr_size,
+                       "gateway.auth is on but gateway.access.keys is empty");
+        goto fail;
+    }
+    if (call) {
+        gw->call = call;
+        gw->call_opaque = opaque;
+    } else {
+        gw->client = drv_client_new(conf, log);
+        gw->call = client_call;
+        gw->call_opaque = gw;
+    }
+    return gw;
+fail:
+    drv_gw_stop(gw);
+    return NULL;
+}
+
+/* ---- the HTTP side ------------------------------------------------------ */
+
+/* A request being received on a connection. */
+typedef struct upload {
+    char *body;
+    size_t len;
+    bool too_big;
+    int64_t started_ms; /* the first handler call: the body's deadline */
+} upload_t;
+
+static const char *mhd_header(void *opaque, const char *name)
+{
+    return MHD_lookup_connection_value(opaque, MHD_HEADER_KIND, name);
 }
 
 /* The raw query string, rebuilt from MHD's (not unescaped) arguments. */
@@ -137,162 +392,93 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
                      value ? value : "");
     if (n > 0 && q->len + (size_t)n < sizeof(q->s)) {
         q->len += (size_t)n;
+    } else {
+        q->s[q->len] = '\0';
     }
     return MHD_YES;
 }
 
-/* The request as AWS's operation and its JSON input; NULL op = no route. */
-static const char *route(const char *method, const char *path,
-                         struct MHD_Connection *c, const request_t *rq,
-                         json_t **input, char *why, size_t why_size)
+static enum MHD_Result send_reply(struct MHD_Connection *c,
+                                  drv_gw_reply_t *reply)
 {
-    *input = NULL;
-    for (size_t i = 0; i < DRV_ARRAY_SIZE(routes); i++) {
-        if (!strcmp(routes[i].method, method) &&
-            !strcmp(routes[i].path, path)) {
-            json_error_t je;
-            *input = rq->len ? json_loadb(rq->body, rq->len, 0, &je)
-                             : json_object();
-            if (!json_is_object(*input)) {
-                snprintf(why, why_size, "the request body is not a JSON "
-                                        "object");
-                json_decref(*input);
-                *input = NULL;
-            }
-            return routes[i].op;
-        }
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        reply->len, reply->body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        drv_gw_reply_cleanup(reply);
+        return MHD_NO;
     }
-    if (drv_str_has_prefix(path, "/v1/tags/") && path[9]) {
-        char *arn = decode(path + 9);
-        const char *op = NULL;
-        if (!strcmp(method, "GET")) {
-            op = "ListTagsForResource";
-            *input = json_pack("{s:s}", "resourceArn", arn);
-        } else if (!strcmp(method, "POST")) {
-            op = "TagResource";
-            *input = rq->len ? json_loadb(rq->body, rq->len, 0, NULL) : NULL;
-            if (json_is_object(*input)) {
-                json_object_set_new(*input, "resourceArn", json_string(arn));
-            } else {
-                json_decref(*input);
-                *input = NULL;
-                snprintf(why, why_size, "the request body is not a JSON "
-                                        "object");
-            }
-        } else if (!strcmp(method, "DELETE")) {
-            op = "UntagResource";
-            json_t *keys = json_array();
-            /* tagKeys=a&tagKeys=b (values are still escaped) */
-            qbuf_t q = {.len = 0};
-            MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-            char *save = NULL;
-            for (char *t = strtok_r(q.s, "&", &save); t;
-                 t = strtok_r(NULL, "&", &save)) {
-                if (drv_str_has_prefix(t, "tagKeys=")) {
-                    char *k = decode(t + 8);
-                    json_array_append_new(keys, json_string(k));
-                    free(k);
-                }
-            }
-            *input = json_pack("{s:s,s:o}", "resourceArn", arn, "tagKeys",
-                               keys);
-        }
-        free(arn);
-        return op;
+    reply->body = NULL; /* the response owns it */
+    char rid[40];
+    drv_uuid4(rid);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "x-amzn-RequestId", rid);
+    if (reply->error_type) {
+        MHD_add_response_header(r, "x-amzn-ErrorType", reply->error_type);
     }
-    return NULL;
+    enum MHD_Result ret = MHD_queue_response(c, reply->status, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
-                              const char *url, const char *method,
-                              const char *version, const char *upload,
-                              size_t *upload_size, void **state)
+/* Gather the body (bounded in size and time), then answer. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *data,
+                                  size_t *data_size, void **state)
 {
     (void)version;
     drv_gw_t *gw = cls;
-    request_t *rq = *state;
-    if (!rq) {
-        *state = drv_calloc(1, sizeof(request_t));
+    upload_t *up = *state;
+    if (!up) {
+        up = drv_calloc(1, sizeof(*up));
+        up->started_ms = drv_mono_ms();
+        *state = up;
         return MHD_YES;
     }
-    if (*upload_size) {
-        if (rq->len + *upload_size > BODY_MAX) {
-            rq->too_big = true;
+    if (*data_size) {
+        if (drv_mono_ms() - up->started_ms > gw->body_timeout_ms) {
+            drv_log(gw->log, DRV_LOG_WARN, "gateway.body_timeout", NULL,
+                    "%s %s: the request body took over %" PRId64
+                    " s: connection closed",
+                    method, url, gw->body_timeout_ms / 1000);
+            return MHD_NO; /* a slow upload is cut, whatever its pace */
+        }
+        if (up->too_big || up->len + *data_size > BODY_MAX) {
+            up->too_big = true;
+            DRV_FREE(up->body);
+            up->len = 0;
         } else {
-            rq->body = drv_realloc(rq->body, rq->len + *upload_size + 1);
-            memcpy(rq->body + rq->len, upload, *upload_size);
-            rq->len += *upload_size;
-            rq->body[rq->len] = '\0';
+            up->body = drv_realloc(up->body, up->len + *data_size + 1);
+            memcpy(up->body + up->len, data, *data_size);
+            up->len += *data_size;
+            up->body[up->len] = '\0';
         }
-        *upload_size = 0;
+        *data_size = 0;
         return MHD_YES;
     }
-    if (rq->too_big) {
-        return send_error(c, 413, "ClientException",
-                          "the request body exceeds 1 MiB");
-    }
-    /* the path as sent (MHD was told not to unescape) */
-    if (gw->auth) {
-        qbuf_t q = {.len = 0};
-        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-        hdr_ctx_t hc = {c};
-        drv_sigv4_req_t sr = {
-            .method = method,
-            .raw_path = url,
-            .raw_query = q.s,
-            .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                         "Authorization"),
-            .amz_date = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                    "X-Amz-Date"),
-            .content_sha256 = MHD_lookup_connection_value(
-                c, MHD_HEADER_KIND, "X-Amz-Content-Sha256"),
-            .body = rq->body,
-            .body_len = rq->len,
-            .header = header,
-            .opaque = &hc};
-        const char *code = NULL;
-        char why[DRV_ERRSTR_SIZE];
-        if (drv_sigv4_verify(&sr, "batch", (int64_t)time(NULL), secret_of, gw,
-                             &code, why, sizeof(why)) != 0) {
-            drv_log(gw->log, DRV_LOG_WARN, "gateway.denied", NULL,
-                    "%s %s: %s: %s", method, url, code, why);
-            return send_error(c, 403, code, why);
-        }
-    }
-    json_t *input = NULL;
-    char why[256] = "";
-    const char *op = route(method, url, c, rq, &input, why, sizeof(why));
-    if (!op) {
-        return send_error(c, 404, "ClientException",
-                          "no such AWS Batch operation");
-    }
-    if (!input) {
-        return send_error(c, 400, "ClientException", why);
-    }
-    char e[DRV_ERRSTR_SIZE];
-    drv_err_t err;
-    pthread_mutex_lock(&gw->lock);
-    json_t *out = drv_client_call(gw->client, op, input, &err, e, sizeof(e));
-    pthread_mutex_unlock(&gw->lock);
-    json_decref(input);
-    if (out) {
-        return send_json(c, 200, out, NULL);
-    }
-    bool client_fault = err == DRV_ERR_INVALID || err == DRV_ERR_NOTFOUND;
-    drv_log(gw->log, client_fault ? DRV_LOG_INFO : DRV_LOG_ERROR,
-            "gateway.refused", NULL, "%s: %s", op, e);
-    return send_error(c, client_fault ? 400 : 500,
-                      client_fault ? "ClientException" : "ServerException", e);
+    qbuf_t q = {.len = 0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    drv_gw_request_t rq = {.method = method,
+                           .path = url,
+                           .query = q.s,
+                           .header = mhd_header,
+                           .opaque = c,
+                           .body = up->body,
+                           .body_len = up->len,
+                           .body_too_big = up->too_big};
+    drv_gw_reply_t reply;
+    drv_gw_handle(gw, &rq, (int64_t)time(NULL), &reply);
+    return send_reply(c, &reply);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **state,
                       enum MHD_RequestTerminationCode toe)
 {
     (void)cls, (void)c, (void)toe;
-    request_t *rq = *state;
-    if (rq) {
-        free(rq->body);
-        free(rq);
+    upload_t *up = *state;
+    if (up) {
+        free(up->body);
+        free(up);
     }
     *state = NULL;
 }
@@ -313,40 +499,36 @@ drv_gw_t *drv_gw_start(const drv_conf_t *conf, drv_log_t *log, char *errstr,
                         errstr_size) != 0) {
         return NULL;
     }
-    drv_gw_t *gw = drv_calloc(1, sizeof(*gw));
-    gw->conf = conf;
-    gw->log = log;
-    gw->auth = drv_conf_get_bool(conf, "gateway.auth");
-    gw->keys = json_object();
-    pthread_mutex_init(&gw->lock, NULL);
-    char keys[4096];
-    snprintf(keys, sizeof(keys), "%s",
-             drv_conf_get(conf, "gateway.access.keys"));
-    for (char *s2, *kv = strtok_r(keys, ", ", &s2); kv;
-         kv = strtok_r(NULL, ", ", &s2)) {
-        char *c2 = strchr(kv, ':');
-        if (!c2 || c2 == kv || !c2[1]) {
-            drv_errstr_set(errstr, errstr_size,
-                           "gateway.access.keys: expected KEY:SECRET pairs");
-            drv_gw_stop(gw);
-            return NULL;
-        }
-        *c2 = '\0';
-        json_object_set_new(gw->keys, kv, json_string(c2 + 1));
-    }
-    if (gw->auth && json_object_size(gw->keys) == 0) {
+    unsigned threads = (unsigned)drv_conf_get_int(conf, "gateway.threads");
+    unsigned conns =
+        (unsigned)drv_conf_get_int(conf, "gateway.connections.max");
+    if (conns < threads) { /* MHD shares the limit among its threads */
         drv_errstr_set(errstr, errstr_size,
-                       "gateway.auth is on but gateway.access.keys is empty");
-        drv_gw_stop(gw);
+                       "gateway.connections.max (%u) must be at least "
+                       "gateway.threads (%u)",
+                       conns, threads);
         return NULL;
     }
-    gw->client = drv_client_new(conf, log);
+    drv_gw_t *gw = drv_gw_new(conf, log, NULL, NULL, errstr, errstr_size);
+    if (!gw) {
+        return NULL;
+    }
+    /* libmicrohttpd's own event loop (epoll on Linux) on a pool of threads;
+     * every connection bounded in number, per address, idle time and
+     * memory (the headers must fit in the connection's memory pool) */
     gw->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-        ntohs(addr.sin_port), NULL, NULL, handle, gw, MHD_OPTION_SOCK_ADDR,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, ntohs(addr.sin_port),
+        NULL, NULL, on_request, gw, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, gw,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)drv_conf_get_int(conf, "gateway.connections.per.address"),
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)drv_conf_get_int(conf, "gateway.idle.timeout.seconds"),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)drv_conf_get_int(conf, "gateway.connection.memory.bytes"),
+        MHD_OPTION_END);
     if (!gw->d) {
         drv_errstr_set(errstr, errstr_size,
                        "cannot listen on %s (address in use?)", listen);

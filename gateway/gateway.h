@@ -5,20 +5,82 @@
  * producer library (drv_client_call): the same validation, no second path
  * to the job state. Requests are verified with SigV4 against the access
  * keys in gateway.access.keys unless gateway.auth is false.
+ *
+ * The request handling is drv_gw_handle, which needs no socket: the HTTP
+ * side (drv_gw_start) only gathers a request, bounded in connections, time
+ * and memory, and sends back what drv_gw_handle answers. Tests and the
+ * fuzz target call drv_gw_handle directly with their own operation call.
+ *
+ * Thread safety: drv_gw_handle may run on several threads at once (the
+ * libmicrohttpd pool); the default call serialises client calls under the
+ * gateway's lock (one PostgreSQL session).
  */
 #ifndef DRV_GATEWAY_H
 #define DRV_GATEWAY_H
 
-#include <signal.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "drover/conf.h"
+#include "drover/err.h"
 #include "drover/log.h"
 
 typedef struct drv_gw drv_gw_t;
 
+/** One HTTP request, as sent (all borrowed for the call). */
+typedef struct drv_gw_request {
+    const char *method;
+    const char *path;  /* still percent-encoded */
+    const char *query; /* without '?', still percent-encoded ("" if none) */
+    /* a header's value by name, case-insensitive (NULL if absent) */
+    const char *(*header)(void *opaque, const char *name);
+    void *opaque;
+    const char *body; /* NUL-terminated after body_len bytes, or NULL */
+    size_t body_len;
+    bool body_too_big; /* the body was over the limit and not kept */
+} drv_gw_request_t;
+
+/** What to answer: a status and a JSON body (always valid UTF-8). */
+typedef struct drv_gw_reply {
+    unsigned status;
+    char *body;             /* owned: release with drv_gw_reply_cleanup */
+    size_t len;
+    const char *error_type; /* static: x-amzn-ErrorType, or NULL */
+} drv_gw_reply_t;
+
+/** An operation call: drv_client_call's contract. */
+typedef json_t *(drv_gw_call_fn)(void *opaque, const char *operation,
+                                 json_t *input, drv_err_t *err, char *errstr,
+                                 size_t errstr_size);
+
+/**
+ * @brief A gateway that does not listen: keys and auth from conf.
+ * @param call NULL: drv_client_call on the gateway's own client, under its
+ *        lock; else this function with `opaque` (tests, fuzzing).
+ * @returns the gateway (owned: drv_gw_stop) or NULL with errstr set.
+ * @remark conf and log are borrowed until drv_gw_stop.
+ */
+drv_gw_t *drv_gw_new(const drv_conf_t *conf, drv_log_t *log,
+                     drv_gw_call_fn *call, void *opaque, char *errstr,
+                     size_t errstr_size);
+
+/**
+ * @brief Answer one request at time `now` (epoch seconds): route, SigV4,
+ *        the operation call, AWS's error shapes.
+ * @param reply filled in; release with drv_gw_reply_cleanup.
+ */
+void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
+                   drv_gw_reply_t *reply);
+
+void drv_gw_reply_cleanup(drv_gw_reply_t *reply);
+
+/** @brief drv_gw_new with the client library, then serve gateway.listen. */
 drv_gw_t *drv_gw_start(const drv_conf_t *conf, drv_log_t *log, char *errstr,
                        size_t errstr_size);
+
+/** @brief Stop serving (if started) and destroy; accepts NULL. */
 void drv_gw_stop(drv_gw_t *gw);
 
 #endif

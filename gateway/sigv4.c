@@ -4,6 +4,7 @@
 #include "sigv4.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -165,6 +166,48 @@ static int auth_field(const char *auth, const char *name, char *out,
     return 0;
 }
 
+/* Whether SignedHeaders (a;b;c) names host. */
+static bool signs_host(const char *signed_hdrs)
+{
+    for (const char *p = signed_hdrs; p && *p;) {
+        size_t n = strcspn(p, ";");
+        if (n == 4 && !strncmp(p, "host", 4)) {
+            return true;
+        }
+        p = p[n] ? p + n + 1 : NULL;
+    }
+    return false;
+}
+
+/* X-Amz-Date, whole: exactly YYYYMMDDTHHMMSSZ and a real UTC time. */
+static int parse_amz_date(const char *s, int64_t *out)
+{
+    static const char shape[] = "ddddddddTddddddZ";
+    if (!s || strlen(s) != sizeof(shape) - 1) {
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(shape) - 1; i++) {
+        if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i]) {
+            return -1;
+        }
+    }
+    struct tm tm = {0}, back;
+    const char *end = strptime(s, "%Y%m%dT%H%M%SZ", &tm);
+    if (!end || *end) {
+        return -1;
+    }
+    time_t t = timegm(&tm);
+    char again[20];
+    /* a 30 February or a 25th hour comes back as another date */
+    if (!gmtime_r(&t, &back) ||
+        strftime(again, sizeof(again), "%Y%m%dT%H%M%SZ", &back) == 0 ||
+        strcmp(again, s) != 0) {
+        return -1;
+    }
+    *out = (int64_t)t;
+    return 0;
+}
+
 int drv_sigv4_verify(const drv_sigv4_req_t *req, const char *service,
                      int64_t now, drv_sigv4_secret_fn *secret_fn,
                      void *opaque, const char **code, char *errstr,
@@ -202,6 +245,31 @@ int drv_sigv4_verify(const drv_sigv4_req_t *req, const char *service,
         drv_errstr_set(errstr, errstr_size, "malformed Credential scope");
         return -1;
     }
+    if (!signs_host(signed_hdrs)) {
+        *code = "IncompleteSignatureException";
+        drv_errstr_set(errstr, errstr_size,
+                       "'Host' or ':authority' must be a 'SignedHeader' in "
+                       "the AWS Authorization.");
+        return -1;
+    }
+    int64_t t;
+    if (parse_amz_date(req->amz_date, &t) != 0) {
+        *code = "IncompleteSignatureException";
+        drv_errstr_set(errstr, errstr_size,
+                       "Date must be in ISO-8601 'basic format'. Got "
+                       "'%.32s'. See http://en.wikipedia.org/wiki/ISO_8601",
+                       req->amz_date);
+        return -1;
+    }
+    if (strlen(parts[1]) != 8 || strncmp(req->amz_date, parts[1], 8) != 0) {
+        *code = "InvalidSignatureException";
+        drv_errstr_set(errstr, errstr_size,
+                       "Date in Credential scope does not match YYYYMMDD "
+                       "from ISO-8601 version of date from HTTP: '%.32s' != "
+                       "'%.8s', from '%s'.",
+                       parts[1], req->amz_date, req->amz_date);
+        return -1;
+    }
     if (strcmp(parts[3], service) != 0) {
         *code = "InvalidSignatureException";
         drv_errstr_set(errstr, errstr_size,
@@ -218,21 +286,27 @@ int drv_sigv4_verify(const drv_sigv4_req_t *req, const char *service,
                        "invalid.");
         return -1;
     }
-    struct tm tm = {0};
-    if (!strptime(req->amz_date, "%Y%m%dT%H%M%SZ", &tm) ||
-        strncmp(req->amz_date, parts[1], 8) != 0) {
-        *code = "IncompleteSignatureException";
-        drv_errstr_set(errstr, errstr_size, "X-Amz-Date %s is not valid",
-                       req->amz_date);
-        return -1;
-    }
-    int64_t t = (int64_t)timegm(&tm);
     if (t < now - MAX_SKEW_S || t > now + MAX_SKEW_S) {
         *code = "InvalidSignatureException";
         drv_errstr_set(errstr, errstr_size,
                        "Signature expired: %s is more than 15 minutes from "
                        "the server's time",
                        req->amz_date);
+        return -1;
+    }
+    /* the payload is signed: its hash is the body's SHA-256, whatever
+     * X-Amz-Content-Sha256 says (UNSIGNED-PAYLOAD is S3's, not this
+     * service's), and that header, when sent, must say the same */
+    char payload[65];
+    drv_sha256_hex(req->body ? req->body : "", req->body_len, payload);
+    if (req->content_sha256 && strcmp(payload, req->content_sha256) != 0) {
+        *code = "InvalidSignatureException";
+        drv_errstr_set(errstr, errstr_size,
+                       !strcmp(req->content_sha256, "UNSIGNED-PAYLOAD")
+                           ? "UNSIGNED-PAYLOAD is not accepted by this "
+                             "service: sign the SHA-256 of the body"
+                           : "X-Amz-Content-Sha256 does not match the "
+                             "SHA-256 of the body");
         return -1;
     }
     /* the canonical request */
@@ -270,22 +344,6 @@ int drv_sigv4_verify(const drv_sigv4_req_t *req, const char *service,
     sb_str(&cr, "\n");
     sb_str(&cr, signed_hdrs);
     sb_str(&cr, "\n");
-    char payload[65];
-    if (req->content_sha256 && strcmp(req->content_sha256,
-                                      "UNSIGNED-PAYLOAD") != 0) {
-        drv_sha256_hex(req->body ? req->body : "", req->body_len, payload);
-        if (strcmp(payload, req->content_sha256) != 0) {
-            free(cr.s);
-            *code = "InvalidSignatureException";
-            drv_errstr_set(errstr, errstr_size,
-                           "X-Amz-Content-Sha256 does not match the body");
-            return -1;
-        }
-    } else if (!req->content_sha256) {
-        drv_sha256_hex(req->body ? req->body : "", req->body_len, payload);
-    } else {
-        snprintf(payload, sizeof(payload), "UNSIGNED-PAYLOAD");
-    }
     sb_str(&cr, payload);
     char crhash[65];
     drv_sha256_hex(cr.s, cr.len, crhash);

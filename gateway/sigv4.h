@@ -28,10 +28,15 @@ typedef struct drv_sigv4_req {
 typedef const char *(drv_sigv4_secret_fn)(void *opaque, const char *key_id);
 
 /*
- * Verify a signed request for `service` at time `now` (epoch seconds).
- * Returns 0, or -1 with `code` set to the AWS error code
- * (MissingAuthenticationToken, UnrecognizedClientException,
- * InvalidSignatureException, IncompleteSignature) and errstr to its message.
+ * Verify a signed request for `service` at time `now` (epoch seconds), as
+ * AWS checks it: host among SignedHeaders; X-Amz-Date exactly
+ * YYYYMMDDTHHMMSSZ, within 15 minutes of now, its day the credential
+ * scope's; the payload hash always the SHA-256 of the body (no
+ * UNSIGNED-PAYLOAD), X-Amz-Content-Sha256 when sent the same.
+ * Returns 0, or -1 with `code` set to AWS's error code
+ * (MissingAuthenticationTokenException, IncompleteSignatureException,
+ * InvalidSignatureException, UnrecognizedClientException) and errstr to
+ * its message, which may quote the X-Amz-Date as sent (any bytes).
  */
 int drv_sigv4_verify(const drv_sigv4_req_t *req, const char *service,
                      int64_t now, drv_sigv4_secret_fn *secret, void *opaque,

@@ -109,6 +109,22 @@ static const prop_t props[] = {
      "verify AWS Signature Version 4 on every request"},
     {"gateway.access.keys", T_STR, "", 0, 0, true,
      "KEY:SECRET pairs (comma separated) accepted by drover-gateway"},
+    {"gateway.threads", T_INT, "4", 1, 256, false,
+     "threads of drover-gateway's event loop (libmicrohttpd's pool)"},
+    {"gateway.connections.max", T_INT, "256", 1, 65536, false,
+     "connections drover-gateway holds at once (at least gateway.threads); "
+     "more are refused"},
+    {"gateway.connections.per.address", T_INT, "32", 0, 65536, false,
+     "connections drover-gateway holds at once from one client address "
+     "(0: no limit)"},
+    {"gateway.idle.timeout.seconds", T_INT, "10", 1, 3600, false,
+     "drover-gateway closes a connection idle this long"},
+    {"gateway.connection.memory.bytes", T_INT, "32768", 4096, 16777216, false,
+     "memory for one connection's request line and headers in "
+     "drover-gateway; larger headers are refused"},
+    {"gateway.body.timeout.seconds", T_INT, "30", 1, 3600, false,
+     "drover-gateway cuts a request whose body is still arriving this long "
+     "after its headers"},
     {"docker.socket", T_STR, "/var/run/docker.sock", 0, 0, false,
      "unix socket of the Docker Engine API (or Podman's)"},
     {"docker.api.version", T_STR, "v1.41", 0, 0, false,

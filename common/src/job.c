@@ -662,11 +662,36 @@ static int check_linux(json_t *cp, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* RegisterJobDefinition's members and ContainerProperties', as AWS's API
+ * has them (2016-08-10): anything else is a typo or a smuggled payload,
+ * stored and echoed verbatim if let in. */
+static const char *definition_keys[] = {
+    "jobDefinitionName", "type", "parameters", "schedulingPriority",
+    "containerProperties", "nodeProperties", "retryStrategy",
+    "propagateTags", "timeout", "tags", "platformCapabilities",
+    "eksProperties", "ecsProperties", "consumableResourceProperties"};
+
+static const char *container_keys[] = {
+    "image", "vcpus", "memory", "command", "jobRoleArn", "executionRoleArn",
+    "volumes", "environment", "mountPoints", "readonlyRootFilesystem",
+    "privileged", "ulimits", "user", "instanceType", "resourceRequirements",
+    "linuxParameters", "logConfiguration", "secrets", "networkConfiguration",
+    "fargatePlatformConfiguration", "enableExecuteCommand",
+    "ephemeralStorage", "runtimePlatform", "repositoryCredentials"};
+
 int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
                                 char *errstr, size_t errstr_size)
 {
     if (!json_is_object(req)) {
         FAIL("the job definition must be a JSON object");
+    }
+    if (check_known_keys(req, definition_keys,
+                         DRV_ARRAY_SIZE(definition_keys), "job definition",
+                         errstr, errstr_size) ||
+        check_known_keys(json_object_get(req, "containerProperties"),
+                         container_keys, DRV_ARRAY_SIZE(container_keys),
+                         "containerProperties", errstr, errstr_size)) {
+        return -1;
     }
     const char *name =
         json_string_value(json_object_get(req, "jobDefinitionName"));

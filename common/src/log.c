@@ -85,11 +85,15 @@ void drv_log(drv_log_t *log, drv_log_level_t level, const char *event,
     if (!drv_log_enabled(log, level)) {
         return;
     }
-    char ts[40], msg[2048];
+    char ts[40], raw[2048], msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rn = vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* jansson drops a message that is not valid UTF-8: an echoed header
+     * or a cut in the middle of a character */
+    drv_utf8_copy(msg, sizeof(msg), raw,
+                  rn < 0 ? 0 : strnlen(raw, sizeof(raw)));
     format_ts(ts, sizeof(ts));
 
     json_t *o = json_object();

@@ -202,3 +202,59 @@ void drv_hostname(char *out, size_t size)
     }
     out[size - 1] = '\0';
 }
+
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0.
+ * RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+    if (c >= 0x01 && c <= 0x7f) {
+        return 1;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80;
+        hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0; /* NUL, a continuation byte, 0xc0, 0xc1, 0xf5-0xff */
+    }
+    if (n < len || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf) {
+            return 0;
+        }
+    }
+    return len;
+}
+
+size_t drv_utf8_copy(char *dst, size_t dst_size, const char *src,
+                     size_t src_len)
+{
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+    size_t o = 0;
+    if (dst_size == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < src_len;) {
+        size_t n = utf8_seq_len((const unsigned char *)src + i, src_len - i);
+        const char *from = n ? src + i : replacement;
+        size_t len = n ? n : sizeof(replacement) - 1;
+        if (o + len > dst_size - 1) {
+            break; /* cut before a character that does not fit */
+        }
+        memcpy(dst + o, from, len);
+        o += len;
+        i += n ? n : 1;
+    }
+    dst[o] = '\0';
+    return o;
+}

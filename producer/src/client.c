@@ -523,11 +523,14 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
                       "DELETE FROM job_queue_compute_environments WHERE "
                       "queue = $1",
                       1, p, errstr, errstr_size) != 0 ||
+          /* its own parameters: $2 and $3 unused here would leave
+           * PostgreSQL unable to type them (every such update was a 500) */
           drv_pg_exec(pg,
-                      "INSERT INTO job_queue_compute_environments SELECT $1, "
-                      "(x->>'ord')::int, x->>'ce' FROM jsonb_array_elements("
-                      "$4::jsonb) x",
-                      4, p, errstr, errstr_size) != 0)) ||
+                      "INSERT INTO job_queue_compute_environments SELECT "
+                      "$1::text, (x->>'ord')::int, x->>'ce' FROM "
+                      "jsonb_array_elements($2::jsonb) x",
+                      2, (const char *[]){name, order}, errstr,
+                      errstr_size) != 0)) ||
         drv_pg_commit(pg, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
         if (!strcmp(drv_pg_last_sqlstate(pg), "23503")) {
@@ -681,20 +684,87 @@ const char *const drv_client_operations[] = {
     "DeleteComputeEnvironment", "TagResource", "UntagResource",
     "ListTagsForResource", NULL};
 
+/* Whether j nests deeper than `limit` levels ({} and [] are 1, a scalar
+ * 0). The walk stops at the limit, so its recursion is bounded by it. */
+static bool deeper_than(json_t *j, int limit)
+{
+    if (!json_is_object(j) && !json_is_array(j)) {
+        return false;
+    }
+    if (limit <= 0) {
+        return true;
+    }
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j)) {
+        json_object_foreach(j, k, v)
+        {
+            if (deeper_than(v, limit - 1)) {
+                return true;
+            }
+        }
+    } else {
+        json_array_foreach(j, i, v)
+        {
+            if (deeper_than(v, limit - 1)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+int drv__request_check(json_t *req, char *errstr, size_t errstr_size)
+{
+    if (!json_is_object(req)) {
+        drv_errstr_set(errstr, errstr_size, "the request must be an object");
+        return -1;
+    }
+    if (deeper_than(req, DRV_CLIENT_DEPTH_MAX)) {
+        drv_errstr_set(errstr, errstr_size,
+                       "the request is nested deeper than %d levels",
+                       DRV_CLIENT_DEPTH_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+bool drv__reply_fits(size_t *used, const json_t *item, char *errstr,
+                     size_t errstr_size)
+{
+    /* json_dumpb with no buffer measures without allocating */
+    size_t n = json_dumpb(item, NULL, 0, JSON_COMPACT);
+    *used += n ? n : DRV_CLIENT_REPLY_MAX;
+    if (*used > DRV_CLIENT_REPLY_MAX) {
+        drv_errstr_set(errstr, errstr_size,
+                       "the reply would exceed %u MiB: ask for fewer items "
+                       "at a time",
+                       DRV_CLIENT_REPLY_MAX / (1024 * 1024));
+        return false;
+    }
+    return true;
+}
+
 json_t *drv_client_call(drv_client_t *client, const char *operation,
                         json_t *request, drv_err_t *err_out, char *errstr,
                         size_t errstr_size)
 {
     drv_err_t err = DRV_ERR_FATAL;
     json_t *resp = NULL;
-    if (!json_is_object(request)) {
+    if (drv__request_check(request, errstr, errstr_size) != 0) {
         err = DRV_ERR_INVALID;
-        drv_errstr_set(errstr, errstr_size, "the request must be an object");
         goto out;
     }
     for (size_t i = 0; i < DRV_ARRAY_SIZE(ops); i++) {
         if (!strcmp(ops[i].name, operation)) {
             resp = ops[i].fn(client, request, &err, errstr, errstr_size);
+            size_t used = 0;
+            if (resp && !drv__reply_fits(&used, resp, errstr, errstr_size)) {
+                json_decref(resp);
+                resp = NULL;
+                err = DRV_ERR_INVALID;
+            }
             goto out;
         }
     }

@@ -23,6 +23,15 @@ struct drv_client {
 typedef json_t *(drv__op_fn)(drv_client_t *client, json_t *req, drv_err_t *err,
                              char *errstr, size_t errstr_size);
 
+/* A request from outside: a JSON object nested at most
+ * DRV_CLIENT_DEPTH_MAX deep. 0, or -1 with errstr set. */
+int drv__request_check(json_t *req, char *errstr, size_t errstr_size);
+
+/* Whether a reply of `used` bytes so far may take `item` more: false
+ * (errstr set) once over DRV_CLIENT_REPLY_MAX. `used` is advanced. */
+bool drv__reply_fits(size_t *used, const json_t *item, char *errstr,
+                     size_t errstr_size);
+
 drv_pg_t *drv__client_pg(drv_client_t *client, drv_err_t *err, char *errstr,
                          size_t errstr_size);
 void drv__client_arn(const drv_client_t *client, char *out, size_t size,

@@ -230,6 +230,16 @@ json_t *drv_client_submit_jobs(drv_client_t *client, json_t *requests,
                        "submit_jobs takes an array of SubmitJob requests");
         return NULL;
     }
+    size_t i;
+    json_t *req;
+    json_array_foreach(requests, i, req)
+    {
+        if (drv__request_check(req, why, sizeof(why)) != 0) {
+            *err = DRV_ERR_INVALID;
+            drv_errstr_set(errstr, errstr_size, "request %zu: %s", i, why);
+            return NULL;
+        }
+    }
     drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
     if (!pg) {
         return NULL;
@@ -237,8 +247,6 @@ json_t *drv_client_submit_jobs(drv_client_t *client, json_t *requests,
     /* every request is checked before any is sent */
     drv_submission_cache_t *cache = drv_submission_cache_new();
     json_t *seen = json_object(), *checked = json_array(), *queues = json_array();
-    size_t i;
-    json_t *req;
     json_array_foreach(requests, i, req)
     {
         json_t *sj = check_submit(client, pg, req, cache, seen, queue,
@@ -494,9 +502,19 @@ json_t *drv__op_describe_jobs(drv_client_t *client, json_t *req,
         *err = drv_pg_last_err(pg);
         return NULL;
     }
+    /* stop building once over the bound: 100 big jobs made 100 MB */
     json_t *list = json_array();
+    size_t used = 0;
     for (int row = 0; row < drv_pg_res_rows(r); row++) {
-        json_array_append_new(list, job_detail(client, r, row));
+        json_t *d = job_detail(client, r, row);
+        if (!drv__reply_fits(&used, d, errstr, errstr_size)) {
+            json_decref(d);
+            json_decref(list);
+            drv_pg_res_free(r);
+            *err = DRV_ERR_INVALID;
+            return NULL;
+        }
+        json_array_append_new(list, d);
     }
     drv_pg_res_free(r);
     return json_pack("{s:o}", "jobs", list);

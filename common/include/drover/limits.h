@@ -24,6 +24,8 @@
 #define DRV_SUBMIT_MAX (30 * 1024)        /* a SubmitJob request (AWS) */
 #define DRV_JOB_RESOLVED_MAX (64 * 1024)  /* what a job resolves to */
 #define DRV_HTTP_BODY_MAX (1024 * 1024)   /* one gateway request body */
+#define DRV_JSON_DEPTH_MAX 32             /* nesting of a request's JSON */
+#define DRV_REPLY_MAX (16u * 1024 * 1024) /* one API reply, serialized */
 
 /* counts and ranges */
 #define DRV_MAX_DEPENDS_ON 20     /* dependsOn entries (AWS) */

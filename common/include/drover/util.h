@@ -75,6 +75,20 @@ bool drv_path_is_clean(const char *path);
  */
 bool drv_path_under(const char *path, const char *root);
 
+/**
+ * @brief Copy bytes as valid UTF-8: each byte that does not begin a
+ *        complete, shortest-form sequence (and each NUL) becomes U+FFFD, and
+ *        the copy is cut at a character boundary to fit dst_size - 1 bytes.
+ * @param dst written, always NUL-terminated when dst_size > 0
+ * @param src may hold any bytes; src_len of them are read
+ * @returns the length written (without the NUL)
+ * @remark The one UTF-8 check for text going out (JSON replies, log lines):
+ *         jansson refuses invalid UTF-8 and a cut in the middle of a
+ *         character, so anything echoed passes through here first.
+ */
+size_t drv_utf8_copy(char *dst, size_t dst_size, const char *src,
+                     size_t src_len);
+
 /** @brief The host name, or "localhost" when it cannot be read. */
 void drv_hostname(char *out, size_t size);
 

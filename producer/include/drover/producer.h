@@ -23,9 +23,20 @@
 
 #include "drover/conf.h"
 #include "drover/err.h"
+#include "drover/limits.h"
 #include "drover/log.h"
 
 typedef struct drv_client drv_client_t;
+
+/** Deepest nesting a request may have (the top-level object is 1). AWS's
+ *  shapes are never deeper than about 10; the aws CLI, boto3 and the Java
+ *  SDK cannot read JSON deeper than 1,000, so a definition stored deeper
+ *  would break every listing. */
+#define DRV_CLIENT_DEPTH_MAX DRV_JSON_DEPTH_MAX
+
+/** Largest reply drv_client_call builds, serialized (16 MiB): an operation
+ *  whose reply would be larger is refused (DRV_ERR_INVALID) instead. */
+#define DRV_CLIENT_REPLY_MAX DRV_REPLY_MAX
 
 /** @brief A client; connections are opened on first use. */
 drv_client_t *drv_client_new(const drv_conf_t *conf, drv_log_t *log);
@@ -40,6 +51,10 @@ void drv_client_destroy(drv_client_t *client);
  * @param err_out set to DRV_ERR_INVALID / DRV_ERR_NOTFOUND for the caller's
  *        mistakes (AWS's ClientException), DRV_ERR_TRANSIENT or
  *        DRV_ERR_FATAL for infrastructure trouble (ServerException).
+ * @remark Every request is refused (DRV_ERR_INVALID) when nested deeper
+ *         than DRV_CLIENT_DEPTH_MAX, and every reply when it would exceed
+ *         DRV_CLIENT_REPLY_MAX serialized; these checks come before any
+ *         connection is opened.
  * @returns the response, or NULL with errstr set.
  */
 json_t *drv_client_call(drv_client_t *client, const char *operation,

@@ -233,6 +233,27 @@ START_TEST(test_job_definition_rejects)
                                  "sourcePath must be an absolute path"),
                   "%s", errstr);
     json_decref(def);
+    /* members AWS does not have are refused, not stored and echoed */
+    def = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+            "\"x\":{\"y\":[]},\"containerProperties\":{\"image\":\"x\","
+            "\"vcpus\":1,\"memory\":8}}");
+    ck_assert_int_eq(drv_job_validate_definition(def, &limits, errstr,
+                                                 sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, "job definition: unknown or unsupported "
+                                 "field \"x\""),
+                  "%s", errstr);
+    json_decref(def);
+    def = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+            "\"containerProperties\":{\"image\":\"x\",\"vcpus\":1,"
+            "\"memory\":8,\"imageTypo\":1}}");
+    ck_assert_int_eq(drv_job_validate_definition(def, &limits, errstr,
+                                                 sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, "containerProperties: unknown or "
+                                 "unsupported field \"imageTypo\""),
+                  "%s", errstr);
+    json_decref(def);
 }
 END_TEST
 
