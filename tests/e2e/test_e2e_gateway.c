@@ -44,6 +44,19 @@ START_TEST(test_e2e_gateway_boto3)
 }
 END_TEST
 
+/* Issue 13's findings against the gateway, sent as an attacker would
+ * (tests/gateway/hostile.py): each refused, the gateway serving after. */
+START_TEST(test_e2e_gateway_hostile_clients)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/tests/gateway/hostile.py %s 2>&1",
+             getenv("DROVER_SOURCE_DIR"), endpoint());
+    ck_assert_msg(sh(cmd) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "checks passed"), "%s", out);
+}
+END_TEST
+
 #define AWS                                                                    \
     "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local-secret "              \
     "AWS_DEFAULT_REGION=us-east-1 AWS_PAGER= aws --endpoint-url %s batch "
@@ -96,6 +109,7 @@ int main(void)
     tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
     tcase_set_timeout(tc, 400);
     tcase_add_test(tc, test_e2e_gateway_boto3);
+    tcase_add_test(tc, test_e2e_gateway_hostile_clients);
     tcase_add_test(tc, test_e2e_gateway_aws_cli);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
