@@ -383,12 +383,12 @@ START_TEST(test_e2e_refused_submission_is_parked)
                                   e, sizeof(e));
     ck_assert_msg(pg != NULL, "%s", e);
     const char *setup[] = {
-        "CREATE OR REPLACE FUNCTION e2e_poison() RETURNS trigger AS $$ BEGIN "
-        "IF NEW.request->'tags' ? 'poison' THEN RAISE EXCEPTION 'e2e: "
-        "poisoned submission'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+        ("CREATE OR REPLACE FUNCTION e2e_poison() RETURNS trigger AS $$ BEGIN "
+         "IF NEW.request->'tags' ? 'poison' THEN RAISE EXCEPTION 'e2e: "
+         "poisoned submission'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"),
         "DROP TRIGGER IF EXISTS e2e_poison ON jobs",
-        "CREATE TRIGGER e2e_poison BEFORE INSERT ON jobs FOR EACH ROW EXECUTE "
-        "FUNCTION e2e_poison()"};
+        ("CREATE TRIGGER e2e_poison BEFORE INSERT ON jobs FOR EACH ROW EXECUTE "
+         "FUNCTION e2e_poison()")};
     for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
         ck_assert_msg(drv_pg_exec(pg, setup[i], 0, NULL, e, sizeof(e)) == 0,
                       "%s", e);
