@@ -11,6 +11,9 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,19 @@ struct drv_gw {
     bool auth;
     json_t *keys; /* access key id -> secret */
     int64_t body_timeout_ms;
+    /* requests whose headers are still coming (under plock): the
+     * watchdog shuts down a connection past its header deadline */
+    int64_t header_timeout_ms;
+    pthread_mutex_t plock;
+    struct pending {
+        struct MHD_Connection *c;
+        int fd;
+        int64_t deadline_ms; /* 0: its headers are in */
+    } *pend;
+    size_t npend, cap;
+    pthread_t watchdog;
+    bool watching;
+    _Atomic bool stopping;
 };
 
 /* The operation for a path, as the botocore model has it. */
@@ -338,6 +354,8 @@ drv_gw_t *drv_gw_new(const drv_conf_t *conf, drv_log_t *log,
     gw->body_timeout_ms =
         drv_conf_get_int(conf, "gateway.body.timeout.seconds") * 1000;
     pthread_mutex_init(&gw->lock, NULL);
+    pthread_mutex_init(&gw->plock, NULL);
+    atomic_init(&gw->stopping, false);
     if (parse_keys(gw, drv_conf_get(conf, "gateway.access.keys"), errstr,
                    errstr_size) != 0) {
         goto fail;
@@ -421,6 +439,86 @@ static enum MHD_Result send_reply(struct MHD_Connection *c,
 }
 
 /* Gather the body (bounded in size and time), then answer. */
+/*
+ * Header deadlines. libmicrohttpd's connection timeout counts idleness
+ * only: a client sending one header byte every few seconds held a
+ * connection for minutes. Each connection is listed from its start with a
+ * deadline for its request line and headers, cleared when they are all in
+ * and set again when a kept-alive connection's request completes; a
+ * watchdog shuts down (shutdown(2): libmicrohttpd then closes and forgets
+ * it) a connection past its deadline. A connection leaves the list when
+ * libmicrohttpd reports it closed, before it closes its socket, so the
+ * watchdog never touches a reused descriptor.
+ */
+static void header_deadline(drv_gw_t *gw, struct MHD_Connection *c,
+                            int64_t deadline_ms)
+{
+    pthread_mutex_lock(&gw->plock);
+    for (size_t i = 0; i < gw->npend; i++) {
+        if (gw->pend[i].c == c) {
+            gw->pend[i].deadline_ms = deadline_ms;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&gw->plock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)socket_context;
+    drv_gw_t *gw = cls;
+    pthread_mutex_lock(&gw->plock);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (gw->npend == gw->cap) {
+            gw->cap = gw->cap ? gw->cap * 2 : 64;
+            gw->pend = drv_realloc(gw->pend, gw->cap * sizeof(*gw->pend));
+        }
+        gw->pend[gw->npend++] = (struct pending){
+            .c = c,
+            .fd = ci ? ci->connect_fd : -1,
+            .deadline_ms = drv_mono_ms() + gw->header_timeout_ms};
+    } else {
+        for (size_t i = 0; i < gw->npend; i++) {
+            if (gw->pend[i].c == c) {
+                gw->pend[i] = gw->pend[--gw->npend];
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&gw->plock);
+}
+
+static void *watchdog(void *arg)
+{
+    drv_gw_t *gw = arg;
+    while (!atomic_load(&gw->stopping)) {
+        usleep(250 * 1000);
+        int64_t now = drv_mono_ms();
+        int cut = 0;
+        pthread_mutex_lock(&gw->plock);
+        for (size_t i = 0; i < gw->npend; i++) {
+            struct pending *p = &gw->pend[i];
+            if (p->deadline_ms && now > p->deadline_ms && p->fd >= 0) {
+                shutdown(p->fd, SHUT_RDWR);
+                p->deadline_ms = 0;
+                cut++;
+            }
+        }
+        pthread_mutex_unlock(&gw->plock);
+        if (cut) {
+            drv_log(gw->log, DRV_LOG_WARN, "gateway.header_timeout", NULL,
+                    "closed %d connection(s) whose headers took over %" PRId64
+                    " s",
+                    cut, gw->header_timeout_ms / 1000);
+        }
+    }
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *data,
@@ -433,6 +531,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         up = drv_calloc(1, sizeof(*up));
         up->started_ms = drv_mono_ms();
         *state = up;
+        header_deadline(gw, c, 0); /* the headers are in */
         return MHD_YES;
     }
     if (*data_size) {
@@ -474,7 +573,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 static void completed(void *cls, struct MHD_Connection *c, void **state,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)toe;
+    drv_gw_t *gw = cls;
+    if (gw->header_timeout_ms > 0) { /* the next request on it, if any */
+        header_deadline(gw, c, drv_mono_ms() + gw->header_timeout_ms);
+    }
     upload_t *up = *state;
     if (up) {
         free(up->body);
@@ -513,6 +616,8 @@ drv_gw_t *drv_gw_start(const drv_conf_t *conf, drv_log_t *log, char *errstr,
     if (!gw) {
         return NULL;
     }
+    gw->header_timeout_ms =
+        drv_conf_get_int(conf, "gateway.header.timeout.seconds") * 1000;
     /* libmicrohttpd's own event loop (epoll on Linux) on a pool of threads;
      * every connection bounded in number, per address, idle time and
      * memory (the headers must fit in the connection's memory pool) */
@@ -528,13 +633,20 @@ drv_gw_t *drv_gw_start(const drv_conf_t *conf, drv_log_t *log, char *errstr,
         (unsigned)drv_conf_get_int(conf, "gateway.idle.timeout.seconds"),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)drv_conf_get_int(conf, "gateway.connection.memory.bytes"),
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, gw, MHD_OPTION_END);
     if (!gw->d) {
         drv_errstr_set(errstr, errstr_size,
                        "cannot listen on %s (address in use?)", listen);
         drv_gw_stop(gw);
         return NULL;
     }
+    if (pthread_create(&gw->watchdog, NULL, watchdog, gw) != 0) {
+        drv_errstr_set(errstr, errstr_size,
+                       "cannot start the gateway's header watchdog");
+        drv_gw_stop(gw);
+        return NULL;
+    }
+    gw->watching = true;
     return gw;
 }
 
@@ -543,9 +655,15 @@ void drv_gw_stop(drv_gw_t *gw)
     if (!gw) {
         return;
     }
+    if (gw->watching) {
+        atomic_store(&gw->stopping, true);
+        pthread_join(gw->watchdog, NULL);
+    }
     if (gw->d) {
         MHD_stop_daemon(gw->d);
     }
+    free(gw->pend);
+    pthread_mutex_destroy(&gw->plock);
     drv_client_destroy(gw->client);
     json_decref(gw->keys);
     pthread_mutex_destroy(&gw->lock);

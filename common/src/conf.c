@@ -119,6 +119,10 @@ static const prop_t props[] = {
      "(0: no limit)"},
     {"gateway.idle.timeout.seconds", T_INT, "10", 1, 3600, false,
      "drover-gateway closes a connection idle this long"},
+    {"gateway.header.timeout.seconds", T_INT, "10", 1, 3600, false,
+     "drover-gateway closes a connection whose request line and headers "
+     "have not all arrived this long after the request began, however "
+     "slowly they trickle in"},
     {"gateway.connection.memory.bytes", T_INT, "32768", 4096, 16777216, false,
      "memory for one connection's request line and headers in "
      "drover-gateway; larger headers are refused"},

@@ -193,4 +193,26 @@ check(refused >= len(idle) - 64, "the per-address limit closed %d of %d idle con
 for s in idle:
     s.close()
 
+# 7. a slow client is cut: a header byte a second does not outlive the
+# header deadline (gateway.header.timeout.seconds, 10 s), and the gateway
+# serves others meanwhile
+s = socket.create_connection((HOST, PORT), timeout=60)
+start = time.monotonic()
+held = None
+try:
+    for ch in b"POST /v1/describejobqueues HTTP/1.1\r\nHost: " + b"x" * 100:
+        s.send(bytes([ch]))
+        s.settimeout(1.0)
+        try:
+            if s.recv(1) == b"":
+                held = time.monotonic() - start
+                break
+        except socket.timeout:
+            pass
+except OSError:
+    held = time.monotonic() - start
+s.close()
+check(held is not None and held < 20, "a byte-a-second client was held %s s" % held)
+alive("a slow client")
+
 print("hostile gateway: %d checks passed" % checks)
