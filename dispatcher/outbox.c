@@ -52,15 +52,23 @@ int drv__outbox_emit_json(drv_disp_t *disp, const char *schema,
 void drv__outbox_dlq(drv_disp_t *disp, const char *source, const char *key,
                      const void *value, size_t len, const char *reason)
 {
+    /* the key and the reason (which may quote the record) are a sender's
+     * bytes: kept as valid UTF-8, bounded, since the outbox row is JSON */
+    char k[DRV_JOB_ID_MAX * 2 + 1], why[DRV_REASON_MAX + 1];
+    if (key) {
+        drv_utf8_copy(k, sizeof(k), key, strlen(key));
+    }
+    drv_utf8_copy(why, sizeof(why), reason, strlen(reason));
     void *copy = drv_malloc(len ? len : 1);
     memcpy(copy, value, len);
-    drv__outbox_emit(disp, DRV_TOPIC_DLQ, key, copy, len);
+    drv__outbox_emit(disp, DRV_TOPIC_DLQ, key ? k : NULL, copy, len);
     drv__out_t *o = &disp->out[disp->out_cnt - 1];
-    o->dlq_reason = drv_strdup(reason);
+    o->dlq_reason = drv_strdup(why);
     o->dlq_source = drv_strdup(source);
-    json_t *f = json_pack("{s:s,s:s?}", "topic", source, "job_id", key);
+    json_t *f = json_pack("{s:s,s:s?}", "topic", source, "job_id",
+                          key ? k : NULL);
     drv_log(disp->log, DRV_LOG_WARN, "dispatcher.dlq", f,
-            "message sent to " DRV_TOPIC_DLQ ": %s", reason);
+            "message sent to " DRV_TOPIC_DLQ ": %s", why);
     json_decref(f);
 }
 

@@ -551,6 +551,17 @@ END_TEST
 /* With dispatcher.worker.key.master set, a worker's record counts only
  * when it is signed with the key of the worker and compute environment it
  * speaks for. */
+/* The last message published went to drover.dlq with a reason holding
+ * `want`. */
+static void assert_last_dlq(const char *want)
+{
+    json_t *last = json_array_get(sent, json_array_size(sent) - 1);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "topic")),
+                     DRV_TOPIC_DLQ);
+    const char *why = json_string_value(json_object_get(last, "dlq"));
+    ck_assert_msg(why && strstr(why, want), "%s", why ? why : "(no reason)");
+}
+
 START_TEST(test_dispatcher_reports_need_their_workers_signature)
 {
     char e[DRV_ERRSTR_SIZE];
@@ -563,36 +574,23 @@ START_TEST(test_dispatcher_reports_need_their_workers_signature)
     size_t before = json_array_size(sent);
     report("a", 1, "STARTING", -1); /* unsigned */
     assert_status("a", "RUNNABLE");
-    json_t *last = json_array_get(sent, json_array_size(sent) - 1);
     ck_assert_int_eq(json_array_size(sent), before + 1);
-    ck_assert_str_eq(json_string_value(json_object_get(last, "topic")),
-                     DRV_TOPIC_DLQ);
-    ck_assert_msg(strstr(json_string_value(json_object_get(last, "dlq")),
-                         "unsigned"),
-                  "%s", json_string_value(json_object_get(last, "dlq")));
+    assert_last_dlq("unsigned");
     /* signed by w2, naming w1 */
     sign_ce = CE;
     sign_worker = "w2";
     report("a", 1, "STARTING", -1);
     assert_status("a", "RUNNABLE");
-    last = json_array_get(sent, json_array_size(sent) - 1);
-    ck_assert_msg(strstr(json_string_value(json_object_get(last, "dlq")),
-                         "speaks for another"),
-                  "%s", json_string_value(json_object_get(last, "dlq")));
+    assert_last_dlq("speaks for another");
     /* a heartbeat signed by w2 that names w1 would fail w1's attempts */
     heartbeat(WORKER, WORKER_START);
-    last = json_array_get(sent, json_array_size(sent) - 1);
-    ck_assert_str_eq(json_string_value(json_object_get(last, "topic")),
-                     DRV_TOPIC_DLQ);
+    assert_last_dlq("speaks for another");
     /* w1's name, a forged key */
     sign_worker = WORKER;
     sign_badly = true;
     report("a", 1, "STARTING", -1);
     assert_status("a", "RUNNABLE");
-    last = json_array_get(sent, json_array_size(sent) - 1);
-    ck_assert_msg(strstr(json_string_value(json_object_get(last, "dlq")),
-                         "signature is not that of worker w1"),
-                  "%s", json_string_value(json_object_get(last, "dlq")));
+    assert_last_dlq("signature is not that of worker w1");
     sign_badly = false;
     /* w1 of another compute environment cannot claim this one's job */
     sign_ce = "elsewhere";
@@ -800,6 +798,47 @@ START_TEST(test_dispatcher_hostile_records_never_fail_a_batch)
     ck_assert_int_eq(last_run("after-hostile"), 1);
     printf("hostile records: %d applied or parked, %d not encodable\n",
            applied, unencodable);
+}
+END_TEST
+
+/* A parked record's key and reason are a sender's bytes: not UTF-8, a
+ * NUL, a name that no worker has. Its outbox row is still written (the
+ * row is JSON), with both made valid UTF-8. */
+START_TEST(test_dispatcher_parked_sender_bytes_are_kept_safe)
+{
+    char e[DRV_ERRSTR_SIZE];
+    ck_assert(drv_origin_key_parse("00112233445566778899aabbccddeeff"
+                                   "00112233445566778899aabbccddeeff",
+                                   "test", &master, e, sizeof(e)) == 0);
+    disp->master = master;
+    disp->check_origins = true;
+    apply_raw(DRV_TOPIC_SUBMIT_PREFIX QUEUE, "\xff\xfe-key", "not avro", 8);
+    /* a forged origin naming a worker that is not UTF-8 */
+    size_t len;
+    void *buf = encode(
+        "WorkerHeartbeat",
+        json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:[],s:[],s:I,s:I,s:b}", "worker",
+                  WORKER, "computeEnvironment", CE, "vcpusTotal", 4.0,
+                  "vcpusFree", 4.0, "memoryTotalMiB", (json_int_t)4096,
+                  "memoryFreeMiB", (json_int_t)4096, "running", "partitions",
+                  "startedAt", (json_int_t)1, "timestamp", (json_int_t)1,
+                  "draining", 0),
+        &len);
+    drv__origin_t from = {.source = DRV_TOPIC_STATUS, .key = WORKER,
+                          .raw = buf, .raw_len = len,
+                          .signer = CE "/\xff\xfe", .sig = "00"};
+    drv__msg_t m;
+    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
+    ck_assert_int_eq(drv__intake_decode(disp, &from, &m), -1);
+    ck_assert_msg(drv__outbox_persist(disp, e, sizeof(e)) == 0, "%s", e);
+    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    free(buf);
+    ck_assert_int_eq(disp->out_cnt, 1);
+    ck_assert_ptr_nonnull(strstr(disp->out[0].dlq_reason, "\xef\xbf\xbd"));
+    drv__outbox_clear(disp);
+    assert_value("SELECT count(*) FROM outbox WHERE topic = 'drover.dlq' AND "
+                 "headers->>'drover.error' IS NOT NULL",
+                 NULL, "2");
 }
 END_TEST
 
@@ -1103,7 +1142,9 @@ static Suite *dispatcher_suite(void)
          {test_dispatcher_cancel_waiting_job,
           test_dispatcher_terminate_running_job,
           test_dispatcher_cancel_array_children}},
-        {"hostile", {test_dispatcher_hostile_records_never_fail_a_batch}},
+        {"hostile",
+         {test_dispatcher_hostile_records_never_fail_a_batch,
+          test_dispatcher_parked_sender_bytes_are_kept_safe}},
         {"fleet",
          {test_dispatcher_restarted_worker_loses_attempts,
           test_dispatcher_outbox_payload_round_trip}},
