@@ -135,9 +135,20 @@ static const char *decode_run(json_t *o, drv_msg_run_t *run)
         .is_array_child = json_is_integer(index),
         .array_index = json_integer_value(index),
         .array_size = num(o, "arraySize")};
-    return drv_job_id_valid(run->job_id, true) && run->job_queue && run->image
-               ? NULL
-               : "a RunJob needs a job id, jobQueue and image";
+    if (!drv_job_id_valid(run->job_id, true) || !run->job_queue ||
+        !run->image) {
+        return "a RunJob needs a job id, jobQueue and image";
+    }
+    /* the worker multiplies them into nanoCPUs and bytes: bounded first
+     * (a NaN fails every comparison) */
+    if (!(run->vcpus > 0 && run->vcpus <= DRV_VCPUS_MAX) ||
+        run->memory_mib < 0 || run->memory_mib > DRV_MEMORY_MIB_MAX ||
+        run->attempt < 1 || run->timeout_s < 0) {
+        return "a RunJob's vcpus must be over 0 and at most 4096, its "
+               "memoryMiB 0 to 2^30, its attempt at least 1 and its "
+               "timeoutSeconds not negative";
+    }
+    return NULL;
 }
 
 static const struct {

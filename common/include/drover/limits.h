@@ -35,5 +35,7 @@
 #define DRV_PRIORITY_MAX 9999     /* schedulingPriorityOverride 0..9999 */
 #define DRV_TAGS_MAX 50           /* tags per resource (AWS) */
 #define DRV_DESCRIBE_JOBS_MAX 100 /* ids per DescribeJobs (AWS) */
+#define DRV_VCPUS_MAX 4096        /* a RunJob's vCPUs (as worker.vcpus) */
+#define DRV_MEMORY_MIB_MAX (1LL << 30) /* a RunJob's MiB (worker.memory.mib) */
 
 #endif

@@ -2,6 +2,7 @@
 /* Unit tests for drover/messages.h: records into structs, required fields
  * and statuses checked at the edge. */
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +145,29 @@ START_TEST(test_messages_worker_side)
                      DRV_ERR_INVALID);
     ck_assert_msg(strstr(e, "a RunJob needs a job id, jobQueue and image"), "%s",
                   e);
+    /* the worker multiplies vcpus and memory into nanoCPUs and bytes: a
+     * value that would overflow is refused here (fuzz_run_job found 5e127
+     * vCPUs overflowing a long long) */
+    const double bad_vcpus[] = {0, -1, 4097, 5e127};
+    for (size_t i = 0; i < sizeof(bad_vcpus) / sizeof(bad_vcpus[0]); i++) {
+        ck_assert_int_eq(
+            drv_msg_from_record(
+                "RunJob",
+                json_pack("{s:s,s:i,s:s,s:s,s:f,s:I}", "jobId", "j", "attempt",
+                          1, "jobQueue", "q", "image", "i", "vcpus",
+                          bad_vcpus[i], "memoryMiB", (json_int_t)64),
+                &m, e, sizeof(e)),
+            DRV_ERR_INVALID);
+        ck_assert_msg(strstr(e, "vcpus must be over 0"), "%s", e);
+    }
+    ck_assert_int_eq(
+        drv_msg_from_record("RunJob",
+                            json_pack("{s:s,s:i,s:s,s:s,s:f,s:I}", "jobId", "j",
+                                      "attempt", 1, "jobQueue", "q", "image",
+                                      "i", "vcpus", 1.0, "memoryMiB",
+                                      (json_int_t)INT64_MAX),
+                            &m, e, sizeof(e)),
+        DRV_ERR_INVALID);
 }
 END_TEST
 
