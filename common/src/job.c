@@ -927,6 +927,14 @@ json_t *drv_job_resolve(json_t *definition, json_t *submit,
     double vcpus, memory;
     container_resources(cp, &vcpus, &memory);
     override_resources(cp, co, &vcpus, &memory);
+    if (vcpus > DRV_VCPUS_MAX || memory > (double)DRV_MEMORY_MIB_MAX) {
+        /* no worker would take its RunJob: refused here, not released */
+        drv_errstr_set(errstr, errstr_size,
+                       "a job may ask for at most %d vCPUs and %lld MiB",
+                       DRV_VCPUS_MAX, (long long)DRV_MEMORY_MIB_MAX);
+        json_decref(command);
+        return NULL;
+    }
 
     json_t *container = json_pack(
         "{s:O?,s:o,s:o,s:f,s:I}", "image", json_object_get(cp, "image"),

@@ -178,6 +178,14 @@ START_TEST(test_job_resolve_overrides)
         "\"containerOverrides\":{\"environment\":[{\"name\":\"B\",\"value\":"
         "\"3\"}],\"memory\":999,\"resourceRequirements\":[{\"type\":\"VCPU\","
         "\"value\":\"0.5\"}]},\"timeout\":{\"attemptDurationSeconds\":60}}");
+    /* more vCPUs than any worker offers: refused, never released */
+    json_t *huge = J("{\"jobName\":\"x\"," BASE ",\"containerOverrides\":"
+                     "{\"resourceRequirements\":[{\"type\":\"VCPU\","
+                     "\"value\":\"5000\"}]}}");
+    ck_assert_ptr_null(drv_job_resolve(def, huge, &limits, errstr,
+                                       sizeof(errstr)));
+    ck_assert_msg(strstr(errstr, "at most 4096 vCPUs"), "%s", errstr);
+    json_decref(huge);
     json_t *r = drv_job_resolve(def, sub, &limits, errstr, sizeof(errstr));
     ck_assert_msg(r != NULL, "%s", errstr);
     json_t *c = json_object_get(r, "container");
