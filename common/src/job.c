@@ -261,13 +261,13 @@ static int check_resources(json_t *rr, char *errstr, size_t errstr_size)
                  i);
         }
         if (!strcmp(t, "VCPU")) {
-            if (drv_parse_double(v, 0.01, 4096, &d) != 0) {
+            if (drv_parse_double(v, 0.01, DRV_VCPUS_MAX, &d) != 0) {
                 FAIL("resourceRequirements VCPU value \"%s\" must be a number "
                      "greater than 0",
                      v);
             }
         } else if (!strcmp(t, "MEMORY")) {
-            if (drv_parse_double(v, 4, 1e9, &d) != 0) {
+            if (drv_parse_double(v, 4, 1e9, &d) != 0) { /* < DRV_MEMORY_MIB_MAX */
                 FAIL("resourceRequirements MEMORY value \"%s\" must be at "
                      "least 4 (MiB)",
                      v);
@@ -469,11 +469,13 @@ static int check_overrides(json_t *co, char *errstr, size_t errstr_size)
                         errstr_size)) {
         return -1;
     }
-    if (v && (!json_is_integer(v) || json_integer_value(v) < 1)) {
-        FAIL("containerOverrides.vcpus must be a positive integer");
+    if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+              json_integer_value(v) > DRV_VCPUS_MAX)) {
+        FAIL("containerOverrides.vcpus must be an integer from 1 to 4096");
     }
-    if (m && (!json_is_integer(m) || json_integer_value(m) < 4)) {
-        FAIL("containerOverrides.memory must be at least 4 (MiB)");
+    if (m && (!json_is_integer(m) || json_integer_value(m) < 4 ||
+              json_integer_value(m) > DRV_MEMORY_MIB_MAX)) {
+        FAIL("containerOverrides.memory must be from 4 to 2^30 (MiB)");
     }
     return 0;
 }
@@ -736,6 +738,10 @@ int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
         FAIL("containerProperties must give VCPU and MEMORY in "
              "resourceRequirements (or vcpus and memory)");
     }
+    if (vcpus > DRV_VCPUS_MAX || memory > (double)DRV_MEMORY_MIB_MAX) {
+        FAIL("containerProperties may ask for at most 4096 vCPUs and 2^30 "
+             "MiB (no worker would take more)");
+    }
     return 0;
 }
 
@@ -927,14 +933,6 @@ json_t *drv_job_resolve(json_t *definition, json_t *submit,
     double vcpus, memory;
     container_resources(cp, &vcpus, &memory);
     override_resources(cp, co, &vcpus, &memory);
-    if (vcpus > DRV_VCPUS_MAX || memory > (double)DRV_MEMORY_MIB_MAX) {
-        /* no worker would take its RunJob: refused here, not released */
-        drv_errstr_set(errstr, errstr_size,
-                       "a job may ask for at most %d vCPUs and %lld MiB",
-                       DRV_VCPUS_MAX, (long long)DRV_MEMORY_MIB_MAX);
-        json_decref(command);
-        return NULL;
-    }
 
     json_t *container = json_pack(
         "{s:O?,s:o,s:o,s:f,s:I}", "image", json_object_get(cp, "image"),

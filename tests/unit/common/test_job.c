@@ -178,12 +178,23 @@ START_TEST(test_job_resolve_overrides)
         "\"containerOverrides\":{\"environment\":[{\"name\":\"B\",\"value\":"
         "\"3\"}],\"memory\":999,\"resourceRequirements\":[{\"type\":\"VCPU\","
         "\"value\":\"0.5\"}]},\"timeout\":{\"attemptDurationSeconds\":60}}");
-    /* more vCPUs than any worker offers: refused, never released */
+    /* more vCPUs than any worker offers (legacy integer fields): refused,
+     * never released to wait for a worker that would refuse its RunJob */
     json_t *huge = J("{\"jobName\":\"x\"," BASE ",\"containerOverrides\":"
-                     "{\"resourceRequirements\":[{\"type\":\"VCPU\","
-                     "\"value\":\"5000\"}]}}");
-    ck_assert_ptr_null(drv_job_resolve(def, huge, &limits, errstr,
-                                       sizeof(errstr)));
+                     "{\"vcpus\":1000000000000}}");
+    ck_assert_int_eq(drv_job_validate_submit(huge, &limits, errstr,
+                                             sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, "containerOverrides.vcpus must be an "
+                                 "integer from 1 to 4096"),
+                  "%s", errstr);
+    json_decref(huge);
+    huge = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+             "\"containerProperties\":{\"image\":\"x\",\"vcpus\":5000,"
+             "\"memory\":8}}");
+    ck_assert_int_eq(drv_job_validate_definition(huge, &limits, errstr,
+                                                 sizeof(errstr)),
+                     -1);
     ck_assert_msg(strstr(errstr, "at most 4096 vCPUs"), "%s", errstr);
     json_decref(huge);
     json_t *r = drv_job_resolve(def, sub, &limits, errstr, sizeof(errstr));
