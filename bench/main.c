@@ -136,10 +136,10 @@ static void ensure_parked_ce(bench_t *b)
     json_decref(r);
     if (n == 0) {
         json_decref(call(b, "CreateComputeEnvironment",
-                         json_pack("{s:s,s:s,s:{s:i}}",
+                         json_pack("{s:s,s:s,s:i}",
                                    "computeEnvironmentName", "bench-parked",
-                                   "type", "UNMANAGED", "computeResources",
-                                   "maxvCpus", 1000000)));
+                                   "type", "UNMANAGED", "unmanagedvCpus",
+                                   1000000)));
     }
 }
 

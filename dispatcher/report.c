@@ -70,11 +70,16 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_COUNT };
 
 /* SUCCEEDED from the owner records the outcome and finishes the job ($11
  * now, $12 the reason, bounded, $13 ce), giving back its capacity and
- * waking its dependents. */
+ * waking its dependents. A terminated job ends FAILED whatever its exit
+ * code, with the caller's reason (AWS: a container that ignored SIGTERM
+ * and exited 0 inside the stop grace was terminated all the same); its
+ * dependents then fail in turn. */
 #define SUCCEEDED_SQL                                                          \
     REPORT_LOCK("$13") REPORT_RECORD(FINISH_SETS)                                    \
-    ", u AS (UPDATE jobs SET status = 'SUCCEEDED', status_reason = "          \
-    "COALESCE($10, jobs.status_reason), updated_at = $11::bigint, "           \
+    ", u AS (UPDATE jobs SET status = CASE WHEN jobs.is_terminated THEN "    \
+    "'FAILED' ELSE 'SUCCEEDED' END, status_reason = CASE WHEN "              \
+    "jobs.is_terminated THEN jobs.status_reason ELSE COALESCE($10, "          \
+    "jobs.status_reason) END, updated_at = $11::bigint, "                     \
     "stopped_at = $11::bigint, released = false, "                            \
     "exit_code = COALESCE($8::int, jobs.exit_code), "                         \
     "reason = COALESCE($12, jobs.reason) FROM a, j WHERE "                    \

@@ -187,7 +187,8 @@ typedef struct ce_room {
     double max_v, max_m, free_v, free_m;
 } ce_room_t;
 
-/* ENABLED environments with their free capacity (capacity.h); NULL on
+/* ENABLED environments with their free capacity (capacity.h): the budget
+ * they were given, or (none given) what their live workers offer. NULL on
  * error. */
 /* Columns of the environments' SELECT. */
 enum { EN_NAME, EN_MAX_VCPUS, EN_MAX_MIB };
@@ -197,8 +198,13 @@ static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
 {
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "SELECT name, max_vcpus, coalesce(max_memory_mib, 9e15) FROM "
-        "compute_environments WHERE state = 'ENABLED' ORDER BY name",
+        "SELECT c.name, COALESCE(c.max_vcpus, w.v, 0), CASE WHEN "
+        "c.max_vcpus IS NULL THEN COALESCE(w.m, 0) ELSE COALESCE("
+        "c.max_memory_mib, 9e15) END FROM compute_environments c LEFT JOIN "
+        "LATERAL (SELECT sum(vcpus_total) v, sum(memory_total_mib) m FROM "
+        "workers WHERE compute_environment = c.name AND NOT lost AND NOT "
+        "draining) w ON true "
+        "WHERE c.state = 'ENABLED' ORDER BY c.name",
         0, NULL, errstr, errstr_size);
     if (!r) {
         return NULL;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "drover/aws_model.h"
 #include "drover/limits.h"
 #include "drover/metrics.h"
 #include "drover/producer.h"
@@ -56,28 +57,6 @@ struct drv_gw {
     pthread_t watchdog;
     bool watching;
     _Atomic bool stopping;
-};
-
-/* The operation for a path, as the botocore model has it. */
-static const struct route {
-    const char *method, *path, *op;
-} routes[] = {
-    {"POST", "/v1/submitjob", "SubmitJob"},
-    {"POST", "/v1/describejobs", "DescribeJobs"},
-    {"POST", "/v1/listjobs", "ListJobs"},
-    {"POST", "/v1/canceljob", "CancelJob"},
-    {"POST", "/v1/terminatejob", "TerminateJob"},
-    {"POST", "/v1/registerjobdefinition", "RegisterJobDefinition"},
-    {"POST", "/v1/describejobdefinitions", "DescribeJobDefinitions"},
-    {"POST", "/v1/deregisterjobdefinition", "DeregisterJobDefinition"},
-    {"POST", "/v1/createjobqueue", "CreateJobQueue"},
-    {"POST", "/v1/updatejobqueue", "UpdateJobQueue"},
-    {"POST", "/v1/describejobqueues", "DescribeJobQueues"},
-    {"POST", "/v1/deletejobqueue", "DeleteJobQueue"},
-    {"POST", "/v1/createcomputeenvironment", "CreateComputeEnvironment"},
-    {"POST", "/v1/describecomputeenvironments", "DescribeComputeEnvironments"},
-    {"POST", "/v1/updatecomputeenvironment", "UpdateComputeEnvironment"},
-    {"POST", "/v1/deletecomputeenvironment", "DeleteComputeEnvironment"},
 };
 
 /* The reply for a JSON body (taken); a body that cannot be serialized
@@ -216,17 +195,22 @@ static const char *route_tags(const drv_gw_request_t *rq, json_t **input,
     return op;
 }
 
-/* The request as AWS's operation and its JSON input; NULL op = no route;
- * a NULL input with an op: why says what is wrong with it. */
+/* The request as AWS's operation and its JSON input, routed by the
+ * model's HTTP bindings (every operation of the API, so one Drover does
+ * not serve is refused by name, not 404); NULL op = no route; a NULL input
+ * with an op: why says what is wrong with it. */
 static const char *route(const drv_gw_request_t *rq, json_t **input,
                          char *why, size_t why_size)
 {
     *input = NULL;
-    for (size_t i = 0; i < DRV_ARRAY_SIZE(routes); i++) {
-        if (!strcmp(routes[i].method, rq->method) &&
-            !strcmp(routes[i].path, rq->path)) {
+    for (size_t i = 0; i < drv_model_nops; i++) {
+        const drv_model_op_t *op = &drv_model_ops[i];
+        if (strcmp(op->method, rq->method)) {
+            continue;
+        }
+        if (!strcmp(op->uri, rq->path)) {
             *input = body_object(rq, true, why, why_size);
-            return routes[i].op;
+            return op->name;
         }
     }
     if (drv_str_has_prefix(rq->path, "/v1/tags/") && rq->path[9]) {
@@ -291,6 +275,16 @@ void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
     json_t *out = gw->call(gw->call_opaque, op, input, &err, e, sizeof(e));
     json_decref(input);
     if (out) {
+        /* the reply against the model, strictly (required members and
+         * enums too): a mismatch is a Drover bug, logged for the tests
+         * (tests/e2e/run fails on any) and for operators */
+        char bad[DRV_ERRSTR_SIZE];
+        const drv_model_op_t *mop = drv_model_op(op);
+        if (mop && drv_model_check_response(mop, out, bad, sizeof(bad)) != 0) {
+            drv_log(gw->log, DRV_LOG_ERROR, "gateway.model_mismatch", NULL,
+                    "%s: the reply does not match the AWS model: %s", op,
+                    bad);
+        }
         reply_json(reply, 200, out, NULL);
         return;
     }

@@ -902,6 +902,44 @@ static void override_resources(json_t *cp, json_t *co, double *vcpus,
     }
 }
 
+/* The resourceRequirements a job runs with, as AWS shows them: the
+ * definition's, each replaced by an override of the same type. NULL when
+ * neither has any (a definition with the legacy vcpus and memory). */
+static json_t *merge_requirements(json_t *def, json_t *over)
+{
+    if (!json_array_size(def) && !json_array_size(over)) {
+        return NULL;
+    }
+    json_t *out = json_array();
+    size_t i, k;
+    json_t *r, *o;
+    json_array_foreach(def, i, r)
+    {
+        json_t *pick = r;
+        json_array_foreach(over, k, o)
+        {
+            if (json_equal(json_object_get(o, "type"),
+                           json_object_get(r, "type"))) {
+                pick = o;
+            }
+        }
+        json_array_append(out, pick);
+    }
+    json_array_foreach(over, k, o)
+    {
+        bool known = false;
+        json_array_foreach(def, i, r)
+        {
+            known |= json_equal(json_object_get(o, "type"),
+                                json_object_get(r, "type"));
+        }
+        if (!known) {
+            json_array_append(out, o);
+        }
+    }
+    return out;
+}
+
 /* containerProperties fields carried to the worker unchanged. */
 static const char *passthrough_keys[] = {
     "mountPoints", "volumes", "readonlyRootFilesystem", "privileged",
@@ -940,6 +978,12 @@ json_t *drv_job_resolve(json_t *definition, json_t *submit,
         merge_environment(json_object_get(cp, "environment"),
                           json_object_get(co, "environment")),
         "vcpus", vcpus, "memory", (json_int_t)memory);
+    json_t *rr = merge_requirements(json_object_get(cp, "resourceRequirements"),
+                                    json_object_get(co,
+                                                    "resourceRequirements"));
+    if (rr) {
+        json_object_set_new(container, "resourceRequirements", rr);
+    }
     for (size_t i = 0; i < DRV_ARRAY_SIZE(passthrough_keys); i++) {
         json_t *v = json_object_get(cp, passthrough_keys[i]);
         if (v) {

@@ -74,12 +74,24 @@ static const char *decode_heartbeat(json_t *o, drv_msg_heartbeat_t *hb)
         .started_at = num(o, "startedAt"),
         .timestamp = num(o, "timestamp"),
         .draining = json_is_true(json_object_get(o, "draining"))};
-    return hb->worker && *hb->worker && fits(hb->worker, NAME_MAX_BYTES) &&
-                   hb->compute_environment &&
-                   drv_resource_name_valid(hb->compute_environment)
-               ? NULL
-               : "a WorkerHeartbeat needs a worker (at most 255 bytes) and "
-                 "a compute environment name";
+    if (!hb->worker || !*hb->worker || !fits(hb->worker, NAME_MAX_BYTES) ||
+        !hb->compute_environment ||
+        !drv_resource_name_valid(hb->compute_environment)) {
+        return "a WorkerHeartbeat needs a worker (at most 255 bytes) and a "
+               "compute environment name";
+    }
+    /* the dispatcher sums what workers offer (an environment without a
+     * budget): 1e308 vCPUs overflowed that sum and halted every pass */
+    if (!(hb->vcpus_total >= 0 && hb->vcpus_total <= DRV_VCPUS_MAX) ||
+        !(hb->vcpus_free >= -DRV_VCPUS_MAX &&
+          hb->vcpus_free <= DRV_VCPUS_MAX) ||
+        hb->memory_total_mib < 0 ||
+        hb->memory_total_mib > DRV_MEMORY_MIB_MAX ||
+        hb->memory_free_mib < -DRV_MEMORY_MIB_MAX ||
+        hb->memory_free_mib > DRV_MEMORY_MIB_MAX) {
+        return "a WorkerHeartbeat offers 0 to 4096 vCPUs and 0 to 2^30 MiB";
+    }
+    return NULL;
 }
 
 static const char *decode_request(json_t *o, drv_msg_t *m)

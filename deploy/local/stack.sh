@@ -434,7 +434,7 @@ ensure_local_queue() {
     if ! drover_cli describe-compute-environments --compute-environments local |
         grep -q '"computeEnvironmentName": "local"'; then
         drover_cli create-compute-environment --compute-environment-name local \
-            --type UNMANAGED --compute-resources "maxvCpus=${DROVER_CE_VCPUS:-$(nproc)}" \
+            --type UNMANAGED --unmanagedv-cpus "${DROVER_CE_VCPUS:-$(nproc)}" \
             --container-policy "{\"allowedHostPaths\": [\"$STACK/shared\"]}" >/dev/null
     fi
     if ! drover_cli describe-job-queues --job-queues default |

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "client_int.h"
+
+#include "drover/aws_model.h"
 #include "drover/limits.h"
 #include "drover/util.h"
 
@@ -308,7 +310,22 @@ static json_t *op_create_compute_environment(drv_client_t *client,
     if (state && strcmp(state, "ENABLED") && strcmp(state, "DISABLED")) {
         FAIL(DRV_ERR_INVALID, "state must be ENABLED or DISABLED");
     }
-    if (!json_is_number(mv) || json_number_value(mv) <= 0) {
+    /* MANAGED: what AWS requires of one (issue 18 provisions them);
+     * UNMANAGED: the budget is optional, its workers' offer without one */
+    if (!strcmp(type, "MANAGED")) {
+        const char *crt = json_string_value(json_object_get(cr, "type"));
+        if (!cr) {
+            FAIL(DRV_ERR_INVALID, "computeResources is required for a "
+                                  "MANAGED compute environment");
+        }
+        if ((!strcmp(crt, "EC2") || !strcmp(crt, "SPOT")) &&
+            !json_object_get(cr, "instanceRole")) {
+            FAIL(DRV_ERR_INVALID, "computeResources.instanceRole is required "
+                                  "for a MANAGED %s compute environment",
+                 crt);
+        }
+    }
+    if (mv && json_number_value(mv) <= 0) {
         FAIL(DRV_ERR_INVALID, "computeResources.maxvCpus must be a positive "
                               "number (the pool's vCPU budget)");
     }
@@ -337,7 +354,7 @@ static json_t *op_create_compute_environment(drv_client_t *client,
     snprintf(mem, sizeof(mem), "%" JSON_INTEGER_FORMAT,
              json_integer_value(mm));
     snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
-    const char *p[] = {name, type, state ? state : "ENABLED", vc,
+    const char *p[] = {name, type, state ? state : "ENABLED", mv ? vc : NULL,
                        mm ? mem : NULL, spec, now};
     if (drv_pg_exec(pg,
                     "INSERT INTO compute_environments (name, type, state, "
@@ -591,6 +608,10 @@ static json_t *describe_resources(drv_client_t *client, json_t *req,
         json_object_set_new(d, key, json_string(arn));
         json_object_set_new(d, "state", json_string(drv_pg_res_get(r, row, 2)));
         json_object_set_new(d, "status", json_string("VALID"));
+        json_object_set_new(d, "statusReason",
+                            json_string(!strcmp(kind, "job-queue")
+                                            ? "JobQueue Healthy"
+                                            : "ComputeEnvironment Healthy"));
         json_object_update(d, extra);
         json_decref(extra);
         json_array_append_new(list, d);
@@ -750,17 +771,37 @@ json_t *drv_client_call(drv_client_t *client, const char *operation,
                         json_t *request, drv_err_t *err_out, char *errstr,
                         size_t errstr_size)
 {
-    drv_err_t err = DRV_ERR_FATAL;
+    drv_err_t err = DRV_ERR_INVALID;
     json_t *resp = NULL;
-    if (drv__request_check(request, errstr, errstr_size) != 0) {
-        err = DRV_ERR_INVALID;
+    const drv_model_op_t *mop = drv_model_op(operation);
+    if (!mop) {
+        drv_errstr_set(errstr, errstr_size, "unknown operation %s", operation);
+        goto out;
+    }
+    if (drv__request_check(request, errstr, errstr_size) != 0 ||
+        drv_model_check_request(mop, request, errstr, errstr_size) != 0) {
         goto out;
     }
     for (size_t i = 0; i < DRV_ARRAY_SIZE(ops); i++) {
         if (!strcmp(ops[i].name, operation)) {
-            resp = ops[i].fn(client, request, &err, errstr, errstr_size);
+            err = DRV_ERR_FATAL;
+            json_t *raw = ops[i].fn(client, request, &err, errstr, errstr_size);
+            if (!raw) {
+                goto out;
+            }
+            /* the reply as the model has it; anything dropped is a bug */
+            int dropped = 0;
+            char why[DRV_ERRSTR_SIZE] = "";
+            resp = drv_model_serialize(mop, raw, &dropped, why, sizeof(why));
+            json_decref(raw);
+            if (dropped) {
+                drv_log(client->log, DRV_LOG_ERROR, "client.model", NULL,
+                        "%s: %d member(s) of the reply do not fit the AWS "
+                        "model and were left out; the first: %s",
+                        operation, dropped, why);
+            }
             size_t used = 0;
-            if (resp && !drv__reply_fits(&used, resp, errstr, errstr_size)) {
+            if (!drv__reply_fits(&used, resp, errstr, errstr_size)) {
                 json_decref(resp);
                 resp = NULL;
                 err = DRV_ERR_INVALID;
@@ -768,8 +809,8 @@ json_t *drv_client_call(drv_client_t *client, const char *operation,
             goto out;
         }
     }
-    err = DRV_ERR_INVALID;
-    drv_errstr_set(errstr, errstr_size, "unknown operation %s", operation);
+    drv_errstr_set(errstr, errstr_size, "%s is not supported by Drover",
+                   operation);
 out:
     if (err_out) {
         *err_out = resp ? DRV_OK : err;

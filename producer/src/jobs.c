@@ -358,7 +358,10 @@ json_t *drv__op_terminate_job(drv_client_t *client, json_t *req,
     "a.stopped_at IS NOT NULL), j.array_parent, CASE WHEN j.array_size IS "    \
     "NOT NULL AND j.array_parent IS NULL THEN (SELECT jsonb_object_agg("      \
     "s.status, s.n) FROM (SELECT c.status, count(*) n FROM jobs c WHERE "      \
-    "c.array_parent = j.job_id GROUP BY c.status) s) END"
+    "c.array_parent = j.job_id GROUP BY c.status) s) END, (SELECT "           \
+    "jsonb_strip_nulls(jsonb_build_object('logStreamName', a.log_stream, "     \
+    "'taskArn', a.container_id, 'containerInstanceArn', a.worker)) FROM "      \
+    "attempts a WHERE a.job_id = j.job_id ORDER BY a.attempt DESC LIMIT 1)"
 
 /* Set k from a column, leaving it out for SQL NULL (as AWS omits it). */
 static void set_col(json_t *o, const char *k, json_t *v)
@@ -430,23 +433,25 @@ static json_t *job_detail(drv_client_t *client, const drv_pg_res_t *r, int row)
                         params ? json_incref(params) : json_object());
     json_t *c = json_object_get(j, "container");
     json_t *rc = json_object_get(res, "container");
+    /* the current attempt's container, while it runs too */
+    json_t *cur = drv_pg_res_json(r, row, 22);
+    if (json_is_object(cur)) {
+        json_object_update(c, cur);
+    }
+    json_decref(cur);
     if (rc) {
         json_t *exit_info = json_deep_copy(c);
         json_object_update(c, rc);
         json_object_update(c, exit_info);
         json_decref(exit_info);
-        /* as AWS shows it: resourceRequirements with string values */
-        json_t *rr = json_array();
-        json_array_append_new(
-            rr, json_pack("{s:s,s:o}", "type", "VCPU", "value",
-                          json_sprintf("%g", json_number_value(json_object_get(
-                                                 c, "vcpus")))));
-        json_array_append_new(
-            rr, json_pack("{s:s,s:o}", "type", "MEMORY", "value",
-                          json_sprintf("%" JSON_INTEGER_FORMAT,
-                                       json_integer_value(
-                                           json_object_get(c, "memory")))));
-        json_object_set_new(c, "resourceRequirements", rr);
+        /* container.vcpus is an Integer in the model: a fractional
+         * number of vCPUs is shown by resourceRequirements alone */
+        double v = json_number_value(json_object_get(c, "vcpus"));
+        if (v == (double)(json_int_t)v) {
+            json_object_set_new(c, "vcpus", json_integer((json_int_t)v));
+        } else {
+            json_object_del(c, "vcpus");
+        }
     }
     const char *keys[] = {"retryStrategy", "timeout"};
     for (size_t i = 0; i < 2; i++) {

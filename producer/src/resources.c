@@ -106,7 +106,9 @@ json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
     const char *state = json_string_value(json_object_get(req, "state"));
     json_t *cr = json_object_get(req, "computeResources");
     json_t *mv = json_object_get(cr, "maxvCpus");
+    json_t *uv = json_object_get(req, "unmanagedvCpus");
     char name[300], mvs[32], arn[512];
+    char *top_s = NULL, *cr_s = NULL;
     json_t *resp = NULL;
     drv_pg_res_t *r = NULL;
     drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
@@ -116,23 +118,42 @@ json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
     if (!ref) {
         FAIL(DRV_ERR_INVALID, "computeEnvironment is required");
     }
-    if (state && strcmp(state, "ENABLED") && strcmp(state, "DISABLED")) {
-        FAIL(DRV_ERR_INVALID, "state must be ENABLED or DISABLED");
+    if (mv && uv) {
+        FAIL(DRV_ERR_INVALID, "give unmanagedvCpus or computeResources."
+                              "maxvCpus, not both");
     }
-    if (mv && (!json_is_number(mv) || json_number_value(mv) <= 0)) {
-        FAIL(DRV_ERR_INVALID,
-             "computeResources.maxvCpus must be a positive number");
+    if (!mv) {
+        mv = uv;
     }
+    if (mv && json_integer_value(mv) <= 0) {
+        FAIL(DRV_ERR_INVALID, "%s must be a positive number of vCPUs",
+             uv ? "unmanagedvCpus" : "computeResources.maxvCpus");
+    }
+    /* what the environment shows from now on: the members given, merged
+     * into its spec (describe returns them); the budget and state apply */
+    json_t *top = json_object();
+    if (uv) {
+        json_object_set(top, "unmanagedvCpus", uv);
+    }
+    if (json_object_get(req, "serviceRole")) {
+        json_object_set(top, "serviceRole", json_object_get(req,
+                                                            "serviceRole"));
+    }
+    top_s = json_dumps(top, JSON_COMPACT);
+    json_decref(top);
+    cr_s = cr ? json_dumps(cr, JSON_COMPACT) : NULL;
     drv_arn_name(ref, name, sizeof(name));
-    snprintf(mvs, sizeof(mvs), "%g", json_number_value(mv));
-    const char *p[] = {name, state, mv ? mvs : NULL};
+    snprintf(mvs, sizeof(mvs), "%" JSON_INTEGER_FORMAT, json_integer_value(mv));
+    const char *p[] = {name, state, mv ? mvs : NULL, top_s, cr_s};
     if (!(r = query(pg,
                     "UPDATE compute_environments SET state = COALESCE($2, "
                     "state), max_vcpus = COALESCE($3::float8, max_vcpus), "
-                    "spec = CASE WHEN $3 IS NULL THEN spec ELSE jsonb_set("
-                    "spec, '{computeResources,maxvCpus}', to_jsonb($3::float8)"
-                    ", true) END WHERE name = $1 RETURNING name",
-                    3, p, err, errstr, errstr_size))) {
+                    "spec = spec || $4::jsonb || CASE WHEN $5::jsonb IS NULL "
+                    "THEN '{}'::jsonb ELSE jsonb_build_object("
+                    "'computeResources', COALESCE(spec->'computeResources', "
+                    "'{}'::jsonb) || $5::jsonb) END WHERE name = $1 "
+                    "RETURNING name",
+                    5, p, err, errstr, errstr_size))) {
         goto out;
     }
     if (drv_pg_res_rows(r) == 0) {
@@ -142,6 +163,8 @@ json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
     resp = json_pack("{s:s,s:s}", "computeEnvironmentName", name,
                      "computeEnvironmentArn", arn);
 out:
+    free(top_s);
+    free(cr_s);
     drv_pg_res_free(r);
     return resp;
 }

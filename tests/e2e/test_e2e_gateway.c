@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * End-to-end: drover-gateway driven by an unmodified boto3 script and by
- * the aws command line, as they would drive AWS Batch (only the endpoint
+ * End-to-end: drover-gateway driven by unmodified boto3, AWS SDK for
+ * JavaScript v3 and AWS SDK for Java v2 programs and by the aws command
+ * line, as they would drive AWS Batch (only the endpoint
  * and the credentials differ); jobs really run on the stack's workers.
  */
 #include <stdio.h>
@@ -41,6 +42,43 @@ START_TEST(test_e2e_gateway_boto3)
              getenv("DROVER_SOURCE_DIR"), endpoint());
     ck_assert_msg(sh(cmd) == 0, "%s", out);
     ck_assert_msg(strstr(out, "checks passed"), "%s", out);
+}
+END_TEST
+
+/* The same scenario with the AWS SDK for JavaScript v3 and the AWS SDK
+ * for Java v2 (tests/gateway/sdk-setup installed them into caches); the
+ * Java SDK checks each reply's types itself. */
+static const char *sdk_cache(void)
+{
+    const char *cache = getenv("DROVER_SDK_CACHE");
+    ck_assert_msg(cache, "DROVER_SDK_CACHE is not set: run tests/e2e/run");
+    return cache;
+}
+
+START_TEST(test_e2e_gateway_js_sdk)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "cp %s/tests/gateway/js/scenario.mjs %s/js/ && "
+             "node %s/js/scenario.mjs %s 2>&1",
+             getenv("DROVER_SOURCE_DIR"), sdk_cache(), sdk_cache(),
+             endpoint());
+    ck_assert_msg(sh(cmd) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "js: ") && strstr(out, "checks passed"), "%s",
+                  out);
+}
+END_TEST
+
+START_TEST(test_e2e_gateway_java_sdk)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "java -cp \"$(cat %s/java/classpath)\" "
+             "%s/tests/gateway/java/Scenario.java %s 2>&1",
+             sdk_cache(), getenv("DROVER_SOURCE_DIR"), endpoint());
+    ck_assert_msg(sh(cmd) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "java: ") && strstr(out, "checks passed"),
+                  "%s", out);
 }
 END_TEST
 
@@ -109,6 +147,8 @@ int main(void)
     tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
     tcase_set_timeout(tc, 400);
     tcase_add_test(tc, test_e2e_gateway_boto3);
+    tcase_add_test(tc, test_e2e_gateway_js_sdk);
+    tcase_add_test(tc, test_e2e_gateway_java_sdk);
     tcase_add_test(tc, test_e2e_gateway_hostile_clients);
     tcase_add_test(tc, test_e2e_gateway_aws_cli);
     suite_add_tcase(s, tc);

@@ -559,9 +559,8 @@ static void start_extra_worker(void)
     e2e_setup();
     drv_err_t err;
     char e[DRV_ERRSTR_SIZE], bin[1024];
-    json_t *req = json_pack("{s:s,s:s,s:{s:i}}", "computeEnvironmentName",
-                            "e2e-b", "type", "UNMANAGED", "computeResources",
-                            "maxvCpus", 2);
+    json_t *req = json_pack("{s:s,s:s,s:i}", "computeEnvironmentName",
+                            "e2e-b", "type", "UNMANAGED", "unmanagedvCpus", 2);
     json_decref(drv_client_call(e2e_client, "CreateComputeEnvironment", req,
                                 &err, e, sizeof(e)));
     json_decref(req);

@@ -8,13 +8,40 @@ import sys
 import time
 import uuid
 
+import json
+import urllib.error
+import urllib.request
+
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+
+import model_check
 
 endpoint = sys.argv[1]
 batch = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1",
                      aws_access_key_id="local",
                      aws_secret_access_key="local-secret")
+replies = model_check.attach(batch)
+
+
+def post(path, doc):
+    """A signed request botocore would not send (it checks parameters
+    itself): what a client in another language could. (status, reply)"""
+    req = AWSRequest(method="POST", url=endpoint + path, data=json.dumps(doc),
+                     headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials("local", "local-secret"), "batch",
+              "us-east-1").add_auth(req)
+    r = urllib.request.Request(endpoint + path, data=req.body,
+                               headers=dict(req.headers.items()),
+                               method="POST")
+    try:
+        with urllib.request.urlopen(r, timeout=30) as f:
+            return f.status, json.loads(f.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
 run = uuid.uuid4().hex[:8]
 checks = 0
 
@@ -170,6 +197,50 @@ except ClientError as e:
           e.response["Error"]["Code"] == "InvalidSignatureException",
           "403 InvalidSignatureException: %s" % e.response["Error"])
 
+# requests are checked against the model on the server, members named
+def refused(path, doc, needle, what):
+    status, reply = post(path, doc)
+    check(status == 400 and reply.get("__type") == "ClientException" and
+          needle in reply.get("message", ""), "%s: %s %s" % (what, status, reply))
+
+
+base = dict(jobName="m", jobQueue="boto-q-" + run, jobDefinition="boto-" + run)
+refused("/v1/submitjob", dict(base, containerOverrides={"instanceType": "p3"}),
+        "containerOverrides.instanceType is not supported by Drover",
+        "a member Drover does not honour")
+refused("/v1/submitjob", dict(base, containerOverrides={"vcpu": 1}),
+        "containerOverrides.vcpu is not a member of ContainerOverrides",
+        "an unknown member")
+refused("/v1/submitjob", dict(base, containerOverrides={"vcpus": 0.5}),
+        "containerOverrides.vcpus must be an integer",
+        "a real where the model says Integer")
+refused("/v1/submitjob", {"jobName": "m", "jobQueue": "boto-q-" + run},
+        "jobDefinition is required", "a required member")
+refused("/v1/listjobs", {"jobQueue": "boto-q-" + run, "jobStatus": "DONE"},
+        "jobStatus must be one of", "an enum value")
+refused("/v1/registerjobdefinition",
+        {"jobDefinitionName": "x-" + run, "type": "container",
+         "containerProperties": {"image": "busybox",
+                                 "jobRoleArn": "arn:aws:iam::1:role/r"}},
+        "containerProperties.jobRoleArn is not supported by Drover",
+        "an IAM role")
+try:
+    batch.create_scheduling_policy(name="p-" + run)
+    check(False, "CreateSchedulingPolicy accepted")
+except ClientError as e:
+    check(e.response["Error"]["Code"] == "ClientException" and
+          "CreateSchedulingPolicy is not supported by Drover" in
+          e.response["Error"]["Message"],
+          "an operation Drover does not serve: %s" % e.response["Error"])
+# the members AWS always returns, and integers as integers
+d = batch.describe_jobs(jobs=[after["jobId"]])["jobs"][0]
+check(all(k in d["container"] for k in ("command", "environment", "volumes",
+                                          "mountPoints", "ulimits",
+                                          "resourceRequirements", "secrets")),
+      "container lists present: %s" % sorted(d["container"]))
+check(d["tags"] == {} and isinstance(d["parameters"], dict),
+      "tags and parameters present")
+
 # delete what was created (queues and CEs must be DISABLED first)
 try:
     batch.delete_job_queue(jobQueue="boto-q-" + run)
@@ -184,4 +255,6 @@ batch.update_compute_environment(computeEnvironment="boto-ce-" + run,
                                  state="DISABLED")
 batch.delete_compute_environment(computeEnvironment="boto-ce-" + run)
 batch.deregister_job_definition(jobDefinition="boto-%s:1" % run)
+replies.assert_clean()
+print("boto3: %d replies matched the AWS model" % replies.replies)
 print("boto3: %d checks passed against %s" % (checks, endpoint))

@@ -1046,6 +1046,26 @@ START_TEST(test_dispatcher_terminate_running_job)
 }
 END_TEST
 
+/* Issue 14: a container that ignores SIGTERM and exits 0 inside the stop
+ * grace was terminated all the same: FAILED with the caller's reason, and
+ * its dependents fail (AWS never lets a terminated job succeed). */
+START_TEST(test_dispatcher_terminated_job_never_succeeds)
+{
+    submit("a", NULL);
+    submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "a"));
+    report("a", 1, "STARTING", -1);
+    report("a", 1, "RUNNING", -1);
+    stop("a", true, "stop it");
+    report("a", 1, "SUCCEEDED", 0);
+    assert_status("a", "FAILED");
+    assert_reason("a", "stop it");
+    assert_value("SELECT exit_code::text FROM jobs WHERE job_id = $1", "a",
+                 "0");
+    assert_status("b", "FAILED");
+    assert_reason("b", DRV_REASON_DEPENDENCY ": a");
+}
+END_TEST
+
 START_TEST(test_dispatcher_cancel_array_children)
 {
     submit("a", NULL);
@@ -1141,6 +1161,7 @@ static Suite *dispatcher_suite(void)
         {"control",
          {test_dispatcher_cancel_waiting_job,
           test_dispatcher_terminate_running_job,
+          test_dispatcher_terminated_job_never_succeeds,
           test_dispatcher_cancel_array_children}},
         {"hostile",
          {test_dispatcher_hostile_records_never_fail_a_batch,

@@ -171,6 +171,43 @@ START_TEST(test_messages_worker_side)
 }
 END_TEST
 
+/* Heartbeats are bounded: the dispatcher sums what workers offer, and a
+ * forged 1e308 vCPUs overflowed that sum (the integration suite's hostile
+ * record generator found it) and halted every scheduling pass. */
+START_TEST(test_messages_heartbeat_bounds)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_msg_t m;
+    const double vcpus[] = {2.0, 4096, 4097, -1, 1e308};
+    const drv_err_t want[] = {DRV_OK, DRV_OK, DRV_ERR_INVALID, DRV_ERR_INVALID,
+                              DRV_ERR_INVALID};
+    for (size_t i = 0; i < sizeof(vcpus) / sizeof(vcpus[0]); i++) {
+        drv_err_t got = drv_msg_from_record(
+            "WorkerHeartbeat",
+            json_pack("{s:s,s:s,s:f,s:f,s:I,s:I}", "worker", "w",
+                      "computeEnvironment", "ce", "vcpusTotal", vcpus[i],
+                      "vcpusFree", 1.0, "memoryTotalMiB", (json_int_t)64,
+                      "memoryFreeMiB", (json_int_t)64),
+            &m, e, sizeof(e));
+        ck_assert_msg(got == want[i], "%g vCPUs: %s", vcpus[i], e);
+        if (got == DRV_OK) {
+            drv_msg_clear(&m);
+        } else {
+            ck_assert_msg(strstr(e, "0 to 4096 vCPUs"), "%s", e);
+        }
+    }
+    ck_assert_int_eq(
+        drv_msg_from_record(
+            "WorkerHeartbeat",
+            json_pack("{s:s,s:s,s:f,s:f,s:I,s:I}", "worker", "w",
+                      "computeEnvironment", "ce", "vcpusTotal", 1.0,
+                      "vcpusFree", 1.0, "memoryTotalMiB",
+                      (json_int_t)INT64_MAX, "memoryFreeMiB", (json_int_t)1),
+            &m, e, sizeof(e)),
+        DRV_ERR_INVALID);
+}
+END_TEST
+
 START_TEST(test_messages_job_ids_checked)
 {
     /* a job id names files and containers on workers: only letters,
@@ -263,6 +300,7 @@ static Suite *messages_suite(void)
     tcase_add_test(tc, test_messages_requests);
     tcase_add_test(tc, test_messages_worker_side);
     tcase_add_test(tc, test_messages_job_ids_checked);
+    tcase_add_test(tc, test_messages_heartbeat_bounds);
     suite_add_tcase(s, tc);
     return s;
 }
