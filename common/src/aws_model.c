@@ -3,7 +3,6 @@
  * see drover/aws_model.h. */
 #include "drover/aws_model.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -545,9 +544,10 @@ static json_t *serialize(walk_t *w, int shape, json_t *j)
         if (json_is_integer(j)) {
             return json_incref(j);
         }
-        if (json_is_real(j) && isfinite(json_real_value(j)) &&
-            json_real_value(j) == floor(json_real_value(j)) &&
-            fabs(json_real_value(j)) < 9.0e15) {
+        /* bounds first (NaN fails them): the cast is then defined */
+        if (json_is_real(j) && json_real_value(j) > -9.0e15 &&
+            json_real_value(j) < 9.0e15 &&
+            json_real_value(j) == (double)(json_int_t)json_real_value(j)) {
             return json_integer((json_int_t)json_real_value(j));
         }
         return t->type == DRV_MT_TIMESTAMP && json_is_real(j)
