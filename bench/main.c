@@ -10,7 +10,10 @@
  *              fanout N (1 -> N -> 1), mixed N (three queues of different
  *              priority, N jobs each), backlog N (N jobs released to a
  *              compute environment no worker serves: they stay queued;
- *              the dispatcher's memory with N jobs waiting)
+ *              the dispatcher's memory with N jobs waiting),
+ *              gateway N (N concurrent SigV4 clients through drover-gateway:
+ *              SubmitJob and DescribeJobs rates and latencies, and
+ *              DescribeJobQueues latency beside a slow call; bench/gateway.c)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include "drover/kafka.h"
 #include "drover/producer.h"
 #include "drover/util.h"
+#include "bench.h"
 
 typedef struct bench {
     drv_conf_t *conf;
@@ -325,7 +329,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             puts("usage: drover-bench [--config FILE] [--runtime NAME] "
                  "SCENARIO [N]\n\nscenarios: independent, array, "
-                 "sequential-array, chain, fanout, mixed, backlog\n--runtime only "
+                 "sequential-array, chain, fanout, mixed, backlog, gateway\n--runtime only "
                  "labels the output: the workers' worker.runtime decides.");
             return 0;
         } else if (!scenario) {
@@ -435,6 +439,13 @@ int main(int argc, char **argv)
             }
         }
         jobs = 3 * n;
+    } else if (!strcmp(scenario, "gateway")) {
+        /* N concurrent SigV4 clients through drover-gateway (gateway.c) */
+        ensure_parked_ce(&b);
+        ensure_queue_on(&b, "bench-parked", 1, "bench-parked");
+        const char *secs = getenv("DROVER_BENCH_SECONDS");
+        return drv_bench_gateway(b.conf, "bench-parked", (int)n,
+                                 secs ? atoi(secs) : 10);
     } else if (!strcmp(scenario, "backlog")) {
         ensure_parked_ce(&b);
         ensure_queue_on(&b, "bench-parked", 1, "bench-parked");

@@ -2,6 +2,7 @@
 /* Cancel, terminate and stop requests (control.h). */
 #include "control.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,6 +130,91 @@ int drv__control_apply(drv_disp_t *disp, const drv_msg_stop_t *req,
                   ? cancel_one(disp, req->job_id, &c, errstr, errstr_size)
                   : cancel_children(disp, req->job_id, &c, errstr,
                                     errstr_size);
+    drv_pg_res_free(r);
+    return ret;
+}
+
+/* AWS's reason for the jobs of a deleted queue. */
+#define REASON_QUEUE_DELETED "The job queue was deleted"
+
+int drv__control_deleted_queues(drv_disp_t *disp, char *errstr,
+                                size_t errstr_size)
+{
+    drv_pg_res_t *q = drv_pg_query(
+        disp->pg, "SELECT name FROM job_queues WHERE status = 'DELETING'", 0,
+        NULL, errstr, errstr_size);
+    if (!q) {
+        return -1;
+    }
+    int ret = 0;
+    for (int i = 0; ret == 0 && i < drv_pg_res_rows(q); i++) {
+        const char *p[] = {drv_pg_res_get(q, i, 0)};
+        /* a bounded number a pass, as AWS terminates them over time */
+        drv_pg_res_t *r = drv_pg_query(
+            disp->pg,
+            "SELECT job_id, is_terminated, (SELECT count(*) FROM jobs x "
+            "WHERE x.queue = $1 AND x.status NOT IN " DRV__TERMINAL ") FROM "
+            "jobs WHERE queue = $1 AND array_parent IS NULL AND status NOT "
+            "IN " DRV__TERMINAL " ORDER BY seq LIMIT 500",
+            1, p, errstr, errstr_size);
+        if (!r) {
+            ret = -1;
+            break;
+        }
+        for (int k = 0; ret == 0 && k < drv_pg_res_rows(r); k++) {
+            if (drv_pg_res_get(r, k, 1)[0] == 't') {
+                continue; /* asked already: its worker is stopping it */
+            }
+            drv_msg_stop_t stop = {.job_id = drv_pg_res_get(r, k, 0),
+                                   .reason = REASON_QUEUE_DELETED};
+            ret = drv__control_apply(disp, &stop, true, errstr, errstr_size);
+        }
+        bool empty = drv_pg_res_rows(r) == 0;
+        drv_pg_res_free(r);
+        if (ret == 0 && empty) {
+            ret = drv_pg_exec(disp->pg,
+                              "DELETE FROM job_queues WHERE name = $1 AND "
+                              "status = 'DELETING'",
+                              1, p, errstr, errstr_size);
+        }
+    }
+    drv_pg_res_free(q);
+    return ret;
+}
+
+int drv__control_time_limits(drv_disp_t *disp, char *errstr,
+                             size_t errstr_size)
+{
+    char now[24];
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    const char *p[] = {now};
+    /* updated_at of a RUNNABLE job not released: when it became RUNNABLE
+     * (a reason set while it waits leaves it) */
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT j.job_id, a->>'reason', a->>'maxTimeSeconds' FROM "
+        "job_queues q CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN "
+        "jsonb_typeof(q.spec->'jobStateTimeLimitActions') = 'array' THEN "
+        "q.spec->'jobStateTimeLimitActions' ELSE '[]' END) a JOIN jobs j ON "
+        "j.queue = q.name AND j.status = 'RUNNABLE' AND NOT j.released AND "
+        "starts_with(j.status_reason, a->>'reason') AND j.updated_at < "
+        "$1::bigint - (a->>'maxTimeSeconds')::bigint * 1000 WHERE a->>"
+        "'action' = 'CANCEL' AND a->>'state' = 'RUNNABLE' LIMIT 500",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int ret = 0;
+    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
+        char why[512];
+        snprintf(why, sizeof(why),
+                 "Cancelled by the job queue's jobStateTimeLimitActions: "
+                 "RUNNABLE for over %s s with %s",
+                 drv_pg_res_get(r, i, 2), drv_pg_res_get(r, i, 1));
+        drv_msg_stop_t stop = {.job_id = drv_pg_res_get(r, i, 0),
+                               .reason = why};
+        ret = drv__control_apply(disp, &stop, false, errstr, errstr_size);
+    }
     drv_pg_res_free(r);
     return ret;
 }

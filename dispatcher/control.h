@@ -19,4 +19,15 @@ void drv__control_send_stop(drv_disp_t *disp, const char *job_id,
 int drv__control_apply(drv_disp_t *disp, const drv_msg_stop_t *req,
                        bool terminate, char *errstr, size_t errstr_size);
 
+/* Queues being deleted (DeleteJobQueue: status DELETING): their jobs are
+ * terminated, and a queue none of whose jobs is unfinished is removed. */
+int drv__control_deleted_queues(drv_disp_t *disp, char *errstr,
+                                size_t errstr_size);
+
+/* Queues' jobStateTimeLimitActions: a job RUNNABLE (not released) for
+ * over an action's maxTimeSeconds with the action's reason as its
+ * statusReason is cancelled (AWS's CANCEL action). */
+int drv__control_time_limits(drv_disp_t *disp, char *errstr,
+                             size_t errstr_size);
+
 #endif

@@ -117,20 +117,94 @@ int drv__deps_drain(drv_disp_t *disp, char *errstr, size_t errstr_size)
     return ret;
 }
 
+/*
+ * Whether every submission appended before now has been consumed (and so
+ * recorded): the consumer holds every queue's submit topic and its
+ * position is at the brokers' high watermark on each. Without a consumer
+ * (the integration suite drives the handlers directly) nothing is in
+ * flight. 1, 0, or -1 (errstr set).
+ */
+static int all_consumed(drv_disp_t *disp, char *errstr, size_t errstr_size)
+{
+    if (!disp->kcons) {
+        return 1;
+    }
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "SELECT '" DRV_TOPIC_SUBMIT_PREFIX "' || name FROM job_queues", 0,
+        NULL, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int n = drv_pg_res_rows(r);
+    const char **topics = drv_calloc((size_t)n + 1, sizeof(*topics));
+    for (int i = 0; i < n; i++) {
+        topics[i] = drv_pg_res_get(r, i, 0);
+    }
+    int ret = drv_kcons_caught_up(disp->kcons, DRV_TOPIC_SUBMIT_PREFIX,
+                                  topics, (size_t)n, 2000, errstr,
+                                  errstr_size);
+    free(topics);
+    drv_pg_res_free(r);
+    return ret;
+}
+
+/* Jobs recorded waiting for a dependency neither recorded nor submitted
+ * through a client (no receipt): the jobs with what they fail with
+ * (transition.h, enum drv__fcol), those recorded before $1. */
+#define GHOSTS_SQL                                                             \
+    "SELECT d.job_id, '" DRV_REASON_DEPENDENCY ": dependency ' || "          \
+    "min(d.depends_on) || ' does not exist', false, false FROM jobs j JOIN "  \
+    "job_dependencies d ON d.job_id = j.job_id LEFT JOIN jobs x ON "          \
+    "x.job_id = d.depends_on WHERE j.status = 'SUBMITTED' AND "              \
+    "j.updated_at < $1::bigint AND x.job_id IS NULL AND NOT EXISTS (SELECT " \
+    "1 FROM job_receipts rc WHERE rc.job_id = d.depends_on) GROUP BY "       \
+    "d.job_id LIMIT 1000"
+
 int drv__deps_sweep(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
-    char before[24];
-    snprintf(before, sizeof(before), "%" PRId64,
-             drv_now_ms() - disp->dep_grace_ms);
-    const char *p[] = {before};
-    /* the jobs with what they fail with (transition.h, enum drv__fcol) */
-    return drv__transition_fail_listed(
-        disp,
-        "SELECT d.job_id, '" DRV_REASON_DEPENDENCY ": dependency ' || "
-        "min(d.depends_on) || ' does not exist', false, false FROM jobs j "
-        "JOIN job_dependencies d ON d.job_id = j.job_id LEFT JOIN jobs x ON "
-        "x.job_id = d.depends_on WHERE j.status = 'SUBMITTED' AND "
-        "j.created_at < $1::bigint AND x.job_id IS NULL GROUP BY d.job_id "
-        "LIMIT 1000",
-        1, p, errstr, errstr_size);
+    /* receipts written after the dispatcher recorded their jobs */
+    if (drv_pg_exec(disp->pg,
+                    "DELETE FROM job_receipts WHERE job_id IN (SELECT "
+                    "r.job_id FROM job_receipts r JOIN jobs j ON j.job_id = "
+                    "r.job_id LIMIT 1000)",
+                    0, NULL, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    /*
+     * A job waiting for a dependency nobody recorded is failed once that
+     * is certain, not after a timer. A dependency submitted through a
+     * client has a receipt, so it is in Kafka and will be recorded: the
+     * job waits. One without: a raw producer's job appended before the
+     * dependent was (it must have been, to be named) is recorded once
+     * everything appended before now is consumed; if it is still missing
+     * then, it does not exist.
+     */
+    char now[24];
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    const char *p[] = {now};
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg, "SELECT 1 FROM (" GHOSTS_SQL ") g LIMIT 1", 1, p, errstr,
+        errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int waiting = drv_pg_res_rows(r);
+    drv_pg_res_free(r);
+    if (!waiting) {
+        return 0;
+    }
+    char why[DRV_ERRSTR_SIZE];
+    int consumed = all_consumed(disp, why, sizeof(why));
+    if (consumed < 0) {
+        drv_log(disp->log, DRV_LOG_WARN, "deps.unsure", NULL,
+                "cannot tell whether every submission is consumed yet (%s): "
+                "jobs waiting for unknown dependencies keep waiting",
+                why);
+    }
+    if (consumed != 1) {
+        return 0;
+    }
+    return drv__transition_fail_listed(disp, GHOSTS_SQL, 1, p, errstr,
+                                       errstr_size);
 }

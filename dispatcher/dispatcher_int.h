@@ -97,7 +97,6 @@ struct drv_disp {
     bool check_origins;      /* dispatcher.worker.key.master is set */
     drv_origin_key_t master; /* from which each worker's key derives */
     const char *region, *account;
-    int64_t dep_grace_ms;
     /* outbox.c */
     drv__out_t *out;
     size_t out_cnt, out_cap;

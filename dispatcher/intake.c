@@ -346,9 +346,11 @@ int drv__intake_batch(drv_disp_t *disp, drv_kmsg_t **msgs, size_t n,
 /* A submission that cannot be recorded is still a job the submitter was
  * told about: a FAILED row saying why, without the request. */
 #define PARKED_SUBMISSION_SQL                                                  \
-    "INSERT INTO jobs (job_id, job_name, queue, status, status_reason, "      \
-    "created_at, updated_at, stopped_at, request) VALUES ($1, $2, $3, "       \
-    "'FAILED', $4, $5::bigint, $5::bigint, $5::bigint, '{}') ON CONFLICT "    \
+    "WITH gone AS (DELETE FROM job_receipts WHERE job_id = $1 RETURNING "    \
+    "seq) INSERT INTO jobs (job_id, job_name, queue, status, status_reason, " \
+    "created_at, updated_at, stopped_at, request, seq) VALUES ($1, $2, $3, "  \
+    "'FAILED', $4, $5::bigint, $5::bigint, $5::bigint, '{}', COALESCE(("     \
+    "SELECT seq FROM gone), nextval('jobs_seq_seq'))) ON CONFLICT "           \
     "(job_id) DO NOTHING RETURNING " DRV__TRANSITION_RETURNING(               \
         "'SUBMITTED'", "false", "NULL::json")
 

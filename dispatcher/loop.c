@@ -98,8 +98,6 @@ static drv_disp_t *disp_base(const drv_conf_t *conf, drv_log_t *log,
     disp->account = drv_conf_get(conf, "aws.account");
     disp->limits.timeout_min_seconds =
         (int)drv_conf_get_int(conf, "job.timeout.min.seconds");
-    disp->dep_grace_ms = drv_conf_get_int(conf,
-                                          "dispatcher.dependency.grace.ms");
     const char *master = drv_conf_get(conf, "dispatcher.worker.key.master");
     disp->check_origins = master && *master;
     if (disp->check_origins &&
@@ -255,11 +253,14 @@ static int in_tx(drv_disp_t *disp,
     return 0;
 }
 
-/* Between batches: dependencies that never appeared, silent workers. */
+/* Between batches: dependencies that never appeared, silent workers,
+ * deleted queues, queues' time limits. */
 static int sweep(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
     if (drv__deps_sweep(disp, errstr, errstr_size) != 0 ||
-        drv__fleet_lose_silent(disp, errstr, errstr_size) != 0) {
+        drv__fleet_lose_silent(disp, errstr, errstr_size) != 0 ||
+        drv__control_deleted_queues(disp, errstr, errstr_size) != 0 ||
+        drv__control_time_limits(disp, errstr, errstr_size) != 0) {
         return -1;
     }
     return drv__deps_drain(disp, errstr, errstr_size);

@@ -60,7 +60,7 @@ static json_t *run_request(const drv_pg_res_t *r, int row)
     static const char *props[] = {"volumes", "mountPoints",
                                   "readonlyRootFilesystem", "privileged",
                                   "user", "ulimits", "linuxParameters",
-                                  "secrets"};
+                                  "secrets", "tags"};
     for (size_t i = 0; i < DRV_ARRAY_SIZE(props); i++) {
         json_t *v = json_object_get(c, props[i]);
         if (v) {
@@ -251,13 +251,14 @@ static int place(drv_disp_t *disp, const char *job_id, double v, double m,
 {
     size_t i;
     json_t *ce;
-    bool could_ever = false;
+    bool could_ever = false, any_enabled = false;
     json_array_foreach(order, i, ce)
     {
         ce_room_t *room = find_room(rooms, nrooms, json_string_value(ce));
         if (!room) {
             continue; /* DISABLED: no new placements */
         }
+        any_enabled |= room->max_v > 0; /* 0: no live workers, no budget */
         could_ever |= v <= room->max_v && m <= room->max_m;
         if (v <= room->free_v && m <= room->free_m) {
             room->free_v -= v;
@@ -267,7 +268,10 @@ static int place(drv_disp_t *disp, const char *job_id, double v, double m,
             return 1;
         }
     }
-    if (!could_ever && json_array_size(order) > 0) {
+    /* only an environment that is there can be too small: one DISABLED is
+     * no misconfiguration of the job (and one without a budget whose
+     * workers are all gone has no capacity, not too little) */
+    if (!could_ever && any_enabled) {
         return mark_unfit(disp, job_id, errstr, errstr_size) < 0 ? -1 : 0;
     }
     return 0;

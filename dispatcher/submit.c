@@ -13,7 +13,8 @@
 #include "transition.h"
 
 /* How the submission check finds an N_TO_N dependency: an array parent
- * already recorded. */
+ * already recorded, or one a client submitted (its receipt) that this
+ * dispatcher has not consumed yet. */
 static drv_err_t find_array(void *opaque, const char *job_id,
                             int64_t *array_size, char *errstr,
                             size_t errstr_size)
@@ -23,7 +24,8 @@ static drv_err_t find_array(void *opaque, const char *job_id,
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "SELECT array_size FROM jobs WHERE job_id = $1 AND array_parent IS "
-        "NULL",
+        "NULL UNION ALL SELECT array_size FROM job_receipts WHERE job_id = $1 "
+        "LIMIT 1",
         1, p, errstr, errstr_size);
     if (!r) {
         return drv_pg_last_err(disp->pg);
@@ -119,15 +121,20 @@ bool drv__submit_is_simple(const drv__submission_t *s)
 
 /* A submission's INSERT, returning the transition columns (wake: the jobs
  * recorded before it that wait for it to exist). No row when its job id
- * is taken. */
+ * is taken. The client's receipt goes (migrations/008_receipts.sql), and
+ * the job keeps its arrival order. */
 #define SUBMIT_SQL                                                             \
-    "INSERT INTO jobs (job_id, job_name, queue, definition_name, "            \
+    "WITH gone AS (DELETE FROM job_receipts WHERE job_id = $1 RETURNING "    \
+    "seq, submitted_at) INSERT INTO jobs (job_id, job_name, queue, "           \
+    "definition_name, "                                                       \
     "definition_revision, status, status_reason, created_at, updated_at, "    \
     "stopped_at, request, resolved, vcpus, memory_mib, max_attempts, "        \
-    "scheduling_priority, array_size, array_sequential) VALUES ($1, $2, "     \
-    "$3, $4, $5::int, $6, $7, $8::bigint, $8::bigint, CASE WHEN $6 = "        \
+    "scheduling_priority, array_size, array_sequential, seq) VALUES ($1, "    \
+    "$2, $3, $4, $5::int, $6, $7, COALESCE((SELECT submitted_at FROM gone), " \
+    "$8::bigint), $8::bigint, CASE WHEN $6 = "                                \
     "'FAILED' THEN $8::bigint END, $9::jsonb, $10::jsonb, $11::float8, "      \
-    "$12::bigint, $13::int, $14::int, $15::int, $16::bool) ON CONFLICT "      \
+    "$12::bigint, $13::int, $14::int, $15::int, $16::bool, COALESCE(("        \
+    "SELECT seq FROM gone), nextval('jobs_seq_seq'))) ON CONFLICT "           \
     "(job_id) DO NOTHING RETURNING " DRV__TRANSITION_RETURNING(               \
         "'SUBMITTED'", "false",                                               \
         "(SELECT json_agg(d.job_id ORDER BY w.seq) FROM job_dependencies d "  \

@@ -37,8 +37,13 @@ struct drv_gw {
     const drv_conf_t *conf;
     drv_log_t *log;
     struct MHD_Daemon *d;
-    pthread_mutex_t lock; /* one client (one PostgreSQL session) at a time */
-    drv_client_t *client;
+    /* the clients requests share, each one PostgreSQL session and one
+     * Kafka producer, used by one request at a time: made on demand up to
+     * max_clients, idle ones kept (under lock) */
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    drv_client_t **idle;
+    size_t nidle, nclients, max_clients;
     drv_gw_call_fn *call;
     void *call_opaque;
     bool auth;
@@ -296,14 +301,31 @@ void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
                 client_fault ? "ClientException" : "ServerException", e);
 }
 
-/* The default operation call: the client library, one call at a time. */
+/* The default operation call: the client library, on a client of the
+ * pool (waiting for one while all are busy). */
 static json_t *client_call(void *opaque, const char *operation, json_t *input,
                            drv_err_t *err, char *errstr, size_t errstr_size)
 {
     drv_gw_t *gw = opaque;
+    drv_client_t *client = NULL;
     pthread_mutex_lock(&gw->lock);
-    json_t *out = drv_client_call(gw->client, operation, input, err, errstr,
+    while (gw->nidle == 0 && gw->nclients == gw->max_clients) {
+        pthread_cond_wait(&gw->freed, &gw->lock);
+    }
+    if (gw->nidle > 0) {
+        client = gw->idle[--gw->nidle];
+    } else {
+        gw->nclients++;
+    }
+    pthread_mutex_unlock(&gw->lock);
+    if (!client) {
+        client = drv_client_new(gw->conf, gw->log);
+    }
+    json_t *out = drv_client_call(client, operation, input, err, errstr,
                                   errstr_size);
+    pthread_mutex_lock(&gw->lock);
+    gw->idle[gw->nidle++] = client;
+    pthread_cond_signal(&gw->freed);
     pthread_mutex_unlock(&gw->lock);
     return out;
 }
@@ -348,6 +370,7 @@ drv_gw_t *drv_gw_new(const drv_conf_t *conf, drv_log_t *log,
     gw->body_timeout_ms =
         drv_conf_get_int(conf, "gateway.body.timeout.seconds") * 1000;
     pthread_mutex_init(&gw->lock, NULL);
+    pthread_cond_init(&gw->freed, NULL);
     pthread_mutex_init(&gw->plock, NULL);
     atomic_init(&gw->stopping, false);
     if (parse_keys(gw, drv_conf_get(conf, "gateway.access.keys"), errstr,
@@ -363,7 +386,8 @@ drv_gw_t *drv_gw_new(const drv_conf_t *conf, drv_log_t *log,
         gw->call = call;
         gw->call_opaque = opaque;
     } else {
-        gw->client = drv_client_new(conf, log);
+        gw->max_clients = (size_t)drv_conf_get_int(conf, "gateway.clients");
+        gw->idle = drv_calloc(gw->max_clients, sizeof(*gw->idle));
         gw->call = client_call;
         gw->call_opaque = gw;
     }
@@ -596,37 +620,32 @@ drv_gw_t *drv_gw_start(const drv_conf_t *conf, drv_log_t *log, char *errstr,
                         errstr_size) != 0) {
         return NULL;
     }
-    unsigned threads = (unsigned)drv_conf_get_int(conf, "gateway.threads");
     unsigned conns =
         (unsigned)drv_conf_get_int(conf, "gateway.connections.max");
-    if (conns < threads) { /* MHD shares the limit among its threads */
-        drv_errstr_set(errstr, errstr_size,
-                       "gateway.connections.max (%u) must be at least "
-                       "gateway.threads (%u)",
-                       conns, threads);
-        return NULL;
-    }
     drv_gw_t *gw = drv_gw_new(conf, log, NULL, NULL, errstr, errstr_size);
     if (!gw) {
         return NULL;
     }
     gw->header_timeout_ms =
         drv_conf_get_int(conf, "gateway.header.timeout.seconds") * 1000;
-    /* libmicrohttpd's own event loop (epoll on Linux) on a pool of threads;
+    /* a thread per connection (libmicrohttpd's), so a slow request (a
+     * client of the pool it waits for, the database, Kafka) never holds up
+     * another connection's, as it did with a pool of event-loop threads;
      * every connection bounded in number, per address, idle time and
      * memory (the headers must fit in the connection's memory pool) */
     gw->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, ntohs(addr.sin_port),
-        NULL, NULL, on_request, gw, MHD_OPTION_SOCK_ADDR,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+            MHD_USE_AUTO,
+        ntohs(addr.sin_port), NULL, NULL, on_request, gw, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, gw,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-        conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)drv_conf_get_int(conf, "gateway.connections.per.address"),
         MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)drv_conf_get_int(conf, "gateway.idle.timeout.seconds"),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)drv_conf_get_int(conf, "gateway.connection.memory.bytes"),
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, gw, MHD_OPTION_END);
     if (!gw->d) {
         drv_errstr_set(errstr, errstr_size,
@@ -658,8 +677,12 @@ void drv_gw_stop(drv_gw_t *gw)
     }
     free(gw->pend);
     pthread_mutex_destroy(&gw->plock);
-    drv_client_destroy(gw->client);
+    for (size_t i = 0; i < gw->nidle; i++) { /* all are, once MHD stopped */
+        drv_client_destroy(gw->idle[i]);
+    }
+    free(gw->idle);
     json_decref(gw->keys);
+    pthread_cond_destroy(&gw->freed);
     pthread_mutex_destroy(&gw->lock);
     free(gw);
 }

@@ -11,9 +11,10 @@
  * and memory, and sends back what drv_gw_handle answers. Tests and the
  * fuzz target call drv_gw_handle directly with their own operation call.
  *
- * Thread safety: drv_gw_handle may run on several threads at once (the
- * libmicrohttpd pool); the default call serialises client calls under the
- * gateway's lock (one PostgreSQL session).
+ * Thread safety: drv_gw_handle runs on several threads at once (one per
+ * connection); the default call takes a client from the gateway's pool
+ * (gateway.clients, each its own PostgreSQL session and Kafka producer),
+ * so requests run side by side and none waits on another's call.
  */
 #ifndef DRV_GATEWAY_H
 #define DRV_GATEWAY_H

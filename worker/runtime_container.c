@@ -190,11 +190,21 @@ json_t *drv__container_spec(const drv__rt_attempt_t *ra)
         drop_privileges(h->conf, host);
     }
     linux_params(run, host, mem);
-    json_t *spec = json_pack(
-        "{s:O,s:o,s:o,s:{s:s,s:s,s:s},s:b}", "Image",
-        json_object_get(run, "image"), "Env", drv__rt_env(ra), "HostConfig",
-        host, "Labels", "drover.job-id", ra->job->id, "drover.worker",
-        h->worker_id, "drover.compute-environment", h->ce, "Tty", 0);
+    /* propagated tags as labels; Drover's own labels win over a tag */
+    json_t *labels = json_deep_copy(json_object_get(run, "tags"));
+    if (!json_is_object(labels)) {
+        json_decref(labels);
+        labels = json_object();
+    }
+    json_t *own = json_pack("{s:s,s:s,s:s}", "drover.job-id", ra->job->id,
+                            "drover.worker", h->worker_id,
+                            "drover.compute-environment", h->ce);
+    json_object_update(labels, own);
+    json_decref(own);
+    json_t *spec = json_pack("{s:O,s:o,s:o,s:o,s:b}", "Image",
+                             json_object_get(run, "image"), "Env",
+                             drv__rt_env(ra), "HostConfig", host, "Labels",
+                             labels, "Tty", 0);
     json_t *cmd = json_object_get(run, "command");
     if (json_array_size(cmd) > 0) {
         json_object_set(spec, "Cmd", cmd);

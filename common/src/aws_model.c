@@ -66,6 +66,8 @@ static const pair_t extensions[] = {
     {"CreateComputeEnvironmentRequest", "containerPolicy"},
     {"ComputeEnvironmentDetail", "containerPolicy"},
     {"ComputeResource", "maxMemoryMiB"},
+    {"JobDependency", "jobName"}, /* a dependency by name: resolved to
+                                     its id before the job is sent */
 };
 
 /* The list and map members AWS returns even when empty (as its example

@@ -48,8 +48,6 @@ static const prop_t props[] = {
      "messages applied in one PostgreSQL transaction"},
     {"dispatcher.poll.ms", T_INT, "100", 1, 10000, false,
      "longest wait for a message before a scheduling pass"},
-    {"dispatcher.dependency.grace.ms", T_INT, "30000", 0, 3600000, false,
-     "how long a job may wait for a dependency that is not yet recorded"},
     {"dispatcher.migrate", T_BOOL, "true", 0, 0, false,
      "apply database migrations on start"},
     {"dispatcher.worker.lease.ms", T_INT, "30000", 1000, 86400000, false,
@@ -61,6 +59,8 @@ static const prop_t props[] = {
      "a report or heartbeat is applied only if signed with the key of the "
      "worker and compute environment it names (empty: reports are not "
      "authenticated, a warning at start)"},
+    {"queue.time.limit.min.seconds", T_INT, "600", 1, 86400, false,
+     "smallest jobStateTimeLimitActions maxTimeSeconds accepted (AWS: 600)"},
     {"job.timeout.min.seconds", T_INT, "60", 1, 86400, false,
      "smallest attemptDurationSeconds accepted (AWS: 60)"},
     {"worker.id", T_STR, "", 0, 0, false,
@@ -109,10 +109,11 @@ static const prop_t props[] = {
      "verify AWS Signature Version 4 on every request"},
     {"gateway.access.keys", T_STR, "", 0, 0, true,
      "KEY:SECRET pairs (comma separated) accepted by drover-gateway"},
-    {"gateway.threads", T_INT, "4", 1, 256, false,
-     "threads of drover-gateway's event loop (libmicrohttpd's pool)"},
+    {"gateway.clients", T_INT, "32", 1, 1024, false,
+     "clients drover-gateway's requests share (each a PostgreSQL session "
+     "and a Kafka producer); a request waits for a free one"},
     {"gateway.connections.max", T_INT, "256", 1, 65536, false,
-     "connections drover-gateway holds at once (at least gateway.threads); "
+     "connections drover-gateway holds at once (a thread each); "
      "more are refused"},
     {"gateway.connections.per.address", T_INT, "32", 0, 65536, false,
      "connections drover-gateway holds at once from one client address "

@@ -116,6 +116,54 @@ void drv_arn_name(const char *ref, char *out, size_t size)
     out[n] = '\0';
 }
 
+int drv_arn_parse(const char *arn, const char *region, const char *account,
+                  char *kind, size_t kind_size, char *name, size_t name_size,
+                  char *errstr, size_t errstr_size)
+{
+    /* arn : partition : service : region : account : resource */
+    const char *f[6];
+    size_t len[6];
+    const char *at = arn;
+    for (int i = 0; i < 6; i++) {
+        const char *end = i < 5 ? strchr(at, ':') : at + strlen(at);
+        if (!end) {
+            drv_errstr_set(errstr, errstr_size, "%s is not a valid ARN", arn);
+            return -1;
+        }
+        f[i] = at;
+        len[i] = (size_t)(end - at);
+        at = end + 1;
+    }
+    const char *slash = memchr(f[5], '/', len[5]);
+    if (len[0] != 3 || memcmp(f[0], "arn", 3) || len[2] != 5 ||
+        memcmp(f[2], "batch", 5) || !slash || slash == f[5] ||
+        !slash[1]) {
+        drv_errstr_set(errstr, errstr_size,
+                       "%s is not a valid AWS Batch ARN (arn:aws:batch:REGION:"
+                       "ACCOUNT:TYPE/NAME)",
+                       arn);
+        return -1;
+    }
+    if (len[3] != strlen(region) || memcmp(f[3], region, len[3]) ||
+        len[4] != strlen(account) || memcmp(f[4], account, len[4])) {
+        drv_errstr_set(errstr, errstr_size,
+                       "%s names region %.*s, account %.*s: this endpoint "
+                       "serves region %s, account %s",
+                       arn, (int)len[3], f[3], (int)len[4], f[4], region,
+                       account);
+        return -1;
+    }
+    size_t klen = (size_t)(slash - f[5]);
+    if (klen >= kind_size || strlen(slash + 1) >= name_size) {
+        drv_errstr_set(errstr, errstr_size, "%s is not a valid ARN", arn);
+        return -1;
+    }
+    memcpy(kind, f[5], klen);
+    kind[klen] = '\0';
+    snprintf(name, name_size, "%s", slash + 1);
+    return 0;
+}
+
 /* ---- validation helpers ---------------------------------------------- */
 
 #define FAIL(...)                                                              \
@@ -990,7 +1038,38 @@ json_t *drv_job_resolve(json_t *definition, json_t *submit,
             json_object_set(container, passthrough_keys[i], v);
         }
     }
+    /* propagateTags (the job's, else its definition's): the definition's
+     * and the job's tags, the job's winning, go with the container as
+     * labels; more than 50 together fail the job, as on AWS */
+    json_t *prop = json_object_get(submit, "propagateTags");
+    if (!prop) {
+        prop = json_object_get(definition, "propagateTags");
+    }
+    if (json_is_true(prop)) {
+        json_t *tags = json_object();
+        json_object_update(tags, json_object_get(definition, "tags"));
+        json_object_update(tags, json_object_get(submit, "tags"));
+        if (json_object_size(tags) > DRV_TAGS_MAX) {
+            drv_errstr_set(errstr, errstr_size,
+                           "The job and its job definition have %zu tags "
+                           "together: propagateTags allows at most %d",
+                           json_object_size(tags), DRV_TAGS_MAX);
+            json_decref(tags);
+            json_decref(container);
+            return NULL;
+        }
+        json_object_set_new(container, "tags", tags);
+    }
     json_t *out = json_pack("{s:o}", "container", container);
+    /* the parameters it ran with, as AWS's DescribeJobs shows them: the
+     * definition's defaults, each replaced by the submission's */
+    json_t *params = json_deep_copy(json_object_get(definition, "parameters"));
+    if (!json_is_object(params)) {
+        json_decref(params);
+        params = json_object();
+    }
+    json_object_update(params, json_object_get(submit, "parameters"));
+    json_object_set_new(out, "parameters", params);
     json_t *rs = json_object_get(submit, "retryStrategy");
     json_t *to = json_object_get(submit, "timeout");
     rs = rs ? rs : json_object_get(definition, "retryStrategy");

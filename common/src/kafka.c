@@ -3,6 +3,7 @@
 #include "drover/kafka.h"
 
 #include <librdkafka/rdkafka.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -463,6 +464,52 @@ void drv_kcons_lag(drv_kcons_t *kc, drv_kcons_lag_cb *cb, void *opaque)
         cb(p->topic, p->partition, hi > pos ? hi - pos : 0, opaque);
     }
     rd_kafka_topic_partition_list_destroy(parts);
+}
+
+int drv_kcons_caught_up(drv_kcons_t *kc, const char *prefix,
+                        const char *const *topics, size_t ntopics,
+                        int timeout_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_assignment(kc->rk, &parts);
+    if (err || !parts) {
+        drv_errstr_set(errstr, errstr_size, "no assignment: %s",
+                       rd_kafka_err2str(err));
+        return -1;
+    }
+    int ret = 1;
+    for (size_t t = 0; ret == 1 && t < ntopics; t++) {
+        bool held = false;
+        for (int i = 0; i < parts->cnt && !held; i++) {
+            held = !strcmp(parts->elems[i].topic, topics[t]);
+        }
+        ret = held;
+    }
+    rd_kafka_position(kc->rk, parts);
+    for (int i = 0; ret == 1 && i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (strncmp(p->topic, prefix, strlen(prefix)) != 0) {
+            continue;
+        }
+        int64_t lo, hi;
+        err = rd_kafka_query_watermark_offsets(kc->rk, p->topic, p->partition,
+                                               &lo, &hi, timeout_ms);
+        if (err) {
+            drv_errstr_set(errstr, errstr_size,
+                           "watermarks of %s [%" PRId32 "]: %s", p->topic,
+                           p->partition, rd_kafka_err2str(err));
+            ret = -1;
+            break;
+        }
+        /* nothing consumed yet: the position is unknown, caught up only
+         * for an empty partition */
+        int64_t pos = p->offset >= 0 ? p->offset : lo;
+        if (pos < hi) {
+            ret = 0;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return ret;
 }
 
 int drv_kcons_commit(drv_kcons_t *kc, char *errstr, size_t errstr_size)

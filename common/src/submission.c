@@ -155,6 +155,23 @@ drv_err_t drv_submission_check(drv_pg_t *pg, json_t *sj,
     if (err != DRV_OK) {
         return err;
     }
+    /* AWS: both only on a queue with a fair-share scheduling policy, which
+     * no Drover queue has yet (CreateJobQueue refuses schedulingPolicyArn) */
+    if (json_object_get(sj, "shareIdentifier")) {
+        drv_errstr_set(errstr, errstr_size,
+                       "shareIdentifier applies only to job queues with a "
+                       "fair-share scheduling policy: job queue %s has none",
+                       out->queue);
+        return DRV_ERR_INVALID;
+    }
+    if (json_object_get(sj, "schedulingPriorityOverride")) {
+        drv_errstr_set(errstr, errstr_size,
+                       "schedulingPriorityOverride applies only to job queues "
+                       "with a fair-share scheduling policy: job queue %s has "
+                       "none",
+                       out->queue);
+        return DRV_ERR_INVALID;
+    }
     json_t *def = find_definition(
         pg, json_string_value(json_object_get(sj, "jobDefinition")), cache,
         out, &err, errstr, errstr_size);

@@ -25,17 +25,19 @@ static const struct {
      "an array job's children.\n",
      drv_cli_watch},
     {"wait",
-     "drover wait --job-id ID [--timeout SECONDS] [--quiet]\n\nBlock until "
-     "the job is SUCCEEDED or FAILED, showing its progress\n(a bar for array "
-     "jobs on a terminal, plain lines otherwise). Exit\nstatus 0 if it "
-     "SUCCEEDED, 1 if it FAILED, 3 on timeout.\n",
+     "drover wait --job-id ID|NAME [--timeout SECONDS] [--quiet]\n\nBlock "
+     "until the job is SUCCEEDED or FAILED, showing its progress\n(a bar for "
+     "array jobs on a terminal, plain lines otherwise). Exit\nstatus 0 if it "
+     "SUCCEEDED, 1 if it FAILED, 3 on timeout. A name means\nthe newest job "
+     "of that name.\n",
      drv_cli_wait},
     {"logs",
-     "drover logs --job-id ID [--attempt N] [--follow]\n\nPrint an "
+     "drover logs --job-id ID|NAME [--attempt N] [--follow]\n\nPrint an "
      "attempt's output (default: the last attempt). Output is\nkept by the "
      "workers under worker.log.dir (bounded, with a marker\nwhere it was "
      "cut); --follow waits for the job to start and streams\nit from the "
-     "container engine while it runs.\n",
+     "container engine while it runs. A name means the newest\njob of that "
+     "name.\n",
      drv_cli_logs},
 };
 

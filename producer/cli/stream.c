@@ -184,6 +184,20 @@ out:
 /* The job's JobDetail, asked again every 200 ms while it is not recorded,
  * until `deadline` (drv_mono_ms); NULL with e set when it never appears or
  * the request fails. */
+/* --job-id takes a job's id or its name (the newest job of it): the id,
+ * or (nothing known by that name yet) ref as given. */
+static const char *job_ref(drv_client_t *client, const char *ref, char *buf,
+                           size_t size)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_err_t err = drv_client_job_id(client, ref, buf, size, e, sizeof(e));
+    if (err == DRV_ERR_INVALID) {
+        fprintf(stderr, "drover: %s\n", e);
+        return NULL;
+    }
+    return err == DRV_OK ? buf : ref;
+}
+
 static json_t *describe(drv_client_t *client, const char *id,
                         int64_t deadline, char *e, size_t esize)
 {
@@ -271,6 +285,12 @@ int drv_cli_wait(const drv_conf_t *conf, int argc, char **argv)
     drv_log_t *log = drv_log_new("drover", 2);
     drv_log_set_level(log, DRV_LOG_ERROR);
     drv_client_t *client = drv_client_new(conf, log);
+    char idbuf[256];
+    if (!(id = job_ref(client, id, idbuf, sizeof(idbuf)))) {
+        drv_client_destroy(client);
+        drv_log_destroy(log);
+        return 2;
+    }
     signal(SIGINT, on_signal);
     int64_t start = drv_mono_ms();
     int64_t deadline = timeout_s ? start + timeout_s * 1000 : 0;
@@ -359,6 +379,12 @@ int drv_cli_logs(const drv_conf_t *conf, int argc, char **argv)
     drv_log_t *log = drv_log_new("drover", 2);
     drv_log_set_level(log, DRV_LOG_ERROR);
     drv_client_t *client = drv_client_new(conf, log);
+    char idbuf[256];
+    if (!(id = job_ref(client, id, idbuf, sizeof(idbuf)))) {
+        drv_client_destroy(client);
+        drv_log_destroy(log);
+        return 2;
+    }
     signal(SIGINT, on_signal);
     int rc = 0;
     int64_t unknown = drv_mono_ms() +

@@ -11,6 +11,7 @@
 
 #include "drover/aws_model.h"
 #include "drover/limits.h"
+#include "drover/token.h"
 #include "drover/util.h"
 
 drv_client_t *drv_client_new(const drv_conf_t *conf, drv_log_t *log)
@@ -56,12 +57,13 @@ void drv__client_arn(const drv_client_t *client, char *out, size_t size,
 }
 
 int drv__page(json_t *req, int max_default, int max_limit, int *limit,
-              int *offset, char *errstr, size_t errstr_size)
+              char *after, size_t after_size, char *errstr,
+              size_t errstr_size)
 {
     json_t *mr = json_object_get(req, "maxResults");
     const char *tok = json_string_value(json_object_get(req, "nextToken"));
-    int64_t off = 0;
     *limit = max_default;
+    after[0] = '\0';
     if (mr) {
         if (!json_is_integer(mr) || json_integer_value(mr) < 1 ||
             json_integer_value(mr) > max_limit) {
@@ -71,19 +73,19 @@ int drv__page(json_t *req, int max_default, int max_limit, int *limit,
         }
         *limit = (int)json_integer_value(mr);
     }
-    if (tok && drv_parse_int64(tok, 0, INT32_MAX, &off) != 0) {
-        drv_errstr_set(errstr, errstr_size, "nextToken \"%s\" is not valid",
-                       tok);
+    if (tok && drv_token_decode(tok, after, after_size) != 0) {
+        drv_errstr_set(errstr, errstr_size, "Invalid nextToken");
         return -1;
     }
-    *offset = (int)off;
     return 0;
 }
 
-static void set_next_token(json_t *resp, int rows, int limit, int offset)
+void drv__next_token(json_t *resp, int rows, int limit, const char *last_key)
 {
-    if (rows > limit) {
-        json_object_set_new(resp, "nextToken", json_sprintf("%d", offset + limit));
+    if (rows > limit && last_key) {
+        char *tok = drv_token_encode(last_key);
+        json_object_set_new(resp, "nextToken", json_string(tok));
+        free(tok);
     }
 }
 
@@ -182,31 +184,34 @@ static json_t *op_describe_job_definitions(drv_client_t *client, json_t *req,
                                            drv_err_t *err, char *errstr,
                                            size_t errstr_size)
 {
-    int limit, offset;
+    int limit;
+    char after[300];
     drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
     if (!pg) {
         return NULL;
     }
-    if (drv__page(req, 100, 100, &limit, &offset, errstr, errstr_size) != 0) {
+    if (drv__page(req, 100, 100, &limit, after, sizeof(after), errstr,
+                  errstr_size) != 0) {
         *err = DRV_ERR_INVALID;
         return NULL;
     }
     /* jobDefinitions: names, name:revision or ARNs */
     char *refs_s = name_list(req, "jobDefinitions");
-    char lim[16], off[16];
+    char lim[16];
     snprintf(lim, sizeof(lim), "%d", limit + 1);
-    snprintf(off, sizeof(off), "%d", offset);
     const char *p[] = {
         refs_s, json_string_value(json_object_get(req, "jobDefinitionName")),
-        json_string_value(json_object_get(req, "status")), lim, off};
+        json_string_value(json_object_get(req, "status")), lim,
+        after[0] ? after : NULL};
     drv_pg_res_t *r = drv_pg_query(
         pg,
         "SELECT name, revision, status, spec FROM job_definitions WHERE "
         "(jsonb_array_length($1::jsonb) = 0 OR name IN (SELECT "
         "jsonb_array_elements_text($1::jsonb)) OR name || ':' || revision IN "
         "(SELECT jsonb_array_elements_text($1::jsonb))) AND ($2::text IS "
-        "NULL OR name = $2) AND ($3::text IS NULL OR status = $3) "
-        "ORDER BY name, revision LIMIT $4::int OFFSET $5::int",
+        "NULL OR name = $2) AND ($3::text IS NULL OR status = $3) AND "
+        "($5::text IS NULL OR (name, revision) > (split_part($5, ':', 1), "
+        "split_part($5, ':', 2)::int)) ORDER BY name, revision LIMIT $4::int",
         5, p, errstr, errstr_size);
     free(refs_s);
     if (!r) {
@@ -218,7 +223,12 @@ static json_t *op_describe_job_definitions(drv_client_t *client, json_t *req,
         json_array_append_new(list, definition_detail(client, r, row));
     }
     json_t *resp = json_pack("{s:o}", "jobDefinitions", list);
-    set_next_token(resp, drv_pg_res_rows(r), limit, offset);
+    if (drv_pg_res_rows(r) > limit) {
+        char key[300];
+        snprintf(key, sizeof(key), "%s:%s", drv_pg_res_get(r, limit - 1, 0),
+                 drv_pg_res_get(r, limit - 1, 1));
+        drv__next_token(resp, drv_pg_res_rows(r), limit, key);
+    }
     drv_pg_res_free(r);
     return resp;
 }
@@ -329,6 +339,20 @@ static json_t *op_create_compute_environment(drv_client_t *client,
         FAIL(DRV_ERR_INVALID, "computeResources.maxvCpus must be a positive "
                               "number (the pool's vCPU budget)");
     }
+    if (!strcmp(type, "UNMANAGED")) { /* its workers are its capacity */
+        const char *k;
+        json_t *v;
+        json_object_foreach(cr, k, v)
+        {
+            if (strcmp(k, "maxvCpus") && strcmp(k, "maxMemoryMiB") &&
+                strcmp(k, "type") && strcmp(k, "subnets")) {
+                FAIL(DRV_ERR_INVALID,
+                     "computeResources.%s applies to MANAGED compute "
+                     "environments",
+                     k);
+            }
+        }
+    }
     if (mm && (!json_is_integer(mm) || json_integer_value(mm) < 4)) {
         FAIL(DRV_ERR_INVALID, "computeResources.maxMemoryMiB must be an "
                               "integer of at least 4");
@@ -422,6 +446,68 @@ static char *ce_order(json_t *req, drv_err_t *err, char *errstr,
     return s;
 }
 
+/* The blocking RUNNABLE reasons a jobStateTimeLimitActions entry may name
+ * (AWS's). */
+static const char *const time_limit_reasons[] = {
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+    "MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS"};
+
+/* jobStateTimeLimitActions as AWS takes them for an ECS queue: CANCEL a
+ * job RUNNABLE for over maxTimeSeconds (600..86400) with one of AWS's
+ * blocking reasons; the dispatcher enforces them (dispatcher/control.c). */
+static int check_time_limits(drv_client_t *client, json_t *req,
+                             char *errstr, size_t errstr_size)
+{
+    json_t *acts = json_object_get(req, "jobStateTimeLimitActions"), *a;
+    int64_t min = drv_conf_get_int(client->conf,
+                                   "queue.time.limit.min.seconds");
+    size_t i;
+    if (json_array_size(acts) > 5) {
+        drv_errstr_set(errstr, errstr_size,
+                       "jobStateTimeLimitActions: at most 5 actions");
+        return -1;
+    }
+    json_array_foreach(acts, i, a)
+    {
+        const char *reason = json_string_value(json_object_get(a, "reason"));
+        const char *action = json_string_value(json_object_get(a, "action"));
+        json_int_t max = json_integer_value(json_object_get(a,
+                                                            "maxTimeSeconds"));
+        bool known = false;
+        for (size_t k = 0; k < DRV_ARRAY_SIZE(time_limit_reasons); k++) {
+            known |= !strcmp(reason, time_limit_reasons[k]);
+        }
+        if (!known) {
+            drv_errstr_set(errstr, errstr_size,
+                           "jobStateTimeLimitActions[%zu].reason must be one "
+                           "of CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY, "
+                           "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE, "
+                           "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT, "
+                           "MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS",
+                           i);
+            return -1;
+        }
+        if (strcmp(action, "CANCEL")) {
+            drv_errstr_set(errstr, errstr_size,
+                           "jobStateTimeLimitActions[%zu].action: TERMINATE "
+                           "is only for SageMaker Training job queues; use "
+                           "CANCEL",
+                           i);
+            return -1;
+        }
+        if (max < min || max > 86400) {
+            drv_errstr_set(errstr, errstr_size,
+                           "jobStateTimeLimitActions[%zu].maxTimeSeconds must "
+                           "be from %" PRId64 " to 86400",
+                           i, min);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static json_t *op_create_job_queue(drv_client_t *client, json_t *req,
                                    drv_err_t *err, char *errstr,
                                    size_t errstr_size)
@@ -447,8 +533,13 @@ static json_t *op_create_job_queue(drv_client_t *client, json_t *req,
         FAIL(DRV_ERR_INVALID, "state must be ENABLED or DISABLED");
     }
     if (json_object_get(req, "schedulingPolicyArn")) {
-        FAIL(DRV_ERR_INVALID, "fair-share scheduling policies are not "
-                              "supported yet");
+        FAIL(DRV_ERR_INVALID, "schedulingPolicyArn is not supported by Drover "
+                              "(fair-share scheduling policies are not "
+                              "built yet)");
+    }
+    if (check_time_limits(client, req, errstr, errstr_size) != 0) {
+        *err = DRV_ERR_INVALID;
+        goto out;
     }
     if (!(order = ce_order(req, err, errstr, errstr_size))) {
         goto out;
@@ -505,7 +596,7 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
     const char *ref = json_string_value(json_object_get(req, "jobQueue"));
     const char *state = json_string_value(json_object_get(req, "state"));
     json_t *prio = json_object_get(req, "priority");
-    char name[300], pr[16], arn[512], *order = NULL;
+    char name[300], pr[16], arn[512], *order = NULL, *acts = NULL;
     json_t *resp = NULL;
     drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
     if (!pg) {
@@ -520,21 +611,35 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
     if (prio && !json_is_integer(prio)) {
         FAIL(DRV_ERR_INVALID, "priority must be an integer");
     }
+    if (json_object_get(req, "schedulingPolicyArn")) {
+        FAIL(DRV_ERR_INVALID, "schedulingPolicyArn is not supported by Drover "
+                              "(fair-share scheduling policies are not "
+                              "built yet)");
+    }
+    if (check_time_limits(client, req, errstr, errstr_size) != 0) {
+        *err = DRV_ERR_INVALID;
+        goto out;
+    }
     if (json_object_get(req, "computeEnvironmentOrder") &&
         !(order = ce_order(req, err, errstr, errstr_size))) {
         goto out;
     }
     drv_arn_name(ref, name, sizeof(name));
     snprintf(pr, sizeof(pr), "%d", (int)json_integer_value(prio));
-    const char *p[] = {name, state, prio ? pr : NULL, order};
+    json_t *tla = json_object_get(req, "jobStateTimeLimitActions");
+    acts = tla ? json_dumps(tla, JSON_COMPACT) : NULL;
+    const char *p[] = {name, state, prio ? pr : NULL, acts};
     drv_pg_res_t *r = NULL;
     *err = DRV_ERR_TRANSIENT;
     if (drv_pg_begin(pg, errstr, errstr_size) != 0 ||
         !(r = drv_pg_query(pg,
                            "UPDATE job_queues SET state = COALESCE($2, state), "
-                           "priority = COALESCE($3::int, priority) WHERE name "
-                           "= $1 RETURNING name",
-                           3, p, errstr, errstr_size)) ||
+                           "priority = COALESCE($3::int, priority), spec = "
+                           "CASE WHEN $4::jsonb IS NULL THEN spec ELSE "
+                           "jsonb_set(spec, '{jobStateTimeLimitActions}', "
+                           "$4::jsonb) END WHERE name = $1 AND status <> "
+                           "'DELETING' RETURNING name",
+                           4, p, errstr, errstr_size)) ||
         (drv_pg_res_rows(r) == 1 && order &&
          (drv_pg_exec(pg,
                       "DELETE FROM job_queue_compute_environments WHERE "
@@ -568,6 +673,7 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
     resp = json_pack("{s:s,s:s}", "jobQueueName", name, "jobQueueArn", arn);
 out:
     free(order);
+    free(acts);
     return resp;
 }
 
@@ -578,19 +684,20 @@ static json_t *describe_resources(drv_client_t *client, json_t *req,
                                   const char *name_key, drv_err_t *err,
                                   char *errstr, size_t errstr_size)
 {
-    int limit, offset;
+    int limit;
+    char after[300];
     drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
     if (!pg) {
         return NULL;
     }
-    if (drv__page(req, 100, 100, &limit, &offset, errstr, errstr_size) != 0) {
+    if (drv__page(req, 100, 100, &limit, after, sizeof(after), errstr,
+                  errstr_size) != 0) {
         *err = DRV_ERR_INVALID;
         return NULL;
     }
-    char *names_s = name_list(req, filter_key), lim[16], off[16];
+    char *names_s = name_list(req, filter_key), lim[16];
     snprintf(lim, sizeof(lim), "%d", limit + 1);
-    snprintf(off, sizeof(off), "%d", offset);
-    const char *p[] = {names_s, lim, off};
+    const char *p[] = {names_s, lim, after[0] ? after : NULL};
     drv_pg_res_t *r = drv_pg_query(pg, sql, 3, p, errstr, errstr_size);
     free(names_s);
     if (!r) {
@@ -617,7 +724,10 @@ static json_t *describe_resources(drv_client_t *client, json_t *req,
         json_array_append_new(list, d);
     }
     json_t *resp = json_pack("{s:o}", list_key, list);
-    set_next_token(resp, drv_pg_res_rows(r), limit, offset);
+    drv__next_token(resp, drv_pg_res_rows(r), limit,
+                    drv_pg_res_rows(r) > limit
+                        ? drv_pg_res_get(r, limit - 1, 0)
+                        : NULL);
     drv_pg_res_free(r);
     return resp;
 }
@@ -629,13 +739,15 @@ static json_t *op_describe_job_queues(drv_client_t *client, json_t *req,
     json_t *resp = describe_resources(
         client, req, "jobQueues",
         "SELECT q.name, q.spec, q.state, jsonb_build_object('priority', "
-        "q.priority, 'computeEnvironmentOrder', (SELECT jsonb_agg("
-        "jsonb_build_object('order', ord, 'computeEnvironment', "
-        "compute_environment) ORDER BY ord) FROM "
-        "job_queue_compute_environments WHERE queue = q.name)) FROM "
-        "job_queues q WHERE jsonb_array_length($1::jsonb) = 0 OR q.name IN "
-        "(SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY q.name "
-        "LIMIT $2::int OFFSET $3::int",
+        "q.priority, 'status', q.status, 'statusReason', CASE q.status WHEN "
+        "'DELETING' THEN 'JobQueue is being deleted: its jobs are being "
+        "terminated' ELSE 'JobQueue Healthy' END, 'computeEnvironmentOrder', "
+        "COALESCE((SELECT jsonb_agg(jsonb_build_object('order', ord, "
+        "'computeEnvironment', compute_environment) ORDER BY ord) FROM "
+        "job_queue_compute_environments WHERE queue = q.name), '[]')) FROM "
+        "job_queues q WHERE (jsonb_array_length($1::jsonb) = 0 OR q.name IN "
+        "(SELECT jsonb_array_elements_text($1::jsonb))) AND ($3::text IS "
+        "NULL OR q.name > $3) ORDER BY q.name LIMIT $2::int",
         "job-queue", "jobQueues", "jobQueue", err, errstr, errstr_size);
     size_t i, k;
     json_t *q, *o;
@@ -662,9 +774,9 @@ static json_t *op_describe_compute_environments(drv_client_t *client,
     return describe_resources(
         client, req, "computeEnvironments",
         "SELECT name, spec, state, '{}'::jsonb FROM compute_environments "
-        "WHERE jsonb_array_length($1::jsonb) = 0 OR name IN (SELECT "
-        "jsonb_array_elements_text($1::jsonb)) ORDER BY name LIMIT $2::int "
-        "OFFSET $3::int",
+        "WHERE (jsonb_array_length($1::jsonb) = 0 OR name IN (SELECT "
+        "jsonb_array_elements_text($1::jsonb))) AND ($3::text IS NULL OR "
+        "name > $3) ORDER BY name LIMIT $2::int",
         "compute-environment", "computeEnvironments", "computeEnvironment",
         err, errstr, errstr_size);
 }
@@ -767,6 +879,91 @@ bool drv__reply_fits(size_t *used, const json_t *item, char *errstr,
     return true;
 }
 
+/*
+ * The members that name a Batch resource by name or ARN ("list[]" a list
+ * of them, "list[].member" a member of each item): an ARN there must be
+ * one of this Drover's (its region and account) and of the kind the
+ * member takes. resourceArn (kind NULL) must be an ARN of any kind.
+ */
+static const struct arn_member {
+    const char *op, *path, *kind;
+} arn_members[] = {
+    {"SubmitJob", "jobQueue", "job-queue"},
+    {"SubmitJob", "jobDefinition", "job-definition"},
+    {"ListJobs", "jobQueue", "job-queue"},
+    {"CreateJobQueue", "computeEnvironmentOrder[].computeEnvironment",
+     "compute-environment"},
+    {"UpdateJobQueue", "jobQueue", "job-queue"},
+    {"UpdateJobQueue", "computeEnvironmentOrder[].computeEnvironment",
+     "compute-environment"},
+    {"DescribeJobQueues", "jobQueues[]", "job-queue"},
+    {"DeleteJobQueue", "jobQueue", "job-queue"},
+    {"DescribeComputeEnvironments", "computeEnvironments[]",
+     "compute-environment"},
+    {"UpdateComputeEnvironment", "computeEnvironment", "compute-environment"},
+    {"DeleteComputeEnvironment", "computeEnvironment", "compute-environment"},
+    {"DescribeJobDefinitions", "jobDefinitions[]", "job-definition"},
+    {"DeregisterJobDefinition", "jobDefinition", "job-definition"},
+    {"TagResource", "resourceArn", NULL},
+    {"UntagResource", "resourceArn", NULL},
+    {"ListTagsForResource", "resourceArn", NULL},
+};
+
+static int check_arn(const drv_client_t *client, const char *member,
+                     json_t *v, const char *kind, char *errstr,
+                     size_t errstr_size)
+{
+    const char *s = json_string_value(v);
+    char k[64], name[300], why[DRV_ERRSTR_SIZE];
+    if (!s || (kind && !drv_str_has_prefix(s, "arn:"))) {
+        return 0; /* a name, or not given */
+    }
+    if (drv_arn_parse(s, client->region, client->account, k, sizeof(k), name,
+                      sizeof(name), why, sizeof(why)) != 0) {
+        drv_errstr_set(errstr, errstr_size, "%s: %s", member, why);
+        return -1;
+    }
+    if (kind && strcmp(k, kind)) {
+        drv_errstr_set(errstr, errstr_size, "%s: %s is the ARN of a %s, not "
+                                            "of a %s",
+                       member, s, k, kind);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_arns(const drv_client_t *client, const char *operation,
+                      json_t *req, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(arn_members); i++) {
+        const struct arn_member *m = &arn_members[i];
+        if (strcmp(m->op, operation)) {
+            continue;
+        }
+        const char *br = strstr(m->path, "[]");
+        if (!br) {
+            if (check_arn(client, m->path, json_object_get(req, m->path),
+                          m->kind, errstr, errstr_size) != 0) {
+                return -1;
+            }
+            continue;
+        }
+        char list[64];
+        snprintf(list, sizeof(list), "%.*s", (int)(br - m->path), m->path);
+        const char *sub = br[2] == '.' ? br + 3 : NULL;
+        size_t k;
+        json_t *v;
+        json_array_foreach(json_object_get(req, list), k, v)
+        {
+            if (check_arn(client, m->path, sub ? json_object_get(v, sub) : v,
+                          m->kind, errstr, errstr_size) != 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 json_t *drv_client_call(drv_client_t *client, const char *operation,
                         json_t *request, drv_err_t *err_out, char *errstr,
                         size_t errstr_size)
@@ -779,7 +976,8 @@ json_t *drv_client_call(drv_client_t *client, const char *operation,
         goto out;
     }
     if (drv__request_check(request, errstr, errstr_size) != 0 ||
-        drv_model_check_request(mop, request, errstr, errstr_size) != 0) {
+        drv_model_check_request(mop, request, errstr, errstr_size) != 0 ||
+        check_arns(client, operation, request, errstr, errstr_size) != 0) {
         goto out;
     }
     for (size_t i = 0; i < DRV_ARRAY_SIZE(ops); i++) {

@@ -36,9 +36,15 @@ drv_pg_t *drv__client_pg(drv_client_t *client, drv_err_t *err, char *errstr,
                          size_t errstr_size);
 void drv__client_arn(const drv_client_t *client, char *out, size_t size,
                      const char *kind, const char *name);
-/* Paging: nextToken is the decimal offset of the next item. */
+/* Paging: maxResults (1..max_limit, max_default without one) and
+ * nextToken, a keyset position (drover/token.h): `after` (the last key of
+ * the previous page) is "" on the first page. 0, or -1 with errstr. */
 int drv__page(json_t *req, int max_default, int max_limit, int *limit,
-              int *offset, char *errstr, size_t errstr_size);
+              char *after, size_t after_size, char *errstr,
+              size_t errstr_size);
+/* The nextToken of a page that found `rows` of the limit + 1 asked for:
+ * set when there are more, from the key of the page's last item. */
+void drv__next_token(json_t *resp, int rows, int limit, const char *last_key);
 
 drv__op_fn drv__op_submit_job, drv__op_describe_jobs, drv__op_list_jobs,
     drv__op_cancel_job, drv__op_terminate_job;

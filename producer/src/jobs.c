@@ -15,7 +15,6 @@
 #include "drover/util.h"
 
 #define SUBMIT_MAX_BYTES DRV_SUBMIT_MAX
-#define DEP_WAIT_MS 5000
 
 static int ensure_kafka(drv_client_t *client, drv_err_t *err, char *errstr,
                         size_t errstr_size)
@@ -56,9 +55,14 @@ static int produce_request(drv_client_t *client, const char *queue,
         return -1;
     }
     snprintf(topic, sizeof(topic), DRV_TOPIC_SUBMIT_PREFIX "%s", queue);
-    r = drv_kprod_send(client->kprod, topic, -1,
-                       json_string_value(json_object_get(body, "jobId")), buf,
-                       len, NULL, 0, errstr, errstr_size);
+    /* keyed by the job (an array child by its parent): a job's requests
+     * share a partition, so a cancel is never read before its submission */
+    char key[DRV_JOB_ID_MAX + 16];
+    snprintf(key, sizeof(key), "%s",
+             json_string_value(json_object_get(body, "jobId")));
+    key[strcspn(key, ":")] = '\0';
+    r = drv_kprod_send(client->kprod, topic, -1, key, buf, len, NULL, 0,
+                       errstr, errstr_size);
     free(buf);
     if (r == 0 && wait) {
         r = drv_kprod_flush(client->kprod, 30000, errstr, errstr_size);
@@ -70,42 +74,45 @@ static int produce_request(drv_client_t *client, const char *queue,
 }
 
 /*
- * Find a job, waiting up to DEP_WAIT_MS: one submitted a moment ago may not
- * be recorded by the dispatcher yet. Returns the row (queue, array_size),
- * NULL with *err = DRV_ERR_NOTFOUND when it never appears, or NULL on a
- * database error.
+ * Find a job: recorded by the dispatcher, or submitted and not recorded
+ * yet (its receipt: migrations/008_receipts.sql). Returns the row (queue,
+ * array_size; an array child's size is its parent's, so it is no N_TO_N
+ * dependency), NULL with *err = DRV_ERR_NOTFOUND when neither has it, or
+ * NULL on a database error. Never waits: a job a client submitted is
+ * there the moment its SubmitJob returned.
  */
-static drv_pg_res_t *await_job(drv_pg_t *pg, const char *job_id,
-                               drv_err_t *err, char *errstr,
-                               size_t errstr_size)
+static drv_pg_res_t *find_submitted(drv_pg_t *pg, const char *job_id,
+                                    drv_err_t *err, char *errstr,
+                                    size_t errstr_size)
 {
     const char *p[] = {job_id};
-    int64_t deadline = drv_mono_ms() + DEP_WAIT_MS;
-    for (;;) {
-        drv_pg_res_t *r = drv_pg_query(
-            pg, "SELECT queue, array_size FROM jobs WHERE job_id = $1", 1, p,
-            errstr, errstr_size);
-        if (!r) {
-            *err = drv_pg_last_err(pg);
-            return NULL;
-        }
-        if (drv_pg_res_rows(r) > 0) {
-            return r;
-        }
-        drv_pg_res_free(r);
-        if (drv_mono_ms() > deadline) {
-            *err = DRV_ERR_NOTFOUND;
-            drv_errstr_set(errstr, errstr_size, "job %s does not exist",
-                           job_id);
-            return NULL;
-        }
-        usleep(50 * 1000);
+    /* an array child of a parent not recorded yet: its parent's receipt
+     * says it will be */
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "SELECT queue, CASE WHEN array_parent IS NULL THEN array_size END "
+        "FROM jobs WHERE job_id = $1 UNION ALL SELECT queue, array_size FROM "
+        "job_receipts WHERE job_id = $1 UNION ALL SELECT queue, NULL FROM "
+        "job_receipts WHERE strpos($1, ':') > 0 AND job_id = split_part($1, "
+        "':', 1) AND split_part($1, ':', 2) ~ '^[0-9]{1,5}$' AND "
+        "split_part($1, ':', 2)::int < array_size LIMIT 1",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        *err = drv_pg_last_err(pg);
+        return NULL;
     }
+    if (drv_pg_res_rows(r) == 0) {
+        drv_pg_res_free(r);
+        *err = DRV_ERR_NOTFOUND;
+        drv_errstr_set(errstr, errstr_size, "Job %s not found", job_id);
+        return NULL;
+    }
+    return r;
 }
 
 /* Where the submission check finds a dependency: among the jobs earlier
- * in this batch (`seen`: job id -> array size or -1), else recorded by
- * the dispatcher (waiting a moment for it, see await_job). */
+ * in this batch (`seen`: job id -> array size or -1), else submitted
+ * before (find_submitted). */
 typedef struct finder {
     drv_pg_t *pg;
     json_t *seen; /* nullable */
@@ -122,7 +129,8 @@ static drv_err_t find_job(void *opaque, const char *job_id,
         return DRV_OK;
     }
     drv_err_t err;
-    drv_pg_res_t *r = await_job(f->pg, job_id, &err, errstr, errstr_size);
+    drv_pg_res_t *r = find_submitted(f->pg, job_id, &err, errstr,
+                                     errstr_size);
     if (!r) {
         return err;
     }
@@ -132,17 +140,124 @@ static drv_err_t find_job(void *opaque, const char *job_id,
 }
 
 /*
+ * Jobs named by name (AWS: "Jobs can reference other jobs by name or by
+ * ID"): the newest job of that name, among the jobs recorded and those
+ * submitted and not yet recorded (receipts), in `queue`, or in any queue
+ * when it is NULL, where matches in several queues are refused as
+ * ambiguous. `out` gets the id. DRV_OK, DRV_ERR_NOTFOUND or another error,
+ * errstr saying which.
+ */
+static drv_err_t find_by_name(drv_pg_t *pg, const char *queue,
+                              const char *name, char *out, size_t out_size,
+                              char *errstr, size_t errstr_size)
+{
+    const char *p[] = {queue, name};
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "WITH x AS (SELECT job_id, queue, seq FROM jobs WHERE ($1::text IS "
+        "NULL OR queue = $1) AND job_name = $2 AND array_parent IS NULL "
+        "UNION ALL SELECT job_id, queue, seq FROM job_receipts WHERE "
+        "($1::text IS NULL OR queue = $1) AND job_name = $2) SELECT job_id, "
+        "queue, (SELECT count(DISTINCT queue) FROM x) FROM x ORDER BY seq "
+        "DESC LIMIT 1",
+        2, p, errstr, errstr_size);
+    if (!r) {
+        return drv_pg_last_err(pg);
+    }
+    drv_err_t err = DRV_OK;
+    if (drv_pg_res_rows(r) == 0) {
+        err = DRV_ERR_NOTFOUND;
+        drv_errstr_set(errstr, errstr_size, "Job %s not found%s%s", name,
+                       queue ? " in job queue " : "", queue ? queue : "");
+    } else if (drv_pg_res_int(r, 0, 2, 1) > 1) {
+        err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "job name %s is used in more than one job queue: "
+                       "give the job's id",
+                       name);
+    } else {
+        snprintf(out, out_size, "%s", drv_pg_res_get(r, 0, 0));
+    }
+    drv_pg_res_free(r);
+    return err;
+}
+
+/*
+ * Each dependsOn entry names its job by id: an entry with Drover's
+ * jobName, or with a jobId that is no job's id but a job's name in the
+ * submission's queue, is rewritten to the id of the newest job of that
+ * name (this batch's own first, `names`: name -> id). So DescribeJobs
+ * shows the id, and the dispatcher only ever sees ids.
+ */
+static drv_err_t resolve_dependencies(drv_pg_t *pg, json_t *sj,
+                                      finder_t *f, json_t *names,
+                                      char *errstr, size_t errstr_size)
+{
+    char queue[256], id[DRV_JOB_ID_MAX + 16];
+    drv_arn_name(json_string_value(json_object_get(sj, "jobQueue")), queue,
+                 sizeof(queue));
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(sj, "dependsOn"), i, d)
+    {
+        const char *by_id = json_string_value(json_object_get(d, "jobId"));
+        const char *by_name = json_string_value(json_object_get(d, "jobName"));
+        if (by_id && by_name) {
+            drv_errstr_set(errstr, errstr_size,
+                           "dependsOn[%zu]: give jobId or jobName, not both",
+                           i);
+            return DRV_ERR_INVALID;
+        }
+        if (!by_name && by_id) {
+            int64_t size;
+            char why[DRV_ERRSTR_SIZE];
+            drv_err_t err = find_job(f, by_id, &size, why, sizeof(why));
+            if (err != DRV_ERR_NOTFOUND) {
+                if (err != DRV_OK) {
+                    drv_errstr_set(errstr, errstr_size, "%s", why);
+                }
+                continue; /* an id (or a database error) */
+            }
+            by_name = by_id;
+        }
+        if (!by_name) {
+            continue; /* SEQUENTIAL without a job */
+        }
+        json_t *earlier = names ? json_object_get(names, by_name) : NULL;
+        if (earlier) {
+            snprintf(id, sizeof(id), "%s", json_string_value(earlier));
+        } else {
+            drv_err_t err = find_by_name(pg, queue, by_name, id, sizeof(id),
+                                         errstr, errstr_size);
+            if (err == DRV_ERR_NOTFOUND) {
+                drv_errstr_set(errstr, errstr_size,
+                               "dependency job %s does not exist (no job has "
+                               "that id, nor that name in job queue %s)",
+                               by_name, queue);
+            }
+            if (err != DRV_OK) {
+                return err;
+            }
+        }
+        json_object_del(d, "jobName");
+        json_object_set_new(d, "jobId", json_string(id));
+    }
+    return DRV_OK;
+}
+
+/*
  * Complete and check one SubmitJob request (drover/submission.h: the
  * dispatcher's check): a copy with jobId and submittedAt set, its queue's
- * name in `queue`. `cache` and `seen` (nullable) hold what this batch
- * found already: queues and definitions, and the jobs submitted earlier
- * in it (job id -> array size or -1), which dependencies may name before
- * the dispatcher has them.
+ * name in `queue`, its receipt (job_receipts' columns) appended to
+ * `receipts`. `cache` and `seen` (nullable) hold what this batch found
+ * already: queues and definitions, and the jobs submitted earlier in it
+ * (job id -> array size or -1), which dependencies may name.
  */
 static json_t *check_submit(drv_client_t *client, drv_pg_t *pg, json_t *req,
                             drv_submission_cache_t *cache, json_t *seen,
-                            char *queue, size_t queue_size, drv_err_t *err,
-                            char *errstr, size_t errstr_size)
+                            json_t *seen_names, json_t *receipts, char *queue,
+                            size_t queue_size, drv_err_t *err, char *errstr,
+                            size_t errstr_size)
 {
     char job_id[37];
     json_t *sj = json_deep_copy(req);
@@ -167,6 +282,10 @@ static json_t *check_submit(drv_client_t *client, drv_pg_t *pg, json_t *req,
         goto fail;
     }
     finder_t f = {pg, seen};
+    if ((*err = resolve_dependencies(pg, sj, &f, seen_names, errstr,
+                                     errstr_size)) != DRV_OK) {
+        goto fail;
+    }
     drv_submission_t ck;
     *err = drv_submission_check(pg, sj, &client->limits, cache, true, find_job,
                                 &f, &ck, errstr, errstr_size);
@@ -174,6 +293,18 @@ static json_t *check_submit(drv_client_t *client, drv_pg_t *pg, json_t *req,
         goto fail;
     }
     snprintf(queue, queue_size, "%s", ck.queue);
+    json_t *asz = json_object_get(json_object_get(sj, "arrayProperties"),
+                                  "size");
+    json_array_append_new(
+        receipts,
+        json_pack("{s:O,s:O,s:s,s:o,s:O?,s:O,s:O,s:O?}", "job_id",
+                  json_object_get(sj, "jobId"), "job_name",
+                  json_object_get(sj, "jobName"), "queue", ck.queue,
+                  "definition", json_sprintf("%s:%d", ck.def_name,
+                                             ck.revision),
+                  "array_size", asz, "submitted_at",
+                  json_object_get(sj, "submittedAt"), "request", sj,
+                  "resolved", ck.resolved));
     drv_submission_clear(&ck);
     if (seen) {
         json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
@@ -181,6 +312,9 @@ static json_t *check_submit(drv_client_t *client, drv_pg_t *pg, json_t *req,
         json_object_set_new(seen,
                             json_string_value(json_object_get(sj, "jobId")),
                             json_integer(ap ? json_integer_value(ap) : -1));
+        json_object_set(seen_names,
+                        json_string_value(json_object_get(sj, "jobName")),
+                        json_object_get(sj, "jobId"));
     }
     return sj;
 fail:
@@ -197,6 +331,68 @@ static json_t *submit_response(drv_client_t *client, json_t *sj)
                      json_object_get(sj, "jobName"), "jobId", id);
 }
 
+/*
+ * Send checked submissions (sj[i] to queues[i]) and keep their receipts:
+ * the receipts are inserted in a transaction that commits only once Kafka
+ * has acknowledged every record, so a receipt is never visible for a job
+ * Kafka does not hold; once this returns, DescribeJobs shows the jobs and
+ * a dependsOn may name them. 0, or -1 with *err (nothing is kept; a record
+ * Kafka did take still runs: the dispatcher records it).
+ */
+static int send_submissions(drv_client_t *client, drv_pg_t *pg,
+                            json_t *checked, json_t *queues, json_t *receipts,
+                            drv_err_t *err, char *errstr, size_t errstr_size)
+{
+    char *rows = json_dumps(receipts, JSON_COMPACT);
+    const char *p[] = {rows};
+    size_t i;
+    json_t *sj;
+    int ret = -1;
+    bool began = false;
+    if (drv_pg_begin(pg, errstr, errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+        goto out;
+    }
+    began = true;
+    if (drv_pg_exec(pg,
+                    "INSERT INTO job_receipts (job_id, job_name, queue, "
+                    "definition, array_size, submitted_at, request, resolved) "
+                    "SELECT x.job_id, x.job_name, x.queue, x.definition, "
+                    "x.array_size, x.submitted_at, x.request, x.resolved FROM "
+                    "jsonb_to_recordset($1::jsonb) AS x(job_id text, job_name "
+                    "text, queue text, definition text, array_size int, "
+                    "submitted_at bigint, request jsonb, resolved jsonb) ON "
+                    "CONFLICT (job_id) DO NOTHING",
+                    1, p, errstr, errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+        goto out;
+    }
+    json_array_foreach(checked, i, sj)
+    {
+        if (produce_request(client,
+                            json_string_value(json_array_get(queues, i)),
+                            "SubmitJob", sj, false, err, errstr,
+                            errstr_size) != 0) {
+            goto out;
+        }
+    }
+    if (drv_kprod_flush(client->kprod, 30000, errstr, errstr_size) != 0) {
+        *err = DRV_ERR_TRANSIENT;
+        goto out;
+    }
+    if (drv_pg_commit(pg, errstr, errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+        goto out;
+    }
+    ret = 0;
+out:
+    if (ret != 0 && began) {
+        drv_pg_rollback(pg);
+    }
+    free(rows);
+    return ret;
+}
+
 json_t *drv__op_submit_job(drv_client_t *client, json_t *req, drv_err_t *err,
                            char *errstr, size_t errstr_size)
 {
@@ -205,14 +401,22 @@ json_t *drv__op_submit_job(drv_client_t *client, json_t *req, drv_err_t *err,
     if (!pg) {
         return NULL;
     }
-    json_t *sj = check_submit(client, pg, req, NULL, NULL, queue, sizeof(queue),
-                              err, errstr, errstr_size);
-    json_t *resp = NULL;
-    if (sj && produce_request(client, queue, "SubmitJob", sj, true, err,
-                              errstr, errstr_size) == 0) {
-        resp = submit_response(client, sj);
+    json_t *receipts = json_array(), *checked = json_array();
+    json_t *queues = json_array(), *resp = NULL;
+    json_t *sj = check_submit(client, pg, req, NULL, NULL, NULL, receipts,
+                              queue, sizeof(queue), err, errstr, errstr_size);
+    if (sj) {
+        json_array_append(checked, sj);
+        json_array_append_new(queues, json_string(queue));
+        if (send_submissions(client, pg, checked, queues, receipts, err,
+                             errstr, errstr_size) == 0) {
+            resp = submit_response(client, sj);
+        }
     }
     json_decref(sj);
+    json_decref(checked);
+    json_decref(queues);
+    json_decref(receipts);
     return resp;
 }
 
@@ -247,46 +451,57 @@ json_t *drv_client_submit_jobs(drv_client_t *client, json_t *requests,
     /* every request is checked before any is sent */
     drv_submission_cache_t *cache = drv_submission_cache_new();
     json_t *seen = json_object(), *checked = json_array(), *queues = json_array();
+    json_t *names = json_object(), *receipts = json_array(), *out = NULL, *sj;
     json_array_foreach(requests, i, req)
     {
-        json_t *sj = check_submit(client, pg, req, cache, seen, queue,
-                                  sizeof(queue), err, why, sizeof(why));
+        sj = check_submit(client, pg, req, cache, seen, names, receipts,
+                          queue, sizeof(queue), err, why, sizeof(why));
         if (!sj) {
             drv_errstr_set(errstr, errstr_size, "request %zu: %s", i, why);
-            goto fail;
+            goto out;
         }
         json_array_append_new(checked, sj);
         json_array_append_new(queues, json_string(queue));
     }
-    json_t *out = json_array(), *sj;
+    if (json_array_size(checked) > 0 &&
+        send_submissions(client, pg, checked, queues, receipts, err, errstr,
+                         errstr_size) != 0) {
+        goto out;
+    }
+    out = json_array();
     json_array_foreach(checked, i, sj)
     {
-        if (produce_request(client,
-                            json_string_value(json_array_get(queues, i)),
-                            "SubmitJob", sj, false, err, errstr,
-                            errstr_size) != 0) {
-            json_decref(out);
-            goto fail;
-        }
         json_array_append_new(out, submit_response(client, sj));
     }
-    if (json_array_size(checked) > 0 &&
-        drv_kprod_flush(client->kprod, 30000, errstr, errstr_size) != 0) {
-        *err = DRV_ERR_TRANSIENT;
-        json_decref(out);
-        goto fail;
-    }
+out:
     drv_submission_cache_destroy(cache);
     json_decref(seen);
+    json_decref(names);
     json_decref(checked);
     json_decref(queues);
+    json_decref(receipts);
     return out;
-fail:
-    drv_submission_cache_destroy(cache);
-    json_decref(seen);
-    json_decref(checked);
-    json_decref(queues);
-    return NULL;
+}
+
+drv_err_t drv_client_job_id(drv_client_t *client, const char *ref,
+                            char *out, size_t out_size, char *errstr,
+                            size_t errstr_size)
+{
+    drv_err_t err;
+    drv_pg_t *pg = drv__client_pg(client, &err, errstr, errstr_size);
+    if (!pg) {
+        return err;
+    }
+    drv_pg_res_t *r = find_submitted(pg, ref, &err, errstr, errstr_size);
+    if (r) {
+        drv_pg_res_free(r);
+        snprintf(out, out_size, "%s", ref);
+        return DRV_OK;
+    }
+    if (err != DRV_ERR_NOTFOUND) {
+        return err;
+    }
+    return find_by_name(pg, NULL, ref, out, out_size, errstr, errstr_size);
 }
 
 static json_t *cancel_or_terminate(drv_client_t *client, json_t *req,
@@ -310,7 +525,24 @@ static json_t *cancel_or_terminate(drv_client_t *client, json_t *req,
                        "reason must be at most 1024 characters");
         return NULL;
     }
-    drv_pg_res_t *r = await_job(pg, job_id, err, errstr, errstr_size);
+    if (!*job_id) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size, "jobId must not be empty");
+        return NULL;
+    }
+    char by_name[DRV_JOB_ID_MAX + 16];
+    drv_pg_res_t *r = find_submitted(pg, job_id, err, errstr, errstr_size);
+    if (!r && *err == DRV_ERR_NOTFOUND) { /* a job's name, then */
+        char why[DRV_ERRSTR_SIZE];
+        *err = find_by_name(pg, NULL, job_id, by_name, sizeof(by_name), why,
+                            sizeof(why));
+        if (*err == DRV_OK) {
+            job_id = by_name;
+            r = find_submitted(pg, job_id, err, errstr, errstr_size);
+        } else if (*err != DRV_ERR_NOTFOUND) {
+            drv_errstr_set(errstr, errstr_size, "%s", why);
+        }
+    }
     if (!r) {
         return NULL;
     }
@@ -361,7 +593,21 @@ json_t *drv__op_terminate_job(drv_client_t *client, json_t *req,
     "c.array_parent = j.job_id GROUP BY c.status) s) END, (SELECT "           \
     "jsonb_strip_nulls(jsonb_build_object('logStreamName', a.log_stream, "     \
     "'taskArn', a.container_id, 'containerInstanceArn', a.worker)) FROM "      \
-    "attempts a WHERE a.job_id = j.job_id ORDER BY a.attempt DESC LIMIT 1)"
+    "attempts a WHERE a.job_id = j.job_id ORDER BY a.attempt DESC LIMIT 1), " \
+    "(SELECT jsonb_object_agg(t.key, t.value) FROM resource_tags t WHERE "    \
+    "t.arn = 'job/' || j.job_id)"
+
+/* JOB_COLS for a job submitted and not yet recorded (its receipt, r):
+ * SUBMITTED, as the client's check resolved it. */
+#define RECEIPT_COLS                                                           \
+    "r.job_id, r.job_name, r.queue, split_part(r.definition, ':', 1), "        \
+    "split_part(r.definition, ':', 2)::int, 'SUBMITTED', NULL, "              \
+    "r.submitted_at, NULL::bigint, NULL::bigint, r.request, r.resolved, "     \
+    "NULL::int, NULL, false, false, (r.request->>"                           \
+    "'schedulingPriorityOverride')::int, NULL::int, r.array_size, "           \
+    "'[]'::jsonb, NULL, CASE WHEN r.array_size IS NOT NULL THEN "             \
+    "'{}'::jsonb END, NULL::jsonb, (SELECT jsonb_object_agg(t.key, "         \
+    "t.value) FROM resource_tags t WHERE t.arn = 'job/' || r.job_id)"
 
 /* Set k from a column, leaving it out for SQL NULL (as AWS omits it). */
 static void set_col(json_t *o, const char *k, json_t *v)
@@ -428,7 +674,12 @@ static json_t *job_detail(drv_client_t *client, const drv_pg_res_t *r, int row)
     json_object_set_new(j, "attempts", drv_pg_res_json(r, row, 19));
     json_t *deps = json_object_get(req, "dependsOn");
     json_object_set_new(j, "dependsOn", deps ? json_incref(deps) : json_array());
-    json_t *params = json_object_get(req, "parameters");
+    /* the definition's defaults with the submission's over them (the
+     * resolved job's; a job recorded before it kept them: the request's) */
+    json_t *params = json_object_get(res, "parameters");
+    if (!params) {
+        params = json_object_get(req, "parameters");
+    }
     json_object_set_new(j, "parameters",
                         params ? json_incref(params) : json_object());
     json_t *c = json_object_get(j, "container");
@@ -460,10 +711,26 @@ static json_t *job_detail(drv_client_t *client, const drv_pg_res_t *r, int row)
             json_object_set(j, keys[i], v);
         }
     }
-    json_t *tags = json_object_get(req, "tags");
-    if (tags && json_object_size(tags)) {
-        json_object_set(j, "tags", tags);
+    /* its tags: those it was submitted with, as TagResource and
+     * UntagResource changed them since (a NULL value: removed) */
+    json_t *tags = json_deep_copy(json_object_get(req, "tags"));
+    json_t *changed = drv_pg_res_json(r, row, 23);
+    const char *k;
+    json_t *v;
+    if (!json_is_object(tags)) {
+        json_decref(tags);
+        tags = json_object();
     }
+    json_object_foreach(changed, k, v)
+    {
+        if (json_is_string(v)) {
+            json_object_set(tags, k, v);
+        } else {
+            json_object_del(tags, k);
+        }
+    }
+    json_decref(changed);
+    json_object_set_new(j, "tags", tags);
     json_object_set_new(j, "isCancelled",
                         json_boolean(drv_pg_res_get(r, row, 14)[0] == 't'));
     json_object_set_new(j, "isTerminated",
@@ -499,8 +766,12 @@ json_t *drv__op_describe_jobs(drv_client_t *client, json_t *req,
     const char *p[] = {ids_s};
     drv_pg_res_t *r = drv_pg_query(
         pg,
-        "SELECT " JOB_COLS " FROM jobs j JOIN jsonb_array_elements_text("
-        "$1::jsonb) WITH ORDINALITY x(id, n) ON x.id = j.job_id ORDER BY x.n",
+        "WITH x AS (SELECT * FROM jsonb_array_elements_text($1::jsonb) WITH "
+        "ORDINALITY x(id, n)) SELECT * FROM (SELECT " JOB_COLS ", x.n FROM "
+        "jobs j JOIN x ON x.id = j.job_id UNION ALL SELECT " RECEIPT_COLS
+        ", x.n FROM job_receipts r JOIN x ON x.id = r.job_id WHERE NOT "
+        "EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = r.job_id)) d ORDER BY "
+        "d.n",
         1, p, errstr, errstr_size);
     free(ids_s);
     if (!r) {
@@ -603,13 +874,14 @@ static int parse_filter(json_t *req, list_filter_t *f, char *errstr,
 json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
                           char *errstr, size_t errstr_size)
 {
-    int limit, offset;
-    char queue[256] = "", lim[16], off[16];
+    int limit;
+    char queue[256] = "", lim[16], after[32];
     list_filter_t f;
     const char *qref = json_string_value(json_object_get(req, "jobQueue"));
     const char *array = json_string_value(json_object_get(req, "arrayJobId"));
     const char *status = json_string_value(json_object_get(req, "jobStatus"));
     drv_job_status_t st;
+    int64_t key;
     drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
     if (!pg) {
         return NULL;
@@ -626,23 +898,30 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
         return NULL;
     }
     if (parse_filter(req, &f, errstr, errstr_size) != 0 ||
-        drv__page(req, f.any ? 100 : 1000, f.any ? 100 : 1000, &limit,
-                  &offset, errstr, errstr_size) != 0) {
+        drv__page(req, f.any ? 100 : 1000, f.any ? 100 : 1000, &limit, after,
+                  sizeof(after), errstr, errstr_size) != 0) {
+        return NULL;
+    }
+    if (after[0] && drv_parse_int64(after, INT64_MIN, INT64_MAX, &key) != 0) {
+        drv_errstr_set(errstr, errstr_size, "Invalid nextToken");
         return NULL;
     }
     if (qref) {
         drv_arn_name(qref, queue, sizeof(queue));
     }
     snprintf(lim, sizeof(lim), "%d", limit + 1);
-    snprintf(off, sizeof(off), "%d", offset);
     /* AWS: no status and no filter lists RUNNING jobs; a filter lists every
-     * status, newest first */
-    /* by queue: plain jobs and array parents; children by arrayJobId */
+     * status, newest first. By queue: plain jobs and array parents, and
+     * the jobs submitted and not yet recorded (their receipts, SUBMITTED);
+     * children by arrayJobId, in index order. Pages are keyset: the key is
+     * the arrival order (seq; a receipt's is the one its job keeps) or the
+     * child's index. */
+    const char *wanted = f.any ? NULL : (status ? status : "RUNNING");
     const char *p[] = {qref ? queue : NULL,
-                       f.any ? NULL : (status ? status : "RUNNING"),
+                       wanted,
                        f.name[0] ? f.name : NULL,
                        lim,
-                       off,
+                       after[0] ? after : NULL,
                        array,
                        f.def[0] ? f.def : NULL,
                        f.def_rev[0] ? f.def_rev : NULL,
@@ -651,16 +930,26 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
                        f.any ? "true" : "false"};
     drv_pg_res_t *r = drv_pg_query(
         pg,
-        "SELECT " JOB_COLS " FROM jobs j WHERE (($1::text IS NOT NULL AND "
-        "j.queue = $1 AND j.array_parent IS NULL) OR ($6::text IS NOT NULL "
-        "AND j.array_parent = $6)) AND ($2::text IS NULL OR j.status = $2) "
-        "AND ($3::text IS NULL OR j.job_name ILIKE $3) AND ($7::text IS "
-        "NULL OR j.definition_name LIKE $7) AND ($8::text IS NULL OR "
-        "j.definition_revision::text = $8) AND ($9::bigint IS NULL OR "
-        "j.created_at < $9::bigint) AND ($10::bigint IS NULL OR "
-        "j.created_at > $10::bigint) ORDER BY CASE WHEN $6::text IS NOT NULL "
-        "THEN j.array_index WHEN NOT $11::bool THEN j.seq ELSE -j.seq END "
-        "LIMIT $4::int OFFSET $5::int",
+        "SELECT * FROM (SELECT " JOB_COLS ", CASE WHEN $6::text IS NOT NULL "
+        "THEN j.array_index::bigint ELSE j.seq END AS k FROM jobs j WHERE "
+        "(($1::text IS NOT NULL AND j.queue = $1 AND j.array_parent IS NULL) "
+        "OR ($6::text IS NOT NULL AND j.array_parent = $6)) AND ($2::text IS "
+        "NULL OR j.status = $2) AND ($3::text IS NULL OR j.job_name ILIKE $3) "
+        "AND ($7::text IS NULL OR j.definition_name LIKE $7) AND ($8::text "
+        "IS NULL OR j.definition_revision::text = $8) AND ($9::bigint IS "
+        "NULL OR j.created_at < $9::bigint) AND ($10::bigint IS NULL OR "
+        "j.created_at > $10::bigint) UNION ALL SELECT " RECEIPT_COLS ", r.seq "
+        "FROM job_receipts r WHERE $1::text IS NOT NULL AND r.queue = $1 AND "
+        "($2::text IS NULL OR $2 = 'SUBMITTED') AND ($3::text IS NULL OR "
+        "r.job_name ILIKE $3) AND ($7::text IS NULL OR split_part("
+        "r.definition, ':', 1) LIKE $7) AND ($8::text IS NULL OR split_part("
+        "r.definition, ':', 2) = $8) AND ($9::bigint IS NULL OR "
+        "r.submitted_at < $9::bigint) AND ($10::bigint IS NULL OR "
+        "r.submitted_at > $10::bigint) AND NOT EXISTS (SELECT 1 FROM jobs x "
+        "WHERE x.job_id = r.job_id)) d WHERE $5::bigint IS NULL OR CASE WHEN "
+        "$11::bool AND $6::text IS NULL THEN d.k < $5::bigint ELSE d.k > "
+        "$5::bigint END ORDER BY CASE WHEN $11::bool AND $6::text IS NULL "
+        "THEN -d.k ELSE d.k END LIMIT $4::int",
         11, p, errstr, errstr_size);
     if (!r) {
         *err = drv_pg_last_err(pg);
@@ -671,10 +960,10 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
         json_array_append_new(list, job_summary(client, r, row));
     }
     json_t *resp = json_pack("{s:o}", "jobSummaryList", list);
-    if (drv_pg_res_rows(r) > limit) {
-        json_object_set_new(resp, "nextToken",
-                            json_sprintf("%d", offset + limit));
-    }
+    drv__next_token(resp, drv_pg_res_rows(r), limit,
+                    drv_pg_res_rows(r) > limit
+                        ? drv_pg_res_get(r, limit - 1, 24)
+                        : NULL);
     drv_pg_res_free(r);
     return resp;
 }

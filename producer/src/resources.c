@@ -34,10 +34,13 @@ typedef struct deletion {
     const char *lookup_sql, *delete_sql;
 } deletion_t;
 
+/* a queue goes DELETING: the dispatcher terminates its jobs, then removes
+ * it (dispatcher/control.c), as AWS does */
 static const deletion_t delete_queue = {
     "jobQueue", "JobQueue", "job queue",
-    "SELECT state, NULL FROM job_queues WHERE name = $1",
-    "DELETE FROM job_queues WHERE name = $1"};
+    "SELECT state, NULL FROM job_queues WHERE name = $1 AND status <> "
+    "'DELETING'",
+    "UPDATE job_queues SET status = 'DELETING' WHERE name = $1"};
 static const deletion_t delete_ce = {
     "computeEnvironment", "ComputeEnvironment", "compute environment",
     "SELECT c.state, (SELECT min(queue) FROM job_queue_compute_environments "
@@ -129,6 +132,33 @@ json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
         FAIL(DRV_ERR_INVALID, "%s must be a positive number of vCPUs",
              uv ? "unmanagedvCpus" : "computeResources.maxvCpus");
     }
+    drv_arn_name(ref, name, sizeof(name));
+    /* an UNMANAGED environment's capacity is its workers' (and the budget
+     * Drover keeps in maxvCpus): AWS's instance settings mean nothing
+     * there, so they are refused, not stored and ignored */
+    const char *tp[] = {name};
+    if (!(r = query(pg, "SELECT type FROM compute_environments WHERE name = $1",
+                    1, tp, err, errstr, errstr_size))) {
+        goto out;
+    }
+    if (drv_pg_res_rows(r) == 0) {
+        FAIL(DRV_ERR_NOTFOUND, "ComputeEnvironment %s does not exist", name);
+    }
+    if (!strcmp(drv_pg_res_get(r, 0, 0), "UNMANAGED")) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(cr, k, v)
+        {
+            if (strcmp(k, "maxvCpus")) {
+                FAIL(DRV_ERR_INVALID,
+                     "computeResources.%s applies to MANAGED compute "
+                     "environments; %s is UNMANAGED",
+                     k, name);
+            }
+        }
+    }
+    drv_pg_res_free(r);
+    r = NULL;
     /* what the environment shows from now on: the members given, merged
      * into its spec (describe returns them); the budget and state apply */
     json_t *top = json_object();
@@ -142,7 +172,6 @@ json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
     top_s = json_dumps(top, JSON_COMPACT);
     json_decref(top);
     cr_s = cr ? json_dumps(cr, JSON_COMPACT) : NULL;
-    drv_arn_name(ref, name, sizeof(name));
     snprintf(mvs, sizeof(mvs), "%" JSON_INTEGER_FORMAT, json_integer_value(mv));
     const char *p[] = {name, state, mv ? mvs : NULL, top_s, cr_s};
     if (!(r = query(pg,
@@ -176,28 +205,46 @@ json_t *drv__op_delete_compute_environment(drv_client_t *client, json_t *req,
     return delete_disabled(client, req, &delete_ce, err, errstr, errstr_size);
 }
 
-/* The tags a resource was created with, or NULL (with *err) when the ARN
- * names nothing. */
-static json_t *created_tags(drv_pg_t *pg, const char *arn, drv_err_t *err,
-                            char *errstr, size_t errstr_size)
+/*
+ * The resource an ARN identifies (drv_arn_parse: this Drover's region and
+ * account only), as the key its tags are kept under ("job-queue/q",
+ * "job-definition/d:3"; an unversioned definition ARN means its latest
+ * revision), and the tags it was created with; NULL (with *err) when the
+ * ARN names nothing.
+ */
+static json_t *created_tags(drv_client_t *client, drv_pg_t *pg,
+                            const char *arn, char *key, size_t key_size,
+                            drv_err_t *err, char *errstr, size_t errstr_size)
 {
     static const struct {
         const char *kind, *sql;
     } kinds[] = {
-        {":job-queue/", "SELECT spec->'tags' FROM job_queues WHERE name = $1"},
-        {":compute-environment/",
-         "SELECT spec->'tags' FROM compute_environments WHERE name = $1"},
-        {":job-definition/",
-         "SELECT spec->'tags' FROM job_definitions WHERE name = "
-         "split_part($1, ':', 1) AND revision::text = split_part($1, ':', 2)"},
-        {":job/", "SELECT request->'tags' FROM jobs WHERE job_id = $1"},
+        {"job-queue",
+         "SELECT spec->'tags', name FROM job_queues WHERE name = $1"},
+        {"compute-environment", "SELECT spec->'tags', name FROM "
+                                "compute_environments WHERE name = $1"},
+        {"job-definition",
+         "SELECT spec->'tags', name || ':' || revision FROM job_definitions "
+         "WHERE name = split_part($1, ':', 1) AND (revision::text = "
+         "split_part($1, ':', 2) OR (split_part($1, ':', 2) = '' AND "
+         "revision = (SELECT max(revision) FROM job_definitions WHERE name = "
+         "split_part($1, ':', 1))))"},
+        {"job", "SELECT request->'tags', job_id FROM jobs WHERE job_id = $1 "
+                "UNION ALL SELECT request->'tags', job_id FROM job_receipts "
+                "WHERE job_id = $1 LIMIT 1"},
     };
+    char kind[64], name[300];
+    if (drv_arn_parse(arn, client->region, client->account, kind,
+                      sizeof(kind), name, sizeof(name), errstr,
+                      errstr_size) != 0) {
+        *err = DRV_ERR_INVALID;
+        return NULL;
+    }
     for (size_t i = 0; i < DRV_ARRAY_SIZE(kinds); i++) {
-        const char *at = strstr(arn, kinds[i].kind);
-        if (!drv_str_has_prefix(arn, "arn:") || !at) {
+        if (strcmp(kind, kinds[i].kind)) {
             continue;
         }
-        const char *p[] = {at + strlen(kinds[i].kind)};
+        const char *p[] = {name};
         drv_pg_res_t *r = query(pg, kinds[i].sql, 1, p, err, errstr,
                                 errstr_size);
         if (!r) {
@@ -210,6 +257,7 @@ static json_t *created_tags(drv_pg_t *pg, const char *arn, drv_err_t *err,
                 json_decref(t);
                 t = json_object();
             }
+            snprintf(key, key_size, "%s/%s", kind, drv_pg_res_get(r, 0, 1));
         }
         drv_pg_res_free(r);
         if (!t) {
@@ -226,20 +274,24 @@ static json_t *created_tags(drv_pg_t *pg, const char *arn, drv_err_t *err,
     return NULL;
 }
 
-/* Record tag changes for an existing resource: `sql` takes the ARN and
- * the request's tags (TagResource) or keys (UntagResource) as JSON. */
+/* Record tag changes for an existing resource: `sql` takes its key
+ * (created_tags) and the request's tags (TagResource) or keys
+ * (UntagResource) as JSON. */
 static json_t *write_tags(drv_client_t *client, const char *arn,
                           json_t *what, const char *sql, drv_err_t *err,
                           char *errstr, size_t errstr_size)
 {
+    char key[400];
     drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
-    json_t *old = pg ? created_tags(pg, arn, err, errstr, errstr_size) : NULL;
+    json_t *old = pg ? created_tags(client, pg, arn, key, sizeof(key), err,
+                                    errstr, errstr_size)
+                     : NULL;
     if (!old) {
         return NULL;
     }
     json_decref(old);
     char *text = json_dumps(what, JSON_COMPACT);
-    const char *p[] = {arn, text};
+    const char *p[] = {key, text};
     json_t *resp = NULL;
     if (drv_pg_exec(pg, sql, 2, p, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
@@ -302,10 +354,12 @@ json_t *drv__op_list_tags_for_resource(drv_client_t *client, json_t *req,
     if (!arn) {
         FAIL(DRV_ERR_INVALID, "resourceArn is required");
     }
-    if (!(tags = created_tags(pg, arn, err, errstr, errstr_size))) {
+    char key[400];
+    if (!(tags = created_tags(client, pg, arn, key, sizeof(key), err, errstr,
+                              errstr_size))) {
         goto out;
     }
-    const char *p[] = {arn};
+    const char *p[] = {key};
     drv_pg_res_t *r = query(pg,
                             "SELECT key, value FROM resource_tags WHERE arn = "
                             "$1",

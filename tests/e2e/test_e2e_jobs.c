@@ -336,6 +336,191 @@ START_TEST(test_e2e_events_for_every_transition)
 }
 END_TEST
 
+/* Issue 14, read-your-writes: with no dispatcher running, submissions
+ * (dependent ones and N_TO_N arrays too) are accepted, DescribeJobs and
+ * ListJobs show them SUBMITTED at once, and they run in order once a
+ * dispatcher is back; an id nobody submitted is refused at once. */
+START_TEST(test_e2e_submissions_without_a_dispatcher)
+{
+    char cmd[2048], a[40], b[40], c[40], d[40], e[DRV_ERRSTR_SIZE];
+    e2e_register("e2e-ryw", "[\"sh\",\"-c\",\"echo ryw\"]", 32);
+    snprintf(cmd, sizeof(cmd),
+             "pid=$(cat %s/run/dispatcher.pid) && kill $pid && "
+             "while kill -0 $pid 2>/dev/null; do sleep 0.1; done",
+             getenv("DROVER_STACK_DIR"));
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(a, sizeof(a), "%s", e2e_submit("ryw-a", "e2e-ryw", NULL));
+    char extra[256];
+    snprintf(extra, sizeof(extra), "\"dependsOn\":[{\"jobId\":\"%s\"}]", a);
+    snprintf(b, sizeof(b), "%s", e2e_submit("ryw-b", "e2e-ryw", extra));
+    snprintf(c, sizeof(c), "%s",
+             e2e_submit("ryw-c", "e2e-ryw", "\"arrayProperties\":{\"size\":2}"));
+    snprintf(extra, sizeof(extra),
+             "\"arrayProperties\":{\"size\":2},\"dependsOn\":[{\"jobId\":"
+             "\"%s\",\"type\":\"N_TO_N\"}]",
+             c);
+    snprintf(d, sizeof(d), "%s", e2e_submit("ryw-d", "e2e-ryw", extra));
+    json_t *r = e2e_call("DescribeJobs", "{\"jobs\":[\"%s\",\"%s\",\"%s\","
+                                         "\"%s\"]}",
+                         a, b, c, d);
+    json_t *jobs = json_object_get(r, "jobs");
+    ck_assert_int_eq(json_array_size(jobs), 4);
+    const char *names[] = {"ryw-a", "ryw-b", "ryw-c", "ryw-d"};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *j = json_array_get(jobs, i);
+        ck_assert_str_eq(status_of(j), "SUBMITTED");
+        ck_assert_str_eq(json_string_value(json_object_get(j, "jobName")),
+                         names[i]);
+        ck_assert(strstr(json_string_value(json_object_get(j, "jobDefinition")),
+                         ":job-definition/e2e-ryw:"));
+    }
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(json_array_get(jobs, 2),
+                                         "arrayProperties"),
+                         "size")),
+                     2);
+    json_decref(r);
+    r = e2e_call("ListJobs", "{\"jobQueue\":\"default\",\"jobStatus\":"
+                             "\"SUBMITTED\"}");
+    int listed = 0;
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(r, "jobSummaryList"), i, it)
+    {
+        const char *id = json_string_value(json_object_get(it, "jobId"));
+        listed += !strcmp(id, a) + !strcmp(id, b) + !strcmp(id, c) +
+                  !strcmp(id, d);
+    }
+    ck_assert_int_eq(listed, 4);
+    json_decref(r);
+    /* an id nobody submitted: refused at once, not after a wait */
+    drv_err_t err;
+    int64_t t0 = drv_mono_ms();
+    json_t *req = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "jobName", "ryw-x",
+                            "jobQueue", "default", "jobDefinition", "e2e-ryw",
+                            "dependsOn", "jobId", "no-such-job-anywhere");
+    ck_assert_ptr_null(drv_client_call(e2e_client, "SubmitJob", req, &err, e,
+                                       sizeof(e)));
+    json_decref(req);
+    ck_assert_msg(strstr(e, "no-such-job-anywhere"), "%s", e);
+    ck_assert_int_lt(drv_mono_ms() - t0, 1000);
+
+    snprintf(cmd, sizeof(cmd), "%s/deploy/local/up --no-example >/dev/null 2>&1",
+             getenv("DROVER_SOURCE_DIR"));
+    ck_assert_int_eq(system(cmd), 0);
+    json_t *ja = e2e_wait(a, 120), *jb = e2e_wait(b, 120);
+    json_t *jd = e2e_wait(d, 120);
+    ck_assert_str_eq(status_of(ja), "SUCCEEDED");
+    ck_assert_str_eq(status_of(jb), "SUCCEEDED");
+    ck_assert_str_eq(status_of(jd), "SUCCEEDED");
+    ck_assert(e2e_int(jb, "startedAt") >= e2e_int(ja, "stoppedAt"));
+    for (int k = 0; k < 2; k++) {
+        char ci[64], di[64];
+        snprintf(ci, sizeof(ci), "%s:%d", c, k);
+        snprintf(di, sizeof(di), "%s:%d", d, k);
+        json_t *jc = e2e_wait(ci, 60), *jdi = e2e_wait(di, 60);
+        ck_assert(e2e_int(jdi, "startedAt") >= e2e_int(jc, "stoppedAt"));
+        json_decref(jc);
+        json_decref(jdi);
+    }
+    json_decref(ja);
+    json_decref(jb);
+    json_decref(jd);
+}
+END_TEST
+
+/* Issue 14: jobs referenced by name as well as by id: a dependsOn entry
+ * (jobId holding a name, Drover's jobName, the CLI's jobName=NAME),
+ * CancelJob and the CLI's wait; the newest job of the name in the queue,
+ * shown by its id; an unknown or ambiguous name is a clear error. */
+START_TEST(test_e2e_jobs_referenced_by_name)
+{
+    char a_name[64], extra[256], e[DRV_ERRSTR_SIZE], args[512], old[40];
+    snprintf(a_name, sizeof(a_name), "named-%d-%lld", (int)getpid(),
+             (long long)drv_now_ms());
+    e2e_register("e2e-named", "[\"sh\",\"-c\",\"sleep 1\"]", 32);
+    snprintf(old, sizeof(old), "%s", e2e_submit(a_name, "e2e-named", NULL));
+    const char *a = e2e_submit(a_name, "e2e-named", NULL); /* the newest */
+    char a_id[40];
+    snprintf(a_id, sizeof(a_id), "%s", a);
+    snprintf(extra, sizeof(extra), "\"dependsOn\":[{\"jobId\":\"%s\"}]",
+             a_name);
+    const char *b = e2e_submit("named-b", "e2e-named", extra);
+    json_t *r = e2e_call("DescribeJobs", "{\"jobs\":[\"%s\"]}", b);
+    json_t *dep = json_array_get(
+        json_object_get(json_array_get(json_object_get(r, "jobs"), 0),
+                        "dependsOn"),
+        0);
+    ck_assert_str_eq(json_string_value(json_object_get(dep, "jobId")), a_id);
+    json_decref(r);
+    /* the CLI's shorthand */
+    snprintf(args, sizeof(args),
+             "submit-job --job-name named-c --job-queue default "
+             "--job-definition e2e-named --depends-on jobName=%s",
+             a_name);
+    ck_assert_msg(e2e_cli(args, e, sizeof(e)) == 0, "%s", e);
+    /* wait by name: the newest of that name */
+    snprintf(args, sizeof(args), "wait --job-id %s --quiet --timeout 120",
+             a_name);
+    ck_assert_msg(e2e_cli(args, e, sizeof(e)) == 0, "%s", e);
+    json_t *ja = e2e_wait(a_id, 10), *jb = e2e_wait(b, 120);
+    ck_assert_str_eq(status_of(ja), "SUCCEEDED");
+    ck_assert(e2e_int(jb, "startedAt") >= e2e_int(ja, "stoppedAt"));
+    json_decref(ja);
+    json_decref(jb);
+    /* cancel by name, and terminate by name */
+    char w_name[80], l_name[80], l_id[40];
+    snprintf(w_name, sizeof(w_name), "%s-w", a_name);
+    snprintf(l_name, sizeof(l_name), "%s-l", a_name);
+    e2e_register("e2e-named-long", "[\"sleep\",\"60\"]", 32);
+    snprintf(l_id, sizeof(l_id), "%s",
+             e2e_submit(l_name, "e2e-named-long", NULL));
+    snprintf(extra, sizeof(extra),
+             "\"dependsOn\":[{\"jobId\":\"%s\"}]", l_name);
+    const char *w = e2e_submit(w_name, "e2e-named", extra);
+    char w_id[40];
+    snprintf(w_id, sizeof(w_id), "%s", w);
+    json_decref(e2e_call("CancelJob", "{\"jobId\":\"%s\",\"reason\":"
+                                      "\"by name\"}",
+                         w_name));
+    json_t *jw = e2e_wait(w_id, 120);
+    ck_assert_str_eq(status_of(jw), "FAILED");
+    ck_assert_str_eq(json_string_value(json_object_get(jw, "statusReason")),
+                     "by name");
+    json_decref(jw);
+    json_decref(e2e_call("TerminateJob", "{\"jobId\":\"%s\",\"reason\":"
+                                         "\"long enough\"}",
+                         l_name));
+    jw = e2e_wait(l_id, 120);
+    ck_assert_str_eq(status_of(jw), "FAILED");
+    ck_assert(json_is_true(json_object_get(jw, "isTerminated")));
+    json_decref(jw);
+    /* unknown, and used in two queues */
+    drv_err_t err;
+    json_t *req = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "jobName", "x",
+                            "jobQueue", "default", "jobDefinition",
+                            "e2e-named", "dependsOn", "jobName",
+                            "no-such-name-at-all");
+    ck_assert_ptr_null(drv_client_call(e2e_client, "SubmitJob", req, &err, e,
+                                       sizeof(e)));
+    json_decref(req);
+    ck_assert_msg(strstr(e, "no-such-name-at-all does not exist"), "%s", e);
+    json_decref(e2e_call("CreateJobQueue",
+                         "{\"jobQueueName\":\"named-q-%d\",\"priority\":1,"
+                         "\"computeEnvironmentOrder\":[{\"order\":1,"
+                         "\"computeEnvironment\":\"local\"}]}",
+                         (int)getpid()));
+    char q2[64];
+    snprintf(q2, sizeof(q2), "named-q-%d", (int)getpid());
+    e2e_submit_to(q2, a_name, "e2e-named", NULL);
+    req = json_pack("{s:s,s:s}", "jobId", a_name, "reason", "which?");
+    ck_assert_ptr_null(drv_client_call(e2e_client, "TerminateJob", req, &err,
+                                       e, sizeof(e)));
+    json_decref(req);
+    ck_assert_msg(strstr(e, "more than one job queue"), "%s", e);
+}
+END_TEST
+
 /* What a dispatcher committed but never published (it died in between) is
  * published by the next one; `up` restarts a dispatcher that died. */
 START_TEST(test_e2e_outbox_survives_a_killed_dispatcher)
@@ -690,6 +875,8 @@ int main(void)
     tcase_add_test(tc, test_e2e_malformed_message_to_dlq);
     tcase_add_test(tc, test_e2e_events_for_every_transition);
     tcase_add_test(tc, test_e2e_outbox_survives_a_killed_dispatcher);
+    tcase_add_test(tc, test_e2e_submissions_without_a_dispatcher);
+    tcase_add_test(tc, test_e2e_jobs_referenced_by_name);
     tcase_add_test(tc, test_e2e_cli_rejects_unknown_queue_and_definition);
     tcase_add_test(tc, test_e2e_pg_pipeline);
     tcase_add_test(tc, test_e2e_dispatcher_refuses_a_bad_submission);

@@ -642,6 +642,87 @@ START_TEST(test_e2e_queue_spills_to_next_environment)
 }
 END_TEST
 
+/* Issue 14: a queue's jobStateTimeLimitActions are enforced (a job
+ * RUNNABLE for over maxTimeSeconds with the action's reason is
+ * cancelled), and validated as AWS does; a job on a DISABLED environment
+ * is not told it is misconfigured. */
+START_TEST(test_e2e_queue_time_limit_actions)
+{
+    char q[64], dq[64], dce[64], e[DRV_ERRSTR_SIZE];
+    snprintf(q, sizeof(q), "tl-q-%d", (int)getpid());
+    snprintf(dq, sizeof(dq), "tl-dq-%d", (int)getpid());
+    snprintf(dce, sizeof(dce), "tl-ce-%d", (int)getpid());
+    json_decref(e2e_call(
+        "CreateJobQueue",
+        "{\"jobQueueName\":\"%s\",\"priority\":1,\"computeEnvironmentOrder\":"
+        "[{\"order\":1,\"computeEnvironment\":\"local\"}],"
+        "\"jobStateTimeLimitActions\":[{\"reason\":\"MISCONFIGURATION:JOB_"
+        "RESOURCE_REQUIREMENT\",\"state\":\"RUNNABLE\",\"maxTimeSeconds\":1,"
+        "\"action\":\"CANCEL\"}]}",
+        q));
+    /* more vCPUs than environment local will ever have */
+    e2e_register_full("e2e-too-big",
+                      "{\"image\":\"localhost/drover/busybox:latest\","
+                      "\"command\":[\"true\"],\"resourceRequirements\":[{"
+                      "\"type\":\"VCPU\",\"value\":\"4000\"},{\"type\":"
+                      "\"MEMORY\",\"value\":\"32\"}]}",
+                      NULL);
+    const char *id = e2e_submit_to(q, "too-big", "e2e-too-big", NULL);
+    json_t *j = e2e_wait(id, 60);
+    ck_assert_str_eq(status_of(j), "FAILED");
+    ck_assert_msg(strstr(reason_of(j), "jobStateTimeLimitActions") &&
+                      strstr(reason_of(j), "JOB_RESOURCE_REQUIREMENT"),
+                  "%s", reason_of(j));
+    ck_assert(json_is_true(json_object_get(j, "isCancelled")));
+    json_decref(j);
+    /* refused as AWS refuses them */
+    const char *bad[] = {
+        "{\"reason\":\"SOMETHING\",\"state\":\"RUNNABLE\",\"maxTimeSeconds\":"
+        "600,\"action\":\"CANCEL\"}",
+        "{\"reason\":\"CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY\",\"state\":"
+        "\"RUNNABLE\",\"maxTimeSeconds\":600,\"action\":\"TERMINATE\"}",
+        "{\"reason\":\"CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY\",\"state\":"
+        "\"RUNNABLE\",\"maxTimeSeconds\":90000,\"action\":\"CANCEL\"}"};
+    const char *why[] = {"reason must be one of", "TERMINATE", "maxTimeSeconds"};
+    for (size_t i = 0; i < 3; i++) {
+        char text[1024];
+        snprintf(text, sizeof(text),
+                 "{\"jobQueue\":\"%s\",\"jobStateTimeLimitActions\":[%s]}", q,
+                 bad[i]);
+        json_t *req = json_loads(text, 0, NULL);
+        drv_err_t err;
+        ck_assert_ptr_null(drv_client_call(e2e_client, "UpdateJobQueue", req,
+                                           &err, e, sizeof(e)));
+        ck_assert_msg(strstr(e, why[i]), "%s", e);
+        json_decref(req);
+    }
+    /* a DISABLED environment: the job waits, with no false reason */
+    json_decref(e2e_call("CreateComputeEnvironment",
+                         "{\"computeEnvironmentName\":\"%s\",\"type\":"
+                         "\"UNMANAGED\",\"state\":\"DISABLED\","
+                         "\"unmanagedvCpus\":4}",
+                         dce));
+    json_decref(e2e_call(
+        "CreateJobQueue",
+        "{\"jobQueueName\":\"%s\",\"priority\":1,\"computeEnvironmentOrder\":"
+        "[{\"order\":1,\"computeEnvironment\":\"%s\"}]}",
+        dq, dce));
+    e2e_register("e2e-parked", "[\"true\"]", 32);
+    id = e2e_submit_to(dq, "parked", "e2e-parked", NULL);
+    j = e2e_wait_status(id, "RUNNABLE", 60);
+    json_decref(j);
+    sleep(3); /* a few scheduling passes */
+    j = e2e_wait_status(id, "RUNNABLE", 10);
+    ck_assert_msg(!json_object_get(j, "statusReason") ||
+                      !strstr(reason_of(j), "MISCONFIGURATION"),
+                  "%s", reason_of(j));
+    json_decref(j);
+    json_decref(e2e_call("TerminateJob", "{\"jobId\":\"%s\",\"reason\":"
+                                         "\"done\"}",
+                         id));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("e2e_semantics");
@@ -660,6 +741,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_queue_state_and_priority);
     tcase_add_test(tc, test_e2e_container_properties);
     tcase_add_test(tc, test_e2e_large_sequential_array);
+    tcase_add_test(tc, test_e2e_queue_time_limit_actions);
     suite_add_tcase(s, tc);
     tc = tcase_create("environments");
     tcase_add_checked_fixture(tc, start_extra_worker, stop_extra_worker);

@@ -238,8 +238,61 @@ check(all(k in d["container"] for k in ("command", "environment", "volumes",
                                           "mountPoints", "ulimits",
                                           "resourceRequirements", "secrets")),
       "container lists present: %s" % sorted(d["container"]))
-check(d["tags"] == {} and isinstance(d["parameters"], dict),
-      "tags and parameters present")
+check(d["tags"] == {} and d["parameters"] == {"msg": "done"},
+      "tags and parameters present: %s %s" % (d["tags"], d["parameters"]))
+check(a["parameters"] == {"msg": "hello"},
+      "parameters show the definition's defaults: %s" % a["parameters"])
+
+# issue 14's findings, each refused or fixed as AWS does it
+region, account = qarn.split(":")[3], qarn.split(":")[4]
+other = qarn.replace(":%s:%s:" % (region, account), ":us-west-2:%s:" % account)
+try:
+    batch.tag_resource(resourceArn=other, tags={"x": "y"})
+    check(False, "an ARN of another region is refused")
+except ClientError as e:
+    check("names region us-west-2" in e.response["Error"]["Message"],
+          "another region's ARN: %s" % e.response["Error"])
+jarn = d["jobArn"]
+batch.tag_resource(resourceArn=jarn, tags={"later": "yes"})
+t = batch.describe_jobs(jobs=[after["jobId"]])["jobs"][0]["tags"]
+check(t == {"later": "yes"}, "DescribeJobs shows TagResource's tags: %s" % t)
+batch.untag_resource(resourceArn=jarn, tagKeys=["later"])
+t = batch.describe_jobs(jobs=[after["jobId"]])["jobs"][0]["tags"]
+check(t == {}, "and UntagResource's: %s" % t)
+unversioned = jd["jobDefinitionArn"].rsplit(":", 1)[0]
+batch.tag_resource(resourceArn=unversioned, tags={"rev": "latest"})
+t = batch.list_tags_for_resource(resourceArn=jd["jobDefinitionArn"])["tags"]
+check(t.get("rev") == "latest", "an unversioned definition ARN: %s" % t)
+refused("/v1/submitjob", dict(base, shareIdentifier="a"),
+        "shareIdentifier applies only to job queues with a fair-share",
+        "shareIdentifier on a FIFO queue")
+refused("/v1/submitjob", dict(base, schedulingPriorityOverride=5),
+        "schedulingPriorityOverride applies only", "priority on a FIFO queue")
+refused("/v1/updatecomputeenvironment",
+        {"computeEnvironment": "boto-ce-" + run,
+         "computeResources": {"minvCpus": 2}},
+        "computeResources.minvCpus applies to MANAGED",
+        "an instance setting on an UNMANAGED environment")
+refused("/v1/createcomputeenvironment",
+        {"computeEnvironmentName": "boto-m-" + run, "type": "MANAGED",
+         "computeResources": {"type": "EC2", "maxvCpus": 4, "subnets": ["s"]}},
+        "instanceRole is required", "a MANAGED EC2 environment without a role")
+refused("/v1/canceljob", {"jobId": "", "reason": "r"}, "jobId must not be empty",
+        "an empty job id")
+t0 = time.time()
+refused("/v1/terminatejob", {"jobId": "no-such-job-" + run, "reason": "r"},
+        "not found", "an unknown job id")
+check(time.time() - t0 < 1, "an unknown job id is answered at once")
+# pages do not shift when jobs arrive between calls (newest first)
+p1 = batch.list_jobs(jobQueue="boto-q-" + run, maxResults=1,
+                     filters=[{"name": "JOB_NAME", "values": ["*"]}])
+batch.submit_job(jobName="late-" + run, jobQueue="boto-q-" + run,
+                 jobDefinition="boto-" + run)
+p2 = batch.list_jobs(jobQueue="boto-q-" + run, maxResults=1,
+                     nextToken=p1["nextToken"],
+                     filters=[{"name": "JOB_NAME", "values": ["*"]}])
+check(p2["jobSummaryList"][0]["jobId"] != p1["jobSummaryList"][0]["jobId"],
+      "the second page does not repeat the first")
 
 # delete what was created (queues and CEs must be DISABLED first)
 try:
@@ -247,10 +300,22 @@ try:
     check(False, "deleting an ENABLED queue is refused")
 except ClientError as e:
     check("DISABLED" in e.response["Error"]["Message"], "delete needs DISABLED")
+# deleting a queue terminates its jobs (AWS), then the queue is gone
+doomed = batch.submit_job(jobName="doomed-" + run, jobQueue="boto-q-" + run,
+                          jobDefinition="boto-sleep-" + run)
 batch.update_job_queue(jobQueue="boto-q-" + run, state="DISABLED")
 batch.delete_job_queue(jobQueue="boto-q-" + run)
-check(batch.describe_job_queues(jobQueues=["boto-q-" + run])["jobQueues"] == [],
-      "queue deleted")
+d = wait([doomed["jobId"]])[doomed["jobId"]]
+check(d["status"] == "FAILED" and d["statusReason"] == "The job queue was deleted",
+      "a deleted queue's job is terminated: %s %s" % (d["status"], d.get("statusReason")))
+deadline = time.time() + 60
+while True:
+    qs = batch.describe_job_queues(jobQueues=["boto-q-" + run])["jobQueues"]
+    if not qs:
+        break
+    check(qs[0]["status"] == "DELETING" and time.time() < deadline,
+          "a queue being deleted shows DELETING: %s" % qs)
+    time.sleep(0.5)
 batch.update_compute_environment(computeEnvironment="boto-ce-" + run,
                                  state="DISABLED")
 batch.delete_compute_environment(computeEnvironment="boto-ce-" + run)

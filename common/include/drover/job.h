@@ -75,6 +75,18 @@ void drv_arn(char *out, size_t size, const char *region, const char *account,
  */
 void drv_arn_name(const char *ref, char *out, size_t size);
 
+/*
+ * An AWS Batch ARN, arn:aws:batch:REGION:ACCOUNT:KIND/NAME, parsed to the
+ * resource it identifies: kind ("job-queue", "job", "job-definition",
+ * "compute-environment") and name (a definition's with ":revision" when
+ * it has one). One naming another region or account than this Drover's
+ * (aws.region, aws.account) identifies nothing here. 0, or -1 with errstr
+ * saying what is wrong.
+ */
+int drv_arn_parse(const char *arn, const char *region, const char *account,
+                  char *kind, size_t kind_size, char *name, size_t name_size,
+                  char *errstr, size_t errstr_size);
+
 /**
  * @brief Validate a SubmitJob request (AWS shape plus a jobId).
  * @returns 0, or -1 with AWS's message (or a clear one) in errstr.

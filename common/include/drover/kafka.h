@@ -143,6 +143,18 @@ typedef void(drv_kcons_lag_cb)(const char *topic, int32_t partition,
                                int64_t lag, void *opaque);
 void drv_kcons_lag(drv_kcons_t *kc, drv_kcons_lag_cb *cb, void *opaque);
 
+/*
+ * Whether this consumer has consumed everything appended, before the
+ * call, to every assigned partition of the topics starting with `prefix`,
+ * and holds at least one partition of each of `topics` (a topic created a
+ * moment ago may not be assigned yet). Asks the brokers for the high
+ * watermarks (blocks up to timeout_ms per partition). 1 yes, 0 no, -1 on
+ * error (errstr set).
+ */
+int drv_kcons_caught_up(drv_kcons_t *kc, const char *prefix,
+                        const char *const *topics, size_t ntopics,
+                        int timeout_ms, char *errstr, size_t errstr_size);
+
 /* Commit the stored offsets now and wait for the broker's answer. */
 int drv_kcons_commit(drv_kcons_t *kc, char *errstr, size_t errstr_size);
 

@@ -78,6 +78,18 @@ json_t *drv_client_submit_jobs(drv_client_t *client, json_t *requests,
                                drv_err_t *err_out, char *errstr,
                                size_t errstr_size);
 
+/**
+ * @brief The id of a job named by its id or by its name (AWS: "Jobs can
+ * reference other jobs by name or by ID"): a job's id first; else the
+ * newest job of that name, recorded or submitted and not recorded yet. A
+ * name used in more than one job queue is ambiguous.
+ * @returns DRV_OK with the id in out, DRV_ERR_NOTFOUND, DRV_ERR_INVALID
+ *          (ambiguous) or another error; errstr says which.
+ */
+drv_err_t drv_client_job_id(drv_client_t *client, const char *ref,
+                            char *out, size_t out_size, char *errstr,
+                            size_t errstr_size);
+
 /** @brief Names of every operation drv_client_call knows, NULL-ended. */
 extern const char *const drv_client_operations[];
 

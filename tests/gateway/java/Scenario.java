@@ -237,8 +237,16 @@ public class Scenario {
         // disable and delete what was created
         batch.updateJobQueue(b -> b.jobQueue(q).state(JQState.DISABLED));
         batch.deleteJobQueue(b -> b.jobQueue(q));
-        check(batch.describeJobQueues(b -> b.jobQueues(q)).jobQueues().isEmpty(),
-              "queue deleted");
+        // DELETING while the dispatcher terminates its jobs, then gone
+        for (long deadline = System.currentTimeMillis() + 60_000; ; ) {
+            List<JobQueueDetail> left = batch.describeJobQueues(b -> b.jobQueues(q)).jobQueues();
+            if (left.isEmpty()) {
+                break;
+            }
+            check(left.get(0).status() == JQStatus.DELETING &&
+                  System.currentTimeMillis() < deadline, "a queue being deleted: " + left);
+            Thread.sleep(500);
+        }
         batch.updateComputeEnvironment(b -> b.computeEnvironment(ceName)
             .state(CEState.DISABLED));
         ComputeEnvironmentDetail d = batch.describeComputeEnvironments(b -> b

@@ -231,8 +231,15 @@ try {
 // disable and delete what was created
 await send(new UpdateJobQueueCommand({ jobQueue: q, state: "DISABLED" }));
 await send(new DeleteJobQueueCommand({ jobQueue: q }));
-check((await send(new DescribeJobQueuesCommand({ jobQueues: [q] })))
-  .jobQueues.length === 0, "queue deleted");
+// DELETING while the dispatcher terminates its jobs, then gone
+for (const deadline = Date.now() + 60000; ;) {
+  const left = (await send(new DescribeJobQueuesCommand({ jobQueues: [q] })))
+    .jobQueues;
+  if (left.length === 0) break;
+  check(left[0].status === "DELETING" && Date.now() < deadline,
+        "a queue being deleted: " + JSON.stringify(left));
+  await sleep(500);
+}
 await send(new UpdateComputeEnvironmentCommand({ computeEnvironment: ceName,
                                                  state: "DISABLED" }));
 ces = (await send(new DescribeComputeEnvironmentsCommand({

@@ -915,13 +915,13 @@ END_TEST
 
 START_TEST(test_dispatcher_dependency_never_submitted)
 {
-    /* b waits for a job that never comes; past the grace period the sweep
-     * fails it, and what waits for b */
+    /* b waits for a job that never comes and has no receipt: once every
+     * submission is consumed (no consumer here: nothing is in flight) the
+     * sweep fails it, and what waits for b */
     char e[DRV_ERRSTR_SIZE];
     submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "ghost"));
     submit("c", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "b"));
-    sql("UPDATE jobs SET created_at = created_at - 3600000 WHERE job_id = "
-        "'b'");
+    sql("UPDATE jobs SET updated_at = updated_at - 1 WHERE job_id = 'b'");
     ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
     ck_assert_msg(drv__deps_sweep(disp, e, sizeof(e)) == 0 &&
                       drv__deps_drain(disp, e, sizeof(e)) == 0,
@@ -933,6 +933,35 @@ START_TEST(test_dispatcher_dependency_never_submitted)
                        "exist");
     assert_status("c", "FAILED");
     assert_reason("c", DRV_REASON_DEPENDENCY ": b");
+}
+END_TEST
+
+/* A dependency a client submitted (its receipt, migrations/008) is in
+ * Kafka: the job waits for it, however long, and is never failed for it;
+ * the dispatcher drops the receipt as it records the job, which keeps its
+ * arrival order. */
+START_TEST(test_dispatcher_dependency_with_receipt_waits)
+{
+    char e[DRV_ERRSTR_SIZE];
+    sql("INSERT INTO job_receipts (job_id, job_name, queue, definition, "
+        "submitted_at, request, seq) VALUES ('a', 'a', '" QUEUE "', 'd:1', 1, "
+        "'{}', 7)");
+    submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "a"));
+    sql("UPDATE jobs SET updated_at = updated_at - 3600000 WHERE job_id = "
+        "'b'");
+    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
+    ck_assert_msg(drv__deps_sweep(disp, e, sizeof(e)) == 0 &&
+                      drv__deps_drain(disp, e, sizeof(e)) == 0,
+                  "%s", e);
+    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    assert_status("b", "SUBMITTED");
+    submit("a", NULL);
+    assert_status("b", "PENDING");
+    assert_value("SELECT count(*)::text FROM job_receipts WHERE job_id = $1",
+                 "a", "0");
+    assert_value("SELECT seq::text FROM jobs WHERE job_id = $1", "a", "7");
+    assert_value("SELECT created_at::text FROM jobs WHERE job_id = $1", "a",
+                 "1");
 }
 END_TEST
 
@@ -1152,6 +1181,7 @@ static Suite *dispatcher_suite(void)
          {test_dispatcher_dependency_succeeds_then_runs,
           test_dispatcher_dependency_failure_cascades,
           test_dispatcher_dependency_submitted_later,
+          test_dispatcher_dependency_with_receipt_waits,
           test_dispatcher_dependency_never_submitted}},
         {"arrays",
          {test_dispatcher_array_children_and_parent,

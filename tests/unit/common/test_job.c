@@ -160,6 +160,58 @@ START_TEST(test_job_substitute_amplification_refused)
 }
 END_TEST
 
+/* propagateTags: the definition's and the job's tags go with the
+ * container (the job's win); over 50 together fail the job (AWS). The
+ * resourceRequirements shown are the definition's, overridden by type. */
+START_TEST(test_job_resolve_propagates_tags)
+{
+    json_t *def = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+                    "\"parameters\":{\"p\":\"default\",\"q\":\"default\"},"
+                    "\"propagateTags\":true,\"tags\":{\"a\":\"def\",\"b\":"
+                    "\"def\"},\"containerProperties\":{\"image\":\"busybox\","
+                    "\"resourceRequirements\":[{\"type\":\"VCPU\",\"value\":"
+                    "\"1\"},{\"type\":\"MEMORY\",\"value\":\"64\"}]}}");
+    json_t *sub = J("{\"jobName\":\"x\"," BASE ",\"tags\":{\"b\":\"job\"},"
+                    "\"parameters\":{\"q\":\"mine\"},"
+                    "\"containerOverrides\":{\"resourceRequirements\":[{"
+                    "\"type\":\"MEMORY\",\"value\":\"128\"}]}}");
+    json_t *r = drv_job_resolve(def, sub, &limits, errstr, sizeof(errstr));
+    ck_assert_msg(r != NULL, "%s", errstr);
+    json_t *c = json_object_get(r, "container");
+    json_t *want = J("{\"a\":\"def\",\"b\":\"job\"}");
+    ck_assert(json_equal(json_object_get(c, "tags"), want));
+    json_decref(want);
+    want = J("{\"p\":\"default\",\"q\":\"mine\"}");
+    ck_assert(json_equal(json_object_get(r, "parameters"), want));
+    json_decref(want);
+    want = J("[{\"type\":\"VCPU\",\"value\":\"1\"},{\"type\":\"MEMORY\","
+             "\"value\":\"128\"}]");
+    ck_assert(json_equal(json_object_get(c, "resourceRequirements"), want));
+    json_decref(want);
+    json_decref(r);
+    /* the job turns it off */
+    json_object_set_new(sub, "propagateTags", json_false());
+    r = drv_job_resolve(def, sub, &limits, errstr, sizeof(errstr));
+    ck_assert_ptr_null(json_object_get(json_object_get(r, "container"),
+                                       "tags"));
+    json_decref(r);
+    /* 2 + 49 distinct tags: 51 together */
+    json_object_set_new(sub, "propagateTags", json_true());
+    json_t *many = json_object();
+    for (int i = 0; i < 49; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%d", i);
+        json_object_set_new(many, k, json_string("v"));
+    }
+    json_object_set_new(sub, "tags", many);
+    ck_assert_ptr_null(drv_job_resolve(def, sub, &limits, errstr,
+                                       sizeof(errstr)));
+    ck_assert_msg(strstr(errstr, "51 tags together"), "%s", errstr);
+    json_decref(def);
+    json_decref(sub);
+}
+END_TEST
+
 START_TEST(test_job_resolve_overrides)
 {
     json_t *def = J(
@@ -204,6 +256,10 @@ START_TEST(test_job_resolve_overrides)
     json_t *want_env = J("[{\"name\":\"A\",\"value\":\"1\"},{\"name\":\"B\","
                          "\"value\":\"3\"}]");
     ck_assert(json_equal(json_object_get(c, "command"), want_cmd));
+    /* DescribeJobs shows the definition's defaults under the job's */
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(r, "parameters"), "msg")),
+                     "yo");
     ck_assert(json_equal(json_object_get(c, "environment"), want_env));
     ck_assert_double_eq(json_real_value(json_object_get(c, "vcpus")), 0.5);
     /* legacy memory override does not beat resourceRequirements MEMORY */
@@ -312,6 +368,7 @@ int main(void)
     tcase_add_test(tc, test_job_substitute);
     tcase_add_test(tc, test_job_substitute_amplification_refused);
     tcase_add_test(tc, test_job_resolve_overrides);
+    tcase_add_test(tc, test_job_resolve_propagates_tags);
     tcase_add_test(tc, test_job_states_and_arns);
     suite_add_tcase(s, tc);
     return drv_test_run(s);

@@ -164,6 +164,27 @@ START_TEST(test_runtime_container_spec_long_tmpfs_options)
 }
 END_TEST
 
+/* propagateTags: the RunJob's tags are the container's labels; Drover's
+ * own labels cannot be overridden by a tag. */
+START_TEST(test_runtime_container_labels_carry_tags)
+{
+    json_t *run = json_pack("{s:s,s:s,s:{s:s,s:s}}", "jobId", "job-1x",
+                            "image", "busybox", "tags", "team", "data",
+                            "drover.job-id", "forged");
+    drv__job_t job = {0};
+    drv__rt_attempt_t ra = attempt_of(run, &job);
+    json_t *spec = drv__container_spec(&ra);
+    json_t *labels = json_object_get(spec, "Labels");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, "team")),
+                     "data");
+    ck_assert_str_eq(json_string_value(json_object_get(labels,
+                                                       "drover.job-id")),
+                     job.id);
+    json_decref(spec);
+    json_decref(run);
+}
+END_TEST
+
 START_TEST(test_runtime_env_carries_the_batch_variables)
 {
     json_t *run = json_pack("{s:[{s:s,s:s}]}", "environment", "name", "A",
@@ -541,6 +562,7 @@ int main(void)
     tc = tcase_create("container_spec");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_runtime_container_spec_long_tmpfs_options);
+    tcase_add_test(tc, test_runtime_container_labels_carry_tags);
     tcase_add_test(tc, test_runtime_container_spec_privileges);
     suite_add_tcase(s, tc);
 
