@@ -189,17 +189,22 @@ int drv__control_time_limits(drv_disp_t *disp, char *errstr,
     snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
     const char *p[] = {now};
     /* updated_at of a RUNNABLE job not released: when it became RUNNABLE
-     * (a reason set while it waits leaves it) */
+     * (a reason set while it waits leaves it). A queue's actions were
+     * checked when set; one stored before that may be anything, and only
+     * well-formed ones are read (a cast error would stop every sweep). */
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "SELECT j.job_id, a->>'reason', a->>'maxTimeSeconds' FROM "
-        "job_queues q CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN "
-        "jsonb_typeof(q.spec->'jobStateTimeLimitActions') = 'array' THEN "
-        "q.spec->'jobStateTimeLimitActions' ELSE '[]' END) a JOIN jobs j ON "
-        "j.queue = q.name AND j.status = 'RUNNABLE' AND NOT j.released AND "
-        "starts_with(j.status_reason, a->>'reason') AND j.updated_at < "
-        "$1::bigint - (a->>'maxTimeSeconds')::bigint * 1000 WHERE a->>"
-        "'action' = 'CANCEL' AND a->>'state' = 'RUNNABLE' LIMIT 500",
+        "SELECT j.job_id, a.reason, a.max_s FROM job_queues q CROSS JOIN "
+        "LATERAL (SELECT x->>'reason' AS reason, x->>'action' AS action, "
+        "x->>'state' AS state, CASE WHEN jsonb_typeof(x->'maxTimeSeconds') = "
+        "'number' THEN (x->>'maxTimeSeconds')::numeric END AS max_s FROM "
+        "jsonb_array_elements(CASE WHEN jsonb_typeof(q.spec->"
+        "'jobStateTimeLimitActions') = 'array' THEN q.spec->"
+        "'jobStateTimeLimitActions' ELSE '[]' END) x WHERE jsonb_typeof(x) = "
+        "'object') a JOIN jobs j ON j.queue = q.name AND j.status = "
+        "'RUNNABLE' AND NOT j.released AND starts_with(j.status_reason, "
+        "a.reason) AND j.updated_at < $1::bigint - a.max_s * 1000 WHERE "
+        "a.action = 'CANCEL' AND a.state = 'RUNNABLE' LIMIT 500",
         1, p, errstr, errstr_size);
     if (!r) {
         return -1;

@@ -747,6 +747,15 @@ int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
         json_string_value(json_object_get(req, "jobDefinitionName"));
     const char *type = json_string_value(json_object_get(req, "type"));
     json_t *cp = json_object_get(req, "containerProperties");
+    size_t pi;
+    json_t *pc;
+    json_array_foreach(json_object_get(req, "platformCapabilities"), pi, pc)
+    {
+        if (!json_is_string(pc) || strcmp(json_string_value(pc), "EC2")) {
+            FAIL("platformCapabilities: FARGATE is not supported by Drover "
+                 "(EC2: containers on the compute environment's workers)");
+        }
+    }
     if (!name || !drv_resource_name_valid(name)) {
         FAIL("jobDefinitionName must be 1 to 128 letters, digits, hyphens or "
              "underscores");

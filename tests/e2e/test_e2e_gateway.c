@@ -123,6 +123,30 @@ START_TEST(test_e2e_gateway_aws_cli)
                  "--output text",
              endpoint(), id);
     ck_assert_msg(sh(cmd) == 0 && !strcmp(out, "SUCCEEDED\n"), "%s", out);
+    /* the CLI's own paging (page size 1: every page through nextToken) */
+    snprintf(cmd, sizeof(cmd),
+             AWS "list-jobs --job-queue default --job-status SUCCEEDED "
+                 "--page-size 1 --max-items 3 --query 'length(jobSummaryList)' "
+                 "--output text",
+             endpoint());
+    ck_assert_msg(sh(cmd) == 0 && !strcmp(out, "3\n"), "%s", out);
+    /* tags through the job's ARN; refusals as the CLI prints them */
+    snprintf(cmd, sizeof(cmd),
+             AWS "tag-resource --resource-arn "
+                 "\"$(" AWS "describe-jobs --jobs %s --query 'jobs[0].jobArn' "
+                 "--output text)\" --tags cli=yes && " AWS "describe-jobs "
+                 "--jobs %s --query 'jobs[0].tags.cli' --output text",
+             endpoint(), endpoint(), id, endpoint(), id);
+    ck_assert_msg(sh(cmd) == 0 && !strcmp(out, "yes\n"), "%s", out);
+    snprintf(cmd, sizeof(cmd),
+             AWS "submit-job --job-name cli --job-queue default "
+                 "--job-definition e2e-awscli --scheduling-priority-override "
+                 "3 2>&1",
+             endpoint());
+    ck_assert_int_ne(sh(cmd), 0);
+    ck_assert_msg(strstr(out, "ClientException") &&
+                      strstr(out, "schedulingPriorityOverride applies only"),
+                  "%s", out);
     /* unsigned and wrongly signed requests are refused */
     snprintf(cmd, sizeof(cmd),
              "AWS_DEFAULT_REGION=us-east-1 aws --no-sign-request "

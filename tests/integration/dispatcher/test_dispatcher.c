@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "capacity.h"
+#include "control.h"
 #include "deps.h"
 #include "check_main.h"
 #include "drover/origin.h"
@@ -100,6 +101,27 @@ static void apply_raw(const char *topic, const char *key, const void *buf,
                   "apply: %s", e);
 }
 
+/* What the dispatcher published since the last call, decoded into
+ * `sent`; its outbox emptied. */
+static void collect_sent(void)
+{
+    char e[DRV_ERRSTR_SIZE];
+    for (size_t i = 0; i < disp->out_cnt; i++) {
+        const drv__out_t *o = &disp->out[i];
+        const char *type = "(undecodable)";
+        json_t *msg = NULL;
+        if (drv_codec_decode(disp->codec, o->buf, o->len, &type, &msg, e,
+                             sizeof(e)) != DRV_OK) {
+            type = "(undecodable)";
+        }
+        json_array_append_new(sent, json_pack("{s:s,s:s?,s:s,s:o?,s:s?}",
+                                              "topic", o->topic, "key",
+                                              o->key, "type", type, "msg",
+                                              msg, "dlq", o->dlq_reason));
+    }
+    drv__outbox_clear(disp);
+}
+
 /* As apply_raw; 0, or -1 when applying the decoded message failed (the
  * transaction is rolled back, why says what PostgreSQL said). */
 static int apply_raw_result(const char *topic, const char *key,
@@ -137,20 +159,7 @@ static int apply_raw_result(const char *topic, const char *key,
     ck_assert_msg(drv__outbox_persist(disp, e, sizeof(e)) == 0, "%s", e);
     ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
     drv__capacity_end(disp, true);
-    for (size_t i = 0; i < disp->out_cnt; i++) {
-        const drv__out_t *o = &disp->out[i];
-        const char *type = "(undecodable)";
-        json_t *msg = NULL;
-        if (drv_codec_decode(disp->codec, o->buf, o->len, &type, &msg, e,
-                             sizeof(e)) != DRV_OK) {
-            type = "(undecodable)";
-        }
-        json_array_append_new(sent, json_pack("{s:s,s:s?,s:s,s:o?,s:s?}",
-                                              "topic", o->topic, "key",
-                                              o->key, "type", type, "msg",
-                                              msg, "dlq", o->dlq_reason));
-    }
-    drv__outbox_clear(disp);
+    collect_sent();
     return 0;
 }
 
@@ -309,7 +318,7 @@ static void setup(void)
     sign_badly = false;
     sql("TRUNCATE jobs, attempts, job_dependencies, workers, outbox, "
         "job_queue_compute_environments, job_queues, compute_environments, "
-        "job_definitions CASCADE");
+        "job_definitions, job_receipts CASCADE");
     sql("INSERT INTO compute_environments (name, max_vcpus, spec, "
         "created_at) VALUES ('" CE "', 2, '{}', 0)");
     sql("INSERT INTO job_queues (name, priority, spec, created_at) VALUES "
@@ -1095,6 +1104,80 @@ START_TEST(test_dispatcher_terminated_job_never_succeeds)
 }
 END_TEST
 
+/* One of the loop's sweeps, in a transaction as the loop runs it. */
+static void sweep_with(int (*fn)(drv_disp_t *, char *, size_t))
+{
+    char e[DRV_ERRSTR_SIZE];
+    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
+    ck_assert_msg(fn(disp, e, sizeof(e)) == 0 &&
+                      drv__deps_drain(disp, e, sizeof(e)) == 0,
+                  "%s", e);
+    ck_assert_msg(drv__outbox_persist(disp, e, sizeof(e)) == 0, "%s", e);
+    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    collect_sent();
+}
+
+/* Issue 14: a queue's jobStateTimeLimitActions cancel a job RUNNABLE for
+ * too long with the action's reason; a malformed action stored before
+ * they were checked is skipped, never an error that stops the sweeps. */
+START_TEST(test_dispatcher_time_limit_actions_cancel)
+{
+    sql("UPDATE job_queues SET spec = '{\"jobStateTimeLimitActions\": "
+        "[\"junk\", {\"reason\": 1, \"maxTimeSeconds\": \"x\", \"action\": "
+        "\"CANCEL\", \"state\": \"RUNNABLE\"}, {\"reason\": "
+        "\"MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT\", \"state\": "
+        "\"RUNNABLE\", \"maxTimeSeconds\": 600, \"action\": \"CANCEL\"}]}'");
+    /* 8 vCPUs on an environment of 2: it never fits, and says so */
+    submit("a", json_pack("{s:{s:[{s:s,s:s}]}}", "containerOverrides",
+                          "resourceRequirements", "type", "VCPU", "value",
+                          "8"));
+    assert_status("a", "RUNNABLE");
+    ck_assert(strstr(value("SELECT status_reason FROM jobs WHERE job_id = $1",
+                           "a"),
+                     "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"));
+    sweep_with(drv__control_time_limits);
+    assert_status("a", "RUNNABLE"); /* not for long enough yet */
+    sql("UPDATE jobs SET updated_at = updated_at - 601000 WHERE job_id = 'a'");
+    sweep_with(drv__control_time_limits);
+    assert_status("a", "FAILED");
+    assert_value("SELECT is_cancelled::text FROM jobs WHERE job_id = $1", "a",
+                 "true");
+    ck_assert(strstr(value("SELECT status_reason FROM jobs WHERE job_id = $1",
+                           "a"),
+                     "jobStateTimeLimitActions"));
+}
+END_TEST
+
+/* DeleteJobQueue: the queue is DELETING; its waiting jobs fail, running
+ * ones are stopped, and the queue goes once none is left unfinished. */
+START_TEST(test_dispatcher_deleted_queue_terminates_its_jobs)
+{
+    submit("a", NULL);
+    submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "a"));
+    report("a", 1, "STARTING", -1);
+    report("a", 1, "RUNNING", -1);
+    sql("UPDATE job_queues SET state = 'DISABLED', status = 'DELETING'");
+    sweep_with(drv__control_deleted_queues);
+    assert_status("b", "FAILED");
+    assert_reason("b", "The job queue was deleted");
+    assert_status("a", "RUNNING");
+    ck_assert_int_eq(count_sent("StopAttempt", "a", "reason",
+                                "The job queue was deleted"),
+                     1);
+    assert_value("SELECT count(*)::text FROM job_queues WHERE name = $1",
+                 QUEUE, "1");
+    sweep_with(drv__control_deleted_queues); /* asked once only */
+    ck_assert_int_eq(count_sent("StopAttempt", "a", "reason",
+                                "The job queue was deleted"),
+                     1);
+    report("a", 1, "FAILED", 143);
+    assert_status("a", "FAILED");
+    sweep_with(drv__control_deleted_queues);
+    assert_value("SELECT count(*)::text FROM job_queues WHERE name = $1",
+                 QUEUE, "0");
+}
+END_TEST
+
 START_TEST(test_dispatcher_cancel_array_children)
 {
     submit("a", NULL);
@@ -1192,7 +1275,9 @@ static Suite *dispatcher_suite(void)
          {test_dispatcher_cancel_waiting_job,
           test_dispatcher_terminate_running_job,
           test_dispatcher_terminated_job_never_succeeds,
-          test_dispatcher_cancel_array_children}},
+          test_dispatcher_cancel_array_children,
+          test_dispatcher_time_limit_actions_cancel,
+          test_dispatcher_deleted_queue_terminates_its_jobs}},
         {"hostile",
          {test_dispatcher_hostile_records_never_fail_a_batch,
           test_dispatcher_parked_sender_bytes_are_kept_safe}},
