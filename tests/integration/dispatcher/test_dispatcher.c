@@ -1132,9 +1132,10 @@ START_TEST(test_dispatcher_time_limit_actions_cancel)
                           "resourceRequirements", "type", "VCPU", "value",
                           "8"));
     assert_status("a", "RUNNABLE");
-    ck_assert(strstr(value("SELECT status_reason FROM jobs WHERE job_id = $1",
-                           "a"),
-                     "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"));
+    char *why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "a");
+    ck_assert_msg(strstr(why, "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"),
+                  "%s", why);
+    free(why);
     sweep_with(drv__control_time_limits);
     assert_status("a", "RUNNABLE"); /* not for long enough yet */
     sql("UPDATE jobs SET updated_at = updated_at - 601000 WHERE job_id = 'a'");
@@ -1142,9 +1143,9 @@ START_TEST(test_dispatcher_time_limit_actions_cancel)
     assert_status("a", "FAILED");
     assert_value("SELECT is_cancelled::text FROM jobs WHERE job_id = $1", "a",
                  "true");
-    ck_assert(strstr(value("SELECT status_reason FROM jobs WHERE job_id = $1",
-                           "a"),
-                     "jobStateTimeLimitActions"));
+    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "a");
+    ck_assert_msg(strstr(why, "jobStateTimeLimitActions"), "%s", why);
+    free(why);
 }
 END_TEST
 
