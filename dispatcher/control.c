@@ -188,7 +188,9 @@ int drv__control_time_limits(drv_disp_t *disp, char *errstr,
     char now[24];
     snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
     const char *p[] = {now};
-    /* updated_at of a RUNNABLE job not released: when it became RUNNABLE
+    /* the head of each queue (its next job in dispatch order), as AWS
+     * applies the actions; the next one is the head at the next sweep.
+     * updated_at of a RUNNABLE job not released: when it became RUNNABLE
      * (a reason set while it waits leaves it). A queue's actions were
      * checked when set; one stored before that may be anything, and only
      * well-formed ones are read (a cast error would stop every sweep). */
@@ -201,10 +203,12 @@ int drv__control_time_limits(drv_disp_t *disp, char *errstr,
         "jsonb_array_elements(CASE WHEN jsonb_typeof(q.spec->"
         "'jobStateTimeLimitActions') = 'array' THEN q.spec->"
         "'jobStateTimeLimitActions' ELSE '[]' END) x WHERE jsonb_typeof(x) = "
-        "'object') a JOIN jobs j ON j.queue = q.name AND j.status = "
-        "'RUNNABLE' AND NOT j.released AND starts_with(j.status_reason, "
-        "a.reason) AND j.updated_at < $1::bigint - a.max_s * 1000 WHERE "
-        "a.action = 'CANCEL' AND a.state = 'RUNNABLE' LIMIT 500",
+        "'object') a CROSS JOIN LATERAL (SELECT job_id, status_reason, "
+        "updated_at FROM jobs WHERE queue = q.name AND status = 'RUNNABLE' "
+        "AND NOT released ORDER BY scheduling_priority DESC, seq LIMIT 1) j "
+        "WHERE starts_with(j.status_reason, a.reason) AND j.updated_at < "
+        "$1::bigint - a.max_s * 1000 AND a.action = 'CANCEL' AND a.state = "
+        "'RUNNABLE' LIMIT 500",
         1, p, errstr, errstr_size);
     if (!r) {
         return -1;

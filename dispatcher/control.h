@@ -24,9 +24,9 @@ int drv__control_apply(drv_disp_t *disp, const drv_msg_stop_t *req,
 int drv__control_deleted_queues(drv_disp_t *disp, char *errstr,
                                 size_t errstr_size);
 
-/* Queues' jobStateTimeLimitActions: a job RUNNABLE (not released) for
- * over an action's maxTimeSeconds with the action's reason as its
- * statusReason is cancelled (AWS's CANCEL action). */
+/* Queues' jobStateTimeLimitActions: the job at the head of a queue,
+ * RUNNABLE (not released) for over an action's maxTimeSeconds with the
+ * action's reason as its statusReason, is cancelled (AWS's CANCEL). */
 int drv__control_time_limits(drv_disp_t *disp, char *errstr,
                              size_t errstr_size);
 

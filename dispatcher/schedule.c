@@ -142,7 +142,8 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
         "ORDINALITY AS a(id, n) JOIN jsonb_array_elements_text($2::jsonb) "
         "WITH ORDINALITY AS b(ce, m) ON a.n = b.m), "
         "u AS (UPDATE jobs SET attempts = jobs.attempts + 1, released = "
-        "true, compute_environment = x.ce, updated_at = $3::bigint FROM x, "
+        "true, compute_environment = x.ce, updated_at = $3::bigint, "
+        "status_reason = NULL FROM x, "
         "jobs o WHERE jobs.job_id = x.id AND o.job_id = x.id AND "
         "jobs.status = 'RUNNABLE' AND NOT jobs.released RETURNING "
         "jobs.job_id, jobs.compute_environment, jobs.attempts, "
@@ -167,31 +168,22 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
     return ret;
 }
 
-/* A job that can never fit its compute environment says so, as AWS does. */
-static int mark_unfit(drv_disp_t *disp, const char *job_id, char *errstr,
-                      size_t errstr_size)
-{
-    const char *p[] = {job_id,
-                       "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job "
-                       "requires more vCPU or memory than its compute "
-                       "environment has."};
-    return drv_pg_exec(disp->pg,
-                       "UPDATE jobs SET status_reason = $2 WHERE job_id = $1 "
-                       "AND status_reason IS DISTINCT FROM $2",
-                       2, p, errstr, errstr_size);
-}
-
-/* A compute environment's budget for one scheduling pass. */
+/* A compute environment's budget for one scheduling pass, and what its
+ * live workers offer. */
 typedef struct ce_room {
     char name[256];
     double max_v, max_m, free_v, free_m;
+    bool budgeted;        /* a budget was given, else its workers' offer */
+    int workers;          /* live, not draining */
+    double big_v, big_m;  /* the largest worker's vCPUs and MiB */
 } ce_room_t;
 
 /* ENABLED environments with their free capacity (capacity.h): the budget
  * they were given, or (none given) what their live workers offer. NULL on
  * error. */
 /* Columns of the environments' SELECT. */
-enum { EN_NAME, EN_MAX_VCPUS, EN_MAX_MIB };
+enum { EN_NAME, EN_MAX_VCPUS, EN_MAX_MIB, EN_BUDGETED, EN_WORKERS, EN_BIG_V,
+       EN_BIG_M };
 
 static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
                              size_t errstr_size)
@@ -200,11 +192,12 @@ static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
         disp->pg,
         "SELECT c.name, COALESCE(c.max_vcpus, w.v, 0), CASE WHEN "
         "c.max_vcpus IS NULL THEN COALESCE(w.m, 0) ELSE COALESCE("
-        "c.max_memory_mib, 9e15) END FROM compute_environments c LEFT JOIN "
-        "LATERAL (SELECT sum(vcpus_total) v, sum(memory_total_mib) m FROM "
+        "c.max_memory_mib, 9e15) END, c.max_vcpus IS NOT NULL, w.n, "
+        "COALESCE(w.bv, 0), COALESCE(w.bm, 0) FROM compute_environments c "
+        "LEFT JOIN LATERAL (SELECT sum(vcpus_total) v, sum(memory_total_mib) "
+        "m, count(*) n, max(vcpus_total) bv, max(memory_total_mib) bm FROM "
         "workers WHERE compute_environment = c.name AND NOT lost AND NOT "
-        "draining) w ON true "
-        "WHERE c.state = 'ENABLED' ORDER BY c.name",
+        "draining) w ON true WHERE c.state = 'ENABLED' ORDER BY c.name",
         0, NULL, errstr, errstr_size);
     if (!r) {
         return NULL;
@@ -220,11 +213,16 @@ static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
             rooms = NULL;
             break;
         }
-        snprintf(rooms[i].name, sizeof(rooms[i].name), "%s", name);
-        rooms[i].max_v = strtod(drv_pg_res_get(r, i, EN_MAX_VCPUS), NULL);
-        rooms[i].max_m = strtod(drv_pg_res_get(r, i, EN_MAX_MIB), NULL);
-        rooms[i].free_v = rooms[i].max_v - held_v;
-        rooms[i].free_m = rooms[i].max_m - held_m;
+        ce_room_t *room = &rooms[i];
+        snprintf(room->name, sizeof(room->name), "%s", name);
+        room->max_v = strtod(drv_pg_res_get(r, i, EN_MAX_VCPUS), NULL);
+        room->max_m = strtod(drv_pg_res_get(r, i, EN_MAX_MIB), NULL);
+        room->free_v = room->max_v - held_v;
+        room->free_m = room->max_m - held_m;
+        room->budgeted = drv_pg_res_get(r, i, EN_BUDGETED)[0] == 't';
+        room->workers = (int)drv_pg_res_int(r, i, EN_WORKERS, 0);
+        room->big_v = strtod(drv_pg_res_get(r, i, EN_BIG_V), NULL);
+        room->big_m = strtod(drv_pg_res_get(r, i, EN_BIG_M), NULL);
     }
     drv_pg_res_free(r);
     return rooms;
@@ -241,25 +239,58 @@ static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
 }
 
 /*
- * Place one job: the first environment, in its queue's order, that has
- * room now; it is added to ids/ces for release_all. 1 placed, 0 no room
- * (it waits), -1 database error.
+ * Why a job that was not placed waits, with AWS's codes where AWS has one
+ * and Drover's own where it has none, the most hopeful first: room may
+ * free up; a worker may come; no worker is big enough; no environment's
+ * maximum is; every environment is DISABLED.
  */
-static int place(drv_disp_t *disp, const char *job_id, double v, double m,
-                 json_t *order, ce_room_t *rooms, int nrooms, json_t *ids,
-                 json_t *ces, char *errstr, size_t errstr_size)
+#define WAIT_CAPACITY                                                          \
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - its compute environments "     \
+    "have no room for it now; it runs when room frees up"
+#define WAIT_NO_WORKERS                                                        \
+    "DROVER:NO_WORKERS - no live worker serves its compute environments"
+#define WAIT_TOO_BIG                                                           \
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job requires more vCPU " \
+    "or memory than any worker of its compute environments offers."
+#define WAIT_MAX_RESOURCE                                                      \
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - The job requires "   \
+    "more vCPU or memory than its compute environments' maximum."
+#define WAIT_DISABLED                                                          \
+    "DROVER:COMPUTE_ENVIRONMENT_DISABLED - every compute environment of its " \
+    "job queue is DISABLED"
+
+/*
+ * Place one job: the first environment, in its queue's order, whose budget
+ * has room now and one of whose workers could hold it; it is added to
+ * ids/ces for release_all. Else why it waits is added to `waits` (job id
+ * -> reason). 1 placed, 0 not.
+ */
+static int place(const char *job_id, double v, double m, json_t *order,
+                 ce_room_t *rooms, int nrooms, json_t *ids, json_t *ces,
+                 json_t *waits)
 {
     size_t i;
     json_t *ce;
-    bool could_ever = false, any_enabled = false;
+    int enabled = 0, capacity = 0, no_workers = 0, too_big = 0;
     json_array_foreach(order, i, ce)
     {
         ce_room_t *room = find_room(rooms, nrooms, json_string_value(ce));
         if (!room) {
             continue; /* DISABLED: no new placements */
         }
-        any_enabled |= room->max_v > 0; /* 0: no live workers, no budget */
-        could_ever |= v <= room->max_v && m <= room->max_m;
+        enabled++;
+        bool over_workers = v > room->big_v || m > room->big_m;
+        if (!room->budgeted && room->workers == 0) {
+            no_workers++; /* its capacity is its workers' */
+            continue;
+        }
+        if (room->budgeted && (v > room->max_v || m > room->max_m)) {
+            continue; /* over the budget it was given */
+        }
+        if (room->workers > 0 && over_workers) {
+            too_big++; /* no worker of it could take the job */
+            continue;
+        }
         if (v <= room->free_v && m <= room->free_m) {
             room->free_v -= v;
             room->free_m -= m;
@@ -267,14 +298,39 @@ static int place(drv_disp_t *disp, const char *job_id, double v, double m,
             json_array_append_new(ces, json_string(room->name));
             return 1;
         }
+        capacity++;
     }
-    /* only an environment that is there can be too small: one DISABLED is
-     * no misconfiguration of the job (and one without a budget whose
-     * workers are all gone has no capacity, not too little) */
-    if (!could_ever && any_enabled) {
-        return mark_unfit(disp, job_id, errstr, errstr_size) < 0 ? -1 : 0;
+    const char *why = capacity     ? WAIT_CAPACITY
+                      : no_workers ? WAIT_NO_WORKERS
+                      : too_big    ? WAIT_TOO_BIG
+                      : enabled    ? WAIT_MAX_RESOURCE
+                      : json_array_size(order) ? WAIT_DISABLED
+                                               : NULL;
+    if (why) {
+        json_object_set_new(waits, job_id, json_string(why));
     }
     return 0;
+}
+
+/* The reasons of the jobs a pass looked at and left waiting, each written
+ * only when it changed (one statement). */
+static int record_waits(drv_disp_t *disp, json_t *waits, char *errstr,
+                        size_t errstr_size)
+{
+    if (json_object_size(waits) == 0) {
+        return 0;
+    }
+    char *text = json_dumps(waits, JSON_COMPACT);
+    const char *p[] = {text};
+    int ret = drv_pg_exec(
+        disp->pg,
+        "UPDATE jobs SET status_reason = x.value FROM jsonb_each_text("
+        "$1::jsonb) x WHERE jobs.job_id = x.key AND jobs.status = 'RUNNABLE' "
+        "AND NOT jobs.released AND jobs.status_reason IS DISTINCT FROM "
+        "x.value",
+        1, p, errstr, errstr_size);
+    free(text);
+    return ret;
 }
 
 static bool any_room(const ce_room_t *rooms, int n)
@@ -311,9 +367,14 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
         return -1;
     }
     int ret = 0;
-    json_t *ids = json_array(), *ces = json_array();
+    json_t *ids = json_array(), *ces = json_array(), *waits = json_object();
     int offset = 0, page = CANDIDATES_FIRST;
-    while (ret >= 0 && offset < CANDIDATES_MAX && any_room(rooms, nrooms)) {
+    /* no room anywhere: nothing to place, but the heads of the queues are
+     * told why they wait (one page: a full system reads a few index
+     * entries per queue, whatever the backlog) */
+    bool scan_only = !any_room(rooms, nrooms);
+    while (ret >= 0 && offset < CANDIDATES_MAX &&
+           (scan_only ? offset == 0 : any_room(rooms, nrooms))) {
         char lim[16], off[16], upto[16];
         snprintf(lim, sizeof(lim), "%d", page);
         snprintf(off, sizeof(off), "%d", offset);
@@ -336,13 +397,14 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
             break;
         }
         int rows = drv_pg_res_rows(cand);
-        for (int i = 0; ret >= 0 && i < rows && any_room(rooms, nrooms);
+        for (int i = 0;
+             ret >= 0 && i < rows && (scan_only || any_room(rooms, nrooms));
              i++) {
             json_t *order = drv_pg_res_json(cand, i, CD_CES);
-            ret = place(disp, drv_pg_res_get(cand, i, CD_JOB_ID),
+            ret = place(drv_pg_res_get(cand, i, CD_JOB_ID),
                         strtod(drv_pg_res_get(cand, i, CD_VCPUS), NULL),
                         strtod(drv_pg_res_get(cand, i, CD_MEMORY), NULL), order,
-                        rooms, nrooms, ids, ces, errstr, errstr_size);
+                        rooms, nrooms, ids, ces, waits);
             json_decref(order);
         }
         drv_pg_res_free(cand);
@@ -355,8 +417,12 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
     if (ret >= 0) {
         ret = release_all(disp, ids, ces, errstr, errstr_size);
     }
+    if (ret >= 0) {
+        ret = record_waits(disp, waits, errstr, errstr_size);
+    }
     json_decref(ids);
     json_decref(ces);
+    json_decref(waits);
     free(rooms);
     return ret < 0 ? -1 : 0;
 }

@@ -126,8 +126,8 @@ START_TEST(test_e2e_gateway_aws_cli)
     /* the CLI's own paging (page size 1: every page through nextToken) */
     snprintf(cmd, sizeof(cmd),
              AWS "list-jobs --job-queue default --job-status SUCCEEDED "
-                 "--page-size 1 --max-items 3 --query 'length(jobSummaryList)' "
-                 "--output text",
+                 "--page-size 1 --max-items 3 --query 'jobSummaryList[].jobId' "
+                 "--output json | grep -c '^    \"'",
              endpoint());
     ck_assert_msg(sh(cmd) == 0 && !strcmp(out, "3\n"), "%s", out);
     /* tags through the job's ARN; refusals as the CLI prints them */

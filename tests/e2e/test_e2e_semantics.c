@@ -656,8 +656,9 @@ START_TEST(test_e2e_queue_time_limit_actions)
         "CreateJobQueue",
         "{\"jobQueueName\":\"%s\",\"priority\":1,\"computeEnvironmentOrder\":"
         "[{\"order\":1,\"computeEnvironment\":\"local\"}],"
-        "\"jobStateTimeLimitActions\":[{\"reason\":\"MISCONFIGURATION:JOB_"
-        "RESOURCE_REQUIREMENT\",\"state\":\"RUNNABLE\",\"maxTimeSeconds\":1,"
+        "\"jobStateTimeLimitActions\":[{\"reason\":\"MISCONFIGURATION:"
+        "COMPUTE_ENVIRONMENT_MAX_RESOURCE\",\"state\":\"RUNNABLE\","
+        "\"maxTimeSeconds\":1,"
         "\"action\":\"CANCEL\"}]}",
         q));
     /* more vCPUs than environment local will ever have */
@@ -671,7 +672,7 @@ START_TEST(test_e2e_queue_time_limit_actions)
     json_t *j = e2e_wait(id, 60);
     ck_assert_str_eq(status_of(j), "FAILED");
     ck_assert_msg(strstr(reason_of(j), "jobStateTimeLimitActions") &&
-                      strstr(reason_of(j), "JOB_RESOURCE_REQUIREMENT"),
+                      strstr(reason_of(j), "COMPUTE_ENVIRONMENT_MAX_RESOURCE"),
                   "%s", reason_of(j));
     ck_assert(json_is_true(json_object_get(j, "isCancelled")));
     json_decref(j);
@@ -713,8 +714,7 @@ START_TEST(test_e2e_queue_time_limit_actions)
     json_decref(j);
     sleep(3); /* a few scheduling passes */
     j = e2e_wait_status(id, "RUNNABLE", 10);
-    ck_assert_msg(!json_object_get(j, "statusReason") ||
-                      !strstr(reason_of(j), "MISCONFIGURATION"),
+    ck_assert_msg(strstr(reason_of(j), "DROVER:COMPUTE_ENVIRONMENT_DISABLED"),
                   "%s", reason_of(j));
     json_decref(j);
     json_decref(e2e_call("TerminateJob", "{\"jobId\":\"%s\",\"reason\":"

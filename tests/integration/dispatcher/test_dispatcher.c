@@ -800,8 +800,10 @@ START_TEST(test_dispatcher_hostile_records_never_fail_a_batch)
         applied++;
     }
     ck_assert_int_gt(applied, n / 2);
-    /* the dispatcher is whole: a job submitted after it all is recorded */
+    /* the dispatcher is whole: a job submitted after it all is recorded
+     * (the workers the records announced, of any size, gone silent) */
     sql("UPDATE compute_environments SET max_vcpus = 1000");
+    sql("UPDATE workers SET lost = true");
     submit("after-hostile", NULL);
     assert_status("after-hostile", "RUNNABLE");
     ck_assert_int_eq(last_run("after-hostile"), 1);
@@ -1125,7 +1127,7 @@ START_TEST(test_dispatcher_time_limit_actions_cancel)
     sql("UPDATE job_queues SET spec = '{\"jobStateTimeLimitActions\": "
         "[\"junk\", {\"reason\": 1, \"maxTimeSeconds\": \"x\", \"action\": "
         "\"CANCEL\", \"state\": \"RUNNABLE\"}, {\"reason\": "
-        "\"MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT\", \"state\": "
+        "\"MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE\", \"state\": "
         "\"RUNNABLE\", \"maxTimeSeconds\": 600, \"action\": \"CANCEL\"}]}'");
     /* 8 vCPUs on an environment of 2: it never fits, and says so */
     submit("a", json_pack("{s:{s:[{s:s,s:s}]}}", "containerOverrides",
@@ -1133,7 +1135,8 @@ START_TEST(test_dispatcher_time_limit_actions_cancel)
                           "8"));
     assert_status("a", "RUNNABLE");
     char *why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "a");
-    ck_assert_msg(strstr(why, "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"),
+    ck_assert_msg(strstr(why, "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_"
+                              "RESOURCE"),
                   "%s", why);
     free(why);
     sweep_with(drv__control_time_limits);
@@ -1145,6 +1148,57 @@ START_TEST(test_dispatcher_time_limit_actions_cancel)
                  "true");
     why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "a");
     ck_assert_msg(strstr(why, "jobStateTimeLimitActions"), "%s", why);
+    free(why);
+}
+END_TEST
+
+/* Issue 15: every RUNNABLE job the scheduler looks at says why it waits,
+ * with AWS's codes where AWS has one, and the reason follows the cause. */
+START_TEST(test_dispatcher_runnable_jobs_say_why)
+{
+    char *why;
+    /* the environment's maximum (2 vCPUs) */
+    submit("big", json_pack("{s:{s:[{s:s,s:s}]}}", "containerOverrides",
+                            "resourceRequirements", "type", "VCPU", "value",
+                            "4"));
+    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "big");
+    ck_assert_msg(strstr(why, "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_"
+                              "RESOURCE"),
+                  "%s", why);
+    free(why);
+    /* full: two 1-vCPU jobs take the budget, the third waits for room */
+    submit("a", NULL);
+    submit("b", NULL);
+    submit("c", NULL);
+    assert_status("c", "RUNNABLE");
+    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "c");
+    ck_assert_msg(strstr(why, "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"), "%s",
+                  why);
+    free(why);
+    /* no budget and no live worker: its capacity is its workers' */
+    sql("UPDATE compute_environments SET max_vcpus = NULL");
+    submit("d", NULL);
+    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "d");
+    ck_assert_msg(strstr(why, "DROVER:NO_WORKERS"), "%s", why);
+    free(why);
+    /* a worker too small for the job: 1 vCPU offered, 1.5 asked */
+    sql("INSERT INTO workers (worker_id, compute_environment, vcpus_total, "
+        "vcpus_free, memory_total_mib, memory_free_mib, started_at, "
+        "last_heartbeat, seen_at) VALUES ('small', '" CE "', 1, 1, 4096, "
+        "4096, 1, 1, 1)");
+    submit("e", json_pack("{s:{s:[{s:s,s:s}]}}", "containerOverrides",
+                          "resourceRequirements", "type", "VCPU", "value",
+                          "1.5"));
+    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "e");
+    ck_assert_msg(strstr(why, "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"),
+                  "%s", why);
+    free(why);
+    /* DISABLED: no false misconfiguration */
+    sql("UPDATE compute_environments SET state = 'DISABLED'");
+    submit("f", NULL);
+    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "f");
+    ck_assert_msg(strstr(why, "DROVER:COMPUTE_ENVIRONMENT_DISABLED"), "%s",
+                  why);
     free(why);
 }
 END_TEST
@@ -1278,7 +1332,8 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_terminated_job_never_succeeds,
           test_dispatcher_cancel_array_children,
           test_dispatcher_time_limit_actions_cancel,
-          test_dispatcher_deleted_queue_terminates_its_jobs}},
+          test_dispatcher_deleted_queue_terminates_its_jobs,
+          test_dispatcher_runnable_jobs_say_why}},
         {"hostile",
          {test_dispatcher_hostile_records_never_fail_a_batch,
           test_dispatcher_parked_sender_bytes_are_kept_safe}},
