@@ -149,13 +149,13 @@ int drv__control_deleted_queues(drv_disp_t *disp, char *errstr,
     int ret = 0;
     for (int i = 0; ret == 0 && i < drv_pg_res_rows(q); i++) {
         const char *p[] = {drv_pg_res_get(q, i, 0)};
-        /* a bounded number a pass, as AWS terminates them over time */
+        /* a bounded number a pass, as AWS terminates them over time; those
+         * asked already last, so 500 still stopping block no others */
         drv_pg_res_t *r = drv_pg_query(
             disp->pg,
-            "SELECT job_id, is_terminated, (SELECT count(*) FROM jobs x "
-            "WHERE x.queue = $1 AND x.status NOT IN " DRV__TERMINAL ") FROM "
-            "jobs WHERE queue = $1 AND array_parent IS NULL AND status NOT "
-            "IN " DRV__TERMINAL " ORDER BY seq LIMIT 500",
+            "SELECT job_id, is_terminated FROM jobs WHERE queue = $1 AND "
+            "array_parent IS NULL AND status NOT IN " DRV__TERMINAL " ORDER "
+            "BY is_terminated, seq LIMIT 500",
             1, p, errstr, errstr_size);
         if (!r) {
             ret = -1;
@@ -172,9 +172,12 @@ int drv__control_deleted_queues(drv_disp_t *disp, char *errstr,
         bool empty = drv_pg_res_rows(r) == 0;
         drv_pg_res_free(r);
         if (ret == 0 && empty) {
+            /* its tags go with it: a new queue of the name starts bare */
             ret = drv_pg_exec(disp->pg,
-                              "DELETE FROM job_queues WHERE name = $1 AND "
-                              "status = 'DELETING'",
+                              "WITH t AS (DELETE FROM resource_tags WHERE "
+                              "arn = 'job-queue/' || $1) DELETE FROM "
+                              "job_queues WHERE name = $1 AND status = "
+                              "'DELETING'",
                               1, p, errstr, errstr_size);
         }
     }
@@ -190,9 +193,9 @@ int drv__control_time_limits(drv_disp_t *disp, char *errstr,
     const char *p[] = {now};
     /* the head of each queue (its next job in dispatch order), as AWS
      * applies the actions; the next one is the head at the next sweep.
-     * updated_at of a RUNNABLE job not released: when it became RUNNABLE
-     * (a reason set while it waits leaves it). A queue's actions were
-     * checked when set; one stored before that may be anything, and only
+     * blocked_since: when the scheduler first gave it its current reason
+     * (schedule.c), so an action counts from the block. A queue's actions
+     * were checked when set; one stored before that may be anything, and only
      * well-formed ones are read (a cast error would stop every sweep). */
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
@@ -204,11 +207,11 @@ int drv__control_time_limits(drv_disp_t *disp, char *errstr,
         "'jobStateTimeLimitActions') = 'array' THEN q.spec->"
         "'jobStateTimeLimitActions' ELSE '[]' END) x WHERE jsonb_typeof(x) = "
         "'object') a CROSS JOIN LATERAL (SELECT job_id, status_reason, "
-        "updated_at FROM jobs WHERE queue = q.name AND status = 'RUNNABLE' "
-        "AND NOT released ORDER BY scheduling_priority DESC, seq LIMIT 1) j "
-        "WHERE starts_with(j.status_reason, a.reason) AND j.updated_at < "
-        "$1::bigint - a.max_s * 1000 AND a.action = 'CANCEL' AND a.state = "
-        "'RUNNABLE' LIMIT 500",
+        "blocked_since FROM jobs WHERE queue = q.name AND status = "
+        "'RUNNABLE' AND NOT released ORDER BY scheduling_priority DESC, seq "
+        "LIMIT 1) j WHERE starts_with(j.status_reason, a.reason) AND "
+        "j.blocked_since < $1::bigint - a.max_s * 1000 AND a.action = "
+        "'CANCEL' AND a.state = 'RUNNABLE' LIMIT 500",
         1, p, errstr, errstr_size);
     if (!r) {
         return -1;

@@ -163,13 +163,19 @@ static int all_consumed(drv_disp_t *disp, char *errstr, size_t errstr_size)
 
 int drv__deps_sweep(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
-    /* receipts written after the dispatcher recorded their jobs */
-    if (drv_pg_exec(disp->pg,
-                    "DELETE FROM job_receipts WHERE job_id IN (SELECT "
-                    "r.job_id FROM job_receipts r JOIN jobs j ON j.job_id = "
-                    "r.job_id LIMIT 1000)",
-                    0, NULL, errstr, errstr_size) != 0) {
-        return -1;
+    /* receipts written after the dispatcher recorded their jobs (their
+     * clients delete those they see; this catches a client that died):
+     * once a minute, since it reads every receipt, and there are many
+     * exactly when the dispatcher is behind */
+    if (drv_mono_ms() - disp->receipts_swept_ms > 60000) {
+        disp->receipts_swept_ms = drv_mono_ms();
+        if (drv_pg_exec(disp->pg,
+                        "DELETE FROM job_receipts WHERE job_id IN (SELECT "
+                        "r.job_id FROM job_receipts r JOIN jobs j ON "
+                        "j.job_id = r.job_id LIMIT 1000)",
+                        0, NULL, errstr, errstr_size) != 0) {
+            return -1;
+        }
     }
     /*
      * A job waiting for a dependency nobody recorded is failed once that
@@ -178,11 +184,14 @@ int drv__deps_sweep(drv_disp_t *disp, char *errstr, size_t errstr_size)
      * job waits. One without: a raw producer's job appended before the
      * dependent was (it must have been, to be named) is recorded once
      * everything appended before now is consumed; if it is still missing
-     * then, it does not exist.
+     * then, it does not exist. Records a producer had in flight together
+     * may land out of order, so the job must also be older than
+     * dispatcher.dependency.grace.ms.
      */
-    char now[24];
-    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
-    const char *p[] = {now};
+    char before[24];
+    snprintf(before, sizeof(before), "%" PRId64,
+             drv_now_ms() - disp->dep_grace_ms);
+    const char *p[] = {before};
     drv_pg_res_t *r = drv_pg_query(
         disp->pg, "SELECT 1 FROM (" GHOSTS_SQL ") g LIMIT 1", 1, p, errstr,
         errstr_size);

@@ -113,6 +113,8 @@ struct drv_disp {
     bool usage_loaded;
     int64_t usage_loaded_at;
     /* loop.c */
+    int64_t dep_grace_ms; /* dispatcher.dependency.grace.ms */
+    int64_t receipts_swept_ms; /* deps.c: the last sweep of stale receipts */
     int64_t active_since; /* when this dispatcher took the leader lock */
     int64_t caught_up_at; /* when it last had nothing more to read: every
                              heartbeat sent a moment before is applied */

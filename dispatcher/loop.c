@@ -98,6 +98,8 @@ static drv_disp_t *disp_base(const drv_conf_t *conf, drv_log_t *log,
     disp->account = drv_conf_get(conf, "aws.account");
     disp->limits.timeout_min_seconds =
         (int)drv_conf_get_int(conf, "job.timeout.min.seconds");
+    disp->dep_grace_ms = drv_conf_get_int(conf,
+                                          "dispatcher.dependency.grace.ms");
     const char *master = drv_conf_get(conf, "dispatcher.worker.key.master");
     disp->check_origins = master && *master;
     if (disp->check_origins &&

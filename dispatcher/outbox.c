@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drover/messages.h"
 #include "drover/util.h"
 
 void drv__outbox_emit(drv_disp_t *disp, const char *topic, const char *key,
@@ -242,6 +243,50 @@ void drv__outbox_confirm(drv_disp_t *disp, bool wait)
 /* Columns of the recovery SELECT. */
 enum { RC_ID, RC_TOPIC, RC_KEY, RC_PAYLOAD, RC_ERROR, RC_SOURCE };
 
+/*
+ * Whether a run request left in the outbox is stale: its attempt is no
+ * longer the job's current released one (the job finished, or moved on to
+ * another attempt, while the row waited: its dispatcher lost PostgreSQL
+ * between publishing and deleting it). Sent again, a worker would claim
+ * it, be fenced and told to stop, but a short job would run once more
+ * before the stop arrived (the fault suite saw a job's dependency run a
+ * second time after its dependent had started).
+ */
+static bool stale_run(drv_disp_t *disp, const char *topic, const void *buf,
+                      size_t len)
+{
+    if (!drv_str_has_prefix(topic, DRV_TOPIC_RUN_PREFIX)) {
+        return false;
+    }
+    drv_msg_t m;
+    char e[DRV_ERRSTR_SIZE], att[16];
+    if (drv_msg_decode(disp->codec, buf, len, &m, e, sizeof(e)) != DRV_OK) {
+        return false; /* sent as it is: the worker parks what it cannot read */
+    }
+    bool stale = false;
+    if (m.type == DRV_MSG_RUN_JOB) {
+        snprintf(att, sizeof(att), "%d", m.u.run.attempt);
+        const char *p[] = {m.u.run.job_id, att};
+        drv_pg_res_t *r = drv_pg_query(
+            disp->pg,
+            "SELECT 1 FROM jobs WHERE job_id = $1 AND attempts = $2::int AND "
+            "released AND status NOT IN " DRV__TERMINAL,
+            2, p, e, sizeof(e));
+        stale = r && drv_pg_res_rows(r) == 0;
+        drv_pg_res_free(r);
+        if (stale) {
+            json_t *f = drv_log_job(m.u.run.job_id);
+            drv_log(disp->log, DRV_LOG_INFO, "dispatcher.outbox_stale", f,
+                    "dropped the run request of attempt %d left in the "
+                    "outbox: no longer the job's current attempt",
+                    m.u.run.attempt);
+            json_decref(f);
+        }
+    }
+    drv_msg_clear(&m);
+    return stale;
+}
+
 int drv__outbox_recover(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
     /* the payload comes back as bytea's hex text, "\x0a1b..." */
@@ -256,9 +301,26 @@ int drv__outbox_recover(drv_disp_t *disp, char *errstr, size_t errstr_size)
     for (int i = 0; i < drv_pg_res_rows(r); i++) {
         size_t len;
         unsigned char *buf = drv_pg_res_bytea(r, i, RC_PAYLOAD, &len);
+        if (stale_run(disp, drv_pg_res_get(r, i, RC_TOPIC), buf ? buf : NULL,
+                      buf ? len : 0)) {
+            const char *p[] = {drv_pg_res_get(r, i, RC_ID)};
+            if (drv_pg_exec(disp->pg,
+                            "DELETE FROM outbox WHERE id = $1::bigint", 1, p,
+                            errstr, errstr_size) != 0) {
+                free(buf);
+                drv_pg_res_free(r);
+                return -1;
+            }
+            free(buf);
+            continue;
+        }
         drv_kheader_t h[] = {{"drover.error", drv_pg_res_get(r, i, RC_ERROR)},
                              {"drover.source.topic",
                               drv_pg_res_get(r, i, RC_SOURCE)}};
+        if (!disp->kprod) {
+            free(buf);
+            continue; /* offline (the integration suite): stays */
+        }
         /* not sent (refused locally): stays for the next start */
         (void)drv_kprod_send_tracked(
             disp->kprod, drv_pg_res_get(r, i, RC_TOPIC), -1,

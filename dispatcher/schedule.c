@@ -143,7 +143,7 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
         "WITH ORDINALITY AS b(ce, m) ON a.n = b.m), "
         "u AS (UPDATE jobs SET attempts = jobs.attempts + 1, released = "
         "true, compute_environment = x.ce, updated_at = $3::bigint, "
-        "status_reason = NULL FROM x, "
+        "status_reason = NULL, blocked_since = NULL FROM x, "
         "jobs o WHERE jobs.job_id = x.id AND o.job_id = x.id AND "
         "jobs.status = 'RUNNABLE' AND NOT jobs.released RETURNING "
         "jobs.job_id, jobs.compute_environment, jobs.attempts, "
@@ -242,11 +242,14 @@ static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
  * Why a job that was not placed waits, with AWS's codes where AWS has one
  * and Drover's own where it has none, the most hopeful first: room may
  * free up; a worker may come; no worker is big enough; no environment's
- * maximum is; every environment is DISABLED.
+ * maximum is; every environment is DISABLED. Waiting for room is a queue
+ * working as it should, not AWS's CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY
+ * (EC2 out of instances), so a time-limit action on that code never
+ * cancels an ordinary backlog.
  */
 #define WAIT_CAPACITY                                                          \
-    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - its compute environments "     \
-    "have no room for it now; it runs when room frees up"
+    "DROVER:WAITING_FOR_ROOM - its compute environments have no room for "    \
+    "it now; it runs when room frees up"
 #define WAIT_NO_WORKERS                                                        \
     "DROVER:NO_WORKERS - no live worker serves its compute environments"
 #define WAIT_TOO_BIG                                                           \
@@ -313,22 +316,23 @@ static int place(const char *job_id, double v, double m, json_t *order,
 }
 
 /* The reasons of the jobs a pass looked at and left waiting, each written
- * only when it changed (one statement). */
+ * only when it changed, with when (one statement). */
 static int record_waits(drv_disp_t *disp, json_t *waits, char *errstr,
                         size_t errstr_size)
 {
     if (json_object_size(waits) == 0) {
         return 0;
     }
-    char *text = json_dumps(waits, JSON_COMPACT);
-    const char *p[] = {text};
+    char *text = json_dumps(waits, JSON_COMPACT), now[24];
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    const char *p[] = {text, now};
     int ret = drv_pg_exec(
         disp->pg,
-        "UPDATE jobs SET status_reason = x.value FROM jsonb_each_text("
-        "$1::jsonb) x WHERE jobs.job_id = x.key AND jobs.status = 'RUNNABLE' "
-        "AND NOT jobs.released AND jobs.status_reason IS DISTINCT FROM "
-        "x.value",
-        1, p, errstr, errstr_size);
+        "UPDATE jobs SET status_reason = x.value, blocked_since = $2::bigint "
+        "FROM jsonb_each_text($1::jsonb) x WHERE jobs.job_id = x.key AND "
+        "jobs.status = 'RUNNABLE' AND NOT jobs.released AND "
+        "jobs.status_reason IS DISTINCT FROM x.value",
+        2, p, errstr, errstr_size);
     free(text);
     return ret;
 }
@@ -369,16 +373,18 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
     int ret = 0;
     json_t *ids = json_array(), *ces = json_array(), *waits = json_object();
     int offset = 0, page = CANDIDATES_FIRST;
-    /* no room anywhere: nothing to place, but the heads of the queues are
-     * told why they wait (one page: a full system reads a few index
-     * entries per queue, whatever the backlog) */
+    /* no room anywhere: nothing to place, but the head of each queue is
+     * told why it waits (one index entry per queue, whatever the
+     * backlog) */
     bool scan_only = !any_room(rooms, nrooms);
     while (ret >= 0 && offset < CANDIDATES_MAX &&
            (scan_only ? offset == 0 : any_room(rooms, nrooms))) {
         char lim[16], off[16], upto[16];
-        snprintf(lim, sizeof(lim), "%d", page);
+        /* scanning only: the head of every queue (a queue of higher
+         * priority with a long backlog would hide the others' heads) */
+        snprintf(lim, sizeof(lim), "%d", scan_only ? CANDIDATES_MAX : page);
         snprintf(off, sizeof(off), "%d", offset);
-        snprintf(upto, sizeof(upto), "%d", offset + page);
+        snprintf(upto, sizeof(upto), "%d", scan_only ? 1 : offset + page);
         const char *p[] = {lim, off, upto};
         drv_pg_res_t *cand = drv_pg_query(
             disp->pg,

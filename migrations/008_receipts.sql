@@ -19,4 +19,4 @@ CREATE TABLE job_receipts (
     resolved        jsonb              -- as the check resolved it
 );
 CREATE INDEX job_receipts_queue ON job_receipts (queue, submitted_at);
-CREATE INDEX job_receipts_name ON job_receipts (queue, job_name);
+CREATE INDEX job_receipts_name ON job_receipts (job_name, seq);

@@ -54,17 +54,21 @@ json_t *drv_catalog_definition(drv_pg_t *pg, const char *ref, char *name_out,
     return NULL;
 }
 
-drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref, char *queue_out,
+drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref,
+                            const char *job_id, char *queue_out,
                             size_t queue_size, char *errstr,
                             size_t errstr_size)
 {
     char copy[512];
     snprintf(copy, sizeof(copy), "%s", ref); /* ref may alias queue_out */
     drv_arn_name(copy, queue_out, queue_size);
-    const char *p[] = {queue_out};
+    const char *p[] = {queue_out, job_id};
     drv_pg_res_t *r = drv_pg_query(
-        pg, "SELECT state FROM job_queues WHERE name = $1", 1, p, errstr,
-        errstr_size);
+        pg,
+        "SELECT CASE WHEN status <> 'DELETING' AND EXISTS (SELECT 1 FROM "
+        "job_receipts WHERE job_id = $2::text AND queue = $1) THEN 'ENABLED' "
+        "ELSE state END FROM job_queues WHERE name = $1",
+        2, p, errstr, errstr_size);
     drv_err_t ret = DRV_OK;
     if (!r) {
         return drv_pg_last_err(pg);

@@ -59,6 +59,10 @@ static const prop_t props[] = {
      "a report or heartbeat is applied only if signed with the key of the "
      "worker and compute environment it names (empty: reports are not "
      "authenticated, a warning at start)"},
+    {"dispatcher.dependency.grace.ms", T_INT, "10000", 0, 3600000, false,
+     "a job whose dependency was never submitted fails no sooner than this "
+     "after it was recorded (and only once every submission is consumed): "
+     "a producer's records in flight may land out of order"},
     {"queue.time.limit.min.seconds", T_INT, "600", 1, 86400, false,
      "smallest jobStateTimeLimitActions maxTimeSeconds accepted (AWS: 600)"},
     {"job.timeout.min.seconds", T_INT, "60", 1, 86400, false,

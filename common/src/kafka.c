@@ -501,9 +501,16 @@ int drv_kcons_caught_up(drv_kcons_t *kc, const char *prefix,
             ret = -1;
             break;
         }
-        /* nothing consumed yet: the position is unknown, caught up only
-         * for an empty partition */
-        int64_t pos = p->offset >= 0 ? p->offset : lo;
+        /* nothing consumed since the assignment: the position is where it
+         * started, the caller's stored offset (an idle partition after a
+         * restart is caught up); else the beginning */
+        int64_t pos = p->offset;
+        if (pos < 0 && kc->offset_cb) {
+            pos = kc->offset_cb(p->topic, p->partition, kc->opaque);
+        }
+        if (pos < 0) {
+            pos = lo;
+        }
         if (pos < hi) {
             ret = 0;
         }

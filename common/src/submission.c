@@ -51,8 +51,8 @@ void drv_submission_clear(drv_submission_t *s)
 }
 
 static drv_err_t find_queue(drv_pg_t *pg, const char *ref,
-                            drv_submission_cache_t *cache, char *queue,
-                            size_t queue_size, char *errstr,
+                            const char *job_id, drv_submission_cache_t *cache,
+                            char *queue, size_t queue_size, char *errstr,
                             size_t errstr_size)
 {
     json_t *hit = cache && ref ? json_object_get(cache->queues, ref) : NULL;
@@ -60,10 +60,15 @@ static drv_err_t find_queue(drv_pg_t *pg, const char *ref,
         snprintf(queue, queue_size, "%s", json_string_value(hit));
         return DRV_OK;
     }
-    drv_err_t err = drv_catalog_queue(pg, ref ? ref : "", queue, queue_size,
-                                      errstr, errstr_size);
+    drv_err_t err = drv_catalog_queue(pg, ref ? ref : "", NULL, queue,
+                                      queue_size, errstr, errstr_size);
     if (err == DRV_OK && cache && ref) {
         json_object_set_new(cache->queues, ref, json_string(queue));
+    } else if (err == DRV_ERR_INVALID && job_id) {
+        /* DISABLED since the job was accepted: its receipt says so (never
+         * cached: the next job may have none) */
+        err = drv_catalog_queue(pg, ref ? ref : "", job_id, queue, queue_size,
+                                errstr, errstr_size);
     }
     return err;
 }
@@ -150,8 +155,8 @@ drv_err_t drv_submission_check(drv_pg_t *pg, json_t *sj,
         return DRV_ERR_INVALID;
     }
     err = find_queue(pg, json_string_value(json_object_get(sj, "jobQueue")),
-                     cache, out->queue, sizeof(out->queue), errstr,
-                     errstr_size);
+                     json_string_value(json_object_get(sj, "jobId")), cache,
+                     out->queue, sizeof(out->queue), errstr, errstr_size);
     if (err != DRV_OK) {
         return err;
     }

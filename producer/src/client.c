@@ -46,6 +46,10 @@ drv_pg_t *drv__client_pg(drv_client_t *client, drv_err_t *err, char *errstr,
         if (!client->pg) {
             *err = DRV_ERR_TRANSIENT;
         }
+    } else if (drv_pg_ensure(client->pg, errstr, errstr_size) != 0) {
+        /* a server restart or failover: reconnected on a later call */
+        *err = DRV_ERR_TRANSIENT;
+        return NULL;
     }
     return client->pg;
 }
@@ -194,6 +198,15 @@ static json_t *op_describe_job_definitions(drv_client_t *client, json_t *req,
                   errstr_size) != 0) {
         *err = DRV_ERR_INVALID;
         return NULL;
+    }
+    if (after[0]) { /* name:revision, as drv__next_token wrote it */
+        char *colon = strrchr(after, ':');
+        int64_t rev;
+        if (!colon || drv_parse_int64(colon + 1, 1, INT32_MAX, &rev) != 0) {
+            *err = DRV_ERR_INVALID;
+            drv_errstr_set(errstr, errstr_size, "Invalid nextToken");
+            return NULL;
+        }
     }
     /* jobDefinitions: names, name:revision or ARNs */
     char *refs_s = name_list(req, "jobDefinitions");

@@ -152,14 +152,15 @@ static drv_err_t find_by_name(drv_pg_t *pg, const char *queue,
                               char *errstr, size_t errstr_size)
 {
     const char *p[] = {queue, name};
+    /* the newest of each table, by the (job_name, seq) indexes */
     drv_pg_res_t *r = drv_pg_query(
         pg,
-        "WITH x AS (SELECT job_id, queue, seq FROM jobs WHERE ($1::text IS "
-        "NULL OR queue = $1) AND job_name = $2 AND array_parent IS NULL "
-        "UNION ALL SELECT job_id, queue, seq FROM job_receipts WHERE "
-        "($1::text IS NULL OR queue = $1) AND job_name = $2) SELECT job_id, "
-        "queue, (SELECT count(DISTINCT queue) FROM x) FROM x ORDER BY seq "
-        "DESC LIMIT 1",
+        "SELECT job_id, queue FROM ((SELECT job_id, queue, seq FROM jobs "
+        "WHERE job_name = $2 AND ($1::text IS NULL OR queue = $1) AND "
+        "array_parent IS NULL ORDER BY seq DESC LIMIT 1) UNION ALL (SELECT "
+        "job_id, queue, seq FROM job_receipts WHERE job_name = $2 AND "
+        "($1::text IS NULL OR queue = $1) ORDER BY seq DESC LIMIT 1)) x "
+        "ORDER BY seq DESC LIMIT 1",
         2, p, errstr, errstr_size);
     if (!r) {
         return drv_pg_last_err(pg);
@@ -169,14 +170,27 @@ static drv_err_t find_by_name(drv_pg_t *pg, const char *queue,
         err = DRV_ERR_NOTFOUND;
         drv_errstr_set(errstr, errstr_size, "Job %s not found%s%s", name,
                        queue ? " in job queue " : "", queue ? queue : "");
-    } else if (drv_pg_res_int(r, 0, 2, 1) > 1) {
-        err = DRV_ERR_INVALID;
-        drv_errstr_set(errstr, errstr_size,
-                       "job name %s is used in more than one job queue: "
-                       "give the job's id",
-                       name);
     } else {
         snprintf(out, out_size, "%s", drv_pg_res_get(r, 0, 0));
+    }
+    if (err == DRV_OK && !queue) { /* the name in another queue too? */
+        const char *q[] = {name, drv_pg_res_get(r, 0, 1)};
+        drv_pg_res_t *other = drv_pg_query(
+            pg,
+            "(SELECT 1 FROM jobs WHERE job_name = $1 AND queue <> $2 AND "
+            "array_parent IS NULL LIMIT 1) UNION ALL (SELECT 1 FROM "
+            "job_receipts WHERE job_name = $1 AND queue <> $2 LIMIT 1)",
+            2, q, errstr, errstr_size);
+        if (!other) {
+            err = drv_pg_last_err(pg);
+        } else if (drv_pg_res_rows(other) > 0) {
+            err = DRV_ERR_INVALID;
+            drv_errstr_set(errstr, errstr_size,
+                           "job name %s is used in more than one job queue: "
+                           "give the job's id",
+                           name);
+        }
+        drv_pg_res_free(other);
     }
     drv_pg_res_free(r);
     return err;
@@ -194,14 +208,25 @@ static drv_err_t resolve_dependencies(drv_pg_t *pg, json_t *sj,
                                       char *errstr, size_t errstr_size)
 {
     char queue[256], id[DRV_JOB_ID_MAX + 16];
-    drv_arn_name(json_string_value(json_object_get(sj, "jobQueue")), queue,
-                 sizeof(queue));
+    const char *qref = json_string_value(json_object_get(sj, "jobQueue"));
+    json_t *deps = json_object_get(sj, "dependsOn");
+    if (!qref || !json_is_array(deps) ||
+        json_array_size(deps) > DRV_MAX_DEPENDS_ON) {
+        return DRV_OK; /* the submission check refuses it, with why */
+    }
+    drv_arn_name(qref, queue, sizeof(queue));
     size_t i;
     json_t *d;
-    json_array_foreach(json_object_get(sj, "dependsOn"), i, d)
+    json_array_foreach(deps, i, d)
     {
+        json_t *jn = json_object_get(d, "jobName");
+        if (jn && !json_is_string(jn)) { /* Drover's member: not in the model */
+            drv_errstr_set(errstr, errstr_size,
+                           "dependsOn[%zu].jobName must be a string", i);
+            return DRV_ERR_INVALID;
+        }
         const char *by_id = json_string_value(json_object_get(d, "jobId"));
-        const char *by_name = json_string_value(json_object_get(d, "jobName"));
+        const char *by_name = json_string_value(jn);
         if (by_id && by_name) {
             drv_errstr_set(errstr, errstr_size,
                            "dependsOn[%zu]: give jobId or jobName, not both",

@@ -6,6 +6,7 @@
  * AWS Batch: a queue or compute environment is deleted only once DISABLED,
  * and a compute environment only when no queue uses it.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,7 +47,9 @@ static const deletion_t delete_ce = {
     "SELECT c.state, (SELECT min(queue) FROM job_queue_compute_environments "
     "q WHERE q.compute_environment = c.name) FROM compute_environments c "
     "WHERE c.name = $1",
-    "DELETE FROM compute_environments WHERE name = $1"};
+    "WITH t AS (DELETE FROM resource_tags WHERE arn = "
+    "'compute-environment/' || $1) DELETE FROM compute_environments WHERE "
+    "name = $1"};
 
 /* Delete what the request names, as AWS does: it must exist and be
  * DISABLED, and no queue may use an environment. */
@@ -278,7 +281,7 @@ static json_t *created_tags(drv_client_t *client, drv_pg_t *pg,
  * (created_tags) and the request's tags (TagResource) or keys
  * (UntagResource) as JSON. */
 static json_t *write_tags(drv_client_t *client, const char *arn,
-                          json_t *what, const char *sql, drv_err_t *err,
+                          json_t *what, bool tagging, drv_err_t *err,
                           char *errstr, size_t errstr_size)
 {
     char key[400];
@@ -289,16 +292,55 @@ static json_t *write_tags(drv_client_t *client, const char *arn,
     if (!old) {
         return NULL;
     }
-    json_decref(old);
     char *text = json_dumps(what, JSON_COMPACT);
-    const char *p[] = {key, text};
+    char *created = json_dumps(old, JSON_COMPACT);
+    json_decref(old);
+    const char *p[] = {key, text, created};
     json_t *resp = NULL;
-    if (drv_pg_exec(pg, sql, 2, p, errstr, errstr_size) != 0) {
-        *err = drv_pg_last_err(pg);
-    } else {
-        resp = json_object();
+    drv_pg_res_t *r = NULL;
+    if (tagging) {
+        /* at most 50 on the resource (AWS), counting what it has */
+        if (!(r = query(pg,
+                        "SELECT count(*) FROM (SELECT k FROM jsonb_object_keys("
+                        "$3::jsonb) k WHERE NOT EXISTS (SELECT 1 FROM "
+                        "resource_tags t WHERE t.arn = $1 AND t.key = k AND "
+                        "t.value IS NULL) UNION SELECT key FROM resource_tags "
+                        "WHERE arn = $1 AND value IS NOT NULL UNION SELECT "
+                        "jsonb_object_keys($2::jsonb)) x",
+                        3, p, err, errstr, errstr_size))) {
+            goto out;
+        }
+        int64_t n = drv_pg_res_int(r, 0, 0, 0);
+        if (n > DRV_TAGS_MAX) {
+            FAIL(DRV_ERR_INVALID,
+                 "the resource would have %" PRId64 " tags; at most %d",
+                 n, DRV_TAGS_MAX);
+        }
     }
+    /* a tag it was created with is removed by a NULL row; any other by
+     * deleting its row, so keys never set leave nothing behind */
+    if (drv_pg_exec(pg,
+                    tagging
+                        ? "INSERT INTO resource_tags SELECT $1, key, value "
+                          "FROM jsonb_each_text($2::jsonb) WHERE $3::jsonb IS "
+                          "NOT NULL ON CONFLICT (arn, key) DO UPDATE SET "
+                          "value = EXCLUDED.value"
+                        : "WITH k AS (SELECT jsonb_array_elements_text("
+                          "$2::jsonb) AS key), d AS (DELETE FROM "
+                          "resource_tags t USING k WHERE t.arn = $1 AND "
+                          "t.key = k.key AND NOT $3::jsonb ? k.key) INSERT "
+                          "INTO resource_tags SELECT $1, key, NULL FROM k "
+                          "WHERE $3::jsonb ? key ON CONFLICT (arn, key) DO "
+                          "UPDATE SET value = NULL",
+                    3, p, errstr, errstr_size) != 0) {
+        *err = drv_pg_last_err(pg);
+        goto out;
+    }
+    resp = json_object();
+out:
+    drv_pg_res_free(r);
     free(text);
+    free(created);
     return resp;
 }
 
@@ -315,11 +357,7 @@ json_t *drv__op_tag_resource(drv_client_t *client, json_t *req,
                        "required");
         return NULL;
     }
-    return write_tags(client, arn, tags,
-                      "INSERT INTO resource_tags SELECT $1, key, value FROM "
-                      "jsonb_each_text($2::jsonb) ON CONFLICT (arn, key) DO "
-                      "UPDATE SET value = EXCLUDED.value",
-                      err, errstr, errstr_size);
+    return write_tags(client, arn, tags, true, err, errstr, errstr_size);
 }
 
 json_t *drv__op_untag_resource(drv_client_t *client, json_t *req,
@@ -334,11 +372,7 @@ json_t *drv__op_untag_resource(drv_client_t *client, json_t *req,
                        "resourceArn and tagKeys are required");
         return NULL;
     }
-    return write_tags(client, arn, keys,
-                      "INSERT INTO resource_tags SELECT $1, k, NULL FROM "
-                      "jsonb_array_elements_text($2::jsonb) k ON CONFLICT "
-                      "(arn, key) DO UPDATE SET value = NULL",
-                      err, errstr, errstr_size);
+    return write_tags(client, arn, keys, false, err, errstr, errstr_size);
 }
 
 json_t *drv__op_list_tags_for_resource(drv_client_t *client, json_t *req,

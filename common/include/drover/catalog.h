@@ -30,11 +30,15 @@ json_t *drv_catalog_definition(drv_pg_t *pg, const char *ref, char *name_out,
 
 /**
  * @brief Check that the queue a reference (name or ARN) names exists and is
- * ENABLED; its name goes to queue_out.
+ * ENABLED; its name goes to queue_out. A job a client was told it
+ * submitted (job_id, nullable, has a receipt) is queued even if the queue
+ * was DISABLED since, as AWS runs what a disabled queue already holds;
+ * not on a queue being deleted.
  * @returns DRV_OK, DRV_ERR_NOTFOUND, DRV_ERR_INVALID (disabled) or a
  *          database error class, with errstr set.
  */
-drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref, char *queue_out,
+drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref,
+                            const char *job_id, char *queue_out,
                             size_t queue_size, char *errstr,
                             size_t errstr_size);
 

@@ -79,6 +79,15 @@ static void assert_status(const char *job_id, const char *want)
     assert_value("SELECT status FROM jobs WHERE job_id = $1", job_id, want);
 }
 
+static void assert_reason_has(const char *job_id, const char *want)
+{
+    char *why = value("SELECT status_reason FROM jobs WHERE job_id = $1",
+                      job_id);
+    ck_assert_msg(why && strstr(why, want), "%s: %s, not %s", job_id,
+                  why ? why : "no reason", want);
+    free(why);
+}
+
 static void assert_reason(const char *job_id, const char *want)
 {
     assert_value("SELECT status_reason FROM jobs WHERE job_id = $1", job_id,
@@ -926,13 +935,14 @@ END_TEST
 
 START_TEST(test_dispatcher_dependency_never_submitted)
 {
-    /* b waits for a job that never comes and has no receipt: once every
-     * submission is consumed (no consumer here: nothing is in flight) the
-     * sweep fails it, and what waits for b */
+    /* b waits for a job that never comes and has no receipt: once it is
+     * older than dispatcher.dependency.grace.ms and every submission is
+     * consumed (no consumer here: nothing is in flight) the sweep fails
+     * it, and what waits for b */
     char e[DRV_ERRSTR_SIZE];
     submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "ghost"));
     submit("c", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "b"));
-    sql("UPDATE jobs SET updated_at = updated_at - 1 WHERE job_id = 'b'");
+    sql("UPDATE jobs SET updated_at = updated_at - 3600000 WHERE job_id = 'b'");
     ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
     ck_assert_msg(drv__deps_sweep(disp, e, sizeof(e)) == 0 &&
                       drv__deps_drain(disp, e, sizeof(e)) == 0,
@@ -973,6 +983,23 @@ START_TEST(test_dispatcher_dependency_with_receipt_waits)
     assert_value("SELECT seq::text FROM jobs WHERE job_id = $1", "a", "7");
     assert_value("SELECT created_at::text FROM jobs WHERE job_id = $1", "a",
                  "1");
+}
+END_TEST
+
+/* A job a client was told it submitted (its receipt) still runs when its
+ * queue was DISABLED before the dispatcher read it, as AWS runs what a
+ * disabled queue holds; one nobody was told of is refused. */
+START_TEST(test_dispatcher_disabled_queue_keeps_accepted_jobs)
+{
+    sql("INSERT INTO job_receipts (job_id, job_name, queue, definition, "
+        "submitted_at, request) VALUES ('told', 'told', '" QUEUE "', 'd:1', "
+        "1, '{}')");
+    sql("UPDATE job_queues SET state = 'DISABLED'");
+    submit("told", NULL);
+    assert_status("told", "RUNNABLE");
+    submit("untold", NULL);
+    assert_status("untold", "FAILED");
+    assert_reason_has("untold", "is not in ENABLED state");
 }
 END_TEST
 
@@ -1141,7 +1168,8 @@ START_TEST(test_dispatcher_time_limit_actions_cancel)
     free(why);
     sweep_with(drv__control_time_limits);
     assert_status("a", "RUNNABLE"); /* not for long enough yet */
-    sql("UPDATE jobs SET updated_at = updated_at - 601000 WHERE job_id = 'a'");
+    sql("UPDATE jobs SET blocked_since = blocked_since - 601000 WHERE "
+        "job_id = 'a'");
     sweep_with(drv__control_time_limits);
     assert_status("a", "FAILED");
     assert_value("SELECT is_cancelled::text FROM jobs WHERE job_id = $1", "a",
@@ -1156,31 +1184,32 @@ END_TEST
  * with AWS's codes where AWS has one, and the reason follows the cause. */
 START_TEST(test_dispatcher_runnable_jobs_say_why)
 {
-    char *why;
-    /* the environment's maximum (2 vCPUs) */
+    /* each case at the head of the queue, then out of the way: with no
+     * room anywhere a pass looks at each queue's head only */
+    const char *gone = "UPDATE jobs SET status = 'FAILED' WHERE job_id = ";
+    char q[128];
+    /* over the environment's maximum (2 vCPUs) */
     submit("big", json_pack("{s:{s:[{s:s,s:s}]}}", "containerOverrides",
                             "resourceRequirements", "type", "VCPU", "value",
                             "4"));
-    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "big");
-    ck_assert_msg(strstr(why, "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_"
-                              "RESOURCE"),
-                  "%s", why);
-    free(why);
+    assert_reason_has("big", "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_"
+                             "RESOURCE");
+    snprintf(q, sizeof(q), "%s'big'", gone);
+    sql(q);
     /* full: two 1-vCPU jobs take the budget, the third waits for room */
     submit("a", NULL);
     submit("b", NULL);
     submit("c", NULL);
     assert_status("c", "RUNNABLE");
-    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "c");
-    ck_assert_msg(strstr(why, "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"), "%s",
-                  why);
-    free(why);
+    assert_reason_has("c", "DROVER:WAITING_FOR_ROOM");
+    snprintf(q, sizeof(q), "%s'c'", gone);
+    sql(q);
     /* no budget and no live worker: its capacity is its workers' */
     sql("UPDATE compute_environments SET max_vcpus = NULL");
     submit("d", NULL);
-    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "d");
-    ck_assert_msg(strstr(why, "DROVER:NO_WORKERS"), "%s", why);
-    free(why);
+    assert_reason_has("d", "DROVER:NO_WORKERS");
+    snprintf(q, sizeof(q), "%s'd'", gone);
+    sql(q);
     /* a worker too small for the job: 1 vCPU offered, 1.5 asked */
     sql("INSERT INTO workers (worker_id, compute_environment, vcpus_total, "
         "vcpus_free, memory_total_mib, memory_free_mib, started_at, "
@@ -1189,17 +1218,13 @@ START_TEST(test_dispatcher_runnable_jobs_say_why)
     submit("e", json_pack("{s:{s:[{s:s,s:s}]}}", "containerOverrides",
                           "resourceRequirements", "type", "VCPU", "value",
                           "1.5"));
-    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "e");
-    ck_assert_msg(strstr(why, "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"),
-                  "%s", why);
-    free(why);
+    assert_reason_has("e", "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT");
+    snprintf(q, sizeof(q), "%s'e'", gone);
+    sql(q);
     /* DISABLED: no false misconfiguration */
     sql("UPDATE compute_environments SET state = 'DISABLED'");
     submit("f", NULL);
-    why = value("SELECT status_reason FROM jobs WHERE job_id = $1", "f");
-    ck_assert_msg(strstr(why, "DROVER:COMPUTE_ENVIRONMENT_DISABLED"), "%s",
-                  why);
-    free(why);
+    assert_reason_has("f", "DROVER:COMPUTE_ENVIRONMENT_DISABLED");
 }
 END_TEST
 
@@ -1265,6 +1290,46 @@ START_TEST(test_dispatcher_restarted_worker_loses_attempts)
 }
 END_TEST
 
+/* A run request left in the outbox whose attempt has finished since is
+ * dropped on recovery, never sent again (sent, a short job ran a second
+ * time after its dependents had started: the fault suite); a current
+ * one stays to be sent. */
+START_TEST(test_dispatcher_outbox_drops_stale_run_requests)
+{
+    char e[DRV_ERRSTR_SIZE];
+    submit("done", NULL);
+    submit("live", NULL);
+    ck_assert_int_eq(last_run("done"), 1);
+    ck_assert_int_eq(last_run("live"), 1);
+    run_attempt("done", 1, 0);
+    assert_status("done", "SUCCEEDED");
+    /* both RunJobs, as a dispatcher that lost PostgreSQL left them */
+    sql("TRUNCATE outbox");
+    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
+    const char *ids[] = {"done", "live"};
+    for (int i = 0; i < 2; i++) {
+        json_t *run = json_pack(
+            "{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:[],s:[],s:f,s:I,s:I}", "jobId",
+            ids[i], "attempt", 1, "jobName", ids[i], "jobQueue", QUEUE,
+            "computeEnvironment", CE, "jobDefinition", "d:1", "image",
+            "busybox", "command", "environment", "vcpus", 1.0, "memoryMiB",
+            (json_int_t)128, "releasedAt", (json_int_t)1);
+        ck_assert_msg(drv__outbox_emit_json(disp, "RunJob",
+                                            DRV_TOPIC_RUN_PREFIX CE, ids[i],
+                                            run, e, sizeof(e)) == 0,
+                      "%s", e);
+        json_decref(run);
+    }
+    ck_assert_msg(drv__outbox_persist(disp, e, sizeof(e)) == 0, "%s", e);
+    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    drv__outbox_clear(disp);
+    ck_assert_msg(drv__outbox_recover(disp, e, sizeof(e)) == 0, "%s", e);
+    assert_value("SELECT string_agg(key, ',' ORDER BY key) FROM outbox "
+                 "WHERE $1 = $1",
+                 "x", "live");
+}
+END_TEST
+
 START_TEST(test_dispatcher_outbox_payload_round_trip)
 {
     /* what persist writes, recovery reads back byte for byte (libpq's
@@ -1320,6 +1385,7 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_dependency_failure_cascades,
           test_dispatcher_dependency_submitted_later,
           test_dispatcher_dependency_with_receipt_waits,
+          test_dispatcher_disabled_queue_keeps_accepted_jobs,
           test_dispatcher_dependency_never_submitted}},
         {"arrays",
          {test_dispatcher_array_children_and_parent,
@@ -1339,7 +1405,8 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_parked_sender_bytes_are_kept_safe}},
         {"fleet",
          {test_dispatcher_restarted_worker_loses_attempts,
-          test_dispatcher_outbox_payload_round_trip}},
+          test_dispatcher_outbox_payload_round_trip,
+          test_dispatcher_outbox_drops_stale_run_requests}},
     };
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
         TCase *tc = tcase_create(groups[g].name);
