@@ -393,7 +393,7 @@ START_TEST(test_e2e_submissions_without_a_dispatcher)
     }
     ck_assert_int_eq(listed, 4);
     json_decref(r);
-    /* an id nobody submitted: refused at once, not after a wait */
+    /* an id nobody submitted: refused without waiting for it */
     drv_err_t err;
     int64_t t0 = drv_mono_ms();
     json_t *req = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "jobName", "ryw-x",
@@ -403,7 +403,9 @@ START_TEST(test_e2e_submissions_without_a_dispatcher)
                                        sizeof(e)));
     json_decref(req);
     ck_assert_msg(strstr(e, "no-such-job-anywhere"), "%s", e);
-    ck_assert_int_lt(drv_mono_ms() - t0, 1000);
+    /* no waiting for it to appear (the former wait was 5 s): not a speed
+     * goal, so the bound is loose */
+    ck_assert_int_lt(drv_mono_ms() - t0, 4000);
 
     snprintf(cmd, sizeof(cmd), "%s/deploy/local/up --no-example >/dev/null 2>&1",
              getenv("DROVER_SOURCE_DIR"));

@@ -282,7 +282,9 @@ refused("/v1/canceljob", {"jobId": "", "reason": "r"}, "jobId must not be empty"
 t0 = time.time()
 refused("/v1/terminatejob", {"jobId": "no-such-job-" + run, "reason": "r"},
         "not found", "an unknown job id")
-check(time.time() - t0 < 1, "an unknown job id is answered at once")
+# no waiting for it to appear (it took the former 5 s wait): not a speed
+# goal, so the bound is loose
+check(time.time() - t0 < 4, "an unknown job id is answered without a wait")
 # pages do not shift when jobs arrive between calls (newest first)
 p1 = batch.list_jobs(jobQueue="boto-q-" + run, maxResults=1,
                      filters=[{"name": "JOB_NAME", "values": ["*"]}])
