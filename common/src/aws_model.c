@@ -170,34 +170,44 @@ typedef struct walk {
     bool strict; /* responses: required members too */
 } walk_t;
 
-/* Into the member s, or (s NULL) the list item i. */
-static size_t push(walk_t *w, const char *s, size_t i)
+/* The path one step deeper: ".member" (s, not a key), "[i]" (s NULL) or
+ * a map entry "[\"k\"]" (s, key); returns where to pop back to. A step
+ * that does not fit is left out: the prefix still names the place. */
+static size_t push_step(walk_t *w, const char *s, size_t i, bool key)
 {
-    size_t was = w->len;
-    int n = s ? snprintf(w->path + w->len, sizeof(w->path) - w->len, "%s%s",
-                         w->len ? "." : "", s)
-              : snprintf(w->path + w->len, sizeof(w->path) - w->len, "[%zu]",
-                         i);
-    if (n > 0 && w->len + (size_t)n < sizeof(w->path)) {
+    size_t was = w->len, room = sizeof(w->path) - w->len;
+    char *at = w->path + w->len;
+    int n = !s   ? snprintf(at, room, "[%zu]", i)
+            : key ? snprintf(at, room, "[\"%s\"]", s)
+                  : snprintf(at, room, "%s%s", w->len ? "." : "", s);
+    if (n > 0 && (size_t)n < room) {
         w->len += (size_t)n;
     } else {
-        w->path[w->len] = '\0'; /* too deep to name: the prefix stays */
+        w->path[w->len] = '\0';
     }
     return was;
 }
 
-/* Into the map entry of key k: tags["k"]. */
+static size_t push(walk_t *w, const char *s, size_t i)
+{
+    return push_step(w, s, i, false);
+}
+
 static size_t push_key(walk_t *w, const char *k)
 {
-    size_t was = w->len;
-    int n = snprintf(w->path + w->len, sizeof(w->path) - w->len, "[\"%s\"]",
-                     k);
-    if (n > 0 && w->len + (size_t)n < sizeof(w->path)) {
-        w->len += (size_t)n;
-    } else {
-        w->path[w->len] = '\0'; /* too deep to name: the prefix stays */
+    return push_step(w, k, 0, true);
+}
+
+/* Shape t's member of that name, or NULL. */
+static const drv_model_member_t *member_of(const drv_model_shape_t *t,
+                                           const char *name)
+{
+    for (int m = 0; m < t->count; m++) {
+        if (!strcmp(drv_model_members[t->first + m].name, name)) {
+            return &drv_model_members[t->first + m];
+        }
     }
-    return was;
+    return NULL;
 }
 
 static void pop(walk_t *w, size_t was)
@@ -328,24 +338,20 @@ static int check_struct(walk_t *w, const drv_model_shape_t *t, json_t *j,
     json_t *v;
     json_object_foreach(j, k, v)
     {
-        int m = 0;
-        while (m < t->count && strcmp(drv_model_members[t->first + m].name, k)) {
-            m++;
-        }
+        const drv_model_member_t *mb = member_of(t, k);
         size_t was = push(w, k, 0);
-        if (m == t->count &&
-            listed(extensions, DRV_ARRAY_SIZE(extensions), t->name, k)) {
+        if (!mb && listed(extensions, DRV_ARRAY_SIZE(extensions), t->name, k)) {
             pop(w, was);
             continue;
         }
-        if (m == t->count) {
+        if (!mb) {
             return fail(w, "is not a member of %s", t->name);
         }
         if (request &&
             listed(unsupported, DRV_ARRAY_SIZE(unsupported), t->name, k)) {
             return fail(w, "is not supported by Drover");
         }
-        if (check(w, drv_model_members[t->first + m].shape, v, request) != 0) {
+        if (check(w, mb->shape, v, request) != 0) {
             return -1;
         }
         pop(w, was);
@@ -465,15 +471,11 @@ static json_t *serialize_struct(walk_t *w, const drv_model_shape_t *t,
     json_t *v;
     json_object_foreach(j, k, v)
     {
-        int m = 0;
-        while (m < t->count && strcmp(drv_model_members[t->first + m].name, k)) {
-            m++;
-        }
+        const drv_model_member_t *mb = member_of(t, k);
         size_t was = push(w, k, 0);
         json_t *o =
             json_is_null(v) ? NULL
-            : m < t->count
-                ? serialize(w, drv_model_members[t->first + m].shape, v)
+            : mb ? serialize(w, mb->shape, v)
             : listed(extensions, DRV_ARRAY_SIZE(extensions), t->name, k)
                 ? json_incref(v)
                 : dropped(w, "is not in the model");
@@ -487,12 +489,10 @@ static json_t *serialize_struct(walk_t *w, const drv_model_shape_t *t,
             json_object_get(out, always[a].member)) {
             continue;
         }
-        for (int m = 0; m < t->count; m++) {
-            const drv_model_member_t *mb = &drv_model_members[t->first + m];
-            if (!strcmp(mb->name, always[a].member)) {
-                json_object_set_new(out, mb->name,
-                                    empty_of(&drv_model_shapes[mb->shape]));
-            }
+        const drv_model_member_t *mb = member_of(t, always[a].member);
+        if (mb) {
+            json_object_set_new(out, mb->name,
+                                empty_of(&drv_model_shapes[mb->shape]));
         }
     }
     return out;

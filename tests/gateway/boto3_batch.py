@@ -12,18 +12,15 @@ import json
 import urllib.error
 import urllib.request
 
-import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 import model_check
+from scenario import CREDS, REGION, Checks, client
 
 endpoint = sys.argv[1]
-batch = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1",
-                     aws_access_key_id="local",
-                     aws_secret_access_key="local-secret")
+batch = client(endpoint)
 replies = model_check.attach(batch)
 
 
@@ -32,8 +29,7 @@ def post(path, doc):
     itself): what a client in another language could. (status, reply)"""
     req = AWSRequest(method="POST", url=endpoint + path, data=json.dumps(doc),
                      headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials("local", "local-secret"), "batch",
-              "us-east-1").add_auth(req)
+    SigV4Auth(CREDS, "batch", REGION).add_auth(req)
     r = urllib.request.Request(endpoint + path, data=req.body,
                                headers=dict(req.headers.items()),
                                method="POST")
@@ -43,15 +39,8 @@ def post(path, doc):
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
 run = uuid.uuid4().hex[:8]
-checks = 0
 
-
-def check(cond, what):
-    global checks
-    if not cond:
-        print("FAILED: " + what, file=sys.stderr)
-        sys.exit(1)
-    checks += 1
+check = Checks()
 
 
 def wait(job_ids, timeout=180):
@@ -187,8 +176,7 @@ except ClientError as e:
           e.response["ResponseMetadata"]["HTTPStatusCode"] == 400,
           "ClientException with HTTP 400: %s" % e.response)
     check("no-such-queue" in e.response["Error"]["Message"], "message names the queue")
-bad = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1",
-                   aws_access_key_id="local", aws_secret_access_key="wrong")
+bad = client(endpoint, secret="wrong")
 try:
     bad.describe_job_queues()
     check(False, "a wrongly signed request is refused")
@@ -324,4 +312,4 @@ batch.delete_compute_environment(computeEnvironment="boto-ce-" + run)
 batch.deregister_job_definition(jobDefinition="boto-%s:1" % run)
 replies.assert_clean()
 print("boto3: %d replies matched the AWS model" % replies.replies)
-print("boto3: %d checks passed against %s" % (checks, endpoint))
+print("boto3: %d checks passed against %s" % (check.n, endpoint))

@@ -14,29 +14,20 @@ import time
 import urllib.parse
 import uuid
 
-import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+
+from scenario import CREDS, Checks, client
 
 endpoint = sys.argv[1]
 url = urllib.parse.urlparse(endpoint)
 HOST, PORT = url.hostname, url.port
-creds = Credentials("local", "local-secret")
-batch = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1",
-                     aws_access_key_id="local",
-                     aws_secret_access_key="local-secret")
+creds = CREDS
+batch = client(endpoint)
 run = uuid.uuid4().hex[:8]
-checks = 0
 
-
-def check(cond, what):
-    global checks
-    if not cond:
-        print("FAILED: " + what, file=sys.stderr)
-        sys.exit(1)
-    checks += 1
+check = Checks()
 
 
 def alive(after):
@@ -215,4 +206,4 @@ s.close()
 check(held is not None and held < 20, "a byte-a-second client was held %s s" % held)
 alive("a slow client")
 
-print("hostile gateway: %d checks passed" % checks)
+print("hostile gateway: %d checks passed" % check.n)

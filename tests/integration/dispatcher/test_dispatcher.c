@@ -1113,15 +1113,21 @@ START_TEST(test_dispatcher_terminate_running_job)
 }
 END_TEST
 
-/* Issue 14: a container that ignores SIGTERM and exits 0 inside the stop
- * grace was terminated all the same: FAILED with the caller's reason, and
- * its dependents fail (AWS never lets a terminated job succeed). */
-START_TEST(test_dispatcher_terminated_job_never_succeeds)
+/* Job a RUNNING on its worker, b waiting for it. */
+static void running_with_dependent(void)
 {
     submit("a", NULL);
     submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "a"));
     report("a", 1, "STARTING", -1);
     report("a", 1, "RUNNING", -1);
+}
+
+/* Issue 14: a container that ignores SIGTERM and exits 0 inside the stop
+ * grace was terminated all the same: FAILED with the caller's reason, and
+ * its dependents fail (AWS never lets a terminated job succeed). */
+START_TEST(test_dispatcher_terminated_job_never_succeeds)
+{
+    running_with_dependent();
     stop("a", true, "stop it");
     report("a", 1, "SUCCEEDED", 0);
     assert_status("a", "FAILED");
@@ -1232,10 +1238,7 @@ END_TEST
  * ones are stopped, and the queue goes once none is left unfinished. */
 START_TEST(test_dispatcher_deleted_queue_terminates_its_jobs)
 {
-    submit("a", NULL);
-    submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "a"));
-    report("a", 1, "STARTING", -1);
-    report("a", 1, "RUNNING", -1);
+    running_with_dependent();
     sql("UPDATE job_queues SET state = 'DISABLED', status = 'DELETING'");
     sweep_with(drv__control_deleted_queues);
     assert_status("b", "FAILED");

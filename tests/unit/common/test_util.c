@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "drover/job.h"
+#include "drover/token.h"
 #include "drover/util.h"
 
 /* The copy is valid UTF-8 exactly when jansson takes it. */
@@ -60,6 +62,69 @@ START_TEST(test_util_utf8_cut_at_boundary)
 }
 END_TEST
 
+/* nextToken: a key round-trips; anything not made by drv_token_encode
+ * (garbage, another prefix, a NUL inside, too long) is refused. */
+START_TEST(test_util_token_round_trip_and_refusals)
+{
+    char key[64];
+    char *t = drv_token_encode("default:42");
+    ck_assert_int_eq(drv_token_decode(t, key, sizeof(key)), 0);
+    ck_assert_str_eq(key, "default:42");
+    ck_assert_int_eq(drv_token_decode(t, key, 5), -1); /* does not fit */
+    free(t);
+    const char *bad[] = {"", "garbage", "====", "AAAA",
+                         "eHl6OmFiYw==", /* "xyz:abc": another prefix */
+                         "ZHJ2MTphAGI=", /* "drv1:a\0b": a NUL inside */
+                         "ZHJ2MTo\xff"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(drv_token_decode(bad[i], key, sizeof(key)) == -1, "%s",
+                      bad[i]);
+    }
+    char huge[2000];
+    memset(huge, 'A', sizeof(huge) - 1);
+    huge[sizeof(huge) - 1] = '\0';
+    ck_assert_int_eq(drv_token_decode(huge, key, sizeof(key)), -1);
+}
+END_TEST
+
+/* ARNs identify resources of this Drover only. */
+START_TEST(test_util_arn_parse)
+{
+    char kind[32], name[64], e[256];
+    ck_assert_int_eq(drv_arn_parse("arn:aws:batch:r:1:job-definition/d:3", "r",
+                                   "1", kind, sizeof(kind), name, sizeof(name),
+                                   e, sizeof(e)),
+                     0);
+    ck_assert_str_eq(kind, "job-definition");
+    ck_assert_str_eq(name, "d:3");
+    struct {
+        const char *arn, *why;
+    } bad[] = {
+        {"arn:aws:batch:us-west-2:1:job-queue/q", "names region us-west-2"},
+        {"arn:aws:batch:r:2:job-queue/q", "account 2"},
+        {"arn:aws:s3:r:1:job-queue/q", "not a valid AWS Batch ARN"},
+        {"arn:aws:batch:r:1:job-queue/", "not a valid AWS Batch ARN"},
+        {"arn:aws:batch:r:1", "not a valid ARN"},
+        {"job-queue/q", "not a valid ARN"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(drv_arn_parse(bad[i].arn, "r", "1", kind,
+                                       sizeof(kind), name, sizeof(name), e,
+                                       sizeof(e)),
+                         -1);
+        ck_assert_msg(strstr(e, bad[i].why), "%s: %s", bad[i].arn, e);
+    }
+    char long_name[200];
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    char arn[300];
+    snprintf(arn, sizeof(arn), "arn:aws:batch:r:1:job/%s", long_name);
+    ck_assert_int_eq(drv_arn_parse(arn, "r", "1", kind, sizeof(kind), name,
+                                   sizeof(name), e, sizeof(e)),
+                     -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -67,6 +132,8 @@ int main(void)
     tcase_add_test(tc, test_util_utf8_valid_kept);
     tcase_add_test(tc, test_util_utf8_invalid_replaced);
     tcase_add_test(tc, test_util_utf8_cut_at_boundary);
+    tcase_add_test(tc, test_util_token_round_trip_and_refusals);
+    tcase_add_test(tc, test_util_arn_parse);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
