@@ -112,6 +112,7 @@ struct drv_disp {
     size_t usage_cnt;
     bool usage_loaded;
     int64_t usage_loaded_at;
+    int64_t shares_accrued_at; /* share_usage last brought up to date */
     /* loop.c */
     int64_t dep_grace_ms; /* dispatcher.dependency.grace.ms */
     int64_t receipts_swept_ms; /* deps.c: the last sweep of stale receipts */

@@ -10,6 +10,7 @@
 #include "capacity.h"
 #include "deps.h"
 #include "drover/catalog.h"
+#include "drover/fairshare.h"
 #include "drover/util.h"
 #include "outbox.h"
 #include "transition.h"
@@ -153,7 +154,9 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
         "jobs.array_index, jobs.array_size, o.updated_at, x.n, "
         "jobs.vcpus, jobs.memory_mib), "
         "a AS (INSERT INTO attempts (job_id, attempt, released_at) SELECT "
-        "job_id, attempts, $3::bigint FROM u) SELECT * FROM u ORDER BY n",
+        "job_id, attempts, $3::bigint FROM u), q AS (UPDATE job_queues SET "
+        "released_at = $3::bigint WHERE name IN (SELECT queue FROM u)) "
+        "SELECT * FROM u ORDER BY n",
         3, p, errstr, errstr_size);
     free(idt);
     free(cet);
@@ -266,11 +269,12 @@ static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
  * Place one job: the first environment, in its queue's order, whose budget
  * has room now and one of whose workers could hold it; it is added to
  * ids/ces for release_all. Else why it waits is added to `waits` (job id
- * -> reason). 1 placed, 0 not.
+ * -> reason). `keep` is the fraction of an environment's vCPUs the job
+ * must leave free (a fair-share reservation). 1 placed, 0 not.
  */
 static int place(const char *job_id, double v, double m, json_t *order,
-                 ce_room_t *rooms, int nrooms, json_t *ids, json_t *ces,
-                 json_t *waits)
+                 double keep, ce_room_t *rooms, int nrooms, json_t *ids,
+                 json_t *ces, json_t *waits)
 {
     size_t i;
     json_t *ce;
@@ -294,7 +298,8 @@ static int place(const char *job_id, double v, double m, json_t *order,
             too_big++; /* no worker of it could take the job */
             continue;
         }
-        if (v <= room->free_v && m <= room->free_m) {
+        if (v <= room->free_v - keep * room->max_v + 1e-9 &&
+            m <= room->free_m) {
             room->free_v -= v;
             room->free_m -= m;
             json_array_append_new(ids, json_string(job_id));
@@ -353,64 +358,64 @@ enum { CD_JOB_ID, CD_VCPUS, CD_MEMORY, CD_CES };
 
 #define CANDIDATES_FIRST 64
 #define CANDIDATES_MAX 1000
+#define SHARE_CANDIDATES 32 /* per share of a fair-share queue, a pass */
+#define SHARES_ACCRUE_MS 1000
+
+/* What one scheduling pass carries from queue to queue. */
+typedef struct pass {
+    ce_room_t *rooms;
+    int nrooms;
+    bool scan_only; /* no room anywhere: only say why the heads wait */
+    json_t *ids, *ces, *waits;
+} pass_t;
 
 /*
- * A scheduling pass: RUNNABLE jobs by queue priority, then scheduling
- * priority, then age (AWS), placed while there is room. Candidates are
+ * FIFO queues (of one priority, or all when level is NULL): RUNNABLE jobs
+ * by queue priority, then age, placed while there is room. Candidates are
  * read a page at a time (64, then twice as many) from the jobs_release
  * index of each queue, and only while some environment still has room:
  * a pass with little room reads a few index entries whatever the backlog
- * (no sort of every queued job). A DISABLED queue takes no new jobs but
- * finishes what it holds (the job_queues join keeps it).
+ * (no sort of every queued job).
  */
-int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
+static int fifo_queues(drv_disp_t *disp, pass_t *ps, const char *level,
+                       char *errstr, size_t errstr_size)
 {
-    int nrooms = 0;
-    ce_room_t *rooms = load_rooms(disp, &nrooms, errstr, errstr_size);
-    if (!rooms) {
-        return -1;
-    }
-    int ret = 0;
-    json_t *ids = json_array(), *ces = json_array(), *waits = json_object();
-    int offset = 0, page = CANDIDATES_FIRST;
-    /* no room anywhere: nothing to place, but the head of each queue is
-     * told why it waits (one index entry per queue, whatever the
-     * backlog) */
-    bool scan_only = !any_room(rooms, nrooms);
+    int ret = 0, offset = 0, page = CANDIDATES_FIRST;
     while (ret >= 0 && offset < CANDIDATES_MAX &&
-           (scan_only ? offset == 0 : any_room(rooms, nrooms))) {
+           (ps->scan_only ? offset == 0 : any_room(ps->rooms, ps->nrooms))) {
         char lim[16], off[16], upto[16];
         /* scanning only: the head of every queue (a queue of higher
          * priority with a long backlog would hide the others' heads) */
-        snprintf(lim, sizeof(lim), "%d", scan_only ? CANDIDATES_MAX : page);
+        snprintf(lim, sizeof(lim), "%d",
+                 ps->scan_only ? CANDIDATES_MAX : page);
         snprintf(off, sizeof(off), "%d", offset);
-        snprintf(upto, sizeof(upto), "%d", scan_only ? 1 : offset + page);
-        const char *p[] = {lim, off, upto};
+        snprintf(upto, sizeof(upto), "%d", ps->scan_only ? 1 : offset + page);
+        const char *p[] = {lim, off, upto, level};
         drv_pg_res_t *cand = drv_pg_query(
             disp->pg,
             "SELECT j.job_id, j.vcpus, j.memory_mib, q.ces FROM (SELECT "
             "name, priority, (SELECT json_agg(compute_environment ORDER BY "
             "ord) FROM job_queue_compute_environments WHERE queue = name) "
-            "AS ces FROM job_queues) q CROSS JOIN LATERAL (SELECT job_id, "
-            "vcpus, memory_mib, scheduling_priority, seq FROM jobs WHERE "
-            "queue = q.name AND status = 'RUNNABLE' AND NOT released ORDER "
-            "BY scheduling_priority DESC, seq LIMIT $3::int) j ORDER BY "
-            "q.priority DESC, j.scheduling_priority DESC, j.seq LIMIT "
-            "$1::int OFFSET $2::int",
-            3, p, errstr, errstr_size);
+            "AS ces FROM job_queues WHERE scheduling_policy IS NULL AND "
+            "($4::int IS NULL OR priority = $4::int)) q CROSS JOIN LATERAL "
+            "(SELECT job_id, vcpus, memory_mib, scheduling_priority, seq "
+            "FROM jobs WHERE queue = q.name AND status = 'RUNNABLE' AND NOT "
+            "released ORDER BY scheduling_priority DESC, seq LIMIT "
+            "$3::int) j ORDER BY q.priority DESC, j.scheduling_priority "
+            "DESC, j.seq LIMIT $1::int OFFSET $2::int",
+            4, p, errstr, errstr_size);
         if (!cand) {
-            ret = -1;
-            break;
+            return -1;
         }
         int rows = drv_pg_res_rows(cand);
-        for (int i = 0;
-             ret >= 0 && i < rows && (scan_only || any_room(rooms, nrooms));
+        for (int i = 0; ret >= 0 && i < rows &&
+                        (ps->scan_only || any_room(ps->rooms, ps->nrooms));
              i++) {
             json_t *order = drv_pg_res_json(cand, i, CD_CES);
             ret = place(drv_pg_res_get(cand, i, CD_JOB_ID),
                         strtod(drv_pg_res_get(cand, i, CD_VCPUS), NULL),
                         strtod(drv_pg_res_get(cand, i, CD_MEMORY), NULL), order,
-                        rooms, nrooms, ids, ces, waits);
+                        0, ps->rooms, ps->nrooms, ps->ids, ps->ces, ps->waits);
             json_decref(order);
         }
         drv_pg_res_free(cand);
@@ -420,15 +425,160 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
         offset += page;
         page *= 2;
     }
+    return ret;
+}
+
+/*
+ * A fair-share queue: the next job is always the next of the share with
+ * the lowest (decayed usage + held x 1 s) x weightFactor (fairshare.h),
+ * within a share by scheduling priority then age. A share already holding
+ * capacity must leave the policy's reservation free for shares holding
+ * none: (computeReservation/100)^active of each environment's vCPUs. A
+ * job that cannot be placed does not block the jobs behind it.
+ */
+static int fair_queue(drv_disp_t *disp, pass_t *ps, const char *queue,
+                      json_t *policy, json_t *order, char *errstr,
+                      size_t errstr_size)
+{
+    drv_fairshare_t fs;
+    if (drv_fairshare_load(disp->pg, queue, policy,
+                           ps->scan_only ? 1 : SHARE_CANDIDATES, drv_now_ms(),
+                           &fs, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    int i;
+    while ((ps->scan_only || any_room(ps->rooms, ps->nrooms)) &&
+           (i = drv_fairshare_pick(&fs)) >= 0) {
+        bool holds = fs.shares[i].held > 0;
+        double keep = holds ? drv_fairshare_reserved(policy, fs.active) : 0;
+        json_t *job = drv_fairshare_take(&fs, i);
+        if (!place(json_string_value(json_array_get(job, 0)),
+                   json_number_value(json_array_get(job, 1)),
+                   json_number_value(json_array_get(job, 2)), order, keep,
+                   ps->rooms, ps->nrooms, ps->ids, ps->ces, ps->waits)) {
+            drv_fairshare_untake(&fs, i);
+        }
+    }
+    drv_fairshare_free(&fs);
+    return 0;
+}
+
+/*
+ * Bring every share's usage up to now (at most once a second): decayed by
+ * its policy's half-life and increased by what its released jobs held
+ * over the interval, in closed form (usage e^-kt + held (1 - e^-kt) / k,
+ * k = ln 2 / half-life). Shares that hold nothing and whose usage decayed
+ * away are forgotten.
+ */
+static int accrue_shares(drv_disp_t *disp, char *errstr, size_t errstr_size)
+{
+    int64_t now = drv_now_ms();
+    if (now - disp->shares_accrued_at < SHARES_ACCRUE_MS) {
+        return 0;
+    }
+    char t[24];
+    snprintf(t, sizeof(t), "%" PRId64, now);
+    const char *p[] = {t};
+    if (drv_pg_exec(
+            disp->pg,
+            "WITH held AS (SELECT queue, share_identifier AS share, sum(vcpus) "
+            "AS v FROM jobs WHERE released AND share_identifier IS NOT NULL "
+            "GROUP BY 1, 2), k AS (SELECT q.name, ln(2) / COALESCE(NULLIF(("
+            "p.spec->'fairsharePolicy'->>'shareDecaySeconds')::float8, 0), "
+            "600) AS k FROM job_queues q JOIN scheduling_policies p ON p.name "
+            "= q.scheduling_policy), up AS (UPDATE share_usage u SET usage = "
+            "u.usage * exp(-k.k * greatest($1::bigint - u.updated_at, 0) / "
+            "1000.0) + COALESCE((SELECT h.v FROM held h WHERE h.queue = "
+            "u.queue AND h.share = u.share), 0) * (1 - exp(-k.k * greatest("
+            "$1::bigint - u.updated_at, 0) / 1000.0)) / k.k, updated_at = "
+            "$1::bigint FROM k WHERE k.name = u.queue RETURNING u.queue) "
+            "INSERT INTO share_usage (queue, share, usage, updated_at) SELECT "
+            "queue, share, 0, $1::bigint FROM held ON CONFLICT DO NOTHING",
+            1, p, errstr, errstr_size) != 0 ||
+        drv_pg_exec(disp->pg,
+                    "DELETE FROM share_usage u WHERE usage < 0.001 AND NOT "
+                    "EXISTS (SELECT 1 FROM jobs WHERE queue = u.queue AND "
+                    "share_identifier = u.share AND released)",
+                    0, NULL, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    disp->shares_accrued_at = now;
+    return 0;
+}
+
+/* Columns of the queues' SELECT. */
+enum { QU_NAME, QU_PRIORITY, QU_CES, QU_POLICY };
+
+/*
+ * A scheduling pass, queue priority first (AWS): at each priority the
+ * FIFO queues (interleaved by age) and then each fair-share queue. A
+ * DISABLED queue takes no new jobs but finishes what it holds.
+ */
+int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
+{
+    pass_t ps = {0};
+    ps.rooms = load_rooms(disp, &ps.nrooms, errstr, errstr_size);
+    if (!ps.rooms) {
+        return -1;
+    }
+    int ret = accrue_shares(disp, errstr, errstr_size);
+    drv_pg_res_t *qs = ret < 0 ? NULL : drv_pg_query(
+        disp->pg,
+        "SELECT q.name, q.priority, (SELECT json_agg(compute_environment "
+        "ORDER BY ord) FROM job_queue_compute_environments WHERE queue = "
+        "q.name), COALESCE(p.spec->'fairsharePolicy', '{}') FROM job_queues "
+        "q JOIN scheduling_policies p ON p.name = q.scheduling_policy ORDER "
+        "BY q.priority DESC, q.name",
+        0, NULL, errstr, errstr_size);
+    ps.ids = json_array();
+    ps.ces = json_array();
+    ps.waits = json_object();
+    /* no room anywhere: nothing to place, but the head of each queue is
+     * told why it waits (one index entry per queue, whatever the
+     * backlog) */
+    ps.scan_only = !any_room(ps.rooms, ps.nrooms);
+    if (!qs) {
+        ret = -1;
+    } else if (drv_pg_res_rows(qs) == 0) {
+        ret = fifo_queues(disp, &ps, NULL, errstr, errstr_size);
+    } else {
+        /* fair-share queues exist: priority by priority. FIFO queues of a
+         * priority no fair-share queue has come in the level above or
+         * below it: every distinct priority is visited. */
+        drv_pg_res_t *lv = drv_pg_query(
+            disp->pg,
+            "SELECT DISTINCT priority FROM job_queues ORDER BY 1 DESC", 0,
+            NULL, errstr, errstr_size);
+        int k = 0, nq = drv_pg_res_rows(qs);
+        for (int l = 0; lv && ret >= 0 && l < drv_pg_res_rows(lv); l++) {
+            const char *level = drv_pg_res_get(lv, l, 0);
+            ret = fifo_queues(disp, &ps, level, errstr, errstr_size);
+            for (; ret >= 0 && k < nq &&
+                   !strcmp(drv_pg_res_get(qs, k, QU_PRIORITY), level);
+                 k++) {
+                json_t *order = drv_pg_res_json(qs, k, QU_CES);
+                json_t *policy = drv_pg_res_json(qs, k, QU_POLICY);
+                ret = fair_queue(disp, &ps, drv_pg_res_get(qs, k, QU_NAME),
+                                 policy, order, errstr, errstr_size);
+                json_decref(order);
+                json_decref(policy);
+            }
+        }
+        if (!lv) {
+            ret = -1;
+        }
+        drv_pg_res_free(lv);
+    }
+    drv_pg_res_free(qs);
     if (ret >= 0) {
-        ret = release_all(disp, ids, ces, errstr, errstr_size);
+        ret = release_all(disp, ps.ids, ps.ces, errstr, errstr_size);
     }
     if (ret >= 0) {
-        ret = record_waits(disp, waits, errstr, errstr_size);
+        ret = record_waits(disp, ps.waits, errstr, errstr_size);
     }
-    json_decref(ids);
-    json_decref(ces);
-    json_decref(waits);
-    free(rooms);
+    json_decref(ps.ids);
+    json_decref(ps.ces);
+    json_decref(ps.waits);
+    free(ps.rooms);
     return ret < 0 ? -1 : 0;
 }

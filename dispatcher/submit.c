@@ -129,11 +129,12 @@ bool drv__submit_is_simple(const drv__submission_t *s)
     "definition_name, "                                                       \
     "definition_revision, status, status_reason, created_at, updated_at, "    \
     "stopped_at, request, resolved, vcpus, memory_mib, max_attempts, "        \
-    "scheduling_priority, array_size, array_sequential, seq) VALUES ($1, "    \
+    "scheduling_priority, array_size, array_sequential, share_identifier, "  \
+    "seq) VALUES ($1, "                                                       \
     "$2, $3, $4, $5::int, $6, $7, COALESCE((SELECT submitted_at FROM gone), " \
     "$8::bigint), $8::bigint, CASE WHEN $6 = "                                \
     "'FAILED' THEN $8::bigint END, $9::jsonb, $10::jsonb, $11::float8, "      \
-    "$12::bigint, $13::int, $14::int, $15::int, $16::bool, COALESCE(("        \
+    "$12::bigint, $13::int, $14::int, $15::int, $16::bool, $17, COALESCE((" \
     "SELECT seq FROM gone), nextval('jobs_seq_seq'))) ON CONFLICT "           \
     "(job_id) DO NOTHING RETURNING " DRV__TRANSITION_RETURNING(               \
         "'SUBMITTED'", "false",                                               \
@@ -158,9 +159,7 @@ drv_pg_stmt_t drv__submit_stmt(drv__submission_t *s)
              json_integer_value(json_object_get(c, "memory")));
     snprintf(s->att, sizeof(s->att), "%d",
              json_is_integer(a) ? (int)json_integer_value(a) : 1);
-    snprintf(s->prio, sizeof(s->prio), "%d",
-             (int)json_integer_value(
-                 json_object_get(sj, "schedulingPriorityOverride")));
+    snprintf(s->prio, sizeof(s->prio), "%d", s->ck.scheduling_priority);
     free(s->req);
     free(s->res);
     s->req = json_dumps(sj, JSON_COMPACT);
@@ -181,9 +180,12 @@ drv_pg_stmt_t drv__submit_stmt(drv__submission_t *s)
                        s->att,
                        s->prio,
                        ap ? s->size : NULL,
-                       has_dependency(sj, "SEQUENTIAL") ? "true" : "false"};
+                       has_dependency(sj, "SEQUENTIAL") ? "true" : "false",
+                       s->ck.fair_share ? json_string_value(json_object_get(
+                                              sj, "shareIdentifier"))
+                                        : NULL};
     memcpy(s->p, p, sizeof(p));
-    return (drv_pg_stmt_t){SUBMIT_SQL, 16, s->p};
+    return (drv_pg_stmt_t){SUBMIT_SQL, 17, s->p};
 }
 
 int drv__submit_recorded(drv_disp_t *disp, const drv_pg_res_t *r)

@@ -23,7 +23,7 @@ typedef struct drv__submission {
     drv_job_status_t status;
     char rev[16], now[24], vcpus[32], mem[24], att[16], prio[16], size[16];
     char *req, *res;
-    const char *p[16];
+    const char *p[17];
 } drv__submission_t;
 
 /* Validate and resolve SubmitJob `sj`, which came on topic `source`, into

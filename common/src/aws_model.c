@@ -56,6 +56,8 @@ static const pair_t unsupported[] = {
     {"CreateJobQueueRequest", "jobQueueType"},
     {"UpdateJobQueueRequest", "serviceEnvironmentOrder"},
     {"ListJobsRequest", "multiNodeJobId"},
+    {"CreateSchedulingPolicyRequest", "quotaSharePolicy"},
+    {"UpdateSchedulingPolicyRequest", "quotaSharePolicy"},
 };
 
 /*

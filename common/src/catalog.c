@@ -56,8 +56,8 @@ json_t *drv_catalog_definition(drv_pg_t *pg, const char *ref, char *name_out,
 
 drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref,
                             const char *job_id, char *queue_out,
-                            size_t queue_size, char *errstr,
-                            size_t errstr_size)
+                            size_t queue_size, bool *fair_share,
+                            char *errstr, size_t errstr_size)
 {
     char copy[512];
     snprintf(copy, sizeof(copy), "%s", ref); /* ref may alias queue_out */
@@ -67,7 +67,8 @@ drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref,
         pg,
         "SELECT CASE WHEN status <> 'DELETING' AND EXISTS (SELECT 1 FROM "
         "job_receipts WHERE job_id = $2::text AND queue = $1) THEN 'ENABLED' "
-        "ELSE state END FROM job_queues WHERE name = $1",
+        "ELSE state END, scheduling_policy IS NOT NULL FROM job_queues WHERE "
+        "name = $1",
         2, p, errstr, errstr_size);
     drv_err_t ret = DRV_OK;
     if (!r) {
@@ -81,6 +82,9 @@ drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref,
         ret = DRV_ERR_INVALID;
         drv_errstr_set(errstr, errstr_size,
                        "JobQueue %s is not in ENABLED state", queue_out);
+    }
+    if (fair_share && drv_pg_res_rows(r) > 0) {
+        *fair_share = drv_pg_res_get(r, 0, 1)[0] == 't';
     }
     drv_pg_res_free(r);
     return ret;

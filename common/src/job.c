@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "drover/fairshare.h"
 #include "drover/err.h"
 #include "drover/util.h"
 
@@ -567,6 +568,11 @@ int drv_job_validate_submit(json_t *req, const drv_job_limits_t *limits,
     if (prio && (!json_is_integer(prio) || json_integer_value(prio) < 0 ||
                  json_integer_value(prio) > DRV_PRIORITY_MAX)) {
         FAIL("schedulingPriorityOverride must be from 0 to 9999");
+    }
+    json_t *share = json_object_get(req, "shareIdentifier");
+    if (share && !drv_share_id_valid(json_string_value(share), true)) {
+        FAIL("shareIdentifier must be 1 to 255 letters and digits, "
+             "optionally followed by *");
     }
     return check_depends_on(json_object_get(req, "dependsOn"), ap != NULL,
                             errstr, errstr_size) ||

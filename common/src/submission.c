@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "drover/catalog.h"
+#include "drover/limits.h"
 #include "drover/util.h"
 
 struct drv_submission_cache {
@@ -50,27 +51,83 @@ void drv_submission_clear(drv_submission_t *s)
     s->resolved = NULL;
 }
 
+/* The queue a reference names, ENABLED (drv_catalog_queue), and whether
+ * it has a fair-share scheduling policy; cached as {name, fair}. */
 static drv_err_t find_queue(drv_pg_t *pg, const char *ref,
                             const char *job_id, drv_submission_cache_t *cache,
-                            char *queue, size_t queue_size, char *errstr,
-                            size_t errstr_size)
+                            char *queue, size_t queue_size, bool *fair,
+                            char *errstr, size_t errstr_size)
 {
     json_t *hit = cache && ref ? json_object_get(cache->queues, ref) : NULL;
     if (hit) {
-        snprintf(queue, queue_size, "%s", json_string_value(hit));
+        snprintf(queue, queue_size, "%s",
+                 json_string_value(json_object_get(hit, "name")));
+        *fair = json_is_true(json_object_get(hit, "fair"));
         return DRV_OK;
     }
     drv_err_t err = drv_catalog_queue(pg, ref ? ref : "", NULL, queue,
-                                      queue_size, errstr, errstr_size);
+                                      queue_size, fair, errstr, errstr_size);
     if (err == DRV_OK && cache && ref) {
-        json_object_set_new(cache->queues, ref, json_string(queue));
+        json_object_set_new(cache->queues, ref,
+                            json_pack("{s:s,s:b}", "name", queue, "fair",
+                                      *fair));
     } else if (err == DRV_ERR_INVALID && job_id) {
         /* DISABLED since the job was accepted: its receipt says so (never
          * cached: the next job may have none) */
         err = drv_catalog_queue(pg, ref ? ref : "", job_id, queue, queue_size,
-                                errstr, errstr_size);
+                                fair, errstr, errstr_size);
     }
     return err;
+}
+
+/* Shares with unfinished jobs in a queue, counted up to one past the
+ * limit by a skip scan of jobs_share_active (one index probe a share). */
+#define ACTIVE_SHARES_SQL                                                      \
+    "WITH RECURSIVE s(id) AS ((SELECT share_identifier FROM jobs WHERE "      \
+    "queue = $1 AND share_identifier IS NOT NULL AND status NOT IN "          \
+    "('SUCCEEDED', 'FAILED') ORDER BY share_identifier LIMIT 1) UNION ALL "   \
+    "SELECT (SELECT share_identifier FROM jobs WHERE queue = $1 AND "         \
+    "share_identifier > s.id AND status NOT IN ('SUCCEEDED', 'FAILED') "      \
+    "ORDER BY share_identifier LIMIT 1) FROM s WHERE s.id IS NOT NULL) "      \
+    "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = $1 AND "                 \
+    "share_identifier = $2 AND status NOT IN ('SUCCEEDED', 'FAILED')), "      \
+    "(SELECT count(*) FROM (SELECT id FROM s WHERE id IS NOT NULL LIMIT "     \
+    "$3::int) x)"
+
+/* A fair-share queue's rules for a submission: a share is required, and
+ * at most DRV_ACTIVE_SHARES_MAX shares may have unfinished jobs. */
+static drv_err_t check_share(drv_pg_t *pg, const char *queue, json_t *sj,
+                             char *errstr, size_t errstr_size)
+{
+    const char *share = json_string_value(json_object_get(sj,
+                                                          "shareIdentifier"));
+    if (!share) {
+        drv_errstr_set(errstr, errstr_size,
+                       "shareIdentifier is required: job queue %s has a "
+                       "fair-share scheduling policy",
+                       queue);
+        return DRV_ERR_INVALID;
+    }
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%d", DRV_ACTIVE_SHARES_MAX + 1);
+    const char *p[] = {queue, share, lim};
+    drv_pg_res_t *r = drv_pg_query(pg, ACTIVE_SHARES_SQL, 3, p, errstr,
+                                   errstr_size);
+    if (!r) {
+        return drv_pg_last_err(pg);
+    }
+    bool known = drv_pg_res_get(r, 0, 0)[0] == 't';
+    int64_t active = drv_pg_res_int(r, 0, 1, 0);
+    drv_pg_res_free(r);
+    if (!known && active >= DRV_ACTIVE_SHARES_MAX) {
+        drv_errstr_set(errstr, errstr_size,
+                       "job queue %s already has %d active share identifiers "
+                       "(the most a fair-share queue may have); "
+                       "shareIdentifier %s would be one more",
+                       queue, DRV_ACTIVE_SHARES_MAX, share);
+        return DRV_ERR_INVALID;
+    }
+    return DRV_OK;
 }
 
 /* The definition a reference names (new reference), or NULL with *err. */
@@ -156,20 +213,26 @@ drv_err_t drv_submission_check(drv_pg_t *pg, json_t *sj,
     }
     err = find_queue(pg, json_string_value(json_object_get(sj, "jobQueue")),
                      json_string_value(json_object_get(sj, "jobId")), cache,
-                     out->queue, sizeof(out->queue), errstr, errstr_size);
+                     out->queue, sizeof(out->queue), &out->fair_share, errstr,
+                     errstr_size);
     if (err != DRV_OK) {
         return err;
     }
-    /* AWS: both only on a queue with a fair-share scheduling policy, which
-     * no Drover queue has yet (CreateJobQueue refuses schedulingPolicyArn) */
-    if (json_object_get(sj, "shareIdentifier")) {
+    /* AWS: a share on a fair-share queue, required there and refused
+     * elsewhere, as is schedulingPriorityOverride */
+    if (out->fair_share) {
+        err = check_share(pg, out->queue, sj, errstr, errstr_size);
+        if (err != DRV_OK) {
+            return err;
+        }
+    } else if (json_object_get(sj, "shareIdentifier")) {
         drv_errstr_set(errstr, errstr_size,
                        "shareIdentifier applies only to job queues with a "
                        "fair-share scheduling policy: job queue %s has none",
                        out->queue);
         return DRV_ERR_INVALID;
     }
-    if (json_object_get(sj, "schedulingPriorityOverride")) {
+    if (!out->fair_share && json_object_get(sj, "schedulingPriorityOverride")) {
         drv_errstr_set(errstr, errstr_size,
                        "schedulingPriorityOverride applies only to job queues "
                        "with a fair-share scheduling policy: job queue %s has "
@@ -183,6 +246,14 @@ drv_err_t drv_submission_check(drv_pg_t *pg, json_t *sj,
     if (!def) {
         return err;
     }
+    /* within a share: the override, else the definition's (AWS) */
+    json_t *prio = json_object_get(sj, "schedulingPriorityOverride");
+    if (!prio) {
+        prio = json_object_get(def, "schedulingPriority");
+    }
+    out->scheduling_priority = out->fair_share && json_is_integer(prio)
+                                   ? (int)json_integer_value(prio)
+                                   : 0;
     out->resolved = drv_job_resolve(def, sj, limits, errstr, errstr_size);
     json_decref(def);
     if (!out->resolved) {

@@ -545,11 +545,6 @@ static json_t *op_create_job_queue(drv_client_t *client, json_t *req,
     if (state && strcmp(state, "ENABLED") && strcmp(state, "DISABLED")) {
         FAIL(DRV_ERR_INVALID, "state must be ENABLED or DISABLED");
     }
-    if (json_object_get(req, "schedulingPolicyArn")) {
-        FAIL(DRV_ERR_INVALID, "schedulingPolicyArn is not supported by Drover "
-                              "(fair-share scheduling policies are not "
-                              "built yet)");
-    }
     if (check_time_limits(client, req, errstr, errstr_size) != 0) {
         *err = DRV_ERR_INVALID;
         goto out;
@@ -557,17 +552,27 @@ static json_t *op_create_job_queue(drv_client_t *client, json_t *req,
     if (!(order = ce_order(req, err, errstr, errstr_size))) {
         goto out;
     }
-    spec = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    /* a fair-share queue from its creation on (AWS: a FIFO queue never
+     * gains a policy) */
+    const char *sp = json_string_value(json_object_get(req,
+                                                       "schedulingPolicyArn"));
+    char policy[300];
+    drv_arn_name(sp ? sp : "", policy, sizeof(policy));
+    json_t *stored = json_deep_copy(req);
+    json_object_del(stored, "schedulingPolicyArn"); /* the column's */
+    spec = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(stored);
     snprintf(pr, sizeof(pr), "%d", (int)json_integer_value(prio));
     snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
-    const char *p[] = {name, state ? state : "ENABLED", pr, spec, now, order};
+    const char *p[] = {name, state ? state : "ENABLED", pr, spec, now,
+                       sp ? policy : NULL};
     drv_pg_res_t *r = NULL;
     if (drv_pg_begin(pg, errstr, errstr_size) != 0 ||
         drv_pg_exec(pg,
                     "INSERT INTO job_queues (name, state, priority, spec, "
-                    "created_at) VALUES ($1, $2, $3::int, $4::jsonb, "
-                    "$5::bigint)",
-                    5, p, errstr, errstr_size) != 0 ||
+                    "created_at, scheduling_policy) VALUES ($1, $2, $3::int, "
+                    "$4::jsonb, $5::bigint, $6)",
+                    6, p, errstr, errstr_size) != 0 ||
         !(r = drv_pg_query(pg,
                            "INSERT INTO job_queue_compute_environments "
                            "SELECT $1, (x->>'ord')::int, x->>'ce' FROM "
@@ -582,8 +587,11 @@ static json_t *op_create_job_queue(drv_client_t *client, json_t *req,
                            "Object already exists: job queue %s", name);
         } else if (!strcmp(st, "23503")) {
             drv_errstr_set(errstr, errstr_size,
-                           "a compute environment in computeEnvironmentOrder "
-                           "does not exist");
+                           strstr(errstr, "scheduling_polic")
+                               ? "scheduling policy %s does not exist"
+                               : "a compute environment in "
+                                 "computeEnvironmentOrder does not exist",
+                           policy);
         }
         drv_pg_res_free(r);
         drv_pg_rollback(pg);
@@ -624,11 +632,6 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
     if (prio && !json_is_integer(prio)) {
         FAIL(DRV_ERR_INVALID, "priority must be an integer");
     }
-    if (json_object_get(req, "schedulingPolicyArn")) {
-        FAIL(DRV_ERR_INVALID, "schedulingPolicyArn is not supported by Drover "
-                              "(fair-share scheduling policies are not "
-                              "built yet)");
-    }
     if (check_time_limits(client, req, errstr, errstr_size) != 0) {
         *err = DRV_ERR_INVALID;
         goto out;
@@ -641,7 +644,13 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
     snprintf(pr, sizeof(pr), "%d", (int)json_integer_value(prio));
     json_t *tla = json_object_get(req, "jobStateTimeLimitActions");
     acts = tla ? json_dumps(tla, JSON_COMPACT) : NULL;
-    const char *p[] = {name, state, prio ? pr : NULL, acts};
+    /* a fair-share queue's policy is replaced, never removed; a FIFO
+     * queue never gains one (AWS) */
+    const char *sp = json_string_value(json_object_get(req,
+                                                       "schedulingPolicyArn"));
+    char policy[300];
+    drv_arn_name(sp ? sp : "", policy, sizeof(policy));
+    const char *p[] = {name, state, prio ? pr : NULL, acts, sp ? policy : NULL};
     drv_pg_res_t *r = NULL;
     *err = DRV_ERR_TRANSIENT;
     if (drv_pg_begin(pg, errstr, errstr_size) != 0 ||
@@ -650,9 +659,11 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
                            "priority = COALESCE($3::int, priority), spec = "
                            "CASE WHEN $4::jsonb IS NULL THEN spec ELSE "
                            "jsonb_set(spec, '{jobStateTimeLimitActions}', "
-                           "$4::jsonb) END WHERE name = $1 AND status <> "
-                           "'DELETING' RETURNING name",
-                           4, p, errstr, errstr_size)) ||
+                           "$4::jsonb) END, scheduling_policy = COALESCE($5, "
+                           "scheduling_policy) WHERE name = $1 AND status <> "
+                           "'DELETING' AND ($5::text IS NULL OR "
+                           "scheduling_policy IS NOT NULL) RETURNING name",
+                           5, p, errstr, errstr_size)) ||
         (drv_pg_res_rows(r) == 1 && order &&
          (drv_pg_exec(pg,
                       "DELETE FROM job_queue_compute_environments WHERE "
@@ -670,8 +681,11 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
         *err = drv_pg_last_err(pg);
         if (!strcmp(drv_pg_last_sqlstate(pg), "23503")) {
             drv_errstr_set(errstr, errstr_size,
-                           "a compute environment in computeEnvironmentOrder "
-                           "does not exist");
+                           strstr(errstr, "scheduling_polic")
+                               ? "scheduling policy %s does not exist"
+                               : "a compute environment in "
+                                 "computeEnvironmentOrder does not exist",
+                           policy);
         }
         drv_pg_res_free(r);
         drv_pg_rollback(pg);
@@ -679,6 +693,21 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
     }
     if (drv_pg_res_rows(r) == 0) {
         drv_pg_res_free(r);
+        if (sp) { /* exists, but a FIFO queue? */
+            drv_pg_res_t *f = drv_pg_query(
+                pg,
+                "SELECT 1 FROM job_queues WHERE name = $1 AND status <> "
+                "'DELETING'",
+                1, p, errstr, errstr_size);
+            int fifo = f ? drv_pg_res_rows(f) : 0;
+            drv_pg_res_free(f);
+            if (fifo) {
+                FAIL(DRV_ERR_INVALID,
+                     "job queue %s is a FIFO queue: a scheduling policy can "
+                     "only be given when a job queue is created",
+                     name);
+            }
+        }
         FAIL(DRV_ERR_NOTFOUND, "JobQueue %s does not exist", name);
     }
     drv_pg_res_free(r);
@@ -757,7 +786,8 @@ static json_t *op_describe_job_queues(drv_client_t *client, json_t *req,
         "terminated' ELSE 'JobQueue Healthy' END, 'computeEnvironmentOrder', "
         "COALESCE((SELECT jsonb_agg(jsonb_build_object('order', ord, "
         "'computeEnvironment', compute_environment) ORDER BY ord) FROM "
-        "job_queue_compute_environments WHERE queue = q.name), '[]')) FROM "
+        "job_queue_compute_environments WHERE queue = q.name), '[]'), "
+        "'schedulingPolicyArn', q.scheduling_policy) FROM "
         "job_queues q WHERE (jsonb_array_length($1::jsonb) = 0 OR q.name IN "
         "(SELECT jsonb_array_elements_text($1::jsonb))) AND ($3::text IS "
         "NULL OR q.name > $3) ORDER BY q.name LIMIT $2::int",
@@ -767,6 +797,15 @@ static json_t *op_describe_job_queues(drv_client_t *client, json_t *req,
     /* compute environments appear as ARNs, as AWS shows them */
     json_array_foreach(json_object_get(resp, "jobQueues"), i, q)
     {
+        const char *sp = json_string_value(json_object_get(
+            q, "schedulingPolicyArn"));
+        if (sp) {
+            char arn[512];
+            drv__client_arn(client, arn, sizeof(arn), "scheduling-policy", sp);
+            json_object_set_new(q, "schedulingPolicyArn", json_string(arn));
+        } else {
+            json_object_del(q, "schedulingPolicyArn");
+        }
         json_array_foreach(json_object_get(q, "computeEnvironmentOrder"), k, o)
         {
             char arn[512];
@@ -819,6 +858,12 @@ static const struct op {
     {"TagResource", drv__op_tag_resource},
     {"UntagResource", drv__op_untag_resource},
     {"ListTagsForResource", drv__op_list_tags_for_resource},
+    {"CreateSchedulingPolicy", drv__op_create_scheduling_policy},
+    {"DescribeSchedulingPolicies", drv__op_describe_scheduling_policies},
+    {"ListSchedulingPolicies", drv__op_list_scheduling_policies},
+    {"UpdateSchedulingPolicy", drv__op_update_scheduling_policy},
+    {"DeleteSchedulingPolicy", drv__op_delete_scheduling_policy},
+    {"GetJobQueueSnapshot", drv__op_get_job_queue_snapshot},
 };
 
 const char *const drv_client_operations[] = {
@@ -828,7 +873,10 @@ const char *const drv_client_operations[] = {
     "DescribeComputeEnvironments", "CreateJobQueue", "UpdateJobQueue",
     "DescribeJobQueues", "DeleteJobQueue", "UpdateComputeEnvironment",
     "DeleteComputeEnvironment", "TagResource", "UntagResource",
-    "ListTagsForResource", NULL};
+    "ListTagsForResource", "CreateSchedulingPolicy",
+    "DescribeSchedulingPolicies", "ListSchedulingPolicies",
+    "UpdateSchedulingPolicy", "DeleteSchedulingPolicy", "GetJobQueueSnapshot",
+    NULL};
 
 /* Whether j nests deeper than `limit` levels ({} and [] are 1, a scalar
  * 0). The walk stops at the limit, so its recursion is bounded by it. */
@@ -917,6 +965,12 @@ static const struct arn_member {
     {"DeleteComputeEnvironment", "computeEnvironment", "compute-environment"},
     {"DescribeJobDefinitions", "jobDefinitions[]", "job-definition"},
     {"DeregisterJobDefinition", "jobDefinition", "job-definition"},
+    {"CreateJobQueue", "schedulingPolicyArn", "scheduling-policy"},
+    {"UpdateJobQueue", "schedulingPolicyArn", "scheduling-policy"},
+    {"DescribeSchedulingPolicies", "arns[]", "scheduling-policy"},
+    {"UpdateSchedulingPolicy", "arn", "scheduling-policy"},
+    {"DeleteSchedulingPolicy", "arn", "scheduling-policy"},
+    {"GetJobQueueSnapshot", "jobQueue", "job-queue"},
     {"TagResource", "resourceArn", NULL},
     {"UntagResource", "resourceArn", NULL},
     {"ListTagsForResource", "resourceArn", NULL},

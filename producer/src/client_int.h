@@ -53,6 +53,11 @@ drv__op_fn drv__op_submit_job, drv__op_describe_jobs, drv__op_list_jobs,
 drv__op_fn drv__op_delete_job_queue, drv__op_update_compute_environment,
     drv__op_delete_compute_environment, drv__op_tag_resource,
     drv__op_untag_resource, drv__op_list_tags_for_resource;
+/* policies.c; snapshot.c */
+drv__op_fn drv__op_create_scheduling_policy,
+    drv__op_describe_scheduling_policies, drv__op_list_scheduling_policies,
+    drv__op_update_scheduling_policy, drv__op_delete_scheduling_policy,
+    drv__op_get_job_queue_snapshot;
 
 /* Refuse with `code` and a message, from a function with `err`, `errstr`,
  * `errstr_size` and an `out:` label. */

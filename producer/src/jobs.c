@@ -620,7 +620,7 @@ json_t *drv__op_terminate_job(drv_client_t *client, json_t *req,
     "'taskArn', a.container_id, 'containerInstanceArn', a.worker)) FROM "      \
     "attempts a WHERE a.job_id = j.job_id ORDER BY a.attempt DESC LIMIT 1), " \
     "(SELECT jsonb_object_agg(t.key, t.value) FROM resource_tags t WHERE "    \
-    "t.arn = 'job/' || j.job_id)"
+    "t.arn = 'job/' || j.job_id), j.share_identifier"
 
 /* JOB_COLS for a job submitted and not yet recorded (its receipt, r):
  * SUBMITTED, as the client's check resolved it. */
@@ -632,7 +632,8 @@ json_t *drv__op_terminate_job(drv_client_t *client, json_t *req,
     "'schedulingPriorityOverride')::int, NULL::int, r.array_size, "           \
     "'[]'::jsonb, NULL, CASE WHEN r.array_size IS NOT NULL THEN "             \
     "'{}'::jsonb END, NULL::jsonb, (SELECT jsonb_object_agg(t.key, "         \
-    "t.value) FROM resource_tags t WHERE t.arn = 'job/' || r.job_id)"
+    "t.value) FROM resource_tags t WHERE t.arn = 'job/' || r.job_id), "      \
+    "r.request->>'shareIdentifier'"
 
 /* Set k from a column, leaving it out for SQL NULL (as AWS omits it). */
 static void set_col(json_t *o, const char *k, json_t *v)
@@ -663,6 +664,7 @@ static json_t *job_summary(drv_client_t *client, const drv_pg_res_t *r,
     set_col(c, "exitCode", drv_pg_res_json_int(r, row, 12));
     set_col(c, "reason", drv_pg_res_json_str(r, row, 13));
     json_object_set_new(j, "container", c);
+    set_col(j, "shareIdentifier", drv_pg_res_json_str(r, row, 24));
     if (drv_pg_res_get(r, row, 3)) {
         snprintf(def, sizeof(def), "%s:%s", drv_pg_res_get(r, row, 3),
                  drv_pg_res_get(r, row, 4));
@@ -845,6 +847,7 @@ typedef struct list_filter {
     char def_rev[16];  /* ... and a revision when an ARN names one */
     char before[24];   /* BEFORE_CREATED_AT, AFTER_CREATED_AT */
     char after[24];
+    char share[300];   /* SHARE_IDENTIFIER (with jobStatus, as AWS) */
 } list_filter_t;
 
 /* AWS's ListJobs filters: one at a time (JOB_NAME case-insensitive,
@@ -887,10 +890,15 @@ static int parse_filter(json_t *req, list_filter_t *f, char *errstr,
             return -1;
         }
         snprintf(name[0] == 'B' ? f->before : f->after, 24, "%s", val);
+    } else if (!strcmp(name, "SHARE_IDENTIFIER")) {
+        /* the one filter that keeps jobStatus (AWS) */
+        snprintf(f->share, sizeof(f->share), "%s", val);
+        f->any = false;
     } else {
         drv_errstr_set(errstr, errstr_size,
                        "filters: name must be JOB_NAME, JOB_DEFINITION, "
-                       "BEFORE_CREATED_AT or AFTER_CREATED_AT");
+                       "BEFORE_CREATED_AT, AFTER_CREATED_AT or "
+                       "SHARE_IDENTIFIER");
         return -1;
     }
     return 0;
@@ -952,7 +960,8 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
                        f.def_rev[0] ? f.def_rev : NULL,
                        f.before[0] ? f.before : NULL,
                        f.after[0] ? f.after : NULL,
-                       f.any ? "true" : "false"};
+                       f.any ? "true" : "false",
+                       f.share[0] ? f.share : NULL};
     drv_pg_res_t *r = drv_pg_query(
         pg,
         "SELECT * FROM (SELECT " JOB_COLS ", CASE WHEN $6::text IS NOT NULL "
@@ -963,19 +972,21 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
         "AND ($7::text IS NULL OR j.definition_name LIKE $7) AND ($8::text "
         "IS NULL OR j.definition_revision::text = $8) AND ($9::bigint IS "
         "NULL OR j.created_at < $9::bigint) AND ($10::bigint IS NULL OR "
-        "j.created_at > $10::bigint) UNION ALL SELECT " RECEIPT_COLS ", r.seq "
+        "j.created_at > $10::bigint) AND ($12::text IS NULL OR "
+        "j.share_identifier = $12) UNION ALL SELECT " RECEIPT_COLS ", r.seq "
         "FROM job_receipts r WHERE $1::text IS NOT NULL AND r.queue = $1 AND "
         "($2::text IS NULL OR $2 = 'SUBMITTED') AND ($3::text IS NULL OR "
         "r.job_name ILIKE $3) AND ($7::text IS NULL OR split_part("
         "r.definition, ':', 1) LIKE $7) AND ($8::text IS NULL OR split_part("
         "r.definition, ':', 2) = $8) AND ($9::bigint IS NULL OR "
         "r.submitted_at < $9::bigint) AND ($10::bigint IS NULL OR "
-        "r.submitted_at > $10::bigint) AND NOT EXISTS (SELECT 1 FROM jobs x "
+        "r.submitted_at > $10::bigint) AND ($12::text IS NULL OR r.request->>"
+        "'shareIdentifier' = $12) AND NOT EXISTS (SELECT 1 FROM jobs x "
         "WHERE x.job_id = r.job_id)) d WHERE $5::bigint IS NULL OR CASE WHEN "
         "$11::bool AND $6::text IS NULL THEN d.k < $5::bigint ELSE d.k > "
         "$5::bigint END ORDER BY CASE WHEN $11::bool AND $6::text IS NULL "
         "THEN -d.k ELSE d.k END LIMIT $4::int",
-        11, p, errstr, errstr_size);
+        12, p, errstr, errstr_size);
     if (!r) {
         *err = drv_pg_last_err(pg);
         return NULL;
@@ -987,7 +998,7 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
     json_t *resp = json_pack("{s:o}", "jobSummaryList", list);
     drv__next_token(resp, drv_pg_res_rows(r), limit,
                     drv_pg_res_rows(r) > limit
-                        ? drv_pg_res_get(r, limit - 1, 24)
+                        ? drv_pg_res_get(r, limit - 1, 25)
                         : NULL);
     drv_pg_res_free(r);
     return resp;

@@ -232,6 +232,8 @@ static json_t *created_tags(drv_client_t *client, drv_pg_t *pg,
          "split_part($1, ':', 2) OR (split_part($1, ':', 2) = '' AND "
          "revision = (SELECT max(revision) FROM job_definitions WHERE name = "
          "split_part($1, ':', 1))))"},
+        {"scheduling-policy", "SELECT spec->'tags', name FROM "
+                              "scheduling_policies WHERE name = $1"},
         {"job", "SELECT request->'tags', job_id FROM jobs WHERE job_id = $1 "
                 "UNION ALL SELECT request->'tags', job_id FROM job_receipts "
                 "WHERE job_id = $1 LIMIT 1"},
@@ -271,8 +273,8 @@ static json_t *created_tags(drv_client_t *client, drv_pg_t *pg,
     }
     *err = DRV_ERR_INVALID;
     drv_errstr_set(errstr, errstr_size,
-                   "%s is not the ARN of a job, job definition, job queue or "
-                   "compute environment",
+                   "%s is not the ARN of a job, job definition, job queue, "
+                   "compute environment or scheduling policy",
                    arn);
     return NULL;
 }

@@ -12,6 +12,7 @@
 #define DRV_CATALOG_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "drover/err.h"
@@ -34,13 +35,15 @@ json_t *drv_catalog_definition(drv_pg_t *pg, const char *ref, char *name_out,
  * submitted (job_id, nullable, has a receipt) is queued even if the queue
  * was DISABLED since, as AWS runs what a disabled queue already holds;
  * not on a queue being deleted.
+ * @param fair_share nullable: whether the queue has a fair-share
+ *        scheduling policy.
  * @returns DRV_OK, DRV_ERR_NOTFOUND, DRV_ERR_INVALID (disabled) or a
  *          database error class, with errstr set.
  */
 drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref,
                             const char *job_id, char *queue_out,
-                            size_t queue_size, char *errstr,
-                            size_t errstr_size);
+                            size_t queue_size, bool *fair_share,
+                            char *errstr, size_t errstr_size);
 
 /**
  * @brief One compute environment's containerPolicy against a resolved

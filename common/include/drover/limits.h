@@ -38,4 +38,15 @@
 #define DRV_VCPUS_MAX 4096        /* a RunJob's vCPUs (as worker.vcpus) */
 #define DRV_MEMORY_MIB_MAX (1LL << 30) /* a RunJob's MiB (worker.memory.mib) */
 
+/* fair share (AWS) */
+#define DRV_SHARE_ID_MAX 255          /* shareIdentifier: alphanumerics, an
+                                         optional trailing '*' */
+#define DRV_ACTIVE_SHARES_MAX 500     /* shares with unfinished jobs, per queue */
+#define DRV_SHARE_RULES_MAX 500       /* fairsharePolicy.shareDistribution */
+#define DRV_SHARE_DECAY_MAX 604800    /* shareDecaySeconds 0..604800 (0: 600) */
+#define DRV_SHARE_DECAY_DEFAULT 600
+#define DRV_COMPUTE_RESERVATION_MAX 99 /* computeReservation 0..99 (%) */
+#define DRV_WEIGHT_MIN 0.0001         /* weightFactor 0.0001..999.9999 */
+#define DRV_WEIGHT_MAX 999.9999
+
 #endif

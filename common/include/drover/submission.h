@@ -36,6 +36,8 @@ typedef struct drv_submission {
     char queue[256];    /* the queue's name, from a name or an ARN */
     char def_name[256]; /* the definition's name and revision */
     int revision;
+    bool fair_share;    /* its queue has a fair-share scheduling policy */
+    int scheduling_priority; /* within its share (fair share), else 0 */
     json_t *resolved;   /* owned: container, retryStrategy, timeout */
 } drv_submission_t;
 

@@ -327,7 +327,8 @@ static void setup(void)
     sign_badly = false;
     sql("TRUNCATE jobs, attempts, job_dependencies, workers, outbox, "
         "job_queue_compute_environments, job_queues, compute_environments, "
-        "job_definitions, job_receipts CASCADE");
+        "job_definitions, job_receipts, scheduling_policies, share_usage "
+        "CASCADE");
     sql("INSERT INTO compute_environments (name, max_vcpus, spec, "
         "created_at) VALUES ('" CE "', 2, '{}', 0)");
     sql("INSERT INTO job_queues (name, priority, spec, created_at) VALUES "
@@ -1363,6 +1364,133 @@ START_TEST(test_dispatcher_outbox_payload_round_trip)
 }
 END_TEST
 
+/* ---- fair share (issue 15) ------------------------------------------ */
+
+/* Make QUEUE a fair-share queue under `policy` (fairsharePolicy JSON),
+ * with CE's budget `vcpus`, DISABLED until fair_share_open. */
+static void fair_share_queue(const char *policy, int vcpus)
+{
+    char q[1024];
+    snprintf(q, sizeof(q),
+             "INSERT INTO scheduling_policies (name, spec, created_at) VALUES "
+             "('fp', '{\"fairsharePolicy\": %s}', 0)",
+             policy);
+    sql(q);
+    sql("UPDATE job_queues SET scheduling_policy = 'fp'");
+    snprintf(q, sizeof(q),
+             "UPDATE compute_environments SET state = 'DISABLED', max_vcpus "
+             "= %d",
+             vcpus);
+    sql(q);
+}
+
+static void fair_share_open(void)
+{
+    sql("UPDATE compute_environments SET state = 'ENABLED'");
+    sweep_with(drv__schedule_pass);
+}
+
+static void submit_share(const char *job_id, const char *share, int prio)
+{
+    json_t *x = json_pack("{s:s}", "shareIdentifier", share);
+    if (prio >= 0) {
+        json_object_set_new(x, "schedulingPriorityOverride",
+                            json_integer(prio));
+    }
+    submit(job_id, x);
+}
+
+/* How many of a share's jobs the dispatcher has released, as text. */
+static void assert_released(const char *share, const char *want)
+{
+    assert_value("SELECT count(*) FROM jobs WHERE share_identifier = $1 AND "
+                 "released",
+                 share, want);
+}
+
+/* The share with the lowest (usage + held) x weightFactor goes next:
+ * equal usage, weights 0.5 and 1.0 give A two of three slots; with usage
+ * on record the lighter-weighted share still wins the slot that frees;
+ * within a share schedulingPriorityOverride orders. */
+START_TEST(test_dispatcher_fair_share_interleaves_by_weight)
+{
+    fair_share_queue("{\"shareDistribution\": [{\"shareIdentifier\": \"A\", "
+                     "\"weightFactor\": 0.5}, {\"shareIdentifier\": \"B*\", "
+                     "\"weightFactor\": 1.0}]}",
+                     3);
+    char id[16];
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof(id), "a%d", i);
+        submit_share(id, "A", -1);
+        snprintf(id, sizeof(id), "b%d", i);
+        submit_share(id, "Bx", -1);
+    }
+    submit_share("a-urgent", "A", 9);
+    assert_status("a0", "RUNNABLE");
+    fair_share_open();
+    assert_released("A", "2");
+    assert_released("Bx", "1");
+    assert_value("SELECT released::text FROM jobs WHERE job_id = $1",
+                 "a-urgent", "true");
+    /* a slot frees in B; with equal decayed usage on record A (2 held x
+     * 0.5 = 1 + 50) is below B (0 held + 100): A takes it */
+    sql("INSERT INTO share_usage VALUES ('" QUEUE "', 'A', 100, "
+        "(extract(epoch FROM now()) * 1000)::bigint), ('" QUEUE "', 'Bx', "
+        "100, (extract(epoch FROM now()) * 1000)::bigint)");
+    run_attempt("b0", 1, 0);
+    assert_released("A", "3");
+    assert_released("Bx", "0");
+    /* the share and the effective priority are on the job */
+    assert_value("SELECT scheduling_priority || '/' || share_identifier FROM "
+                 "jobs WHERE job_id = $1",
+                 "a-urgent", "9/A");
+}
+END_TEST
+
+/* computeReservation 50: a share already holding capacity leaves
+ * (0.5)^active of the environment free; a share holding nothing gets the
+ * reserved room at once. */
+START_TEST(test_dispatcher_fair_share_reserves_for_new_shares)
+{
+    fair_share_queue("{\"computeReservation\": 50}", 4);
+    char id[16];
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof(id), "a%d", i);
+        submit_share(id, "A", -1);
+    }
+    fair_share_open();
+    /* first job free; the second leaves 2 of 4 (50% for one active) */
+    assert_released("A", "2");
+    assert_reason_has("a2", "DROVER:WAITING_FOR_ROOM");
+    submit_share("b0", "B", -1);
+    submit_share("b1", "B", -1);
+    assert_released("B", "1"); /* at once, into the reserved room */
+    assert_released("A", "2"); /* 25% of 4 kept for a third share */
+    submit_share("c0", "C", -1);
+    assert_released("C", "1");
+}
+END_TEST
+
+/* A fair-share queue needs a share on every job and at most 500 shares
+ * with unfinished jobs; a job of a share already active is taken. */
+START_TEST(test_dispatcher_fair_share_submission_rules)
+{
+    fair_share_queue("{}", 4);
+    sql("UPDATE compute_environments SET state = 'ENABLED'");
+    submit("none", NULL);
+    assert_status("none", "FAILED");
+    assert_reason_has("none", "shareIdentifier is required");
+    sql("INSERT INTO jobs (job_id, job_name, queue, status, created_at, "
+        "updated_at, request, share_identifier) SELECT 'x' || i, 'x', '" QUEUE
+        "', 'PENDING', 0, 0, '{}', 's' || i FROM generate_series(1, 500) i");
+    submit_share("late", "new", -1);
+    assert_status("late", "FAILED");
+    assert_reason_has("late", "already has 500 active share identifiers");
+    submit_share("known", "s7", -1);
+    assert_status("known", "RUNNABLE");
+}
+END_TEST
+
 static Suite *dispatcher_suite(void)
 {
     Suite *s = suite_create("dispatcher");
@@ -1403,6 +1531,10 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_time_limit_actions_cancel,
           test_dispatcher_deleted_queue_terminates_its_jobs,
           test_dispatcher_runnable_jobs_say_why}},
+        {"fair share",
+         {test_dispatcher_fair_share_interleaves_by_weight,
+          test_dispatcher_fair_share_reserves_for_new_shares,
+          test_dispatcher_fair_share_submission_rules}},
         {"hostile",
          {test_dispatcher_hostile_records_never_fail_a_batch,
           test_dispatcher_parked_sender_bytes_are_kept_safe}},
