@@ -67,8 +67,9 @@ drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref,
         pg,
         "SELECT CASE WHEN status <> 'DELETING' AND EXISTS (SELECT 1 FROM "
         "job_receipts WHERE job_id = $2::text AND queue = $1) THEN 'ENABLED' "
-        "ELSE state END, scheduling_policy IS NOT NULL FROM job_queues WHERE "
-        "name = $1",
+        "ELSE state END, scheduling_policy IS NOT NULL, status = 'DELETING' AND "
+        "EXISTS (SELECT 1 FROM job_receipts WHERE job_id = $2::text AND queue "
+        "= $1) FROM job_queues WHERE name = $1",
         2, p, errstr, errstr_size);
     drv_err_t ret = DRV_OK;
     if (!r) {
@@ -78,6 +79,11 @@ drv_err_t drv_catalog_queue(drv_pg_t *pg, const char *ref,
         ret = DRV_ERR_NOTFOUND;
         drv_errstr_set(errstr, errstr_size, "JobQueue %s does not exist",
                        queue_out);
+    } else if (drv_pg_res_get(r, 0, 2)[0] == 't') {
+        /* accepted, then its queue was deleted before the dispatcher
+         * recorded it: as the queue's other jobs end (control.c) */
+        ret = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size, "The job queue was deleted");
     } else if (strcmp(drv_pg_res_get(r, 0, 0), "ENABLED") != 0) {
         ret = DRV_ERR_INVALID;
         drv_errstr_set(errstr, errstr_size,

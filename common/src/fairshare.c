@@ -233,8 +233,11 @@ int drv_fairshare_pick(const drv_fairshare_t *fs)
         if (s->next >= json_array_size(s->jobs)) {
             continue;
         }
+        /* ties: the share entitled to more (the lower weight), then the
+         * first by identifier (they ascend) */
         double m = (s->usage + s->held) * s->weight;
-        if (best < 0 || m < best_m) { /* ids ascend: ties keep the first */
+        if (best < 0 || m < best_m ||
+            (m == best_m && s->weight < fs->shares[best].weight)) {
             best = (int)i;
             best_m = m;
         }

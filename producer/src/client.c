@@ -1042,12 +1042,19 @@ json_t *drv_client_call(drv_client_t *client, const char *operation,
         drv_errstr_set(errstr, errstr_size, "unknown operation %s", operation);
         goto out;
     }
-    if (drv__request_check(request, errstr, errstr_size) != 0 ||
-        drv_model_check_request(mop, request, errstr, errstr_size) != 0 ||
-        check_arns(client, operation, request, errstr, errstr_size) != 0) {
+    /* an operation Drover does not serve says so before anything else:
+     * no caller fixes a request only to learn that */
+    size_t served = 0;
+    while (served < DRV_ARRAY_SIZE(ops) && strcmp(ops[served].name, operation)) {
+        served++;
+    }
+    if (served < DRV_ARRAY_SIZE(ops) &&
+        (drv__request_check(request, errstr, errstr_size) != 0 ||
+         drv_model_check_request(mop, request, errstr, errstr_size) != 0 ||
+         check_arns(client, operation, request, errstr, errstr_size) != 0)) {
         goto out;
     }
-    for (size_t i = 0; i < DRV_ARRAY_SIZE(ops); i++) {
+    for (size_t i = served; i < DRV_ARRAY_SIZE(ops); i++) {
         if (!strcmp(ops[i].name, operation)) {
             err = DRV_ERR_FATAL;
             json_t *raw = ops[i].fn(client, request, &err, errstr, errstr_size);

@@ -670,6 +670,18 @@ static json_t *job_summary(drv_client_t *client, const drv_pg_res_t *r,
                  drv_pg_res_get(r, row, 4));
         drv__client_arn(client, arn, sizeof(arn), "job-definition", def);
         json_object_set_new(j, "jobDefinition", json_string(arn));
+    } else {
+        /* refused before its definition was resolved: the one it named
+         * (JobDetail requires one) */
+        json_t *req = drv_pg_res_json(r, row, 10);
+        const char *ref = json_string_value(json_object_get(req,
+                                                            "jobDefinition"));
+        if (ref) {
+            drv_arn_name(ref, def, sizeof(def));
+            drv__client_arn(client, arn, sizeof(arn), "job-definition", def);
+            json_object_set_new(j, "jobDefinition", json_string(arn));
+        }
+        json_decref(req);
     }
     /* arrays: the parent shows its size and children per state (AWS's
      * statusSummary), a child its index */

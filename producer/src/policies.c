@@ -20,7 +20,8 @@
 /* The policy's current tags: those it was created with, as TagResource
  * and UntagResource changed them (resource_tags, value NULL: removed). */
 #define POLICY_TAGS                                                            \
-    "(SELECT COALESCE(p.spec->'tags', '{}'::jsonb) || COALESCE((SELECT "      \
+    "(SELECT CASE WHEN jsonb_typeof(p.spec->'tags') = 'object' THEN "        \
+    "p.spec->'tags' ELSE '{}'::jsonb END || COALESCE((SELECT "                \
     "jsonb_object_agg(t.key, t.value) FROM resource_tags t WHERE t.arn = "    \
     "'scheduling-policy/' || p.name AND t.value IS NOT NULL), '{}'::jsonb) " \
     "- COALESCE((SELECT array_agg(t.key) FROM resource_tags t WHERE t.arn = " \
@@ -51,9 +52,14 @@ json_t *drv__op_create_scheduling_policy(drv_client_t *client, json_t *req,
         *err = DRV_ERR_INVALID;
         return NULL;
     }
-    json_t *doc = json_pack("{s:O?,s:O?}", "fairsharePolicy",
-                            json_object_get(req, "fairsharePolicy"), "tags",
-                            json_object_get(req, "tags"));
+    json_t *doc = json_object(); /* only what was given: no nulls */
+    const char *keys[] = {"fairsharePolicy", "tags"};
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(keys); i++) {
+        json_t *v = json_object_get(req, keys[i]);
+        if (v) {
+            json_object_set(doc, keys[i], v);
+        }
+    }
     spec = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(doc);
     snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());

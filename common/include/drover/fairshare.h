@@ -77,7 +77,8 @@ void drv_fairshare_free(drv_fairshare_t *fs);
 
 /**
  * @brief The share whose next job goes next: of those with a job left, the
- * lowest (usage + held x 1 s) x weight, ties by identifier; -1 if none.
+ * lowest (usage + held x 1 s) x weight, ties to the lower weight, then
+ * the first identifier; -1 if none.
  * Taking a job (drv_fairshare_take) adds its vCPUs to the share's held,
  * so one pass spreads its room as later passes would.
  */

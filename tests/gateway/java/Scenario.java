@@ -234,6 +234,50 @@ public class Scenario {
                   "wrong signature: " + e.awsErrorDetails().errorCode());
         }
 
+        // fair share (issue 15): each reply unmarshalled by the strict SDK
+        String spName = "java-sp-" + run;
+        CreateSchedulingPolicyResponse sp = batch.createSchedulingPolicy(b -> b
+            .name(spName).fairsharePolicy(f -> f.shareDecaySeconds(600)
+                .computeReservation(10).shareDistribution(ShareAttributes.builder()
+                    .shareIdentifier("gold").weightFactor(0.5f).build())));
+        List<SchedulingPolicyDetail> sps = batch.describeSchedulingPolicies(b -> b
+            .arns(sp.arn())).schedulingPolicies();
+        check(sps.size() == 1 && sps.get(0).fairsharePolicy().computeReservation() == 10 &&
+              sps.get(0).fairsharePolicy().shareDistribution().get(0).weightFactor() == 0.5f,
+              "DescribeSchedulingPolicies: " + sps);
+        check(batch.listSchedulingPolicies(b -> {}).schedulingPolicies().stream()
+              .anyMatch(x -> x.arn().equals(sp.arn())), "ListSchedulingPolicies");
+        batch.updateSchedulingPolicy(b -> b.arn(sp.arn())
+            .fairsharePolicy(f -> f.shareDecaySeconds(1200)));
+        String fq = "java-fq-" + run;
+        batch.createJobQueue(b -> b.jobQueueName(fq).priority(1)
+            .schedulingPolicyArn(sp.arn())
+            .computeEnvironmentOrder(o -> o.order(1).computeEnvironment("fair")));
+        check(sp.arn().equals(batch.describeJobQueues(b -> b.jobQueues(fq)).jobQueues()
+              .get(0).schedulingPolicyArn()), "a fair-share queue shows its policy");
+        SubmitJobResponse fj = batch.submitJob(b -> b.jobName("fs-" + run).jobQueue(fq)
+            .jobDefinition(def).shareIdentifier("gold").schedulingPriorityOverride(3));
+        GetJobQueueSnapshotResponse snap = batch.getJobQueueSnapshot(b -> b.jobQueue(fq));
+        check(snap.frontOfQueue() != null && snap.queueUtilization() != null &&
+              snap.queueUtilization().fairshareUtilization() != null,
+              "GetJobQueueSnapshot: " + snap);
+        JobDetail fd = waitFor(List.of(fj.jobId()),
+            j -> j.status() == JobStatus.SUCCEEDED, "the fair-share job").get(fj.jobId());
+        check("gold".equals(fd.shareIdentifier()) && fd.schedulingPriority() == 3,
+              "a job's share and priority: " + fd);
+        check(batch.listJobs(b -> b.jobQueue(fq).jobStatus(JobStatus.SUCCEEDED)
+              .filters(KeyValuesPair.builder().name("SHARE_IDENTIFIER").values("gold").build()))
+              .jobSummaryList().stream().anyMatch(x -> "gold".equals(x.shareIdentifier())),
+              "ListJobs by SHARE_IDENTIFIER");
+        batch.updateJobQueue(b -> b.jobQueue(fq).state(JQState.DISABLED));
+        batch.deleteJobQueue(b -> b.jobQueue(fq));
+        for (long deadline = System.currentTimeMillis() + 60_000;
+             !batch.describeJobQueues(b -> b.jobQueues(fq)).jobQueues().isEmpty(); ) {
+            check(System.currentTimeMillis() < deadline, "the fair-share queue goes");
+            Thread.sleep(500);
+        }
+        batch.deleteSchedulingPolicy(b -> b.arn(sp.arn()));
+
         // disable and delete what was created
         batch.updateJobQueue(b -> b.jobQueue(q).state(JQState.DISABLED));
         batch.deleteJobQueue(b -> b.jobQueue(q));

@@ -11,6 +11,9 @@ import {
   SubmitJobCommand, DescribeJobsCommand, ListJobsCommand, CancelJobCommand,
   TerminateJobCommand, TagResourceCommand, UntagResourceCommand,
   ListTagsForResourceCommand, paginateListJobs, BatchServiceException,
+  CreateSchedulingPolicyCommand, DescribeSchedulingPoliciesCommand,
+  ListSchedulingPoliciesCommand, DeleteSchedulingPolicyCommand,
+  GetJobQueueSnapshotCommand,
 } from "@aws-sdk/client-batch";
 
 const endpoint = process.argv[2];
@@ -227,6 +230,43 @@ try {
   check(e.name === "InvalidSignatureException" &&
         e.$metadata.httpStatusCode === 403, "wrong signature: " + e.name);
 }
+
+// fair share (issue 15): a policy, a fair-share queue, a share, the snapshot
+const sp = await send(new CreateSchedulingPolicyCommand({
+  name: "js-sp-" + run,
+  fairsharePolicy: { shareDecaySeconds: 600, computeReservation: 5,
+                     shareDistribution: [{ shareIdentifier: "team*",
+                                           weightFactor: 0.25 }] } }));
+const sps = (await send(new DescribeSchedulingPoliciesCommand({
+  arns: [sp.arn] }))).schedulingPolicies;
+check(sps.length === 1 &&
+      sps[0].fairsharePolicy.shareDistribution[0].weightFactor === 0.25,
+      "DescribeSchedulingPolicies: " + JSON.stringify(sps));
+check((await send(new ListSchedulingPoliciesCommand({}))).schedulingPolicies
+      .some((x) => x.arn === sp.arn), "ListSchedulingPolicies");
+const fq = "js-fq-" + run;
+await send(new CreateJobQueueCommand({
+  jobQueueName: fq, priority: 1, schedulingPolicyArn: sp.arn,
+  computeEnvironmentOrder: [{ order: 1, computeEnvironment: "fair" }] }));
+const fj = await send(new SubmitJobCommand({
+  jobName: "fs-" + run, jobQueue: fq, jobDefinition: def,
+  shareIdentifier: "team7" }));
+const snap = await send(new GetJobQueueSnapshotCommand({ jobQueue: fq }));
+check(Array.isArray(snap.frontOfQueue.jobs) &&
+      typeof snap.queueUtilization.lastUpdatedAt === "number",
+      "GetJobQueueSnapshot: " + JSON.stringify(snap));
+const fd = (await waitFor([fj.jobId], (j) => j.status === "SUCCEEDED",
+                          "the fair-share job"))[fj.jobId];
+check(fd.shareIdentifier === "team7", "a job's share: " + fd.shareIdentifier);
+await send(new UpdateJobQueueCommand({ jobQueue: fq, state: "DISABLED" }));
+await send(new DeleteJobQueueCommand({ jobQueue: fq }));
+for (const deadline = Date.now() + 60000;
+     (await send(new DescribeJobQueuesCommand({ jobQueues: [fq] }))).jobQueues
+       .length > 0;) {
+  check(Date.now() < deadline, "the fair-share queue goes");
+  await sleep(500);
+}
+await send(new DeleteSchedulingPolicyCommand({ arn: sp.arn }));
 
 // disable and delete what was created
 await send(new UpdateJobQueueCommand({ jobQueue: q, state: "DISABLED" }));

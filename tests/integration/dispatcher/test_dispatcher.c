@@ -1001,6 +1001,15 @@ START_TEST(test_dispatcher_disabled_queue_keeps_accepted_jobs)
     submit("untold", NULL);
     assert_status("untold", "FAILED");
     assert_reason_has("untold", "is not in ENABLED state");
+    /* accepted, and the queue deleted before the dispatcher read it: it
+     * ends as the queue's other jobs do */
+    sql("INSERT INTO job_receipts (job_id, job_name, queue, definition, "
+        "submitted_at, request) VALUES ('doomed', 'doomed', '" QUEUE "', "
+        "'d:1', 1, '{}')");
+    sql("UPDATE job_queues SET status = 'DELETING'");
+    submit("doomed", NULL);
+    assert_status("doomed", "FAILED");
+    assert_reason("doomed", "The job queue was deleted");
 }
 END_TEST
 

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * End-to-end: scheduling on the real stack (issue 15). Fair share: two
+ * shares of weightFactor 0.5 and 1.0 saturating compute environment
+ * "fair" (4 vCPUs, one process-runtime worker that tests/e2e/run starts)
+ * get vCPU-time within 10% of 2:1, measured over the window in which both
+ * have jobs waiting, and printed; a third share arriving later gets the
+ * computeReservation room at once, while every running job still runs.
+ * GetJobQueueSnapshot shows the front of a fair-share queue in the order
+ * the dispatcher takes it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "drover/util.h"
+#include "e2e.h"
+
+/* quarter-vCPU jobs of 1 s: 16 at a time on 4 vCPUs, so one job more or
+ * less in the window moves the ratio by about 2%, not 6% */
+#define PER_SHARE 90
+
+static const char *status_of(json_t *j)
+{
+    return json_string_value(json_object_get(j, "status"));
+}
+
+/* A fair-share queue on environment "fair" under a new policy; its name
+ * goes to queue. */
+static void fair_queue(const char *tag, const char *policy_json, char *queue,
+                       size_t queue_size)
+{
+    char policy[64];
+    snprintf(policy, sizeof(policy), "%s-%d", tag, (int)getpid());
+    snprintf(queue, queue_size, "%s-q-%d", tag, (int)getpid());
+    json_t *r = e2e_call("CreateSchedulingPolicy",
+                         "{\"name\":\"%s\",\"fairsharePolicy\":%s}", policy,
+                         policy_json);
+    const char *arn = json_string_value(json_object_get(r, "arn"));
+    ck_assert_ptr_nonnull(arn);
+    json_decref(e2e_call(
+        "CreateJobQueue",
+        "{\"jobQueueName\":\"%s\",\"priority\":1,\"schedulingPolicyArn\":"
+        "\"%s\",\"computeEnvironmentOrder\":[{\"order\":1,"
+        "\"computeEnvironment\":\"fair\"}]}",
+        queue, arn));
+    json_decref(r);
+}
+
+static json_t *describe(const char *id)
+{
+    json_t *r = e2e_call("DescribeJobs", "{\"jobs\":[\"%s\"]}", id);
+    json_t *j = json_incref(json_array_get(json_object_get(r, "jobs"), 0));
+    json_decref(r);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+/* vCPU-seconds of [start, stop] inside [from, to] (ms in, s out). */
+static double overlap(json_int_t start, json_int_t stop, json_int_t from,
+                      json_int_t to)
+{
+    json_int_t a = start > from ? start : from, b = stop < to ? stop : to;
+    return b > a ? (double)(b - a) / 1000.0 : 0;
+}
+
+START_TEST(test_e2e_fair_share_weights_split_vcpu_time)
+{
+    char q[96];
+    fair_queue("fs-split",
+               "{\"shareDistribution\":[{\"shareIdentifier\":\"heavy\","
+               "\"weightFactor\":0.5},{\"shareIdentifier\":\"light\","
+               "\"weightFactor\":1.0}]}",
+               q, sizeof(q));
+    e2e_register_full("e2e-fs-1s",
+                      "{\"image\":\"localhost/drover/busybox:latest\","
+                      "\"command\":[\"sleep\",\"1\"],"
+                      "\"resourceRequirements\":[{\"type\":\"VCPU\","
+                      "\"value\":\"0.25\"},{\"type\":\"MEMORY\","
+                      "\"value\":\"16\"}]}",
+                      NULL);
+    static char ids[2][PER_SHARE][40];
+    const char *shares[] = {"heavy", "light"};
+    /* interleaved, so neither share is ahead by arrival */
+    for (int i = 0; i < PER_SHARE; i++) {
+        for (int s = 0; s < 2; s++) {
+            char extra[64];
+            snprintf(extra, sizeof(extra), "\"shareIdentifier\":\"%s\"",
+                     shares[s]);
+            snprintf(ids[s][i], 40, "%s",
+                     e2e_submit_to(q, shares[s], "e2e-fs-1s", extra));
+        }
+    }
+    json_int_t start[2][PER_SHARE], stop[2][PER_SHARE];
+    json_int_t t0 = INT64_MAX, last_start[2] = {0, 0};
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < PER_SHARE; i++) {
+            json_t *j = e2e_wait(ids[s][i], 300);
+            ck_assert_str_eq(status_of(j), "SUCCEEDED");
+            ck_assert_str_eq(
+                json_string_value(json_object_get(j, "shareIdentifier")),
+                shares[s]);
+            start[s][i] = e2e_int(j, "startedAt");
+            stop[s][i] = e2e_int(j, "stoppedAt");
+            t0 = start[s][i] < t0 ? start[s][i] : t0;
+            if (start[s][i] > last_start[s]) {
+                last_start[s] = start[s][i];
+            }
+            json_decref(j);
+        }
+    }
+    /* both shares had jobs waiting until the first ran out: its last
+     * job's start ends the window */
+    json_int_t t1 = last_start[0] < last_start[1] ? last_start[0]
+                                                  : last_start[1];
+    double used[2] = {0, 0};
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < PER_SHARE; i++) {
+            used[s] += 0.25 * overlap(start[s][i], stop[s][i], t0, t1);
+        }
+    }
+    ck_assert_msg(used[1] > 0, "the light share never ran in the window");
+    double ratio = used[0] / used[1];
+    printf("fair share: weightFactor 0.5 vs 1.0 over %.1f s: %.1f vs %.1f "
+           "vCPU-s, ratio %.2f (target 2.00, within 10%%)\n",
+           (double)(t1 - t0) / 1000.0, used[0], used[1], ratio);
+    ck_assert_msg(t1 - t0 >= 5000, "window of %.1f s is too short to measure",
+                  (double)(t1 - t0) / 1000.0);
+    ck_assert_msg(ratio >= 1.8 && ratio <= 2.2,
+                  "vCPU-time ratio %.2f is not within 10%% of 2:1", ratio);
+}
+END_TEST
+
+/* computeReservation 50 on 4 vCPUs: two active shares keep (0.5)^2 = 1
+ * vCPU free, so their long jobs hold 3; a third share's job starts in the
+ * kept room while all three still run. The snapshot shows the front of
+ * the queue and what each share holds. */
+START_TEST(test_e2e_fair_share_reserves_room_for_a_new_share)
+{
+    char q[96];
+    fair_queue("fs-resv", "{\"computeReservation\":50}", q, sizeof(q));
+    e2e_register_full("e2e-fs-long",
+                      "{\"image\":\"localhost/drover/busybox:latest\","
+                      "\"command\":[\"sleep\",\"60\"],\"vcpus\":1,"
+                      "\"memory\":32}",
+                      NULL);
+    static char ids[8][40];
+    const char *shares[] = {"a", "b", "a", "b", "a", "b"};
+    for (int i = 0; i < 6; i++) {
+        char extra[64];
+        snprintf(extra, sizeof(extra), "\"shareIdentifier\":\"%s\"",
+                 shares[i]);
+        snprintf(ids[i], 40, "%s",
+                 e2e_submit_to(q, shares[i], "e2e-fs-long", extra));
+    }
+    /* three run; the rest wait for room */
+    int running = 0;
+    for (int tries = 0; tries < 600 && running < 3; tries++) {
+        running = 0;
+        for (int i = 0; i < 6; i++) {
+            json_t *j = describe(ids[i]);
+            running += !strcmp(status_of(j), "RUNNING");
+            json_decref(j);
+        }
+        if (running < 3) {
+            usleep(100 * 1000);
+        }
+    }
+    ck_assert_int_eq(running, 3);
+    sleep(1); /* and no fourth: the reservation holds */
+    running = 0;
+    for (int i = 0; i < 6; i++) {
+        json_t *j = describe(ids[i]);
+        running += !strcmp(status_of(j), "RUNNING") ||
+                   !strcmp(status_of(j), "STARTING");
+        json_decref(j);
+    }
+    ck_assert_int_eq(running, 3);
+    /* the snapshot: the three waiting, each share's holding */
+    json_t *snap = e2e_call("GetJobQueueSnapshot", "{\"jobQueue\":\"%s\"}", q);
+    json_t *front = json_object_get(json_object_get(snap, "frontOfQueue"),
+                                    "jobs");
+    ck_assert_int_eq(json_array_size(front), 3);
+    json_t *fu = json_object_get(json_object_get(snap, "queueUtilization"),
+                                 "fairshareUtilization");
+    ck_assert_int_eq(json_integer_value(json_object_get(fu,
+                                                        "activeShareCount")),
+                     2);
+    json_t *top = json_object_get(fu, "topCapacityUtilization");
+    ck_assert_int_eq(json_array_size(top), 2);
+    json_decref(snap);
+    /* a new share: into the kept room at once */
+    snprintf(ids[6], 40, "%s",
+             e2e_submit_to(q, "c", "e2e-fs-long",
+                           "\"shareIdentifier\":\"c\""));
+    json_t *c = e2e_wait_status(ids[6], "RUNNING", 60);
+    ck_assert_str_eq(status_of(c), "RUNNING");
+    json_decref(c);
+    running = 0;
+    for (int i = 0; i < 6; i++) {
+        json_t *j = describe(ids[i]);
+        running += !strcmp(status_of(j), "RUNNING");
+        json_decref(j);
+    }
+    ck_assert_msg(running == 3, "%d of the first jobs run: the new share "
+                                "waited for one to end", running);
+    for (int i = 0; i < 7; i++) {
+        json_decref(e2e_call("TerminateJob",
+                             "{\"jobId\":\"%s\",\"reason\":\"test done\"}",
+                             ids[i]));
+    }
+    for (int i = 0; i < 7; i++) {
+        json_decref(e2e_wait(ids[i], 60));
+    }
+}
+END_TEST
+
+/* The rules around fair-share queues, through the client as the gateway
+ * and CLI call it. */
+START_TEST(test_e2e_fair_share_rules)
+{
+    char q[96], e[DRV_ERRSTR_SIZE];
+    drv_err_t err;
+    fair_queue("fs-rules", "{}", q, sizeof(q));
+    const char *bad[][2] = {
+        {"SubmitJob", "shareIdentifier is required"},
+        {"UpdateJobQueueFifo", "is a FIFO queue"},
+        {"DeleteSchedulingPolicy", "uses it"},
+    };
+    char text[512];
+    snprintf(text, sizeof(text),
+             "{\"jobName\":\"x\",\"jobQueue\":\"%s\",\"jobDefinition\":"
+             "\"e2e-fs-1s\"}",
+             q);
+    json_t *req = json_loads(text, 0, NULL);
+    ck_assert_ptr_null(drv_client_call(e2e_client, "SubmitJob", req, &err, e,
+                                       sizeof(e)));
+    ck_assert_msg(strstr(e, bad[0][1]), "%s", e);
+    json_decref(req);
+    /* a FIFO queue never gains a policy */
+    json_t *pol = e2e_call("DescribeJobQueues", "{\"jobQueues\":[\"%s\"]}", q);
+    const char *arn = json_string_value(json_object_get(
+        json_array_get(json_object_get(pol, "jobQueues"), 0),
+        "schedulingPolicyArn"));
+    ck_assert_ptr_nonnull(arn);
+    snprintf(text, sizeof(text),
+             "{\"jobQueue\":\"proc\",\"schedulingPolicyArn\":\"%s\"}", arn);
+    req = json_loads(text, 0, NULL);
+    ck_assert_ptr_null(drv_client_call(e2e_client, "UpdateJobQueue", req,
+                                       &err, e, sizeof(e)));
+    ck_assert_msg(strstr(e, bad[1][1]), "%s", e);
+    json_decref(req);
+    /* a policy in use stays */
+    snprintf(text, sizeof(text), "{\"arn\":\"%s\"}", arn);
+    req = json_loads(text, 0, NULL);
+    ck_assert_ptr_null(drv_client_call(e2e_client, "DeleteSchedulingPolicy",
+                                       req, &err, e, sizeof(e)));
+    ck_assert_msg(strstr(e, bad[2][1]), "%s", e);
+    json_decref(req);
+    json_decref(pol);
+}
+END_TEST
+
+static Suite *scheduling_suite(void)
+{
+    Suite *s = suite_create("e2e_scheduling");
+    TCase *tc = tcase_create("fair share");
+    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_e2e_fair_share_rules);
+    tcase_add_test(tc, test_e2e_fair_share_weights_split_vcpu_time);
+    tcase_add_test(tc, test_e2e_fair_share_reserves_room_for_a_new_share);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return drv_test_run(scheduling_suite());
+}
