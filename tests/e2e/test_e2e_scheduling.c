@@ -260,6 +260,37 @@ START_TEST(test_e2e_fair_share_rules)
     ck_assert_msg(strstr(e, bad[2][1]), "%s", e);
     json_decref(req);
     json_decref(pol);
+    /* the drover CLI's verbs for all of it */
+    char cmd[512], cerr[2048];
+    snprintf(cmd, sizeof(cmd),
+             "create-scheduling-policy --name cli-sp-%d --fairshare-policy "
+             "'{\"computeReservation\":5,\"shareDistribution\":[{"
+             "\"shareIdentifier\":\"x*\",\"weightFactor\":2}]}'",
+             (int)getpid());
+    ck_assert_msg(e2e_cli(cmd, cerr, sizeof(cerr)) == 0, "%s", cerr);
+    json_t *d = e2e_call("DescribeSchedulingPolicies",
+                         "{\"arns\":[\"cli-sp-%d\"]}", (int)getpid());
+    json_t *fp = json_object_get(
+        json_array_get(json_object_get(d, "schedulingPolicies"), 0),
+        "fairsharePolicy");
+    ck_assert_int_eq(json_integer_value(json_object_get(fp,
+                                                        "computeReservation")),
+                     5);
+    json_decref(d);
+    snprintf(cmd, sizeof(cmd), "get-job-queue-snapshot --job-queue %s", q);
+    ck_assert_msg(e2e_cli(cmd, cerr, sizeof(cerr)) == 0, "%s", cerr);
+    ck_assert_msg(e2e_cli("list-scheduling-policies --max-results 1", cerr,
+                          sizeof(cerr)) == 0,
+                  "%s", cerr);
+    snprintf(cmd, sizeof(cmd), "delete-scheduling-policy --arn cli-sp-%d",
+             (int)getpid());
+    ck_assert_msg(e2e_cli(cmd, cerr, sizeof(cerr)) == 0, "%s", cerr);
+    ck_assert_int_ne(e2e_cli("create-scheduling-policy --name cli-bad "
+                             "--fairshare-policy '{\"computeReservation\":"
+                             "100}'",
+                             cerr, sizeof(cerr)),
+                     0);
+    ck_assert_msg(strstr(cerr, "computeReservation"), "%s", cerr);
 }
 END_TEST
 
