@@ -261,6 +261,9 @@ static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
 #define WAIT_MAX_RESOURCE                                                      \
     "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - The job requires "   \
     "more vCPU or memory than its compute environments' maximum."
+#define WAIT_RESERVED                                                          \
+    "DROVER:FAIR_SHARE_RESERVATION - the room left is kept for shares that "  \
+    "hold none (its scheduling policy's computeReservation)"
 #define WAIT_DISABLED                                                          \
     "DROVER:COMPUTE_ENVIRONMENT_DISABLED - every compute environment of its " \
     "job queue is DISABLED"
@@ -278,7 +281,7 @@ static int place(const char *job_id, double v, double m, json_t *order,
 {
     size_t i;
     json_t *ce;
-    int enabled = 0, capacity = 0, no_workers = 0, too_big = 0;
+    int enabled = 0, capacity = 0, reserved = 0, no_workers = 0, too_big = 0;
     json_array_foreach(order, i, ce)
     {
         ce_room_t *room = find_room(rooms, nrooms, json_string_value(ce));
@@ -306,9 +309,14 @@ static int place(const char *job_id, double v, double m, json_t *order,
             json_array_append_new(ces, json_string(room->name));
             return 1;
         }
-        capacity++;
+        if (v <= room->free_v + 1e-9 && m <= room->free_m) {
+            reserved++; /* it fits but for the reservation */
+        } else {
+            capacity++;
+        }
     }
     const char *why = capacity     ? WAIT_CAPACITY
+                      : reserved   ? WAIT_RESERVED
                       : no_workers ? WAIT_NO_WORKERS
                       : too_big    ? WAIT_TOO_BIG
                       : enabled    ? WAIT_MAX_RESOURCE

@@ -169,12 +169,18 @@ START_TEST(test_e2e_fair_share_reserves_room_for_a_new_share)
         }
     }
     ck_assert_int_eq(running, 3);
-    sleep(1); /* and no fourth: the reservation holds */
+    sleep(1); /* and no fourth: the reservation holds, and says so */
     running = 0;
     for (int i = 0; i < 6; i++) {
         json_t *j = describe(ids[i]);
-        running += !strcmp(status_of(j), "RUNNING") ||
-                   !strcmp(status_of(j), "STARTING");
+        if (!strcmp(status_of(j), "RUNNABLE")) {
+            const char *why = json_string_value(json_object_get(
+                j, "statusReason"));
+            ck_assert_msg(why && strstr(why, "DROVER:FAIR_SHARE_RESERVATION"),
+                          "a waiting job says: %s", why ? why : "nothing");
+        } else {
+            running++;
+        }
         json_decref(j);
     }
     ck_assert_int_eq(running, 3);

@@ -1470,7 +1470,7 @@ START_TEST(test_dispatcher_fair_share_reserves_for_new_shares)
     fair_share_open();
     /* first job free; the second leaves 2 of 4 (50% for one active) */
     assert_released("A", "2");
-    assert_reason_has("a2", "DROVER:WAITING_FOR_ROOM");
+    assert_reason_has("a2", "DROVER:FAIR_SHARE_RESERVATION");
     submit_share("b0", "B", -1);
     submit_share("b1", "B", -1);
     assert_released("B", "1"); /* at once, into the reserved room */
