@@ -192,7 +192,8 @@ int drv__control_time_limits(drv_disp_t *disp, char *errstr,
     snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
     const char *p[] = {now};
     /* the head of each queue (its next job in dispatch order), as AWS
-     * applies the actions; the next one is the head at the next sweep.
+     * applies the actions; the next one is the head at the next sweep. A
+     * fair-share queue has a head per share (a skip scan of its shares).
      * blocked_since: when the scheduler first gave it its current reason
      * (schedule.c), so an action counts from the block. A queue's actions
      * were checked when set; one stored before that may be anything, and only
@@ -206,10 +207,21 @@ int drv__control_time_limits(drv_disp_t *disp, char *errstr,
         "jsonb_array_elements(CASE WHEN jsonb_typeof(q.spec->"
         "'jobStateTimeLimitActions') = 'array' THEN q.spec->"
         "'jobStateTimeLimitActions' ELSE '[]' END) x WHERE jsonb_typeof(x) = "
-        "'object') a CROSS JOIN LATERAL (SELECT job_id, status_reason, "
-        "blocked_since FROM jobs WHERE queue = q.name AND status = "
-        "'RUNNABLE' AND NOT released ORDER BY scheduling_priority DESC, seq "
-        "LIMIT 1) j WHERE starts_with(j.status_reason, a.reason) AND "
+        "'object') a CROSS JOIN LATERAL ((SELECT job_id, status_reason, "
+        "blocked_since FROM jobs WHERE queue = q.name AND q.scheduling_policy "
+        "IS NULL AND status = 'RUNNABLE' AND NOT released ORDER BY "
+        "scheduling_priority DESC, seq LIMIT 1) UNION ALL (WITH RECURSIVE "
+        "s(id) AS ((SELECT share_identifier FROM jobs WHERE queue = q.name "
+        "AND q.scheduling_policy IS NOT NULL AND status = 'RUNNABLE' AND NOT "
+        "released AND share_identifier IS NOT NULL ORDER BY share_identifier "
+        "LIMIT 1) UNION ALL SELECT (SELECT share_identifier FROM jobs WHERE "
+        "queue = q.name AND status = 'RUNNABLE' AND NOT released AND "
+        "share_identifier > s.id ORDER BY share_identifier LIMIT 1) FROM s "
+        "WHERE s.id IS NOT NULL) SELECT h.* FROM s CROSS JOIN LATERAL (SELECT "
+        "job_id, status_reason, blocked_since FROM jobs WHERE queue = q.name "
+        "AND share_identifier = s.id AND status = 'RUNNABLE' AND NOT "
+        "released ORDER BY scheduling_priority DESC, seq LIMIT 1) h)) j "
+        "WHERE starts_with(j.status_reason, a.reason) AND "
         "j.blocked_since < $1::bigint - a.max_s * 1000 AND a.action = "
         "'CANCEL' AND a.state = 'RUNNABLE' LIMIT 500",
         1, p, errstr, errstr_size);

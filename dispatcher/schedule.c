@@ -454,9 +454,11 @@ static int fair_queue(drv_disp_t *disp, pass_t *ps, const char *queue,
                            &fs, errstr, errstr_size) != 0) {
         return -1;
     }
-    int i;
+    int i, missed = 0;
+    /* bounded as the FIFO walk is: at most CANDIDATES_MAX jobs looked at
+     * and not placed */
     while ((ps->scan_only || any_room(ps->rooms, ps->nrooms)) &&
-           (i = drv_fairshare_pick(&fs)) >= 0) {
+           missed < CANDIDATES_MAX && (i = drv_fairshare_pick(&fs)) >= 0) {
         bool holds = fs.shares[i].held > 0;
         double keep = holds ? drv_fairshare_reserved(policy, fs.active) : 0;
         json_t *job = drv_fairshare_take(&fs, i);
@@ -465,6 +467,7 @@ static int fair_queue(drv_disp_t *disp, pass_t *ps, const char *queue,
                    json_number_value(json_array_get(job, 2)), order, keep,
                    ps->rooms, ps->nrooms, ps->ids, ps->ces, ps->waits)) {
             drv_fairshare_untake(&fs, i);
+            missed++;
         }
     }
     drv_fairshare_free(&fs);
@@ -475,8 +478,9 @@ static int fair_queue(drv_disp_t *disp, pass_t *ps, const char *queue,
  * Bring every share's usage up to now (at most once a second): decayed by
  * its policy's half-life and increased by what its released jobs held
  * over the interval, in closed form (usage e^-kt + held (1 - e^-kt) / k,
- * k = ln 2 / half-life). Shares that hold nothing and whose usage decayed
- * away are forgotten.
+ * k = ln 2 / half-life; the exponent capped, as PostgreSQL refuses an
+ * underflow after a long outage). Shares that hold nothing and whose usage
+ * decayed away are forgotten.
  */
 static int accrue_shares(drv_disp_t *disp, char *errstr, size_t errstr_size)
 {
@@ -495,10 +499,11 @@ static int accrue_shares(drv_disp_t *disp, char *errstr, size_t errstr_size)
             "p.spec->'fairsharePolicy'->>'shareDecaySeconds')::float8, 0), "
             "600) AS k FROM job_queues q JOIN scheduling_policies p ON p.name "
             "= q.scheduling_policy), up AS (UPDATE share_usage u SET usage = "
-            "u.usage * exp(-k.k * greatest($1::bigint - u.updated_at, 0) / "
-            "1000.0) + COALESCE((SELECT h.v FROM held h WHERE h.queue = "
-            "u.queue AND h.share = u.share), 0) * (1 - exp(-k.k * greatest("
-            "$1::bigint - u.updated_at, 0) / 1000.0)) / k.k, updated_at = "
+            "u.usage * exp(-least(k.k * greatest($1::bigint - u.updated_at, 0) / "
+            "1000.0, 700)) + COALESCE((SELECT h.v FROM held h WHERE h.queue = "
+            "u.queue AND h.share = u.share), 0) * (1 - exp(-least(k.k * "
+            "greatest($1::bigint - u.updated_at, 0) / 1000.0, 700))) / k.k, "
+            "updated_at = "
             "$1::bigint FROM k WHERE k.name = u.queue RETURNING u.queue) "
             "INSERT INTO share_usage (queue, share, usage, updated_at) SELECT "
             "queue, share, 0, $1::bigint FROM held ON CONFLICT DO NOTHING",
@@ -561,8 +566,11 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
         for (int l = 0; lv && ret >= 0 && l < drv_pg_res_rows(lv); l++) {
             const char *level = drv_pg_res_get(lv, l, 0);
             ret = fifo_queues(disp, &ps, level, errstr, errstr_size);
+            /* >=: a queue whose priority changed between the two reads
+             * is still visited, at this level */
             for (; ret >= 0 && k < nq &&
-                   !strcmp(drv_pg_res_get(qs, k, QU_PRIORITY), level);
+                   drv_pg_res_int(qs, k, QU_PRIORITY, 0) >=
+                       drv_pg_res_int(lv, l, 0, 0);
                  k++) {
                 json_t *order = drv_pg_res_json(qs, k, QU_CES);
                 json_t *policy = drv_pg_res_json(qs, k, QU_POLICY);

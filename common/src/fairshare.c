@@ -170,8 +170,9 @@ enum { FS_ID, FS_USAGE, FS_HELD, FS_JOBS };
     "BY share_identifier LIMIT 1) FROM s WHERE s.id IS NOT NULL), held AS "   \
     "(SELECT share_identifier AS id, sum(vcpus) AS v FROM jobs WHERE queue "  \
     "= $1 AND released AND share_identifier IS NOT NULL GROUP BY 1) SELECT "  \
-    "x.id, COALESCE(u.usage * power(0.5, greatest($3::bigint - "              \
-    "u.updated_at, 0) / 1000.0 / $2::float8), 0), COALESCE(h.v, 0), (SELECT " \
+    "x.id, COALESCE(u.usage * power(0.5, least(greatest($3::bigint - "        \
+    "u.updated_at, 0) / 1000.0 / $2::float8, 1000)), 0), COALESCE(h.v, 0), "  \
+    "(SELECT "                                                                \
     "json_agg(json_build_array(c.job_id, c.vcpus, c.memory_mib, "             \
     "c.updated_at) ORDER BY c.scheduling_priority DESC, c.seq) FROM (SELECT " \
     "job_id, vcpus, memory_mib, updated_at, scheduling_priority, seq FROM "   \

@@ -766,6 +766,11 @@ int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
         FAIL("jobDefinitionName must be 1 to 128 letters, digits, hyphens or "
              "underscores");
     }
+    json_t *sp = json_object_get(req, "schedulingPriority");
+    if (sp && (!json_is_integer(sp) || json_integer_value(sp) < 0 ||
+               json_integer_value(sp) > DRV_PRIORITY_MAX)) {
+        FAIL("schedulingPriority must be from 0 to 9999");
+    }
     if (!type || strcmp(type, "container")) {
         FAIL("type must be \"container\" (multinode is not supported yet)");
     }

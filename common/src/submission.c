@@ -82,6 +82,9 @@ static drv_err_t find_queue(drv_pg_t *pg, const char *ref,
 
 /* Shares with unfinished jobs in a queue, counted up to one past the
  * limit by a skip scan of jobs_share_active (one index probe a share). */
+#define SHARE_KNOWN_SQL                                                        \
+    "SELECT 1 FROM jobs WHERE queue = $1 AND share_identifier = $2 AND "      \
+    "status NOT IN ('SUCCEEDED', 'FAILED') LIMIT 1"
 #define ACTIVE_SHARES_SQL                                                      \
     "WITH RECURSIVE s(id) AS ((SELECT share_identifier FROM jobs WHERE "      \
     "queue = $1 AND share_identifier IS NOT NULL AND status NOT IN "          \
@@ -89,10 +92,8 @@ static drv_err_t find_queue(drv_pg_t *pg, const char *ref,
     "SELECT (SELECT share_identifier FROM jobs WHERE queue = $1 AND "         \
     "share_identifier > s.id AND status NOT IN ('SUCCEEDED', 'FAILED') "      \
     "ORDER BY share_identifier LIMIT 1) FROM s WHERE s.id IS NOT NULL) "      \
-    "SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = $1 AND "                 \
-    "share_identifier = $2 AND status NOT IN ('SUCCEEDED', 'FAILED')), "      \
-    "(SELECT count(*) FROM (SELECT id FROM s WHERE id IS NOT NULL LIMIT "     \
-    "$3::int) x)"
+    "SELECT count(*) FROM (SELECT id FROM s WHERE id IS NOT NULL LIMIT "      \
+    "$2::int) x"
 
 /* A fair-share queue's rules for a submission: a share is required, and
  * at most DRV_ACTIVE_SHARES_MAX shares may have unfinished jobs. */
@@ -108,18 +109,29 @@ static drv_err_t check_share(drv_pg_t *pg, const char *queue, json_t *sj,
                        queue);
         return DRV_ERR_INVALID;
     }
-    char lim[16];
-    snprintf(lim, sizeof(lim), "%d", DRV_ACTIVE_SHARES_MAX + 1);
-    const char *p[] = {queue, share, lim};
-    drv_pg_res_t *r = drv_pg_query(pg, ACTIVE_SHARES_SQL, 3, p, errstr,
+    /* a share with unfinished jobs: one index probe; only a new share
+     * counts the others (a skip scan, one probe a share) */
+    const char *p[] = {queue, share};
+    drv_pg_res_t *r = drv_pg_query(pg, SHARE_KNOWN_SQL, 2, p, errstr,
                                    errstr_size);
     if (!r) {
         return drv_pg_last_err(pg);
     }
-    bool known = drv_pg_res_get(r, 0, 0)[0] == 't';
-    int64_t active = drv_pg_res_int(r, 0, 1, 0);
+    bool known = drv_pg_res_rows(r) > 0;
     drv_pg_res_free(r);
-    if (!known && active >= DRV_ACTIVE_SHARES_MAX) {
+    if (known) {
+        return DRV_OK;
+    }
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%d", DRV_ACTIVE_SHARES_MAX + 1);
+    const char *pc[] = {queue, lim};
+    if (!(r = drv_pg_query(pg, ACTIVE_SHARES_SQL, 2, pc, errstr,
+                           errstr_size))) {
+        return drv_pg_last_err(pg);
+    }
+    int64_t active = drv_pg_res_int(r, 0, 0, 0);
+    drv_pg_res_free(r);
+    if (active >= DRV_ACTIVE_SHARES_MAX) {
         drv_errstr_set(errstr, errstr_size,
                        "job queue %s already has %d active share identifiers "
                        "(the most a fair-share queue may have); "

@@ -247,6 +247,14 @@ json_t *drv__op_delete_scheduling_policy(drv_client_t *client, json_t *req,
         1, p, errstr, errstr_size);
     if (!r) {
         *err = drv_pg_last_err(pg);
+        if (!strcmp(drv_pg_last_sqlstate(pg), "23503")) {
+            /* a queue took it up between the lookup and the delete */
+            *err = DRV_ERR_INVALID;
+            drv_errstr_set(errstr, errstr_size,
+                           "Cannot delete scheduling policy %s: a job queue "
+                           "uses it",
+                           name);
+        }
         return NULL;
     }
     if (drv_pg_res_get(r, 0, 0)) {

@@ -47,7 +47,7 @@ double drv_fairshare_reserved(const json_t *policy, int active);
 
 /* One share of a fair-share queue, as a scheduling pass sees it. */
 typedef struct drv_share {
-    char id[DRV_SHARE_ID_MAX + 1];
+    char id[DRV_SHARE_ID_MAX + 2]; /* 255 and a trailing '*' */
     double usage;  /* decayed vCPU-seconds, to now */
     double held;   /* vCPUs its released jobs hold */
     double weight; /* its weightFactor */

@@ -1480,6 +1480,33 @@ START_TEST(test_dispatcher_fair_share_reserves_for_new_shares)
 }
 END_TEST
 
+/* jobStateTimeLimitActions on a fair-share queue act on the head of each
+ * share: B's head never fits and is cancelled although A's jobs came
+ * first and have the higher priority. */
+START_TEST(test_dispatcher_fair_share_time_limits_per_share)
+{
+    fair_share_queue("{}", 2);
+    sql("UPDATE job_queues SET spec = '{\"jobStateTimeLimitActions\": "
+        "[{\"reason\": \"MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE\", "
+        "\"state\": \"RUNNABLE\", \"maxTimeSeconds\": 600, \"action\": "
+        "\"CANCEL\"}]}'");
+    submit_share("a0", "A", 9);
+    submit_share("a1", "A", 9);
+    submit_share("a2", "A", 9);
+    submit("big", json_pack("{s:s,s:{s:[{s:s,s:s}]}}", "shareIdentifier", "B",
+                            "containerOverrides", "resourceRequirements",
+                            "type", "VCPU", "value", "8"));
+    fair_share_open();
+    assert_reason_has("big", "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_"
+                             "RESOURCE");
+    sql("UPDATE jobs SET blocked_since = blocked_since - 601000 WHERE "
+        "job_id = 'big'");
+    sweep_with(drv__control_time_limits);
+    assert_status("big", "FAILED");
+    assert_status("a2", "RUNNABLE");
+}
+END_TEST
+
 /* A fair-share queue needs a share on every job and at most 500 shares
  * with unfinished jobs; a job of a share already active is taken. */
 START_TEST(test_dispatcher_fair_share_submission_rules)
@@ -1543,6 +1570,7 @@ static Suite *dispatcher_suite(void)
         {"fair share",
          {test_dispatcher_fair_share_interleaves_by_weight,
           test_dispatcher_fair_share_reserves_for_new_shares,
+          test_dispatcher_fair_share_time_limits_per_share,
           test_dispatcher_fair_share_submission_rules}},
         {"hostile",
          {test_dispatcher_hostile_records_never_fail_a_batch,

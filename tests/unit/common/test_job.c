@@ -42,6 +42,9 @@ START_TEST(test_job_validate_submit_messages)
     json_decref(ok);
     expect_submit_error("{\"jobName\":\"-bad\"," BASE "}",
                         "Job name should match valid pattern");
+    expect_submit_error("{\"jobName\":\"a\"," BASE
+                        ",\"shareIdentifier\":\"a-b\"}",
+                        "shareIdentifier must be 1 to 255 letters and digits");
     expect_submit_error("{\"jobName\":\"a\"}", "jobQueue is required");
     expect_submit_error("{\"jobName\":\"a\",\"jobId\":\"../x\"," BASE "}",
                         "jobId must be 1 to 128 letters, digits, - and _");
@@ -327,6 +330,16 @@ START_TEST(test_job_definition_rejects)
                      -1);
     ck_assert_msg(strstr(errstr, "containerProperties: unknown or "
                                  "unsupported field \"imageTypo\""),
+                  "%s", errstr);
+    json_decref(def);
+    /* issue 15: it orders jobs within a share, 0..9999 as the override */
+    def = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+            "\"schedulingPriority\":10000,\"containerProperties\":{"
+            "\"image\":\"x\",\"vcpus\":1,\"memory\":8}}");
+    ck_assert_int_eq(drv_job_validate_definition(def, &limits, errstr,
+                                                 sizeof(errstr)),
+                     -1);
+    ck_assert_msg(strstr(errstr, "schedulingPriority must be from 0 to 9999"),
                   "%s", errstr);
     json_decref(def);
 }
