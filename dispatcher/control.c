@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "drover/fairshare.h"
 #include "drover/util.h"
 #include "outbox.h"
 #include "transition.h"
@@ -210,14 +211,10 @@ int drv__control_time_limits(drv_disp_t *disp, char *errstr,
         "'object') a CROSS JOIN LATERAL ((SELECT job_id, status_reason, "
         "blocked_since FROM jobs WHERE queue = q.name AND q.scheduling_policy "
         "IS NULL AND status = 'RUNNABLE' AND NOT released ORDER BY "
-        "scheduling_priority DESC, seq LIMIT 1) UNION ALL (WITH RECURSIVE "
-        "s(id) AS ((SELECT share_identifier FROM jobs WHERE queue = q.name "
-        "AND q.scheduling_policy IS NOT NULL AND status = 'RUNNABLE' AND NOT "
-        "released AND share_identifier IS NOT NULL ORDER BY share_identifier "
-        "LIMIT 1) UNION ALL SELECT (SELECT share_identifier FROM jobs WHERE "
-        "queue = q.name AND status = 'RUNNABLE' AND NOT released AND "
-        "share_identifier > s.id ORDER BY share_identifier LIMIT 1) FROM s "
-        "WHERE s.id IS NOT NULL) SELECT h.* FROM s CROSS JOIN LATERAL (SELECT "
+        "scheduling_priority DESC, seq LIMIT 1) UNION ALL ("
+        DRV_SHARES_CTE("q.name", "q.scheduling_policy IS NOT NULL AND "
+                       DRV_SHARES_RUNNABLE)
+        "SELECT h.* FROM s CROSS JOIN LATERAL (SELECT "
         "job_id, status_reason, blocked_since FROM jobs WHERE queue = q.name "
         "AND share_identifier = s.id AND status = 'RUNNABLE' AND NOT "
         "released ORDER BY scheduling_priority DESC, seq LIMIT 1) h)) j "

@@ -535,13 +535,16 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
         return -1;
     }
     int ret = accrue_shares(disp, errstr, errstr_size);
+    /* every queue's priority, and a fair-share queue's environments and
+     * policy (NULL: a FIFO queue), in one read */
     drv_pg_res_t *qs = ret < 0 ? NULL : drv_pg_query(
         disp->pg,
-        "SELECT q.name, q.priority, (SELECT json_agg(compute_environment "
-        "ORDER BY ord) FROM job_queue_compute_environments WHERE queue = "
-        "q.name), COALESCE(p.spec->'fairsharePolicy', '{}') FROM job_queues "
-        "q JOIN scheduling_policies p ON p.name = q.scheduling_policy ORDER "
-        "BY q.priority DESC, q.name",
+        "SELECT q.name, q.priority, CASE WHEN p.name IS NOT NULL THEN (SELECT "
+        "json_agg(compute_environment ORDER BY ord) FROM "
+        "job_queue_compute_environments WHERE queue = q.name) END, CASE WHEN "
+        "p.name IS NOT NULL THEN COALESCE(p.spec->'fairsharePolicy', '{}') "
+        "END FROM job_queues q LEFT JOIN scheduling_policies p ON p.name = "
+        "q.scheduling_policy ORDER BY q.priority DESC, q.name",
         0, NULL, errstr, errstr_size);
     ps.ids = json_array();
     ps.ces = json_array();
@@ -550,40 +553,39 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
      * told why it waits (one index entry per queue, whatever the
      * backlog) */
     ps.scan_only = !any_room(ps.rooms, ps.nrooms);
+    int nq = qs ? drv_pg_res_rows(qs) : 0, fair = 0;
+    for (int k = 0; k < nq; k++) {
+        fair += drv_pg_res_get(qs, k, QU_POLICY) != NULL;
+    }
     if (!qs) {
         ret = -1;
-    } else if (drv_pg_res_rows(qs) == 0) {
+    } else if (fair == 0) { /* FIFO queues only: one walk for them all */
         ret = fifo_queues(disp, &ps, NULL, errstr, errstr_size);
-    } else {
-        /* fair-share queues exist: priority by priority. FIFO queues of a
-         * priority no fair-share queue has come in the level above or
-         * below it: every distinct priority is visited. */
-        drv_pg_res_t *lv = drv_pg_query(
-            disp->pg,
-            "SELECT DISTINCT priority FROM job_queues ORDER BY 1 DESC", 0,
-            NULL, errstr, errstr_size);
-        int k = 0, nq = drv_pg_res_rows(qs);
-        for (int l = 0; lv && ret >= 0 && l < drv_pg_res_rows(lv); l++) {
-            const char *level = drv_pg_res_get(lv, l, 0);
+    }
+    /* else priority by priority: the level's FIFO queues (one walk, if it
+     * has any), then each of its fair-share queues */
+    for (int k = 0; fair && ret >= 0 && k < nq;) {
+        const char *level = drv_pg_res_get(qs, k, QU_PRIORITY);
+        int end = k, fifo = 0;
+        while (end < nq && !strcmp(drv_pg_res_get(qs, end, QU_PRIORITY),
+                                   level)) {
+            fifo += drv_pg_res_get(qs, end++, QU_POLICY) == NULL;
+        }
+        if (fifo) {
             ret = fifo_queues(disp, &ps, level, errstr, errstr_size);
-            /* >=: a queue whose priority changed between the two reads
-             * is still visited, at this level */
-            for (; ret >= 0 && k < nq &&
-                   drv_pg_res_int(qs, k, QU_PRIORITY, 0) >=
-                       drv_pg_res_int(lv, l, 0, 0);
-                 k++) {
-                json_t *order = drv_pg_res_json(qs, k, QU_CES);
-                json_t *policy = drv_pg_res_json(qs, k, QU_POLICY);
-                ret = fair_queue(disp, &ps, drv_pg_res_get(qs, k, QU_NAME),
-                                 policy, order, errstr, errstr_size);
-                json_decref(order);
-                json_decref(policy);
+        }
+        for (; ret >= 0 && k < end; k++) {
+            if (!drv_pg_res_get(qs, k, QU_POLICY)) {
+                continue;
             }
+            json_t *order = drv_pg_res_json(qs, k, QU_CES);
+            json_t *policy = drv_pg_res_json(qs, k, QU_POLICY);
+            ret = fair_queue(disp, &ps, drv_pg_res_get(qs, k, QU_NAME), policy,
+                             order, errstr, errstr_size);
+            json_decref(order);
+            json_decref(policy);
         }
-        if (!lv) {
-            ret = -1;
-        }
-        drv_pg_res_free(lv);
+        k = end;
     }
     drv_pg_res_free(qs);
     if (ret >= 0) {

@@ -162,13 +162,7 @@ enum { FS_ID, FS_USAGE, FS_HELD, FS_JOBS };
  * and its first $4 RUNNABLE jobs.
  */
 #define LOAD_SQL                                                               \
-    "WITH RECURSIVE s(id) AS ((SELECT share_identifier FROM jobs WHERE "      \
-    "queue = $1 AND status = 'RUNNABLE' AND NOT released AND "                \
-    "share_identifier IS NOT NULL ORDER BY share_identifier LIMIT 1) UNION "  \
-    "ALL SELECT (SELECT share_identifier FROM jobs WHERE queue = $1 AND "     \
-    "status = 'RUNNABLE' AND NOT released AND share_identifier > s.id ORDER " \
-    "BY share_identifier LIMIT 1) FROM s WHERE s.id IS NOT NULL), held AS "   \
-    "(SELECT share_identifier AS id, sum(vcpus) AS v FROM jobs WHERE queue "  \
+    DRV_SHARES_CTE("$1", DRV_SHARES_RUNNABLE) ", held AS (SELECT share_identifier AS id, sum(vcpus) AS v FROM jobs WHERE queue "  \
     "= $1 AND released AND share_identifier IS NOT NULL GROUP BY 1) SELECT "  \
     "x.id, COALESCE(u.usage * power(0.5, least(greatest($3::bigint - "        \
     "u.updated_at, 0) / 1000.0 / $2::float8, 1000)), 0), COALESCE(h.v, 0), "  \

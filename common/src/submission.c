@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "drover/catalog.h"
+#include "drover/fairshare.h"
 #include "drover/limits.h"
 #include "drover/util.h"
 
@@ -84,14 +85,9 @@ static drv_err_t find_queue(drv_pg_t *pg, const char *ref,
  * limit by a skip scan of jobs_share_active (one index probe a share). */
 #define SHARE_KNOWN_SQL                                                        \
     "SELECT 1 FROM jobs WHERE queue = $1 AND share_identifier = $2 AND "      \
-    "status NOT IN ('SUCCEEDED', 'FAILED') LIMIT 1"
+    DRV_SHARES_UNFINISHED " LIMIT 1"
 #define ACTIVE_SHARES_SQL                                                      \
-    "WITH RECURSIVE s(id) AS ((SELECT share_identifier FROM jobs WHERE "      \
-    "queue = $1 AND share_identifier IS NOT NULL AND status NOT IN "          \
-    "('SUCCEEDED', 'FAILED') ORDER BY share_identifier LIMIT 1) UNION ALL "   \
-    "SELECT (SELECT share_identifier FROM jobs WHERE queue = $1 AND "         \
-    "share_identifier > s.id AND status NOT IN ('SUCCEEDED', 'FAILED') "      \
-    "ORDER BY share_identifier LIMIT 1) FROM s WHERE s.id IS NOT NULL) "      \
+    DRV_SHARES_CTE("$1", DRV_SHARES_UNFINISHED)                               \
     "SELECT count(*) FROM (SELECT id FROM s WHERE id IS NOT NULL LIMIT "      \
     "$2::int) x"
 

@@ -60,6 +60,24 @@ void drv__client_arn(const drv_client_t *client, char *out, size_t size,
     drv_arn(out, size, client->region, client->account, kind, name);
 }
 
+void drv__explain_constraint(drv_pg_t *pg, const char *kind, const char *name,
+                             const char *policy, char *errstr,
+                             size_t errstr_size)
+{
+    const char *st = drv_pg_last_sqlstate(pg);
+    if (!strcmp(st, "23505")) {
+        drv_errstr_set(errstr, errstr_size, "Object already exists: %s %s",
+                       kind, name);
+    } else if (!strcmp(st, "23503")) { /* a queue's references */
+        drv_errstr_set(errstr, errstr_size,
+                       strstr(errstr, "scheduling_polic")
+                           ? "scheduling policy %s does not exist"
+                           : "a compute environment in "
+                             "computeEnvironmentOrder does not exist",
+                       policy ? policy : "");
+    }
+}
+
 int drv__page(json_t *req, int max_default, int max_limit, int *limit,
               char *after, size_t after_size, char *errstr,
               size_t errstr_size)
@@ -399,11 +417,8 @@ static json_t *op_create_compute_environment(drv_client_t *client,
                     "$2, $3, $4::float8, $5::bigint, $6::jsonb, $7::bigint)",
                     7, p, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
-        if (!strcmp(drv_pg_last_sqlstate(pg), "23505")) {
-            drv_errstr_set(errstr, errstr_size,
-                           "Object already exists: compute environment %s",
-                           name);
-        }
+        drv__explain_constraint(pg, "compute environment", name, NULL, errstr,
+                                errstr_size);
         goto out;
     }
     if (ensure_topic(client, DRV_TOPIC_RUN_PREFIX, name, err, errstr,
@@ -581,18 +596,8 @@ static json_t *op_create_job_queue(drv_client_t *client, json_t *req,
                            errstr_size)) ||
         drv_pg_commit(pg, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
-        const char *st = drv_pg_last_sqlstate(pg);
-        if (!strcmp(st, "23505")) {
-            drv_errstr_set(errstr, errstr_size,
-                           "Object already exists: job queue %s", name);
-        } else if (!strcmp(st, "23503")) {
-            drv_errstr_set(errstr, errstr_size,
-                           strstr(errstr, "scheduling_polic")
-                               ? "scheduling policy %s does not exist"
-                               : "a compute environment in "
-                                 "computeEnvironmentOrder does not exist",
-                           policy);
-        }
+        drv__explain_constraint(pg, "job queue", name, policy, errstr,
+                                errstr_size);
         drv_pg_res_free(r);
         drv_pg_rollback(pg);
         goto out;
@@ -679,14 +684,8 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
                       errstr_size) != 0)) ||
         drv_pg_commit(pg, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
-        if (!strcmp(drv_pg_last_sqlstate(pg), "23503")) {
-            drv_errstr_set(errstr, errstr_size,
-                           strstr(errstr, "scheduling_polic")
-                               ? "scheduling policy %s does not exist"
-                               : "a compute environment in "
-                                 "computeEnvironmentOrder does not exist",
-                           policy);
-        }
+        drv__explain_constraint(pg, "job queue", name, policy, errstr,
+                                errstr_size);
         drv_pg_res_free(r);
         drv_pg_rollback(pg);
         goto out;
@@ -866,17 +865,15 @@ static const struct op {
     {"GetJobQueueSnapshot", drv__op_get_job_queue_snapshot},
 };
 
-const char *const drv_client_operations[] = {
-    "SubmitJob", "DescribeJobs", "ListJobs", "CancelJob", "TerminateJob",
-    "RegisterJobDefinition", "DescribeJobDefinitions",
-    "DeregisterJobDefinition", "CreateComputeEnvironment",
-    "DescribeComputeEnvironments", "CreateJobQueue", "UpdateJobQueue",
-    "DescribeJobQueues", "DeleteJobQueue", "UpdateComputeEnvironment",
-    "DeleteComputeEnvironment", "TagResource", "UntagResource",
-    "ListTagsForResource", "CreateSchedulingPolicy",
-    "DescribeSchedulingPolicies", "ListSchedulingPolicies",
-    "UpdateSchedulingPolicy", "DeleteSchedulingPolicy", "GetJobQueueSnapshot",
-    NULL};
+bool drv_client_serves(const char *operation)
+{
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(ops); i++) {
+        if (!strcmp(ops[i].name, operation)) {
+            return true;
+        }
+    }
+    return false;
+}
 
 /* Whether j nests deeper than `limit` levels ({} and [] are 1, a scalar
  * 0). The walk stops at the limit, so its recursion is bounded by it. */

@@ -45,6 +45,13 @@ int drv__page(json_t *req, int max_default, int max_limit, int *limit,
 /* The nextToken of a page that found `rows` of the limit + 1 asked for:
  * set when there are more, from the key of the page's last item. */
 void drv__next_token(json_t *resp, int rows, int limit, const char *last_key);
+/* After a failed INSERT or UPDATE of a named resource: AWS's message for a
+ * duplicate name (23505), or for a queue's reference to a compute
+ * environment or to scheduling policy `policy` that does not exist
+ * (23503); errstr is left as it is otherwise. */
+void drv__explain_constraint(drv_pg_t *pg, const char *kind, const char *name,
+                             const char *policy, char *errstr,
+                             size_t errstr_size);
 
 drv__op_fn drv__op_submit_job, drv__op_describe_jobs, drv__op_list_jobs,
     drv__op_cancel_job, drv__op_terminate_job;

@@ -69,11 +69,8 @@ json_t *drv__op_create_scheduling_policy(drv_client_t *client, json_t *req,
                     "VALUES ($1, $2::jsonb, $3::bigint)",
                     3, p, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
-        if (!strcmp(drv_pg_last_sqlstate(pg), "23505")) {
-            drv_errstr_set(errstr, errstr_size,
-                           "Object already exists: scheduling policy %s",
-                           name);
-        }
+        drv__explain_constraint(pg, "scheduling policy", name, NULL, errstr,
+                                errstr_size);
         goto out;
     }
     drv__client_arn(client, arn, sizeof(arn), "scheduling-policy", name);

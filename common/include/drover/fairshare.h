@@ -45,6 +45,22 @@ double drv_fairshare_half_life(const json_t *policy);
  * none: (computeReservation / 100) ^ active, 0 without a reservation. */
 double drv_fairshare_reserved(const json_t *policy, int active);
 
+/*
+ * SQL: the CTE "s(id)" of the shares of queue Q (an SQL expression) with
+ * jobs matching WHERE (a condition on jobs' columns), by a skip scan: one
+ * index probe a share (jobs_share_release for RUNNABLE jobs,
+ * jobs_share_active for unfinished ones), never a read of every job. The
+ * last row of s is NULL.
+ */
+#define DRV_SHARES_CTE(Q, WHERE)                                               \
+    "WITH RECURSIVE s(id) AS ((SELECT share_identifier FROM jobs WHERE "      \
+    "queue = " Q " AND " WHERE " AND share_identifier IS NOT NULL ORDER BY "  \
+    "share_identifier LIMIT 1) UNION ALL SELECT (SELECT share_identifier "    \
+    "FROM jobs WHERE queue = " Q " AND " WHERE " AND share_identifier > "     \
+    "s.id ORDER BY share_identifier LIMIT 1) FROM s WHERE s.id IS NOT NULL) "
+#define DRV_SHARES_RUNNABLE "status = 'RUNNABLE' AND NOT released"
+#define DRV_SHARES_UNFINISHED "status NOT IN ('SUCCEEDED', 'FAILED')"
+
 /* One share of a fair-share queue, as a scheduling pass sees it. */
 typedef struct drv_share {
     char id[DRV_SHARE_ID_MAX + 2]; /* 255 and a trailing '*' */

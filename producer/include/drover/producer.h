@@ -19,6 +19,7 @@
 #define DRV_PRODUCER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "drover/conf.h"
@@ -90,7 +91,7 @@ drv_err_t drv_client_job_id(drv_client_t *client, const char *ref,
                             char *out, size_t out_size, char *errstr,
                             size_t errstr_size);
 
-/** @brief Names of every operation drv_client_call knows, NULL-ended. */
-extern const char *const drv_client_operations[];
+/** @brief Whether drv_client_call serves `operation` (its ops table). */
+bool drv_client_serves(const char *operation);
 
 #endif

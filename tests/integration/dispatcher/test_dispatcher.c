@@ -1516,6 +1516,17 @@ START_TEST(test_dispatcher_fair_share_submission_rules)
     submit("none", NULL);
     assert_status("none", "FAILED");
     assert_reason_has("none", "shareIdentifier is required");
+    /* any Kafka producer may send one: checked again here, never echoed */
+    char big[400];
+    memset(big, 'a', 300);
+    big[300] = '\0';
+    submit_share("long", big, -1);
+    assert_status("long", "FAILED");
+    assert_reason("long", "shareIdentifier must be 1 to 255 letters and "
+                          "digits, optionally followed by *");
+    submit_share("odd", "a'; DROP TABLE jobs; --", -1);
+    assert_status("odd", "FAILED");
+    assert_reason_has("odd", "shareIdentifier must be");
     sql("INSERT INTO jobs (job_id, job_name, queue, status, created_at, "
         "updated_at, request, share_identifier) SELECT 'x' || i, 'x', '" QUEUE
         "', 'PENDING', 0, 0, '{}', 's' || i FROM generate_series(1, 500) i");
