@@ -30,7 +30,8 @@ enum {
     RL_RUNNABLE_SINCE,
     RL_ORDER,
     RL_VCPUS,
-    RL_MEMORY
+    RL_MEMORY,
+    RL_CONSUMABLES
 };
 
 static json_t *run_request(const drv_pg_res_t *r, int row)
@@ -121,8 +122,10 @@ static int send_run(drv_disp_t *disp, const drv_pg_res_t *r, int i,
 /*
  * Release the placed jobs (ids[i] to environment ces[i]) with one UPDATE
  * and one INSERT for the whole pass: a new attempt each, a RunJob each on
- * its environment's run topic. A job that stopped being RUNNABLE since the
- * candidates were read is skipped.
+ * its environment's run topic; what NON_REPLENISHABLE consumable resources
+ * they need comes off those resources' totals (AWS: used up as the job
+ * starts). A job that stopped being RUNNABLE since the candidates were
+ * read is skipped.
  */
 static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
                        char *errstr, size_t errstr_size)
@@ -152,10 +155,16 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
         "jobs.definition_revision, COALESCE(jobs.resolved, (SELECT "
         "p.resolved FROM jobs p WHERE p.job_id = jobs.array_parent)), "
         "jobs.array_index, jobs.array_size, o.updated_at, x.n, "
-        "jobs.vcpus, jobs.memory_mib), "
+        "jobs.vcpus, jobs.memory_mib, jobs.consumables), "
         "a AS (INSERT INTO attempts (job_id, attempt, released_at) SELECT "
         "job_id, attempts, $3::bigint FROM u), q AS (UPDATE job_queues SET "
-        "released_at = $3::bigint WHERE name IN (SELECT queue FROM u)) "
+        "released_at = $3::bigint WHERE name IN (SELECT queue FROM u)), "
+        /* a NON_REPLENISHABLE resource is used up as its job starts */
+        "c AS (UPDATE consumable_resources r SET total_quantity = greatest("
+        "r.total_quantity - t.q, 0) FROM (SELECT e->>'consumableResource' AS "
+        "n, sum((e->>'quantity')::bigint) AS q FROM u, jsonb_array_elements("
+        "u.consumables) e GROUP BY 1) t WHERE r.name = t.n AND "
+        "r.resource_type = 'NON_REPLENISHABLE') "
         "SELECT * FROM u ORDER BY n",
         3, p, errstr, errstr_size);
     free(idt);
@@ -264,27 +273,112 @@ static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
 #define WAIT_RESERVED                                                          \
     "DROVER:FAIR_SHARE_RESERVATION - the room left is kept for shares that "  \
     "hold none (its scheduling policy's computeReservation)"
+#define WAIT_CONSUMABLE                                                        \
+    "DROVER:WAITING_FOR_CONSUMABLE_RESOURCE - consumable resource %s has "    \
+    "less than the %lld it needs available; it runs when enough is"
+#define WAIT_NO_CONSUMABLE                                                     \
+    "MISCONFIGURATION:CONSUMABLE_RESOURCE - consumable resource %s does not " \
+    "exist"
 #define WAIT_DISABLED                                                          \
     "DROVER:COMPUTE_ENVIRONMENT_DISABLED - every compute environment of its " \
     "job queue is DISABLED"
 
+/* What one scheduling pass carries from queue to queue. */
+typedef struct pass {
+    ce_room_t *rooms;
+    int nrooms;
+    bool scan_only; /* no room anywhere: only say why the heads wait */
+    json_t *ids, *ces, *waits;
+    json_t *stock; /* consumable resource -> quantity available (null: it
+                      does not exist), read when a job first needs it */
+} pass_t;
+
+/* What consumable resource `name` has available this pass (placements so
+ * far taken off): a REPLENISHABLE one's total less what released jobs
+ * hold, a NON_REPLENISHABLE one's total (what released jobs took is off
+ * it already). *avail < 0: it does not exist. */
+static int stock_of(drv_disp_t *disp, pass_t *ps, const char *name,
+                    json_int_t *avail, char *errstr, size_t errstr_size)
+{
+    json_t *v = json_object_get(ps->stock, name);
+    if (!v) {
+        const char *p[] = {name};
+        drv_pg_res_t *r = drv_pg_query(
+            disp->pg,
+            "SELECT c.total_quantity - CASE WHEN c.resource_type = "
+            "'REPLENISHABLE' THEN COALESCE((SELECT sum((e->>'quantity')::"
+            "bigint) FROM jobs j, jsonb_array_elements(j.consumables) e WHERE "
+            "j.released AND j.consumables IS NOT NULL AND "
+            "e->>'consumableResource' = c.name), 0) ELSE 0 END FROM "
+            "consumable_resources c WHERE c.name = $1",
+            1, p, errstr, errstr_size);
+        if (!r) {
+            return -1;
+        }
+        v = drv_pg_res_rows(r) ? json_integer((json_int_t)drv_pg_res_int(
+                                     r, 0, 0, 0))
+                               : json_null();
+        drv_pg_res_free(r);
+        json_object_set_new(ps->stock, name, v);
+    }
+    *avail = json_is_integer(v) ? json_integer_value(v) : -1;
+    return 0;
+}
+
+/* Whether there is enough of every consumable resource a job needs
+ * (`needs`: [{consumableResource, quantity}], NULL: none): 1, with each
+ * taken off when `take`; 0 with why it waits in `why`; -1 on error. */
+static int consumables_fit(drv_disp_t *disp, pass_t *ps, json_t *needs,
+                           bool take, char *why, size_t why_size,
+                           char *errstr, size_t errstr_size)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(needs, i, e)
+    {
+        const char *name = json_string_value(json_object_get(
+            e, "consumableResource"));
+        json_int_t q = json_integer_value(json_object_get(e, "quantity"));
+        json_int_t avail;
+        if (!name) {
+            continue; /* checked at submission */
+        }
+        if (stock_of(disp, ps, name, &avail, errstr, errstr_size) != 0) {
+            return -1;
+        }
+        if (take) {
+            json_object_set_new(ps->stock, name, json_integer(avail - q));
+        } else if (avail < 0) {
+            snprintf(why, why_size, WAIT_NO_CONSUMABLE, name);
+            return 0;
+        } else if (avail < q) {
+            snprintf(why, why_size, WAIT_CONSUMABLE, name, (long long)q);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /*
  * Place one job: the first environment, in its queue's order, whose budget
- * has room now and one of whose workers could hold it; it is added to
+ * has room now and one of whose workers could hold it, when there is
+ * enough of every consumable resource it needs (`needs`); it is added to
  * ids/ces for release_all. Else why it waits is added to `waits` (job id
  * -> reason). `keep` is the fraction of an environment's vCPUs the job
- * must leave free (a fair-share reservation). 1 placed, 0 not.
+ * must leave free (a fair-share reservation). 1 placed, 0 not, -1 error.
  */
-static int place(const char *job_id, double v, double m, json_t *order,
-                 double keep, ce_room_t *rooms, int nrooms, json_t *ids,
-                 json_t *ces, json_t *waits)
+static int place(drv_disp_t *disp, pass_t *ps, const char *job_id, double v,
+                 double m, json_t *needs, json_t *order, double keep,
+                 char *errstr, size_t errstr_size)
 {
     size_t i;
     json_t *ce;
     int enabled = 0, capacity = 0, reserved = 0, no_workers = 0, too_big = 0;
+    char short_of[DRV_NAME_MAX + 200] = "";
     json_array_foreach(order, i, ce)
     {
-        ce_room_t *room = find_room(rooms, nrooms, json_string_value(ce));
+        ce_room_t *room = find_room(ps->rooms, ps->nrooms,
+                                    json_string_value(ce));
         if (!room) {
             continue; /* DISABLED: no new placements */
         }
@@ -303,10 +397,23 @@ static int place(const char *job_id, double v, double m, json_t *order,
         }
         if (v <= room->free_v - keep * room->max_v + 1e-9 &&
             m <= room->free_m) {
+            /* room for it: the resources it needs are the same whichever
+             * environment it goes to */
+            int fit = consumables_fit(disp, ps, needs, false, short_of,
+                                      sizeof(short_of), errstr, errstr_size);
+            if (fit <= 0) {
+                if (fit == 0) {
+                    json_object_set_new(ps->waits, job_id,
+                                        json_string(short_of));
+                }
+                return fit;
+            }
+            consumables_fit(disp, ps, needs, true, short_of, sizeof(short_of),
+                            errstr, errstr_size);
             room->free_v -= v;
             room->free_m -= m;
-            json_array_append_new(ids, json_string(job_id));
-            json_array_append_new(ces, json_string(room->name));
+            json_array_append_new(ps->ids, json_string(job_id));
+            json_array_append_new(ps->ces, json_string(room->name));
             return 1;
         }
         if (v <= room->free_v + 1e-9 && m <= room->free_m) {
@@ -323,7 +430,7 @@ static int place(const char *job_id, double v, double m, json_t *order,
                       : json_array_size(order) ? WAIT_DISABLED
                                                : NULL;
     if (why) {
-        json_object_set_new(waits, job_id, json_string(why));
+        json_object_set_new(ps->waits, job_id, json_string(why));
     }
     return 0;
 }
@@ -362,20 +469,12 @@ static bool any_room(const ce_room_t *rooms, int n)
 
 /* Columns of the candidates' SELECT: a job and its queue's compute
  * environments in order (JSON). */
-enum { CD_JOB_ID, CD_VCPUS, CD_MEMORY, CD_CES };
+enum { CD_JOB_ID, CD_VCPUS, CD_MEMORY, CD_CES, CD_CONSUMABLES };
 
 #define CANDIDATES_FIRST 64
 #define CANDIDATES_MAX 1000
 #define SHARE_CANDIDATES 32 /* per share of a fair-share queue, a pass */
 #define SHARES_ACCRUE_MS 1000
-
-/* What one scheduling pass carries from queue to queue. */
-typedef struct pass {
-    ce_room_t *rooms;
-    int nrooms;
-    bool scan_only; /* no room anywhere: only say why the heads wait */
-    json_t *ids, *ces, *waits;
-} pass_t;
 
 /*
  * FIFO queues (of one priority, or all when level is NULL): RUNNABLE jobs
@@ -401,13 +500,14 @@ static int fifo_queues(drv_disp_t *disp, pass_t *ps, const char *level,
         const char *p[] = {lim, off, upto, level};
         drv_pg_res_t *cand = drv_pg_query(
             disp->pg,
-            "SELECT j.job_id, j.vcpus, j.memory_mib, q.ces FROM (SELECT "
+            "SELECT j.job_id, j.vcpus, j.memory_mib, q.ces, j.consumables "
+            "FROM (SELECT "
             "name, priority, (SELECT json_agg(compute_environment ORDER BY "
             "ord) FROM job_queue_compute_environments WHERE queue = name) "
             "AS ces FROM job_queues WHERE scheduling_policy IS NULL AND "
             "($4::int IS NULL OR priority = $4::int)) q CROSS JOIN LATERAL "
-            "(SELECT job_id, vcpus, memory_mib, scheduling_priority, seq "
-            "FROM jobs WHERE queue = q.name AND status = 'RUNNABLE' AND NOT "
+            "(SELECT job_id, vcpus, memory_mib, consumables, "
+            "scheduling_priority, seq FROM jobs WHERE queue = q.name AND status = 'RUNNABLE' AND NOT "
             "released ORDER BY scheduling_priority DESC, seq LIMIT "
             "$3::int) j ORDER BY q.priority DESC, j.scheduling_priority "
             "DESC, j.seq LIMIT $1::int OFFSET $2::int",
@@ -420,11 +520,13 @@ static int fifo_queues(drv_disp_t *disp, pass_t *ps, const char *level,
                         (ps->scan_only || any_room(ps->rooms, ps->nrooms));
              i++) {
             json_t *order = drv_pg_res_json(cand, i, CD_CES);
-            ret = place(drv_pg_res_get(cand, i, CD_JOB_ID),
+            json_t *needs = drv_pg_res_json(cand, i, CD_CONSUMABLES);
+            ret = place(disp, ps, drv_pg_res_get(cand, i, CD_JOB_ID),
                         strtod(drv_pg_res_get(cand, i, CD_VCPUS), NULL),
-                        strtod(drv_pg_res_get(cand, i, CD_MEMORY), NULL), order,
-                        0, ps->rooms, ps->nrooms, ps->ids, ps->ces, ps->waits);
+                        strtod(drv_pg_res_get(cand, i, CD_MEMORY), NULL), needs,
+                        order, 0, errstr, errstr_size);
             json_decref(order);
+            json_decref(needs);
         }
         drv_pg_res_free(cand);
         if (rows < page) {
@@ -454,24 +556,27 @@ static int fair_queue(drv_disp_t *disp, pass_t *ps, const char *queue,
                            &fs, errstr, errstr_size) != 0) {
         return -1;
     }
-    int i, missed = 0;
+    int i, missed = 0, ret = 0;
     /* bounded as the FIFO walk is: at most CANDIDATES_MAX jobs looked at
      * and not placed */
-    while ((ps->scan_only || any_room(ps->rooms, ps->nrooms)) &&
+    while (ret >= 0 && (ps->scan_only || any_room(ps->rooms, ps->nrooms)) &&
            missed < CANDIDATES_MAX && (i = drv_fairshare_pick(&fs)) >= 0) {
         bool holds = fs.shares[i].held > 0;
         double keep = holds ? drv_fairshare_reserved(policy, fs.active) : 0;
         json_t *job = drv_fairshare_take(&fs, i);
-        if (!place(json_string_value(json_array_get(job, 0)),
-                   json_number_value(json_array_get(job, 1)),
-                   json_number_value(json_array_get(job, 2)), order, keep,
-                   ps->rooms, ps->nrooms, ps->ids, ps->ces, ps->waits)) {
+        json_t *needs = json_array_get(job, 4);
+        ret = place(disp, ps, json_string_value(json_array_get(job, 0)),
+                    json_number_value(json_array_get(job, 1)),
+                    json_number_value(json_array_get(job, 2)),
+                    json_is_array(needs) ? needs : NULL, order, keep, errstr,
+                    errstr_size);
+        if (ret == 0) {
             drv_fairshare_untake(&fs, i);
             missed++;
         }
     }
     drv_fairshare_free(&fs);
-    return 0;
+    return ret < 0 ? -1 : 0;
 }
 
 /*
@@ -549,6 +654,7 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
     ps.ids = json_array();
     ps.ces = json_array();
     ps.waits = json_object();
+    ps.stock = json_object();
     /* no room anywhere: nothing to place, but the head of each queue is
      * told why it waits (one index entry per queue, whatever the
      * backlog) */
@@ -597,6 +703,7 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
     json_decref(ps.ids);
     json_decref(ps.ces);
     json_decref(ps.waits);
+    json_decref(ps.stock);
     free(ps.rooms);
     return ret < 0 ? -1 : 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "drover/job.h"
@@ -196,5 +197,35 @@ drv_err_t drv_catalog_check_policy_ce(drv_pg_t *pg, const char *ce,
     drv_err_t ret = drv_catalog_policy_allows(ce, policy, container, errstr,
                                      errstr_size);
     json_decref(policy);
+    return ret;
+}
+
+drv_err_t drv_catalog_check_consumables(drv_pg_t *pg, json_t *list,
+                                        char *errstr, size_t errstr_size)
+{
+    if (json_array_size(list) == 0) {
+        return DRV_OK;
+    }
+    char *text = json_dumps(list, JSON_COMPACT);
+    const char *p[] = {text};
+    /* an ARN's name is what follows its last '/' */
+    drv_pg_res_t *r = drv_pg_query(
+        pg,
+        "SELECT n FROM (SELECT substring(e->>'consumableResource' FROM "
+        "'[^/]*$') AS n FROM jsonb_array_elements($1::jsonb) e) x WHERE NOT "
+        "EXISTS (SELECT 1 FROM consumable_resources WHERE name = x.n) LIMIT 1",
+        1, p, errstr, errstr_size);
+    free(text);
+    if (!r) {
+        return drv_pg_last_err(pg);
+    }
+    drv_err_t ret = DRV_OK;
+    if (drv_pg_res_rows(r) > 0) {
+        drv_errstr_set(errstr, errstr_size,
+                       "consumable resource %s does not exist",
+                       drv_pg_res_get(r, 0, 0));
+        ret = DRV_ERR_INVALID;
+    }
+    drv_pg_res_free(r);
     return ret;
 }

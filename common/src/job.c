@@ -478,7 +478,8 @@ static const char *submit_keys[] = {
     "jobId", "jobName", "jobQueue", "jobDefinition", "submittedAt",
     "arrayProperties", "dependsOn", "parameters", "containerOverrides",
     "retryStrategy", "timeout", "tags", "propagateTags",
-    "schedulingPriorityOverride", "shareIdentifier"};
+    "schedulingPriorityOverride", "shareIdentifier",
+    "consumableResourcePropertiesOverride"};
 
 static int check_known_keys(json_t *o, const char **keys, size_t n,
                             const char *what, char *errstr, size_t errstr_size)
@@ -493,6 +494,91 @@ static int check_known_keys(json_t *o, const char **keys, size_t n,
         }
         if (i == n) {
             FAIL("%s: unknown or unsupported field \"%s\"", what, k);
+        }
+    }
+    return 0;
+}
+
+/* The name a consumableResource names, a name or a consumable-resource
+ * ARN (its region and account are the client's to check): false when it
+ * is neither. */
+static bool consumable_name(const char *ref, char *name, size_t size)
+{
+    if (!ref || strlen(ref) > DRV_ARN_MAX) {
+        return false;
+    }
+    if (drv_str_has_prefix(ref, "arn:")) {
+        const char *k = strstr(ref, ":consumable-resource/");
+        if (!k || strchr(k + 21, '/')) {
+            return false;
+        }
+        ref = k + 21;
+    }
+    if (strlen(ref) >= size || !drv_resource_name_valid(ref)) {
+        return false;
+    }
+    snprintf(name, size, "%s", ref);
+    return true;
+}
+
+/* consumableResourceProperties (a definition's) or
+ * consumableResourcePropertiesOverride (a submission's): 1 to 5 distinct
+ * resources by name or ARN, each with a quantity from 1 to 2^53 - 1. */
+static int check_consumables(json_t *crp, const char *what, char *errstr,
+                             size_t errstr_size)
+{
+    static const char *keys[] = {"consumableResourceList"};
+    static const char *item_keys[] = {"consumableResource", "quantity"};
+    if (!crp) {
+        return 0;
+    }
+    json_t *list = json_object_get(crp, "consumableResourceList");
+    if (!json_is_object(crp) ||
+        check_known_keys(crp, keys, DRV_ARRAY_SIZE(keys), what, errstr,
+                         errstr_size)) {
+        FAIL("%s must be an object with a consumableResourceList", what);
+    }
+    if (!json_is_array(list) || json_array_size(list) < 1 ||
+        json_array_size(list) > DRV_CONSUMABLES_PER_JOB_MAX) {
+        FAIL("%s.consumableResourceList must list 1 to %d consumable "
+             "resources",
+             what, DRV_CONSUMABLES_PER_JOB_MAX);
+    }
+    size_t i, k;
+    json_t *e, *o;
+    json_array_foreach(list, i, e)
+    {
+        char name[DRV_NAME_MAX + 1], other[DRV_NAME_MAX + 1];
+        json_t *q = json_object_get(e, "quantity");
+        if (check_known_keys(e, item_keys, DRV_ARRAY_SIZE(item_keys), what,
+                             errstr, errstr_size)) {
+            return -1;
+        }
+        if (!json_is_object(e) ||
+            !consumable_name(json_string_value(json_object_get(
+                                 e, "consumableResource")),
+                             name, sizeof(name))) {
+            FAIL("%s.consumableResourceList[%zu].consumableResource must be "
+                 "the name (1 to 128 letters, digits, hyphens or "
+                 "underscores) or ARN of a consumable resource",
+                 what, i);
+        }
+        if (!json_is_integer(q) || json_integer_value(q) < 1 ||
+            json_integer_value(q) > DRV_CONSUMABLE_QUANTITY_MAX) {
+            FAIL("%s.consumableResourceList[%zu].quantity must be an integer "
+                 "from 1 to %lld",
+                 what, i, DRV_CONSUMABLE_QUANTITY_MAX);
+        }
+        json_array_foreach(list, k, o)
+        {
+            if (k < i && consumable_name(json_string_value(json_object_get(
+                                             o, "consumableResource")),
+                                         other, sizeof(other)) &&
+                !strcmp(name, other)) {
+                FAIL("%s.consumableResourceList names consumable resource %s "
+                     "twice",
+                     what, name);
+            }
         }
     }
     return 0;
@@ -582,6 +668,11 @@ int drv_job_validate_submit(json_t *req, const drv_job_limits_t *limits,
                                     errstr, errstr_size) ||
                    check_overrides(json_object_get(req, "containerOverrides"),
                                    errstr, errstr_size) ||
+                   check_consumables(
+                       json_object_get(req,
+                                       "consumableResourcePropertiesOverride"),
+                       "consumableResourcePropertiesOverride", errstr,
+                       errstr_size) ||
                    check_retry(json_object_get(req, "retryStrategy"), errstr,
                                errstr_size) ||
                    check_timeout(json_object_get(req, "timeout"), limits,
@@ -799,7 +890,10 @@ int drv_job_validate_definition(json_t *req, const drv_job_limits_t *limits,
                       errstr_size) ||
         check_mounts(cp, errstr, errstr_size) ||
         check_linux(cp, errstr, errstr_size) ||
-        check_secrets(json_object_get(cp, "secrets"), errstr, errstr_size)) {
+        check_secrets(json_object_get(cp, "secrets"), errstr, errstr_size) ||
+        check_consumables(json_object_get(req, "consumableResourceProperties"),
+                          "consumableResourceProperties", errstr,
+                          errstr_size)) {
         return -1;
     }
     if (vcpus <= 0 || memory < 4) {
@@ -1008,6 +1102,74 @@ static json_t *merge_requirements(json_t *def, json_t *over)
     return out;
 }
 
+/*
+ * What the job needs of consumable resources (AWS: an override changes
+ * the quantity of a resource its definition needs, never the list): the
+ * definition's list by name, each quantity replaced by the override's.
+ * NULL with errstr empty when it needs none; NULL with errstr set when
+ * the override names a resource the definition does not need.
+ */
+static json_t *merge_consumables(json_t *definition, json_t *submit,
+                                 char *errstr, size_t errstr_size)
+{
+    json_t *def = json_object_get(
+        json_object_get(definition, "consumableResourceProperties"),
+        "consumableResourceList");
+    json_t *over = json_object_get(
+        json_object_get(submit, "consumableResourcePropertiesOverride"),
+        "consumableResourceList");
+    size_t i, k;
+    json_t *e, *o;
+    errstr[0] = '\0';
+    json_array_foreach(over, k, o)
+    {
+        char on[DRV_NAME_MAX + 1], dn[DRV_NAME_MAX + 1];
+        bool known = false;
+        consumable_name(json_string_value(json_object_get(
+                            o, "consumableResource")),
+                        on, sizeof(on));
+        json_array_foreach(def, i, e)
+        {
+            known |= consumable_name(json_string_value(json_object_get(
+                                         e, "consumableResource")),
+                                     dn, sizeof(dn)) &&
+                     !strcmp(on, dn);
+        }
+        if (!known) {
+            drv_errstr_set(errstr, errstr_size,
+                           "consumableResourcePropertiesOverride: the job "
+                           "definition does not need consumable resource %s "
+                           "(an override changes quantities only)",
+                           on);
+            return NULL;
+        }
+    }
+    if (!json_array_size(def)) {
+        return NULL;
+    }
+    json_t *out = json_array();
+    json_array_foreach(def, i, e)
+    {
+        char dn[DRV_NAME_MAX + 1], on[DRV_NAME_MAX + 1];
+        consumable_name(json_string_value(json_object_get(
+                            e, "consumableResource")),
+                        dn, sizeof(dn));
+        json_t *q = json_object_get(e, "quantity");
+        json_array_foreach(over, k, o)
+        {
+            if (consumable_name(json_string_value(json_object_get(
+                                    o, "consumableResource")),
+                                on, sizeof(on)) &&
+                !strcmp(on, dn)) {
+                q = json_object_get(o, "quantity");
+            }
+        }
+        json_array_append_new(out, json_pack("{s:s,s:O}", "consumableResource",
+                                             dn, "quantity", q));
+    }
+    return out;
+}
+
 /* containerProperties fields carried to the worker unchanged. */
 static const char *passthrough_keys[] = {
     "mountPoints", "volumes", "readonlyRootFilesystem", "privileged",
@@ -1081,6 +1243,16 @@ json_t *drv_job_resolve(json_t *definition, json_t *submit,
         json_object_set_new(container, "tags", tags);
     }
     json_t *out = json_pack("{s:o}", "container", container);
+    json_t *cons = merge_consumables(definition, submit, errstr, errstr_size);
+    if (!cons && errstr[0]) {
+        json_decref(out);
+        return NULL;
+    }
+    if (cons) {
+        json_object_set_new(out, "consumableResourceProperties",
+                            json_pack("{s:o}", "consumableResourceList",
+                                      cons));
+    }
     /* the parameters it ran with, as AWS's DescribeJobs shows them: the
      * definition's defaults, each replaced by the submission's */
     json_t *params = json_deep_copy(json_object_get(definition, "parameters"));

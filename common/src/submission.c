@@ -271,6 +271,14 @@ drv_err_t drv_submission_check(drv_pg_t *pg, json_t *sj,
                                    json_object_get(out->resolved, "container"),
                                    errstr, errstr_size);
     if (err == DRV_OK) {
+        err = drv_catalog_check_consumables(
+            pg,
+            json_object_get(json_object_get(out->resolved,
+                                            "consumableResourceProperties"),
+                            "consumableResourceList"),
+            errstr, errstr_size);
+    }
+    if (err == DRV_OK) {
         err = check_dependencies(sj, deps_must_exist, find, opaque, errstr,
                                  errstr_size);
     }

@@ -10,6 +10,7 @@
 
 #define S DRV_ARG_STR
 #define I DRV_ARG_INT
+#define LG DRV_ARG_LONG
 #define B DRV_ARG_BOOL
 #define L DRV_ARG_STRLIST
 #define T DRV_ARG_STRUCT
@@ -30,7 +31,9 @@ const drv_cli_verb_t drv_cli_verbs[] = {
       {"tags", "tags", M},
       {"propagate-tags", "propagateTags", B},
       {"scheduling-priority-override", "schedulingPriorityOverride", I},
-      {"share-identifier", "shareIdentifier", S}}},
+      {"share-identifier", "shareIdentifier", S},
+      {"consumable-resource-properties-override",
+       "consumableResourcePropertiesOverride", T}}},
     {"describe-jobs", "DescribeJobs", "describe jobs by id (at most 100)",
      {{"jobs", "jobs", L}}},
     {"list-jobs", "ListJobs", "list a queue's jobs (RUNNING unless told)",
@@ -55,7 +58,8 @@ const drv_cli_verb_t drv_cli_verbs[] = {
       {"tags", "tags", M},
       {"propagate-tags", "propagateTags", B},
       {"platform-capabilities", "platformCapabilities", L},
-      {"scheduling-priority", "schedulingPriority", I}}},
+      {"scheduling-priority", "schedulingPriority", I},
+      {"consumable-resource-properties", "consumableResourceProperties", T}}},
     {"describe-job-definitions", "DescribeJobDefinitions",
      "describe job definitions",
      {{"job-definitions", "jobDefinitions", L},
@@ -130,8 +134,37 @@ const drv_cli_verb_t drv_cli_verbs[] = {
     {"delete-scheduling-policy", "DeleteSchedulingPolicy",
      "delete a scheduling policy no job queue uses",
      {{"arn", "arn", S}}},
+    {"create-consumable-resource", "CreateConsumableResource",
+     "create a consumable resource (a licence, a connection pool, a quota)",
+     {{"consumable-resource-name", "consumableResourceName", S},
+      {"total-quantity", "totalQuantity", LG},
+      {"resource-type", "resourceType", S},
+      {"tags", "tags", M}}},
+    {"describe-consumable-resource", "DescribeConsumableResource",
+     "a consumable resource's total, in-use and available quantities",
+     {{"consumable-resource", "consumableResource", S}}},
+    {"list-consumable-resources", "ListConsumableResources",
+     "list consumable resources",
+     {{"filters", "filters", TL},
+      {"max-results", "maxResults", I},
+      {"next-token", "nextToken", S}}},
+    {"update-consumable-resource", "UpdateConsumableResource",
+     "SET, ADD or REMOVE a consumable resource's total quantity",
+     {{"consumable-resource", "consumableResource", S},
+      {"operation", "operation", S},
+      {"quantity", "quantity", LG},
+      {"client-token", "clientToken", S}}},
+    {"delete-consumable-resource", "DeleteConsumableResource",
+     "delete a consumable resource no unfinished job needs",
+     {{"consumable-resource", "consumableResource", S}}},
+    {"list-jobs-by-consumable-resource", "ListJobsByConsumableResource",
+     "the jobs that need a consumable resource, newest first",
+     {{"consumable-resource", "consumableResource", S},
+      {"filters", "filters", TL},
+      {"max-results", "maxResults", I},
+      {"next-token", "nextToken", S}}},
     {"tag-resource", "TagResource",
-     "tag a job, definition, queue, CE or scheduling policy",
+     "tag a job, definition, queue, CE, policy or consumable resource",
      {{"resource-arn", "resourceArn", S}, {"tags", "tags", M}}},
     {"untag-resource", "UntagResource", "remove tags from a resource",
      {{"resource-arn", "resourceArn", S}, {"tag-keys", "tagKeys", L}}},
@@ -254,6 +287,13 @@ static json_t *one_value(const drv_cli_arg_t *a, int argc,
         return json_string(v);
     case DRV_ARG_INT:
         if (drv_parse_int64(v, INT32_MIN, INT32_MAX, &n) != 0) {
+            drv_errstr_set(errstr, errstr_size, "--%s needs an integer, not "
+                                                "\"%s\"", a->flag, v);
+            return NULL;
+        }
+        return json_integer(n);
+    case DRV_ARG_LONG:
+        if (drv_parse_int64(v, INT64_MIN, INT64_MAX, &n) != 0) {
             drv_errstr_set(errstr, errstr_size, "--%s needs an integer, not "
                                                 "\"%s\"", a->flag, v);
             return NULL;

@@ -16,6 +16,7 @@
 typedef enum drv_cli_kind {
     DRV_ARG_STR,
     DRV_ARG_INT,
+    DRV_ARG_LONG,       /* a Long member: 64 bits */
     DRV_ARG_BOOL,
     DRV_ARG_STRLIST,    /* --jobs a b c */
     DRV_ARG_STRUCT,     /* --timeout attemptDurationSeconds=60 | JSON */

@@ -10,6 +10,7 @@
 #include "client_int.h"
 
 #include "drover/aws_model.h"
+#include "drover/catalog.h"
 #include "drover/limits.h"
 #include "drover/token.h"
 #include "drover/util.h"
@@ -144,6 +145,14 @@ static json_t *op_register_job_definition(drv_client_t *client, json_t *req,
     if (drv_job_validate_definition(req, &client->limits, errstr,
                                     errstr_size) != 0) {
         *err = DRV_ERR_INVALID;
+        return NULL;
+    }
+    *err = drv_catalog_check_consumables(
+        pg,
+        json_object_get(json_object_get(req, "consumableResourceProperties"),
+                        "consumableResourceList"),
+        errstr, errstr_size);
+    if (*err != DRV_OK) {
         return NULL;
     }
     spec = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
@@ -863,6 +872,13 @@ static const struct op {
     {"UpdateSchedulingPolicy", drv__op_update_scheduling_policy},
     {"DeleteSchedulingPolicy", drv__op_delete_scheduling_policy},
     {"GetJobQueueSnapshot", drv__op_get_job_queue_snapshot},
+    {"CreateConsumableResource", drv__op_create_consumable_resource},
+    {"DescribeConsumableResource", drv__op_describe_consumable_resource},
+    {"ListConsumableResources", drv__op_list_consumable_resources},
+    {"UpdateConsumableResource", drv__op_update_consumable_resource},
+    {"DeleteConsumableResource", drv__op_delete_consumable_resource},
+    {"ListJobsByConsumableResource",
+     drv__op_list_jobs_by_consumable_resource},
 };
 
 bool drv_client_serves(const char *operation)
@@ -968,6 +984,20 @@ static const struct arn_member {
     {"UpdateSchedulingPolicy", "arn", "scheduling-policy"},
     {"DeleteSchedulingPolicy", "arn", "scheduling-policy"},
     {"GetJobQueueSnapshot", "jobQueue", "job-queue"},
+    {"DescribeConsumableResource", "consumableResource",
+     "consumable-resource"},
+    {"UpdateConsumableResource", "consumableResource", "consumable-resource"},
+    {"DeleteConsumableResource", "consumableResource", "consumable-resource"},
+    {"ListJobsByConsumableResource", "consumableResource",
+     "consumable-resource"},
+    {"RegisterJobDefinition",
+     "consumableResourceProperties.consumableResourceList[]."
+     "consumableResource",
+     "consumable-resource"},
+    {"SubmitJob",
+     "consumableResourcePropertiesOverride.consumableResourceList[]."
+     "consumableResource",
+     "consumable-resource"},
     {"TagResource", "resourceArn", NULL},
     {"UntagResource", "resourceArn", NULL},
     {"ListTagsForResource", "resourceArn", NULL},
@@ -1012,12 +1042,20 @@ static int check_arns(const drv_client_t *client, const char *operation,
             }
             continue;
         }
-        char list[64];
+        /* the list may sit in an object: "object.list[].member" */
+        char list[128];
         snprintf(list, sizeof(list), "%.*s", (int)(br - m->path), m->path);
         const char *sub = br[2] == '.' ? br + 3 : NULL;
+        char *dot = strchr(list, '.');
+        json_t *in = req;
+        if (dot) {
+            *dot = '\0';
+            in = json_object_get(req, list);
+            memmove(list, dot + 1, strlen(dot + 1) + 1);
+        }
         size_t k;
         json_t *v;
-        json_array_foreach(json_object_get(req, list), k, v)
+        json_array_foreach(json_object_get(in, list), k, v)
         {
             if (check_arn(client, m->path, sub ? json_object_get(v, sub) : v,
                           m->kind, errstr, errstr_size) != 0) {

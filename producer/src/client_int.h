@@ -65,6 +65,11 @@ drv__op_fn drv__op_create_scheduling_policy,
     drv__op_describe_scheduling_policies, drv__op_list_scheduling_policies,
     drv__op_update_scheduling_policy, drv__op_delete_scheduling_policy,
     drv__op_get_job_queue_snapshot;
+/* consumables.c */
+drv__op_fn drv__op_create_consumable_resource,
+    drv__op_describe_consumable_resource, drv__op_list_consumable_resources,
+    drv__op_update_consumable_resource, drv__op_delete_consumable_resource,
+    drv__op_list_jobs_by_consumable_resource;
 
 /* Refuse with `code` and a message, from a function with `err`, `errstr`,
  * `errstr_size` and an `out:` label. */

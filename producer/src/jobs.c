@@ -743,8 +743,9 @@ static json_t *job_detail(drv_client_t *client, const drv_pg_res_t *r, int row)
             json_object_del(c, "vcpus");
         }
     }
-    const char *keys[] = {"retryStrategy", "timeout"};
-    for (size_t i = 0; i < 2; i++) {
+    const char *keys[] = {"retryStrategy", "timeout",
+                          "consumableResourceProperties"};
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(keys); i++) {
         json_t *v = json_object_get(res, keys[i]);
         if (v) {
             json_object_set(j, keys[i], v);

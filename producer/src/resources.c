@@ -234,6 +234,8 @@ static json_t *created_tags(drv_client_t *client, drv_pg_t *pg,
          "split_part($1, ':', 1))))"},
         {"scheduling-policy", "SELECT spec->'tags', name FROM "
                               "scheduling_policies WHERE name = $1"},
+        {"consumable-resource", "SELECT tags, name FROM "
+                                "consumable_resources WHERE name = $1"},
         {"job", "SELECT request->'tags', job_id FROM jobs WHERE job_id = $1 "
                 "UNION ALL SELECT request->'tags', job_id FROM job_receipts "
                 "WHERE job_id = $1 LIMIT 1"},
@@ -274,7 +276,8 @@ static json_t *created_tags(drv_client_t *client, drv_pg_t *pg,
     *err = DRV_ERR_INVALID;
     drv_errstr_set(errstr, errstr_size,
                    "%s is not the ARN of a job, job definition, job queue, "
-                   "compute environment or scheduling policy",
+                   "compute environment, scheduling policy or consumable "
+                   "resource",
                    arn);
     return NULL;
 }

@@ -86,4 +86,14 @@ drv_err_t drv_catalog_check_policy_ce(drv_pg_t *pg, const char *ce,
                                    json_t *container, char *errstr,
                                    size_t errstr_size);
 
+/**
+ * @brief Check that every consumable resource a consumableResourceList
+ * names (by name or ARN; already validated by drover/job.h) exists.
+ * @param list borrowed; NULL or empty: nothing to check.
+ * @returns DRV_OK, DRV_ERR_INVALID ("consumable resource X does not
+ *          exist") or a lookup's error.
+ */
+drv_err_t drv_catalog_check_consumables(drv_pg_t *pg, json_t *list,
+                                        char *errstr, size_t errstr_size);
+
 #endif

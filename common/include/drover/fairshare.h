@@ -67,7 +67,8 @@ typedef struct drv_share {
     double usage;  /* decayed vCPU-seconds, to now */
     double held;   /* vCPUs its released jobs hold */
     double weight; /* its weightFactor */
-    json_t *jobs;  /* its RUNNABLE jobs in order: [id, vcpus, MiB, since] */
+    json_t *jobs;  /* its RUNNABLE jobs in order: [id, vcpus, MiB, since,
+                      consumables (null: none)] */
     size_t next;   /* the first of them not yet taken */
 } drv_share_t;
 

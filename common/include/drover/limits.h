@@ -15,6 +15,7 @@
                                        stream; a heartbeat's names */
 #define DRV_REASON_MAX 1024         /* a reason or status reason */
 #define DRV_CONTAINER_REASON_MAX 255 /* the container reason a job keeps */
+#define DRV_ARN_MAX 512             /* a Batch resource's ARN */
 #define DRV_EOE_PATTERN_MAX 512     /* retryStrategy.evaluateOnExit patterns */
 
 /* sizes */
@@ -48,5 +49,12 @@
 #define DRV_COMPUTE_RESERVATION_MAX 99 /* computeReservation 0..99 (%) */
 #define DRV_WEIGHT_MIN 0.0001         /* weightFactor 0.0001..999.9999 */
 #define DRV_WEIGHT_MAX 999.9999
+
+/* consumable resources */
+#define DRV_CONSUMABLES_PER_JOB_MAX 5 /* resources a job needs (AWS) */
+#define DRV_CONSUMABLE_QUANTITY_MAX 9007199254740991LL /* 2^53 - 1: exact in
+                                         every SDK's JSON numbers */
+#define DRV_CONSUMABLE_RESOURCES_MAX 50000 /* AWS: per account */
+#define DRV_CLIENT_TOKEN_MAX 64       /* UpdateConsumableResource clientToken */
 
 #endif

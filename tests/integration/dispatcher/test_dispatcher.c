@@ -327,8 +327,8 @@ static void setup(void)
     sign_badly = false;
     sql("TRUNCATE jobs, attempts, job_dependencies, workers, outbox, "
         "job_queue_compute_environments, job_queues, compute_environments, "
-        "job_definitions, job_receipts, scheduling_policies, share_usage "
-        "CASCADE");
+        "job_definitions, job_receipts, scheduling_policies, share_usage, "
+        "consumable_resources, consumable_updates CASCADE");
     sql("INSERT INTO compute_environments (name, max_vcpus, spec, "
         "created_at) VALUES ('" CE "', 2, '{}', 0)");
     sql("INSERT INTO job_queues (name, priority, spec, created_at) VALUES "
@@ -1538,6 +1538,154 @@ START_TEST(test_dispatcher_fair_share_submission_rules)
 }
 END_TEST
 
+/* ---- consumable resources (issue 15) ------------------------------- */
+
+/* Definition "dl" needs `qty` of resource `res`; the environment has room
+ * for 8 one-vCPU jobs, so only the resource limits what runs. */
+static void consumable_setup(const char *res, const char *type, int total,
+                             int qty)
+{
+    char q[1024];
+    snprintf(q, sizeof(q),
+             "INSERT INTO consumable_resources (name, resource_type, "
+             "total_quantity, created_at) VALUES ('%s', '%s', %d, 0)",
+             res, type, total);
+    sql(q);
+    snprintf(q, sizeof(q),
+             "INSERT INTO job_definitions (name, revision, spec, created_at) "
+             "VALUES ('dl', 1, '{\"jobDefinitionName\": \"dl\", \"type\": "
+             "\"container\", \"consumableResourceProperties\": "
+             "{\"consumableResourceList\": [{\"consumableResource\": "
+             "\"arn:aws:batch:us-east-1:000000000000:consumable-resource/%s\", "
+             "\"quantity\": %d}]}, \"containerProperties\": {\"image\": "
+             "\"busybox\", \"command\": [\"true\"], \"resourceRequirements\": "
+             "[{\"type\": \"VCPU\", \"value\": \"1\"}, {\"type\": \"MEMORY\", "
+             "\"value\": \"128\"}]}}', 0)",
+             res, qty);
+    sql(q);
+    sql("UPDATE compute_environments SET max_vcpus = 8");
+}
+
+static json_t *licensed(void)
+{
+    return json_pack("{s:s}", "jobDefinition", "dl");
+}
+
+/* A REPLENISHABLE resource of 2 and six jobs needing 1 each: two run, the
+ * others wait saying for what, and each that ends lets the next start; a
+ * job needing nothing is not held up behind them. */
+START_TEST(test_dispatcher_consumables_bound_what_runs)
+{
+    consumable_setup("lic", "REPLENISHABLE", 2, 1);
+    char id[8];
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof(id), "l%d", i);
+        submit(id, licensed());
+    }
+    submit("plain", NULL);
+    assert_value("SELECT count(*) FROM jobs WHERE released AND consumables "
+                 "IS NOT NULL",
+                 NULL, "2");
+    assert_value("SELECT released::text FROM jobs WHERE job_id = $1", "plain",
+                 "true");
+    assert_reason("l2", "DROVER:WAITING_FOR_CONSUMABLE_RESOURCE - consumable "
+                        "resource lic has less than the 1 it needs "
+                        "available; it runs when enough is");
+    /* the name, never the ARN the definition gave, is what the job needs */
+    assert_value("SELECT consumables::text FROM jobs WHERE job_id = $1", "l0",
+                 "[{\"quantity\": 1, \"consumableResource\": \"lic\"}]");
+    run_attempt("l0", 1, 0);
+    assert_status("l0", "SUCCEEDED");
+    assert_value("SELECT count(*) FROM jobs WHERE released AND consumables "
+                 "IS NOT NULL",
+                 NULL, "2");
+    assert_value("SELECT released::text FROM jobs WHERE job_id = $1", "l2",
+                 "true");
+    assert_value("SELECT total_quantity::text FROM consumable_resources", NULL,
+                 "2");
+}
+END_TEST
+
+/* NON_REPLENISHABLE: what a job takes comes off the total as it starts and
+ * never comes back; an override changes the quantity; adding to the total
+ * lets the waiting job start. */
+START_TEST(test_dispatcher_consumables_non_replenishable)
+{
+    consumable_setup("tok", "NON_REPLENISHABLE", 3, 1);
+    submit("n0", json_pack("{s:s,s:{s:[{s:s,s:i}]}}", "jobDefinition", "dl",
+                           "consumableResourcePropertiesOverride",
+                           "consumableResourceList", "consumableResource",
+                           "tok", "quantity", 2));
+    submit("n1", json_pack("{s:s,s:{s:[{s:s,s:i}]}}", "jobDefinition", "dl",
+                           "consumableResourcePropertiesOverride",
+                           "consumableResourceList", "consumableResource",
+                           "tok", "quantity", 2));
+    assert_value("SELECT released::text FROM jobs WHERE job_id = $1", "n0",
+                 "true");
+    assert_value("SELECT total_quantity::text FROM consumable_resources", NULL,
+                 "1");
+    assert_reason_has("n1", "consumable resource tok has less than the 2");
+    run_attempt("n0", 1, 0);
+    assert_value("SELECT total_quantity::text FROM consumable_resources", NULL,
+                 "1");
+    assert_value("SELECT released::text FROM jobs WHERE job_id = $1", "n1",
+                 "false");
+    sql("UPDATE consumable_resources SET total_quantity = total_quantity + 1");
+    sweep_with(drv__schedule_pass);
+    assert_value("SELECT released::text FROM jobs WHERE job_id = $1", "n1",
+                 "true");
+    assert_value("SELECT total_quantity::text FROM consumable_resources", NULL,
+                 "0");
+}
+END_TEST
+
+/* Submissions from any Kafka producer are checked here too: a resource
+ * that does not exist, an override of one the definition does not need,
+ * a malformed list; array children need what their parent needs; a
+ * resource deleted after a job was accepted leaves it waiting, saying
+ * so. */
+START_TEST(test_dispatcher_consumables_submission_rules)
+{
+    consumable_setup("lic", "REPLENISHABLE", 2, 1);
+    sql("INSERT INTO job_definitions (name, revision, spec, created_at) "
+        "VALUES ('dx', 1, '{\"jobDefinitionName\": \"dx\", \"type\": "
+        "\"container\", \"consumableResourceProperties\": "
+        "{\"consumableResourceList\": [{\"consumableResource\": \"nope\", "
+        "\"quantity\": 1}]}, \"containerProperties\": {\"image\": "
+        "\"busybox\", \"vcpus\": 1, \"memory\": 128}}', 0)");
+    submit("missing", json_pack("{s:s}", "jobDefinition", "dx"));
+    assert_status("missing", "FAILED");
+    assert_reason("missing", "consumable resource nope does not exist");
+    submit("other", json_pack("{s:s,s:{s:[{s:s,s:i}]}}", "jobDefinition", "dl",
+                              "consumableResourcePropertiesOverride",
+                              "consumableResourceList", "consumableResource",
+                              "gpu-hours", "quantity", 1));
+    assert_status("other", "FAILED");
+    assert_reason_has("other", "does not need consumable resource gpu-hours");
+    submit("zero", json_pack("{s:s,s:{s:[{s:s,s:i}]}}", "jobDefinition", "dl",
+                             "consumableResourcePropertiesOverride",
+                             "consumableResourceList", "consumableResource",
+                             "lic", "quantity", 0));
+    assert_status("zero", "FAILED");
+    assert_reason("zero", "consumableResourcePropertiesOverride."
+                          "consumableResourceList[0].quantity must be an "
+                          "integer from 1 to 9007199254740991");
+    submit("arr", json_pack("{s:s,s:{s:i}}", "jobDefinition", "dl",
+                            "arrayProperties", "size", 4));
+    assert_value("SELECT count(*) FROM jobs WHERE array_parent = 'arr' AND "
+                 "released",
+                 NULL, "2");
+    sql("DELETE FROM consumable_resources");
+    submit("late", licensed());
+    assert_status("late", "FAILED");
+    assert_reason("late", "consumable resource lic does not exist");
+    /* the array's children accepted before the delete wait for it */
+    assert_value("SELECT status_reason FROM jobs WHERE job_id = 'arr:3'",
+                 NULL, "MISCONFIGURATION:CONSUMABLE_RESOURCE - consumable "
+                       "resource lic does not exist");
+}
+END_TEST
+
 static Suite *dispatcher_suite(void)
 {
     Suite *s = suite_create("dispatcher");
@@ -1583,6 +1731,10 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_fair_share_reserves_for_new_shares,
           test_dispatcher_fair_share_time_limits_per_share,
           test_dispatcher_fair_share_submission_rules}},
+        {"consumable resources",
+         {test_dispatcher_consumables_bound_what_runs,
+          test_dispatcher_consumables_non_replenishable,
+          test_dispatcher_consumables_submission_rules}},
         {"hostile",
          {test_dispatcher_hostile_records_never_fail_a_batch,
           test_dispatcher_parked_sender_bytes_are_kept_safe}},

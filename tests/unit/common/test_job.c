@@ -345,6 +345,123 @@ START_TEST(test_job_definition_rejects)
 }
 END_TEST
 
+/* A definition's consumableResourceProperties: 1 to 5 distinct resources
+ * by name or consumable-resource ARN, quantities 1..2^53 - 1. */
+static void expect_definition_error(const char *crl, const char *want)
+{
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+             "\"consumableResourceProperties\":%s,\"containerProperties\":{"
+             "\"image\":\"x\",\"vcpus\":1,\"memory\":8}}",
+             crl);
+    json_t *def = J(text);
+    int rc = drv_job_validate_definition(def, &limits, errstr,
+                                         sizeof(errstr));
+    json_decref(def);
+    if (!want) {
+        ck_assert_msg(rc == 0, "%s: %s", crl, errstr);
+        return;
+    }
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(errstr, want), "%s: got \"%s\", want \"%s\"", crl,
+                  errstr, want);
+}
+
+START_TEST(test_job_consumables_validated)
+{
+    expect_definition_error(
+        "{\"consumableResourceList\":[{\"consumableResource\":\"lic\","
+        "\"quantity\":2},{\"consumableResource\":\"arn:aws:batch:us-east-1:"
+        "1:consumable-resource/db\",\"quantity\":9007199254740991}]}",
+        NULL);
+    expect_definition_error("{\"consumableResourceList\":[]}",
+                            "must list 1 to 5 consumable resources");
+    expect_definition_error(
+        "{\"consumableResourceList\":[{\"consumableResource\":\"a\","
+        "\"quantity\":1},{\"consumableResource\":\"b\",\"quantity\":1},"
+        "{\"consumableResource\":\"c\",\"quantity\":1},{\"consumableResource\""
+        ":\"d\",\"quantity\":1},{\"consumableResource\":\"e\",\"quantity\":1},"
+        "{\"consumableResource\":\"f\",\"quantity\":1}]}",
+        "must list 1 to 5 consumable resources");
+    expect_definition_error(
+        "{\"consumableResourceList\":[{\"consumableResource\":\"lic\","
+        "\"quantity\":1},{\"consumableResource\":\"arn:aws:batch:r:1:"
+        "consumable-resource/lic\",\"quantity\":1}]}",
+        "names consumable resource lic twice");
+    expect_definition_error(
+        "{\"consumableResourceList\":[{\"consumableResource\":\"lic\","
+        "\"quantity\":0}]}",
+        "consumableResourceProperties.consumableResourceList[0].quantity "
+        "must be an integer from 1 to 9007199254740991");
+    expect_definition_error(
+        "{\"consumableResourceList\":[{\"consumableResource\":\"lic\","
+        "\"quantity\":9007199254740992}]}",
+        "quantity must be an integer");
+    expect_definition_error(
+        "{\"consumableResourceList\":[{\"consumableResource\":\"arn:aws:"
+        "batch:r:1:job-queue/q\",\"quantity\":1}]}",
+        "consumableResourceList[0].consumableResource must be the name");
+    expect_definition_error(
+        "{\"consumableResourceList\":[{\"consumableResource\":\"a b\","
+        "\"quantity\":1}]}",
+        "consumableResourceList[0].consumableResource must be the name");
+    expect_definition_error(
+        "{\"consumableResourceList\":[{\"consumableResource\":\"a\","
+        "\"quantity\":1,\"x\":1}]}",
+        "unknown or unsupported field \"x\"");
+    expect_definition_error("[1]", "must be an object");
+}
+END_TEST
+
+/* An override changes the quantity of a resource the definition needs,
+ * by name or ARN; the job needs each by name. */
+START_TEST(test_job_consumables_resolved)
+{
+    json_t *def = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+                    "\"consumableResourceProperties\":{"
+                    "\"consumableResourceList\":[{\"consumableResource\":"
+                    "\"arn:aws:batch:r:1:consumable-resource/lic\","
+                    "\"quantity\":1},{\"consumableResource\":\"db\","
+                    "\"quantity\":3}]},\"containerProperties\":{\"image\":"
+                    "\"x\",\"vcpus\":1,\"memory\":8}}");
+    json_t *sj = J("{\"jobName\":\"j\"," BASE ",\"consumableResourceProperti"
+                   "esOverride\":{\"consumableResourceList\":[{"
+                   "\"consumableResource\":\"lic\",\"quantity\":4}]}}");
+    json_t *res = drv_job_resolve(def, sj, &limits, errstr, sizeof(errstr));
+    ck_assert_msg(res != NULL, "%s", errstr);
+    json_t *want = J("{\"consumableResourceList\":[{\"consumableResource\":"
+                     "\"lic\",\"quantity\":4},{\"consumableResource\":\"db\","
+                     "\"quantity\":3}]}");
+    ck_assert(json_equal(json_object_get(res, "consumableResourceProperties"),
+                         want));
+    json_decref(want);
+    json_decref(res);
+    json_decref(sj);
+    sj = J("{\"jobName\":\"j\"," BASE ",\"consumableResourcePropertiesOverr"
+           "ide\":{\"consumableResourceList\":[{\"consumableResource\":"
+           "\"gpu\",\"quantity\":1}]}}");
+    ck_assert_ptr_null(drv_job_resolve(def, sj, &limits, errstr,
+                                       sizeof(errstr)));
+    ck_assert_msg(strstr(errstr, "the job definition does not need "
+                                 "consumable resource gpu"),
+                  "%s", errstr);
+    json_decref(sj);
+    json_decref(def);
+    /* none needed: none in what the job resolves to */
+    def = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+            "\"containerProperties\":{\"image\":\"x\",\"vcpus\":1,"
+            "\"memory\":8}}");
+    sj = J("{\"jobName\":\"j\"," BASE "}");
+    res = drv_job_resolve(def, sj, &limits, errstr, sizeof(errstr));
+    ck_assert_ptr_nonnull(res);
+    ck_assert_ptr_null(json_object_get(res, "consumableResourceProperties"));
+    json_decref(res);
+    json_decref(sj);
+    json_decref(def);
+}
+END_TEST
+
 START_TEST(test_job_states_and_arns)
 {
     drv_job_status_t st;
@@ -383,6 +500,8 @@ int main(void)
     tcase_add_test(tc, test_job_resolve_overrides);
     tcase_add_test(tc, test_job_resolve_propagates_tags);
     tcase_add_test(tc, test_job_states_and_arns);
+    tcase_add_test(tc, test_job_consumables_validated);
+    tcase_add_test(tc, test_job_consumables_resolved);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }

@@ -115,8 +115,18 @@ START_TEST(test_cli_args_every_verb_maps_to_an_operation)
         ck_assert_msg(drv_client_serves(v->op),
                       "verb %s names unknown operation %s", v->verb, v->op);
     }
-    ck_assert_int_ge(n, 25);
+    ck_assert_int_ge(n, 31);
     ck_assert(!drv_client_serves("CreateQuotaShare"));
+    ck_assert(drv_client_serves("ListJobsByConsumableResource"));
+    /* a Long member takes more than 32 bits */
+    int rc = 0;
+    const char *a[] = {"--consumable-resource-name", "lic", "--total-quantity",
+                       "5000000000"};
+    json_t *req = parse("create-consumable-resource", 4, a, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert(json_integer_value(json_object_get(req, "totalQuantity")) ==
+              5000000000LL);
+    json_decref(req);
 }
 END_TEST
 
