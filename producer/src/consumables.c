@@ -397,8 +397,8 @@ json_t *drv__op_update_consumable_resource(drv_client_t *client, json_t *req,
                             "'consumable-update:' || $1))",
                         1, tp, errstr, errstr_size) != 0 ||
             drv_pg_exec(pg, "DELETE FROM consumable_updates WHERE at < "
-                            "$2::bigint",
-                        2, tp, errstr, errstr_size) != 0 ||
+                            "$1::bigint",
+                        1, tp + 1, errstr, errstr_size) != 0 ||
             !(r = drv_pg_query(pg,
                                "SELECT request, response FROM "
                                "consumable_updates WHERE client_token = $1",
@@ -466,9 +466,9 @@ json_t *drv__op_update_consumable_resource(drv_client_t *client, json_t *req,
                     2, up, errstr, errstr_size) != 0 ||
         (token && drv_pg_exec(pg,
                               "INSERT INTO consumable_updates (client_token, "
-                              "request, response, at) VALUES ($3, $4::jsonb, "
-                              "$5::jsonb, $6::bigint)",
-                              6, up, errstr, errstr_size) != 0) ||
+                              "request, response, at) VALUES ($1, $2::jsonb, "
+                              "$3::jsonb, $4::bigint)",
+                              4, up + 2, errstr, errstr_size) != 0) ||
         drv_pg_commit(pg, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
         json_decref(resp);

@@ -7,7 +7,9 @@
  * have jobs waiting, and printed; a third share arriving later gets the
  * computeReservation room at once, while every running job still runs.
  * GetJobQueueSnapshot shows the front of a fair-share queue in the order
- * the dispatcher takes it.
+ * the dispatcher takes it. Consumable resources: six jobs needing a seat
+ * of a 2-seat licence never run more than two at once (measured, printed),
+ * and the six operations through the client and the CLI.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +302,190 @@ START_TEST(test_e2e_fair_share_rules)
 }
 END_TEST
 
+/* ---- consumable resources ------------------------------------------- */
+
+#define LICENSED_JOBS 6
+
+/* A 2-seat licence (REPLENISHABLE, 2) and six 2-s jobs needing one seat
+ * each on an environment with room for sixteen: never more than two run
+ * at once, and two do; the licence is whole again when they are done.
+ * Measured from each job's RUNNING interval, and printed. */
+START_TEST(test_e2e_consumable_licence_bounds_running_jobs)
+{
+    char lic[64], def[64], cmd[512], cerr[2048];
+    snprintf(lic, sizeof(lic), "licence-%d", (int)getpid());
+    snprintf(def, sizeof(def), "e2e-licensed-%d", (int)getpid());
+    snprintf(cmd, sizeof(cmd),
+             "create-consumable-resource --consumable-resource-name %s "
+             "--total-quantity 2 --resource-type REPLENISHABLE",
+             lic);
+    ck_assert_msg(e2e_cli(cmd, cerr, sizeof(cerr)) == 0, "%s", cerr);
+    char extra[256];
+    snprintf(extra, sizeof(extra),
+             "\"consumableResourceProperties\":{\"consumableResourceList\":[{"
+             "\"consumableResource\":\"%s\",\"quantity\":1}]}",
+             lic);
+    e2e_register_full(def,
+                      "{\"image\":\"localhost/drover/busybox:latest\","
+                      "\"command\":[\"sleep\",\"2\"],"
+                      "\"resourceRequirements\":[{\"type\":\"VCPU\","
+                      "\"value\":\"0.25\"},{\"type\":\"MEMORY\","
+                      "\"value\":\"16\"}]}",
+                      extra);
+    char ids[LICENSED_JOBS][40];
+    for (int i = 0; i < LICENSED_JOBS; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%s",
+                 e2e_submit_to("fifo-fair", "licensed", def, NULL));
+    }
+    json_int_t start[LICENSED_JOBS], stop[LICENSED_JOBS];
+    for (int i = 0; i < LICENSED_JOBS; i++) {
+        json_t *j = e2e_wait(ids[i], 120);
+        ck_assert_str_eq(status_of(j), "SUCCEEDED");
+        json_t *crl = json_object_get(json_object_get(
+                                          j, "consumableResourceProperties"),
+                                      "consumableResourceList");
+        ck_assert_str_eq(json_string_value(json_object_get(
+                             json_array_get(crl, 0), "consumableResource")),
+                         lic);
+        start[i] = e2e_int(j, "startedAt");
+        stop[i] = e2e_int(j, "stoppedAt");
+        json_decref(j);
+    }
+    /* the most RUNNING at one instant: at each start, those running */
+    int most = 0;
+    for (int i = 0; i < LICENSED_JOBS; i++) {
+        int n = 0;
+        for (int k = 0; k < LICENSED_JOBS; k++) {
+            n += start[k] <= start[i] && stop[k] > start[i];
+        }
+        most = n > most ? n : most;
+    }
+    printf("consumable: a 2-seat licence and %d jobs: at most %d running at "
+           "once (limit 2)\n",
+           LICENSED_JOBS, most);
+    ck_assert_msg(most <= 2, "%d jobs ran at once on a 2-seat licence", most);
+    ck_assert_msg(most == 2, "the licence's second seat was never used");
+    json_t *d = e2e_call("DescribeConsumableResource",
+                         "{\"consumableResource\":\"%s\"}", lic);
+    ck_assert_int_eq(e2e_int(d, "totalQuantity"), 2);
+    ck_assert_int_eq(e2e_int(d, "inUseQuantity"), 0);
+    ck_assert_int_eq(e2e_int(d, "availableQuantity"), 2);
+    json_decref(d);
+    json_t *l = e2e_call("ListJobsByConsumableResource",
+                         "{\"consumableResource\":\"%s\",\"filters\":[{"
+                         "\"name\":\"JOB_STATUS\",\"values\":[\"SUCCEEDED\"]}]"
+                         "}",
+                         lic);
+    ck_assert_int_eq(json_array_size(json_object_get(l, "jobs")),
+                     LICENSED_JOBS);
+    ck_assert_int_eq(e2e_int(json_array_get(json_object_get(l, "jobs"), 0),
+                             "quantity"),
+                     1);
+    json_decref(l);
+}
+END_TEST
+
+/* The CLI's verbs; UpdateConsumableResource with a clientToken applies
+ * once however often it is sent; a refusal names the member; a resource
+ * an unfinished job needs cannot be deleted. */
+START_TEST(test_e2e_consumable_rules)
+{
+    char name[64], cmd[512], cerr[2048], e[DRV_ERRSTR_SIZE];
+    drv_err_t err;
+    snprintf(name, sizeof(name), "tokens-%d", (int)getpid());
+    snprintf(cmd, sizeof(cmd),
+             "create-consumable-resource --consumable-resource-name %s "
+             "--total-quantity 5000000000 --resource-type NON_REPLENISHABLE "
+             "--tags team=e2e",
+             name);
+    ck_assert_msg(e2e_cli(cmd, cerr, sizeof(cerr)) == 0, "%s", cerr);
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof(cmd),
+                 "update-consumable-resource --consumable-resource %s "
+                 "--operation ADD --quantity 7 --client-token once-%d",
+                 name, (int)getpid());
+        ck_assert_msg(e2e_cli(cmd, cerr, sizeof(cerr)) == 0, "%s", cerr);
+    }
+    json_t *d = e2e_call("DescribeConsumableResource",
+                         "{\"consumableResource\":\"%s\"}", name);
+    ck_assert_int_eq(e2e_int(d, "totalQuantity"), 5000000007LL);
+    ck_assert_str_eq(json_string_value(json_object_get(d, "resourceType")),
+                     "NON_REPLENISHABLE");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(d, "tags"), "team")),
+                     "e2e");
+    json_decref(d);
+    /* the same token for another request is refused */
+    snprintf(cmd, sizeof(cmd),
+             "update-consumable-resource --consumable-resource %s "
+             "--operation REMOVE --quantity 1 --client-token once-%d",
+             name, (int)getpid());
+    ck_assert_int_ne(e2e_cli(cmd, cerr, sizeof(cerr)), 0);
+    ck_assert_msg(strstr(cerr, "was used for a different"), "%s", cerr);
+    snprintf(cmd, sizeof(cmd),
+             "update-consumable-resource --consumable-resource %s "
+             "--operation REMOVE --quantity 6000000000",
+             name);
+    ck_assert_int_ne(e2e_cli(cmd, cerr, sizeof(cerr)), 0);
+    ck_assert_msg(strstr(cerr, "totalQuantity"), "%s", cerr);
+    snprintf(cmd, sizeof(cmd),
+             "list-consumable-resources --filters name=CONSUMABLE_RESOURCE_"
+             "NAME,values=TOKENS-%d",
+             (int)getpid());
+    ck_assert_msg(e2e_cli(cmd, cerr, sizeof(cerr)) == 0, "%s", cerr);
+    json_t *l = e2e_call("ListConsumableResources",
+                         "{\"filters\":[{\"name\":\"CONSUMABLE_RESOURCE_NAME\","
+                         "\"values\":[\"TOKENS-*\"]}]}");
+    ck_assert_int_ge(json_array_size(json_object_get(l, "consumableResources")),
+                     1);
+    json_decref(l);
+    /* a job waiting for more of it than there is keeps it from being
+     * deleted */
+    char def[64], extra[256];
+    snprintf(def, sizeof(def), "e2e-tokens-%d", (int)getpid());
+    snprintf(extra, sizeof(extra),
+             "\"consumableResourceProperties\":{\"consumableResourceList\":[{"
+             "\"consumableResource\":\"%s\",\"quantity\":9007199254740991}]}",
+             name);
+    e2e_register_full(def,
+                      "{\"image\":\"localhost/drover/busybox:latest\","
+                      "\"command\":[\"true\"],\"resourceRequirements\":[{"
+                      "\"type\":\"VCPU\",\"value\":\"0.25\"},{\"type\":"
+                      "\"MEMORY\",\"value\":\"16\"}]}",
+                      extra);
+    const char *id = e2e_submit_to("fifo-fair", "waits", def, NULL);
+    json_t *j = e2e_wait_status(id, "RUNNABLE", 30);
+    json_decref(j);
+    char text[512];
+    snprintf(text, sizeof(text), "{\"consumableResource\":\"%s\"}", name);
+    json_t *req = json_loads(text, 0, NULL);
+    ck_assert_ptr_null(drv_client_call(e2e_client, "DeleteConsumableResource",
+                                       req, &err, e, sizeof(e)));
+    ck_assert_msg(strstr(e, "has not finished"), "%s", e);
+    json_decref(e2e_call("CancelJob", "{\"jobId\":\"%s\",\"reason\":\"e2e\"}",
+                         id));
+    json_decref(e2e_wait(id, 30));
+    json_t *ok = drv_client_call(e2e_client, "DeleteConsumableResource", req,
+                                 &err, e, sizeof(e));
+    ck_assert_msg(ok != NULL, "%s", e);
+    json_decref(ok);
+    json_decref(req);
+    /* a definition naming a resource that does not exist is refused */
+    snprintf(text, sizeof(text),
+             "{\"jobDefinitionName\":\"x\",\"type\":\"container\","
+             "\"consumableResourceProperties\":{\"consumableResourceList\":[{"
+             "\"consumableResource\":\"%s\",\"quantity\":1}]},"
+             "\"containerProperties\":{\"image\":\"x\",\"vcpus\":1,"
+             "\"memory\":8}}",
+             name);
+    req = json_loads(text, 0, NULL);
+    ck_assert_ptr_null(drv_client_call(e2e_client, "RegisterJobDefinition",
+                                       req, &err, e, sizeof(e)));
+    ck_assert_msg(strstr(e, "does not exist"), "%s", e);
+    json_decref(req);
+}
+END_TEST
+
 static Suite *scheduling_suite(void)
 {
     Suite *s = suite_create("e2e_scheduling");
@@ -309,6 +495,12 @@ static Suite *scheduling_suite(void)
     tcase_add_test(tc, test_e2e_fair_share_rules);
     tcase_add_test(tc, test_e2e_fair_share_weights_split_vcpu_time);
     tcase_add_test(tc, test_e2e_fair_share_reserves_room_for_a_new_share);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("consumable resources");
+    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_e2e_consumable_rules);
+    tcase_add_test(tc, test_e2e_consumable_licence_bounds_running_jobs);
     suite_add_tcase(s, tc);
     return s;
 }

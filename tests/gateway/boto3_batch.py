@@ -399,6 +399,99 @@ check(batch.describe_scheduling_policies(arns=[sp["arn"]])["schedulingPolicies"]
       == [], "DeleteSchedulingPolicy: gone")
 batch.delete_compute_environment(computeEnvironment="boto-fs-" + run)
 
+# consumable resources (issue 15): this boto3 predates them, so the six
+# operations go as another client would send them, replies walked against
+# the model all the same
+def call(op, doc):
+    status, reply = post("/v1/" + op.lower(), doc)
+    check(status == 200, "%s: %s %s" % (op, status, reply))
+    replies.check(op, json.dumps(reply).encode())
+    return reply
+
+
+lic = "boto-lic-" + run
+cr = call("CreateConsumableResource", {"consumableResourceName": lic,
+                                       "totalQuantity": 4,
+                                       "resourceType": "NON_REPLENISHABLE"})
+check(cr["consumableResourceArn"].endswith(":consumable-resource/" + lic),
+      "CreateConsumableResource: %s" % cr)
+refused("/v1/createconsumableresource", {"consumableResourceName": lic},
+        "already exists", "a second consumable resource of the same name")
+refused("/v1/createconsumableresource",
+        {"consumableResourceName": "x-" + run, "totalQuantity": -1},
+        "totalQuantity must be an integer from 0", "a negative total")
+refused("/v1/createconsumableresource",
+        {"consumableResourceName": "x-" + run, "resourceType": "SOMETIMES"},
+        "resourceType", "an unknown resource type")
+u = call("UpdateConsumableResource", {"consumableResource": lic,
+                                      "operation": "REMOVE", "quantity": 1,
+                                      "clientToken": "t-" + run})
+again = call("UpdateConsumableResource", {"consumableResource": lic,
+                                          "operation": "REMOVE", "quantity": 1,
+                                          "clientToken": "t-" + run})
+check(u["totalQuantity"] == 3 and again["totalQuantity"] == 3,
+      "a clientToken applies once: %s %s" % (u, again))
+refused("/v1/updateconsumableresource",
+        {"consumableResource": lic, "operation": "MULTIPLY", "quantity": 2},
+        "operation must be SET, ADD or REMOVE", "an unknown operation")
+d = call("DescribeConsumableResource", {"consumableResource": lic})
+check(d["totalQuantity"] == 3 and d["availableQuantity"] == 3 and
+      d["resourceType"] == "NON_REPLENISHABLE", "DescribeConsumableResource: %s" % d)
+refused("/v1/describeconsumableresource", {"consumableResource": "nope-" + run},
+        "does not exist", "an unknown consumable resource")
+names = []
+token = None
+while True:
+    doc = {"maxResults": 1, "filters": [{"name": "CONSUMABLE_RESOURCE_NAME",
+                                         "values": ["boto-LIC-*"]}]}
+    if token:
+        doc["nextToken"] = token
+    page = call("ListConsumableResources", doc)
+    names += [x["consumableResourceName"] for x in page["consumableResources"]]
+    token = page.get("nextToken")
+    if not token:
+        break
+check(lic in names and all(n.lower().startswith("boto-lic-") for n in names),
+      "ListConsumableResources pages by name pattern: %s" % names)
+status, _ = post("/v1/registerjobdefinition", {
+    "jobDefinitionName": "boto-licensed-" + run, "type": "container",
+    "consumableResourceProperties": {"consumableResourceList": [
+        {"consumableResource": cr["consumableResourceArn"], "quantity": 2}]},
+    "containerProperties": {"image": "localhost/drover/busybox:latest",
+                            "command": ["true"], "vcpus": 1, "memory": 16}})
+check(status == 200, "a definition needing a consumable resource")
+# more than there is: it waits, RUNNABLE
+status, sj = post("/v1/submitjob", {
+    "jobName": "lic", "jobQueue": "boto-q-" + run,
+    "jobDefinition": "boto-licensed-" + run,
+    "consumableResourcePropertiesOverride": {"consumableResourceList": [
+        {"consumableResource": lic, "quantity": 9}]}})
+check(status == 200, "SubmitJob: %s %s" % (status, sj))
+refused("/v1/submitjob", {"jobName": "lic", "jobQueue": "boto-q-" + run,
+                          "jobDefinition": "boto-licensed-" + run,
+                          "consumableResourcePropertiesOverride": {
+                              "consumableResourceList": [
+                                  {"consumableResource": "other", "quantity": 1}]}},
+        "does not need consumable resource other", "an override of another resource")
+# recorded by the dispatcher: RUNNABLE, saying what it waits for
+want = "consumable resource %s has less than the 9" % lic
+deadline = time.time() + 30
+while True:
+    d = batch.describe_jobs(jobs=[sj["jobId"]])["jobs"][0]
+    if d["status"] == "RUNNABLE" and want in d.get("statusReason", ""):
+        break
+    check(time.time() < deadline, "a job waiting for a consumable resource "
+          "says so: %s %s" % (d["status"], d.get("statusReason")))
+    time.sleep(0.5)
+lj = call("ListJobsByConsumableResource", {"consumableResource": lic})
+check([j["jobArn"].rsplit("/", 1)[1] for j in lj["jobs"]] == [sj["jobId"]] and
+      lj["jobs"][0]["quantity"] == 9, "ListJobsByConsumableResource: %s" % lj)
+refused("/v1/deleteconsumableresource", {"consumableResource": lic},
+        "has not finished", "deleting a resource an unfinished job needs")
+batch.cancel_job(jobId=sj["jobId"], reason="done")
+wait([sj["jobId"]])
+call("DeleteConsumableResource", {"consumableResource": cr["consumableResourceArn"]})
+
 # delete what was created (queues and CEs must be DISABLED first)
 try:
     batch.delete_job_queue(jobQueue="boto-q-" + run)

@@ -278,6 +278,48 @@ public class Scenario {
         }
         batch.deleteSchedulingPolicy(b -> b.arn(sp.arn()));
 
+        // consumable resources (issue 15): Longs in every reply
+        String lic = "java-lic-" + run;
+        CreateConsumableResourceResponse cr = batch.createConsumableResource(b -> b
+            .consumableResourceName(lic).totalQuantity(6_000_000_000L)
+            .resourceType("REPLENISHABLE"));
+        check(cr.consumableResourceArn().endsWith(":consumable-resource/" + lic),
+              "CreateConsumableResource: " + cr);
+        UpdateConsumableResourceResponse cu = batch.updateConsumableResource(b -> b
+            .consumableResource(cr.consumableResourceArn()).operation("SET")
+            .quantity(2L));
+        check(cu.totalQuantity() == 2L, "UpdateConsumableResource: " + cu);
+        String crDef = "java-licensed-" + run;
+        batch.registerJobDefinition(b -> b.jobDefinitionName(crDef)
+            .type(JobDefinitionType.CONTAINER)
+            .consumableResourceProperties(p -> p.consumableResourceList(
+                ConsumableResourceRequirement.builder().consumableResource(lic)
+                    .quantity(1L).build()))
+            .containerProperties(c -> c.image("localhost/drover/busybox:latest")
+                .command("true").resourceRequirements(
+                    ResourceRequirement.builder().type(ResourceType.VCPU).value("0.25").build(),
+                    ResourceRequirement.builder().type(ResourceType.MEMORY).value("16").build())));
+        SubmitJobResponse cj = batch.submitJob(b -> b.jobName("lic-" + run)
+            .jobQueue("fifo-fair").jobDefinition(crDef));
+        JobDetail cd = waitFor(List.of(cj.jobId()),
+            j -> j.status() == JobStatus.SUCCEEDED, "the licensed job").get(cj.jobId());
+        check(lic.equals(cd.consumableResourceProperties().consumableResourceList()
+              .get(0).consumableResource()), "a job's consumable resources: " + cd);
+        DescribeConsumableResourceResponse crd = batch.describeConsumableResource(b -> b
+            .consumableResource(lic));
+        check(crd.totalQuantity() == 2L && crd.inUseQuantity() == 0L &&
+              crd.availableQuantity() == 2L, "DescribeConsumableResource: " + crd);
+        check(batch.listConsumableResources(b -> b.filters(KeyValuesPair.builder()
+              .name("CONSUMABLE_RESOURCE_NAME").values(lic).build()))
+              .consumableResources().size() == 1, "ListConsumableResources");
+        List<ListJobsByConsumableResourceSummary> lj = batch
+            .listJobsByConsumableResource(b -> b.consumableResource(lic)).jobs();
+        check(lj.size() == 1 && lj.get(0).quantity() == 1L &&
+              "SUCCEEDED".equals(lj.get(0).jobStatus()),
+              "ListJobsByConsumableResource: " + lj);
+        batch.deleteConsumableResource(b -> b.consumableResource(lic));
+        batch.deregisterJobDefinition(b -> b.jobDefinition(crDef + ":1"));
+
         // disable and delete what was created
         batch.updateJobQueue(b -> b.jobQueue(q).state(JQState.DISABLED));
         batch.deleteJobQueue(b -> b.jobQueue(q));

@@ -13,7 +13,10 @@ import {
   ListTagsForResourceCommand, paginateListJobs, BatchServiceException,
   CreateSchedulingPolicyCommand, DescribeSchedulingPoliciesCommand,
   ListSchedulingPoliciesCommand, DeleteSchedulingPolicyCommand,
-  GetJobQueueSnapshotCommand,
+  GetJobQueueSnapshotCommand, CreateConsumableResourceCommand,
+  DescribeConsumableResourceCommand, ListConsumableResourcesCommand,
+  UpdateConsumableResourceCommand, DeleteConsumableResourceCommand,
+  ListJobsByConsumableResourceCommand,
 } from "@aws-sdk/client-batch";
 
 const endpoint = process.argv[2];
@@ -268,6 +271,61 @@ for (const deadline = Date.now() + 60000;
 }
 await send(new DeleteSchedulingPolicyCommand({ arn: sp.arn }));
 
+// consumable resources (issue 15): a resource, a job needing it, the lists
+const lic = "js-lic-" + run;
+const cr = await send(new CreateConsumableResourceCommand({
+  consumableResourceName: lic, totalQuantity: 1,
+  resourceType: "REPLENISHABLE", tags: { team: "js" } }));
+check(cr.consumableResourceArn.endsWith(":consumable-resource/" + lic),
+      "CreateConsumableResource: " + JSON.stringify(cr));
+const crDef = "js-licensed-" + run;
+await send(new RegisterJobDefinitionCommand({
+  jobDefinitionName: crDef, type: "container",
+  consumableResourceProperties: { consumableResourceList: [
+    { consumableResource: cr.consumableResourceArn, quantity: 1 }] },
+  containerProperties: {
+    image: "localhost/drover/busybox:latest", command: ["true"],
+    resourceRequirements: [{ type: "VCPU", value: "0.25" },
+                           { type: "MEMORY", value: "16" }] } }));
+const cj = await send(new SubmitJobCommand({
+  jobName: "lic-" + run, jobQueue: "fifo-fair", jobDefinition: crDef,
+  consumableResourcePropertiesOverride: { consumableResourceList: [
+    { consumableResource: lic, quantity: 1 }] } }));
+const cd = (await waitFor([cj.jobId], (j) => j.status === "SUCCEEDED",
+                          "the licensed job"))[cj.jobId];
+check(cd.consumableResourceProperties.consumableResourceList[0]
+        .consumableResource === lic,
+      "a job's consumable resources: " +
+      JSON.stringify(cd.consumableResourceProperties));
+const crd = await send(new DescribeConsumableResourceCommand({
+  consumableResource: cr.consumableResourceArn }));
+check(crd.totalQuantity === 1 && crd.inUseQuantity === 0 &&
+      crd.availableQuantity === 1 && crd.tags.team === "js" &&
+      typeof crd.createdAt === "number",
+      "DescribeConsumableResource: " + JSON.stringify(crd));
+// the SDK fills in clientToken (an idempotency token) itself
+const upd = await send(new UpdateConsumableResourceCommand({
+  consumableResource: lic, operation: "ADD", quantity: 2 }));
+check(upd.totalQuantity === 3, "UpdateConsumableResource: " + JSON.stringify(upd));
+const lcr = (await send(new ListConsumableResourcesCommand({
+  filters: [{ name: "CONSUMABLE_RESOURCE_NAME",
+              values: [lic.toUpperCase()] }] }))).consumableResources;
+check(lcr.length === 1 && lcr[0].totalQuantity === 3,
+      "ListConsumableResources: " + JSON.stringify(lcr));
+const lj = (await send(new ListJobsByConsumableResourceCommand({
+  consumableResource: lic }))).jobs;
+check(lj.length === 1 && lj[0].jobStatus === "SUCCEEDED" &&
+      lj[0].quantity === 1 && lj[0].jobArn.endsWith(cj.jobId),
+      "ListJobsByConsumableResource: " + JSON.stringify(lj));
+await send(new DeleteConsumableResourceCommand({ consumableResource: lic }));
+try {
+  await send(new DescribeConsumableResourceCommand({ consumableResource: lic }));
+  check(false, "a deleted consumable resource is described");
+} catch (e) {
+  check(e.name === "ClientException" && e.message.includes("does not exist"),
+        "a deleted consumable resource: " + e.name + " " + e.message);
+}
+
 // disable and delete what was created
 await send(new UpdateJobQueueCommand({ jobQueue: q, state: "DISABLED" }));
 await send(new DeleteJobQueueCommand({ jobQueue: q }));
@@ -287,7 +345,7 @@ ces = (await send(new DescribeComputeEnvironmentsCommand({
 check(ces[0].state === "DISABLED" && !(ces[0].statusReason || "").includes(
   "MISCONFIGURATION"), "a DISABLED environment: " + JSON.stringify(ces[0]));
 await send(new DeleteComputeEnvironmentCommand({ computeEnvironment: ceName }));
-for (const d of [def, "js-sleep-" + run, "js-stubborn-" + run]) {
+for (const d of [def, "js-sleep-" + run, "js-stubborn-" + run, crDef]) {
   await send(new DeregisterJobDefinitionCommand({ jobDefinition: d + ":1" }));
 }
 console.log(`js: ${checks} checks passed against ${endpoint}`);
