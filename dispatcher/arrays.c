@@ -20,13 +20,13 @@ int drv__arrays_spawn(drv_disp_t *disp, const char *parent, int size,
         "INSERT INTO jobs (job_id, job_name, queue, definition_name, "
         "definition_revision, status, created_at, updated_at, request, "
         "vcpus, memory_mib, max_attempts, scheduling_priority, array_parent, "
-        "array_index, array_size, share_identifier, consumables) SELECT "
+        "array_index, array_size, share_identifier, consumables, gpus) SELECT "
         "p.job_id || ':' || "
         "i, p.job_name, "
         "p.queue, p.definition_name, p.definition_revision, 'PENDING', "
         "p.created_at, p.created_at, '{}'::jsonb, p.vcpus, p.memory_mib, "
         "p.max_attempts, p.scheduling_priority, p.job_id, i, p.array_size, "
-        "p.share_identifier, p.consumables "
+        "p.share_identifier, p.consumables, p.gpus "
         "FROM jobs p, generate_series(0, $2::int) i WHERE p.job_id = $1",
         2, p, errstr, errstr_size);
 }

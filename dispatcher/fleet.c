@@ -101,7 +101,8 @@ int drv__fleet_lose_silent(drv_disp_t *disp, char *errstr,
 int drv__fleet_heartbeat(drv_disp_t *disp, const drv__heartbeat_t *hb,
                          char *errstr, size_t errstr_size)
 {
-    char vt[32], vf[32], mt[24], mf[24], st[24], ts[24], seen[24];
+    char vt[32], vf[32], mt[24], mf[24], st[24], ts[24], seen[24], gt[24],
+        gf[24];
     snprintf(vt, sizeof(vt), "%g", hb->vcpus_total);
     snprintf(vf, sizeof(vf), "%g", hb->vcpus_free);
     snprintf(mt, sizeof(mt), "%" PRId64, hb->memory_total_mib);
@@ -109,25 +110,28 @@ int drv__fleet_heartbeat(drv_disp_t *disp, const drv__heartbeat_t *hb,
     snprintf(st, sizeof(st), "%" PRId64, hb->started_at);
     snprintf(ts, sizeof(ts), "%" PRId64, hb->timestamp);
     snprintf(seen, sizeof(seen), "%" PRId64, drv_now_ms());
+    snprintf(gt, sizeof(gt), "%" PRId64, hb->gpus_total);
+    snprintf(gf, sizeof(gf), "%" PRId64, hb->gpus_free);
     const char *p[] = {hb->worker, hb->compute_environment, vt, vf, mt, mf,
-                       st, ts, hb->draining ? "true" : "false", seen};
+                       st, ts, hb->draining ? "true" : "false", seen, gt, gf};
     /* a heartbeat older than the last one applied changes nothing; the
      * row's previous process start comes back */
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "INSERT INTO workers (worker_id, compute_environment, vcpus_total, "
         "vcpus_free, memory_total_mib, memory_free_mib, started_at, "
-        "last_heartbeat, draining, seen_at) VALUES ($1, $2, $3::float8, "
-        "$4::float8, $5::bigint, $6::bigint, $7::bigint, $8::bigint, "
-        "$9::bool, $10::bigint) "
+        "last_heartbeat, draining, seen_at, gpus_total, gpus_free) VALUES "
+        "($1, $2, $3::float8, $4::float8, $5::bigint, $6::bigint, "
+        "$7::bigint, $8::bigint, $9::bool, $10::bigint, $11::int, $12::int) "
         "ON CONFLICT (worker_id) DO UPDATE SET compute_environment = $2, "
         "vcpus_total = $3::float8, vcpus_free = $4::float8, "
         "memory_total_mib = $5::bigint, memory_free_mib = $6::bigint, "
         "started_at = $7::bigint, draining = $9::bool, "
-        "last_heartbeat = $8::bigint, seen_at = $10::bigint, lost = false "
+        "last_heartbeat = $8::bigint, seen_at = $10::bigint, lost = false, "
+        "gpus_total = $11::int, gpus_free = $12::int "
         "WHERE workers.last_heartbeat <= $8::bigint RETURNING "
         "(SELECT started_at FROM workers w WHERE w.worker_id = $1)",
-        10, p, errstr, errstr_size);
+        12, p, errstr, errstr_size);
     if (!r) {
         return -1;
     }

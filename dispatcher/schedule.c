@@ -59,6 +59,11 @@ static json_t *run_request(const drv_pg_res_t *r, int row)
         "arrayIndex", drv_pg_res_json_int(r, row, RL_ARRAY_INDEX),
         "arraySize", drv_pg_res_json_int(r, row, RL_ARRAY_SIZE), "releasedAt",
         (json_int_t)drv_now_ms());
+    json_t *gpus = json_object_get(c, "gpus");
+    json_object_set_new(run, "gpus",
+                        json_integer(json_is_integer(gpus)
+                                         ? json_integer_value(gpus)
+                                         : 0));
     static const char *props[] = {"volumes", "mountPoints",
                                   "readonlyRootFilesystem", "privileged",
                                   "user", "ulimits", "linuxParameters",
@@ -188,6 +193,8 @@ typedef struct ce_room {
     bool budgeted;        /* a budget was given, else its workers' offer */
     int workers;          /* live, not draining */
     double big_v, big_m;  /* the largest worker's vCPUs and MiB */
+    int free_g, big_g;    /* GPUs: its workers' less what released jobs
+                             hold; the most one worker has */
 } ce_room_t;
 
 /* ENABLED environments with their free capacity (capacity.h): the budget
@@ -195,7 +202,7 @@ typedef struct ce_room {
  * error. */
 /* Columns of the environments' SELECT. */
 enum { EN_NAME, EN_MAX_VCPUS, EN_MAX_MIB, EN_BUDGETED, EN_WORKERS, EN_BIG_V,
-       EN_BIG_M };
+       EN_BIG_M, EN_FREE_G, EN_BIG_G };
 
 static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
                              size_t errstr_size)
@@ -205,10 +212,13 @@ static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
         "SELECT c.name, COALESCE(c.max_vcpus, w.v, 0), CASE WHEN "
         "c.max_vcpus IS NULL THEN COALESCE(w.m, 0) ELSE COALESCE("
         "c.max_memory_mib, 9e15) END, c.max_vcpus IS NOT NULL, w.n, "
-        "COALESCE(w.bv, 0), COALESCE(w.bm, 0) FROM compute_environments c "
-        "LEFT JOIN LATERAL (SELECT sum(vcpus_total) v, sum(memory_total_mib) "
-        "m, count(*) n, max(vcpus_total) bv, max(memory_total_mib) bm FROM "
-        "workers WHERE compute_environment = c.name AND NOT lost AND NOT "
+        "COALESCE(w.bv, 0), COALESCE(w.bm, 0), COALESCE(w.g, 0) - "
+        "COALESCE((SELECT sum(gpus) FROM jobs WHERE released AND gpus > 0 AND "
+        "compute_environment = c.name), 0), COALESCE(w.bg, 0) FROM "
+        "compute_environments c LEFT JOIN LATERAL (SELECT sum(vcpus_total) "
+        "v, sum(memory_total_mib) m, count(*) n, max(vcpus_total) bv, "
+        "max(memory_total_mib) bm, sum(gpus_total) g, max(gpus_total) bg "
+        "FROM workers WHERE compute_environment = c.name AND NOT lost AND NOT "
         "draining) w ON true WHERE c.state = 'ENABLED' ORDER BY c.name",
         0, NULL, errstr, errstr_size);
     if (!r) {
@@ -235,6 +245,8 @@ static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
         room->workers = (int)drv_pg_res_int(r, i, EN_WORKERS, 0);
         room->big_v = strtod(drv_pg_res_get(r, i, EN_BIG_V), NULL);
         room->big_m = strtod(drv_pg_res_get(r, i, EN_BIG_M), NULL);
+        room->free_g = (int)drv_pg_res_int(r, i, EN_FREE_G, 0);
+        room->big_g = (int)drv_pg_res_int(r, i, EN_BIG_G, 0);
     }
     drv_pg_res_free(r);
     return rooms;
@@ -265,8 +277,8 @@ static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
 #define WAIT_NO_WORKERS                                                        \
     "DROVER:NO_WORKERS - no live worker serves its compute environments"
 #define WAIT_TOO_BIG                                                           \
-    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job requires more vCPU " \
-    "or memory than any worker of its compute environments offers."
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job requires more vCPU, " \
+    "memory or GPUs than any worker of its compute environments offers."
 #define WAIT_MAX_RESOURCE                                                      \
     "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - The job requires "   \
     "more vCPU or memory than its compute environments' maximum."
@@ -368,7 +380,7 @@ static int consumables_fit(drv_disp_t *disp, pass_t *ps, json_t *needs,
  * must leave free (a fair-share reservation). 1 placed, 0 not, -1 error.
  */
 static int place(drv_disp_t *disp, pass_t *ps, const char *job_id, double v,
-                 double m, json_t *needs, json_t *order, double keep,
+                 double m, int g, json_t *needs, json_t *order, double keep,
                  char *errstr, size_t errstr_size)
 {
     size_t i;
@@ -383,9 +395,10 @@ static int place(drv_disp_t *disp, pass_t *ps, const char *job_id, double v,
             continue; /* DISABLED: no new placements */
         }
         enabled++;
-        bool over_workers = v > room->big_v || m > room->big_m;
-        if (!room->budgeted && room->workers == 0) {
-            no_workers++; /* its capacity is its workers' */
+        bool over_workers = v > room->big_v || m > room->big_m ||
+                            g > room->big_g;
+        if ((!room->budgeted || g > 0) && room->workers == 0) {
+            no_workers++; /* its capacity (GPUs: always) is its workers' */
             continue;
         }
         if (room->budgeted && (v > room->max_v || m > room->max_m)) {
@@ -396,7 +409,7 @@ static int place(drv_disp_t *disp, pass_t *ps, const char *job_id, double v,
             continue;
         }
         if (v <= room->free_v - keep * room->max_v + 1e-9 &&
-            m <= room->free_m) {
+            m <= room->free_m && g <= room->free_g) {
             /* room for it: the resources it needs are the same whichever
              * environment it goes to */
             int fit = consumables_fit(disp, ps, needs, false, short_of,
@@ -412,11 +425,13 @@ static int place(drv_disp_t *disp, pass_t *ps, const char *job_id, double v,
                             errstr, errstr_size);
             room->free_v -= v;
             room->free_m -= m;
+            room->free_g -= g;
             json_array_append_new(ps->ids, json_string(job_id));
             json_array_append_new(ps->ces, json_string(room->name));
             return 1;
         }
-        if (v <= room->free_v + 1e-9 && m <= room->free_m) {
+        if (v <= room->free_v + 1e-9 && m <= room->free_m &&
+            g <= room->free_g) {
             reserved++; /* it fits but for the reservation */
         } else {
             capacity++;
@@ -469,7 +484,7 @@ static bool any_room(const ce_room_t *rooms, int n)
 
 /* Columns of the candidates' SELECT: a job and its queue's compute
  * environments in order (JSON). */
-enum { CD_JOB_ID, CD_VCPUS, CD_MEMORY, CD_CES, CD_CONSUMABLES };
+enum { CD_JOB_ID, CD_VCPUS, CD_MEMORY, CD_CES, CD_CONSUMABLES, CD_GPUS };
 
 #define CANDIDATES_FIRST 64
 #define CANDIDATES_MAX 1000
@@ -500,13 +515,13 @@ static int fifo_queues(drv_disp_t *disp, pass_t *ps, const char *level,
         const char *p[] = {lim, off, upto, level};
         drv_pg_res_t *cand = drv_pg_query(
             disp->pg,
-            "SELECT j.job_id, j.vcpus, j.memory_mib, q.ces, j.consumables "
-            "FROM (SELECT "
+            "SELECT j.job_id, j.vcpus, j.memory_mib, q.ces, j.consumables, "
+            "j.gpus FROM (SELECT "
             "name, priority, (SELECT json_agg(compute_environment ORDER BY "
             "ord) FROM job_queue_compute_environments WHERE queue = name) "
             "AS ces FROM job_queues WHERE scheduling_policy IS NULL AND "
             "($4::int IS NULL OR priority = $4::int)) q CROSS JOIN LATERAL "
-            "(SELECT job_id, vcpus, memory_mib, consumables, "
+            "(SELECT job_id, vcpus, memory_mib, consumables, gpus, "
             "scheduling_priority, seq FROM jobs WHERE queue = q.name AND status = 'RUNNABLE' AND NOT "
             "released ORDER BY scheduling_priority DESC, seq LIMIT "
             "$3::int) j ORDER BY q.priority DESC, j.scheduling_priority "
@@ -523,8 +538,9 @@ static int fifo_queues(drv_disp_t *disp, pass_t *ps, const char *level,
             json_t *needs = drv_pg_res_json(cand, i, CD_CONSUMABLES);
             ret = place(disp, ps, drv_pg_res_get(cand, i, CD_JOB_ID),
                         strtod(drv_pg_res_get(cand, i, CD_VCPUS), NULL),
-                        strtod(drv_pg_res_get(cand, i, CD_MEMORY), NULL), needs,
-                        order, 0, errstr, errstr_size);
+                        strtod(drv_pg_res_get(cand, i, CD_MEMORY), NULL),
+                        (int)drv_pg_res_int(cand, i, CD_GPUS, 0), needs, order,
+                        0, errstr, errstr_size);
             json_decref(order);
             json_decref(needs);
         }
@@ -568,6 +584,7 @@ static int fair_queue(drv_disp_t *disp, pass_t *ps, const char *queue,
         ret = place(disp, ps, json_string_value(json_array_get(job, 0)),
                     json_number_value(json_array_get(job, 1)),
                     json_number_value(json_array_get(job, 2)),
+                    (int)json_integer_value(json_array_get(job, 5)),
                     json_is_array(needs) ? needs : NULL, order, keep, errstr,
                     errstr_size);
         if (ret == 0) {

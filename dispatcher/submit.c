@@ -130,13 +130,13 @@ bool drv__submit_is_simple(const drv__submission_t *s)
     "definition_revision, status, status_reason, created_at, updated_at, "    \
     "stopped_at, request, resolved, vcpus, memory_mib, max_attempts, "        \
     "scheduling_priority, array_size, array_sequential, share_identifier, "  \
-    "consumables, seq) VALUES ($1, "                                                       \
+    "consumables, gpus, seq) VALUES ($1, "                                   \
     "$2, $3, $4, $5::int, $6, $7, COALESCE((SELECT submitted_at FROM gone), " \
     "$8::bigint), $8::bigint, CASE WHEN $6 = "                                \
     "'FAILED' THEN $8::bigint END, $9::jsonb, $10::jsonb, $11::float8, "      \
     "$12::bigint, $13::int, $14::int, $15::int, $16::bool, $17, "           \
     "$10::jsonb->'consumableResourceProperties'->'consumableResourceList', " \
-    "COALESCE(("                                                              \
+    "COALESCE(($10::jsonb->'container'->>'gpus')::int, 0), COALESCE(("        \
     "SELECT seq FROM gone), nextval('jobs_seq_seq'))) ON CONFLICT "           \
     "(job_id) DO NOTHING RETURNING " DRV__TRANSITION_RETURNING(               \
         "'SUBMITTED'", "false",                                               \

@@ -5,6 +5,7 @@
  * the claim then makes the admitted attempts durable (STARTING delivered,
  * offsets committed) before their threads start. @thread main
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "drover/messages.h"
@@ -56,6 +57,7 @@ static void job_from_run(json_t *run, drv__job_t *job)
     job->is_array_child = r->is_array_child;
     job->array_index = r->array_index;
     job->array_size = r->array_size;
+    job->gpus = (int)r->gpus;
     drv_msg_clear(&m);
 }
 
@@ -81,13 +83,30 @@ bool drv__admit(drv_wrk_t *wrk, json_t *run)
         json_decref(run);
         return true;
     }
-    bool fits = (job.vcpus <= wrk->vcpus_free &&
-                 job.memory_mib <= wrk->memory_free) ||
-                wrk->running_cnt == 0;
+    if (job.gpus > wrk->gpus_total) { /* never here: say so, hold nothing */
+        pthread_mutex_unlock(&wrk->lock);
+        char why[160];
+        snprintf(why, sizeof(why),
+                 "CannotStartContainerError: the job needs %d GPUs and this "
+                 "worker has %d",
+                 job.gpus, wrk->gpus_total);
+        wrk->report(wrk, job.id, job.attempt, "FAILED",
+                    json_pack("{s:s,s:s}", "statusReason",
+                              DRV_REASON_START_FAILED, "reason", why));
+        json_decref(run);
+        return true;
+    }
+    /* an idle worker takes any vCPUs and memory, but GPUs only as it has
+     * them free: two attempts never share one */
+    bool fits = ((job.vcpus <= wrk->vcpus_free &&
+                  job.memory_mib <= wrk->memory_free) ||
+                 wrk->running_cnt == 0) &&
+                job.gpus <= drv__gpus_free(wrk);
     if (!fits) {
         pthread_mutex_unlock(&wrk->lock);
         return false;
     }
+    drv__gpus_take(wrk, &job);
     if (drv_strset_size(wrk->seen) >= 100000) {
         drv_strset_clear(wrk->seen);
     }

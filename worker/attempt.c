@@ -227,6 +227,7 @@ static void end(drv__attempt_t *a, bool prepared)
     pthread_mutex_lock(&wrk->lock);
     wrk->vcpus_free += a->job.vcpus;
     wrk->memory_free += a->job.memory_mib;
+    drv__gpus_give(wrk, &a->job);
     for (drv__attempt_t **p = &wrk->running; *p; p = &(*p)->next) {
         if (*p == a) {
             *p = a->next;

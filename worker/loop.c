@@ -108,6 +108,8 @@ static void heartbeat(drv_wrk_t *wrk, bool draining)
         (json_int_t)wrk->memory_free, "running", rl, "partitions", pl,
         "startedAt", (json_int_t)wrk->started_at, "timestamp",
         (json_int_t)drv_now_ms(), "draining", draining);
+    json_object_set_new(hb, "gpusTotal", json_integer(wrk->gpus_total));
+    json_object_set_new(hb, "gpusFree", json_integer(drv__gpus_free(wrk)));
     drv_metrics_set(wrk->metrics, "drover_worker_running_attempts", NULL,
                     wrk->running_cnt);
     drv_metrics_set(wrk->metrics, "drover_worker_free_vcpus", NULL,
@@ -209,6 +211,10 @@ drv_wrk_t *drv__wrk_alloc(const drv_conf_t *conf, drv_log_t *log,
     }
     wrk->vcpus_free = wrk->vcpus_total;
     wrk->memory_free = wrk->memory_total;
+    if (drv__gpus_load(wrk, errstr, errstr_size) != 0) {
+        drv_wrk_destroy(wrk);
+        return NULL;
+    }
     wrk->stopped = drv_strset_new();
     wrk->seen = drv_strset_new();
     atomic_init(&wrk->loop_ok_ms, drv_now_ms());

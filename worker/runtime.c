@@ -116,6 +116,11 @@ json_t *drv__rt_env(const drv__rt_attempt_t *ra)
     char num[32];
     json_array_foreach(json_object_get(ra->run, "environment"), i, e)
     {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n && (!strcmp(n, "NVIDIA_VISIBLE_DEVICES") ||
+                  !strcmp(n, "CUDA_VISIBLE_DEVICES"))) {
+            continue; /* the worker's to say (refused at submission too) */
+        }
         json_array_append_new(
             env, json_sprintf("%s=%s",
                               json_string_value(json_object_get(e, "name")),
@@ -126,6 +131,9 @@ json_t *drv__rt_env(const drv__rt_attempt_t *ra)
     add_env(env, "JOB_ATTEMPT", num);
     add_env(env, "JQ_NAME", job->queue);
     add_env(env, "CE_NAME", ra->host->ce);
+    json_array_append_new(env, json_sprintf("NVIDIA_VISIBLE_DEVICES=%s",
+                                            job->gpus > 0 ? job->gpu_devices
+                                                          : "void"));
     if (job->is_array_child) {
         snprintf(num, sizeof(num), "%lld", (long long)job->array_index);
         add_env(env, "JOB_ARRAY_INDEX", num);

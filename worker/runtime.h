@@ -42,6 +42,7 @@
 
 #include "drover/conf.h"
 #include "drover/err.h"
+#include "drover/limits.h"
 #include "drover/log.h"
 
 /* The RunJob fields the lifecycle and the runtimes use, read once at
@@ -55,6 +56,10 @@ typedef struct drv__job {
     char queue[256];
     bool is_array_child;
     int64_t array_index, array_size;
+    int gpus;          /* whole GPUs it asked for */
+    uint64_t gpu_mask; /* which of the worker's it holds (bit i: device i) */
+    /* their ids, comma-separated, as NVIDIA_VISIBLE_DEVICES takes them */
+    char gpu_devices[DRV_GPUS_MAX * (DRV_GPU_ID_MAX + 1)];
 } drv__job_t;
 
 /* The worker as runtimes see it; fixed from drv_wrk_new to destroy. */
@@ -147,7 +152,9 @@ size_t drv__rt_sanitize(char *out, size_t size, const char *in);
 void drv__rt_name(const drv__rt_attempt_t *ra, char *out, size_t size);
 
 /* The job's environment plus the AWS_BATCH_* and DROVER_* variables, as
- * "NAME=value" strings (new reference). */
+ * "NAME=value" strings (new reference). NVIDIA_VISIBLE_DEVICES is the
+ * worker's: the attempt's GPUs, or "void" (none, whatever the image says);
+ * the job's own value for it or for CUDA_VISIBLE_DEVICES is dropped. */
 json_t *drv__rt_env(const drv__rt_attempt_t *ra);
 
 /* Append the job's secrets (worker.secrets.dir, a file each) to env; -1

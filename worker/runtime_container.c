@@ -173,6 +173,47 @@ static void drop_privileges(const drv_conf_t *conf, json_t *host)
                         json_pack("[s]", "no-new-privileges"));
 }
 
+/* The attempt's GPUs and only those: Docker's DeviceRequests (the nvidia
+ * driver, by device id), or CDI devices (nvidia.com/gpu=ID) for engines
+ * that take those, as Podman does (worker.gpu.request). */
+static void gpu_devices(const drv__rt_attempt_t *ra, json_t *host)
+{
+    if (ra->job->gpus <= 0) {
+        return;
+    }
+    const char *how = drv_conf_get(ra->host->conf, "worker.gpu.request");
+    bool cdi = how && !strcmp(how, "cdi");
+    json_t *ids = json_array();
+    char *list = drv_strdup(ra->job->gpu_devices);
+    for (char *sv, *id = strtok_r(list, ",", &sv); id;
+         id = strtok_r(NULL, ",", &sv)) {
+        if (cdi) {
+            json_t *dev = json_pack("{s:s+,s:s+,s:s}", "PathOnHost",
+                                    "nvidia.com/gpu=", id, "PathInContainer",
+                                    "nvidia.com/gpu=", id, "CgroupPermissions",
+                                    "rwm");
+            json_array_append_new(ids, dev);
+        } else {
+            json_array_append_new(ids, json_string(id));
+        }
+    }
+    free(list);
+    if (cdi) {
+        json_t *devs = json_object_get(host, "Devices");
+        if (json_is_array(devs)) {
+            json_array_extend(devs, ids);
+            json_decref(ids);
+        } else {
+            json_object_set_new(host, "Devices", ids);
+        }
+        return;
+    }
+    json_object_set_new(
+        host, "DeviceRequests",
+        json_pack("[{s:s,s:o,s:[[s]]}]", "Driver", "nvidia", "DeviceIDs", ids,
+                  "Capabilities", "gpu"));
+}
+
 json_t *drv__container_spec(const drv__rt_attempt_t *ra)
 {
     const drv__rt_host_t *h = ra->host;
@@ -190,6 +231,7 @@ json_t *drv__container_spec(const drv__rt_attempt_t *ra)
         drop_privileges(h->conf, host);
     }
     linux_params(run, host, mem);
+    gpu_devices(ra, host);
     /* propagated tags as labels; Drover's own labels win over a tag */
     json_t *labels = json_deep_copy(json_object_get(run, "tags"));
     if (!json_is_object(labels)) {

@@ -390,6 +390,12 @@ static int proc_prepare(drv__rt_attempt_t *ra, char *errstr,
         return -1;
     }
     json_t *env = drv__rt_env(ra);
+    /* no device isolation here: CUDA sees the attempt's GPUs only (none:
+     * an empty list hides them all) */
+    json_array_append_new(env, json_sprintf("CUDA_VISIBLE_DEVICES=%s",
+                                            ra->job->gpus > 0
+                                                ? ra->job->gpu_devices
+                                                : ""));
     if (drv__rt_secrets(ra, env, errstr, errstr_size) != 0) {
         json_decref(env);
         return -1;

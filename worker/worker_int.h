@@ -81,6 +81,8 @@ struct drv_wrk {
     drv__thread_fn *thread_create;
     double vcpus_total;
     int64_t memory_total;
+    int gpus_total;                                /* worker.gpus */
+    char gpu_ids[DRV_GPUS_MAX][DRV_GPU_ID_MAX + 1]; /* their device ids */
     int64_t started_at;
     drv_metrics_t *metrics; /* thread-safe itself */
     drv_codec_t *codec;     /* thread-safe itself */
@@ -103,6 +105,7 @@ struct drv_wrk {
                               RunJob delivered again is not run twice */
     double vcpus_free;
     int64_t memory_free;
+    uint64_t gpus_busy;      /* bit i: gpu_ids[i] is an attempt's */
     drv__attempt_t *running; /* admitted and not ended */
     int running_cnt;
     unsigned long ended;    /* attempts ended so far (wakes a held RunJob) */
@@ -134,6 +137,25 @@ bool drv__admit(drv_wrk_t *wrk, json_t *run);
  * destroyed. @locks none */
 void drv__admit_claim(drv_wrk_t *wrk, drv_kmsg_t **msgs, size_t n,
                       volatile sig_atomic_t *stop);
+
+/* ---- gpus.c ---- */
+
+/* worker.gpus ("a,b": device ids; "none"; "": what nvidia-smi -L lists)
+ * into wrk->gpu_ids and gpus_total. -1 with errstr for a bad list.
+ * @thread main, before the first attempt */
+int drv__gpus_load(drv_wrk_t *wrk, char *errstr, size_t errstr_size);
+/* The ids of a comma-separated list, or of `nvidia-smi -L` output (UUIDs,
+ * else indexes), into ids; their count, or -1 with errstr (a bad id, a
+ * duplicate, more than DRV_GPUS_MAX). For tests too. */
+int drv__gpus_parse_list(const char *list, char ids[][DRV_GPU_ID_MAX + 1],
+                         char *errstr, size_t errstr_size);
+int drv__gpus_parse_smi(const char *text, char ids[][DRV_GPU_ID_MAX + 1],
+                        char *errstr, size_t errstr_size);
+/* How many are free; give job->gpus of them to the job (job->gpu_mask,
+ * gpu_devices), the lowest first; take them back. @locks wrk->lock held */
+int drv__gpus_free(const drv_wrk_t *wrk);
+void drv__gpus_take(drv_wrk_t *wrk, drv__job_t *job);
+void drv__gpus_give(drv_wrk_t *wrk, const drv__job_t *job);
 
 /* ---- control.c (main thread) ---- */
 

@@ -80,6 +80,13 @@ static const prop_t props[] = {
      "vCPUs this worker offers (0: the host's CPU count)"},
     {"worker.memory.mib", T_INT, "0", 0, 1LL << 30, false,
      "memory this worker offers in MiB (0: the host's memory)"},
+    {"worker.gpus", T_STR, "", 0, 0, false,
+     "the GPUs this worker gives jobs: device ids (indexes or UUIDs), "
+     "comma-separated; none: no GPUs (default: those nvidia-smi -L lists)"},
+    {"worker.gpu.request", T_STR, "docker", 0, 0, false,
+     "how a container is given its GPUs: docker (DeviceRequests with "
+     "DeviceIDs, the nvidia driver) or cdi (the CDI devices "
+     "nvidia.com/gpu=ID, as Podman takes them)"},
     {"worker.heartbeat.ms", T_INT, "3000", 100, 600000, false,
      "interval between worker heartbeats"},
     {"worker.stop.grace.seconds", T_INT, "30", 0, 3600, false,

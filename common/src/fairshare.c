@@ -168,9 +168,9 @@ enum { FS_ID, FS_USAGE, FS_HELD, FS_JOBS };
     "u.updated_at, 0) / 1000.0 / $2::float8, 1000)), 0), COALESCE(h.v, 0), "  \
     "(SELECT "                                                                \
     "json_agg(json_build_array(c.job_id, c.vcpus, c.memory_mib, "             \
-    "c.updated_at, c.consumables) ORDER BY c.scheduling_priority DESC, "     \
-    "c.seq) FROM (SELECT job_id, vcpus, memory_mib, updated_at, "            \
-    "consumables, scheduling_priority, seq FROM "                             \
+    "c.updated_at, c.consumables, c.gpus) ORDER BY c.scheduling_priority "  \
+    "DESC, c.seq) FROM (SELECT job_id, vcpus, memory_mib, updated_at, "      \
+    "consumables, gpus, scheduling_priority, seq FROM "                       \
     "jobs WHERE queue = $1 AND share_identifier = x.id AND status = "         \
     "'RUNNABLE' AND NOT released ORDER BY scheduling_priority DESC, seq "     \
     "LIMIT $4::int) c) FROM (SELECT id FROM s WHERE id IS NOT NULL UNION "    \

@@ -197,6 +197,12 @@ static int check_environment(json_t *env, const char *where, char *errstr,
             FAIL("%s.environment[%zu] needs a name and a string value", where,
                  i);
         }
+        if (!strcmp(n, "NVIDIA_VISIBLE_DEVICES") ||
+            !strcmp(n, "CUDA_VISIBLE_DEVICES")) {
+            FAIL("environment variable %s is set by Drover: the GPUs a job "
+                 "sees are those it asked for (resourceRequirements GPU)",
+                 n);
+        }
         if (env_name_reserved(n)) {
             FAIL("environment variable %s is reserved: names starting with "
                  "AWS_BATCH or DROVER_ cannot be set",
@@ -242,6 +248,12 @@ static int check_secrets(json_t *secrets, char *errstr, size_t errstr_size)
             FAIL("containerProperties.secrets[%zu] needs a name and a "
                  "valueFrom",
                  i);
+        }
+        if (!strcmp(n, "NVIDIA_VISIBLE_DEVICES") ||
+            !strcmp(n, "CUDA_VISIBLE_DEVICES")) {
+            FAIL("environment variable %s is set by Drover: the GPUs a job "
+                 "sees are those it asked for (resourceRequirements GPU)",
+                 n);
         }
         if (env_name_reserved(n)) {
             FAIL("environment variable %s is reserved: names starting with "
@@ -289,7 +301,8 @@ static int check_command(json_t *cmd, char *errstr, size_t errstr_size)
     return 0;
 }
 
-/* resourceRequirements: VCPU (>0, number), MEMORY (>=4 MiB), GPU (0). */
+/* resourceRequirements: VCPU (>0, number), MEMORY (>=4 MiB), GPU (whole
+ * GPUs, 0..64). */
 static int check_resources(json_t *rr, char *errstr, size_t errstr_size)
 {
     size_t i;
@@ -322,8 +335,11 @@ static int check_resources(json_t *rr, char *errstr, size_t errstr_size)
                      v);
             }
         } else if (!strcmp(t, "GPU")) {
-            if (drv_parse_double(v, 0, 0, &d) != 0) {
-                FAIL("GPU resources are not supported by Drover yet");
+            int64_t g;
+            if (drv_parse_int64(v, 0, DRV_GPUS_MAX, &g) != 0) {
+                FAIL("resourceRequirements GPU value \"%s\" must be a whole "
+                     "number of GPUs from 0 to %d",
+                     v, DRV_GPUS_MAX);
             }
         } else {
             FAIL("resourceRequirements type \"%s\" must be VCPU, MEMORY or "
@@ -1213,6 +1229,18 @@ json_t *drv_job_resolve(json_t *definition, json_t *submit,
                                                     "resourceRequirements"));
     if (rr) {
         json_object_set_new(container, "resourceRequirements", rr);
+    }
+    /* whole GPUs (checked: 0..64), the override's if it gives one */
+    size_t ri;
+    json_t *rq;
+    json_array_foreach(rr, ri, rq)
+    {
+        int64_t g;
+        if (!strcmp(json_string_value(json_object_get(rq, "type")), "GPU") &&
+            drv_parse_int64(json_string_value(json_object_get(rq, "value")),
+                            1, DRV_GPUS_MAX, &g) == 0) {
+            json_object_set_new(container, "gpus", json_integer(g));
+        }
     }
     for (size_t i = 0; i < DRV_ARRAY_SIZE(passthrough_keys); i++) {
         json_t *v = json_object_get(cp, passthrough_keys[i]);

@@ -73,7 +73,9 @@ static const char *decode_heartbeat(json_t *o, drv_msg_heartbeat_t *hb)
         .memory_free_mib = num(o, "memoryFreeMiB"),
         .started_at = num(o, "startedAt"),
         .timestamp = num(o, "timestamp"),
-        .draining = json_is_true(json_object_get(o, "draining"))};
+        .draining = json_is_true(json_object_get(o, "draining")),
+        .gpus_total = num(o, "gpusTotal"),
+        .gpus_free = num(o, "gpusFree")};
     if (!hb->worker || !*hb->worker || !fits(hb->worker, NAME_MAX_BYTES) ||
         !hb->compute_environment ||
         !drv_resource_name_valid(hb->compute_environment)) {
@@ -90,6 +92,10 @@ static const char *decode_heartbeat(json_t *o, drv_msg_heartbeat_t *hb)
         hb->memory_free_mib < -DRV_MEMORY_MIB_MAX ||
         hb->memory_free_mib > DRV_MEMORY_MIB_MAX) {
         return "a WorkerHeartbeat offers 0 to 4096 vCPUs and 0 to 2^30 MiB";
+    }
+    if (hb->gpus_total < 0 || hb->gpus_total > DRV_GPUS_MAX ||
+        hb->gpus_free < 0 || hb->gpus_free > hb->gpus_total) {
+        return "a WorkerHeartbeat has 0 to 64 GPUs, at most all of them free";
     }
     return NULL;
 }
@@ -146,7 +152,8 @@ static const char *decode_run(json_t *o, drv_msg_run_t *run)
         .timeout_s = json_is_integer(to) ? json_integer_value(to) : 0,
         .is_array_child = json_is_integer(index),
         .array_index = json_integer_value(index),
-        .array_size = num(o, "arraySize")};
+        .array_size = num(o, "arraySize"),
+        .gpus = num(o, "gpus")};
     if (!drv_job_id_valid(run->job_id, true) || !run->job_queue ||
         !run->image) {
         return "a RunJob needs a job id, jobQueue and image";
@@ -155,10 +162,11 @@ static const char *decode_run(json_t *o, drv_msg_run_t *run)
      * (a NaN fails every comparison) */
     if (!(run->vcpus > 0 && run->vcpus <= DRV_VCPUS_MAX) ||
         run->memory_mib < 0 || run->memory_mib > DRV_MEMORY_MIB_MAX ||
-        run->attempt < 1 || run->timeout_s < 0) {
+        run->attempt < 1 || run->timeout_s < 0 || run->gpus < 0 ||
+        run->gpus > DRV_GPUS_MAX) {
         return "a RunJob's vcpus must be over 0 and at most 4096, its "
-               "memoryMiB 0 to 2^30, its attempt at least 1 and its "
-               "timeoutSeconds not negative";
+               "memoryMiB 0 to 2^30, its attempt at least 1, its "
+               "timeoutSeconds not negative and its gpus 0 to 64";
     }
     return NULL;
 }

@@ -68,7 +68,7 @@ typedef struct drv_share {
     double held;   /* vCPUs its released jobs hold */
     double weight; /* its weightFactor */
     json_t *jobs;  /* its RUNNABLE jobs in order: [id, vcpus, MiB, since,
-                      consumables (null: none)] */
+                      consumables (null: none), GPUs] */
     size_t next;   /* the first of them not yet taken */
 } drv_share_t;
 

@@ -38,6 +38,8 @@
 #define DRV_DESCRIBE_JOBS_MAX 100 /* ids per DescribeJobs (AWS) */
 #define DRV_VCPUS_MAX 4096        /* a RunJob's vCPUs (as worker.vcpus) */
 #define DRV_MEMORY_MIB_MAX (1LL << 30) /* a RunJob's MiB (worker.memory.mib) */
+#define DRV_GPUS_MAX 64           /* whole GPUs a job asks for; a worker's */
+#define DRV_GPU_ID_MAX 64         /* a GPU's id in worker.gpus (index, UUID) */
 
 /* fair share (AWS) */
 #define DRV_SHARE_ID_MAX 255          /* shareIdentifier: alphanumerics, an

@@ -61,6 +61,7 @@ typedef struct drv_msg_heartbeat {
     int64_t memory_total_mib, memory_free_mib;
     int64_t started_at, timestamp;
     bool draining;
+    int64_t gpus_total, gpus_free;
 } drv_msg_heartbeat_t;
 
 /* CancelJob, TerminateJob, and StopAttempt (the dispatcher's request to
@@ -83,6 +84,7 @@ typedef struct drv_msg_run {
     int64_t timeout_s; /* 0: none */
     bool is_array_child;
     int64_t array_index, array_size;
+    int64_t gpus; /* whole GPUs, 0..64 */
 } drv_msg_run_t;
 
 typedef struct drv_msg {

@@ -1686,6 +1686,76 @@ START_TEST(test_dispatcher_consumables_submission_rules)
 }
 END_TEST
 
+/* ---- GPUs (issue 15) ------------------------------------------------ */
+
+static void gpu_worker(const char *worker, int gpus)
+{
+    apply("WorkerHeartbeat", DRV_TOPIC_STATUS, worker,
+          json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:[],s:[],s:I,s:I,s:b,s:i,s:i}",
+                    "worker", worker, "computeEnvironment", CE, "vcpusTotal",
+                    8.0, "vcpusFree", 8.0, "memoryTotalMiB", (json_int_t)4096,
+                    "memoryFreeMiB", (json_int_t)4096, "running",
+                    "partitions", "startedAt", (json_int_t)1, "timestamp",
+                    (json_int_t)drv_now_ms(), "draining", 0, "gpusTotal", gpus,
+                    "gpusFree", gpus));
+}
+
+/* The gpus of the last RunJob sent for job_id; -1: none sent. */
+static int run_gpus(const char *job_id)
+{
+    int gpus = -1;
+    size_t i;
+    json_t *s;
+    json_array_foreach(sent, i, s)
+    {
+        const char *k = json_string_value(json_object_get(s, "key"));
+        if (!strcmp(json_string_value(json_object_get(s, "type")), "RunJob") &&
+            k && !strcmp(k, job_id)) {
+            gpus = (int)json_integer_value(
+                json_object_get(json_object_get(s, "msg"), "gpus"));
+        }
+    }
+    return gpus;
+}
+
+static json_t *gpus_of(const char *n)
+{
+    return json_pack("{s:{s:[{s:s,s:s}]}}", "containerOverrides",
+                     "resourceRequirements", "type", "GPU", "value", n);
+}
+
+/* GPUs come from the workers' heartbeats: two 1-GPU jobs are released
+ * onto an environment whose worker has two, the third waits for room; a
+ * job needing more than any worker has says so; each RunJob carries its
+ * count; a finished job gives its GPU back. */
+START_TEST(test_dispatcher_gpus_bound_what_is_released)
+{
+    sql("UPDATE compute_environments SET max_vcpus = 8");
+    gpu_worker("w-gpu", 2);
+    submit("g0", gpus_of("1"));
+    submit("g1", gpus_of("1"));
+    submit("g2", gpus_of("1"));
+    submit("g-big", gpus_of("3"));
+    submit("plain", NULL);
+    assert_value("SELECT string_agg(job_id, ',' ORDER BY job_id) FROM jobs "
+                 "WHERE released",
+                 NULL, "g0,g1,plain");
+    assert_reason_has("g2", "DROVER:WAITING_FOR_ROOM");
+    assert_reason("g-big", "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The "
+                           "job requires more vCPU, memory or GPUs than any "
+                           "worker of its compute environments offers.");
+    ck_assert_int_eq(run_gpus("g0"), 1);
+    ck_assert_int_eq(run_gpus("plain"), 0);
+    run_attempt("g0", 1, 0);
+    assert_value("SELECT released::text FROM jobs WHERE job_id = $1", "g2",
+                 "true");
+    /* no worker with GPUs: a GPU job cannot use the environment's budget */
+    sql("DELETE FROM workers");
+    submit("g3", gpus_of("1"));
+    assert_reason_has("g3", "DROVER:NO_WORKERS");
+}
+END_TEST
+
 static Suite *dispatcher_suite(void)
 {
     Suite *s = suite_create("dispatcher");
@@ -1731,6 +1801,7 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_fair_share_reserves_for_new_shares,
           test_dispatcher_fair_share_time_limits_per_share,
           test_dispatcher_fair_share_submission_rules}},
+        {"gpus", {test_dispatcher_gpus_bound_what_is_released}},
         {"consumable resources",
          {test_dispatcher_consumables_bound_what_runs,
           test_dispatcher_consumables_non_replenishable,

@@ -462,6 +462,53 @@ START_TEST(test_job_consumables_resolved)
 }
 END_TEST
 
+/* Whole GPUs, 0..64, from the definition or the override; the two
+ * variables that pick devices are Drover's to set. */
+START_TEST(test_job_gpus)
+{
+    json_t *def = J("{\"jobDefinitionName\":\"d\",\"type\":\"container\","
+                    "\"containerProperties\":{\"image\":\"x\","
+                    "\"resourceRequirements\":[{\"type\":\"VCPU\",\"value\":"
+                    "\"1\"},{\"type\":\"MEMORY\",\"value\":\"64\"},{\"type\":"
+                    "\"GPU\",\"value\":\"1\"}]}}");
+    ck_assert_msg(drv_job_validate_definition(def, &limits, errstr,
+                                              sizeof(errstr)) == 0,
+                  "%s", errstr);
+    json_t *sj = J("{\"jobName\":\"j\"," BASE ",\"containerOverrides\":{"
+                   "\"resourceRequirements\":[{\"type\":\"GPU\",\"value\":"
+                   "\"2\"}]}}");
+    json_t *res = drv_job_resolve(def, sj, &limits, errstr, sizeof(errstr));
+    ck_assert_msg(res != NULL, "%s", errstr);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(res, "container"), "gpus")),
+                     2);
+    json_decref(res);
+    json_decref(sj);
+    sj = J("{\"jobName\":\"j\"," BASE ",\"containerOverrides\":{"
+           "\"resourceRequirements\":[{\"type\":\"GPU\",\"value\":\"0\"}]}}");
+    res = drv_job_resolve(def, sj, &limits, errstr, sizeof(errstr));
+    ck_assert_ptr_null(json_object_get(json_object_get(res, "container"),
+                                       "gpus"));
+    json_decref(res);
+    json_decref(sj);
+    json_decref(def);
+    expect_submit_error("{\"jobName\":\"j\"," BASE ",\"containerOverrides\":{"
+                        "\"resourceRequirements\":[{\"type\":\"GPU\","
+                        "\"value\":\"1.5\"}]}}",
+                        "GPU value \"1.5\" must be a whole number of GPUs "
+                        "from 0 to 64");
+    expect_submit_error("{\"jobName\":\"j\"," BASE ",\"containerOverrides\":{"
+                        "\"resourceRequirements\":[{\"type\":\"GPU\","
+                        "\"value\":\"65\"}]}}",
+                        "must be a whole number of GPUs");
+    expect_submit_error("{\"jobName\":\"j\"," BASE ",\"containerOverrides\":{"
+                        "\"environment\":[{\"name\":\"NVIDIA_VISIBLE_DEVICES\","
+                        "\"value\":\"all\"}]}}",
+                        "environment variable NVIDIA_VISIBLE_DEVICES is set "
+                        "by Drover");
+}
+END_TEST
+
 START_TEST(test_job_states_and_arns)
 {
     drv_job_status_t st;
@@ -502,6 +549,7 @@ int main(void)
     tcase_add_test(tc, test_job_states_and_arns);
     tcase_add_test(tc, test_job_consumables_validated);
     tcase_add_test(tc, test_job_consumables_resolved);
+    tcase_add_test(tc, test_job_gpus);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }

@@ -600,6 +600,77 @@ START_TEST(test_attempt_admits_within_capacity)
 }
 END_TEST
 
+/* Issue 15: each attempt gets its own GPUs of the worker's inventory, the
+ * lowest free first; one that needs more than are free waits, one that
+ * needs more than the worker has fails at once; they come back when the
+ * attempts end. The ids reach the attempt's environment. */
+START_TEST(test_attempt_gpus_never_shared)
+{
+    char e[DRV_ERRSTR_SIZE];
+    wrk->rt = &drv__rt_hollow;
+    ck_assert_int_eq(drv_conf_set(conf, "worker.gpus", "GPU-a, GPU-b,GPU-c",
+                                  e, sizeof(e)),
+                     DRV_CONF_OK);
+    ck_assert_int_eq(drv__gpus_load(wrk, e, sizeof(e)), 0);
+    ck_assert_int_eq(wrk->gpus_total, 3);
+    json_t *two = run_job("g2", 1, NULL), *one = run_job("g1", 1, NULL);
+    json_t *more = run_job("g1b", 1, NULL), *four = run_job("g4", 1, NULL);
+    json_object_set_new(two, "gpus", json_integer(2));
+    json_object_set_new(one, "gpus", json_integer(1));
+    json_object_set_new(more, "gpus", json_integer(1));
+    json_object_set_new(four, "gpus", json_integer(4));
+    drv__attempt_t *a2 = admit(two), *a1 = admit(one);
+    ck_assert_str_eq(a2->job.gpu_devices, "GPU-a,GPU-b");
+    ck_assert_str_eq(a1->job.gpu_devices, "GPU-c");
+    ck_assert(!drv__admit(wrk, more)); /* none free: it waits */
+    ck_assert(drv__admit(wrk, four));  /* never here: failed at once */
+    ck_assert_str_eq(str_of(outcome(), "status"), "FAILED");
+    ck_assert_str_eq(str_of(outcome(), "reason"),
+                     "CannotStartContainerError: the job needs 4 GPUs and "
+                     "this worker has 3");
+    json_t *env = drv__rt_env(&a1->ra);
+    char *text = json_dumps(env, 0);
+    ck_assert_msg(strstr(text, "\"NVIDIA_VISIBLE_DEVICES=GPU-c\""), "%s",
+                  text);
+    free(text);
+    json_decref(env);
+    drv__attempt_start(a2);
+    drv__attempt_start(a1);
+    wait_idle();
+    ck_assert(wrk->gpus_busy == 0);
+    drv__attempt_start(admit(more)); /* the lowest free again */
+    wait_idle();
+    /* a bad inventory stops the worker, naming the key */
+    ck_assert_int_eq(drv_conf_set(conf, "worker.gpus", "0,0", e, sizeof(e)),
+                     DRV_CONF_OK);
+    ck_assert_int_eq(drv__gpus_load(wrk, e, sizeof(e)), -1);
+    ck_assert_msg(strstr(e, "worker.gpus: GPU 0 is listed twice"), "%s", e);
+    ck_assert_int_eq(drv_conf_set(conf, "worker.gpus", "0;rm -rf", e,
+                                  sizeof(e)),
+                     DRV_CONF_OK);
+    ck_assert_int_eq(drv__gpus_load(wrk, e, sizeof(e)), -1);
+    ck_assert_msg(strstr(e, "is not a GPU id"), "%s", e);
+}
+END_TEST
+
+/* What `nvidia-smi -L` prints: UUIDs where given, else indexes. */
+START_TEST(test_attempt_gpus_from_nvidia_smi)
+{
+    char ids[DRV_GPUS_MAX][DRV_GPU_ID_MAX + 1], e[DRV_ERRSTR_SIZE];
+    int n = drv__gpus_parse_smi(
+        "GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-5f1a2b3c-0000-1111)\n"
+        "  MIG 1g.5gb Device 0: (UUID: MIG-9c8d)\n"
+        "GPU 1: Tesla T4\n"
+        "No devices were found\n",
+        ids, e, sizeof(e));
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(ids[0], "GPU-5f1a2b3c-0000-1111");
+    ck_assert_str_eq(ids[1], "MIG-9c8d");
+    ck_assert_str_eq(ids[2], "1");
+    ck_assert_int_eq(drv__gpus_parse_smi("", ids, e, sizeof(e)), 0);
+}
+END_TEST
+
 /* ---- The hollow runtime ----------------------------------------------------- */
 
 START_TEST(test_attempt_hollow_does_the_protocol_only)
@@ -661,6 +732,8 @@ int main(void)
     tcase_add_test(tc, test_attempt_delivered_twice_runs_once);
     tcase_add_test(tc, test_attempt_admits_within_capacity);
     tcase_add_test(tc, test_attempt_unknown_runtime_is_refused);
+    tcase_add_test(tc, test_attempt_gpus_never_shared);
+    tcase_add_test(tc, test_attempt_gpus_from_nvidia_smi);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }

@@ -210,6 +210,58 @@ START_TEST(test_runtime_env_carries_the_batch_variables)
 }
 END_TEST
 
+/* Issue 15: the attempt's GPUs in the create request (Docker's
+ * DeviceRequests by id, or CDI devices) and in its environment; a job
+ * without GPUs gets NVIDIA_VISIBLE_DEVICES=void whatever it or its image
+ * says, and no device request. */
+START_TEST(test_runtime_container_spec_gpus)
+{
+    char e[DRV_ERRSTR_SIZE];
+    json_t *run = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "jobId", "job-1x",
+                            "image", "cuda", "environment", "name",
+                            "NVIDIA_VISIBLE_DEVICES", "value", "all");
+    drv__job_t job = {0};
+    drv__rt_attempt_t ra = attempt_of(run, &job);
+    json_t *spec = drv__container_spec(&ra);
+    char *text = json_dumps(spec, JSON_COMPACT);
+    ck_assert_msg(strstr(text, "\"NVIDIA_VISIBLE_DEVICES=void\"") &&
+                      !strstr(text, "=all") && !strstr(text, "DeviceRequests"),
+                  "%s", text);
+    free(text);
+    json_decref(spec);
+    job.gpus = 2;
+    snprintf(job.gpu_devices, sizeof(job.gpu_devices), "GPU-a,GPU-b");
+    spec = drv__container_spec(&ra);
+    json_t *want = json_pack("[{s:s,s:[s,s],s:[[s]]}]", "Driver", "nvidia",
+                             "DeviceIDs", "GPU-a", "GPU-b", "Capabilities",
+                             "gpu");
+    ck_assert(json_equal(json_object_get(json_object_get(spec, "HostConfig"),
+                                         "DeviceRequests"),
+                         want));
+    json_decref(want);
+    text = json_dumps(json_object_get(spec, "Env"), 0);
+    ck_assert_msg(strstr(text, "\"NVIDIA_VISIBLE_DEVICES=GPU-a,GPU-b\""),
+                  "%s", text);
+    free(text);
+    json_decref(spec);
+    ck_assert_int_eq(drv_conf_set(conf, "worker.gpu.request", "cdi", e,
+                                  sizeof(e)),
+                     DRV_CONF_OK);
+    spec = drv__container_spec(&ra);
+    json_t *host = json_object_get(spec, "HostConfig");
+    ck_assert_ptr_null(json_object_get(host, "DeviceRequests"));
+    want = json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "PathOnHost",
+                     "nvidia.com/gpu=GPU-a", "PathInContainer",
+                     "nvidia.com/gpu=GPU-a", "CgroupPermissions", "rwm",
+                     "PathOnHost", "nvidia.com/gpu=GPU-b", "PathInContainer",
+                     "nvidia.com/gpu=GPU-b", "CgroupPermissions", "rwm");
+    ck_assert(json_equal(json_object_get(host, "Devices"), want));
+    json_decref(want);
+    json_decref(spec);
+    json_decref(run);
+}
+END_TEST
+
 /* Secrets come from worker.secrets.dir, a file each; refusals name the
  * secret, never a value. */
 START_TEST(test_runtime_secrets_are_read_and_refused_by_name)
@@ -563,6 +615,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_runtime_container_spec_long_tmpfs_options);
     tcase_add_test(tc, test_runtime_container_labels_carry_tags);
+    tcase_add_test(tc, test_runtime_container_spec_gpus);
     tcase_add_test(tc, test_runtime_container_spec_privileges);
     suite_add_tcase(s, tc);
 
