@@ -486,6 +486,88 @@ START_TEST(test_e2e_consumable_rules)
 }
 END_TEST
 
+/* ---- GPUs ----------------------------------------------------------- */
+
+#define GPU_JOBS 4
+
+/* Environment "gpu": one process-runtime worker with worker.gpus listing
+ * two devices. Four 1-GPU jobs of 2 s: each sees exactly one device in
+ * CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES, two running at once
+ * never see the same one, and at most two run at once; a job needing
+ * three waits, saying no worker is big enough. */
+START_TEST(test_e2e_gpus_given_exactly)
+{
+    char def[64];
+    snprintf(def, sizeof(def), "e2e-gpu-%d", (int)getpid());
+    e2e_register_full(def,
+                      "{\"image\":\"localhost/drover/busybox:latest\","
+                      "\"command\":[\"sh\",\"-c\",\"echo \\\"cuda=$CUDA_"
+                      "VISIBLE_DEVICES nvidia=$NVIDIA_VISIBLE_DEVICES\\\"; "
+                      "sleep 2\"],\"resourceRequirements\":[{\"type\":\"VCPU\","
+                      "\"value\":\"0.25\"},{\"type\":\"MEMORY\",\"value\":"
+                      "\"16\"},{\"type\":\"GPU\",\"value\":\"1\"}]}",
+                      NULL);
+    char ids[GPU_JOBS][40], dev[GPU_JOBS][32];
+    for (int i = 0; i < GPU_JOBS; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%s",
+                 e2e_submit_to("gpu", "gpu", def, NULL));
+    }
+    json_int_t start[GPU_JOBS], stop[GPU_JOBS];
+    for (int i = 0; i < GPU_JOBS; i++) {
+        json_t *j = e2e_wait(ids[i], 120);
+        ck_assert_str_eq(status_of(j), "SUCCEEDED");
+        start[i] = e2e_int(j, "startedAt");
+        stop[i] = e2e_int(j, "stoppedAt");
+        json_decref(j);
+        char *log = e2e_job_log(ids[i], 1);
+        ck_assert_ptr_nonnull(log);
+        char cuda[32] = "", nvidia[32] = "";
+        ck_assert_msg(sscanf(log, "cuda=%31s nvidia=%31s", cuda, nvidia) == 2,
+                      "%s", log);
+        ck_assert_str_eq(cuda, nvidia);
+        ck_assert_msg(!strcmp(cuda, "GPU-e2e-0") || !strcmp(cuda, "GPU-e2e-1"),
+                      "job %d saw %s", i, cuda);
+        snprintf(dev[i], sizeof(dev[i]), "%s", cuda);
+        free(log);
+    }
+    int most = 0;
+    for (int i = 0; i < GPU_JOBS; i++) {
+        int n = 0;
+        for (int k = 0; k < GPU_JOBS; k++) {
+            bool overlap = start[k] <= start[i] && stop[k] > start[i];
+            n += overlap;
+            ck_assert_msg(k == i || !overlap || strcmp(dev[k], dev[i]),
+                          "jobs %d and %d ran at once on %s", i, k, dev[i]);
+        }
+        most = n > most ? n : most;
+    }
+    ck_assert_msg(most <= 2, "%d one-GPU jobs ran at once on two GPUs", most);
+    char extra[128];
+    snprintf(extra, sizeof(extra),
+             "\"containerOverrides\":{\"resourceRequirements\":[{\"type\":"
+             "\"GPU\",\"value\":\"3\"}]}");
+    const char *big = e2e_submit_to("gpu", "gpu-big", def, extra);
+    json_t *j = NULL;
+    for (int t = 0; t < 100; t++) {
+        json_decref(j);
+        j = describe(big);
+        const char *why = json_string_value(json_object_get(j,
+                                                            "statusReason"));
+        if (why && strstr(why, "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT")) {
+            break;
+        }
+        usleep(100 * 1000);
+    }
+    const char *why = json_string_value(json_object_get(j, "statusReason"));
+    ck_assert_msg(why && strstr(why, "or GPUs than any worker"), "%s",
+                  why ? why : "no reason");
+    json_decref(j);
+    json_decref(e2e_call("CancelJob", "{\"jobId\":\"%s\",\"reason\":\"e2e\"}",
+                         big));
+    json_decref(e2e_wait(big, 30));
+}
+END_TEST
+
 static Suite *scheduling_suite(void)
 {
     Suite *s = suite_create("e2e_scheduling");
@@ -501,6 +583,11 @@ static Suite *scheduling_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_e2e_consumable_rules);
     tcase_add_test(tc, test_e2e_consumable_licence_bounds_running_jobs);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("gpus");
+    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_e2e_gpus_given_exactly);
     suite_add_tcase(s, tc);
     return s;
 }
