@@ -44,6 +44,7 @@
 typedef struct drv__out {
     char *topic;
     char *key;
+    int32_t partition; /* -1: by key */
     void *buf;
     size_t len;
     char *dlq_reason; /* for drover.dlq: headers */

@@ -112,26 +112,35 @@ int drv__fleet_heartbeat(drv_disp_t *disp, const drv__heartbeat_t *hb,
     snprintf(seen, sizeof(seen), "%" PRId64, drv_now_ms());
     snprintf(gt, sizeof(gt), "%" PRId64, hb->gpus_total);
     snprintf(gf, sizeof(gf), "%" PRId64, hb->gpus_free);
+    json_t *parts = hb->partitions ? hb->partitions : json_array();
+    char *parts_s = json_dumps(parts, JSON_COMPACT);
+    if (!hb->partitions) {
+        json_decref(parts);
+    }
     const char *p[] = {hb->worker, hb->compute_environment, vt, vf, mt, mf,
-                       st, ts, hb->draining ? "true" : "false", seen, gt, gf};
+                       st, ts, hb->draining ? "true" : "false", seen, gt, gf,
+                       parts_s};
     /* a heartbeat older than the last one applied changes nothing; the
      * row's previous process start comes back */
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "INSERT INTO workers (worker_id, compute_environment, vcpus_total, "
         "vcpus_free, memory_total_mib, memory_free_mib, started_at, "
-        "last_heartbeat, draining, seen_at, gpus_total, gpus_free) VALUES "
-        "($1, $2, $3::float8, $4::float8, $5::bigint, $6::bigint, "
-        "$7::bigint, $8::bigint, $9::bool, $10::bigint, $11::int, $12::int) "
+        "last_heartbeat, draining, seen_at, gpus_total, gpus_free, "
+        "partitions) VALUES ($1, $2, $3::float8, $4::float8, $5::bigint, "
+        "$6::bigint, $7::bigint, $8::bigint, $9::bool, $10::bigint, "
+        "$11::int, $12::int, ARRAY(SELECT jsonb_array_elements_text("
+        "$13::jsonb)::int)) "
         "ON CONFLICT (worker_id) DO UPDATE SET compute_environment = $2, "
         "vcpus_total = $3::float8, vcpus_free = $4::float8, "
         "memory_total_mib = $5::bigint, memory_free_mib = $6::bigint, "
         "started_at = $7::bigint, draining = $9::bool, "
         "last_heartbeat = $8::bigint, seen_at = $10::bigint, lost = false, "
-        "gpus_total = $11::int, gpus_free = $12::int "
-        "WHERE workers.last_heartbeat <= $8::bigint RETURNING "
-        "(SELECT started_at FROM workers w WHERE w.worker_id = $1)",
-        12, p, errstr, errstr_size);
+        "gpus_total = $11::int, gpus_free = $12::int, partitions = "
+        "EXCLUDED.partitions WHERE workers.last_heartbeat <= $8::bigint "
+        "RETURNING (SELECT started_at FROM workers w WHERE w.worker_id = $1)",
+        13, p, errstr, errstr_size);
+    free(parts_s);
     if (!r) {
         return -1;
     }

@@ -28,6 +28,7 @@ void drv__outbox_emit(drv_disp_t *disp, const char *topic, const char *key,
     memset(o, 0, sizeof(*o));
     o->topic = drv_strdup(topic);
     o->key = key ? drv_strdup(key) : NULL;
+    o->partition = -1;
     o->buf = buf;
     o->len = len;
 }
@@ -35,6 +36,15 @@ void drv__outbox_emit(drv_disp_t *disp, const char *topic, const char *key,
 int drv__outbox_emit_json(drv_disp_t *disp, const char *schema,
                           const char *topic, const char *key, json_t *obj,
                           char *errstr, size_t errstr_size)
+{
+    return drv__outbox_emit_json_to(disp, schema, topic, -1, key, obj, errstr,
+                                    errstr_size);
+}
+
+int drv__outbox_emit_json_to(drv_disp_t *disp, const char *schema,
+                             const char *topic, int32_t partition,
+                             const char *key, json_t *obj, char *errstr,
+                             size_t errstr_size)
 {
     void *buf;
     size_t len;
@@ -47,6 +57,7 @@ int drv__outbox_emit_json(drv_disp_t *disp, const char *schema,
         return -1;
     }
     drv__outbox_emit(disp, topic, key, buf, len);
+    disp->out[disp->out_cnt - 1].partition = partition;
     return 0;
 }
 
@@ -110,6 +121,9 @@ static json_t *out_row(drv_disp_t *disp, const drv__out_t *o)
                               : json_null();
     json_t *row = json_pack("{s:s,s:s?,s:s,s:o}", "t", o->topic, "k", o->key,
                             "p", payload ? payload : "", "h", h);
+    if (o->partition >= 0) {
+        json_object_set_new(row, "n", json_integer(o->partition));
+    }
     free(payload);
     return row;
 }
@@ -128,8 +142,9 @@ int drv__outbox_persist(drv_disp_t *disp, char *errstr, size_t errstr_size)
     const char *p[] = {text};
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "INSERT INTO outbox (topic, key, payload, headers) SELECT x->>'t', "
-        "x->>'k', (x->>'p')::bytea, x->'h' FROM jsonb_array_elements("
+        "INSERT INTO outbox (topic, key, payload, headers, partition) "
+        "SELECT x->>'t', x->>'k', (x->>'p')::bytea, x->'h', (x->>'n')::int "
+        "FROM jsonb_array_elements("
         "$1::jsonb) WITH ORDINALITY AS a(x, n) ORDER BY n RETURNING id",
         1, p, errstr, errstr_size);
     free(text);
@@ -241,7 +256,8 @@ void drv__outbox_confirm(drv_disp_t *disp, bool wait)
 }
 
 /* Columns of the recovery SELECT. */
-enum { RC_ID, RC_TOPIC, RC_KEY, RC_PAYLOAD, RC_ERROR, RC_SOURCE };
+enum { RC_ID, RC_TOPIC, RC_KEY, RC_PAYLOAD, RC_ERROR, RC_SOURCE,
+       RC_PARTITION };
 
 /*
  * Whether a run request left in the outbox is stale: its attempt is no
@@ -293,7 +309,8 @@ int drv__outbox_recover(drv_disp_t *disp, char *errstr, size_t errstr_size)
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "SELECT id, topic, key, payload, headers->>'drover.error', "
-        "headers->>'drover.source.topic' FROM outbox ORDER BY id",
+        "headers->>'drover.source.topic', COALESCE(partition, -1) FROM "
+        "outbox ORDER BY id",
         0, NULL, errstr, errstr_size);
     if (!r) {
         return -1;
@@ -323,7 +340,8 @@ int drv__outbox_recover(drv_disp_t *disp, char *errstr, size_t errstr_size)
         }
         /* not sent (refused locally): stays for the next start */
         (void)drv_kprod_send_tracked(
-            disp->kprod, drv_pg_res_get(r, i, RC_TOPIC), -1,
+            disp->kprod, drv_pg_res_get(r, i, RC_TOPIC),
+            (int32_t)drv_pg_res_int(r, i, RC_PARTITION, -1),
             drv_pg_res_get(r, i, RC_KEY), buf ? (void *)buf : "",
             buf ? len : 0, h, h[0].value ? 2 : 0,
             drv_pg_res_int(r, i, RC_ID, 0), errstr, errstr_size);
@@ -348,7 +366,8 @@ void drv__outbox_publish(drv_disp_t *disp)
         drv_kheader_t h[] = {{"drover.error", o->dlq_reason},
                              {"drover.source.topic", o->dlq_source}};
         int64_t id = disp->out_ids ? disp->out_ids[i] : 0;
-        if (drv_kprod_send_tracked(disp->kprod, o->topic, -1, o->key, o->buf,
+        if (drv_kprod_send_tracked(disp->kprod, o->topic, o->partition,
+                                   o->key, o->buf,
                                    o->len, h, o->dlq_reason ? 2 : 0, id, e,
                                    sizeof(e)) != 0) {
             /* refused locally: its outbox row stays for the next start */

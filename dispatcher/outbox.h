@@ -19,6 +19,11 @@ void drv__outbox_emit(drv_disp_t *disp, const char *topic, const char *key,
 int drv__outbox_emit_json(drv_disp_t *disp, const char *schema,
                           const char *topic, const char *key, json_t *obj,
                           char *errstr, size_t errstr_size);
+/* The same to one partition of the topic (-1: by key). */
+int drv__outbox_emit_json_to(drv_disp_t *disp, const char *schema,
+                             const char *topic, int32_t partition,
+                             const char *key, json_t *obj, char *errstr,
+                             size_t errstr_size);
 /* Queue the original bytes of an unusable message for drover.dlq. */
 void drv__outbox_dlq(drv_disp_t *disp, const char *source, const char *key,
                      const void *value, size_t len, const char *reason);

@@ -78,11 +78,11 @@ static json_t *run_request(const drv_pg_res_t *r, int row)
     return run;
 }
 
-/* The RunJob of released row `i` on its environment's run topic; one
- * that cannot be encoded fails its job (never released with nothing
- * sent). */
+/* The RunJob of released row `i` on its environment's run topic (to
+ * `partition`, the one its worker consumes; -1: by its key); one that
+ * cannot be encoded fails its job (never released with nothing sent). */
 static int send_run(drv_disp_t *disp, const drv_pg_res_t *r, int i,
-                    char *errstr, size_t errstr_size)
+                    int32_t partition, char *errstr, size_t errstr_size)
 {
     const char *job_id = drv_pg_res_get(r, i, RL_JOB_ID);
     const char *ce = drv_pg_res_get(r, i, RL_CE);
@@ -100,8 +100,9 @@ static int send_run(drv_disp_t *disp, const drv_pg_res_t *r, int i,
         drv_errstr_set(errstr, errstr_size, "%s", e);
         return -1;
     }
-    int enc = pe == DRV_OK ? drv__outbox_emit_json(disp, "RunJob", topic,
-                                                   job_id, run, e, sizeof(e))
+    int enc = pe == DRV_OK ? drv__outbox_emit_json_to(disp, "RunJob", topic,
+                                                      partition, job_id, run,
+                                                      e, sizeof(e))
                            : -1;
     json_decref(run);
     if (enc == 0) { /* RUNNABLE (its last update) -> released */
@@ -133,7 +134,8 @@ static int send_run(drv_disp_t *disp, const drv_pg_res_t *r, int i,
  * read is skipped.
  */
 static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
-                       char *errstr, size_t errstr_size)
+                       json_t *targets, json_t *parts, char *errstr,
+                       size_t errstr_size)
 {
     if (json_array_size(ids) == 0) {
         return 0;
@@ -142,16 +144,20 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
     snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
     char *idt = json_dumps(ids, JSON_COMPACT);
     char *cet = json_dumps(ces, JSON_COMPACT);
-    const char *p[] = {idt, cet, now};
+    char *tgt = json_dumps(targets, JSON_COMPACT);
+    const char *p[] = {idt, cet, now, tgt};
     /* the CTE's UPDATE joins by primary key; RETURNING sees the old row's
      * updated_at (when it became RUNNABLE) through the join */
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "WITH x AS (SELECT * FROM jsonb_array_elements_text($1::jsonb) WITH "
         "ORDINALITY AS a(id, n) JOIN jsonb_array_elements_text($2::jsonb) "
-        "WITH ORDINALITY AS b(ce, m) ON a.n = b.m), "
+        "WITH ORDINALITY AS b(ce, m) ON a.n = b.m JOIN "
+        "jsonb_array_elements_text($4::jsonb) WITH ORDINALITY AS c(w, k) ON "
+        "a.n = c.k), "
         "u AS (UPDATE jobs SET attempts = jobs.attempts + 1, released = "
-        "true, compute_environment = x.ce, updated_at = $3::bigint, "
+        "true, compute_environment = x.ce, placed_worker = x.w, updated_at = "
+        "$3::bigint, "
         "status_reason = NULL, blocked_since = NULL FROM x, "
         "jobs o WHERE jobs.job_id = x.id AND o.job_id = x.id AND "
         "jobs.status = 'RUNNABLE' AND NOT jobs.released RETURNING "
@@ -171,15 +177,22 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
         "u.consumables) e GROUP BY 1) t WHERE r.name = t.n AND "
         "r.resource_type = 'NON_REPLENISHABLE') "
         "SELECT * FROM u ORDER BY n",
-        3, p, errstr, errstr_size);
+        4, p, errstr, errstr_size);
     free(idt);
     free(cet);
+    free(tgt);
     if (!r) {
         return -1;
     }
     int ret = 0;
     for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
-        ret = send_run(disp, r, i, errstr, errstr_size);
+        json_t *part = json_array_get(
+            parts, (size_t)drv_pg_res_int(r, i, RL_ORDER, 1) - 1);
+        ret = send_run(disp, r, i,
+                       json_is_integer(part)
+                           ? (int32_t)json_integer_value(part)
+                           : -1,
+                       errstr, errstr_size);
     }
     drv_pg_res_free(r);
     return ret;
@@ -195,7 +208,35 @@ typedef struct ce_room {
     double big_v, big_m;  /* the largest worker's vCPUs and MiB */
     int free_g, big_g;    /* GPUs: its workers' less what released jobs
                              hold; the most one worker has */
+    int placeable;        /* of its workers, those that said which
+                             partitions they consume */
 } ce_room_t;
+
+/* A live worker a pass may place jobs on: what it has less what its
+ * released jobs hold (those it claimed and those sent to it and not yet
+ * claimed), and the run topic's partitions it consumes. */
+typedef struct wk_room {
+    char id[DRV_WORKER_FIELD_MAX + 1];
+    int room; /* its environment, in pass_t.rooms */
+    double free_v, free_m;
+    int free_g;
+    json_t *parts; /* [int], owned */
+    size_t next;   /* the partition the next job placed on it goes to */
+} wk_room_t;
+
+/* What one scheduling pass carries from queue to queue. */
+typedef struct pass {
+    ce_room_t *rooms;
+    int nrooms;
+    wk_room_t *workers; /* those with partitions, by environment */
+    int nworkers;
+    bool scan_only; /* no room anywhere: only say why the heads wait */
+    json_t *ids, *ces, *waits;
+    json_t *targets; /* per placed job: its worker (null: any) */
+    json_t *parts;   /* per placed job: its partition (-1: by key) */
+    json_t *stock; /* consumable resource -> quantity available (null: it
+                      does not exist), read when a job first needs it */
+} pass_t;
 
 /* ENABLED environments with their free capacity (capacity.h): the budget
  * they were given, or (none given) what their live workers offer. NULL on
@@ -252,6 +293,90 @@ static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
     return rooms;
 }
 
+/* Columns of load_workers' SELECT. */
+enum { WK_ID, WK_CE, WK_FREE_V, WK_FREE_M, WK_FREE_G, WK_PARTS };
+
+static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name);
+
+/*
+ * The live, not draining workers of ENABLED environments that said which
+ * partitions of their run topic they consume, with their free room: what
+ * each has less what the released jobs it holds ask for. A job is held by
+ * the worker that claimed its attempt, else by the one it was sent to. One
+ * pass over the released jobs (jobs_in_flight). NULL on error.
+ */
+static wk_room_t *load_workers(drv_disp_t *disp, ce_room_t *rooms,
+                               int nrooms, int *n, char *errstr,
+                               size_t errstr_size)
+{
+    drv_pg_res_t *r = drv_pg_query(
+        disp->pg,
+        "WITH held AS (SELECT COALESCE(a.worker, j.placed_worker) AS w, "
+        "sum(j.vcpus) AS v, sum(j.memory_mib) AS m, sum(j.gpus) AS g FROM "
+        "jobs j LEFT JOIN attempts a ON a.job_id = j.job_id AND a.attempt = "
+        "j.attempts WHERE j.released GROUP BY 1) SELECT w.worker_id, "
+        "w.compute_environment, w.vcpus_total - COALESCE(h.v, 0), "
+        "w.memory_total_mib - COALESCE(h.m, 0), w.gpus_total - "
+        "COALESCE(h.g, 0), array_to_json(w.partitions) FROM workers w LEFT "
+        "JOIN held h ON h.w = w.worker_id WHERE NOT w.lost AND NOT "
+        "w.draining AND cardinality(w.partitions) > 0 ORDER BY w.worker_id",
+        0, NULL, errstr, errstr_size);
+    if (!r) {
+        return NULL;
+    }
+    wk_room_t *wk = drv_calloc((size_t)drv_pg_res_rows(r) + 1, sizeof(*wk));
+    *n = 0;
+    for (int i = 0; i < drv_pg_res_rows(r); i++) {
+        ce_room_t *room = find_room(rooms, nrooms,
+                                    drv_pg_res_get(r, i, WK_CE));
+        if (!room) {
+            continue; /* its environment is DISABLED */
+        }
+        wk_room_t *w = &wk[(*n)++];
+        snprintf(w->id, sizeof(w->id), "%s", drv_pg_res_get(r, i, WK_ID));
+        w->room = (int)(room - rooms);
+        w->free_v = strtod(drv_pg_res_get(r, i, WK_FREE_V), NULL);
+        w->free_m = strtod(drv_pg_res_get(r, i, WK_FREE_M), NULL);
+        w->free_g = (int)drv_pg_res_int(r, i, WK_FREE_G, 0);
+        w->parts = drv_pg_res_json(r, i, WK_PARTS);
+        room->placeable++;
+    }
+    drv_pg_res_free(r);
+    return wk;
+}
+
+static void free_workers(wk_room_t *wk, int n)
+{
+    for (int i = 0; i < n; i++) {
+        json_decref(wk[i].parts);
+    }
+    free(wk);
+}
+
+/* The worker of environment `room` a job of v vCPUs, m MiB and g GPUs
+ * goes to: of those with room for it, the one it fills best (least vCPU
+ * left, then memory, then GPUs), so the bigger workers stay free for the
+ * bigger jobs. -1 when none has room. */
+static int pick_worker(const pass_t *ps, int room, double v, double m, int g)
+{
+    int best = -1;
+    for (int i = 0; i < ps->nworkers; i++) {
+        const wk_room_t *w = &ps->workers[i];
+        if (w->room != room || v > w->free_v + 1e-9 || m > w->free_m ||
+            g > w->free_g) {
+            continue;
+        }
+        const wk_room_t *b = best >= 0 ? &ps->workers[best] : NULL;
+        if (!b || w->free_v < b->free_v - 1e-9 ||
+            (w->free_v <= b->free_v + 1e-9 &&
+             (w->free_m < b->free_m ||
+              (w->free_m == b->free_m && w->free_g < b->free_g)))) {
+            best = i;
+        }
+    }
+    return best;
+}
+
 static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
 {
     for (int i = 0; i < n; i++) {
@@ -295,15 +420,6 @@ static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
     "DROVER:COMPUTE_ENVIRONMENT_DISABLED - every compute environment of its " \
     "job queue is DISABLED"
 
-/* What one scheduling pass carries from queue to queue. */
-typedef struct pass {
-    ce_room_t *rooms;
-    int nrooms;
-    bool scan_only; /* no room anywhere: only say why the heads wait */
-    json_t *ids, *ces, *waits;
-    json_t *stock; /* consumable resource -> quantity available (null: it
-                      does not exist), read when a job first needs it */
-} pass_t;
 
 /* What consumable resource `name` has available this pass (placements so
  * far taken off): a REPLENISHABLE one's total less what released jobs
@@ -410,8 +526,17 @@ static int place(drv_disp_t *disp, pass_t *ps, const char *job_id, double v,
         }
         if (v <= room->free_v - keep * room->max_v + 1e-9 &&
             m <= room->free_m && g <= room->free_g) {
-            /* room for it: the resources it needs are the same whichever
-             * environment it goes to */
+            /* a worker of it with room (where its workers say which
+             * partitions they consume; else any, by the job's key) */
+            int w = room->placeable ? pick_worker(ps, (int)(room - ps->rooms),
+                                                  v, m, g)
+                                    : -1;
+            if (room->placeable && w < 0) {
+                capacity++; /* room in all, but on no one worker */
+                continue;
+            }
+            /* the resources it needs are the same whichever environment
+             * it goes to */
             int fit = consumables_fit(disp, ps, needs, false, short_of,
                                       sizeof(short_of), errstr, errstr_size);
             if (fit <= 0) {
@@ -428,6 +553,21 @@ static int place(drv_disp_t *disp, pass_t *ps, const char *job_id, double v,
             room->free_g -= g;
             json_array_append_new(ps->ids, json_string(job_id));
             json_array_append_new(ps->ces, json_string(room->name));
+            if (w >= 0) {
+                wk_room_t *wr = &ps->workers[w];
+                wr->free_v -= v;
+                wr->free_m -= m;
+                wr->free_g -= g;
+                json_array_append_new(ps->targets, json_string(wr->id));
+                json_array_append(ps->parts,
+                                  json_array_get(wr->parts,
+                                                 wr->next++ %
+                                                     json_array_size(
+                                                         wr->parts)));
+            } else {
+                json_array_append_new(ps->targets, json_null());
+                json_array_append_new(ps->parts, json_integer(-1));
+            }
             return 1;
         }
         if (v <= room->free_v + 1e-9 && m <= room->free_m &&
@@ -656,6 +796,12 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
     if (!ps.rooms) {
         return -1;
     }
+    ps.workers = load_workers(disp, ps.rooms, ps.nrooms, &ps.nworkers,
+                              errstr, errstr_size);
+    if (!ps.workers) {
+        free(ps.rooms);
+        return -1;
+    }
     int ret = accrue_shares(disp, errstr, errstr_size);
     /* every queue's priority, and a fair-share queue's environments and
      * policy (NULL: a FIFO queue), in one read */
@@ -672,6 +818,8 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
     ps.ces = json_array();
     ps.waits = json_object();
     ps.stock = json_object();
+    ps.targets = json_array();
+    ps.parts = json_array();
     /* no room anywhere: nothing to place, but the head of each queue is
      * told why it waits (one index entry per queue, whatever the
      * backlog) */
@@ -712,7 +860,8 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
     }
     drv_pg_res_free(qs);
     if (ret >= 0) {
-        ret = release_all(disp, ps.ids, ps.ces, errstr, errstr_size);
+        ret = release_all(disp, ps.ids, ps.ces, ps.targets, ps.parts, errstr,
+                          errstr_size);
     }
     if (ret >= 0) {
         ret = record_waits(disp, ps.waits, errstr, errstr_size);
@@ -721,6 +870,9 @@ int drv__schedule_pass(drv_disp_t *disp, char *errstr, size_t errstr_size)
     json_decref(ps.ces);
     json_decref(ps.waits);
     json_decref(ps.stock);
+    json_decref(ps.targets);
+    json_decref(ps.parts);
+    free_workers(ps.workers, ps.nworkers);
     free(ps.rooms);
     return ret < 0 ? -1 : 0;
 }

@@ -75,7 +75,8 @@ static const char *decode_heartbeat(json_t *o, drv_msg_heartbeat_t *hb)
         .timestamp = num(o, "timestamp"),
         .draining = json_is_true(json_object_get(o, "draining")),
         .gpus_total = num(o, "gpusTotal"),
-        .gpus_free = num(o, "gpusFree")};
+        .gpus_free = num(o, "gpusFree"),
+        .partitions = json_object_get(o, "partitions")};
     if (!hb->worker || !*hb->worker || !fits(hb->worker, NAME_MAX_BYTES) ||
         !hb->compute_environment ||
         !drv_resource_name_valid(hb->compute_environment)) {
@@ -96,6 +97,18 @@ static const char *decode_heartbeat(json_t *o, drv_msg_heartbeat_t *hb)
     if (hb->gpus_total < 0 || hb->gpus_total > DRV_GPUS_MAX ||
         hb->gpus_free < 0 || hb->gpus_free > hb->gpus_total) {
         return "a WorkerHeartbeat has 0 to 64 GPUs, at most all of them free";
+    }
+    size_t i;
+    json_t *p;
+    if (json_array_size(hb->partitions) > DRV_HEARTBEAT_PARTITIONS_MAX) {
+        return "a WorkerHeartbeat lists at most 1024 partitions";
+    }
+    json_array_foreach(hb->partitions, i, p)
+    {
+        if (!json_is_integer(p) || json_integer_value(p) < 0 ||
+            json_integer_value(p) >= DRV_PARTITION_MAX) {
+            return "a WorkerHeartbeat's partitions are 0 to 2^20 - 1";
+        }
     }
     return NULL;
 }

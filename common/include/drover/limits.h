@@ -40,6 +40,8 @@
 #define DRV_MEMORY_MIB_MAX (1LL << 30) /* a RunJob's MiB (worker.memory.mib) */
 #define DRV_GPUS_MAX 64           /* whole GPUs a job asks for; a worker's */
 #define DRV_GPU_ID_MAX 64         /* a GPU's id in worker.gpus (index, UUID) */
+#define DRV_HEARTBEAT_PARTITIONS_MAX 1024 /* partitions a heartbeat lists */
+#define DRV_PARTITION_MAX (1 << 20)       /* a partition number, exclusive */
 
 /* fair share (AWS) */
 #define DRV_SHARE_ID_MAX 255          /* shareIdentifier: alphanumerics, an

@@ -62,6 +62,8 @@ typedef struct drv_msg_heartbeat {
     int64_t started_at, timestamp;
     bool draining;
     int64_t gpus_total, gpus_free;
+    json_t *partitions; /* borrowed from the record: its run topic's
+                           partitions the worker consumes, [int] */
 } drv_msg_heartbeat_t;
 
 /* CancelJob, TerminateJob, and StopAttempt (the dispatcher's request to

@@ -123,10 +123,11 @@ static void collect_sent(void)
                              sizeof(e)) != DRV_OK) {
             type = "(undecodable)";
         }
-        json_array_append_new(sent, json_pack("{s:s,s:s?,s:s,s:o?,s:s?}",
+        json_array_append_new(sent, json_pack("{s:s,s:s?,s:s,s:o?,s:s?,s:i}",
                                               "topic", o->topic, "key",
                                               o->key, "type", type, "msg",
-                                              msg, "dlq", o->dlq_reason));
+                                              msg, "dlq", o->dlq_reason,
+                                              "partition", o->partition));
     }
     drv__outbox_clear(disp);
 }
@@ -1756,6 +1757,103 @@ START_TEST(test_dispatcher_gpus_bound_what_is_released)
 }
 END_TEST
 
+/* ---- per-worker placement (issue 15) -------------------------------- */
+
+/* A worker of CE with `vcpus`, consuming run-topic partitions p0 and p1. */
+static void placing_worker(const char *worker, double vcpus, int p0, int p1)
+{
+    apply("WorkerHeartbeat", DRV_TOPIC_STATUS, worker,
+          json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:[],s:[i,i],s:I,s:I,s:b}",
+                    "worker", worker, "computeEnvironment", CE, "vcpusTotal",
+                    vcpus, "vcpusFree", vcpus, "memoryTotalMiB",
+                    (json_int_t)8192, "memoryFreeMiB", (json_int_t)8192,
+                    "running", "partitions", p0, p1, "startedAt",
+                    (json_int_t)1, "timestamp", (json_int_t)drv_now_ms(),
+                    "draining", 0));
+}
+
+/* The partition the last RunJob for job_id went to (-1: by key; -2: none
+ * sent). */
+static int run_partition(const char *job_id)
+{
+    int part = -2;
+    size_t i;
+    json_t *s;
+    json_array_foreach(sent, i, s)
+    {
+        const char *k = json_string_value(json_object_get(s, "key"));
+        if (!strcmp(json_string_value(json_object_get(s, "type")), "RunJob") &&
+            k && !strcmp(k, job_id)) {
+            part = (int)json_integer_value(json_object_get(s, "partition"));
+        }
+    }
+    return part;
+}
+
+static json_t *vcpus_of(const char *n)
+{
+    return json_pack("{s:{s:[{s:s,s:s}]}}", "containerOverrides",
+                     "resourceRequirements", "type", "VCPU", "value", n);
+}
+
+/* Two workers of different sizes: a large job goes to the one it fits,
+ * to a partition that worker consumes; small ones go where they fill a
+ * worker best (the smaller one, while it has room), then to the rest of
+ * the larger. What a worker claims is held by it, whichever worker it was
+ * sent to. A job the environment has room for in sum, but no one worker,
+ * waits. */
+START_TEST(test_dispatcher_places_on_a_worker_with_room)
+{
+    sql("UPDATE compute_environments SET max_vcpus = NULL, state = "
+        "'DISABLED'");
+    placing_worker("w-small", 2, 0, 1);
+    placing_worker("w-large", 8, 2, 3);
+    submit("large", vcpus_of("5"));
+    char id[8];
+    for (int i = 0; i < 7; i++) {
+        snprintf(id, sizeof(id), "s%d", i);
+        submit(id, vcpus_of("1"));
+    }
+    sql("UPDATE compute_environments SET state = 'ENABLED'");
+    sweep_with(drv__schedule_pass);
+    assert_value("SELECT placed_worker FROM jobs WHERE job_id = $1", "large",
+                 "w-large");
+    int lp = run_partition("large");
+    ck_assert_msg(lp == 2 || lp == 3, "the large job went to partition %d",
+                  lp);
+    assert_value("SELECT string_agg(job_id || '@' || placed_worker, ',' "
+                 "ORDER BY job_id) FROM jobs WHERE released AND job_id LIKE "
+                 "'s%'",
+                 NULL, "s0@w-small,s1@w-small,s2@w-large,s3@w-large,"
+                       "s4@w-large");
+    int sp = run_partition("s0");
+    ck_assert_msg(sp == 0 || sp == 1, "s0 went to partition %d", sp);
+    sweep_with(drv__schedule_pass); /* no room left: the heads say why */
+    assert_reason_has("s5", "DROVER:WAITING_FOR_ROOM");
+    /* w-small claims s4, sent to w-large: w-small holds it now. Then each
+     * has one vCPU free (w-large: 8 - 5 - 2), and each takes one more */
+    report_from("w-small", 1, "s4", 1, "STARTING", -1, NULL);
+    run_attempt("s0", 1, 0);
+    run_attempt("s1", 1, 0);
+    assert_value("SELECT string_agg(job_id || '@' || placed_worker, ',' "
+                 "ORDER BY job_id) FROM jobs WHERE job_id IN ('s5', 's6') "
+                 "AND released",
+                 NULL, "s5@w-large,s6@w-small");
+    /* one vCPU free on each: two in sum, none for a 2-vCPU job */
+    run_attempt("s5", 1, 0);
+    run_attempt("s6", 1, 0);
+    submit("two", vcpus_of("2"));
+    assert_value("SELECT released::text FROM jobs WHERE job_id = $1", "two",
+                 "false");
+    assert_reason_has("two", "DROVER:WAITING_FOR_ROOM");
+    /* a worker whose heartbeat lists no partitions is no one's target:
+     * with none listed, jobs go by their key, as before */
+    sql("UPDATE workers SET partitions = '{}'");
+    sweep_with(drv__schedule_pass);
+    ck_assert_int_eq(run_partition("two"), -1);
+}
+END_TEST
+
 static Suite *dispatcher_suite(void)
 {
     Suite *s = suite_create("dispatcher");
@@ -1802,6 +1900,7 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_fair_share_time_limits_per_share,
           test_dispatcher_fair_share_submission_rules}},
         {"gpus", {test_dispatcher_gpus_bound_what_is_released}},
+        {"placement", {test_dispatcher_places_on_a_worker_with_room}},
         {"consumable resources",
          {test_dispatcher_consumables_bound_what_runs,
           test_dispatcher_consumables_non_replenishable,
