@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "drover/pg.h"
 #include "drover/util.h"
 #include "e2e.h"
 
@@ -568,6 +569,108 @@ START_TEST(test_e2e_gpus_given_exactly)
 }
 END_TEST
 
+/* ---- per-worker placement ------------------------------------------ */
+
+#define SMALL_JOBS 6
+
+/* Wait until the dispatcher knows which of the run topic's partitions
+ * each worker of environment "place" consumes: both list some, none
+ * twice (a rebalance has settled and been heartbeated). */
+static void wait_for_assignment(void)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_pg_t *pg = drv_pg_connect(drv_conf_get(e2e_conf, "pg.conninfo"), NULL,
+                                  e, sizeof(e));
+    ck_assert_msg(pg != NULL, "%s", e);
+    bool settled = false;
+    for (int t = 0; t < 300 && !settled; t++) {
+        drv_pg_res_t *r = drv_pg_query(
+            pg,
+            "SELECT count(*) FILTER (WHERE cardinality(partitions) > 0) = 2 "
+            "AND (SELECT count(DISTINCT p) FROM workers, unnest(partitions) "
+            "p WHERE compute_environment = 'place' AND NOT lost) = "
+            "sum(cardinality(partitions)) FROM workers WHERE "
+            "compute_environment = 'place' AND NOT lost",
+            0, NULL, e, sizeof(e));
+        ck_assert_msg(r != NULL, "%s", e);
+        settled = drv_pg_res_get(r, 0, 0) && drv_pg_res_get(r, 0, 0)[0] == 't';
+        drv_pg_res_free(r);
+        if (!settled) {
+            usleep(100 * 1000);
+        }
+    }
+    drv_pg_destroy(pg);
+    ck_assert_msg(settled, "the workers of \"place\" never settled on their "
+                           "partitions");
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t a = s ? strlen(s) : 0, b = strlen(tail);
+    return s && a >= b && !strcmp(s + a - b, tail);
+}
+
+/* The worker an attempt ran on (its containerInstanceArn). */
+static const char *ran_on(json_t *job)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(job, "attempts"), 0),
+                        "container"),
+        "containerInstanceArn"));
+}
+
+/* Environment "place": a worker of 1 vCPU and one of 3. A 3-vCPU job goes
+ * to the one it fits, never to the small one (where an idle worker would
+ * have taken it, over its size), while six 1-vCPU jobs keep both busy. */
+START_TEST(test_e2e_large_job_goes_to_the_worker_it_fits)
+{
+    wait_for_assignment();
+    char large_def[64], small_def[64];
+    snprintf(large_def, sizeof(large_def), "e2e-large-%d", (int)getpid());
+    snprintf(small_def, sizeof(small_def), "e2e-small-%d", (int)getpid());
+    e2e_register_full(large_def,
+                      "{\"image\":\"localhost/drover/busybox:latest\","
+                      "\"command\":[\"sleep\",\"3\"],\"resourceRequirements\":"
+                      "[{\"type\":\"VCPU\",\"value\":\"3\"},{\"type\":"
+                      "\"MEMORY\",\"value\":\"64\"}]}",
+                      NULL);
+    e2e_register_full(small_def,
+                      "{\"image\":\"localhost/drover/busybox:latest\","
+                      "\"command\":[\"sleep\",\"1\"],\"resourceRequirements\":"
+                      "[{\"type\":\"VCPU\",\"value\":\"1\"},{\"type\":"
+                      "\"MEMORY\",\"value\":\"64\"}]}",
+                      NULL);
+    char large[40], small[SMALL_JOBS][40];
+    snprintf(large, sizeof(large), "%s",
+             e2e_submit_to("place", "large", large_def, NULL));
+    for (int i = 0; i < SMALL_JOBS; i++) {
+        snprintf(small[i], sizeof(small[i]), "%s",
+                 e2e_submit_to("place", "small", small_def, NULL));
+    }
+    json_t *j = e2e_wait(large, 120);
+    ck_assert_str_eq(status_of(j), "SUCCEEDED");
+    const char *w = ran_on(j);
+    ck_assert_msg(w && ends_with(w, "-worker-plarge"),
+                  "the 3-vCPU job ran on %s", w ? w : "no worker");
+    json_decref(j);
+    int on_small = 0, on_large = 0;
+    for (int i = 0; i < SMALL_JOBS; i++) {
+        j = e2e_wait(small[i], 120);
+        ck_assert_str_eq(status_of(j), "SUCCEEDED");
+        w = ran_on(j);
+        on_small += w && ends_with(w, "-worker-psmall");
+        on_large += w && ends_with(w, "-worker-plarge");
+        json_decref(j);
+    }
+    printf("placement: the 3-vCPU job ran on the 3-vCPU worker; %d 1-vCPU "
+           "jobs: %d on the 1-vCPU worker, %d on the 3-vCPU one\n",
+           SMALL_JOBS, on_small, on_large);
+    ck_assert_int_eq(on_small + on_large, SMALL_JOBS);
+    ck_assert_msg(on_small > 0 && on_large > 0,
+                  "the small jobs did not keep both workers busy");
+}
+END_TEST
+
 static Suite *scheduling_suite(void)
 {
     Suite *s = suite_create("e2e_scheduling");
@@ -588,6 +691,11 @@ static Suite *scheduling_suite(void)
     tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_e2e_gpus_given_exactly);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("placement");
+    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_e2e_large_job_goes_to_the_worker_it_fits);
     suite_add_tcase(s, tc);
     return s;
 }
