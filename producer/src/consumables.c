@@ -35,6 +35,14 @@
     "FROM resource_tags t WHERE t.arn = 'consumable-resource/' || c.name "    \
     "AND t.value IS NULL), '{}'::text[]))"
 
+static void not_found(drv_err_t *err, const char *name, char *errstr,
+                      size_t errstr_size)
+{
+    *err = DRV_ERR_NOTFOUND;
+    drv_errstr_set(errstr, errstr_size, "consumable resource %s does not exist",
+                   name);
+}
+
 #define CLIENT_TOKEN_MS ((int64_t)8 * 3600 * 1000) /* AWS: a token lasts 8 hours */
 
 /* The resource a request names (a name or an ARN) into name[]; false,
@@ -248,9 +256,7 @@ json_t *drv__op_describe_consumable_resource(drv_client_t *client,
         return NULL;
     }
     if (drv_pg_res_rows(r) == 0) {
-        *err = DRV_ERR_NOTFOUND;
-        drv_errstr_set(errstr, errstr_size,
-                       "consumable resource %s does not exist", name);
+        not_found(err, name, errstr, errstr_size);
     } else {
         drv__client_arn(client, arn, sizeof(arn), "consumable-resource",
                         name);
@@ -441,9 +447,7 @@ json_t *drv__op_update_consumable_resource(drv_client_t *client, json_t *req,
         goto fail;
     }
     if (drv_pg_res_rows(r) == 0) {
-        *err = DRV_ERR_NOTFOUND;
-        drv_errstr_set(errstr, errstr_size,
-                       "consumable resource %s does not exist", name);
+        not_found(err, name, errstr, errstr_size);
         goto fail;
     }
     json_int_t total = new_total(op, drv_pg_res_int(r, 0, 0, 0), q, name,
@@ -529,9 +533,7 @@ json_t *drv__op_delete_consumable_resource(drv_client_t *client, json_t *req,
                        "it and has not finished",
                        name, drv_pg_res_get(r, 0, 0));
     } else if (drv_pg_res_get(r, 0, 1)[0] != 't') {
-        *err = DRV_ERR_NOTFOUND;
-        drv_errstr_set(errstr, errstr_size,
-                       "consumable resource %s does not exist", name);
+        not_found(err, name, errstr, errstr_size);
     } else {
         resp = json_object();
     }
@@ -630,8 +632,8 @@ json_t *drv__op_list_jobs_by_consumable_resource(drv_client_t *client,
         }
         if (!exists) {
             drv_pg_res_free(r);
-            FAIL(DRV_ERR_NOTFOUND, "consumable resource %s does not exist",
-                 name);
+            not_found(err, name, errstr, errstr_size);
+            goto out;
         }
     }
     json_t *list = json_array();

@@ -1689,22 +1689,27 @@ END_TEST
 
 /* ---- GPUs (issue 15) ------------------------------------------------ */
 
-static void gpu_worker(const char *worker, int gpus)
+/* A worker of CE with `vcpus`, `gpus` and run-topic partitions `parts`
+ * (taken; NULL: none listed). */
+static void sized_worker(const char *worker, double vcpus, int gpus,
+                         json_t *parts)
 {
     apply("WorkerHeartbeat", DRV_TOPIC_STATUS, worker,
-          json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:[],s:[],s:I,s:I,s:b,s:i,s:i}",
+          json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:[],s:o,s:I,s:I,s:b,s:i,s:i}",
                     "worker", worker, "computeEnvironment", CE, "vcpusTotal",
-                    8.0, "vcpusFree", 8.0, "memoryTotalMiB", (json_int_t)4096,
-                    "memoryFreeMiB", (json_int_t)4096, "running",
-                    "partitions", "startedAt", (json_int_t)1, "timestamp",
+                    vcpus, "vcpusFree", vcpus, "memoryTotalMiB",
+                    (json_int_t)8192, "memoryFreeMiB", (json_int_t)8192,
+                    "running", "partitions", parts ? parts : json_array(),
+                    "startedAt", (json_int_t)1, "timestamp",
                     (json_int_t)drv_now_ms(), "draining", 0, "gpusTotal", gpus,
                     "gpusFree", gpus));
 }
 
-/* The gpus of the last RunJob sent for job_id; -1: none sent. */
-static int run_gpus(const char *job_id)
+/* What the last RunJob sent for job_id said: its gpus, or (partition)
+ * the partition it went to (-1: by key); -2: none sent. */
+static int last_run_value(const char *job_id, bool partition)
 {
-    int gpus = -1;
+    int v = -2;
     size_t i;
     json_t *s;
     json_array_foreach(sent, i, s)
@@ -1712,11 +1717,13 @@ static int run_gpus(const char *job_id)
         const char *k = json_string_value(json_object_get(s, "key"));
         if (!strcmp(json_string_value(json_object_get(s, "type")), "RunJob") &&
             k && !strcmp(k, job_id)) {
-            gpus = (int)json_integer_value(
-                json_object_get(json_object_get(s, "msg"), "gpus"));
+            v = (int)json_integer_value(
+                partition ? json_object_get(s, "partition")
+                          : json_object_get(json_object_get(s, "msg"),
+                                            "gpus"));
         }
     }
-    return gpus;
+    return v;
 }
 
 static json_t *gpus_of(const char *n)
@@ -1732,7 +1739,7 @@ static json_t *gpus_of(const char *n)
 START_TEST(test_dispatcher_gpus_bound_what_is_released)
 {
     sql("UPDATE compute_environments SET max_vcpus = 8");
-    gpu_worker("w-gpu", 2);
+    sized_worker("w-gpu", 8, 2, NULL);
     submit("g0", gpus_of("1"));
     submit("g1", gpus_of("1"));
     submit("g2", gpus_of("1"));
@@ -1745,8 +1752,8 @@ START_TEST(test_dispatcher_gpus_bound_what_is_released)
     assert_reason("g-big", "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The "
                            "job requires more vCPU, memory or GPUs than any "
                            "worker of its compute environments offers.");
-    ck_assert_int_eq(run_gpus("g0"), 1);
-    ck_assert_int_eq(run_gpus("plain"), 0);
+    ck_assert_int_eq(last_run_value("g0", false), 1);
+    ck_assert_int_eq(last_run_value("plain", false), 0);
     run_attempt("g0", 1, 0);
     assert_value("SELECT released::text FROM jobs WHERE job_id = $1", "g2",
                  "true");
@@ -1758,37 +1765,6 @@ START_TEST(test_dispatcher_gpus_bound_what_is_released)
 END_TEST
 
 /* ---- per-worker placement (issue 15) -------------------------------- */
-
-/* A worker of CE with `vcpus`, consuming run-topic partitions p0 and p1. */
-static void placing_worker(const char *worker, double vcpus, int p0, int p1)
-{
-    apply("WorkerHeartbeat", DRV_TOPIC_STATUS, worker,
-          json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:[],s:[i,i],s:I,s:I,s:b}",
-                    "worker", worker, "computeEnvironment", CE, "vcpusTotal",
-                    vcpus, "vcpusFree", vcpus, "memoryTotalMiB",
-                    (json_int_t)8192, "memoryFreeMiB", (json_int_t)8192,
-                    "running", "partitions", p0, p1, "startedAt",
-                    (json_int_t)1, "timestamp", (json_int_t)drv_now_ms(),
-                    "draining", 0));
-}
-
-/* The partition the last RunJob for job_id went to (-1: by key; -2: none
- * sent). */
-static int run_partition(const char *job_id)
-{
-    int part = -2;
-    size_t i;
-    json_t *s;
-    json_array_foreach(sent, i, s)
-    {
-        const char *k = json_string_value(json_object_get(s, "key"));
-        if (!strcmp(json_string_value(json_object_get(s, "type")), "RunJob") &&
-            k && !strcmp(k, job_id)) {
-            part = (int)json_integer_value(json_object_get(s, "partition"));
-        }
-    }
-    return part;
-}
 
 static json_t *vcpus_of(const char *n)
 {
@@ -1806,8 +1782,8 @@ START_TEST(test_dispatcher_places_on_a_worker_with_room)
 {
     sql("UPDATE compute_environments SET max_vcpus = NULL, state = "
         "'DISABLED'");
-    placing_worker("w-small", 2, 0, 1);
-    placing_worker("w-large", 8, 2, 3);
+    sized_worker("w-small", 2, 0, json_pack("[i,i]", 0, 1));
+    sized_worker("w-large", 8, 0, json_pack("[i,i]", 2, 3));
     submit("large", vcpus_of("5"));
     char id[8];
     for (int i = 0; i < 7; i++) {
@@ -1818,7 +1794,7 @@ START_TEST(test_dispatcher_places_on_a_worker_with_room)
     sweep_with(drv__schedule_pass);
     assert_value("SELECT placed_worker FROM jobs WHERE job_id = $1", "large",
                  "w-large");
-    int lp = run_partition("large");
+    int lp = last_run_value("large", true);
     ck_assert_msg(lp == 2 || lp == 3, "the large job went to partition %d",
                   lp);
     assert_value("SELECT string_agg(job_id || '@' || placed_worker, ',' "
@@ -1826,7 +1802,7 @@ START_TEST(test_dispatcher_places_on_a_worker_with_room)
                  "'s%'",
                  NULL, "s0@w-small,s1@w-small,s2@w-large,s3@w-large,"
                        "s4@w-large");
-    int sp = run_partition("s0");
+    int sp = last_run_value("s0", true);
     ck_assert_msg(sp == 0 || sp == 1, "s0 went to partition %d", sp);
     sweep_with(drv__schedule_pass); /* no room left: the heads say why */
     assert_reason_has("s5", "DROVER:WAITING_FOR_ROOM");
@@ -1850,7 +1826,7 @@ START_TEST(test_dispatcher_places_on_a_worker_with_room)
      * with none listed, jobs go by their key, as before */
     sql("UPDATE workers SET partitions = '{}'");
     sweep_with(drv__schedule_pass);
-    ck_assert_int_eq(run_partition("two"), -1);
+    ck_assert_int_eq(last_run_value("two", true), -1);
 }
 END_TEST
 
