@@ -64,6 +64,22 @@ static bool resource_ref(json_t *req, const char *member, char *name,
     return false;
 }
 
+/* The database, and the resource the request's consumableResource names
+ * (a name or an ARN) into name[]; NULL with *err and errstr when there is
+ * no database or no such name. */
+static drv_pg_t *named(drv_client_t *client, json_t *req, char *name,
+                       size_t size, drv_err_t *err, char *errstr,
+                       size_t errstr_size)
+{
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (pg && !resource_ref(req, "consumableResource", name, size, errstr,
+                            errstr_size)) {
+        *err = DRV_ERR_INVALID;
+        return NULL;
+    }
+    return pg;
+}
+
 /* A quantity member: absent (*q untouched), or 0..2^53 - 1. */
 static bool quantity(json_t *req, const char *member, json_int_t *q,
                      char *errstr, size_t errstr_size)
@@ -236,13 +252,9 @@ json_t *drv__op_describe_consumable_resource(drv_client_t *client,
 {
     char name[DRV_NAME_MAX + 2], arn[512];
     json_t *resp = NULL;
-    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    drv_pg_t *pg = named(client, req, name, sizeof(name), err, errstr,
+                         errstr_size);
     if (!pg) {
-        return NULL;
-    }
-    if (!resource_ref(req, "consumableResource", name, sizeof(name), errstr,
-                      errstr_size)) {
-        *err = DRV_ERR_INVALID;
         return NULL;
     }
     const char *p[] = {name};
@@ -359,13 +371,12 @@ json_t *drv__op_update_consumable_resource(drv_client_t *client, json_t *req,
     char *req_s = NULL, *resp_s = NULL;
     json_t *resp = NULL;
     drv_pg_res_t *r = NULL;
-    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    drv_pg_t *pg = named(client, req, name, sizeof(name), err, errstr,
+                         errstr_size);
     if (!pg) {
         return NULL;
     }
-    if (!resource_ref(req, "consumableResource", name, sizeof(name), errstr,
-                      errstr_size) ||
-        !quantity(req, "quantity", &q, errstr, errstr_size)) {
+    if (!quantity(req, "quantity", &q, errstr, errstr_size)) {
         *err = DRV_ERR_INVALID;
         return NULL;
     }
@@ -495,13 +506,9 @@ json_t *drv__op_delete_consumable_resource(drv_client_t *client, json_t *req,
 {
     char name[DRV_NAME_MAX + 2], *needle = NULL;
     json_t *resp = NULL;
-    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    drv_pg_t *pg = named(client, req, name, sizeof(name), err, errstr,
+                         errstr_size);
     if (!pg) {
-        return NULL;
-    }
-    if (!resource_ref(req, "consumableResource", name, sizeof(name), errstr,
-                      errstr_size)) {
-        *err = DRV_ERR_INVALID;
         return NULL;
     }
     json_t *n = json_pack("[{s:s}]", "consumableResource", name);
@@ -555,13 +562,12 @@ json_t *drv__op_list_jobs_by_consumable_resource(drv_client_t *client,
     char *needle = NULL, *st_s = NULL, *nm_s = NULL;
     int limit;
     json_t *resp = NULL, *f = NULL;
-    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    drv_pg_t *pg = named(client, req, name, sizeof(name), err, errstr,
+                         errstr_size);
     if (!pg) {
         return NULL;
     }
-    if (!resource_ref(req, "consumableResource", name, sizeof(name), errstr,
-                      errstr_size) ||
-        !(f = filters(req, names, errstr, errstr_size)) ||
+    if (!(f = filters(req, names, errstr, errstr_size)) ||
         drv__page(req, 100, 100, &limit, after, sizeof(after), errstr,
                   errstr_size) != 0) {
         json_decref(f);

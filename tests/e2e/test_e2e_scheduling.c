@@ -671,32 +671,29 @@ START_TEST(test_e2e_large_job_goes_to_the_worker_it_fits)
 }
 END_TEST
 
+/* A test case of the suite, with the stack's fixture and a timeout. */
+static TCase *add_case(Suite *s, const char *name, int timeout_s)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+    tcase_set_timeout(tc, timeout_s);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
 static Suite *scheduling_suite(void)
 {
     Suite *s = suite_create("e2e_scheduling");
-    TCase *tc = tcase_create("fair share");
-    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
-    tcase_set_timeout(tc, 600);
+    TCase *tc = add_case(s, "fair share", 600);
     tcase_add_test(tc, test_e2e_fair_share_rules);
     tcase_add_test(tc, test_e2e_fair_share_weights_split_vcpu_time);
     tcase_add_test(tc, test_e2e_fair_share_reserves_room_for_a_new_share);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("consumable resources");
-    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
-    tcase_set_timeout(tc, 300);
+    tc = add_case(s, "consumable resources", 300);
     tcase_add_test(tc, test_e2e_consumable_rules);
     tcase_add_test(tc, test_e2e_consumable_licence_bounds_running_jobs);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("gpus");
-    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_e2e_gpus_given_exactly);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("placement");
-    tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_e2e_large_job_goes_to_the_worker_it_fits);
-    suite_add_tcase(s, tc);
+    tcase_add_test(add_case(s, "gpus", 300), test_e2e_gpus_given_exactly);
+    tcase_add_test(add_case(s, "placement", 300),
+                   test_e2e_large_job_goes_to_the_worker_it_fits);
     return s;
 }
 
