@@ -492,10 +492,11 @@ END_TEST
 #define GPU_JOBS 4
 
 /* Environment "gpu": one process-runtime worker with worker.gpus listing
- * two devices. Four 1-GPU jobs of 2 s: each sees exactly one device in
- * CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES, two running at once
- * never see the same one, and at most two run at once; a job needing
- * three waits, saying no worker is big enough. */
+ * two devices. A job needing three, first in the queue, waits saying no
+ * worker is big enough, and holds up nothing: four 1-GPU jobs of 2 s
+ * behind it each see exactly one device in CUDA_VISIBLE_DEVICES and
+ * NVIDIA_VISIBLE_DEVICES, two running at once never see the same one, and
+ * at most two run at once. */
 START_TEST(test_e2e_gpus_given_exactly)
 {
     char def[64];
@@ -508,6 +509,14 @@ START_TEST(test_e2e_gpus_given_exactly)
                       "\"value\":\"0.25\"},{\"type\":\"MEMORY\",\"value\":"
                       "\"16\"},{\"type\":\"GPU\",\"value\":\"1\"}]}",
                       NULL);
+    /* at the head of the queue, a job no worker can take: it does not
+     * hold up the jobs behind it (AWS: a blocked head blocks them) */
+    char extra[128], big[40];
+    snprintf(extra, sizeof(extra),
+             "\"containerOverrides\":{\"resourceRequirements\":[{\"type\":"
+             "\"GPU\",\"value\":\"3\"}]}");
+    snprintf(big, sizeof(big), "%s",
+             e2e_submit_to("gpu", "gpu-big", def, extra));
     char ids[GPU_JOBS][40], dev[GPU_JOBS][32];
     for (int i = 0; i < GPU_JOBS; i++) {
         snprintf(ids[i], sizeof(ids[i]), "%s",
@@ -543,11 +552,6 @@ START_TEST(test_e2e_gpus_given_exactly)
         most = n > most ? n : most;
     }
     ck_assert_msg(most <= 2, "%d one-GPU jobs ran at once on two GPUs", most);
-    char extra[128];
-    snprintf(extra, sizeof(extra),
-             "\"containerOverrides\":{\"resourceRequirements\":[{\"type\":"
-             "\"GPU\",\"value\":\"3\"}]}");
-    const char *big = e2e_submit_to("gpu", "gpu-big", def, extra);
     json_t *j = NULL;
     for (int t = 0; t < 100; t++) {
         json_decref(j);

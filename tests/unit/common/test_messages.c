@@ -208,6 +208,74 @@ START_TEST(test_messages_heartbeat_bounds)
 }
 END_TEST
 
+/* GPUs and partitions a heartbeat or RunJob states are bounded where they
+ * enter: at most 64 GPUs, no more free than there are, partitions 0 to
+ * 2^20 - 1 and at most 1024 of them; a RunJob asks for 0 to 64. */
+START_TEST(test_messages_gpus_and_partitions_bounded)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv_msg_t m;
+    struct {
+        int total, free;
+        json_t *parts;
+        const char *want; /* NULL: accepted */
+    } hb[] = {
+        {2, 1, json_pack("[i,i]", 0, 5), NULL},
+        {65, 0, NULL, "0 to 64 GPUs"},
+        {1, 2, NULL, "at most all of them free"},
+        {0, 0, json_pack("[i]", -1), "partitions are 0 to 2^20 - 1"},
+        {0, 0, json_pack("[i]", 1 << 20), "partitions are 0 to 2^20 - 1"},
+        {0, 0, json_pack("[s]", "0"), "partitions are 0 to 2^20 - 1"},
+    };
+    for (size_t i = 0; i < sizeof(hb) / sizeof(hb[0]); i++) {
+        json_t *o = json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:i,s:i}", "worker",
+                              "w", "computeEnvironment", "ce", "vcpusTotal",
+                              1.0, "vcpusFree", 1.0, "memoryTotalMiB",
+                              (json_int_t)64, "memoryFreeMiB", (json_int_t)64,
+                              "gpusTotal", hb[i].total, "gpusFree",
+                              hb[i].free);
+        if (hb[i].parts) {
+            json_object_set_new(o, "partitions", hb[i].parts);
+        }
+        drv_err_t got = drv_msg_from_record("WorkerHeartbeat", o, &m, e,
+                                            sizeof(e));
+        if (!hb[i].want) {
+            ck_assert_msg(got == DRV_OK, "%s", e);
+            ck_assert_int_eq(m.u.heartbeat.gpus_total, 2);
+            ck_assert_int_eq(json_array_size(m.u.heartbeat.partitions), 2);
+            drv_msg_clear(&m);
+        } else {
+            ck_assert_int_eq(got, DRV_ERR_INVALID);
+            ck_assert_msg(strstr(e, hb[i].want), "%zu: %s", i, e);
+        }
+    }
+    json_t *many = json_array();
+    for (int i = 0; i < 1025; i++) {
+        json_array_append_new(many, json_integer(i));
+    }
+    ck_assert_int_eq(
+        drv_msg_from_record("WorkerHeartbeat",
+                            json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:o}",
+                                      "worker", "w", "computeEnvironment",
+                                      "ce", "vcpusTotal", 1.0, "vcpusFree",
+                                      1.0, "memoryTotalMiB", (json_int_t)64,
+                                      "memoryFreeMiB", (json_int_t)64,
+                                      "partitions", many),
+                            &m, e, sizeof(e)),
+        DRV_ERR_INVALID);
+    ck_assert_msg(strstr(e, "at most 1024 partitions"), "%s", e);
+    ck_assert_int_eq(
+        drv_msg_from_record("RunJob",
+                            json_pack("{s:s,s:i,s:s,s:s,s:f,s:I,s:i}",
+                                      "jobId", "j", "attempt", 1, "jobQueue",
+                                      "q", "image", "i", "vcpus", 1.0,
+                                      "memoryMiB", (json_int_t)4, "gpus", 65),
+                            &m, e, sizeof(e)),
+        DRV_ERR_INVALID);
+    ck_assert_msg(strstr(e, "gpus 0 to 64"), "%s", e);
+}
+END_TEST
+
 START_TEST(test_messages_job_ids_checked)
 {
     /* a job id names files and containers on workers: only letters,
@@ -301,6 +369,7 @@ static Suite *messages_suite(void)
     tcase_add_test(tc, test_messages_worker_side);
     tcase_add_test(tc, test_messages_job_ids_checked);
     tcase_add_test(tc, test_messages_heartbeat_bounds);
+    tcase_add_test(tc, test_messages_gpus_and_partitions_bounded);
     suite_add_tcase(s, tc);
     return s;
 }
