@@ -742,6 +742,10 @@ static json_t *job_detail(drv_client_t *client, const drv_pg_res_t *r, int row)
         } else {
             json_object_del(c, "vcpus");
         }
+        /* what the worker is told, not AWS's ContainerDetail: the GPUs
+         * are in resourceRequirements, the propagated tags in tags */
+        json_object_del(c, "gpus");
+        json_object_del(c, "tags");
     }
     const char *keys[] = {"retryStrategy", "timeout",
                           "consumableResourceProperties"};

@@ -5,6 +5,7 @@
 #include "drover/origin.h"
 #include "drover/util.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +14,30 @@
 
 drv_conf_t *e2e_conf;
 drv_client_t *e2e_client;
+/* what the suites' own client logs (warnings up): the stack's logs
+ * directory, where tests/e2e/run looks for replies that did not fit the
+ * AWS model */
+static drv_log_t *e2e_log;
+static int e2e_log_fd = -1;
 
 void e2e_setup(void)
 {
-    char e[DRV_ERRSTR_SIZE];
+    char e[DRV_ERRSTR_SIZE], path[1024];
     ck_assert_msg(getenv("DROVER_CONFIG"),
                   "DROVER_CONFIG is not set: run through tests/e2e/run");
     e2e_conf = drv_conf_load(NULL, e, sizeof(e));
     ck_assert_msg(e2e_conf != NULL, "%s", e);
-    e2e_client = drv_client_new(e2e_conf, NULL);
+    const char *dir = getenv("DROVER_STACK_DIR");
+    if (dir) {
+        snprintf(path, sizeof(path), "%s/logs/e2e-client.log", dir);
+        e2e_log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                          0600);
+    }
+    e2e_log = e2e_log_fd >= 0 ? drv_log_new("e2e-client", e2e_log_fd) : NULL;
+    if (e2e_log) {
+        drv_log_set_level(e2e_log, DRV_LOG_WARN);
+    }
+    e2e_client = drv_client_new(e2e_conf, e2e_log);
 }
 
 drv_conf_t *e2e_role_conf(const char *role)
@@ -56,8 +72,14 @@ void e2e_teardown(void)
 {
     drv_client_destroy(e2e_client);
     drv_conf_destroy(e2e_conf);
+    drv_log_destroy(e2e_log);
+    if (e2e_log_fd >= 0) {
+        close(e2e_log_fd);
+    }
     e2e_client = NULL;
     e2e_conf = NULL;
+    e2e_log = NULL;
+    e2e_log_fd = -1;
 }
 
 json_t *e2e_call(const char *op, const char *fmt, ...)
