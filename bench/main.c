@@ -15,10 +15,12 @@
  *              SubmitJob and DescribeJobs rates and latencies, and
  *              DescribeJobQueues latency beside a slow call; bench/gateway.c)
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "drover/avro_codec.h"
@@ -248,36 +250,101 @@ static double rss_mb(const char *name)
     return kb < 0 ? -1 : kb / 1024.0;
 }
 
-/* CPU seconds (user + system) a stack daemon used so far (its pid file
- * under DROVER_STACK_DIR/run), or -1. */
-static double daemon_cpu_s(const char *name)
+/* A process's /proc/PID/stat figures: its parent, its own CPU ticks
+ * (utime + stime) and those of its children that ended (cutime +
+ * cstime). false when it is gone. */
+static bool proc_ticks(int pid, int *ppid, unsigned long long *own,
+                       unsigned long long *reaped)
 {
-    const char *dir = getenv("DROVER_STACK_DIR");
-    char path[1024], line[1024];
-    snprintf(path, sizeof(path), "%s/run/%s.pid", dir ? dir : ".stack", name);
-    FILE *fp = fopen(path, "r");
-    int pid = 0;
-    bool ok = fp && fscanf(fp, "%d", &pid) == 1;
-    if (fp) {
-        fclose(fp);
-    }
+    char path[64], line[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    fp = ok ? fopen(path, "r") : NULL;
-    double s = -1;
+    FILE *fp = fopen(path, "r");
+    bool ok = false;
     if (fp && fgets(line, sizeof(line), fp)) {
-        /* fields 14 and 15 (utime, stime), after the ")" that ends comm */
+        /* after the ")" that ends comm: state, ppid, ... utime (14),
+         * stime, cutime, cstime */
         const char *p = strrchr(line, ')');
-        unsigned long ut, st;
-        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                               "%*u %lu %lu",
-                        &ut, &st) == 2) {
-            s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        unsigned long long ut, st, cut, cst;
+        ok = p && sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                                "%llu %llu %llu %llu",
+                         ppid, &ut, &st, &cut, &cst) == 5;
+        if (ok) {
+            *own = ut + st;
+            *reaped = cut + cst;
         }
     }
     if (fp) {
         fclose(fp);
     }
-    return s;
+    return ok;
+}
+
+/* The first number of a file (a pid file), or 0. */
+static int pid_in(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    int pid = 0;
+    if (fp) {
+        if (fscanf(fp, "%d", &pid) != 1) {
+            pid = 0;
+        }
+        fclose(fp);
+    }
+    return pid;
+}
+
+/* CPU seconds (user + system) a stack daemon used so far (its pid file
+ * under DROVER_STACK_DIR/run), or -1. */
+static double daemon_cpu_s(const char *name)
+{
+    const char *dir = getenv("DROVER_STACK_DIR");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/run/%s.pid", dir ? dir : ".stack", name);
+    int pid = pid_in(path), ppid;
+    unsigned long long own, reaped;
+    if (pid <= 0 || !proc_ticks(pid, &ppid, &own, &reaped)) {
+        return -1;
+    }
+    return (double)own / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds PostgreSQL used so far: the postmaster (DROVER_STACK_DIR/pg
+ * /data/postmaster.pid), its live backends and those that ended; -1 when
+ * it is not this stack's. */
+static double postgres_cpu_s(void)
+{
+    const char *dir = getenv("DROVER_STACK_DIR");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/pg/data/postmaster.pid",
+             dir ? dir : ".stack");
+    int pm = pid_in(path), ppid;
+    unsigned long long own, reaped, total = 0;
+    if (pm <= 0 || !proc_ticks(pm, &ppid, &own, &reaped)) {
+        return -1;
+    }
+    total = own + reaped;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int pid = atoi(e->d_name);
+        if (pid > 0 && pid != pm && proc_ticks(pid, &ppid, &own, &reaped) &&
+            ppid == pm) {
+            total += own + reaped;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return (double)total / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds this process (the benchmark's clients) used so far. */
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* CPU seconds the whole machine spent busy so far (user, nice, system,
@@ -300,14 +367,16 @@ static double machine_cpu_s(void)
            (double)sysconf(_SC_CLK_TCK);
 }
 
-/* CPU used by the dispatcher, by the workers, and by the machine. */
+/* CPU used by the dispatcher, the workers, PostgreSQL, Kafka, the
+ * benchmark's own clients and the whole machine. */
 typedef struct cpu {
-    double disp, workers, machine;
+    double disp, workers, machine, pg, kafka, bench;
 } cpu_t;
 
 static cpu_t cpu_now(void)
 {
-    cpu_t c = {daemon_cpu_s("dispatcher"), 0, machine_cpu_s()};
+    cpu_t c = {daemon_cpu_s("dispatcher"), 0, machine_cpu_s(),
+               postgres_cpu_s(), daemon_cpu_s("kafka"), self_cpu_s()};
     for (int w = 1; w <= 16; w++) {
         char name[32];
         snprintf(name, sizeof(name), "worker-%d", w);
@@ -556,6 +625,36 @@ int main(int argc, char **argv)
     }
     if (wrss >= 0) {
         json_object_set_new(out, "worker_rss_mb", json_real(wrss));
+    }
+    if (cpu0.pg >= 0 && cpu1.pg >= 0) {
+        json_object_set_new(out, "postgres_cpu_s",
+                            json_real(cpu1.pg - cpu0.pg));
+    }
+    if (cpu0.kafka >= 0 && cpu1.kafka >= 0) {
+        json_object_set_new(out, "kafka_cpu_s",
+                            json_real(cpu1.kafka - cpu0.kafka));
+    }
+    json_object_set_new(out, "bench_cpu_s", json_real(cpu1.bench - cpu0.bench));
+    /* where each job's CPU goes, in milliseconds */
+    if (jobs > 0) {
+        const struct {
+            const char *key;
+            double a, b;
+        } per[] = {{"dispatcher", cpu0.disp, cpu1.disp},
+                   {"postgres", cpu0.pg, cpu1.pg},
+                   {"kafka", cpu0.kafka, cpu1.kafka},
+                   {"workers", cpu0.workers, cpu1.workers},
+                   {"bench", cpu0.bench, cpu1.bench},
+                   {"machine", cpu0.machine, cpu1.machine}};
+        json_t *ms = json_object();
+        for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
+            if (per[i].a >= 0 && per[i].b >= 0) {
+                json_object_set_new(ms, per[i].key,
+                                    json_real((per[i].b - per[i].a) * 1000.0 /
+                                              (double)jobs));
+            }
+        }
+        json_object_set_new(out, "cpu_ms_per_job", ms);
     }
     bool complete = backlog ? all_reached(&b, "RUNNABLE") : all_done(&b);
     if (!complete) {
