@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What released jobs hold, per compute environment (vCPUs and MiB): read
+ * What released jobs hold, per compute environment (vCPUs and MiB) and
+ * per worker (vCPUs, MiB and GPUs, for placement): read
  * from the database when this dispatcher starts leading, after a rollback
  * and once a minute; in between moved by the releases and finishes this
  * dispatcher makes, so a scheduling pass needs no scan.
@@ -23,6 +24,15 @@ void drv__capacity_reset(drv_disp_t *disp);
  * changes), reading it from the database first when due. */
 int drv__capacity_held(drv_disp_t *disp, const char *ce, double *vcpus,
                        double *mib, char *errstr, size_t errstr_size);
+/* The same per worker: what the jobs a worker holds (placed_worker: the
+ * one a job was sent to, then the one that claimed it) ask for, GPUs
+ * too. A NULL worker (a job sent by its key, unclaimed) is no one's. */
+void drv__capacity_worker_add(drv_disp_t *disp, const char *worker,
+                              double vcpus, double mib, double gpus,
+                              int sign);
+int drv__capacity_worker_held(drv_disp_t *disp, const char *worker,
+                              double *vcpus, double *mib, double *gpus,
+                              char *errstr, size_t errstr_size);
 /* Free what the module holds. */
 void drv__capacity_free(drv_disp_t *disp);
 

@@ -80,11 +80,12 @@ typedef struct drv__followup {
     drv__ids_t wake; /* jobs to evaluate: they wait for this one */
 } drv__followup_t;
 
-/* vCPUs and MiB held by released jobs on one compute environment: `held`
- * as last committed, `delta` what the open transaction changed. */
+/* vCPUs, MiB and GPUs held by released jobs on one compute environment
+ * (or one worker): `held` as last committed, `delta` what the open
+ * transaction changed. */
 typedef struct drv__usage {
-    char ce[256];
-    double held_v, held_m, delta_v, delta_m;
+    char ce[256]; /* or the worker's id */
+    double held_v, held_m, held_g, delta_v, delta_m, delta_g;
 } drv__usage_t;
 
 struct drv_disp {
@@ -111,6 +112,8 @@ struct drv_disp {
     /* capacity.c */
     drv__usage_t *usage;
     size_t usage_cnt;
+    drv__usage_t *wusage; /* the same per worker (placed_worker) */
+    size_t wusage_cnt;
     bool usage_loaded;
     int64_t usage_loaded_at;
     int64_t shares_accrued_at; /* share_usage last brought up to date */

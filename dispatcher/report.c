@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "control.h"
 #include "drover/util.h"
 #include "retry.h"
@@ -26,7 +27,8 @@
  * vacuum) made this 0.7 ms on 30,000 jobs.
  */
 #define REPORT_LOCK(ce)                                                        \
-    "WITH j AS (SELECT job_id, status FROM jobs WHERE job_id = $1 AND "       \
+    "WITH j AS (SELECT job_id, status, placed_worker FROM jobs WHERE "       \
+    "job_id = $1 AND "                                                        \
     "attempts = $2::int AND released IS NOT FALSE AND (" ce "::text IS NULL " \
     "OR compute_environment = " ce ") FOR UPDATE), "
 #define REPORT_RECORD(sets)                                                    \
@@ -39,12 +41,14 @@
     "COALESCE(attempts.worker_started_at, $7::bigint) = $7::bigint "          \
     "RETURNING attempts.job_id)"
 /* The attempt's owner, the job's compute environment, whether j and a
- * found their rows (enum rtail). */
+ * found their rows, the worker that held the job (enum rtail). */
 #define REPORT_TAIL                                                            \
     "(SELECT worker FROM attempts WHERE job_id = $1 AND attempt = $2::int), " \
     "(SELECT compute_environment FROM jobs WHERE job_id = $1), "              \
-    "(SELECT count(*) FROM j), (SELECT count(*) FROM a)"
-enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_COUNT };
+    "(SELECT count(*) FROM j), (SELECT count(*) FROM a), "                    \
+    "(SELECT placed_worker FROM j)"
+/* ... and the worker that held the job before (RT_HELD_BY). */
+enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
 /* A routine statement: the job's change u (DRV__TRANSITION_RETURNING, or
  * NULLs when it did not move), then REPORT_TAIL. */
 #define ROUTINE_RESULT                                                         \
@@ -58,12 +62,13 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_COUNT };
     "status_reason = COALESCE($10, status_reason)"
 
 /* STARTING or RUNNING from the owner moves the job ($8 the status, $9
- * now, $10 ce). */
+ * now, $10 ce); the owner holds it now, whichever worker it was sent to
+ * (placement counts what each worker holds from placed_worker). */
 #define PROGRESS_SQL                                                           \
     REPORT_LOCK("$10") REPORT_RECORD("started_at = COALESCE($5::bigint, started_at)") \
     ", u AS (UPDATE jobs SET status = $8, updated_at = $9::bigint, "          \
     "started_at = CASE WHEN $8 = 'RUNNING' THEN $9::bigint ELSE "             \
-    "jobs.started_at END FROM a, j WHERE jobs.job_id = a.job_id AND "         \
+    "jobs.started_at END, placed_worker = $3 FROM a, j WHERE jobs.job_id = a.job_id AND "         \
     "jobs.status NOT IN " DRV__TERMINAL " AND jobs.status <> $8 RETURNING "   \
     DRV__TRANSITION_RETURNING("j.status", "false", "NULL::json") ")"         \
     ROUTINE_RESULT
@@ -208,6 +213,16 @@ void drv__report_done(drv_disp_t *disp, const drv__report_t *rep,
     if (admitted(disp, rep, r, DRV__TC_COUNT) &&
         drv_pg_res_get(r, 0, DRV__TC_JOB_ID)) { /* NULL: no change */
         drv__transition_done(disp, r, 0, 0);
+        /* its claimer holds it now: what it asks for moves from the
+         * worker it was sent to (a rebalance moved the partition) */
+        const char *was = drv_pg_res_get(r, 0, DRV__TC_COUNT + RT_HELD_BY);
+        if (!was || strcmp(was, rep->worker)) {
+            double v = strtod(drv_pg_res_get(r, 0, DRV__TC_VCPUS), NULL);
+            double m = strtod(drv_pg_res_get(r, 0, DRV__TC_MEMORY), NULL);
+            double g = strtod(drv_pg_res_get(r, 0, DRV__TC_GPUS), NULL);
+            drv__capacity_worker_add(disp, was, v, m, g, -1);
+            drv__capacity_worker_add(disp, rep->worker, v, m, g, 1);
+        }
     }
 }
 

@@ -31,7 +31,9 @@ enum {
     RL_ORDER,
     RL_VCPUS,
     RL_MEMORY,
-    RL_CONSUMABLES
+    RL_CONSUMABLES,
+    RL_HOLDER,
+    RL_GPUS
 };
 
 static json_t *run_request(const drv_pg_res_t *r, int row)
@@ -88,6 +90,10 @@ static int send_run(drv_disp_t *disp, const drv_pg_res_t *r, int i,
     const char *ce = drv_pg_res_get(r, i, RL_CE);
     drv__capacity_add(disp, ce, strtod(drv_pg_res_get(r, i, RL_VCPUS), NULL),
                       strtod(drv_pg_res_get(r, i, RL_MEMORY), NULL), 1);
+    drv__capacity_worker_add(disp, drv_pg_res_get(r, i, RL_HOLDER),
+                             strtod(drv_pg_res_get(r, i, RL_VCPUS), NULL),
+                             strtod(drv_pg_res_get(r, i, RL_MEMORY), NULL),
+                             strtod(drv_pg_res_get(r, i, RL_GPUS), NULL), 1);
     json_t *run = run_request(r, i);
     char topic[300], e[DRV_ERRSTR_SIZE];
     snprintf(topic, sizeof(topic), DRV_TOPIC_RUN_PREFIX "%s", ce);
@@ -166,7 +172,8 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
         "jobs.definition_revision, COALESCE(jobs.resolved, (SELECT "
         "p.resolved FROM jobs p WHERE p.job_id = jobs.array_parent)), "
         "jobs.array_index, jobs.array_size, o.updated_at, x.n, "
-        "jobs.vcpus, jobs.memory_mib, jobs.consumables), "
+        "jobs.vcpus, jobs.memory_mib, jobs.consumables, jobs.placed_worker, "
+        "jobs.gpus), "
         "a AS (INSERT INTO attempts (job_id, attempt, released_at) SELECT "
         "job_id, attempts, $3::bigint FROM u), q AS (UPDATE job_queues SET "
         "released_at = $3::bigint WHERE name IN (SELECT queue FROM u)), "
@@ -294,16 +301,24 @@ static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
 }
 
 /* Columns of load_workers' SELECT. */
-enum { WK_ID, WK_CE, WK_FREE_V, WK_FREE_M, WK_FREE_G, WK_PARTS };
+enum { WK_ID, WK_CE, WK_TOTAL_V, WK_TOTAL_M, WK_TOTAL_G, WK_PARTS };
 
 static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name);
+
+static void free_workers(wk_room_t *wk, int n)
+{
+    for (int i = 0; i < n; i++) {
+        json_decref(wk[i].parts);
+    }
+    free(wk);
+}
 
 /*
  * The live, not draining workers of ENABLED environments that said which
  * partitions of their run topic they consume, with their free room: what
- * each has less what the released jobs it holds ask for. A job is held by
- * the worker that claimed its attempt, else by the one it was sent to. One
- * pass over the released jobs (jobs_in_flight). NULL on error.
+ * each has less what the released jobs it holds ask for (placed_worker:
+ * the one a job was sent to, then the one that claimed it), as
+ * capacity.h keeps it: no scan of the jobs. NULL on error.
  */
 static wk_room_t *load_workers(drv_disp_t *disp, ce_room_t *rooms,
                                int nrooms, int *n, char *errstr,
@@ -311,15 +326,10 @@ static wk_room_t *load_workers(drv_disp_t *disp, ce_room_t *rooms,
 {
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "WITH held AS (SELECT COALESCE(a.worker, j.placed_worker) AS w, "
-        "sum(j.vcpus) AS v, sum(j.memory_mib) AS m, sum(j.gpus) AS g FROM "
-        "jobs j LEFT JOIN attempts a ON a.job_id = j.job_id AND a.attempt = "
-        "j.attempts WHERE j.released GROUP BY 1) SELECT w.worker_id, "
-        "w.compute_environment, w.vcpus_total - COALESCE(h.v, 0), "
-        "w.memory_total_mib - COALESCE(h.m, 0), w.gpus_total - "
-        "COALESCE(h.g, 0), array_to_json(w.partitions) FROM workers w LEFT "
-        "JOIN held h ON h.w = w.worker_id WHERE NOT w.lost AND NOT "
-        "w.draining AND cardinality(w.partitions) > 0 ORDER BY w.worker_id",
+        "SELECT worker_id, compute_environment, vcpus_total, "
+        "memory_total_mib, gpus_total, array_to_json(partitions) FROM "
+        "workers WHERE NOT lost AND NOT draining AND cardinality(partitions) "
+        "> 0 ORDER BY worker_id",
         0, NULL, errstr, errstr_size);
     if (!r) {
         return NULL;
@@ -332,25 +342,24 @@ static wk_room_t *load_workers(drv_disp_t *disp, ce_room_t *rooms,
         if (!room) {
             continue; /* its environment is DISABLED */
         }
+        double hv, hm, hg;
+        if (drv__capacity_worker_held(disp, drv_pg_res_get(r, i, WK_ID), &hv,
+                                      &hm, &hg, errstr, errstr_size) != 0) {
+            free_workers(wk, *n);
+            drv_pg_res_free(r);
+            return NULL;
+        }
         wk_room_t *w = &wk[(*n)++];
         snprintf(w->id, sizeof(w->id), "%s", drv_pg_res_get(r, i, WK_ID));
         w->room = (int)(room - rooms);
-        w->free_v = strtod(drv_pg_res_get(r, i, WK_FREE_V), NULL);
-        w->free_m = strtod(drv_pg_res_get(r, i, WK_FREE_M), NULL);
-        w->free_g = (int)drv_pg_res_int(r, i, WK_FREE_G, 0);
+        w->free_v = strtod(drv_pg_res_get(r, i, WK_TOTAL_V), NULL) - hv;
+        w->free_m = strtod(drv_pg_res_get(r, i, WK_TOTAL_M), NULL) - hm;
+        w->free_g = (int)(drv_pg_res_int(r, i, WK_TOTAL_G, 0) - (int64_t)hg);
         w->parts = drv_pg_res_json(r, i, WK_PARTS);
         room->placeable++;
     }
     drv_pg_res_free(r);
     return wk;
-}
-
-static void free_workers(wk_room_t *wk, int n)
-{
-    for (int i = 0; i < n; i++) {
-        json_decref(wk[i].parts);
-    }
-    free(wk);
 }
 
 /* The worker of environment `room` a job of v vCPUs, m MiB and g GPUs

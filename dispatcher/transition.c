@@ -159,6 +159,13 @@ void drv__transition_done(drv_disp_t *disp, const drv_pg_res_t *r, int row,
                                  NULL),
                           -1);
     }
+    if (freed && freed[0] == 't') {
+        drv__capacity_worker_add(
+            disp, drv_pg_res_get(r, row, c0 + DRV__TC_HOLDER),
+            strtod(drv_pg_res_get(r, row, c0 + DRV__TC_VCPUS), NULL),
+            strtod(drv_pg_res_get(r, row, c0 + DRV__TC_MEMORY), NULL),
+            strtod(drv_pg_res_get(r, row, c0 + DRV__TC_GPUS), NULL), -1);
+    }
     follow(disp, r, row, c0, moved && drv_job_status_is_terminal(st));
 }
 

@@ -27,7 +27,8 @@ typedef struct drv__change {
  * the job's row after the change (the event's fields), then
  * `prev`: the status before (SQL text expression),
  * `freed`: whether the job stopped holding capacity (boolean expression),
- * the capacity it held, its array parent, and
+ * the capacity it held, its array parent, its GPUs and the worker that
+ * holds it, and
  * `wake`: the ids of jobs to evaluate because of this change, as a JSON
  * array or NULL (json expression).
  */
@@ -39,7 +40,8 @@ typedef struct drv__change {
     "jobs.is_terminated, jobs.array_index, jobs.array_size, "                  \
     "jobs.request->'dependsOn' AS depends_on, jobs.updated_at, " prev          \
     " AS prev_status, " freed " AS freed, jobs.compute_environment, "         \
-    "jobs.vcpus, jobs.memory_mib, jobs.array_parent, " wake " AS wake"
+    "jobs.vcpus, jobs.memory_mib, jobs.array_parent, jobs.gpus, "             \
+    "jobs.placed_worker, " wake " AS wake"
 
 enum drv__tcol {
     DRV__TC_JOB_ID,
@@ -67,6 +69,8 @@ enum drv__tcol {
     DRV__TC_VCPUS,
     DRV__TC_MEMORY,
     DRV__TC_PARENT,
+    DRV__TC_GPUS,
+    DRV__TC_HOLDER, /* placed_worker: the worker that holds it */
     DRV__TC_WAKE,
     DRV__TC_COUNT /* columns a transition row has */
 };

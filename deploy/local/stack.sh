@@ -119,7 +119,7 @@ start_postgres() {
         port_free_or_die "$PG_PORT" pg
         say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
         as_pg "$PGBIN/pg_ctl" -D "$data" -l "$home/postgres.log" -w -t 60 \
-            -o "-p $PG_PORT -k $home/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+            -o "-p $PG_PORT -k $home/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 ${DROVER_PG_OPTIONS:-}" \
             start >/dev/null || die "PostgreSQL did not start: $home/postgres.log"
         ln -sf "$home/postgres.log" "$STACK/logs/postgres.log"
     fi
