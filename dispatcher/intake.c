@@ -97,12 +97,20 @@ void drv__intake_msg_clear(drv__msg_t *m)
 
 /* ---- runs ----------------------------------------------------------- */
 
-/* One message of a run and its statement. */
+/*
+ * Consecutive simple submissions and routine reports form a run, applied
+ * set-wise: one INSERT for its submissions and one statement per round of
+ * its reports, the k-th report of each job in round k (a job's reports
+ * apply in their order; different jobs' do not depend on each other, nor
+ * on the run's submissions, whose jobs no worker has yet). The
+ * statements go in one round trip.
+ */
+#define RUN_MAX 1024
+
+/* One message of a run. */
 typedef struct run_item {
     const drv__msg_t *msg;
-    drv_pg_stmt_t st;
-    drv__report_params_t rp;
-    drv__submission_t sub;
+    drv__submission_t sub; /* a submission's, prepared */
 } run_item_t;
 
 static bool pipelined(const drv__msg_t *m)
@@ -112,41 +120,168 @@ static bool pipelined(const drv__msg_t *m)
             drv__report_is_routine(&m->msg.u.status));
 }
 
+/* A report's job id and place in the run, to number its rounds. */
+typedef struct rep_at {
+    const drv__report_t *rep;
+    size_t at, round;
+} rep_at_t;
+
+static int rep_at_cmp(const void *a, const void *b)
+{
+    const rep_at_t *x = a, *y = b;
+    int c = strcmp(x->rep->job_id, y->rep->job_id);
+    return c ? c : x->at < y->at ? -1 : x->at > y->at;
+}
+
+static int rep_round_cmp(const void *a, const void *b)
+{
+    const rep_at_t *x = a, *y = b;
+    return x->round != y->round ? (x->round < y->round ? -1 : 1)
+           : x->at < y->at      ? -1
+                                : x->at > y->at;
+}
+
+/* The run's reports in rounds: sorted by round, then place; returns how
+ * many rounds; *nr the reports. */
+static rep_at_t *rounds_of(const run_item_t *it, size_t n, size_t *nr,
+                           size_t *nrounds)
+{
+    rep_at_t *ra = drv_calloc(n ? n : 1, sizeof(*ra));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].msg->msg.type == DRV_MSG_JOB_STATUS) {
+            ra[k++] = (rep_at_t){&it[i].msg->msg.u.status, i, 0};
+        }
+    }
+    qsort(ra, k, sizeof(*ra), rep_at_cmp);
+    *nrounds = k ? 1 : 0;
+    for (size_t i = 1; i < k; i++) {
+        if (!strcmp(ra[i].rep->job_id, ra[i - 1].rep->job_id)) {
+            ra[i].round = ra[i - 1].round + 1;
+            if (ra[i].round + 1 > *nrounds) {
+                *nrounds = ra[i].round + 1;
+            }
+        }
+    }
+    qsort(ra, k, sizeof(*ra), rep_round_cmp);
+    *nr = k;
+    return ra;
+}
+
+/* The run's statements: [0] its submissions (if any), then its rounds. */
+typedef struct run_stmts {
+    const drv__submission_t **subs;
+    const drv__origin_t **sub_from; /* where each came from */
+    size_t nsubs;
+    drv__submits_t ss;
+    rep_at_t *ra;
+    size_t nra, nrounds;
+    const drv__report_t **reps; /* by round, each round's in place order */
+    size_t *round_at;           /* where round k starts in reps */
+    drv__reports_t *rs;
+    drv_pg_stmt_t *st;
+    size_t nst;
+} run_stmts_t;
+
+static void stmts_build(run_stmts_t *x, const run_item_t *it, size_t n)
+{
+    memset(x, 0, sizeof(*x));
+    x->subs = drv_calloc(n ? n : 1, sizeof(*x->subs));
+    x->sub_from = drv_calloc(n ? n : 1, sizeof(*x->sub_from));
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].msg->msg.type == DRV_MSG_SUBMIT_JOB) {
+            x->sub_from[x->nsubs] = &it[i].msg->from;
+            x->subs[x->nsubs++] = &it[i].sub;
+        }
+    }
+    x->ra = rounds_of(it, n, &x->nra, &x->nrounds);
+    x->reps = drv_calloc(x->nra ? x->nra : 1, sizeof(*x->reps));
+    x->round_at = drv_calloc(x->nrounds + 1, sizeof(*x->round_at));
+    x->rs = drv_calloc(x->nrounds ? x->nrounds : 1, sizeof(*x->rs));
+    x->st = drv_calloc(x->nrounds + 1, sizeof(*x->st));
+    if (x->nsubs > 0) {
+        x->st[x->nst++] = drv__submits_stmt(&x->ss, x->subs, x->nsubs);
+    }
+    for (size_t i = 0; i < x->nra; i++) {
+        x->reps[i] = x->ra[i].rep;
+        x->round_at[x->ra[i].round + 1] = i + 1;
+    }
+    for (size_t k = 0; k < x->nrounds; k++) {
+        size_t from = x->round_at[k];
+        x->st[x->nst++] = drv__reports_stmt(&x->rs[k], x->reps + from,
+                                            x->round_at[k + 1] - from);
+    }
+}
+
+static void stmts_free(run_stmts_t *x)
+{
+    drv__submits_clear(&x->ss);
+    for (size_t k = 0; k < x->nrounds; k++) {
+        drv__reports_clear(&x->rs[k]);
+    }
+    free(x->subs);
+    free(x->sub_from);
+    free(x->ra);
+    free(x->reps);
+    free(x->round_at);
+    free(x->rs);
+    free(x->st);
+}
+
+/* Act on result `res` of statement `s` of the run (taken: which
+ * submissions found their job id taken). */
+static void stmt_done(drv_disp_t *disp, const run_stmts_t *x, size_t s,
+                      const drv_pg_res_t *res, bool *taken)
+{
+    if (x->nsubs > 0 && s == 0) {
+        drv__submits_recorded(disp, x->subs, x->nsubs, res, taken);
+        return;
+    }
+    size_t k = s - (x->nsubs > 0);
+    size_t from = x->round_at[k], cnt = x->round_at[k + 1] - from;
+    for (size_t i = 0; i < cnt && (int)i < drv_pg_res_rows(res); i++) {
+        drv__report_done(disp, x->reps[from + i], res, (int)i);
+    }
+}
+
 /*
- * Send the run's statements in one round trip, then act on their results
- * in order; each result says what its statement found when its turn came.
- * A job id submitted again needs more statements: after the run, in
- * order, then what the run's changes set off (drv__deps_drain).
+ * Send the run's statements in one round trip (a run of more rounds than
+ * a pipeline takes: several), then act on their results in order. A job
+ * id submitted again needs more statements: after the run, in order, then
+ * what the run's changes set off (drv__deps_drain).
  */
 static int run_flush(drv_disp_t *disp, run_item_t *it, size_t n,
                      char *errstr, size_t errstr_size)
 {
-    drv_pg_stmt_t st[DRV_PG_PIPELINE_MAX];
-    drv_pg_res_t *res[DRV_PG_PIPELINE_MAX];
-    bool again[DRV_PG_PIPELINE_MAX];
-    for (size_t i = 0; i < n; i++) {
-        st[i] = it[i].st;
+    if (n == 0) {
+        return 0;
     }
-    if (n > 0 &&
-        drv_pg_pipeline(disp->pg, (int)n, st, res, errstr, errstr_size) != 0) {
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const drv__msg_t *m = it[i].msg;
-        again[i] = m->msg.type == DRV_MSG_SUBMIT_JOB &&
-                   drv__submit_recorded(disp, res[i]) == 1;
-        if (m->msg.type == DRV_MSG_JOB_STATUS) {
-            drv__report_done(disp, &m->msg.u.status, res[i]);
-        }
-        drv_pg_res_free(res[i]);
-    }
+    run_stmts_t x;
+    stmts_build(&x, it, n);
+    bool *taken = drv_calloc(x.nsubs ? x.nsubs : 1, sizeof(*taken));
     int ret = 0;
-    for (size_t i = 0; i < n && ret == 0; i++) {
-        if (again[i]) {
-            ret = drv__submit_again(disp, &it[i].sub, &it[i].msg->from,
-                                    errstr, errstr_size);
+    for (size_t s0 = 0; s0 < x.nst && ret == 0; s0 += DRV_PG_PIPELINE_MAX) {
+        drv_pg_res_t *res[DRV_PG_PIPELINE_MAX];
+        size_t cnt = x.nst - s0 < DRV_PG_PIPELINE_MAX ? x.nst - s0
+                                                     : DRV_PG_PIPELINE_MAX;
+        if (drv_pg_pipeline(disp->pg, (int)cnt, x.st + s0, res, errstr,
+                            errstr_size) != 0) {
+            ret = -1;
+            break;
+        }
+        for (size_t i = 0; i < cnt; i++) {
+            stmt_done(disp, &x, s0 + i, res[i], taken);
+            drv_pg_res_free(res[i]);
         }
     }
+    for (size_t i = 0; i < x.nsubs && ret == 0; i++) {
+        if (taken[i]) {
+            ret = drv__submit_again(disp, x.subs[i], x.sub_from[i], errstr,
+                                    errstr_size);
+        }
+    }
+    free(taken);
+    stmts_free(&x);
     return ret == 0 ? drv__deps_drain(disp, errstr, errstr_size) : -1;
 }
 
@@ -175,27 +310,27 @@ static int run_add(drv_disp_t *disp, run_item_t *it, size_t *k,
 {
     run_item_t *item = &it[*k];
     item->msg = m;
-    if (m->msg.type == DRV_MSG_JOB_STATUS) {
-        item->st = drv__report_stmt(&item->rp, &m->msg.u.status);
-    } else if (drv__submit_prepare(disp, m->msg.u.submit, m->from.source,
-                                   &item->sub) < 0) {
-        drv_errstr_set(errstr, errstr_size, "%s", item->sub.reason);
-        drv__submit_clear(&item->sub);
-        return -1;
-    } else if (drv__submit_is_simple(&item->sub)) {
-        item->st = drv__submit_stmt(&item->sub);
-    } else { /* an array, or waits for jobs: on its own, after the run */
-        int ret = run_flush(disp, it, *k, errstr, errstr_size);
-        run_clear(it, *k); /* item is it[*k]: not cleared */
-        *k = 0;
-        if (ret == 0) {
-            ret = submit_alone(disp, &item->sub, &m->from, errstr,
-                               errstr_size);
+    if (m->msg.type == DRV_MSG_SUBMIT_JOB) {
+        if (drv__submit_prepare(disp, m->msg.u.submit, m->from.source,
+                                &item->sub) < 0) {
+            drv_errstr_set(errstr, errstr_size, "%s", item->sub.reason);
+            drv__submit_clear(&item->sub);
+            return -1;
         }
-        drv__submit_clear(&item->sub);
-        return ret;
+        if (!drv__submit_is_simple(&item->sub)) {
+            /* an array, or waits for jobs: on its own, after the run */
+            int ret = run_flush(disp, it, *k, errstr, errstr_size);
+            run_clear(it, *k); /* item is it[*k]: not cleared */
+            *k = 0;
+            if (ret == 0) {
+                ret = submit_alone(disp, &item->sub, &m->from, errstr,
+                                   errstr_size);
+            }
+            drv__submit_clear(&item->sub);
+            return ret;
+        }
     }
-    if (++*k < DRV_PG_PIPELINE_MAX) {
+    if (++*k < RUN_MAX) {
         return 0;
     }
     int ret = run_flush(disp, it, *k, errstr, errstr_size);
@@ -234,7 +369,7 @@ static int apply_one(drv_disp_t *disp, const drv__msg_t *m, char *errstr,
 int drv__intake_apply(drv_disp_t *disp, const drv__msg_t *msgs, size_t n,
                       char *errstr, size_t errstr_size)
 {
-    run_item_t *it = drv_calloc(DRV_PG_PIPELINE_MAX, sizeof(*it));
+    run_item_t *it = drv_calloc(RUN_MAX, sizeof(*it));
     size_t k = 0;
     int ret = 0;
     for (size_t i = 0; i < n && ret == 0; i++) {

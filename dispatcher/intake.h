@@ -4,8 +4,8 @@
  * and the scheduling pass it allows. Each message is decoded once into a
  * typed message (a record that cannot be decoded, or does not belong on
  * its topic, goes to drover.dlq), then routed to its handler in order;
- * consecutive submissions and routine reports run as pipelined runs of
- * up to DRV_PG_PIPELINE_MAX statements per round trip.
+ * consecutive submissions and routine reports are applied set-wise, a
+ * few statements for up to RUN_MAX messages (intake.c).
  */
 #ifndef DRV_DISP_INTAKE_H
 #define DRV_DISP_INTAKE_H

@@ -49,10 +49,6 @@
     "(SELECT placed_worker FROM j)"
 /* ... and the worker that held the job before (RT_HELD_BY). */
 enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
-/* A routine statement: the job's change u (DRV__TRANSITION_RETURNING, or
- * NULLs when it did not move), then REPORT_TAIL. */
-#define ROUTINE_RESULT                                                         \
-    " SELECT u.*, " REPORT_TAIL " FROM (SELECT 1) one LEFT JOIN u ON true"
 /* What a finished attempt records ($8 exit code, $9 reason, $10 status
  * reason). */
 #define FINISH_SETS                                                            \
@@ -61,37 +57,75 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
     "reason = COALESCE($9, reason), "                                         \
     "status_reason = COALESCE($10, status_reason)"
 
-/* STARTING or RUNNING from the owner moves the job ($8 the status, $9
- * now, $10 ce); the owner holds it now, whichever worker it was sent to
- * (placement counts what each worker holds from placed_worker). */
-#define PROGRESS_SQL                                                           \
-    REPORT_LOCK("$10") REPORT_RECORD("started_at = COALESCE($5::bigint, started_at)") \
-    ", u AS (UPDATE jobs SET status = $8, updated_at = $9::bigint, "          \
-    "started_at = CASE WHEN $8 = 'RUNNING' THEN $9::bigint ELSE "             \
-    "jobs.started_at END, placed_worker = $3 FROM a, j WHERE jobs.job_id = a.job_id AND "         \
-    "jobs.status NOT IN " DRV__TERMINAL " AND jobs.status <> $8 RETURNING "   \
-    DRV__TRANSITION_RETURNING("j.status", "false", "NULL::json") ")"         \
-    ROUTINE_RESULT
-
-/* SUCCEEDED from the owner records the outcome and finishes the job ($11
- * now, $12 the reason, bounded, $13 ce), giving back its capacity and
- * waking its dependents. A terminated job ends FAILED whatever its exit
- * code, with the caller's reason (AWS: a container that ignored SIGTERM
- * and exited 0 inside the stop grace was terminated all the same); its
- * dependents then fail in turn. */
-#define SUCCEEDED_SQL                                                          \
-    REPORT_LOCK("$13") REPORT_RECORD(FINISH_SETS)                                    \
-    ", u AS (UPDATE jobs SET status = CASE WHEN jobs.is_terminated THEN "    \
-    "'FAILED' ELSE 'SUCCEEDED' END, status_reason = CASE WHEN "              \
-    "jobs.is_terminated THEN jobs.status_reason ELSE COALESCE($10, "          \
-    "jobs.status_reason) END, updated_at = $11::bigint, "                     \
-    "stopped_at = $11::bigint, released = false, "                            \
-    "exit_code = COALESCE($8::int, jobs.exit_code), "                         \
-    "reason = COALESCE($12, jobs.reason) FROM a, j WHERE "                    \
-    "jobs.job_id = a.job_id AND jobs.status NOT IN " DRV__TERMINAL            \
-    " RETURNING " DRV__TRANSITION_RETURNING(                                  \
-        "j.status", "true", DRV__WAITING_DEPENDENTS("$1")) ")"              \
-    ROUTINE_RESULT
+/*
+ * STARTING, RUNNING and SUCCEEDED reports, one statement for many, at most
+ * one per job ($1: a JSON array of rows, drv__reports_stmt; $2 now).
+ * Each row is read with its job and attempt (j): whether it is for the
+ * job's current released attempt on that compute environment (locked, as
+ * REPORT_LOCK), and whether its sender owns the attempt or nobody does
+ * (owned, as REPORT_RECORD). An owned report is recorded on the attempt
+ * (a) and moves the job (u): STARTING or RUNNING to that status, the
+ * owner holding it now whichever worker it was sent to (placement counts
+ * what each worker holds from placed_worker); SUCCEEDED records the
+ * outcome and finishes the job, giving back its capacity and waking its
+ * dependents. A terminated job ends FAILED whatever its exit code, with
+ * the caller's reason (AWS: a container that ignored SIGTERM and exited 0
+ * inside the stop grace was terminated all the same); its dependents then
+ * fail in turn. One result row per report, in their order: u's columns
+ * (NULLs when the job did not move), its ordinal, then the REPORT_TAIL
+ * columns.
+ * The later parts read only j and a table's primary key, never another
+ * part (a join of two of them was planned as a nested loop on their
+ * 1-row estimates: 0.4 ms per report). j takes no row lock: the active
+ * dispatcher is the only writer of jobs and attempts.
+ */
+#define REPORTS_SQL                                                            \
+    "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(i int, "    \
+    "job_id text, attempt int, worker text, cid text, started bigint, "      \
+    "stopped bigint, log text, inc bigint, status text, code int, reason "   \
+    "text, jreason text, sreason text, ce text)), "                          \
+    "k AS (SELECT r.*, c.compute_environment AS job_ce, c.status AS was, "    \
+    "c.placed_worker AS held_by, o.worker AS owner, COALESCE(c.attempts = "  \
+    "r.attempt AND c.released AND (r.ce IS NULL OR c.compute_environment = " \
+    "r.ce), false) AS locked, o.job_id IS NOT NULL AND "                     \
+    "COALESCE(o.worker, r.worker) = r.worker AND "                           \
+    "COALESCE(o.worker_started_at, r.inc) = r.inc AS claims FROM r LEFT "    \
+    "JOIN jobs c ON c.job_id = r.job_id LEFT JOIN attempts o ON o.job_id = " \
+    "r.job_id AND o.attempt = r.attempt), "                                  \
+    "j AS MATERIALIZED (SELECT *, locked AND claims AS owned FROM k), "      \
+    "a AS (UPDATE attempts t SET worker = COALESCE(t.worker, j.worker), "    \
+    "worker_started_at = COALESCE(t.worker_started_at, j.inc), "             \
+    "container_id = COALESCE(j.cid, t.container_id), "                       \
+    "log_stream = COALESCE(j.log, t.log_stream), "                           \
+    "started_at = COALESCE(j.started, t.started_at), "                       \
+    "stopped_at = COALESCE(j.stopped, t.stopped_at), "                       \
+    "exit_code = COALESCE(j.code, t.exit_code), "                            \
+    "reason = COALESCE(j.reason, t.reason), "                                \
+    "status_reason = COALESCE(j.sreason, t.status_reason) FROM j WHERE "     \
+    "j.owned AND t.job_id = j.job_id AND t.attempt = j.attempt), "           \
+    "u AS (UPDATE jobs SET status = CASE WHEN j.status <> 'SUCCEEDED' THEN " \
+    "j.status WHEN jobs.is_terminated THEN 'FAILED' ELSE 'SUCCEEDED' END, "   \
+    "status_reason = CASE WHEN j.status = 'SUCCEEDED' AND NOT "              \
+    "jobs.is_terminated THEN COALESCE(j.sreason, jobs.status_reason) ELSE "  \
+    "jobs.status_reason END, updated_at = $2::bigint, "                      \
+    "started_at = CASE WHEN j.status = 'RUNNING' THEN $2::bigint ELSE "      \
+    "jobs.started_at END, stopped_at = CASE WHEN j.status = 'SUCCEEDED' "    \
+    "THEN $2::bigint ELSE jobs.stopped_at END, "                             \
+    "released = j.status <> 'SUCCEEDED', "                                   \
+    "exit_code = CASE WHEN j.status = 'SUCCEEDED' THEN COALESCE(j.code, "    \
+    "jobs.exit_code) ELSE jobs.exit_code END, "                              \
+    "reason = CASE WHEN j.status = 'SUCCEEDED' THEN COALESCE(j.jreason, "    \
+    "jobs.reason) ELSE jobs.reason END, placed_worker = j.worker "           \
+    "FROM j WHERE j.owned AND jobs.job_id = j.job_id AND jobs.status NOT "   \
+    "IN " DRV__TERMINAL " AND jobs.status <> j.status RETURNING "            \
+    DRV__TRANSITION_RETURNING(                                               \
+        "j.was", "j.status = 'SUCCEEDED'",                                   \
+        "CASE WHEN j.status = 'SUCCEEDED' THEN " DRV__WAITING_DEPENDENTS(    \
+            "jobs.job_id") " END") ", j.i AS ri) "                           \
+    "SELECT u.*, j.owner, j.job_ce, j.locked::int, j.owned::int, j.held_by " \
+    "FROM j LEFT JOIN u ON u.ri = j.i ORDER BY j.i"
+/* Where REPORTS_SQL's REPORT_TAIL columns start. */
+#define REPORTS_TAIL (DRV__TC_COUNT + 1)
 
 /* FAILED records the outcome; what it means is decided after, from the
  * retry strategy and whether a user stopped the job (enum ftail); $11
@@ -110,51 +144,97 @@ bool drv__report_is_routine(const drv__report_t *rep)
            rep->status == DRV_JOB_RUNNING || rep->status == DRV_JOB_SUCCEEDED;
 }
 
-/* The parameters of the finishing statements, $1..$12. */
-static void finish_params(drv__report_params_t *rp, const drv__report_t *rep)
+/* The parameters of a FAILED report's statement (text, pointing into the
+ * report and into the buffers). */
+typedef struct drv__report_params {
+    char att[16], ts[24], inc[24], code[16];
+    char reason[DRV_CONTAINER_REASON_MAX + 1];
+    const char *p[11];
+} drv__report_params_t;
+
+/* A FAILED report's statement ($1..$11), its parameters in rp. */
+static drv_pg_stmt_t failed_stmt(drv__report_params_t *rp,
+                                 const drv__report_t *rep)
 {
+    snprintf(rp->att, sizeof(rp->att), "%d", rep->attempt);
+    snprintf(rp->ts, sizeof(rp->ts), "%" PRId64, rep->timestamp);
+    snprintf(rp->inc, sizeof(rp->inc), "%" PRId64, rep->worker_started_at);
     snprintf(rp->code, sizeof(rp->code), "%d", rep->exit_code);
     if (rep->reason) { /* the job keeps a bounded copy, the attempt all */
-        snprintf(rp->reason, sizeof(rp->reason), "%s", rep->reason);
+        drv_utf8_copy(rp->reason, sizeof(rp->reason), rep->reason,
+                      strlen(rep->reason));
     }
     const char *p[] = {rep->job_id,     rp->att,
                        rep->worker,     rep->container_id,
                        rp->ts,          rep->log_stream,
                        rp->inc,         rep->has_exit_code ? rp->code : NULL,
                        rep->reason,     rep->status_reason,
-                       rp->now,         rep->reason ? rp->reason : NULL};
-    memcpy(rp->p, p, sizeof(p));
-}
-
-drv_pg_stmt_t drv__report_stmt(drv__report_params_t *rp,
-                               const drv__report_t *rep)
-{
-    snprintf(rp->att, sizeof(rp->att), "%d", rep->attempt);
-    snprintf(rp->ts, sizeof(rp->ts), "%" PRId64, rep->timestamp);
-    snprintf(rp->inc, sizeof(rp->inc), "%" PRId64, rep->worker_started_at);
-    snprintf(rp->now, sizeof(rp->now), "%" PRId64, drv_now_ms());
-    if (rep->status == DRV_JOB_SUCCEEDED) {
-        finish_params(rp, rep);
-        rp->p[12] = rep->origin_ce;
-        return (drv_pg_stmt_t){SUCCEEDED_SQL, 13, rp->p};
-    }
-    if (rep->status == DRV_JOB_FAILED) {
-        finish_params(rp, rep);
-        rp->p[10] = rep->origin_ce; /* FAILED has no $11 now or $12 */
-        return (drv_pg_stmt_t){FAILED_SQL, 11, rp->p};
-    }
-    const char *p[] = {rep->job_id,
-                       rp->att,
-                       rep->worker,
-                       rep->container_id,
-                       rep->status == DRV_JOB_RUNNING ? rp->ts : NULL,
-                       rep->log_stream,
-                       rp->inc,
-                       drv_job_status_name(rep->status),
-                       rp->now,
                        rep->origin_ce};
     memcpy(rp->p, p, sizeof(p));
-    return (drv_pg_stmt_t){PROGRESS_SQL, 10, rp->p};
+    return (drv_pg_stmt_t){FAILED_SQL, 11, rp->p, false};
+}
+
+/* A JSON string, or null for NULL. */
+static json_t *str_or_null(const char *s)
+{
+    json_t *v = s ? json_string(s) : NULL;
+    return v ? v : json_null();
+}
+
+/* A report's row of REPORTS_SQL's $1 (its ordinal i). */
+static json_t *report_row(const drv__report_t *rep, size_t i)
+{
+    bool done = rep->status == DRV_JOB_SUCCEEDED;
+    json_t *row = json_object();
+    json_object_set_new(row, "i", json_integer((json_int_t)i));
+    json_object_set_new(row, "job_id", str_or_null(rep->job_id));
+    json_object_set_new(row, "attempt", json_integer(rep->attempt));
+    json_object_set_new(row, "worker", str_or_null(rep->worker));
+    json_object_set_new(row, "cid", str_or_null(rep->container_id));
+    if (rep->status == DRV_JOB_RUNNING || done) { /* STARTING: no time */
+        json_object_set_new(row, done ? "stopped" : "started",
+                            json_integer(rep->timestamp));
+    }
+    json_object_set_new(row, "log", str_or_null(rep->log_stream));
+    json_object_set_new(row, "inc", json_integer(rep->worker_started_at));
+    json_object_set_new(row, "status",
+                        json_string(drv_job_status_name(rep->status)));
+    json_object_set_new(row, "ce", str_or_null(rep->origin_ce));
+    if (done) { /* what a finished attempt records */
+        if (rep->has_exit_code) {
+            json_object_set_new(row, "code", json_integer(rep->exit_code));
+        }
+        if (rep->reason) { /* the job keeps a bounded copy, the attempt all */
+            char bounded[DRV_CONTAINER_REASON_MAX + 1];
+            drv_utf8_copy(bounded, sizeof(bounded), rep->reason,
+                          strlen(rep->reason));
+            json_object_set_new(row, "reason", str_or_null(rep->reason));
+            json_object_set_new(row, "jreason", str_or_null(bounded));
+        }
+        json_object_set_new(row, "sreason", str_or_null(rep->status_reason));
+    }
+    return row;
+}
+
+drv_pg_stmt_t drv__reports_stmt(drv__reports_t *rs,
+                                const drv__report_t *const *reps, size_t n)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(rows, report_row(reps[i], i));
+    }
+    rs->json = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    snprintf(rs->now, sizeof(rs->now), "%" PRId64, drv_now_ms());
+    rs->p[0] = rs->json;
+    rs->p[1] = rs->now;
+    return (drv_pg_stmt_t){REPORTS_SQL, 2, rs->p, true};
+}
+
+void drv__reports_clear(drv__reports_t *rs)
+{
+    free(rs->json);
+    rs->json = NULL;
 }
 
 /* A report from a worker process that does not own its attempt (it is
@@ -180,10 +260,10 @@ static void refuse_duplicate(drv_disp_t *disp, const drv__report_t *rep,
 /* The tail says whether the report counts: 1 if it comes from the owner
  * of the current attempt; else 0, after the fencing or the refusal. */
 static int admitted(drv_disp_t *disp, const drv__report_t *rep,
-                    const drv_pg_res_t *r, int t0)
+                    const drv_pg_res_t *r, int row, int t0)
 {
-    const char *ce = drv_pg_res_get(r, 0, t0 + RT_CE);
-    if (drv_pg_res_int(r, 0, t0 + RT_LOCKED, 0) == 0) {
+    const char *ce = drv_pg_res_get(r, row, t0 + RT_CE);
+    if (drv_pg_res_int(r, row, t0 + RT_LOCKED, 0) == 0) {
         json_t *f = drv_log_job(rep->job_id);
         drv_log(disp->log, DRV_LOG_DEBUG, "job.status_fenced", f,
                 "ignored %s for attempt %d: not the current attempt",
@@ -200,26 +280,28 @@ static int admitted(drv_disp_t *disp, const drv__report_t *rep,
         }
         return 0;
     }
-    if (drv_pg_res_int(r, 0, t0 + RT_OWNED, 0) == 0) {
-        refuse_duplicate(disp, rep, drv_pg_res_get(r, 0, t0 + RT_OWNER), ce);
+    if (drv_pg_res_int(r, row, t0 + RT_OWNED, 0) == 0) {
+        refuse_duplicate(disp, rep, drv_pg_res_get(r, row, t0 + RT_OWNER),
+                         ce);
         return 0;
     }
     return 1;
 }
 
 void drv__report_done(drv_disp_t *disp, const drv__report_t *rep,
-                      const drv_pg_res_t *r)
+                      const drv_pg_res_t *r, int row)
 {
-    if (admitted(disp, rep, r, DRV__TC_COUNT) &&
-        drv_pg_res_get(r, 0, DRV__TC_JOB_ID)) { /* NULL: no change */
-        drv__transition_done(disp, r, 0, 0);
+    if (admitted(disp, rep, r, row, REPORTS_TAIL) &&
+        drv_pg_res_get(r, row, DRV__TC_JOB_ID)) { /* NULL: no change */
+        drv__transition_done(disp, r, row, 0);
         /* its claimer holds it now: what it asks for moves from the
-         * worker it was sent to (a rebalance moved the partition) */
-        const char *was = drv_pg_res_get(r, 0, DRV__TC_COUNT + RT_HELD_BY);
+         * worker it was sent to (a rebalance moved the partition); a
+         * finished job gave it back from the claimer just now */
+        const char *was = drv_pg_res_get(r, row, REPORTS_TAIL + RT_HELD_BY);
         if (!was || strcmp(was, rep->worker)) {
-            double v = strtod(drv_pg_res_get(r, 0, DRV__TC_VCPUS), NULL);
-            double m = strtod(drv_pg_res_get(r, 0, DRV__TC_MEMORY), NULL);
-            double g = strtod(drv_pg_res_get(r, 0, DRV__TC_GPUS), NULL);
+            double v = strtod(drv_pg_res_get(r, row, DRV__TC_VCPUS), NULL);
+            double m = strtod(drv_pg_res_get(r, row, DRV__TC_MEMORY), NULL);
+            double g = strtod(drv_pg_res_get(r, row, DRV__TC_GPUS), NULL);
             drv__capacity_worker_add(disp, was, v, m, g, -1);
             drv__capacity_worker_add(disp, rep->worker, v, m, g, 1);
         }
@@ -230,14 +312,14 @@ int drv__report_failed(drv_disp_t *disp, const drv__report_t *rep,
                        char *errstr, size_t errstr_size)
 {
     drv__report_params_t rp;
-    drv_pg_stmt_t st = drv__report_stmt(&rp, rep);
+    drv_pg_stmt_t st = failed_stmt(&rp, rep);
     drv_pg_res_t *r = drv_pg_query(disp->pg, st.sql, st.nparams, st.params,
                                    errstr, errstr_size);
     if (!r) {
         return -1;
     }
     int ret = 0;
-    if (admitted(disp, rep, r, 0)) {
+    if (admitted(disp, rep, r, 0, 0)) {
         drv__outcome_t o = {
             .succeeded = false,
             .exit_code = rep->has_exit_code ? rep->exit_code : -1,

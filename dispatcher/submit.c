@@ -108,9 +108,6 @@ int drv__submit_prepare(drv_disp_t *disp, json_t *sj, const char *source,
 
 void drv__submit_clear(drv__submission_t *s)
 {
-    free(s->req);
-    free(s->res);
-    s->req = s->res = NULL;
     drv_submission_clear(&s->ck);
 }
 
@@ -119,32 +116,52 @@ bool drv__submit_is_simple(const drv__submission_t *s)
     return s->status != DRV_JOB_SUBMITTED;
 }
 
-/* A submission's INSERT, returning the transition columns (wake: the jobs
- * recorded before it that wait for it to exist). No row when its job id
- * is taken. The client's receipt goes (migrations/008_receipts.sql), and
- * the job keeps its arrival order. */
-#define SUBMIT_SQL                                                             \
-    "WITH gone AS (DELETE FROM job_receipts WHERE job_id = $1 RETURNING "    \
-    "seq, submitted_at) INSERT INTO jobs (job_id, job_name, queue, "           \
-    "definition_name, "                                                       \
+/*
+ * Submissions' INSERT ($1: a JSON array of rows, drv__submits_stmt; $2
+ * now), returning the transition columns of each job recorded (wake: the
+ * jobs recorded before it that wait for it to exist); none for a job id
+ * taken. The client's receipt goes (migrations/008_receipts.sql) and the
+ * job keeps its arrival order: its receipt's place, else the next ones
+ * in the rows' order.
+ */
+#define SUBMITS_SQL                                                            \
+    "WITH s AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS " \
+    "s(i int, job_id text, job_name text, queue text, def_name text, "       \
+    "def_rev int, status text, sreason text, req jsonb, res jsonb, vcpus "   \
+    "float8, mem bigint, att int, prio int, size int, seq_arr bool, share "  \
+    "text)), "                                                                \
+    "gone AS (DELETE FROM job_receipts g USING s WHERE g.job_id = s.job_id " \
+    "RETURNING g.job_id, g.seq, g.submitted_at), "                           \
+    "n AS (SELECT x.i, nextval('jobs_seq_seq') AS seq FROM (SELECT s.i FROM " \
+    "s WHERE NOT EXISTS (SELECT 1 FROM gone WHERE gone.job_id = s.job_id) "  \
+    "ORDER BY s.i) x) "                                                       \
+    "INSERT INTO jobs (job_id, job_name, queue, definition_name, "            \
     "definition_revision, status, status_reason, created_at, updated_at, "    \
     "stopped_at, request, resolved, vcpus, memory_mib, max_attempts, "        \
     "scheduling_priority, array_size, array_sequential, share_identifier, "  \
-    "consumables, gpus, seq) VALUES ($1, "                                   \
-    "$2, $3, $4, $5::int, $6, $7, COALESCE((SELECT submitted_at FROM gone), " \
-    "$8::bigint), $8::bigint, CASE WHEN $6 = "                                \
-    "'FAILED' THEN $8::bigint END, $9::jsonb, $10::jsonb, $11::float8, "      \
-    "$12::bigint, $13::int, $14::int, $15::int, $16::bool, $17, "           \
-    "$10::jsonb->'consumableResourceProperties'->'consumableResourceList', " \
-    "COALESCE(($10::jsonb->'container'->>'gpus')::int, 0), COALESCE(("        \
-    "SELECT seq FROM gone), nextval('jobs_seq_seq'))) ON CONFLICT "           \
-    "(job_id) DO NOTHING RETURNING " DRV__TRANSITION_RETURNING(               \
+    "consumables, gpus, seq) SELECT s.job_id, s.job_name, s.queue, "          \
+    "s.def_name, s.def_rev, s.status, s.sreason, COALESCE(g.submitted_at, "   \
+    "$2::bigint), $2::bigint, CASE WHEN s.status = 'FAILED' THEN $2::bigint " \
+    "END, s.req, s.res, s.vcpus, s.mem, s.att, s.prio, s.size, s.seq_arr, "   \
+    "s.share, s.res->'consumableResourceProperties'->"                        \
+    "'consumableResourceList', COALESCE((s.res->'container'->>'gpus')::int, " \
+    "0), COALESCE(g.seq, n.seq) FROM s LEFT JOIN gone g ON g.job_id = "       \
+    "s.job_id LEFT JOIN n ON n.i = s.i ORDER BY s.i ON CONFLICT (job_id) DO " \
+    "NOTHING RETURNING " DRV__TRANSITION_RETURNING(                           \
         "'SUBMITTED'", "false",                                               \
         "(SELECT json_agg(d.job_id ORDER BY w.seq) FROM job_dependencies d "  \
-        "JOIN jobs w ON w.job_id = d.job_id WHERE d.depends_on = $1 AND "     \
-        "w.status = 'SUBMITTED')")
+        "JOIN jobs w ON w.job_id = d.job_id WHERE d.depends_on = "            \
+        "jobs.job_id AND w.status = 'SUBMITTED')")
 
-drv_pg_stmt_t drv__submit_stmt(drv__submission_t *s)
+/* A JSON string, or null for NULL. */
+static json_t *str_or_null(const char *s)
+{
+    json_t *v = s ? json_string(s) : NULL;
+    return v ? v : json_null();
+}
+
+/* A submission's row of SUBMITS_SQL's $1 (its ordinal i). */
+static json_t *submit_row(const drv__submission_t *s, size_t i)
 {
     json_t *sj = s->sj;
     json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
@@ -152,51 +169,104 @@ drv_pg_stmt_t drv__submit_stmt(drv__submission_t *s)
     json_t *c = json_object_get(s->ck.resolved, "container");
     json_t *a = json_object_get(json_object_get(s->ck.resolved, "retryStrategy"),
                                 "attempts");
-    snprintf(s->size, sizeof(s->size), "%d", (int)json_integer_value(ap));
-    snprintf(s->rev, sizeof(s->rev), "%d", s->ck.revision);
-    snprintf(s->now, sizeof(s->now), "%" PRId64, drv_now_ms());
-    snprintf(s->vcpus, sizeof(s->vcpus), "%g",
-             json_number_value(json_object_get(c, "vcpus")));
-    snprintf(s->mem, sizeof(s->mem), "%" JSON_INTEGER_FORMAT,
-             json_integer_value(json_object_get(c, "memory")));
-    snprintf(s->att, sizeof(s->att), "%d",
-             json_is_integer(a) ? (int)json_integer_value(a) : 1);
-    snprintf(s->prio, sizeof(s->prio), "%d", s->ck.scheduling_priority);
-    free(s->req);
-    free(s->res);
-    s->req = json_dumps(sj, JSON_COMPACT);
-    s->res = s->ck.resolved ? json_dumps(s->ck.resolved, JSON_COMPACT) : NULL;
     const char *name = json_string_value(json_object_get(sj, "jobName"));
-    const char *p[] = {json_string_value(json_object_get(sj, "jobId")),
-                       name ? name : "",
-                       s->ck.queue,
-                       s->ck.revision ? s->ck.def_name : NULL,
-                       s->ck.revision ? s->rev : NULL,
-                       drv_job_status_name(s->status),
-                       s->ck.resolved ? NULL : s->reason,
-                       s->now,
-                       s->req,
-                       s->res,
-                       s->vcpus,
-                       s->mem,
-                       s->att,
-                       s->prio,
-                       ap ? s->size : NULL,
-                       has_dependency(sj, "SEQUENTIAL") ? "true" : "false",
-                       s->ck.fair_share ? json_string_value(json_object_get(
-                                              sj, "shareIdentifier"))
-                                        : NULL};
-    memcpy(s->p, p, sizeof(p));
-    return (drv_pg_stmt_t){SUBMIT_SQL, 17, s->p};
+    json_t *row = json_pack(
+        "{s:I,s:o,s:o,s:o,s:s,s:o,s:o,s:f,s:I,s:i,s:i,s:b}", "i",
+        (json_int_t)i, "job_id",
+        str_or_null(json_string_value(json_object_get(sj, "jobId"))),
+        "job_name", str_or_null(name ? name : ""), "queue",
+        str_or_null(s->ck.queue), "status", drv_job_status_name(s->status),
+        "sreason", str_or_null(s->ck.resolved ? NULL : s->reason), "req",
+        json_incref(sj), "vcpus",
+        json_number_value(json_object_get(c, "vcpus")), "mem",
+        (json_int_t)json_integer_value(json_object_get(c, "memory")), "att",
+        json_is_integer(a) ? (int)json_integer_value(a) : 1, "prio",
+        s->ck.scheduling_priority, "seq_arr", has_dependency(sj, "SEQUENTIAL"));
+    if (s->ck.revision) {
+        json_object_set_new(row, "def_name", str_or_null(s->ck.def_name));
+        json_object_set_new(row, "def_rev", json_integer(s->ck.revision));
+    }
+    if (s->ck.resolved) {
+        json_object_set(row, "res", s->ck.resolved);
+    }
+    if (ap) {
+        json_object_set_new(row, "size",
+                            json_integer((int)json_integer_value(ap)));
+    }
+    if (s->ck.fair_share) {
+        json_object_set_new(row, "share",
+                            str_or_null(json_string_value(json_object_get(
+                                sj, "shareIdentifier"))));
+    }
+    return row;
 }
 
-int drv__submit_recorded(drv_disp_t *disp, const drv_pg_res_t *r)
+drv_pg_stmt_t drv__submits_stmt(drv__submits_t *ss,
+                                const drv__submission_t *const *subs,
+                                size_t n)
 {
-    if (drv_pg_res_rows(r) == 0) {
-        return 1;
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(rows, submit_row(subs[i], i));
     }
-    drv__transition_done(disp, r, 0, 0);
-    return 0;
+    ss->json = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    snprintf(ss->now, sizeof(ss->now), "%" PRId64, drv_now_ms());
+    ss->p[0] = ss->json;
+    ss->p[1] = ss->now;
+    return (drv_pg_stmt_t){SUBMITS_SQL, 2, ss->p, true};
+}
+
+void drv__submits_clear(drv__submits_t *ss)
+{
+    free(ss->json);
+    ss->json = NULL;
+}
+
+/* A submission's job id and place, to find it by the id. */
+typedef struct by_id {
+    const char *id;
+    size_t i;
+} by_id_t;
+
+static int by_id_cmp(const void *a, const void *b)
+{
+    const by_id_t *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+void drv__submits_recorded(drv_disp_t *disp,
+                           const drv__submission_t *const *subs, size_t n,
+                           const drv_pg_res_t *r, bool *taken)
+{
+    by_id_t *ids = drv_calloc(n ? n : 1, sizeof(*ids));
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_string_value(json_object_get(subs[i]->sj,
+                                                           "jobId"));
+        ids[i] = (by_id_t){id ? id : "", i};
+        taken[i] = true;
+    }
+    qsort(ids, n, sizeof(*ids), by_id_cmp);
+    for (int row = 0; row < drv_pg_res_rows(r); row++) {
+        /* the first of the submissions with its id is the one recorded:
+         * the lowest place among equal ids, which sort first */
+        by_id_t key = {drv_pg_res_get(r, row, DRV__TC_JOB_ID), 0};
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (by_id_cmp(&ids[mid], &key) < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (lo < n && !strcmp(ids[lo].id, key.id)) {
+            taken[ids[lo].i] = false;
+        }
+        drv__transition_done(disp, r, row, 0);
+    }
+    free(ids);
 }
 
 int drv__submit_again(drv_disp_t *disp, const drv__submission_t *s,
@@ -260,15 +330,19 @@ int drv__submit_apply(drv_disp_t *disp, drv__submission_t *s,
                       size_t errstr_size)
 {
     const char *job_id = json_string_value(json_object_get(s->sj, "jobId"));
-    drv_pg_stmt_t st = drv__submit_stmt(s);
-    drv_pg_res_t *r = drv_pg_query(disp->pg, st.sql, st.nparams, st.params,
-                                   errstr, errstr_size);
-    if (!r) {
+    const drv__submission_t *one[] = {s};
+    drv__submits_t ss;
+    drv_pg_stmt_t st = drv__submits_stmt(&ss, one, 1);
+    drv_pg_res_t *r;
+    int rc = drv_pg_pipeline(disp->pg, 1, &st, &r, errstr, errstr_size);
+    drv__submits_clear(&ss);
+    if (rc != 0) {
         return -1;
     }
-    int ret = drv__submit_recorded(disp, r);
+    bool taken;
+    drv__submits_recorded(disp, one, 1, r, &taken);
     drv_pg_res_free(r);
-    if (ret == 1) {
+    if (taken) {
         return drv__submit_again(disp, s, from, errstr, errstr_size);
     }
     if (s->status != DRV_JOB_SUBMITTED) {
@@ -276,9 +350,9 @@ int drv__submit_apply(drv_disp_t *disp, drv__submission_t *s,
     }
     json_t *ap = json_object_get(json_object_get(s->sj, "arrayProperties"),
                                  "size");
-    ret = insert_dependencies(disp, job_id,
-                              json_object_get(s->sj, "dependsOn"), errstr,
-                              errstr_size);
+    int ret = insert_dependencies(disp, job_id,
+                                json_object_get(s->sj, "dependsOn"), errstr,
+                                errstr_size);
     if (ret == 0 && ap) {
         ret = drv__arrays_spawn(disp, job_id, (int)json_integer_value(ap),
                                 errstr, errstr_size);

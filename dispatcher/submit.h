@@ -2,7 +2,8 @@
 /*
  * SubmitJob: validated again here (any Kafka client may produce), resolved
  * against its definition, and recorded by one INSERT that gives the job
- * its status: FAILED when refused (with the reason), RUNNABLE when it
+ * its status (one INSERT for many: a consumed run's submissions that need
+ * nothing more): FAILED when refused (with the reason), RUNNABLE when it
  * waits for nothing, SUBMITTED when it is an array or names jobs in
  * dependsOn (its edges, children and evaluation follow). A job id
  * recorded before is a redelivery or a client's retry (the same body: a
@@ -14,16 +15,13 @@
 #include "dispatcher_int.h"
 #include "drover/submission.h"
 
-/* A submission prepared for its INSERT: what it was resolved to, its
- * status, and the statement's parameters (pointing into the buffers). */
+/* A submission prepared for its INSERT: what it was resolved to and its
+ * status. */
 typedef struct drv__submission {
     json_t *sj; /* the SubmitJob (borrowed from the message) */
     drv_submission_t ck; /* what it resolved to: nothing when refused, */
     char reason[DRV_ERRSTR_SIZE]; /* and why, or a database error */
     drv_job_status_t status;
-    char rev[16], now[24], vcpus[32], mem[24], att[16], prio[16], size[16];
-    char *req, *res;
-    const char *p[17];
 } drv__submission_t;
 
 /* Validate and resolve SubmitJob `sj`, which came on topic `source`, into
@@ -36,13 +34,26 @@ int drv__submit_prepare(drv_disp_t *disp, json_t *sj, const char *source,
                         drv__submission_t *s);
 void drv__submit_clear(drv__submission_t *s);
 /* Whether its INSERT is all a prepared submission needs (refused, or
- * RUNNABLE): such submissions join pipelined runs. */
+ * RUNNABLE): such submissions are recorded many at a time. */
 bool drv__submit_is_simple(const drv__submission_t *s);
-/* The INSERT (parameters in s). */
-drv_pg_stmt_t drv__submit_stmt(drv__submission_t *s);
-/* Act on the INSERT's result: 1 when the job id was taken (the caller
- * calls drv__submit_again), else 0. */
-int drv__submit_recorded(drv_disp_t *disp, const drv_pg_res_t *r);
+/* The JSON rows of an INSERT, and its time. */
+typedef struct drv__submits {
+    char *json;
+    char now[24];
+    const char *p[2];
+} drv__submits_t;
+/* The INSERT recording prepared submissions subs[0..n-1], in their order
+ * (its parameters in ss; free them with drv__submits_clear). Of two with
+ * one job id, the first is recorded. */
+drv_pg_stmt_t drv__submits_stmt(drv__submits_t *ss,
+                                const drv__submission_t *const *subs,
+                                size_t n);
+void drv__submits_clear(drv__submits_t *ss);
+/* Act on the INSERT's result r: taken[i] says whether the job id of
+ * subs[i] was taken (the caller then calls drv__submit_again). */
+void drv__submits_recorded(drv_disp_t *disp,
+                           const drv__submission_t *const *subs, size_t n,
+                           const drv_pg_res_t *r, bool *taken);
 /* The job id of `s` was taken: ignore a redelivery, send a different
  * submission to the DLQ. */
 int drv__submit_again(drv_disp_t *disp, const drv__submission_t *s,
