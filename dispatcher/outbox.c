@@ -236,12 +236,12 @@ void drv__outbox_confirm(drv_disp_t *disp, bool wait)
      * 40 s). By ranges of ids, through the primary key whatever the
      * estimates say: one round trip. */
     drv_pg_stmt_t st[] = {
-        {"BEGIN", 0, NULL, false},
-        {"SET LOCAL enable_seqscan = off", 0, NULL, false},
+        {"BEGIN", 0, NULL},
+        {"SET LOCAL enable_seqscan = off", 0, NULL},
         {"DELETE FROM outbox o USING unnest($1::bigint[], $2::bigint[]) "
          "r(lo, hi) WHERE o.id BETWEEN r.lo AND r.hi",
-         2, p, false},
-        {"COMMIT", 0, NULL, false}};
+         2, p},
+        {"COMMIT", 0, NULL}};
     drv_pg_res_t *res[4];
     if (drv_pg_pipeline(disp->pg, 4, st, res, e, sizeof(e)) == 0) {
         disp->unconfirmed_cnt = 0; /* else: again next time */

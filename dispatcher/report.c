@@ -80,10 +80,10 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
  * dispatcher is the only writer of jobs and attempts.
  */
 #define REPORTS_SQL                                                            \
-    "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(i int, "    \
-    "job_id text, attempt int, worker text, cid text, started bigint, "      \
-    "stopped bigint, log text, inc bigint, status text, code int, reason "   \
-    "text, jreason text, sreason text, ce text)), "                          \
+    "WITH r AS (SELECT r.* FROM drover_rows($1::jsonb) e, jsonb_to_record(e) " \
+    "AS r(i int, job_id text, attempt int, worker text, cid text, started "  \
+    "bigint, stopped bigint, log text, inc bigint, status text, code int, "  \
+    "reason text, jreason text, sreason text, ce text)), "                   \
     "k AS (SELECT r.*, c.compute_environment AS job_ce, c.status AS was, "    \
     "c.placed_worker AS held_by, o.worker AS owner, COALESCE(c.attempts = "  \
     "r.attempt AND c.released AND (r.ce IS NULL OR c.compute_environment = " \
@@ -131,7 +131,7 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
  * retry strategy and whether a user stopped the job (enum ftail); $11
  * ce. */
 #define FAILED_SQL                                                             \
-    REPORT_LOCK("$11") REPORT_RECORD(FINISH_SETS)                                    \
+    REPORT_LOCK("$11") REPORT_RECORD(FINISH_SETS)                             \
     " SELECT " REPORT_TAIL ", (SELECT COALESCE(x.resolved, p.resolved)->"     \
     "'retryStrategy' FROM jobs x LEFT JOIN jobs p ON p.job_id = "             \
     "x.array_parent WHERE x.job_id = $1), (SELECT is_cancelled OR "           \
@@ -171,7 +171,7 @@ static drv_pg_stmt_t failed_stmt(drv__report_params_t *rp,
                        rep->reason,     rep->status_reason,
                        rep->origin_ce};
     memcpy(rp->p, p, sizeof(p));
-    return (drv_pg_stmt_t){FAILED_SQL, 11, rp->p, false};
+    return (drv_pg_stmt_t){FAILED_SQL, 11, rp->p};
 }
 
 /* A JSON string, or null for NULL. */
@@ -228,7 +228,7 @@ drv_pg_stmt_t drv__reports_stmt(drv__reports_t *rs,
     snprintf(rs->now, sizeof(rs->now), "%" PRId64, drv_now_ms());
     rs->p[0] = rs->json;
     rs->p[1] = rs->now;
-    return (drv_pg_stmt_t){REPORTS_SQL, 2, rs->p, true};
+    return (drv_pg_stmt_t){REPORTS_SQL, 2, rs->p};
 }
 
 void drv__reports_clear(drv__reports_t *rs)

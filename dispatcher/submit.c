@@ -125,8 +125,9 @@ bool drv__submit_is_simple(const drv__submission_t *s)
  * in the rows' order.
  */
 #define SUBMITS_SQL                                                            \
-    "WITH s AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS " \
-    "s(i int, job_id text, job_name text, queue text, def_name text, "       \
+    "WITH s AS MATERIALIZED (SELECT s.* FROM drover_rows($1::jsonb) e, "     \
+    "jsonb_to_record(e) AS s(i int, job_id text, job_name text, queue text, " \
+    "def_name text, "                                                         \
     "def_rev int, status text, sreason text, req jsonb, res jsonb, vcpus "   \
     "float8, mem bigint, att int, prio int, size int, seq_arr bool, share "  \
     "text)), "                                                                \
@@ -167,8 +168,8 @@ static json_t *submit_row(const drv__submission_t *s, size_t i)
     json_t *ap = json_object_get(json_object_get(sj, "arrayProperties"),
                                  "size");
     json_t *c = json_object_get(s->ck.resolved, "container");
-    json_t *a = json_object_get(json_object_get(s->ck.resolved, "retryStrategy"),
-                                "attempts");
+    json_t *a = json_object_get(
+        json_object_get(s->ck.resolved, "retryStrategy"), "attempts");
     const char *name = json_string_value(json_object_get(sj, "jobName"));
     json_t *row = json_pack(
         "{s:I,s:o,s:o,s:o,s:s,s:o,s:o,s:f,s:I,s:i,s:i,s:b}", "i",
@@ -214,7 +215,7 @@ drv_pg_stmt_t drv__submits_stmt(drv__submits_t *ss,
     snprintf(ss->now, sizeof(ss->now), "%" PRId64, drv_now_ms());
     ss->p[0] = ss->json;
     ss->p[1] = ss->now;
-    return (drv_pg_stmt_t){SUBMITS_SQL, 2, ss->p, true};
+    return (drv_pg_stmt_t){SUBMITS_SQL, 2, ss->p};
 }
 
 void drv__submits_clear(drv__submits_t *ss)
@@ -333,10 +334,10 @@ int drv__submit_apply(drv_disp_t *disp, drv__submission_t *s,
     const drv__submission_t *one[] = {s};
     drv__submits_t ss;
     drv_pg_stmt_t st = drv__submits_stmt(&ss, one, 1);
-    drv_pg_res_t *r;
-    int rc = drv_pg_pipeline(disp->pg, 1, &st, &r, errstr, errstr_size);
+    drv_pg_res_t *r = drv_pg_query(disp->pg, st.sql, st.nparams, st.params,
+                                   errstr, errstr_size);
     drv__submits_clear(&ss);
-    if (rc != 0) {
+    if (!r) {
         return -1;
     }
     bool taken;

@@ -265,10 +265,8 @@ int drv_pg_pipeline(drv_pg_t *pg, int n, const drv_pg_stmt_t *stmts,
     memset(res, 0, (size_t)n * sizeof(*res));
     /* prepared before the pipeline: PQprepare waits for its answer */
     for (int i = 0; i < n; i++) {
-        stmt[i] = stmts[i].plan_each ? NULL
-                                     : prepared(pg, stmts[i].sql,
-                                                stmts[i].nparams, names[i],
-                                                &bad);
+        stmt[i] = prepared(pg, stmts[i].sql, stmts[i].nparams, names[i],
+                           &bad);
         if (bad) {
             return pipeline_fail(pg, n, res, bad, errstr, errstr_size);
         }

@@ -818,12 +818,12 @@ START_TEST(test_e2e_pg_pipeline)
     const char *one[] = {"1"}, *two[] = {"2"};
     drv_pg_stmt_t st[DRV_PG_PIPELINE_MAX + 1];
     drv_pg_res_t *res[DRV_PG_PIPELINE_MAX + 1];
-    st[0] = (drv_pg_stmt_t){"INSERT INTO pipe VALUES ($1::int)", 1, one, false};
-    st[1] = (drv_pg_stmt_t){"INSERT INTO pipe VALUES ($1::int)", 1, two, false};
-    st[2] = (drv_pg_stmt_t){"SELECT sum(n), count(*) FROM pipe", 0, NULL, false};
+    st[0] = (drv_pg_stmt_t){"INSERT INTO pipe VALUES ($1::int)", 1, one};
+    st[1] = (drv_pg_stmt_t){"INSERT INTO pipe VALUES ($1::int)", 1, two};
+    st[2] = (drv_pg_stmt_t){"SELECT sum(n), count(*) FROM pipe", 0, NULL};
     for (int i = 3; i < DRV_PG_PIPELINE_MAX; i++) { /* a full pipeline */
         st[i] = (drv_pg_stmt_t){"SELECT n FROM pipe WHERE n = $1::int", 1,
-                                i % 2 ? one : two, false};
+                                i % 2 ? one : two};
     }
     ck_assert_msg(drv_pg_pipeline(pg, DRV_PG_PIPELINE_MAX, st, res, e,
                                   sizeof(e)) == 0,
@@ -838,7 +838,7 @@ START_TEST(test_e2e_pg_pipeline)
         drv_pg_res_free(res[i]);
     }
     /* the second of three fails: its error, and no results at all */
-    st[1] = (drv_pg_stmt_t){"SELECT 1 / ($1::int - 1)", 1, one, false};
+    st[1] = (drv_pg_stmt_t){"SELECT 1 / ($1::int - 1)", 1, one};
     ck_assert_int_eq(drv_pg_pipeline(pg, 3, st, res, e, sizeof(e)), -1);
     ck_assert_msg(strstr(e, "division by zero"), "%s", e);
     ck_assert_str_eq(drv_pg_last_sqlstate(pg), "22012");

@@ -12,7 +12,6 @@
 #define DRV_PG_H
 
 #include <jansson.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,10 +53,6 @@ typedef struct drv_pg_stmt {
     const char *sql;
     int nparams;
     const char *const *params;
-    /* planned for its parameters each time, never prepared: a set-wise
-     * statement, whose right plan depends on how many rows it is given
-     * and how large the tables have grown since it was last planned */
-    bool plan_each;
 } drv_pg_stmt_t;
 
 /* Most statements one drv_pg_pipeline call sends: their answers must fit

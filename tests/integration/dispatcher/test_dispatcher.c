@@ -132,6 +132,51 @@ static void collect_sent(void)
     drv__outbox_clear(disp);
 }
 
+/* Between hold() and hold_apply(), messages are decoded and kept, then
+ * applied together as one consumed batch (one drv__intake_apply, as
+ * intake_batch does): set-wise runs of several messages. */
+#define HELD_MAX 32
+typedef struct held {
+    drv__msg_t m;
+    char *topic, *key;
+    void *buf;
+} held_t;
+static held_t held[HELD_MAX];
+static size_t nheld;
+static bool holding;
+
+static void hold(void)
+{
+    holding = true;
+    nheld = 0;
+}
+
+static void hold_apply(void)
+{
+    char e[DRV_ERRSTR_SIZE];
+    drv__msg_t msgs[HELD_MAX];
+    holding = false;
+    for (size_t i = 0; i < nheld; i++) {
+        msgs[i] = held[i].m;
+    }
+    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
+    drv_submission_cache_clear(disp->cache);
+    ck_assert_msg(drv__intake_apply(disp, msgs, nheld, e, sizeof(e)) == 0,
+                  "%s", e);
+    ck_assert_msg(drv__schedule_pass(disp, e, sizeof(e)) == 0, "%s", e);
+    ck_assert_msg(drv__outbox_persist(disp, e, sizeof(e)) == 0, "%s", e);
+    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    drv__capacity_end(disp, true);
+    collect_sent();
+    for (size_t i = 0; i < nheld; i++) {
+        drv__intake_msg_clear(&held[i].m);
+        free(held[i].topic);
+        free(held[i].key);
+        free(held[i].buf);
+    }
+    nheld = 0;
+}
+
 /* As apply_raw; 0, or -1 when applying the decoded message failed (the
  * transaction is rolled back, why says what PostgreSQL said). */
 static int apply_raw_result(const char *topic, const char *key,
@@ -151,6 +196,24 @@ static int apply_raw_result(const char *topic, const char *key,
         drv_origin_sign(&k, origin, buf, len, sig);
         from.signer = origin;
         from.sig = sig;
+    }
+    if (holding) { /* kept for hold_apply, with copies of what it points to */
+        ck_assert(!sign_worker && nheld < HELD_MAX);
+        held_t *h = &held[nheld];
+        h->topic = drv_strdup(topic);
+        h->key = key ? drv_strdup(key) : NULL;
+        h->buf = drv_malloc(len ? len : 1);
+        memcpy(h->buf, buf, len);
+        drv__origin_t kept = {.source = h->topic, .key = h->key,
+                              .raw = h->buf, .raw_len = len};
+        if (drv__intake_decode(disp, &kept, &h->m) == 0) {
+            nheld++;
+        } else {
+            free(h->topic);
+            free(h->key);
+            free(h->buf);
+        }
+        return 0;
     }
     ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
     drv_submission_cache_clear(disp->cache);
@@ -565,6 +628,51 @@ START_TEST(test_dispatcher_claims_fence_other_workers)
     assert_status("a", "STARTING");
     report("a", 1, "SUCCEEDED", 0);
     assert_status("a", "SUCCEEDED");
+}
+END_TEST
+
+START_TEST(test_dispatcher_one_batch_applied_set_wise)
+{
+    /* one batch of submissions, a job id used twice: the first counts */
+    hold();
+    submit("a", NULL);
+    submit("b", NULL);
+    submit("a", json_pack("{s:s}", "jobName", "other"));
+    hold_apply();
+    assert_value("SELECT job_name FROM jobs WHERE job_id = $1", "a", "t");
+    assert_value("SELECT count(*) FROM jobs WHERE job_id IN ('a', $1)", "b",
+                 "2");
+    ck_assert_int_eq(last_run("a"), 1);
+    ck_assert_int_eq(last_run("b"), 1);
+    ck_assert_int_eq(count_sent("JobStateChange", "a", "status", "RUNNABLE"),
+                     1);
+    /* one batch of reports: a's three in order, b claimed by w2 and then
+     * reported by another worker, which is told to stop */
+    hold();
+    report("a", 1, "STARTING", -1);
+    report_from("w2", WORKER_START, "b", 1, "STARTING", -1, NULL);
+    report("a", 1, "RUNNING", -1);
+    report("b", 1, "RUNNING", -1);
+    report("a", 1, "SUCCEEDED", 0);
+    report("a", 1, "SUCCEEDED", 0); /* a redelivery: nothing more */
+    hold_apply();
+    assert_status("a", "SUCCEEDED");
+    assert_value("SELECT exit_code FROM jobs WHERE job_id = $1", "a", "0");
+    assert_value("SELECT worker FROM attempts WHERE job_id = $1", "a",
+                 WORKER);
+    ck_assert_int_eq(count_sent("JobStateChange", "a", "status", "STARTING"),
+                     1);
+    ck_assert_int_eq(count_sent("JobStateChange", "a", "status", "RUNNING"),
+                     1);
+    ck_assert_int_eq(count_sent("JobStateChange", "a", "status",
+                                "SUCCEEDED"),
+                     1);
+    assert_status("b", "STARTING");
+    assert_value("SELECT worker FROM attempts WHERE job_id = $1", "b", "w2");
+    ck_assert_int_eq(count_sent("StopAttempt", "b", "worker", WORKER), 1);
+    /* a gave its vCPU back: a third job is released at once */
+    submit("c", NULL);
+    ck_assert_int_eq(last_run("c"), 1);
 }
 END_TEST
 
@@ -1848,6 +1956,7 @@ static Suite *dispatcher_suite(void)
         {"reports",
          {test_dispatcher_lifecycle_gives_capacity_back,
           test_dispatcher_claims_fence_other_workers,
+          test_dispatcher_one_batch_applied_set_wise,
           test_dispatcher_reports_need_their_workers_signature,
           test_dispatcher_attempts_run_out}},
         {"dependencies",
