@@ -174,32 +174,25 @@ static drv_pg_stmt_t failed_stmt(drv__report_params_t *rp,
     return (drv_pg_stmt_t){FAILED_SQL, 11, rp->p};
 }
 
-/* A JSON string, or null for NULL. */
-static json_t *str_or_null(const char *s)
-{
-    json_t *v = s ? json_string(s) : NULL;
-    return v ? v : json_null();
-}
-
 /* A report's row of REPORTS_SQL's $1 (its ordinal i). */
 static json_t *report_row(const drv__report_t *rep, size_t i)
 {
     bool done = rep->status == DRV_JOB_SUCCEEDED;
     json_t *row = json_object();
     json_object_set_new(row, "i", json_integer((json_int_t)i));
-    json_object_set_new(row, "job_id", str_or_null(rep->job_id));
+    json_object_set_new(row, "job_id", drv__json_str(rep->job_id));
     json_object_set_new(row, "attempt", json_integer(rep->attempt));
-    json_object_set_new(row, "worker", str_or_null(rep->worker));
-    json_object_set_new(row, "cid", str_or_null(rep->container_id));
+    json_object_set_new(row, "worker", drv__json_str(rep->worker));
+    json_object_set_new(row, "cid", drv__json_str(rep->container_id));
     if (rep->status == DRV_JOB_RUNNING || done) { /* STARTING: no time */
         json_object_set_new(row, done ? "stopped" : "started",
                             json_integer(rep->timestamp));
     }
-    json_object_set_new(row, "log", str_or_null(rep->log_stream));
+    json_object_set_new(row, "log", drv__json_str(rep->log_stream));
     json_object_set_new(row, "inc", json_integer(rep->worker_started_at));
     json_object_set_new(row, "status",
                         json_string(drv_job_status_name(rep->status)));
-    json_object_set_new(row, "ce", str_or_null(rep->origin_ce));
+    json_object_set_new(row, "ce", drv__json_str(rep->origin_ce));
     if (done) { /* what a finished attempt records */
         if (rep->has_exit_code) {
             json_object_set_new(row, "code", json_integer(rep->exit_code));
@@ -208,10 +201,10 @@ static json_t *report_row(const drv__report_t *rep, size_t i)
             char bounded[DRV_CONTAINER_REASON_MAX + 1];
             drv_utf8_copy(bounded, sizeof(bounded), rep->reason,
                           strlen(rep->reason));
-            json_object_set_new(row, "reason", str_or_null(rep->reason));
-            json_object_set_new(row, "jreason", str_or_null(bounded));
+            json_object_set_new(row, "reason", drv__json_str(rep->reason));
+            json_object_set_new(row, "jreason", drv__json_str(bounded));
         }
-        json_object_set_new(row, "sreason", str_or_null(rep->status_reason));
+        json_object_set_new(row, "sreason", drv__json_str(rep->status_reason));
     }
     return row;
 }

@@ -154,13 +154,6 @@ bool drv__submit_is_simple(const drv__submission_t *s)
         "JOIN jobs w ON w.job_id = d.job_id WHERE d.depends_on = "            \
         "jobs.job_id AND w.status = 'SUBMITTED')")
 
-/* A JSON string, or null for NULL. */
-static json_t *str_or_null(const char *s)
-{
-    json_t *v = s ? json_string(s) : NULL;
-    return v ? v : json_null();
-}
-
 /* A submission's row of SUBMITS_SQL's $1 (its ordinal i). */
 static json_t *submit_row(const drv__submission_t *s, size_t i)
 {
@@ -174,17 +167,17 @@ static json_t *submit_row(const drv__submission_t *s, size_t i)
     json_t *row = json_pack(
         "{s:I,s:o,s:o,s:o,s:s,s:o,s:o,s:f,s:I,s:i,s:i,s:b}", "i",
         (json_int_t)i, "job_id",
-        str_or_null(json_string_value(json_object_get(sj, "jobId"))),
-        "job_name", str_or_null(name ? name : ""), "queue",
-        str_or_null(s->ck.queue), "status", drv_job_status_name(s->status),
-        "sreason", str_or_null(s->ck.resolved ? NULL : s->reason), "req",
+        drv__json_str(json_string_value(json_object_get(sj, "jobId"))),
+        "job_name", drv__json_str(name ? name : ""), "queue",
+        drv__json_str(s->ck.queue), "status", drv_job_status_name(s->status),
+        "sreason", drv__json_str(s->ck.resolved ? NULL : s->reason), "req",
         json_incref(sj), "vcpus",
         json_number_value(json_object_get(c, "vcpus")), "mem",
         (json_int_t)json_integer_value(json_object_get(c, "memory")), "att",
         json_is_integer(a) ? (int)json_integer_value(a) : 1, "prio",
         s->ck.scheduling_priority, "seq_arr", has_dependency(sj, "SEQUENTIAL"));
     if (s->ck.revision) {
-        json_object_set_new(row, "def_name", str_or_null(s->ck.def_name));
+        json_object_set_new(row, "def_name", drv__json_str(s->ck.def_name));
         json_object_set_new(row, "def_rev", json_integer(s->ck.revision));
     }
     if (s->ck.resolved) {
@@ -196,7 +189,7 @@ static json_t *submit_row(const drv__submission_t *s, size_t i)
     }
     if (s->ck.fair_share) {
         json_object_set_new(row, "share",
-                            str_or_null(json_string_value(json_object_get(
+                            drv__json_str(json_string_value(json_object_get(
                                 sj, "shareIdentifier"))));
     }
     return row;
