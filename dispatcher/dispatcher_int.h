@@ -40,13 +40,6 @@
 #define DRV_DISP_GROUP "drover-dispatcher"
 #define DRV__TERMINAL "('SUCCEEDED','FAILED')"
 
-/* A JSON string, or null for NULL (a row of a set-wise statement). */
-static inline json_t *drv__json_str(const char *s)
-{
-    json_t *v = s ? json_string(s) : NULL;
-    return v ? v : json_null();
-}
-
 /* A message to publish once the transaction that produced it commits. */
 typedef struct drv__out {
     char *topic;

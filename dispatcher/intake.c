@@ -141,10 +141,22 @@ static int rep_round_cmp(const void *a, const void *b)
                                 : x->at > y->at;
 }
 
-/* The run's reports in rounds: sorted by round, then place; returns how
- * many rounds; *nr the reports. */
-static rep_at_t *rounds_of(const run_item_t *it, size_t n, size_t *nr,
-                           size_t *nrounds)
+/* The run's statements: [0] its submissions (if any), then one per round
+ * of its reports. */
+typedef struct run_stmts {
+    const drv__submission_t **subs;
+    const drv__origin_t **sub_from; /* where each came from */
+    size_t nsubs;
+    const drv__report_t **reps; /* by round, each round's in place order */
+    size_t *round_at;           /* where round k starts in reps (k+1 ends) */
+    size_t nrounds;
+    drv__rows_t *rows; /* each statement's parameters */
+    drv_pg_stmt_t *st;
+    size_t nst;
+} run_stmts_t;
+
+/* The run's reports into x->reps by round, then place. */
+static void rounds_of(run_stmts_t *x, const run_item_t *it, size_t n)
 {
     rep_at_t *ra = drv_calloc(n ? n : 1, sizeof(*ra));
     size_t k = 0;
@@ -154,34 +166,24 @@ static rep_at_t *rounds_of(const run_item_t *it, size_t n, size_t *nr,
         }
     }
     qsort(ra, k, sizeof(*ra), rep_at_cmp);
-    *nrounds = k ? 1 : 0;
+    x->nrounds = k ? 1 : 0;
     for (size_t i = 1; i < k; i++) {
         if (!strcmp(ra[i].rep->job_id, ra[i - 1].rep->job_id)) {
             ra[i].round = ra[i - 1].round + 1;
-            if (ra[i].round + 1 > *nrounds) {
-                *nrounds = ra[i].round + 1;
+            if (ra[i].round + 1 > x->nrounds) {
+                x->nrounds = ra[i].round + 1;
             }
         }
     }
     qsort(ra, k, sizeof(*ra), rep_round_cmp);
-    *nr = k;
-    return ra;
+    x->reps = drv_calloc(k ? k : 1, sizeof(*x->reps));
+    x->round_at = drv_calloc(x->nrounds + 1, sizeof(*x->round_at));
+    for (size_t i = 0; i < k; i++) {
+        x->reps[i] = ra[i].rep;
+        x->round_at[ra[i].round + 1] = i + 1;
+    }
+    free(ra);
 }
-
-/* The run's statements: [0] its submissions (if any), then its rounds. */
-typedef struct run_stmts {
-    const drv__submission_t **subs;
-    const drv__origin_t **sub_from; /* where each came from */
-    size_t nsubs;
-    drv__submits_t ss;
-    rep_at_t *ra;
-    size_t nra, nrounds;
-    const drv__report_t **reps; /* by round, each round's in place order */
-    size_t *round_at;           /* where round k starts in reps */
-    drv__reports_t *rs;
-    drv_pg_stmt_t *st;
-    size_t nst;
-} run_stmts_t;
 
 static void stmts_build(run_stmts_t *x, const run_item_t *it, size_t n)
 {
@@ -194,37 +196,31 @@ static void stmts_build(run_stmts_t *x, const run_item_t *it, size_t n)
             x->subs[x->nsubs++] = &it[i].sub;
         }
     }
-    x->ra = rounds_of(it, n, &x->nra, &x->nrounds);
-    x->reps = drv_calloc(x->nra ? x->nra : 1, sizeof(*x->reps));
-    x->round_at = drv_calloc(x->nrounds + 1, sizeof(*x->round_at));
-    x->rs = drv_calloc(x->nrounds ? x->nrounds : 1, sizeof(*x->rs));
+    rounds_of(x, it, n);
+    x->rows = drv_calloc(x->nrounds + 1, sizeof(*x->rows));
     x->st = drv_calloc(x->nrounds + 1, sizeof(*x->st));
     if (x->nsubs > 0) {
-        x->st[x->nst++] = drv__submits_stmt(&x->ss, x->subs, x->nsubs);
+        x->st[x->nst] = drv__submits_stmt(&x->rows[x->nst], x->subs,
+                                          x->nsubs);
+        x->nst++;
     }
-    for (size_t i = 0; i < x->nra; i++) {
-        x->reps[i] = x->ra[i].rep;
-        x->round_at[x->ra[i].round + 1] = i + 1;
-    }
-    for (size_t k = 0; k < x->nrounds; k++) {
+    for (size_t k = 0; k < x->nrounds; k++, x->nst++) {
         size_t from = x->round_at[k];
-        x->st[x->nst++] = drv__reports_stmt(&x->rs[k], x->reps + from,
-                                            x->round_at[k + 1] - from);
+        x->st[x->nst] = drv__reports_stmt(&x->rows[x->nst], x->reps + from,
+                                          x->round_at[k + 1] - from);
     }
 }
 
 static void stmts_free(run_stmts_t *x)
 {
-    drv__submits_clear(&x->ss);
-    for (size_t k = 0; k < x->nrounds; k++) {
-        drv__reports_clear(&x->rs[k]);
+    for (size_t i = 0; i < x->nst; i++) {
+        drv__rows_clear(&x->rows[i]);
     }
     free(x->subs);
     free(x->sub_from);
-    free(x->ra);
     free(x->reps);
     free(x->round_at);
-    free(x->rs);
+    free(x->rows);
     free(x->st);
 }
 

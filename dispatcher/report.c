@@ -180,19 +180,19 @@ static json_t *report_row(const drv__report_t *rep, size_t i)
     bool done = rep->status == DRV_JOB_SUCCEEDED;
     json_t *row = json_object();
     json_object_set_new(row, "i", json_integer((json_int_t)i));
-    json_object_set_new(row, "job_id", drv__json_str(rep->job_id));
+    json_object_set_new(row, "job_id", drv__rows_str(rep->job_id));
     json_object_set_new(row, "attempt", json_integer(rep->attempt));
-    json_object_set_new(row, "worker", drv__json_str(rep->worker));
-    json_object_set_new(row, "cid", drv__json_str(rep->container_id));
+    json_object_set_new(row, "worker", drv__rows_str(rep->worker));
+    json_object_set_new(row, "cid", drv__rows_str(rep->container_id));
     if (rep->status == DRV_JOB_RUNNING || done) { /* STARTING: no time */
         json_object_set_new(row, done ? "stopped" : "started",
                             json_integer(rep->timestamp));
     }
-    json_object_set_new(row, "log", drv__json_str(rep->log_stream));
+    json_object_set_new(row, "log", drv__rows_str(rep->log_stream));
     json_object_set_new(row, "inc", json_integer(rep->worker_started_at));
     json_object_set_new(row, "status",
                         json_string(drv_job_status_name(rep->status)));
-    json_object_set_new(row, "ce", drv__json_str(rep->origin_ce));
+    json_object_set_new(row, "ce", drv__rows_str(rep->origin_ce));
     if (done) { /* what a finished attempt records */
         if (rep->has_exit_code) {
             json_object_set_new(row, "code", json_integer(rep->exit_code));
@@ -201,33 +201,22 @@ static json_t *report_row(const drv__report_t *rep, size_t i)
             char bounded[DRV_CONTAINER_REASON_MAX + 1];
             drv_utf8_copy(bounded, sizeof(bounded), rep->reason,
                           strlen(rep->reason));
-            json_object_set_new(row, "reason", drv__json_str(rep->reason));
-            json_object_set_new(row, "jreason", drv__json_str(bounded));
+            json_object_set_new(row, "reason", drv__rows_str(rep->reason));
+            json_object_set_new(row, "jreason", drv__rows_str(bounded));
         }
-        json_object_set_new(row, "sreason", drv__json_str(rep->status_reason));
+        json_object_set_new(row, "sreason", drv__rows_str(rep->status_reason));
     }
     return row;
 }
 
-drv_pg_stmt_t drv__reports_stmt(drv__reports_t *rs,
+drv_pg_stmt_t drv__reports_stmt(drv__rows_t *rs,
                                 const drv__report_t *const *reps, size_t n)
 {
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(rows, report_row(reps[i], i));
     }
-    rs->json = json_dumps(rows, JSON_COMPACT);
-    json_decref(rows);
-    snprintf(rs->now, sizeof(rs->now), "%" PRId64, drv_now_ms());
-    rs->p[0] = rs->json;
-    rs->p[1] = rs->now;
-    return (drv_pg_stmt_t){REPORTS_SQL, 2, rs->p};
-}
-
-void drv__reports_clear(drv__reports_t *rs)
-{
-    free(rs->json);
-    rs->json = NULL;
+    return drv__rows_stmt(rs, REPORTS_SQL, rows);
 }
 
 /* A report from a worker process that does not own its attempt (it is

@@ -13,6 +13,7 @@
 
 #include "dispatcher_int.h"
 #include "drover/messages.h"
+#include "rows.h"
 
 /* A JobStatus, decoded at intake (drover/messages.h). */
 typedef drv_msg_status_t drv__report_t;
@@ -20,18 +21,11 @@ typedef drv_msg_status_t drv__report_t;
 /* STARTING, RUNNING and SUCCEEDED: applied many at a time, by one
  * statement that needs nothing after it but drv__report_done. */
 bool drv__report_is_routine(const drv__report_t *rep);
-/* The JSON rows of a routine statement, and its time. */
-typedef struct drv__reports {
-    char *json;
-    char now[24];
-    const char *p[2];
-} drv__reports_t;
 /* The statement applying routine reports reps[0..n-1], no two of the
- * same job (its parameters in rs; free them with drv__reports_clear).
- * Its result has one row per report, in their order. */
-drv_pg_stmt_t drv__reports_stmt(drv__reports_t *rs,
+ * same job (its parameters in rs; free them with drv__rows_clear). Its
+ * result has one row per report, in their order. */
+drv_pg_stmt_t drv__reports_stmt(drv__rows_t *rs,
                                 const drv__report_t *const *reps, size_t n);
-void drv__reports_clear(drv__reports_t *rs);
 /* Act on what the statement did for report `rep` (row `row` of r). */
 void drv__report_done(drv_disp_t *disp, const drv__report_t *rep,
                       const drv_pg_res_t *r, int row);

@@ -167,17 +167,17 @@ static json_t *submit_row(const drv__submission_t *s, size_t i)
     json_t *row = json_pack(
         "{s:I,s:o,s:o,s:o,s:s,s:o,s:o,s:f,s:I,s:i,s:i,s:b}", "i",
         (json_int_t)i, "job_id",
-        drv__json_str(json_string_value(json_object_get(sj, "jobId"))),
-        "job_name", drv__json_str(name ? name : ""), "queue",
-        drv__json_str(s->ck.queue), "status", drv_job_status_name(s->status),
-        "sreason", drv__json_str(s->ck.resolved ? NULL : s->reason), "req",
+        drv__rows_str(json_string_value(json_object_get(sj, "jobId"))),
+        "job_name", drv__rows_str(name ? name : ""), "queue",
+        drv__rows_str(s->ck.queue), "status", drv_job_status_name(s->status),
+        "sreason", drv__rows_str(s->ck.resolved ? NULL : s->reason), "req",
         json_incref(sj), "vcpus",
         json_number_value(json_object_get(c, "vcpus")), "mem",
         (json_int_t)json_integer_value(json_object_get(c, "memory")), "att",
         json_is_integer(a) ? (int)json_integer_value(a) : 1, "prio",
         s->ck.scheduling_priority, "seq_arr", has_dependency(sj, "SEQUENTIAL"));
     if (s->ck.revision) {
-        json_object_set_new(row, "def_name", drv__json_str(s->ck.def_name));
+        json_object_set_new(row, "def_name", drv__rows_str(s->ck.def_name));
         json_object_set_new(row, "def_rev", json_integer(s->ck.revision));
     }
     if (s->ck.resolved) {
@@ -189,13 +189,13 @@ static json_t *submit_row(const drv__submission_t *s, size_t i)
     }
     if (s->ck.fair_share) {
         json_object_set_new(row, "share",
-                            drv__json_str(json_string_value(json_object_get(
+                            drv__rows_str(json_string_value(json_object_get(
                                 sj, "shareIdentifier"))));
     }
     return row;
 }
 
-drv_pg_stmt_t drv__submits_stmt(drv__submits_t *ss,
+drv_pg_stmt_t drv__submits_stmt(drv__rows_t *ss,
                                 const drv__submission_t *const *subs,
                                 size_t n)
 {
@@ -203,18 +203,7 @@ drv_pg_stmt_t drv__submits_stmt(drv__submits_t *ss,
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(rows, submit_row(subs[i], i));
     }
-    ss->json = json_dumps(rows, JSON_COMPACT);
-    json_decref(rows);
-    snprintf(ss->now, sizeof(ss->now), "%" PRId64, drv_now_ms());
-    ss->p[0] = ss->json;
-    ss->p[1] = ss->now;
-    return (drv_pg_stmt_t){SUBMITS_SQL, 2, ss->p};
-}
-
-void drv__submits_clear(drv__submits_t *ss)
-{
-    free(ss->json);
-    ss->json = NULL;
+    return drv__rows_stmt(ss, SUBMITS_SQL, rows);
 }
 
 /* A submission's job id and place, to find it by the id. */
@@ -325,11 +314,11 @@ int drv__submit_apply(drv_disp_t *disp, drv__submission_t *s,
 {
     const char *job_id = json_string_value(json_object_get(s->sj, "jobId"));
     const drv__submission_t *one[] = {s};
-    drv__submits_t ss;
+    drv__rows_t ss;
     drv_pg_stmt_t st = drv__submits_stmt(&ss, one, 1);
     drv_pg_res_t *r = drv_pg_query(disp->pg, st.sql, st.nparams, st.params,
                                    errstr, errstr_size);
-    drv__submits_clear(&ss);
+    drv__rows_clear(&ss);
     if (!r) {
         return -1;
     }

@@ -14,6 +14,7 @@
 
 #include "dispatcher_int.h"
 #include "drover/submission.h"
+#include "rows.h"
 
 /* A submission prepared for its INSERT: what it was resolved to and its
  * status. */
@@ -36,19 +37,12 @@ void drv__submit_clear(drv__submission_t *s);
 /* Whether its INSERT is all a prepared submission needs (refused, or
  * RUNNABLE): such submissions are recorded many at a time. */
 bool drv__submit_is_simple(const drv__submission_t *s);
-/* The JSON rows of an INSERT, and its time. */
-typedef struct drv__submits {
-    char *json;
-    char now[24];
-    const char *p[2];
-} drv__submits_t;
 /* The INSERT recording prepared submissions subs[0..n-1], in their order
- * (its parameters in ss; free them with drv__submits_clear). Of two with
- * one job id, the first is recorded. */
-drv_pg_stmt_t drv__submits_stmt(drv__submits_t *ss,
+ * (its parameters in ss; free them with drv__rows_clear). Of two with one
+ * job id, the first is recorded. */
+drv_pg_stmt_t drv__submits_stmt(drv__rows_t *ss,
                                 const drv__submission_t *const *subs,
                                 size_t n);
-void drv__submits_clear(drv__submits_t *ss);
 /* Act on the INSERT's result r: taken[i] says whether the job id of
  * subs[i] was taken (the caller then calls drv__submit_again). */
 void drv__submits_recorded(drv_disp_t *disp,
