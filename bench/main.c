@@ -7,7 +7,12 @@
  *
  *   drover-bench [--config FILE] SCENARIO [N] [--runtime NAME]
  *   scenarios: independent N, array N, sequential-array N, chain N,
- *              fanout N (1 -> N -> 1), mixed N (three queues of different
+ *              single N (N jobs one after another, each submitted once
+ *              the one before SUCCEEDED: p50/p99 of submit to SUCCEEDED),
+ *              fanout N (1 -> N -> 1), cascade N (an array of N waits
+ *              for a job that is then cancelled: the parent and every
+ *              child fail through the cascade; seconds from the cancelled
+ *              job's FAILED to the last child's), mixed N (three queues of different
  *              priority, N jobs each), backlog N (N jobs released to a
  *              compute environment no worker serves: they stay queued;
  *              the dispatcher's memory with N jobs waiting),
@@ -40,6 +45,7 @@ typedef struct bench {
     json_t *finals;  /* ids whose terminal state ends the run */
     json_t *pending; /* SubmitJob requests not sent yet */
     int64_t first_submit;
+    int64_t last_seen; /* when the newest event was read (local clock) */
 } bench_t;
 
 #define SUBMIT_BATCH 500
@@ -80,6 +86,7 @@ static void read_events(bench_t *b, int timeout_ms)
                 t = json_object();
                 json_object_set_new(b->times, id, t);
             }
+            b->last_seen = drv_now_ms();
             if (!json_object_get(t, st)) { /* first occurrence counts */
                 json_object_set(t, st, json_object_get(ev, "time"));
             }
@@ -398,7 +405,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             puts("usage: drover-bench [--config FILE] [--runtime NAME] "
                  "SCENARIO [N]\n\nscenarios: independent, array, "
-                 "sequential-array, chain, fanout, mixed, backlog, gateway\n--runtime only "
+                 "sequential-array, chain, single, fanout, cascade, mixed, backlog, gateway\n--runtime only "
                  "labels the output: the workers' worker.runtime decides.");
             return 0;
         } else if (!scenario) {
@@ -445,7 +452,9 @@ int main(int argc, char **argv)
                                "true", "resourceRequirements", "type", "VCPU",
                                "value", "0.25", "type", "MEMORY", "value",
                                "16")));
-    bool linked = false, backlog = false;
+    bool linked = false, backlog = false, single = false;
+    char cascade_root[64] = "";
+    int64_t cancelled_at = 0;
     long jobs = n;
     cpu_t cpu0 = cpu_now();
     char prev[64] = "", root[64];
@@ -496,6 +505,51 @@ int main(int argc, char **argv)
                                             arr));
         json_array_append_new(b.finals, json_string(sink));
         jobs = n + 2;
+    } else if (!strcmp(scenario, "single")) {
+        single = true;
+        int64_t until = drv_mono_ms() + 600 * 1000;
+        for (long i = 0; i < n && drv_mono_ms() < until; i++) {
+            char id[64];
+            snprintf(id, sizeof(id), "%s", submit(&b, "default", "one", NULL));
+            json_array_append_new(b.finals, json_string(id));
+            flush_submits(&b);
+            while (!t_of(&b, id, "SUCCEEDED") && !t_of(&b, id, "FAILED") &&
+                   drv_mono_ms() < until) {
+                read_events(&b, 20);
+            }
+        }
+    } else if (!strcmp(scenario, "cascade")) {
+        /* the root waits for a job on a compute environment no worker
+         * serves, then is cancelled */
+        ensure_parked_ce(&b);
+        ensure_queue_on(&b, "bench-parked", 1, "bench-parked");
+        char parked[64];
+        snprintf(parked, sizeof(parked), "%s",
+                 submit(&b, "bench-parked", "parked", NULL));
+        snprintf(cascade_root, sizeof(cascade_root), "%s",
+                 submit(&b, "default", "doomed",
+                        json_pack("{s:[{s:s}]}", "dependsOn", "jobId",
+                                  parked)));
+        char arr[64];
+        snprintf(arr, sizeof(arr), "%s",
+                 submit(&b, "default", "cascade",
+                        json_pack("{s:{s:i},s:[{s:s}]}", "arrayProperties",
+                                  "size", (int)n, "dependsOn", "jobId",
+                                  cascade_root)));
+        json_array_append_new(b.finals, json_string(arr));
+        for (long i = 0; i < n; i++) {
+            json_array_append_new(b.finals, json_sprintf("%s:%ld", arr, i));
+        }
+        flush_submits(&b);
+        /* once the array is recorded (PENDING), its dependency fails */
+        int64_t until = drv_mono_ms() + 60 * 1000;
+        while (!t_of(&b, arr, "PENDING") && drv_mono_ms() < until) {
+            read_events(&b, 200);
+        }
+        cancelled_at = drv_now_ms();
+        json_decref(call(&b, "CancelJob",
+                         json_pack("{s:s,s:s}", "jobId", cascade_root,
+                                   "reason", "bench cascade")));
     } else if (!strcmp(scenario, "mixed")) {
         ensure_queue(&b, "bench-high", 100);
         ensure_queue(&b, "bench-low", 1);
@@ -566,7 +620,9 @@ int main(int argc, char **argv)
             last = r1 > last ? r1 : last;
         }
     }
-    double seconds = (double)(last - b.first_submit) / 1000.0;
+    int64_t from = cascade_root[0] ? t_of(&b, cascade_root, "FAILED")
+                                   : b.first_submit;
+    double seconds = (double)(last - from) / 1000.0;
     size_t cap = json_object_size(b.times) + 1;
     int64_t *lat = drv_calloc(cap, sizeof(*lat));
     size_t nl = 0;
@@ -581,6 +637,14 @@ int main(int argc, char **argv)
                                  "RUNNING");
             if (stop && start && nl < cap) {
                 lat[nl++] = start - stop;
+            }
+        }
+    } else if (single) { /* the client's submit -> SUCCEEDED */
+        json_object_foreach(b.created, key, t)
+        {
+            int64_t done = t_of(&b, key, "SUCCEEDED");
+            if (done && nl < cap) {
+                lat[nl++] = done - json_integer_value(t);
             }
         }
     } else { /* RUNNABLE -> RUNNING of every job that ran */
@@ -601,6 +665,11 @@ int main(int argc, char **argv)
                             "scenario", scenario, "runtime", runtime, "jobs",
                             (json_int_t)jobs, "seconds", seconds, "jobs_per_s",
                             seconds > 0 ? (double)jobs / seconds : 0.0);
+    if (cancelled_at) { /* the cancel call to the last event read */
+        json_object_set_new(out, "seen_s",
+                            json_real((double)(b.last_seen - cancelled_at) /
+                                      1000.0));
+    }
     if (linked && nl) {
         json_object_set_new(out, "ms_per_link", json_real(sum / (double)nl));
     }

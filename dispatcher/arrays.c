@@ -145,13 +145,17 @@ int drv__arrays_release(drv_disp_t *disp, const char *parent, char *errstr,
 /* Columns of the parent's count UPDATE. */
 enum { CC_SUCCEEDED, CC_FAILED, CC_SIZE, CC_SEQUENTIAL, CC_STOPPED };
 
-/* Count the child on its parent; finish the parent after the last one.
- * Sets *sequential and *size for what follows. */
-static int count_child(drv_disp_t *disp, const char *parent, bool succeeded,
-                       bool *sequential, int64_t *size, char *errstr,
-                       size_t errstr_size)
+/* Count `ok` succeeded and `bad` failed children on their parent; finish
+ * the parent after the last one. Sets *sequential and *size for what
+ * follows (*size 0: no such parent). */
+static int count_children(drv_disp_t *disp, const char *parent, int64_t ok_n,
+                          int64_t bad_n, bool *sequential, int64_t *size,
+                          char *errstr, size_t errstr_size)
 {
-    const char *p[] = {parent, succeeded ? "1" : "0", succeeded ? "0" : "1"};
+    char okv[24], badv[24];
+    snprintf(okv, sizeof(okv), "%" PRId64, ok_n);
+    snprintf(badv, sizeof(badv), "%" PRId64, bad_n);
+    const char *p[] = {parent, okv, badv};
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
         "UPDATE jobs SET children_succeeded = children_succeeded + $2::int, "
@@ -185,17 +189,33 @@ static int count_child(drv_disp_t *disp, const char *parent, bool succeeded,
                : 0;
 }
 
-int drv__arrays_child_done(drv_disp_t *disp, const char *parent, int index,
-                           bool succeeded, char *errstr, size_t errstr_size)
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+int drv__arrays_children_done(drv_disp_t *disp, const char *parent,
+                              int *index, size_t n, int64_t succeeded,
+                              char *errstr, size_t errstr_size)
 {
     bool sequential = false;
     int64_t size = 0;
-    int ret = count_child(disp, parent, succeeded, &sequential, &size, errstr,
-                          errstr_size);
-    if (ret == 0 && sequential && index + 1 < size) {
-        ret = eval_child(disp, parent, index + 1, errstr, errstr_size);
-    }
+    int ret = count_children(disp, parent, succeeded,
+                             (int64_t)n - succeeded, &sequential, &size,
+                             errstr, errstr_size);
     if (ret != 0 || size == 0) {
+        return ret;
+    }
+    qsort(index, n, sizeof(*index), cmp_int);
+    /* the next SEQUENTIAL sibling of each, unless it finished too */
+    for (size_t i = 0; ret == 0 && sequential && i < n; i++) {
+        bool next_done = i + 1 < n && index[i + 1] == index[i] + 1;
+        if (!next_done && index[i] + 1 < size) {
+            ret = eval_child(disp, parent, index[i] + 1, errstr, errstr_size);
+        }
+    }
+    if (ret != 0) {
         return ret;
     }
     const char *p[] = {parent};
@@ -207,9 +227,11 @@ int drv__arrays_child_done(drv_disp_t *disp, const char *parent, int index,
     if (!d) {
         return -1;
     }
-    for (int i = 0; ret == 0 && i < drv_pg_res_rows(d); i++) {
-        ret = eval_child(disp, drv_pg_res_get(d, i, 0), index, errstr,
-                         errstr_size);
+    for (int k = 0; ret == 0 && k < drv_pg_res_rows(d); k++) {
+        for (size_t i = 0; ret == 0 && i < n; i++) {
+            ret = eval_child(disp, drv_pg_res_get(d, k, 0), index[i], errstr,
+                             errstr_size);
+        }
     }
     drv_pg_res_free(d);
     return ret;

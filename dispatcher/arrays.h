@@ -18,11 +18,14 @@ int drv__arrays_spawn(drv_disp_t *disp, const char *parent, int size,
  * when nothing orders them, else the first ones). */
 int drv__arrays_release(drv_disp_t *disp, const char *parent, char *errstr,
                         size_t errstr_size);
-/* Child `index` of `parent` finished: count it on the parent (finishing
- * the parent after the last), and let the next SEQUENTIAL sibling and the
- * N_TO_N counterparts in other arrays move. */
-int drv__arrays_child_done(drv_disp_t *disp, const char *parent, int index,
-                           bool succeeded, char *errstr, size_t errstr_size);
+/* Children index[0..n-1] of `parent` finished, `succeeded` of them
+ * successfully: count them on the parent in one change (finishing the
+ * parent after the last), and let the next SEQUENTIAL sibling of each
+ * (unless it is among them) and their N_TO_N counterparts in other arrays
+ * move. Sorts `index`. */
+int drv__arrays_children_done(drv_disp_t *disp, const char *parent,
+                              int *index, size_t n, int64_t succeeded,
+                              char *errstr, size_t errstr_size);
 /* An array parent failed before its children ran (a dependency failed, or
  * it was cancelled): its waiting children fail with it. */
 int drv__arrays_fail_children(drv_disp_t *disp, const char *parent,

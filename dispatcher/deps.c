@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arrays.h"
@@ -79,24 +80,55 @@ int drv__deps_evaluate_all(drv_disp_t *disp, const drv__ids_t *ids,
     return ret;
 }
 
-/* One follow-up: the jobs it wakes, then, for a finished job, its array
- * parent's count or (a failed array parent) its waiting children. */
+/* One follow-up: the jobs it wakes, then, for a failed array parent, its
+ * waiting children (finished children are counted per parent, below). */
 static int follow(drv_disp_t *disp, const drv__followup_t *f, char *errstr,
                   size_t errstr_size)
 {
     int ret = drv__deps_evaluate_all(disp, &f->wake, errstr, errstr_size);
-    if (ret != 0 || !f->finished) {
-        return ret;
+    if (ret == 0 && f->finished && !f->parent && f->is_array &&
+        !f->succeeded) {
+        ret = drv__arrays_fail_children(disp, f->job_id, errstr, errstr_size);
     }
-    if (f->parent) {
-        return drv__arrays_child_done(disp, f->parent, f->index, f->succeeded,
-                                      errstr, errstr_size);
+    return ret;
+}
+
+static int cmp_child(const void *a, const void *b)
+{
+    const drv__followup_t *x = *(drv__followup_t *const *)a;
+    const drv__followup_t *y = *(drv__followup_t *const *)b;
+    return strcmp(x->parent, y->parent);
+}
+
+/* The finished array children among fu[0..n-1], one change per parent:
+ * a cascade of 10,000 children counts them on their parent once. */
+static int children_done(drv_disp_t *disp, drv__followup_t *fu, size_t n,
+                         char *errstr, size_t errstr_size)
+{
+    drv__followup_t **kids = drv_calloc(n ? n : 1, sizeof(*kids));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fu[i].finished && fu[i].parent) {
+            kids[k++] = &fu[i];
+        }
     }
-    if (f->is_array && !f->succeeded) {
-        return drv__arrays_fail_children(disp, f->job_id, errstr,
-                                         errstr_size);
+    qsort(kids, k, sizeof(*kids), cmp_child);
+    int *index = drv_calloc(k ? k : 1, sizeof(*index));
+    int ret = 0;
+    for (size_t i = 0; ret == 0 && i < k;) {
+        size_t j = i, m = 0;
+        int64_t ok = 0;
+        for (; j < k && !strcmp(kids[j]->parent, kids[i]->parent); j++) {
+            index[m++] = kids[j]->index;
+            ok += kids[j]->succeeded;
+        }
+        ret = drv__arrays_children_done(disp, kids[i]->parent, index, m, ok,
+                                        errstr, errstr_size);
+        i = j;
     }
-    return 0;
+    free(index);
+    free(kids);
+    return ret;
 }
 
 int drv__deps_drain(drv_disp_t *disp, char *errstr, size_t errstr_size)
@@ -108,6 +140,9 @@ int drv__deps_drain(drv_disp_t *disp, char *errstr, size_t errstr_size)
         drv__followup_t *fu = drv__followups_take(disp, &n);
         for (size_t i = 0; ret == 0 && i < n; i++) {
             ret = follow(disp, &fu[i], errstr, errstr_size);
+        }
+        if (ret == 0) {
+            ret = children_done(disp, fu, n, errstr, errstr_size);
         }
         drv__followups_free(fu, n);
     }

@@ -233,31 +233,50 @@ int drv__transition_dependency_failed(drv_disp_t *disp, const char *job_id,
                : 0;
 }
 
+/* Fails every listed job in one statement, their rows in the list's
+ * order: `%s` is the listing query, whose columns are named here; the
+ * time is the parameter after the listing's. The old row (o) gives prev
+ * and what the job held; a listed job that finished already is left. */
+#define FAIL_LISTED_SQL                                                        \
+    "WITH l AS MATERIALIZED (SELECT x.*, row_number() OVER () AS ord FROM "  \
+    "(%s) x(job_id, status_reason, cancelled, terminated)), u AS (UPDATE "    \
+    "jobs SET status = 'FAILED', status_reason = COALESCE(l.status_reason, " \
+    "jobs.status_reason), updated_at = $%d::bigint, stopped_at = "           \
+    "$%d::bigint, released = false, is_cancelled = jobs.is_cancelled OR "     \
+    "COALESCE(l.cancelled, false), is_terminated = jobs.is_terminated OR "    \
+    "COALESCE(l.terminated, false) FROM l, jobs o WHERE jobs.job_id = "       \
+    "l.job_id AND o.job_id = l.job_id AND jobs.status NOT IN " DRV__TERMINAL \
+    " RETURNING " DRV__TRANSITION_RETURNING(                                  \
+        "o.status", "o.released",                                              \
+        DRV__WAITING_DEPENDENTS("jobs.job_id")) ", l.ord) "                   \
+    "SELECT * FROM u ORDER BY ord"
+
 int drv__transition_fail_listed(drv_disp_t *disp, const char *sql,
                                 int nparams, const char *const *params,
                                 char *errstr, size_t errstr_size)
 {
-    drv_pg_res_t *r = drv_pg_query(disp->pg, sql, nparams, params, errstr,
+    char now[24];
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    const char **p = drv_calloc((size_t)nparams + 1, sizeof(*p));
+    for (int i = 0; i < nparams; i++) {
+        p[i] = params[i];
+    }
+    p[nparams] = now;
+    size_t qlen = sizeof(FAIL_LISTED_SQL) + strlen(sql) + 32;
+    char *q = drv_malloc(qlen);
+    snprintf(q, qlen, FAIL_LISTED_SQL, sql, nparams + 1, nparams + 1);
+    drv_pg_res_t *r = drv_pg_query(disp->pg, q, nparams + 1, p, errstr,
                                    errstr_size);
+    free(q);
+    free(p);
     if (!r) {
         return -1;
     }
-    int ret = 0;
-    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
-        const char *c = drv_pg_res_get(r, i, DRV__FC_CANCELLED);
-        const char *t = drv_pg_res_get(r, i, DRV__FC_TERMINATED);
-        drv__change_t ch = {.status_reason = drv_pg_res_get(r, i,
-                                                            DRV__FC_REASON),
-                            .exit_code = -1,
-                            .cancelled = c && c[0] == 't',
-                            .terminated = t && t[0] == 't'};
-        ret = drv__transition(disp, drv_pg_res_get(r, i, DRV__FC_JOB_ID),
-                              DRV_JOB_FAILED, &ch, errstr, errstr_size) < 0
-                  ? -1
-                  : 0;
+    for (int i = 0; i < drv_pg_res_rows(r); i++) {
+        drv__transition_done(disp, r, i, 0);
     }
     drv_pg_res_free(r);
-    return ret;
+    return 0;
 }
 
 drv__followup_t *drv__followups_take(drv_disp_t *disp, size_t *n)

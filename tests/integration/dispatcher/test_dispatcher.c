@@ -1418,6 +1418,71 @@ START_TEST(test_dispatcher_cancel_array_children)
 }
 END_TEST
 
+/* The position in `sent` of job_id's JobStateChange to `status`, or -1. */
+static int sent_at(const char *job_id, const char *status)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(sent, i, s)
+    {
+        json_t *msg = json_object_get(s, "msg");
+        const char *k = json_string_value(json_object_get(s, "key"));
+        const char *st = json_string_value(json_object_get(msg, "status"));
+        if (!strcmp(json_string_value(json_object_get(s, "type")),
+                    "JobStateChange") &&
+            k && !strcmp(k, job_id) && st && !strcmp(st, status)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* An array whose dependency fails fails with every waiting child, in one
+ * statement (drv__transition_fail_listed) and one count on the parent;
+ * each child fails once, in index order, and what waits for a child (a
+ * plain dependent, an N_TO_N array) follows. */
+START_TEST(test_dispatcher_failed_array_cascades_set_wise)
+{
+    submit("a", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "never"));
+    submit("p", json_pack("{s:{s:i},s:[{s:s}]}", "arrayProperties", "size", 6,
+                          "dependsOn", "jobId", "a"));
+    submit("d", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "p:4"));
+    submit("y", json_pack("{s:{s:i},s:[{s:s,s:s}]}", "arrayProperties", "size",
+                          6, "dependsOn", "jobId", "p", "type", "N_TO_N"));
+    sql("UPDATE jobs SET status = 'SUCCEEDED' WHERE job_id = 'p:2'");
+    json_array_clear(sent);
+    stop("a", false, "gone");
+    assert_status("p", "FAILED");
+    assert_reason("p", DRV_REASON_DEPENDENCY ": a");
+    int prev = sent_at("p", "FAILED");
+    ck_assert_int_ge(prev, 0);
+    for (int i = 0; i < 6; i++) {
+        char child[16];
+        snprintf(child, sizeof(child), "p:%d", i);
+        if (i == 2) { /* finished already: left as it was */
+            assert_status(child, "SUCCEEDED");
+            ck_assert_int_eq(count_sent("JobStateChange", child, NULL, NULL),
+                             0);
+            continue;
+        }
+        assert_status(child, "FAILED");
+        assert_reason(child, DRV_REASON_DEPENDENCY ": a");
+        ck_assert_int_eq(count_sent("JobStateChange", child, NULL, NULL), 1);
+        int at = sent_at(child, "FAILED");
+        ck_assert_int_gt(at, prev); /* after the parent, in index order */
+        prev = at;
+    }
+    assert_value("SELECT children_failed || '/' || children_succeeded FROM "
+                 "jobs WHERE job_id = $1",
+                 "p", "5/0");
+    assert_status("d", "FAILED");
+    assert_reason("d", DRV_REASON_DEPENDENCY ": p:4");
+    assert_status("y:4", "FAILED");
+    assert_reason("y:4", DRV_REASON_DEPENDENCY ": p:4");
+    assert_status("y:2", "PENDING"); /* p:2 succeeded */
+}
+END_TEST
+
 /* ---- workers and leases ------------------------------------------------ */
 
 START_TEST(test_dispatcher_restarted_worker_loses_attempts)
@@ -1996,7 +2061,8 @@ static Suite *dispatcher_suite(void)
          {test_dispatcher_array_children_and_parent,
           test_dispatcher_sequential_array_in_order,
           test_dispatcher_n_to_n_pairs_children,
-          test_dispatcher_n_to_n_needs_same_size}},
+          test_dispatcher_n_to_n_needs_same_size,
+          test_dispatcher_failed_array_cascades_set_wise}},
         {"control",
          {test_dispatcher_cancel_waiting_job,
           test_dispatcher_terminate_running_job,
