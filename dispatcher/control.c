@@ -85,11 +85,22 @@ static int cancel_one(drv_disp_t *disp, const char *job_id,
     return ret;
 }
 
-/* An array parent's children, each cancelled or terminated. */
+/* An array parent's children: those still waiting fail in one statement,
+ * then each one a worker has is terminated (or its cancel ignored). */
 static int cancel_children(drv_disp_t *disp, const char *parent,
                            const drv__change_t *c, char *errstr,
                            size_t errstr_size)
 {
+    const char *w[] = {parent, c->status_reason,
+                       c->terminated ? "true" : "false"};
+    if (drv__transition_fail_listed(
+            disp,
+            "SELECT job_id, $2::text, NOT $3::bool, $3::bool FROM jobs WHERE "
+            "array_parent = $1 AND (status IN ('SUBMITTED','PENDING') OR "
+            "(status = 'RUNNABLE' AND NOT released)) ORDER BY array_index",
+            3, w, errstr, errstr_size) != 0) {
+        return -1;
+    }
     const char *p[] = {parent};
     drv_pg_res_t *kids = drv_pg_query(
         disp->pg,

@@ -1411,10 +1411,18 @@ START_TEST(test_dispatcher_cancel_array_children)
     submit("a", NULL);
     submit("p", json_pack("{s:{s:i},s:[{s:s}]}", "arrayProperties", "size", 2,
                           "dependsOn", "jobId", "a"));
+    json_array_clear(sent);
     stop("p", false, "no");
     assert_status("p", "FAILED");
     assert_status("p:0", "FAILED");
     assert_status("p:1", "FAILED");
+    assert_reason("p:1", "no");
+    assert_value("SELECT is_cancelled::text FROM jobs WHERE job_id = $1",
+                 "p:0", "true");
+    ck_assert_int_eq(count_sent("JobStateChange", "p:0", "status", "FAILED"),
+                     1);
+    ck_assert_int_eq(count_sent("JobStateChange", "p", "status", "FAILED"),
+                     1);
 }
 END_TEST
 
