@@ -315,7 +315,7 @@ drv_kcons_t *drv_kcons_new(const drv_conf_t *conf, drv_log_t *log,
         offset_cb ? "false" : "true", "enable.auto.offset.store", "false",
         "auto.offset.reset", "earliest", "topic.metadata.refresh.interval.ms",
         "2000", "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000",
-        "fetch.wait.max.ms", "50",
+        "fetch.wait.max.ms", "500",
         /* a backlog waits in Kafka: at most this much prefetched here */
         "queued.max.messages.kbytes", "16384", "queued.min.messages", "10000",
         NULL};
