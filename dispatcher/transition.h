@@ -105,7 +105,9 @@ enum drv__fcol { DRV__FC_JOB_ID, DRV__FC_REASON, DRV__FC_CANCELLED,
                  DRV__FC_TERMINATED };
 
 /* Fail every job that query `sql` lists (its columns: enum drv__fcol),
- * in order. 0, or -1 on a database error. */
+ * in one statement, their side effects in the list's order. `sql` is
+ * pasted into that statement: a constant of the caller's, never input
+ * (values go in params). 0, or -1 on a database error. */
 int drv__transition_fail_listed(drv_disp_t *disp, const char *sql,
                                 int nparams, const char *const *params,
                                 char *errstr, size_t errstr_size);
