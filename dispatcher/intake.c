@@ -100,10 +100,11 @@ void drv__intake_msg_clear(drv__msg_t *m)
 /*
  * Consecutive simple submissions and routine reports form a run, applied
  * set-wise: one INSERT for its submissions and one statement per round of
- * its reports, the k-th report of each job in round k (a job's reports
- * apply in their order; different jobs' do not depend on each other, nor
- * on the run's submissions, whose jobs no worker has yet). The
- * statements go in one round trip.
+ * its reports. A job's reports from one worker process fold into one row
+ * change in round 0 (drv__report_folds); otherwise its k-th report goes in
+ * round k (a job's reports apply in their order; different jobs' do not
+ * depend on each other, nor on the run's submissions, whose jobs no
+ * worker has yet). The statements go in one round trip.
  */
 #define RUN_MAX 1024
 
@@ -120,10 +121,10 @@ static bool pipelined(const drv__msg_t *m)
             drv__report_is_routine(&m->msg.u.status));
 }
 
-/* A report's job id and place in the run, to number its rounds. */
+/* A report's job id and place in the run, to group a job's reports. */
 typedef struct rep_at {
     const drv__report_t *rep;
-    size_t at, round;
+    size_t at;
 } rep_at_t;
 
 static int rep_at_cmp(const void *a, const void *b)
@@ -133,9 +134,15 @@ static int rep_at_cmp(const void *a, const void *b)
     return c ? c : x->at < y->at ? -1 : x->at > y->at;
 }
 
-static int rep_round_cmp(const void *a, const void *b)
+/* A fold, its round and the place of its first report. */
+typedef struct fold_at {
+    drv__report_fold_t f;
+    size_t at, round;
+} fold_at_t;
+
+static int fold_round_cmp(const void *a, const void *b)
 {
-    const rep_at_t *x = a, *y = b;
+    const fold_at_t *x = a, *y = b;
     return x->round != y->round ? (x->round < y->round ? -1 : 1)
            : x->at < y->at      ? -1
                                 : x->at > y->at;
@@ -147,42 +154,70 @@ typedef struct run_stmts {
     const drv__submission_t **subs;
     const drv__origin_t **sub_from; /* where each came from */
     size_t nsubs;
-    const drv__report_t **reps; /* by round, each round's in place order */
-    size_t *round_at;           /* where round k starts in reps (k+1 ends) */
+    drv__report_fold_t *folds; /* by round, each round's in place order */
+    size_t *round_at;          /* where round k starts in folds (k+1 ends) */
     size_t nrounds;
     drv__rows_t *rows; /* each statement's parameters */
     drv_pg_stmt_t *st;
     size_t nst;
 } run_stmts_t;
 
-/* The run's reports into x->reps by round, then place. */
+/* The reports ra[0..m-1] of one job, in order, into folds at fa: one if
+ * each folds onto the one before, else one each. How many rounds they
+ * take. */
+static size_t job_folds(const rep_at_t *ra, size_t m, fold_at_t *fa,
+                        size_t *nf)
+{
+    bool chain = m <= 3; /* STARTING, RUNNING, SUCCEEDED at most */
+    for (size_t t = 1; chain && t < m; t++) {
+        chain = drv__report_folds(ra[t - 1].rep, ra[t].rep);
+    }
+    if (chain) {
+        fold_at_t *x = &fa[(*nf)++];
+        *x = (fold_at_t){.f = {.last = ra[m - 1].rep, .nvia = m - 1},
+                         .at = ra[0].at};
+        for (size_t t = 0; t + 1 < m; t++) {
+            x->f.via[t] = ra[t].rep;
+        }
+        return 1;
+    }
+    for (size_t t = 0; t < m; t++) {
+        fa[(*nf)++] =
+            (fold_at_t){.f = {.last = ra[t].rep}, .at = ra[t].at, .round = t};
+    }
+    return m;
+}
+
+/* The run's reports into x->folds by round, then place. */
 static void rounds_of(run_stmts_t *x, const run_item_t *it, size_t n)
 {
     rep_at_t *ra = drv_calloc(n ? n : 1, sizeof(*ra));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (it[i].msg->msg.type == DRV_MSG_JOB_STATUS) {
-            ra[k++] = (rep_at_t){&it[i].msg->msg.u.status, i, 0};
+            ra[k++] = (rep_at_t){&it[i].msg->msg.u.status, i};
         }
     }
     qsort(ra, k, sizeof(*ra), rep_at_cmp);
-    x->nrounds = k ? 1 : 0;
-    for (size_t i = 1; i < k; i++) {
-        if (!strcmp(ra[i].rep->job_id, ra[i - 1].rep->job_id)) {
-            ra[i].round = ra[i - 1].round + 1;
-            if (ra[i].round + 1 > x->nrounds) {
-                x->nrounds = ra[i].round + 1;
-            }
+    fold_at_t *fa = drv_calloc(k ? k : 1, sizeof(*fa));
+    size_t nf = 0;
+    x->nrounds = 0;
+    for (size_t i = 0, j; i < k; i = j) {
+        for (j = i + 1; j < k && !strcmp(ra[j].rep->job_id, ra[i].rep->job_id);
+             j++) {
         }
-    }
-    qsort(ra, k, sizeof(*ra), rep_round_cmp);
-    x->reps = drv_calloc(k ? k : 1, sizeof(*x->reps));
-    x->round_at = drv_calloc(x->nrounds + 1, sizeof(*x->round_at));
-    for (size_t i = 0; i < k; i++) {
-        x->reps[i] = ra[i].rep;
-        x->round_at[ra[i].round + 1] = i + 1;
+        size_t r = job_folds(ra + i, j - i, fa, &nf);
+        x->nrounds = r > x->nrounds ? r : x->nrounds;
     }
     free(ra);
+    qsort(fa, nf, sizeof(*fa), fold_round_cmp);
+    x->folds = drv_calloc(nf ? nf : 1, sizeof(*x->folds));
+    x->round_at = drv_calloc(x->nrounds + 1, sizeof(*x->round_at));
+    for (size_t i = 0; i < nf; i++) {
+        x->folds[i] = fa[i].f;
+        x->round_at[fa[i].round + 1] = i + 1;
+    }
+    free(fa);
 }
 
 static void stmts_build(run_stmts_t *x, const run_item_t *it, size_t n)
@@ -206,7 +241,7 @@ static void stmts_build(run_stmts_t *x, const run_item_t *it, size_t n)
     }
     for (size_t k = 0; k < x->nrounds; k++, x->nst++) {
         size_t from = x->round_at[k];
-        x->st[x->nst] = drv__reports_stmt(&x->rows[x->nst], x->reps + from,
+        x->st[x->nst] = drv__reports_stmt(&x->rows[x->nst], x->folds + from,
                                           x->round_at[k + 1] - from);
     }
 }
@@ -218,7 +253,7 @@ static void stmts_free(run_stmts_t *x)
     }
     free(x->subs);
     free(x->sub_from);
-    free(x->reps);
+    free(x->folds);
     free(x->round_at);
     free(x->rows);
     free(x->st);
@@ -236,7 +271,7 @@ static void stmt_done(drv_disp_t *disp, const run_stmts_t *x, size_t s,
     size_t k = s - (x->nsubs > 0);
     size_t from = x->round_at[k], cnt = x->round_at[k + 1] - from;
     for (size_t i = 0; i < cnt && (int)i < drv_pg_res_rows(res); i++) {
-        drv__report_done(disp, x->reps[from + i], res, (int)i);
+        drv__report_done(disp, &x->folds[from + i], res, (int)i);
     }
 }
 

@@ -59,7 +59,10 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
 
 /*
  * STARTING, RUNNING and SUCCEEDED reports, one statement for many, at most
- * one per job ($1: a JSON array of rows, drv__reports_stmt; $2 now).
+ * one row per job ($1: a JSON array of rows, drv__reports_stmt; $2 now).
+ * A row may be a fold of a job's reports (drv__report_fold_t): the last
+ * one's status and outcome, the times of each (started: RUNNING's, which
+ * alone sets the job's started_at; stopped: SUCCEEDED's).
  * Each row is read with its job and attempt (j): whether it is for the
  * job's current released attempt on that compute environment (locked, as
  * REPORT_LOCK), and whether its sender owns the attempt or nobody does
@@ -72,8 +75,8 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
  * the caller's reason (AWS: a container that ignored SIGTERM and exited 0
  * inside the stop grace was terminated all the same); its dependents then
  * fail in turn. One result row per report, in their order: u's columns
- * (NULLs when the job did not move), its ordinal, then the REPORT_TAIL
- * columns.
+ * (NULLs when the job did not move), its ordinal, the REPORT_TAIL
+ * columns, then the rstail ones.
  * The later parts read only j and a table's primary key, never another
  * part (a join of two of them was planned as a nested loop on their
  * 1-row estimates: 0.4 ms per report). j takes no row lock: the active
@@ -85,6 +88,8 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
     "bigint, stopped bigint, log text, inc bigint, status text, code int, "  \
     "reason text, jreason text, sreason text, ce text)), "                   \
     "k AS (SELECT r.*, c.compute_environment AS job_ce, c.status AS was, "    \
+    "c.started_at AS o_started, c.stopped_at AS o_stopped, c.exit_code AS "  \
+    "o_code, c.reason AS o_reason, c.status_reason AS o_sreason, "           \
     "c.placed_worker AS held_by, o.worker AS owner, COALESCE(c.attempts = "  \
     "r.attempt AND c.released AND (r.ce IS NULL OR c.compute_environment = " \
     "r.ce), false) AS locked, o.job_id IS NOT NULL AND "                     \
@@ -108,7 +113,7 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
     "status_reason = CASE WHEN j.status = 'SUCCEEDED' AND NOT "              \
     "jobs.is_terminated THEN COALESCE(j.sreason, jobs.status_reason) ELSE "  \
     "jobs.status_reason END, updated_at = $2::bigint, "                      \
-    "started_at = CASE WHEN j.status = 'RUNNING' THEN $2::bigint ELSE "      \
+    "started_at = CASE WHEN j.started IS NOT NULL THEN $2::bigint ELSE "     \
     "jobs.started_at END, stopped_at = CASE WHEN j.status = 'SUCCEEDED' "    \
     "THEN $2::bigint ELSE jobs.stopped_at END, "                             \
     "released = j.status <> 'SUCCEEDED', "                                   \
@@ -122,10 +127,15 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
         "j.was", "j.status = 'SUCCEEDED'",                                   \
         "CASE WHEN j.status = 'SUCCEEDED' THEN " DRV__WAITING_DEPENDENTS(    \
             "jobs.job_id") " END") ", j.i AS ri) "                           \
-    "SELECT u.*, j.owner, j.job_ce, j.locked::int, j.owned::int, j.held_by " \
-    "FROM j LEFT JOIN u ON u.ri = j.i ORDER BY j.i"
+    "SELECT u.*, j.owner, j.job_ce, j.locked::int, j.owned::int, j.held_by, " \
+    "j.o_started, j.o_stopped, j.o_code, j.o_reason, j.o_sreason FROM j "     \
+    "LEFT JOIN u ON u.ri = j.i ORDER BY j.i"
 /* Where REPORTS_SQL's REPORT_TAIL columns start. */
 #define REPORTS_TAIL (DRV__TC_COUNT + 1)
+/* ... and after them the job's columns as they were (enum rstail): what
+ * the events of the statuses a fold passed through show. */
+enum rstail { RS_STARTED = RT_COUNT, RS_STOPPED, RS_CODE, RS_REASON,
+              RS_SREASON };
 
 /* FAILED records the outcome; what it means is decided after, from the
  * retry strategy and whether a user stopped the job (enum ftail); $11
@@ -174,21 +184,54 @@ static drv_pg_stmt_t failed_stmt(drv__report_params_t *rp,
     return (drv_pg_stmt_t){FAILED_SQL, 11, rp->p};
 }
 
-/* A report's row of REPORTS_SQL's $1 (its ordinal i). */
-static json_t *report_row(const drv__report_t *rep, size_t i)
+bool drv__report_folds(const drv__report_t *a, const drv__report_t *b)
 {
+    return drv__report_is_routine(a) && drv__report_is_routine(b) &&
+           a->status < b->status && a->attempt == b->attempt &&
+           a->worker_started_at == b->worker_started_at && a->worker &&
+           b->worker && !strcmp(a->worker, b->worker) &&
+           (a->origin_ce ? b->origin_ce && !strcmp(a->origin_ce, b->origin_ce)
+                         : !b->origin_ce);
+}
+
+/* The latest container id (log: log stream) of a fold's reports. */
+static const char *fold_latest(const drv__report_fold_t *f, bool log)
+{
+    for (size_t k = f->nvia + 1; k-- > 0;) {
+        const drv__report_t *x = k == f->nvia ? f->last : f->via[k];
+        const char *v = log ? x->log_stream : x->container_id;
+        if (v) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* A fold's row of REPORTS_SQL's $1 (its ordinal i). */
+static json_t *report_row(const drv__report_fold_t *f, size_t i)
+{
+    const drv__report_t *rep = f->last;
     bool done = rep->status == DRV_JOB_SUCCEEDED;
     json_t *row = json_object();
     json_object_set_new(row, "i", json_integer((json_int_t)i));
     json_object_set_new(row, "job_id", drv__rows_str(rep->job_id));
     json_object_set_new(row, "attempt", json_integer(rep->attempt));
     json_object_set_new(row, "worker", drv__rows_str(rep->worker));
-    json_object_set_new(row, "cid", drv__rows_str(rep->container_id));
-    if (rep->status == DRV_JOB_RUNNING || done) { /* STARTING: no time */
-        json_object_set_new(row, done ? "stopped" : "started",
-                            json_integer(rep->timestamp));
+    json_object_set_new(
+        row, "cid",
+        drv__rows_str(fold_latest(f, false)));
+    for (size_t k = 0; k <= f->nvia; k++) { /* STARTING: no time */
+        const drv__report_t *x = k < f->nvia ? f->via[k] : rep;
+        if (x->status == DRV_JOB_RUNNING || x->status == DRV_JOB_SUCCEEDED) {
+            json_object_set_new(row,
+                                x->status == DRV_JOB_RUNNING ? "started"
+                                                             : "stopped",
+                                json_integer(x->timestamp));
+        }
     }
-    json_object_set_new(row, "log", drv__rows_str(rep->log_stream));
+    json_object_set_new(
+        row, "log",
+        drv__rows_str(fold_latest(f, true)));
     json_object_set_new(row, "inc", json_integer(rep->worker_started_at));
     json_object_set_new(row, "status",
                         json_string(drv_job_status_name(rep->status)));
@@ -210,11 +253,11 @@ static json_t *report_row(const drv__report_t *rep, size_t i)
 }
 
 drv_pg_stmt_t drv__reports_stmt(drv__rows_t *rs,
-                                const drv__report_t *const *reps, size_t n)
+                                const drv__report_fold_t *folds, size_t n)
 {
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(rows, report_row(reps[i], i));
+        json_array_append_new(rows, report_row(&folds[i], i));
     }
     return drv__rows_stmt(rs, REPORTS_SQL, rows);
 }
@@ -270,12 +313,58 @@ static int admitted(drv_disp_t *disp, const drv__report_t *rep,
     return 1;
 }
 
-void drv__report_done(drv_disp_t *disp, const drv__report_t *rep,
+/* The events of the statuses fold f passed through before its last
+ * (those past the job's status before the statement): each shows the job
+ * as it was then - its old times and outcome, startedAt from RUNNING on.
+ * The status the last event came from goes to *prev. */
+static void fold_passed(drv_disp_t *disp, const drv__report_fold_t *f,
+                        const drv_pg_res_t *r, int row, const char **prev)
+{
+    drv_job_status_t was = DRV_JOB_SUBMITTED;
+    if (*prev) {
+        drv_job_status_parse(*prev, &was);
+    }
+    static const int old[][2] = {{DRV__TC_STOPPED_AT, RS_STOPPED},
+                                 {DRV__TC_EXIT_CODE, RS_CODE},
+                                 {DRV__TC_REASON, RS_REASON},
+                                 {DRV__TC_STATUS_REASON, RS_SREASON}};
+    for (size_t k = 0; k < f->nvia; k++) {
+        drv_job_status_t st = f->via[k]->status;
+        if (st <= was) {
+            continue;
+        }
+        drv__event_as_t as;
+        memset(&as, 0, sizeof(as));
+        as.set[DRV__TC_STATUS] = as.set[DRV__TC_PREV] = true;
+        as.v[DRV__TC_STATUS] = drv_job_status_name(st);
+        as.v[DRV__TC_PREV] = *prev;
+        as.set[DRV__TC_STARTED_AT] = true;
+        as.v[DRV__TC_STARTED_AT] =
+            drv_pg_res_get(r, row, st == DRV_JOB_RUNNING
+                                       ? DRV__TC_STARTED_AT
+                                       : REPORTS_TAIL + RS_STARTED);
+        for (size_t c = 0; c < sizeof(old) / sizeof(old[0]); c++) {
+            as.set[old[c][0]] = true;
+            as.v[old[c][0]] = drv_pg_res_get(r, row, REPORTS_TAIL + old[c][1]);
+        }
+        drv__transition_passed(disp, r, row, 0, &as);
+        *prev = as.v[DRV__TC_STATUS];
+    }
+}
+
+void drv__report_done(drv_disp_t *disp, const drv__report_fold_t *f,
                       const drv_pg_res_t *r, int row)
 {
+    const drv__report_t *rep = f->last;
     if (admitted(disp, rep, r, row, REPORTS_TAIL) &&
         drv_pg_res_get(r, row, DRV__TC_JOB_ID)) { /* NULL: no change */
-        drv__transition_done(disp, r, row, 0);
+        const char *prev = drv_pg_res_get(r, row, DRV__TC_PREV);
+        fold_passed(disp, f, r, row, &prev);
+        drv__event_as_t as;
+        memset(&as, 0, sizeof(as));
+        as.set[DRV__TC_PREV] = true;
+        as.v[DRV__TC_PREV] = prev;
+        drv__transition_done_as(disp, r, row, 0, &as);
         /* its claimer holds it now: what it asks for moves from the
          * worker it was sent to (a rebalance moved the partition); a
          * finished job gave it back from the claimer just now */

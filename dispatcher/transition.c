@@ -41,13 +41,30 @@ static void ids_from_json(drv__ids_t *ids, const char *text)
     json_decref(arr);
 }
 
+/* Column tc of a transition row, read through as (NULL: the row's). */
+static const char *col(const drv_pg_res_t *r, int row, int c0,
+                       const drv__event_as_t *as, int tc)
+{
+    return as && as->set[tc] ? as->v[tc] : drv_pg_res_get(r, row, c0 + tc);
+}
+
+static json_t *json_str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *json_int_or_null(const char *s)
+{
+    return s ? json_integer(strtoll(s, NULL, 10)) : json_null();
+}
+
 /* A JobStateChange for a transition row. */
 static json_t *event(drv_disp_t *disp, const drv_pg_res_t *r, int row,
-                     int c0)
+                     int c0, const drv__event_as_t *as)
 {
     char job_arn[512], queue_arn[512], def_arn[512], def[300];
     const char *job_id = drv_pg_res_get(r, row, c0 + DRV__TC_JOB_ID);
-    const char *prev = drv_pg_res_get(r, row, c0 + DRV__TC_PREV);
+    const char *prev = col(r, row, c0, as, DRV__TC_PREV);
     drv_arn(job_arn, sizeof(job_arn), disp->region, disp->account, "job",
             job_id);
     drv_arn(queue_arn, sizeof(queue_arn), disp->region, disp->account,
@@ -57,16 +74,18 @@ static json_t *event(drv_disp_t *disp, const drv_pg_res_t *r, int row,
         "s:o,s:I}",
         "jobId", job_id, "jobArn", job_arn, "jobName",
         drv_pg_res_get(r, row, c0 + DRV__TC_JOB_NAME), "jobQueue", queue_arn,
-        "status", drv_pg_res_get(r, row, c0 + DRV__TC_STATUS),
-        "previousStatus", prev ? json_string(prev) : json_null(),
-        "statusReason", drv_pg_res_json_str(r, row, c0 + DRV__TC_STATUS_REASON),
+        "status", col(r, row, c0, as, DRV__TC_STATUS), "previousStatus",
+        json_str_or_null(prev), "statusReason",
+        json_str_or_null(col(r, row, c0, as, DRV__TC_STATUS_REASON)),
         "attempt", (int)drv_pg_res_int(r, row, c0 + DRV__TC_ATTEMPTS, 0),
-        "exitCode", drv_pg_res_json_int(r, row, c0 + DRV__TC_EXIT_CODE),
-        "reason", drv_pg_res_json_str(r, row, c0 + DRV__TC_REASON),
+        "exitCode", json_int_or_null(col(r, row, c0, as, DRV__TC_EXIT_CODE)),
+        "reason", json_str_or_null(col(r, row, c0, as, DRV__TC_REASON)),
         "createdAt",
         (json_int_t)drv_pg_res_int(r, row, c0 + DRV__TC_CREATED_AT, 0),
-        "startedAt", drv_pg_res_json_int(r, row, c0 + DRV__TC_STARTED_AT),
-        "stoppedAt", drv_pg_res_json_int(r, row, c0 + DRV__TC_STOPPED_AT),
+        "startedAt",
+        json_int_or_null(col(r, row, c0, as, DRV__TC_STARTED_AT)),
+        "stoppedAt",
+        json_int_or_null(col(r, row, c0, as, DRV__TC_STOPPED_AT)),
         "isCancelled",
         drv_pg_res_get(r, row, c0 + DRV__TC_IS_CANCELLED)[0] == 't',
         "isTerminated",
@@ -92,15 +111,15 @@ static json_t *event(drv_disp_t *disp, const drv_pg_res_t *r, int row,
 }
 
 static void announce(drv_disp_t *disp, const drv_pg_res_t *r, int row,
-                     int c0)
+                     int c0, const drv__event_as_t *as)
 {
     char e[DRV_ERRSTR_SIZE], label[64];
     const char *job_id = drv_pg_res_get(r, row, c0 + DRV__TC_JOB_ID);
-    const char *status = drv_pg_res_get(r, row, c0 + DRV__TC_STATUS);
-    const char *prev = drv_pg_res_get(r, row, c0 + DRV__TC_PREV);
+    const char *status = col(r, row, c0, as, DRV__TC_STATUS);
+    const char *prev = col(r, row, c0, as, DRV__TC_PREV);
     snprintf(label, sizeof(label), "status=\"%s\"", status);
     drv_metrics_add(disp->metrics, "drover_transitions_total", label, 1);
-    json_t *ev = event(disp, r, row, c0);
+    json_t *ev = event(disp, r, row, c0, as);
     (void)drv__outbox_emit_json(disp, "JobStateChange", DRV_TOPIC_EVENTS,
                                 job_id, ev, e, sizeof(e));
     json_decref(ev);
@@ -111,6 +130,12 @@ static void announce(drv_disp_t *disp, const drv_pg_res_t *r, int row,
                 prev ? prev : "-", status);
         json_decref(f);
     }
+}
+
+void drv__transition_passed(drv_disp_t *disp, const drv_pg_res_t *r,
+                            int row, int c0, const drv__event_as_t *as)
+{
+    announce(disp, r, row, c0, as);
 }
 
 static void follow(drv_disp_t *disp, const drv_pg_res_t *r, int row, int c0,
@@ -141,13 +166,19 @@ static void follow(drv_disp_t *disp, const drv_pg_res_t *r, int row, int c0,
 void drv__transition_done(drv_disp_t *disp, const drv_pg_res_t *r, int row,
                           int c0)
 {
-    const char *status = drv_pg_res_get(r, row, c0 + DRV__TC_STATUS);
-    const char *prev = drv_pg_res_get(r, row, c0 + DRV__TC_PREV);
+    drv__transition_done_as(disp, r, row, c0, NULL);
+}
+
+void drv__transition_done_as(drv_disp_t *disp, const drv_pg_res_t *r,
+                             int row, int c0, const drv__event_as_t *as)
+{
+    const char *status = col(r, row, c0, as, DRV__TC_STATUS);
+    const char *prev = col(r, row, c0, as, DRV__TC_PREV);
     drv_job_status_t st = DRV_JOB_SUBMITTED;
     drv_job_status_parse(status, &st);
     bool moved = !prev || strcmp(prev, status) != 0;
     if (moved) {
-        announce(disp, r, row, c0);
+        announce(disp, r, row, c0, as);
     }
     const char *freed = drv_pg_res_get(r, row, c0 + DRV__TC_FREED);
     const char *ce = drv_pg_res_get(r, row, c0 + DRV__TC_CE);

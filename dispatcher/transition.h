@@ -119,6 +119,24 @@ int drv__transition_fail_listed(drv_disp_t *disp, const char *sql,
 void drv__transition_done(drv_disp_t *disp, const drv_pg_res_t *r, int row,
                           int col0);
 
+/* Columns an event shows in place of its row's: v[c] for each column c
+ * (enum drv__tcol) that set[c] names, NULL being SQL NULL. */
+typedef struct drv__event_as {
+    const char *v[DRV__TC_COUNT];
+    bool set[DRV__TC_COUNT];
+} drv__event_as_t;
+
+/* drv__transition_done, its event (and whether it moved) read through
+ * `as` (NULL: the row as it is). */
+void drv__transition_done_as(drv_disp_t *disp, const drv_pg_res_t *r,
+                             int row, int col0, const drv__event_as_t *as);
+
+/* A status the job of row `row` passed through on the way to the row's,
+ * within one change (folded reports): its event and transition count,
+ * the row read through `as`, and no other side effect. */
+void drv__transition_passed(drv_disp_t *disp, const drv_pg_res_t *r,
+                            int row, int col0, const drv__event_as_t *as);
+
 /* Take the queued follow-ups (the caller frees them with
  * drv__followups_free); the queue is empty afterwards. */
 drv__followup_t *drv__followups_take(drv_disp_t *disp, size_t *n);

@@ -1445,6 +1445,127 @@ static int sent_at(const char *job_id, const char *status)
     return -1;
 }
 
+/* job_id's JobStateChange to `status` (borrowed from `sent`). */
+static json_t *event_to(const char *job_id, const char *status)
+{
+    int at = sent_at(job_id, status);
+    ck_assert_msg(at >= 0, "no %s event for %s", status, job_id);
+    return json_object_get(json_array_get(sent, (size_t)at), "msg");
+}
+
+/* Field `field` of an event: its string, or "null" (absent or null). */
+static const char *event_str(json_t *ev, const char *field)
+{
+    json_t *v = json_object_get(ev, field);
+    static char buf[64];
+    if (json_is_string(v)) {
+        return json_string_value(v);
+    }
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    return "null";
+}
+
+START_TEST(test_dispatcher_reports_fold_into_one_change)
+{
+    submit("f", NULL);
+    submit("g", NULL);
+    ck_assert_int_eq(last_run("f"), 1);
+    ck_assert_int_eq(last_run("g"), 1);
+    /* every row change of jobs, counted by a trigger of the test's */
+    sql("CREATE TABLE IF NOT EXISTS test_job_changes (job_id text)");
+    sql("TRUNCATE test_job_changes");
+    sql("CREATE OR REPLACE FUNCTION test_job_change() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$BEGIN INSERT INTO test_job_changes VALUES "
+        "(NEW.job_id); RETURN NEW; END$$");
+    sql("DROP TRIGGER IF EXISTS test_job_change ON jobs");
+    sql("CREATE TRIGGER test_job_change AFTER UPDATE ON jobs FOR EACH ROW "
+        "EXECUTE FUNCTION test_job_change()");
+    /* one batch: f's three reports and g's first two, interleaved */
+    hold();
+    report("f", 1, "STARTING", -1);
+    report("g", 1, "STARTING", -1);
+    report("f", 1, "RUNNING", -1);
+    report("g", 1, "RUNNING", -1);
+    report("f", 1, "SUCCEEDED", 0);
+    hold_apply();
+    char *f_changes = value("SELECT count(*) FROM test_job_changes WHERE "
+                            "job_id = $1",
+                            "f");
+    char *g_changes = value("SELECT count(*) FROM test_job_changes WHERE "
+                            "job_id = $1",
+                            "g");
+    sql("DROP TRIGGER test_job_change ON jobs");
+    ck_assert_str_eq(f_changes, "1"); /* not one per report */
+    ck_assert_str_eq(g_changes, "1");
+    free(f_changes);
+    free(g_changes);
+    assert_status("f", "SUCCEEDED");
+    assert_status("g", "RUNNING");
+    assert_value("SELECT exit_code FROM jobs WHERE job_id = $1", "f", "0");
+    assert_value("SELECT (started_at IS NOT NULL AND stopped_at IS NOT "
+                 "NULL)::text || worker FROM attempts WHERE job_id = $1",
+                 "f", "true" WORKER);
+    assert_value("SELECT (started_at IS NOT NULL AND stopped_at IS NULL)::"
+                 "text FROM jobs WHERE job_id = $1",
+                 "g", "true");
+    /* every status still has its event, in order, each showing the job
+     * as it was then */
+    int s = sent_at("f", "STARTING"), r = sent_at("f", "RUNNING"),
+        d = sent_at("f", "SUCCEEDED");
+    ck_assert(s >= 0 && s < r && r < d);
+    /* RUNNABLE (its release), then one per report */
+    ck_assert_int_eq(count_sent("JobStateChange", "f", NULL, NULL), 4);
+    json_t *ev = event_to("f", "STARTING");
+    ck_assert_str_eq(event_str(ev, "previousStatus"), "RUNNABLE");
+    ck_assert_str_eq(event_str(ev, "startedAt"), "null");
+    ck_assert_str_eq(event_str(ev, "stoppedAt"), "null");
+    ck_assert_str_eq(event_str(ev, "exitCode"), "null");
+    ev = event_to("f", "RUNNING");
+    ck_assert_str_eq(event_str(ev, "previousStatus"), "STARTING");
+    char started[64];
+    snprintf(started, sizeof(started), "%s", event_str(ev, "startedAt"));
+    ck_assert_str_ne(started, "null");
+    ck_assert_str_eq(event_str(ev, "stoppedAt"), "null");
+    ck_assert_str_eq(event_str(ev, "exitCode"), "null");
+    ev = event_to("f", "SUCCEEDED");
+    ck_assert_str_eq(event_str(ev, "previousStatus"), "RUNNING");
+    ck_assert_str_eq(event_str(ev, "startedAt"), started);
+    ck_assert_str_ne(event_str(ev, "stoppedAt"), "null");
+    ck_assert_str_eq(event_str(ev, "exitCode"), "0");
+    ck_assert_str_eq(event_str(event_to("g", "STARTING"), "previousStatus"),
+                     "RUNNABLE");
+    ck_assert_str_eq(event_str(event_to("g", "RUNNING"), "previousStatus"),
+                     "STARTING");
+    ck_assert_int_eq(count_sent("JobStateChange", "g", NULL, NULL), 3);
+    /* then: f's SUCCEEDED again changes nothing; g's ends it */
+    hold();
+    report("f", 1, "SUCCEEDED", 0);
+    report("g", 1, "SUCCEEDED", 0);
+    hold_apply();
+    ck_assert_int_eq(count_sent("JobStateChange", "f", NULL, NULL), 4);
+    assert_status("g", "SUCCEEDED");
+    ck_assert_str_eq(event_str(event_to("g", "SUCCEEDED"), "previousStatus"),
+                     "RUNNING");
+    /* a batch with another process's report between a job's own: no
+     * fold, the claim fenced as one at a time */
+    submit("h", NULL);
+    hold();
+    report("h", 1, "STARTING", -1);
+    report_from("w2", WORKER_START, "h", 1, "RUNNING", -1, NULL);
+    report("h", 1, "RUNNING", -1);
+    hold_apply();
+    assert_status("h", "RUNNING");
+    assert_value("SELECT worker FROM attempts WHERE job_id = $1", "h",
+                 WORKER);
+    ck_assert_int_eq(count_sent("StopAttempt", "h", "worker", "w2"), 1);
+    ck_assert_str_eq(event_str(event_to("h", "RUNNING"), "previousStatus"),
+                     "STARTING");
+}
+END_TEST
+
 /* An array whose dependency fails fails with every waiting child, in one
  * statement (drv__transition_fail_listed) and one count on the parent;
  * each child fails once, in index order, and what waits for a child (a
@@ -2056,6 +2177,7 @@ static Suite *dispatcher_suite(void)
          {test_dispatcher_lifecycle_gives_capacity_back,
           test_dispatcher_claims_fence_other_workers,
           test_dispatcher_one_batch_applied_set_wise,
+          test_dispatcher_reports_fold_into_one_change,
           test_dispatcher_reports_need_their_workers_signature,
           test_dispatcher_attempts_run_out}},
         {"dependencies",
