@@ -15,7 +15,10 @@
  *              job's FAILED to the last child's), mixed N (three queues of different
  *              priority, N jobs each), backlog N (N jobs released to a
  *              compute environment no worker serves: they stay queued;
- *              the dispatcher's memory with N jobs waiting),
+ *              the dispatcher's memory with N jobs waiting, then
+ *              head_p50_ms/head_p99_ms: RUNNABLE to STARTING of
+ *              HEAD_PROBES jobs on a served queue, one at a time, beside
+ *              them),
  *              gateway N (N concurrent SigV4 clients through drover-gateway:
  *              SubmitJob and DescribeJobs rates and latencies, and
  *              DescribeJobQueues latency beside a slow call; bench/gateway.c)
@@ -27,6 +30,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+/* backlog: jobs that time the head of a served queue beside it */
+#define HEAD_PROBES 20
 
 #include "drover/avro_codec.h"
 #include "drover/kafka.h"
@@ -602,6 +608,26 @@ int main(int argc, char **argv)
         double r = rss_mb(name);
         wrss = r > wrss ? r : wrss;
     }
+    /* with the backlog waiting, the head of a served queue: HEAD_PROBES
+     * jobs one after another, each from RUNNABLE to STARTING (released,
+     * handed off, claimed), after the CPU figures */
+    json_t *probes = json_object();
+    int64_t head[HEAD_PROBES];
+    size_t nhead = 0;
+    for (int i = 0; backlog && i < HEAD_PROBES; i++) {
+        char id[64];
+        int64_t until = drv_mono_ms() + 60 * 1000;
+        snprintf(id, sizeof(id), "%s", submit(&b, "default", "head", NULL));
+        json_object_set_new(probes, id, json_true());
+        flush_submits(&b);
+        while (!t_of(&b, id, "SUCCEEDED") && !t_of(&b, id, "FAILED") &&
+               drv_mono_ms() < until) {
+            read_events(&b, 20);
+        }
+        if (t_of(&b, id, "STARTING") && t_of(&b, id, "RUNNABLE")) {
+            head[nhead++] = t_of(&b, id, "STARTING") - t_of(&b, id, "RUNNABLE");
+        }
+    }
     /* figures */
     int64_t last = 0;
     const char *key;
@@ -616,6 +642,9 @@ int main(int argc, char **argv)
     if (backlog) { /* until the last job was queued */
         json_object_foreach(b.times, key, t)
         {
+            if (json_object_get(probes, key)) {
+                continue;
+            }
             int64_t r1 = json_integer_value(json_object_get(t, "RUNNABLE"));
             last = r1 > last ? r1 : last;
         }
@@ -677,6 +706,12 @@ int main(int argc, char **argv)
         json_object_set_new(out, "p50_ms", json_real(pct(lat, nl, 0.50)));
         json_object_set_new(out, "p99_ms", json_real(pct(lat, nl, 0.99)));
     }
+    if (nhead > 0) {
+        json_object_set_new(out, "head_p50_ms",
+                            json_real(pct(head, nhead, 0.50)));
+        json_object_set_new(out, "head_p99_ms",
+                            json_real(pct(head, nhead, 0.99)));
+    }
     if (rss >= 0) {
         json_object_set_new(out, "dispatcher_rss_mb", json_real(rss));
     }
@@ -725,7 +760,10 @@ int main(int argc, char **argv)
         }
         json_object_set_new(out, "cpu_ms_per_job", ms);
     }
-    bool complete = backlog ? all_reached(&b, "RUNNABLE") : all_done(&b);
+    bool complete = backlog ? all_reached(&b, "RUNNABLE") &&
+                                  nhead == HEAD_PROBES
+                            : all_done(&b);
+    json_decref(probes);
     if (!complete) {
         json_object_set_new(out, "incomplete", json_true());
     }
