@@ -352,11 +352,28 @@ static void fold_passed(drv_disp_t *disp, const drv__report_fold_t *f,
     }
 }
 
+/* Whether fold f counts (admitted); if not, each of its reports is
+ * refused as it would have been on its own: logged, and a run it starts
+ * or runs told to stop. */
+static bool fold_admitted(drv_disp_t *disp, const drv__report_fold_t *f,
+                          const drv_pg_res_t *r, int row)
+{
+    if (drv_pg_res_int(r, row, REPORTS_TAIL + RT_LOCKED, 0) != 0 &&
+        drv_pg_res_int(r, row, REPORTS_TAIL + RT_OWNED, 0) != 0) {
+        return true;
+    }
+    for (size_t k = 0; k < f->nvia; k++) {
+        (void)admitted(disp, f->via[k], r, row, REPORTS_TAIL);
+    }
+    (void)admitted(disp, f->last, r, row, REPORTS_TAIL);
+    return false;
+}
+
 void drv__report_done(drv_disp_t *disp, const drv__report_fold_t *f,
                       const drv_pg_res_t *r, int row)
 {
     const drv__report_t *rep = f->last;
-    if (admitted(disp, rep, r, row, REPORTS_TAIL) &&
+    if (fold_admitted(disp, f, r, row) &&
         drv_pg_res_get(r, row, DRV__TC_JOB_ID)) { /* NULL: no change */
         const char *prev = drv_pg_res_get(r, row, DRV__TC_PREV);
         fold_passed(disp, f, r, row, &prev);

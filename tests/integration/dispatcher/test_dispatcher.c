@@ -1563,6 +1563,16 @@ START_TEST(test_dispatcher_reports_fold_into_one_change)
     ck_assert_int_eq(count_sent("StopAttempt", "h", "worker", "w2"), 1);
     ck_assert_str_eq(event_str(event_to("h", "RUNNING"), "previousStatus"),
                      "STARTING");
+    /* the other process's reports of h folded: each refused as on its
+     * own (a stop for its STARTING and one for its RUNNING), h as it was */
+    hold();
+    report_from("w2", WORKER_START, "h", 1, "STARTING", -1, NULL);
+    report_from("w2", WORKER_START, "h", 1, "RUNNING", -1, NULL);
+    hold_apply();
+    ck_assert_int_eq(count_sent("StopAttempt", "h", "worker", "w2"), 3);
+    assert_status("h", "RUNNING");
+    assert_value("SELECT worker FROM attempts WHERE job_id = $1", "h",
+                 WORKER);
 }
 END_TEST
 
