@@ -130,9 +130,16 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 drv_kprod_t *drv_kprod_new(const drv_conf_t *conf, drv_log_t *log,
                            unsigned flags, char *errstr, size_t errstr_size)
 {
+    /* One produce request in flight per broker: what is produced while
+     * it is out goes in the next, one request for all of it. An idle
+     * producer sends at once (linger aside), a busy one in batches as
+     * large as its load (hollow independent 10000: 1,450 jobs/s instead
+     * of 1,050, 1.29 ms of machine CPU per job instead of 1.8, chain and
+     * single-job latency unchanged). */
     const char *defaults[] = {
         "enable.idempotence", "true", "linger.ms",
-        flags & DRV_KPROD_PROMPT ? "0" : "2", "message.timeout.ms",
+        flags & DRV_KPROD_PROMPT ? "0" : "2",
+        "max.in.flight.requests.per.connection", "1", "message.timeout.ms",
         flags & DRV_KPROD_DURABLE ? "0" : "20000", NULL};
     char e[512];
     drv_kprod_t *kp = drv_calloc(1, sizeof(*kp));
