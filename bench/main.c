@@ -12,9 +12,10 @@
  *              fanout N (1 -> N -> 1), cascade N (an array of N waits
  *              for a job that is then cancelled: the parent and every
  *              child fail through the cascade; seconds from the cancelled
- *              job's FAILED to the last child's), mixed N (three queues of different
- *              priority, N jobs each), backlog N (N jobs released to a
- *              compute environment no worker serves: they stay queued;
+ *              job's FAILED to the last child's), mixed N (three
+ *              queues of different priority, N jobs each), backlog N
+ *              (N jobs released to a compute environment no worker
+ *              serves: they stay queued;
  *              the dispatcher's memory with N jobs waiting, then
  *              head_p50_ms/head_p99_ms: RUNNABLE to STARTING of
  *              HEAD_PROBES jobs on a served queue, one at a time, beside
@@ -411,7 +412,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             puts("usage: drover-bench [--config FILE] [--runtime NAME] "
                  "SCENARIO [N]\n\nscenarios: independent, array, "
-                 "sequential-array, chain, single, fanout, cascade, mixed, backlog, gateway\n--runtime only "
+                 "sequential-array, chain, single, fanout, cascade, mixed, "
+                 "backlog, gateway\n--runtime only "
                  "labels the output: the workers' worker.runtime decides.");
             return 0;
         } else if (!scenario) {

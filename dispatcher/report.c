@@ -217,9 +217,7 @@ static json_t *report_row(const drv__report_fold_t *f, size_t i)
     json_object_set_new(row, "job_id", drv__rows_str(rep->job_id));
     json_object_set_new(row, "attempt", json_integer(rep->attempt));
     json_object_set_new(row, "worker", drv__rows_str(rep->worker));
-    json_object_set_new(
-        row, "cid",
-        drv__rows_str(fold_latest(f, false)));
+    json_object_set_new(row, "cid", drv__rows_str(fold_latest(f, false)));
     for (size_t k = 0; k <= f->nvia; k++) { /* STARTING: no time */
         const drv__report_t *x = k < f->nvia ? f->via[k] : rep;
         if (x->status == DRV_JOB_RUNNING || x->status == DRV_JOB_SUCCEEDED) {
@@ -229,9 +227,7 @@ static json_t *report_row(const drv__report_fold_t *f, size_t i)
                                 json_integer(x->timestamp));
         }
     }
-    json_object_set_new(
-        row, "log",
-        drv__rows_str(fold_latest(f, true)));
+    json_object_set_new(row, "log", drv__rows_str(fold_latest(f, true)));
     json_object_set_new(row, "inc", json_integer(rep->worker_started_at));
     json_object_set_new(row, "status",
                         json_string(drv_job_status_name(rep->status)));

@@ -48,16 +48,6 @@ static const char *col(const drv_pg_res_t *r, int row, int c0,
     return as && as->set[tc] ? as->v[tc] : drv_pg_res_get(r, row, c0 + tc);
 }
 
-static json_t *json_str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *json_int_or_null(const char *s)
-{
-    return s ? json_integer(strtoll(s, NULL, 10)) : json_null();
-}
-
 /* A JobStateChange for a transition row. */
 static json_t *event(drv_disp_t *disp, const drv_pg_res_t *r, int row,
                      int c0, const drv__event_as_t *as)
@@ -75,17 +65,18 @@ static json_t *event(drv_disp_t *disp, const drv_pg_res_t *r, int row,
         "jobId", job_id, "jobArn", job_arn, "jobName",
         drv_pg_res_get(r, row, c0 + DRV__TC_JOB_NAME), "jobQueue", queue_arn,
         "status", col(r, row, c0, as, DRV__TC_STATUS), "previousStatus",
-        json_str_or_null(prev), "statusReason",
-        json_str_or_null(col(r, row, c0, as, DRV__TC_STATUS_REASON)),
+        drv_pg_text_json_str(prev), "statusReason",
+        drv_pg_text_json_str(col(r, row, c0, as, DRV__TC_STATUS_REASON)),
         "attempt", (int)drv_pg_res_int(r, row, c0 + DRV__TC_ATTEMPTS, 0),
-        "exitCode", json_int_or_null(col(r, row, c0, as, DRV__TC_EXIT_CODE)),
-        "reason", json_str_or_null(col(r, row, c0, as, DRV__TC_REASON)),
+        "exitCode",
+        drv_pg_text_json_int(col(r, row, c0, as, DRV__TC_EXIT_CODE)),
+        "reason", drv_pg_text_json_str(col(r, row, c0, as, DRV__TC_REASON)),
         "createdAt",
         (json_int_t)drv_pg_res_int(r, row, c0 + DRV__TC_CREATED_AT, 0),
         "startedAt",
-        json_int_or_null(col(r, row, c0, as, DRV__TC_STARTED_AT)),
+        drv_pg_text_json_int(col(r, row, c0, as, DRV__TC_STARTED_AT)),
         "stoppedAt",
-        json_int_or_null(col(r, row, c0, as, DRV__TC_STOPPED_AT)),
+        drv_pg_text_json_int(col(r, row, c0, as, DRV__TC_STOPPED_AT)),
         "isCancelled",
         drv_pg_res_get(r, row, c0 + DRV__TC_IS_CANCELLED)[0] == 't',
         "isTerminated",

@@ -402,17 +402,31 @@ int64_t drv_pg_res_int(const drv_pg_res_t *res, int row, int col,
     return v;
 }
 
+json_t *drv_pg_text_json_int(const char *s)
+{
+    int64_t v = 0;
+    if (!s) {
+        return json_null();
+    }
+    if (drv_parse_int64(s, INT64_MIN, INT64_MAX, &v) != 0) {
+        v = 0;
+    }
+    return json_integer((json_int_t)v);
+}
+
+json_t *drv_pg_text_json_str(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
 json_t *drv_pg_res_json_int(const drv_pg_res_t *res, int row, int col)
 {
-    return drv_pg_res_get(res, row, col)
-               ? json_integer(drv_pg_res_int(res, row, col, 0))
-               : json_null();
+    return drv_pg_text_json_int(drv_pg_res_get(res, row, col));
 }
 
 json_t *drv_pg_res_json_str(const drv_pg_res_t *res, int row, int col)
 {
-    const char *s = drv_pg_res_get(res, row, col);
-    return s ? json_string(s) : json_null();
+    return drv_pg_text_json_str(drv_pg_res_get(res, row, col));
 }
 
 json_t *drv_pg_res_json(const drv_pg_res_t *res, int row, int col)

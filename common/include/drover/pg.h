@@ -97,6 +97,11 @@ int64_t drv_pg_res_int(const drv_pg_res_t *res, int row, int col,
 json_t *drv_pg_res_json_int(const drv_pg_res_t *res, int row, int col);
 /** @brief A value as a JSON string, or JSON null for SQL NULL (new ref). */
 json_t *drv_pg_res_json_str(const drv_pg_res_t *res, int row, int col);
+/** @brief A value's text (NULL for SQL NULL, as drv_pg_res_get gives it)
+ * as a JSON integer or null (0 if it is no integer; new ref). */
+json_t *drv_pg_text_json_int(const char *s);
+/** @brief A value's text (NULL for SQL NULL) as a JSON string or null. */
+json_t *drv_pg_text_json_str(const char *s);
 
 /** @brief A json/jsonb column parsed (new reference), NULL for SQL NULL. */
 json_t *drv_pg_res_json(const drv_pg_res_t *res, int row, int col);
