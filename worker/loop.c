@@ -6,6 +6,7 @@
  * Also the real status reporter and the table of runtimes.
  */
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,6 +163,17 @@ drv_wrk_t *drv__wrk_alloc(const drv_conf_t *conf, drv_log_t *log,
                        "worker.runtime \"%s\": expected container, process "
                        "or hollow",
                        name ? name : "");
+        return NULL;
+    }
+    const char *scratch = drv_conf_get(conf, "worker.scratch.dir");
+    struct stat st;
+    if (scratch && *scratch &&
+        (scratch[0] != '/' || strlen(scratch) > 255 ||
+         stat(scratch, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        drv_errstr_set(errstr, errstr_size,
+                       "worker.scratch.dir \"%.255s\": expected an existing "
+                       "directory, as an absolute path of at most 255 bytes",
+                       scratch);
         return NULL;
     }
     drv_origin_key_t key = {{0}};
@@ -448,6 +460,9 @@ int drv_wrk_run(drv_wrk_t *wrk, volatile sig_atomic_t *stop, char *errstr,
     json_decref(h.run);
     heartbeat(wrk, true);
     drain(wrk);
+    if (wrk->rt->release) {
+        wrk->rt->release(&wrk->rt_host);
+    }
     drv_kprod_flush(wrk->kprod, 10000, errstr, errstr_size);
     drv_log(wrk->log, DRV_LOG_INFO, "worker.stopped", NULL, "worker stopped");
     return 0;

@@ -27,8 +27,8 @@
  * Ownership: ops tables are static and const. A drv__rt_attempt_t is owned
  * by the lifecycle; `state` is the runtime's, made by prepare or start and
  * freed by cleanup. Threads: every op runs on the attempt's thread except
- * `stop` (any thread, also while `wait` runs) and `reap` (main thread, at
- * the worker's start).
+ * `stop` (any thread, also while `wait` runs), `reap` (main thread, at
+ * the worker's start) and `release` (main thread, at its end).
  */
 #ifndef DRV_WORKER_RUNTIME_H
 #define DRV_WORKER_RUNTIME_H
@@ -112,6 +112,9 @@ typedef struct drv__rt_ops {
     /* End what an earlier process of this worker left (containers,
      * cgroups). @thread main, before the first attempt */
     void (*reap)(const drv__rt_host_t *host);
+    /* Give back what the runtime keeps between attempts (cgroups, stacks).
+     * @thread main, once every attempt has ended */
+    void (*release)(const drv__rt_host_t *host);
     /* Make everything short of running: spec, secrets, container. */
     int (*prepare)(drv__rt_attempt_t *ra, char *errstr, size_t errstr_size);
     /* Start it and set ra->cid (and ra->log_stream). */

@@ -111,6 +111,11 @@ static const prop_t props[] = {
      "pids limit of every container"},
     {"worker.log.dir", T_STR, "", 0, 0, false,
      "directory for captured job output (empty: not kept)"},
+    {"worker.scratch.dir", T_STR, "", 0, 0, false,
+     "directory (absolute) in which the process runtime makes each "
+     "attempt's working directory, removed afterwards (default: TMPDIR, "
+     "else /tmp); a tmpfs is cheapest, and what a job writes to a tmpfs "
+     "counts against its memory limit"},
     {"worker.secrets.dir", T_STR, "", 0, 0, false,
      "secret store of this compute environment: one file per secret, named "
      "as a definition's secrets[].valueFrom (empty: secrets refused)"},

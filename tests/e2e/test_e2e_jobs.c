@@ -122,6 +122,91 @@ START_TEST(test_e2e_process_runtime_memory_limit)
 }
 END_TEST
 
+/* Run `bytes` of memory through a process-runtime job of `memory_mib` that
+ * prints its memory cgroup and that cgroup's limit first; its log in
+ * *log (the caller frees it), its job as returned. */
+static json_t *proc_cgroup_job(const char *name, int memory_mib, long bytes,
+                               char **log)
+{
+    char script[1024];
+    snprintf(script, sizeof(script),
+             "c=$(grep :memory: /proc/self/cgroup || grep ^0:: "
+             "/proc/self/cgroup); c=${c#*:*:}; "
+             "f=/sys/fs/cgroup/memory$c/memory.limit_in_bytes; "
+             "[ -e $f ] || f=/sys/fs/cgroup$c/memory.max; "
+             "echo cg=$c limit=$(cat $f) end; "
+             "x=$(head -c %ld /dev/zero | tr '\\0' a); echo ${#x}",
+             bytes);
+    json_t *cmd = json_pack("[s,s,s]", "sh", "-c", script);
+    char *cmd_json = json_dumps(cmd, JSON_COMPACT);
+    e2e_register(name, cmd_json, memory_mib);
+    free(cmd_json);
+    json_decref(cmd);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", e2e_submit_to("proc", name, name, NULL));
+    json_t *j = e2e_wait(id, 120);
+    *log = e2e_job_log(id, 1);
+    return j;
+}
+
+/* The field `key`=VALUE (up to the next space) of a log, in a static
+ * buffer; "" when absent. */
+static const char *log_field(const char *log, const char *key)
+{
+    static char v[2][512];
+    static int next;
+    char *out = v[next++ % 2];
+    const char *at = strstr(log, key);
+    out[0] = '\0';
+    if (at) {
+        at += strlen(key);
+        size_t n = strcspn(at, " \n");
+        snprintf(out, 512, "%.*s", (int)(n < 511 ? n : 511), at);
+    }
+    return out;
+}
+
+/* The process runtime keeps an attempt's cgroup for the next attempt: the
+ * next job runs in it with its own limit, and its predecessor's OOM kill
+ * is not counted against it. */
+START_TEST(test_e2e_process_runtime_cgroup_kept_with_new_limits)
+{
+    char *log_a, *log_b, *log_c;
+    json_t *a = proc_cgroup_job("e2e-proc-cg-a", 16, 67108864, &log_a);
+    json_t *b = proc_cgroup_job("e2e-proc-cg-b", 128, 16777216, &log_b);
+    json_t *c = proc_cgroup_job("e2e-proc-cg-c", 16, 67108864, &log_c);
+    const char *oom = "OutOfMemoryError: Container killed due to memory usage";
+    ck_assert_str_eq(status_of(a), "FAILED");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(a, "container"), "reason")),
+                     oom);
+    ck_assert_msg(!strcmp(status_of(b), "SUCCEEDED"), "b: %s", log_b);
+    ck_assert_int_eq(container_int(b, "exitCode"), 0);
+    ck_assert_msg(strstr(log_b, "16777216"), "b's output: %s", log_b);
+    ck_assert_str_eq(status_of(c), "FAILED");
+    ck_assert_int_eq(container_int(c, "exitCode"), 137);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(c, "container"), "reason")),
+                     oom);
+    /* the one cgroup, kept: a, then b, then c ran in it, each limited to
+     * its own memory */
+    char cg_a[512];
+    snprintf(cg_a, sizeof(cg_a), "%s", log_field(log_a, "cg="));
+    ck_assert_msg(strstr(cg_a, "/drover-"), "a's cgroup: %s", log_a);
+    ck_assert_str_eq(log_field(log_b, "cg="), cg_a);
+    ck_assert_str_eq(log_field(log_c, "cg="), cg_a);
+    ck_assert_str_eq(log_field(log_a, "limit="), "16777216");
+    ck_assert_str_eq(log_field(log_b, "limit="), "134217728");
+    ck_assert_str_eq(log_field(log_c, "limit="), "16777216");
+    free(log_a);
+    free(log_b);
+    free(log_c);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+END_TEST
+
 /* drv_client_submit_jobs: a batch may depend on its own members; one bad
  * request sends nothing. */
 START_TEST(test_e2e_submit_jobs_batch)
@@ -873,6 +958,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_submit_jobs_batch);
     tcase_add_test(tc, test_e2e_process_runtime_runs_the_command);
     tcase_add_test(tc, test_e2e_process_runtime_memory_limit);
+    tcase_add_test(tc, test_e2e_process_runtime_cgroup_kept_with_new_limits);
     tcase_add_test(tc, test_e2e_dependency_order_and_failure);
     tcase_add_test(tc, test_e2e_malformed_message_to_dlq);
     tcase_add_test(tc, test_e2e_events_for_every_transition);

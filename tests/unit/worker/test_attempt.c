@@ -703,6 +703,34 @@ START_TEST(test_attempt_unknown_runtime_is_refused)
 }
 END_TEST
 
+/* worker.scratch.dir must name an existing directory by an absolute path;
+ * a refusal names the key. */
+START_TEST(test_attempt_bad_scratch_dir_is_refused)
+{
+    char e[DRV_ERRSTR_SIZE];
+    const char *bad[] = {"tmp", "/nonexistent/drover-scratch", "/dev/null"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        drv_conf_t *c = drv_conf_dup(conf);
+        ck_assert_int_eq(drv_conf_set(c, "worker.scratch.dir", bad[i], e,
+                                      sizeof(e)),
+                         DRV_CONF_OK);
+        ck_assert_ptr_null(drv__wrk_alloc(c, NULL, e, sizeof(e)));
+        ck_assert_msg(!strncmp(e, "worker.scratch.dir \"", 20) &&
+                          strstr(e, bad[i]),
+                      "%s", e);
+        drv_conf_destroy(c);
+    }
+    drv_conf_t *c = drv_conf_dup(conf);
+    ck_assert_int_eq(drv_conf_set(c, "worker.scratch.dir", "/tmp", e,
+                                  sizeof(e)),
+                     DRV_CONF_OK);
+    drv_wrk_t *w = drv__wrk_alloc(c, NULL, e, sizeof(e));
+    ck_assert_msg(w != NULL, "%s", e);
+    drv_wrk_destroy(w);
+    drv_conf_destroy(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("attempt");
@@ -732,6 +760,7 @@ int main(void)
     tcase_add_test(tc, test_attempt_delivered_twice_runs_once);
     tcase_add_test(tc, test_attempt_admits_within_capacity);
     tcase_add_test(tc, test_attempt_unknown_runtime_is_refused);
+    tcase_add_test(tc, test_attempt_bad_scratch_dir_is_refused);
     tcase_add_test(tc, test_attempt_gpus_never_shared);
     tcase_add_test(tc, test_attempt_gpus_from_nvidia_smi);
     suite_add_tcase(s, tc);
