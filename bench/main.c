@@ -20,6 +20,8 @@
  *              head_p50_ms/head_p99_ms: RUNNABLE to STARTING of
  *              HEAD_PROBES jobs on a served queue, one at a time, beside
  *              them),
+ *              failing N (N jobs that fail twice: two attempts each, a
+ *              command of `false`, which the hollow runtime exits 1 for),
  *              gateway N (N concurrent SigV4 clients through drover-gateway:
  *              SubmitJob and DescribeJobs rates and latencies, and
  *              DescribeJobQueues latency beside a slow call; bench/gateway.c)
@@ -413,7 +415,7 @@ int main(int argc, char **argv)
             puts("usage: drover-bench [--config FILE] [--runtime NAME] "
                  "SCENARIO [N]\n\nscenarios: independent, array, "
                  "sequential-array, chain, single, fanout, cascade, mixed, "
-                 "backlog, gateway\n--runtime only "
+                 "failing, backlog, gateway\n--runtime only "
                  "labels the output: the workers' worker.runtime decides.");
             return 0;
         } else if (!scenario) {
@@ -471,6 +473,16 @@ int main(int argc, char **argv)
             json_array_append_new(b.finals,
                                   json_string(submit(&b, "default", "ind",
                                                      NULL)));
+        }
+    } else if (!strcmp(scenario, "failing")) {
+        for (long i = 0; i < n; i++) {
+            json_array_append_new(
+                b.finals,
+                json_string(submit(
+                    &b, "default", "failing",
+                    json_pack("{s:{s:[s]},s:{s:i}}", "containerOverrides",
+                              "command", "false", "retryStrategy",
+                              "attempts", 2))));
         }
     } else if (!strcmp(scenario, "array") ||
                !strcmp(scenario, "sequential-array")) {

@@ -35,27 +35,36 @@ static int lose_attempts(drv_disp_t *disp, const char *worker,
     if (!r) {
         return -1;
     }
-    int ret = 0;
     char reason[400];
     snprintf(reason, sizeof(reason), DRV_REASON_HOST_LOST_FMT, worker);
-    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
-        drv__report_t rep = {
-            .job_id = drv_pg_res_get(r, i, LA_JOB_ID),
-            .attempt = (int)drv_pg_res_int(r, i, LA_ATTEMPT, 0),
+    size_t n = (size_t)drv_pg_res_rows(r);
+    drv__report_t *reps = drv_calloc(n ? n : 1, sizeof(*reps));
+    const drv__report_t **rp = drv_calloc(n ? n : 1, sizeof(*rp));
+    for (size_t i = 0; i < n; i++) {
+        reps[i] = (drv__report_t){
+            .job_id = drv_pg_res_get(r, (int)i, LA_JOB_ID),
+            .attempt = (int)drv_pg_res_int(r, (int)i, LA_ATTEMPT, 0),
             .status = DRV_JOB_FAILED,
             .worker = worker,
-            .worker_started_at = drv_pg_res_int(r, i, LA_WORKER_STARTED, 0),
+            .worker_started_at = drv_pg_res_int(r, (int)i, LA_WORKER_STARTED,
+                                                0),
             .timestamp = drv_now_ms(),
             .status_reason = reason};
-        json_t *f = drv_log_job(rep.job_id);
+        rp[i] = &reps[i];
+        json_t *f = drv_log_job(reps[i].job_id);
         json_object_set_new(f, "worker", json_string(worker));
         drv_log(disp->log, DRV_LOG_WARN, "job.host_lost", f,
-                "attempt %d lost with its worker", rep.attempt);
+                "attempt %d lost with its worker", reps[i].attempt);
         json_decref(f);
-        ret = drv__report_failed(disp, &rep, errstr, errstr_size);
-        drv__control_send_stop(disp, rep.job_id, rep.attempt,
-                               drv_pg_res_get(r, i, LA_CE), reason, worker);
     }
+    int ret = drv__reports_failed(disp, rp, n, errstr, errstr_size);
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        drv__control_send_stop(disp, reps[i].job_id, reps[i].attempt,
+                               drv_pg_res_get(r, (int)i, LA_CE), reason,
+                               worker);
+    }
+    free(rp);
+    free(reps);
     drv_pg_res_free(r);
     return ret;
 }

@@ -98,13 +98,16 @@ void drv__intake_msg_clear(drv__msg_t *m)
 /* ---- runs ----------------------------------------------------------- */
 
 /*
- * Consecutive simple submissions and routine reports form a run, applied
+ * Consecutive simple submissions and reports form a run, applied
  * set-wise: one INSERT for its submissions and one statement per round of
- * its reports. A job's reports from one worker process fold into one row
- * change in round 0 (drv__report_folds); otherwise its k-th report goes in
- * round k (a job's reports apply in their order; different jobs' do not
- * depend on each other, nor on the run's submissions, whose jobs no
- * worker has yet). The statements go in one round trip.
+ * its routine reports. A job's reports from one worker process fold into
+ * one row change in round 0 (drv__report_folds); otherwise its k-th
+ * report goes in round k (a job's reports apply in their order; different
+ * jobs' do not depend on each other, nor on the run's submissions, whose
+ * jobs no worker has yet). The statements go in one round trip. The
+ * run's FAILED reports come after all of them, two statements for all
+ * (drv__reports_failed): a FAILED report ends its attempt, so a report of
+ * the same job after it ends the run first, and it goes in the next.
  */
 #define RUN_MAX 1024
 
@@ -117,8 +120,13 @@ typedef struct run_item {
 static bool pipelined(const drv__msg_t *m)
 {
     return m->msg.type == DRV_MSG_SUBMIT_JOB ||
-           (m->msg.type == DRV_MSG_JOB_STATUS &&
-            drv__report_is_routine(&m->msg.u.status));
+           m->msg.type == DRV_MSG_JOB_STATUS;
+}
+
+static bool is_failed(const run_item_t *it)
+{
+    return it->msg->msg.type == DRV_MSG_JOB_STATUS &&
+           !drv__report_is_routine(&it->msg->msg.u.status);
 }
 
 /* A report's job id and place in the run, to group a job's reports. */
@@ -194,7 +202,7 @@ static void rounds_of(run_stmts_t *x, const run_item_t *it, size_t n)
     rep_at_t *ra = drv_calloc(n ? n : 1, sizeof(*ra));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (it[i].msg->msg.type == DRV_MSG_JOB_STATUS) {
+        if (it[i].msg->msg.type == DRV_MSG_JOB_STATUS && !is_failed(&it[i])) {
             ra[k++] = (rep_at_t){&it[i].msg->msg.u.status, i};
         }
     }
@@ -313,7 +321,33 @@ static int run_flush(drv_disp_t *disp, run_item_t *it, size_t n,
     }
     free(taken);
     stmts_free(&x);
+    const drv__report_t **failed = drv_calloc(n, sizeof(*failed));
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (is_failed(&it[i])) {
+            failed[nf++] = &it[i].msg->msg.u.status;
+        }
+    }
+    if (ret == 0) {
+        ret = drv__reports_failed(disp, failed, nf, errstr, errstr_size);
+    }
+    free(failed);
     return ret == 0 ? drv__deps_drain(disp, errstr, errstr_size) : -1;
+}
+
+/* Whether message m is a report of a job whose FAILED is in the run. */
+static bool after_failed(const run_item_t *it, size_t n, const drv__msg_t *m)
+{
+    if (m->msg.type != DRV_MSG_JOB_STATUS) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (is_failed(&it[i]) &&
+            !strcmp(it[i].msg->msg.u.status.job_id, m->msg.u.status.job_id)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void run_clear(run_item_t *it, size_t n)
@@ -339,6 +373,14 @@ static int submit_alone(drv_disp_t *disp, drv__submission_t *s,
 static int run_add(drv_disp_t *disp, run_item_t *it, size_t *k,
                    const drv__msg_t *m, char *errstr, size_t errstr_size)
 {
+    if (after_failed(it, *k, m)) {
+        int ret = run_flush(disp, it, *k, errstr, errstr_size);
+        run_clear(it, *k);
+        *k = 0;
+        if (ret != 0) {
+            return ret;
+        }
+    }
     run_item_t *item = &it[*k];
     item->msg = m;
     if (m->msg.type == DRV_MSG_SUBMIT_JOB) {
@@ -383,9 +425,6 @@ static int apply_one(drv_disp_t *disp, const drv__msg_t *m, char *errstr,
         ret = drv__control_apply(disp, &msg->u.stop,
                                  msg->type == DRV_MSG_TERMINATE_JOB, errstr,
                                  errstr_size);
-        break;
-    case DRV_MSG_JOB_STATUS: /* FAILED: the retry strategy decides */
-        ret = drv__report_failed(disp, &msg->u.status, errstr, errstr_size);
         break;
     case DRV_MSG_HEARTBEAT:
         ret = drv__fleet_heartbeat(disp, &msg->u.heartbeat, errstr,

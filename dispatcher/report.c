@@ -13,49 +13,45 @@
 #include "transition.h"
 
 /*
- * What the report statements share. Parameters: $1 job id, $2 attempt,
- * $3 worker, $4 container id, $5 the report's timestamp, $6 log stream,
- * $7 the worker process's start; the last parameter, `ce`, is the signed
- * origin's compute environment (NULL where origins are not checked). The
- * job's row is locked if this is its current released attempt on that
- * compute environment (j); the report is recorded on the attempt if
- * its sender owns it, claiming it if nobody does (a, with `sets`); the
- * statement ends with the REPORT_TAIL columns.
- * "released IS NOT FALSE" (the column is NOT NULL) keeps the generic plan
- * on the primary key: with plain "released" it walked the jobs_in_flight
- * partial index, whose dead entries (every job that ever ran, until a
- * vacuum) made this 0.7 ms on 30,000 jobs.
+ * What the report statements share: their rows r ($1, a JSON array read
+ * through drover_rows) with job_id, attempt, worker, inc (the worker
+ * process's start), cid, log, stopped, code, reason, sreason and ce (the
+ * signed origin's compute environment, NULL where origins are not
+ * checked). REPORT_FENCE reads each row with its job (c) and attempt (o),
+ * once: whether it is for the job's current released attempt on that
+ * compute environment (locked), and whether its sender owns the attempt
+ * or nobody does (owned); `cols` and `joins` add to it. REPORT_RECORD
+ * records an owned report on the attempt (a), claiming it if nobody has
+ * (`sets` adds to it). The later parts of a statement read only j and a
+ * table's primary key, never another part (a join of two of them was
+ * planned as a nested loop on their 1-row estimates: 0.4 ms per report).
+ * j takes no row lock: the active dispatcher is the only writer of jobs
+ * and attempts.
  */
-#define REPORT_LOCK(ce)                                                        \
-    "WITH j AS (SELECT job_id, status, placed_worker FROM jobs WHERE "       \
-    "job_id = $1 AND "                                                        \
-    "attempts = $2::int AND released IS NOT FALSE AND (" ce "::text IS NULL " \
-    "OR compute_environment = " ce ") FOR UPDATE), "
+#define REPORT_FENCE(cols, joins)                                              \
+    "k AS (SELECT r.*, c.compute_environment AS job_ce, c.placed_worker AS " \
+    "held_by, o.worker AS owner, COALESCE(c.attempts = r.attempt AND "       \
+    "c.released AND (r.ce IS NULL OR c.compute_environment = r.ce), false) " \
+    "AS locked, o.job_id IS NOT NULL AND COALESCE(o.worker, r.worker) = "    \
+    "r.worker AND COALESCE(o.worker_started_at, r.inc) = r.inc AS claims"    \
+    cols " FROM r LEFT JOIN jobs c ON c.job_id = r.job_id LEFT JOIN "        \
+    "attempts o ON o.job_id = r.job_id AND o.attempt = r.attempt" joins      \
+    "), j AS MATERIALIZED (SELECT *, locked AND claims AS owned FROM k), "
 #define REPORT_RECORD(sets)                                                    \
-    "a AS (UPDATE attempts SET worker = COALESCE(worker, $3), "               \
-    "worker_started_at = COALESCE(worker_started_at, $7::bigint), "           \
-    "container_id = COALESCE($4, container_id), "                             \
-    "log_stream = COALESCE($6, log_stream), " sets " FROM j WHERE "           \
-    "attempts.job_id = j.job_id AND attempts.attempt = $2::int AND "          \
-    "COALESCE(attempts.worker, $3) = $3 AND "                                 \
-    "COALESCE(attempts.worker_started_at, $7::bigint) = $7::bigint "          \
-    "RETURNING attempts.job_id)"
-/* The attempt's owner, the job's compute environment, whether j and a
- * found their rows, the worker that held the job (enum rtail). */
-#define REPORT_TAIL                                                            \
-    "(SELECT worker FROM attempts WHERE job_id = $1 AND attempt = $2::int), " \
-    "(SELECT compute_environment FROM jobs WHERE job_id = $1), "              \
-    "(SELECT count(*) FROM j), (SELECT count(*) FROM a), "                    \
-    "(SELECT placed_worker FROM j)"
-/* ... and the worker that held the job before (RT_HELD_BY). */
+    "a AS (UPDATE attempts t SET worker = COALESCE(t.worker, j.worker), "    \
+    "worker_started_at = COALESCE(t.worker_started_at, j.inc), "             \
+    "container_id = COALESCE(j.cid, t.container_id), "                       \
+    "log_stream = COALESCE(j.log, t.log_stream), " sets                      \
+    "stopped_at = COALESCE(j.stopped, t.stopped_at), "                       \
+    "exit_code = COALESCE(j.code, t.exit_code), "                            \
+    "reason = COALESCE(j.reason, t.reason), "                                \
+    "status_reason = COALESCE(j.sreason, t.status_reason) FROM j WHERE "     \
+    "j.owned AND t.job_id = j.job_id AND t.attempt = j.attempt)"
+/* The columns every report statement's result has after its own (enum
+ * rtail): the attempt's owner, the job's compute environment, locked,
+ * owned, and the worker that held the job before. */
+#define REPORT_TAIL "j.owner, j.job_ce, j.locked::int, j.owned::int, j.held_by"
 enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
-/* What a finished attempt records ($8 exit code, $9 reason, $10 status
- * reason). */
-#define FINISH_SETS                                                            \
-    "stopped_at = COALESCE($5::bigint, stopped_at), "                         \
-    "exit_code = COALESCE($8::int, exit_code), "                              \
-    "reason = COALESCE($9, reason), "                                         \
-    "status_reason = COALESCE($10, status_reason)"
 
 /*
  * STARTING, RUNNING and SUCCEEDED reports, one statement for many, at most
@@ -63,51 +59,26 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
  * A row may be a fold of a job's reports (drv__report_fold_t): the last
  * one's status and outcome, the times of each (started: RUNNING's, which
  * alone sets the job's started_at; stopped: SUCCEEDED's).
- * Each row is read with its job and attempt (j): whether it is for the
- * job's current released attempt on that compute environment (locked, as
- * REPORT_LOCK), and whether its sender owns the attempt or nobody does
- * (owned, as REPORT_RECORD). An owned report is recorded on the attempt
- * (a) and moves the job (u): STARTING or RUNNING to that status, the
- * owner holding it now whichever worker it was sent to (placement counts
- * what each worker holds from placed_worker); SUCCEEDED records the
- * outcome and finishes the job, giving back its capacity and waking its
- * dependents. A terminated job ends FAILED whatever its exit code, with
- * the caller's reason (AWS: a container that ignored SIGTERM and exited 0
- * inside the stop grace was terminated all the same); its dependents then
- * fail in turn. One result row per report, in their order: u's columns
- * (NULLs when the job did not move), its ordinal, the REPORT_TAIL
- * columns, then the rstail ones.
- * The later parts read only j and a table's primary key, never another
- * part (a join of two of them was planned as a nested loop on their
- * 1-row estimates: 0.4 ms per report). j takes no row lock: the active
- * dispatcher is the only writer of jobs and attempts.
+ * An owned report is recorded on the attempt (a) and moves the job (u):
+ * STARTING or RUNNING to that status, the owner holding it now whichever
+ * worker it was sent to (placement counts what each worker holds from
+ * placed_worker); SUCCEEDED records the outcome and finishes the job,
+ * giving back its capacity and waking its dependents. A terminated job
+ * ends FAILED whatever its exit code, with the caller's reason (AWS: a
+ * container that ignored SIGTERM and exited 0 inside the stop grace was
+ * terminated all the same); its dependents then fail in turn. One result
+ * row per report, in their order: u's columns (NULLs when the job did not
+ * move), its ordinal, the REPORT_TAIL columns, then the rstail ones.
  */
 #define REPORTS_SQL                                                            \
     "WITH r AS (SELECT r.* FROM drover_rows($1::jsonb) e, jsonb_to_record(e) " \
     "AS r(i int, job_id text, attempt int, worker text, cid text, started "  \
     "bigint, stopped bigint, log text, inc bigint, status text, code int, "  \
     "reason text, jreason text, sreason text, ce text)), "                   \
-    "k AS (SELECT r.*, c.compute_environment AS job_ce, c.status AS was, "    \
-    "c.started_at AS o_started, c.stopped_at AS o_stopped, c.exit_code AS "  \
-    "o_code, c.reason AS o_reason, c.status_reason AS o_sreason, "           \
-    "c.placed_worker AS held_by, o.worker AS owner, COALESCE(c.attempts = "  \
-    "r.attempt AND c.released AND (r.ce IS NULL OR c.compute_environment = " \
-    "r.ce), false) AS locked, o.job_id IS NOT NULL AND "                     \
-    "COALESCE(o.worker, r.worker) = r.worker AND "                           \
-    "COALESCE(o.worker_started_at, r.inc) = r.inc AS claims FROM r LEFT "    \
-    "JOIN jobs c ON c.job_id = r.job_id LEFT JOIN attempts o ON o.job_id = " \
-    "r.job_id AND o.attempt = r.attempt), "                                  \
-    "j AS MATERIALIZED (SELECT *, locked AND claims AS owned FROM k), "      \
-    "a AS (UPDATE attempts t SET worker = COALESCE(t.worker, j.worker), "    \
-    "worker_started_at = COALESCE(t.worker_started_at, j.inc), "             \
-    "container_id = COALESCE(j.cid, t.container_id), "                       \
-    "log_stream = COALESCE(j.log, t.log_stream), "                           \
-    "started_at = COALESCE(j.started, t.started_at), "                       \
-    "stopped_at = COALESCE(j.stopped, t.stopped_at), "                       \
-    "exit_code = COALESCE(j.code, t.exit_code), "                            \
-    "reason = COALESCE(j.reason, t.reason), "                                \
-    "status_reason = COALESCE(j.sreason, t.status_reason) FROM j WHERE "     \
-    "j.owned AND t.job_id = j.job_id AND t.attempt = j.attempt), "           \
+    REPORT_FENCE(", c.status AS was, c.started_at AS o_started, "            \
+                 "c.stopped_at AS o_stopped, c.exit_code AS o_code, "        \
+                 "c.reason AS o_reason, c.status_reason AS o_sreason", "")   \
+    REPORT_RECORD("started_at = COALESCE(j.started, t.started_at), ") ", "  \
     "u AS (UPDATE jobs SET status = CASE WHEN j.status <> 'SUCCEEDED' THEN " \
     "j.status WHEN jobs.is_terminated THEN 'FAILED' ELSE 'SUCCEEDED' END, "   \
     "status_reason = CASE WHEN j.status = 'SUCCEEDED' AND NOT "              \
@@ -127,9 +98,8 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
         "j.was", "j.status = 'SUCCEEDED'",                                   \
         "CASE WHEN j.status = 'SUCCEEDED' THEN " DRV__WAITING_DEPENDENTS(    \
             "jobs.job_id") " END") ", j.i AS ri) "                           \
-    "SELECT u.*, j.owner, j.job_ce, j.locked::int, j.owned::int, j.held_by, " \
-    "j.o_started, j.o_stopped, j.o_code, j.o_reason, j.o_sreason FROM j "     \
-    "LEFT JOIN u ON u.ri = j.i ORDER BY j.i"
+    "SELECT u.*, " REPORT_TAIL ", j.o_started, j.o_stopped, j.o_code, "      \
+    "j.o_reason, j.o_sreason FROM j LEFT JOIN u ON u.ri = j.i ORDER BY j.i"
 /* Where REPORTS_SQL's REPORT_TAIL columns start. */
 #define REPORTS_TAIL (DRV__TC_COUNT + 1)
 /* ... and after them the job's columns as they were (enum rstail): what
@@ -137,51 +107,30 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
 enum rstail { RS_STARTED = RT_COUNT, RS_STOPPED, RS_CODE, RS_REASON,
               RS_SREASON };
 
-/* FAILED records the outcome; what it means is decided after, from the
- * retry strategy and whether a user stopped the job (enum ftail); $11
- * ce. */
+/*
+ * FAILED reports, one statement for many, no two of the same job ($1: a
+ * JSON array of rows, its only parameter): fenced and recorded on the attempt as the
+ * routine ones; what a report means for its job is decided after, from the
+ * retry strategy (the job's, else its array parent's) and whether a user
+ * stopped it. One row per report, in their order: the REPORT_TAIL
+ * columns, then enum ftail's.
+ */
 #define FAILED_SQL                                                             \
-    REPORT_LOCK("$11") REPORT_RECORD(FINISH_SETS)                             \
-    " SELECT " REPORT_TAIL ", (SELECT COALESCE(x.resolved, p.resolved)->"     \
-    "'retryStrategy' FROM jobs x LEFT JOIN jobs p ON p.job_id = "             \
-    "x.array_parent WHERE x.job_id = $1), (SELECT is_cancelled OR "           \
-    "is_terminated FROM jobs WHERE job_id = $1)"
+    "WITH r AS (SELECT r.* FROM drover_rows($1::jsonb) e, jsonb_to_record(e) " \
+    "AS r(i int, job_id text, attempt int, worker text, cid text, stopped "  \
+    "bigint, log text, inc bigint, code int, reason text, sreason text, ce " \
+    "text)), "                                                               \
+    REPORT_FENCE(", COALESCE(c.resolved, p.resolved)->'retryStrategy' AS "   \
+                 "retry, c.is_cancelled OR c.is_terminated AS by_user",      \
+                 " LEFT JOIN jobs p ON p.job_id = c.array_parent")           \
+    REPORT_RECORD("") " SELECT " REPORT_TAIL ", j.retry, j.by_user FROM j "  \
+    "ORDER BY j.i"
 enum ftail { FT_RETRY = RT_COUNT, FT_STOPPED };
 
 bool drv__report_is_routine(const drv__report_t *rep)
 {
     return rep->status == DRV_JOB_STARTING ||
            rep->status == DRV_JOB_RUNNING || rep->status == DRV_JOB_SUCCEEDED;
-}
-
-/* The parameters of a FAILED report's statement (text, pointing into the
- * report and into the buffers). */
-typedef struct drv__report_params {
-    char att[16], ts[24], inc[24], code[16];
-    char reason[DRV_CONTAINER_REASON_MAX + 1];
-    const char *p[11];
-} drv__report_params_t;
-
-/* A FAILED report's statement ($1..$11), its parameters in rp. */
-static drv_pg_stmt_t failed_stmt(drv__report_params_t *rp,
-                                 const drv__report_t *rep)
-{
-    snprintf(rp->att, sizeof(rp->att), "%d", rep->attempt);
-    snprintf(rp->ts, sizeof(rp->ts), "%" PRId64, rep->timestamp);
-    snprintf(rp->inc, sizeof(rp->inc), "%" PRId64, rep->worker_started_at);
-    snprintf(rp->code, sizeof(rp->code), "%d", rep->exit_code);
-    if (rep->reason) { /* the job keeps a bounded copy, the attempt all */
-        drv_utf8_copy(rp->reason, sizeof(rp->reason), rep->reason,
-                      strlen(rep->reason));
-    }
-    const char *p[] = {rep->job_id,     rp->att,
-                       rep->worker,     rep->container_id,
-                       rp->ts,          rep->log_stream,
-                       rp->inc,         rep->has_exit_code ? rp->code : NULL,
-                       rep->reason,     rep->status_reason,
-                       rep->origin_ce};
-    memcpy(rp->p, p, sizeof(p));
-    return (drv_pg_stmt_t){FAILED_SQL, 11, rp->p};
 }
 
 bool drv__report_folds(const drv__report_t *a, const drv__report_t *b)
@@ -392,34 +341,76 @@ void drv__report_done(drv_disp_t *disp, const drv__report_fold_t *f,
     }
 }
 
-int drv__report_failed(drv_disp_t *disp, const drv__report_t *rep,
-                       char *errstr, size_t errstr_size)
+/* A FAILED report's row of FAILED_SQL's $1 (its ordinal i). */
+static json_t *failed_row(const drv__report_t *rep, size_t i)
 {
-    drv__report_params_t rp;
-    drv_pg_stmt_t st = failed_stmt(&rp, rep);
+    json_t *row = json_pack(
+        "{s:I,s:s,s:i,s:o,s:o,s:I,s:o,s:I,s:o,s:o,s:o}", "i", (json_int_t)i,
+        "job_id", rep->job_id, "attempt", rep->attempt, "worker",
+        drv__rows_str(rep->worker), "cid", drv__rows_str(rep->container_id),
+        "stopped", (json_int_t)rep->timestamp, "log",
+        drv__rows_str(rep->log_stream), "inc",
+        (json_int_t)rep->worker_started_at, "reason",
+        drv__rows_str(rep->reason), "sreason",
+        drv__rows_str(rep->status_reason), "ce",
+        drv__rows_str(rep->origin_ce));
+    if (rep->has_exit_code) {
+        json_object_set_new(row, "code", json_integer(rep->exit_code));
+    }
+    return row;
+}
+
+int drv__reports_failed(drv_disp_t *disp, const drv__report_t *const *reps,
+                        size_t n, char *errstr, size_t errstr_size)
+{
+    if (n == 0) {
+        return 0;
+    }
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(rows, failed_row(reps[i], i));
+    }
+    drv__rows_t rs;
+    drv_pg_stmt_t st = drv__rows_stmt(&rs, FAILED_SQL, rows);
+    st.nparams = 1; /* no time: the report's own is recorded */
     drv_pg_res_t *r = drv_pg_query(disp->pg, st.sql, st.nparams, st.params,
                                    errstr, errstr_size);
+    drv__rows_clear(&rs);
     if (!r) {
         return -1;
     }
-    int ret = 0;
-    if (admitted(disp, rep, r, 0, 0)) {
+    drv__move_t *mv = drv_calloc(n, sizeof(*mv));
+    /* the job keeps a bounded copy of the reason, the attempt all of it */
+    char(*bounded)[DRV_CONTAINER_REASON_MAX + 1] =
+        drv_calloc(n, sizeof(*bounded));
+    size_t m = 0;
+    for (int row = 0; row < drv_pg_res_rows(r) && (size_t)row < n; row++) {
+        const drv__report_t *rep = reps[row];
+        if (!admitted(disp, rep, r, row, 0)) {
+            continue;
+        }
+        if (rep->reason) {
+            drv_utf8_copy(bounded[m], sizeof(bounded[m]), rep->reason,
+                          strlen(rep->reason));
+        }
         drv__outcome_t o = {
             .succeeded = false,
             .exit_code = rep->has_exit_code ? rep->exit_code : -1,
-            .reason = rep->reason ? rp.reason : NULL,
+            .reason = rep->reason ? bounded[m] : NULL,
             .status_reason = rep->status_reason};
-        json_t *retry = drv_pg_res_json(r, 0, FT_RETRY);
-        const char *stopped = drv_pg_res_get(r, 0, FT_STOPPED);
-        drv__change_t c;
-        drv_job_status_t to = drv__retry_decide(
-            &o, retry, rep->attempt, stopped && stopped[0] == 't', &c);
+        json_t *retry = drv_pg_res_json(r, row, FT_RETRY);
+        const char *stopped = drv_pg_res_get(r, row, FT_STOPPED);
+        mv[m].job_id = rep->job_id;
+        mv[m].to = drv__retry_decide(&o, retry, rep->attempt,
+                                     stopped && stopped[0] == 't', &mv[m].c);
         json_decref(retry);
-        ret = drv__transition(disp, rep->job_id, to, &c, errstr,
-                              errstr_size) < 0
-                  ? -1
-                  : 0;
+        m++;
     }
     drv_pg_res_free(r);
+    int ret = drv__transition_many(disp, mv, m, errstr, errstr_size) < 0
+                  ? -1
+                  : 0;
+    free(bounded);
+    free(mv);
     return ret;
 }

@@ -6,8 +6,8 @@
  * STARTING, RUNNING and SUCCEEDED are applied set-wise, one statement
  * for the reports of a run that name distinct jobs (intake.c), a job's
  * reports from one worker process folded into one row change; FAILED
- * locks and records the same way, one at a time, then the retry strategy
- * decides (retry.h).
+ * reports are fenced and recorded the same way, many at a time, then the
+ * retry strategy decides each (retry.h).
  */
 #ifndef DRV_DISP_REPORT_H
 #define DRV_DISP_REPORT_H
@@ -45,9 +45,11 @@ drv_pg_stmt_t drv__reports_stmt(drv__rows_t *rs,
  * events of the statuses it passed through, then its change's. */
 void drv__report_done(drv_disp_t *disp, const drv__report_fold_t *f,
                       const drv_pg_res_t *r, int row);
-/* A FAILED report: lock, record, and the job's next status. 0, or -1 on a
- * database error. */
-int drv__report_failed(drv_disp_t *disp, const drv__report_t *rep,
-                       char *errstr, size_t errstr_size);
+/* FAILED reports reps[0..n-1], no two of the same job: one statement
+ * fences, claims and records them as the routine ones are, the retry
+ * strategy decides each job's next status (retry.h), and one more moves
+ * them all (drv__transition_many). 0, or -1 on a database error. */
+int drv__reports_failed(drv_disp_t *disp, const drv__report_t *const *reps,
+                        size_t n, char *errstr, size_t errstr_size);
 
 #endif

@@ -10,6 +10,7 @@
 #include "capacity.h"
 #include "drover/util.h"
 #include "outbox.h"
+#include "rows.h"
 
 void drv__ids_add(drv__ids_t *ids, const char *id)
 {
@@ -191,6 +192,23 @@ void drv__transition_done_as(drv_disp_t *disp, const drv_pg_res_t *r,
     follow(disp, r, row, c0, moved && drv_job_status_is_terminal(st));
 }
 
+/* What a change sets, each argument an SQL expression: the status, its
+ * reason, the time, the exit code and container reason, cancelled and
+ * terminated (NULL: keep). The wake column of the statements below tests
+ * the row's status, not the parameter: a parameter would be folded into
+ * each custom plan and PostgreSQL would plan every call instead of
+ * keeping the generic plan (0.15 ms per call). */
+#define TRANSITION_SETS(to, sreason, now, code, reason, cancelled, terminated) \
+    "status = " to ", status_reason = COALESCE(" sreason ", "                 \
+    "jobs.status_reason), updated_at = " now ", started_at = CASE WHEN " to  \
+    " = 'RUNNING' THEN " now " ELSE jobs.started_at END, stopped_at = CASE " \
+    "WHEN " to " IN " DRV__TERMINAL " THEN " now " ELSE jobs.stopped_at "    \
+    "END, released = CASE WHEN " to " IN ('SUCCEEDED','FAILED','RUNNABLE') " \
+    "THEN false ELSE jobs.released END, exit_code = COALESCE(" code ", "     \
+    "jobs.exit_code), reason = COALESCE(" reason ", jobs.reason), "          \
+    "is_cancelled = jobs.is_cancelled OR COALESCE(" cancelled ", false), "    \
+    "is_terminated = jobs.is_terminated OR COALESCE(" terminated ", false) "
+
 int drv__transition(drv_disp_t *disp, const char *job_id,
                     drv_job_status_t to, const drv__change_t *c, char *errstr,
                     size_t errstr_size)
@@ -206,23 +224,11 @@ int drv__transition(drv_disp_t *disp, const char *job_id,
                        c ? c->reason : NULL,
                        c && c->cancelled ? "true" : "false",
                        c && c->terminated ? "true" : "false"};
-    /* the wake column tests the row's status, not $2: a parameter would
-     * be folded into each custom plan and PostgreSQL would plan every
-     * call instead of keeping the generic plan (0.15 ms per call) */
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "UPDATE jobs SET status = $2, status_reason = COALESCE($3, "
-        "jobs.status_reason), updated_at = $4::bigint, "
-        "started_at = CASE WHEN $2 = 'RUNNING' THEN $4::bigint "
-        "ELSE jobs.started_at END, "
-        "stopped_at = CASE WHEN $2 IN " DRV__TERMINAL " THEN $4::bigint "
-        "ELSE jobs.stopped_at END, "
-        "released = CASE WHEN $2 IN ('SUCCEEDED','FAILED','RUNNABLE') "
-        "THEN false ELSE jobs.released END, "
-        "exit_code = COALESCE($5::int, jobs.exit_code), "
-        "reason = COALESCE($6, jobs.reason), "
-        "is_cancelled = jobs.is_cancelled OR $7::bool, "
-        "is_terminated = jobs.is_terminated OR $8::bool "
+        "UPDATE jobs SET " TRANSITION_SETS("$2", "$3", "$4::bigint",
+                                           "$5::int", "$6", "$7::bool",
+                                           "$8::bool")
         "FROM (SELECT job_id, status AS prev, released AS was_released FROM "
         "jobs WHERE job_id = $1 FOR UPDATE) old WHERE jobs.job_id = "
         "old.job_id AND jobs.status NOT IN " DRV__TERMINAL " AND "
@@ -240,6 +246,60 @@ int drv__transition(drv_disp_t *disp, const char *job_id,
     }
     drv_pg_res_free(r);
     return changed;
+}
+
+/* drv__transition for many jobs ($1: rows of drv__transition_many, $2
+ * now), its rows in their order. */
+#define TRANSITION_MANY_SQL                                                    \
+    "WITH r AS (SELECT r.* FROM drover_rows($1::jsonb) e, jsonb_to_record(e) " \
+    "AS r(i int, job_id text, st text, sreason text, code int, reason text, " \
+    "cancelled bool, terminated bool)), old AS MATERIALIZED (SELECT r.*, "    \
+    "c.status AS prev, c.released AS was_released FROM r JOIN jobs c ON "     \
+    "c.job_id = r.job_id), u AS (UPDATE jobs SET " TRANSITION_SETS(           \
+        "old.st", "old.sreason", "$2::bigint", "old.code", "old.reason",      \
+        "old.cancelled", "old.terminated")                                    \
+    "FROM old WHERE jobs.job_id = old.job_id AND jobs.status NOT IN "         \
+    DRV__TERMINAL " AND jobs.status <> old.st RETURNING "                     \
+    DRV__TRANSITION_RETURNING(                                                \
+        "old.prev", "old.was_released AND NOT jobs.released",                 \
+        "CASE WHEN jobs.status IN " DRV__TERMINAL " THEN "                    \
+        DRV__WAITING_DEPENDENTS("jobs.job_id") " END") ", old.i AS ri) "      \
+    "SELECT * FROM u ORDER BY ri"
+
+int drv__transition_many(drv_disp_t *disp, const drv__move_t *mv, size_t n,
+                         char *errstr, size_t errstr_size)
+{
+    if (n == 0) {
+        return 0;
+    }
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const drv__change_t *c = &mv[i].c;
+        json_t *row = json_pack("{s:I,s:s,s:s,s:o,s:o,s:b,s:b}", "i",
+                                (json_int_t)i, "job_id", mv[i].job_id, "st",
+                                drv_job_status_name(mv[i].to), "sreason",
+                                drv__rows_str(c->status_reason), "reason",
+                                drv__rows_str(c->reason), "cancelled",
+                                c->cancelled, "terminated", c->terminated);
+        if (c->exit_code >= 0) {
+            json_object_set_new(row, "code", json_integer(c->exit_code));
+        }
+        json_array_append_new(rows, row);
+    }
+    drv__rows_t rs;
+    drv_pg_stmt_t st = drv__rows_stmt(&rs, TRANSITION_MANY_SQL, rows);
+    drv_pg_res_t *r = drv_pg_query(disp->pg, st.sql, st.nparams, st.params,
+                                   errstr, errstr_size);
+    drv__rows_clear(&rs);
+    if (!r) {
+        return -1;
+    }
+    int moved = drv_pg_res_rows(r);
+    for (int i = 0; i < moved; i++) {
+        drv__transition_done(disp, r, i, 0);
+    }
+    drv_pg_res_free(r);
+    return moved;
 }
 
 int drv__transition_dependency_failed(drv_disp_t *disp, const char *job_id,

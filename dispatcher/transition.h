@@ -93,6 +93,19 @@ int drv__transition(drv_disp_t *disp, const char *job_id,
                     drv_job_status_t to, const drv__change_t *c, char *errstr,
                     size_t errstr_size);
 
+/* A move of drv__transition_many: job, status, what it records. */
+typedef struct drv__move {
+    const char *job_id;
+    drv_job_status_t to;
+    drv__change_t c;
+} drv__move_t;
+
+/* drv__transition for mv[0..n-1], no two of the same job, in one
+ * statement; their side effects in their order. How many moved, or -1 on
+ * a database error. */
+int drv__transition_many(drv_disp_t *disp, const drv__move_t *mv, size_t n,
+                         char *errstr, size_t errstr_size);
+
 /* Fail a waiting job because its dependency `failed_dep` failed (AWS's
  * reason, naming it). 0, or -1 on a database error. */
 int drv__transition_dependency_failed(drv_disp_t *disp, const char *job_id,

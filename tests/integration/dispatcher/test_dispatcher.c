@@ -1576,6 +1576,76 @@ START_TEST(test_dispatcher_reports_fold_into_one_change)
 }
 END_TEST
 
+/* A batch's FAILED reports are fenced and recorded by one statement and
+ * move their jobs by one more, each as the retry strategy decides; a
+ * report of a job after its FAILED in the same batch comes after it (and
+ * is fenced). */
+START_TEST(test_dispatcher_failed_reports_set_wise)
+{
+    sql("UPDATE compute_environments SET max_vcpus = 8");
+    submit("r", json_pack("{s:{s:i}}", "retryStrategy", "attempts", 2));
+    submit("s", NULL);
+    submit("t", NULL);
+    submit("ds", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "s"));
+    submit("u", NULL);
+    report("u", 1, "STARTING", -1); /* u is WORKER's */
+    ck_assert_int_eq(last_run("r"), 1);
+    ck_assert_int_eq(last_run("t"), 1);
+    /* the jobs each UPDATE statement of jobs changed, by a trigger of the
+     * test's */
+    sql("CREATE TABLE IF NOT EXISTS test_job_stmts (seq serial, ids text)");
+    sql("TRUNCATE test_job_stmts");
+    sql("CREATE OR REPLACE FUNCTION test_job_stmt() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$BEGIN INSERT INTO test_job_stmts (ids) SELECT "
+        "string_agg(job_id, ',' ORDER BY job_id) FROM n; RETURN NULL; END$$");
+    sql("DROP TRIGGER IF EXISTS test_job_stmt ON jobs");
+    sql("CREATE TRIGGER test_job_stmt AFTER UPDATE ON jobs REFERENCING NEW "
+        "TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION test_job_stmt()");
+    json_array_clear(sent);
+    hold();
+    report("r", 1, "STARTING", -1);
+    report("r", 1, "RUNNING", -1);
+    report("r", 1, "FAILED", 1);
+    report("s", 1, "FAILED", 2);
+    report_from("w2", WORKER_START, "u", 1, "FAILED", 9, NULL);
+    report("t", 1, "FAILED", 3);
+    report("t", 1, "RUNNING", -1); /* after its FAILED: fenced */
+    hold_apply();
+    char *moved = value("SELECT count(*) FROM test_job_stmts WHERE ids = $1",
+                        "r,s,t");
+    char *stmts = value("SELECT count(*) FROM test_job_stmts WHERE ids "
+                        "LIKE $1",
+                        "%t%");
+    sql("DROP TRIGGER test_job_stmt ON jobs");
+    ck_assert_str_eq(moved, "1"); /* one statement for the three */
+    ck_assert_str_eq(stmts, "1"); /* t's RUNNING changed nothing */
+    free(moved);
+    free(stmts);
+    /* r retried: its attempt recorded, the job RUNNABLE for a second */
+    assert_value("SELECT exit_code::text || ' ' || (stopped_at IS NOT NULL)"
+                 "::text FROM attempts WHERE job_id = $1 AND attempt = 1",
+                 "r", "1 true");
+    ck_assert_int_eq(last_run("r"), 2);
+    ck_assert_str_eq(event_str(event_to("r", "RUNNABLE"), "previousStatus"),
+                     "RUNNING");
+    /* s and t failed with their exit codes; s's dependent with it */
+    assert_status("s", "FAILED");
+    assert_value("SELECT exit_code FROM jobs WHERE job_id = $1", "s", "2");
+    assert_status("t", "FAILED");
+    assert_value("SELECT exit_code FROM jobs WHERE job_id = $1", "t", "3");
+    ck_assert_str_eq(event_str(event_to("t", "FAILED"), "exitCode"), "3");
+    ck_assert_int_eq(count_sent("JobStateChange", "t", NULL, NULL), 1);
+    ck_assert_int_eq(count_sent("StopAttempt", "t", NULL, NULL), 1);
+    assert_status("ds", "FAILED");
+    assert_reason("ds", DRV_REASON_DEPENDENCY ": s");
+    /* u's FAILED came from a process that does not own it: refused */
+    assert_status("u", "STARTING");
+    assert_value("SELECT worker || ' ' || (exit_code IS NULL)::text FROM "
+                 "attempts WHERE job_id = $1",
+                 "u", WORKER " true");
+}
+END_TEST
+
 /* An array whose dependency fails fails with every waiting child, in one
  * statement (drv__transition_fail_listed) and one count on the parent;
  * each child fails once, in index order, and what waits for a child (a
@@ -2188,6 +2258,7 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_claims_fence_other_workers,
           test_dispatcher_one_batch_applied_set_wise,
           test_dispatcher_reports_fold_into_one_change,
+          test_dispatcher_failed_reports_set_wise,
           test_dispatcher_reports_need_their_workers_signature,
           test_dispatcher_attempts_run_out}},
         {"dependencies",
