@@ -20,6 +20,8 @@
  *              head_p50_ms/head_p99_ms: RUNNABLE to STARTING of
  *              HEAD_PROBES jobs on a served queue, one at a time, beside
  *              them),
+ *              n-to-n N (an array of N, and an array of N whose child i
+ *              waits for child i of the first: N_TO_N),
  *              failing N (N jobs that fail twice: two attempts each, a
  *              command of `false`, which the hollow runtime exits 1 for),
  *              gateway N (N concurrent SigV4 clients through drover-gateway:
@@ -415,7 +417,7 @@ int main(int argc, char **argv)
             puts("usage: drover-bench [--config FILE] [--runtime NAME] "
                  "SCENARIO [N]\n\nscenarios: independent, array, "
                  "sequential-array, chain, single, fanout, cascade, mixed, "
-                 "failing, backlog, gateway\n--runtime only "
+                 "n-to-n, failing, backlog, gateway\n--runtime only "
                  "labels the output: the workers' worker.runtime decides.");
             return 0;
         } else if (!scenario) {
@@ -474,6 +476,18 @@ int main(int argc, char **argv)
                                   json_string(submit(&b, "default", "ind",
                                                      NULL)));
         }
+    } else if (!strcmp(scenario, "n-to-n")) {
+        char first[64];
+        snprintf(first, sizeof(first), "%s",
+                 submit(&b, "default", "n-to-n-a",
+                        json_pack("{s:{s:i}}", "arrayProperties", "size",
+                                  (int)n)));
+        const char *second = submit(
+            &b, "default", "n-to-n-b",
+            json_pack("{s:{s:i},s:[{s:s,s:s}]}", "arrayProperties", "size",
+                      (int)n, "dependsOn", "jobId", first, "type", "N_TO_N"));
+        json_array_append_new(b.finals, json_string(second));
+        jobs = 2 * n;
     } else if (!strcmp(scenario, "failing")) {
         for (long i = 0; i < n; i++) {
             json_array_append_new(

@@ -31,57 +31,90 @@ int drv__arrays_spawn(drv_disp_t *disp, const char *parent, int size,
         2, p, errstr, errstr_size);
 }
 
-/* Columns of EVAL_CHILD_SQL: the child's and the parent's status, the
- * parent's unmet dependencies, the first failed prerequisite, how many
- * prerequisites have not succeeded. */
-enum { EC_CHILD, EC_PARENT, EC_DEPS_PENDING, EC_FAILED_PRE, EC_UNMET };
+/* Columns of EVAL_CHILDREN_SQL: the child's index, its and its parent's
+ * status, the parent's unmet dependencies, the child's first failed
+ * prerequisite, how many of its prerequisites have not succeeded. */
+enum { EC_INDEX, EC_CHILD, EC_PARENT, EC_DEPS_PENDING, EC_FAILED_PRE,
+       EC_UNMET };
+
+/* The children of array $1 at the indexes $2 (a JSON array of numbers,
+ * through drover_rows), each with its prerequisites: child i-1 of a
+ * SEQUENTIAL array, and child i of every N_TO_N dependency. */
+#define EVAL_CHILDREN_SQL                                                      \
+    "WITH r AS (SELECT (e #>> '{}')::int AS idx FROM drover_rows($2::jsonb) " \
+    "e), c AS (SELECT p.status AS ps, p.deps_pending, p.array_sequential "    \
+    "FROM jobs p WHERE p.job_id = $1) SELECT r.idx, j.status, c.ps, "        \
+    "c.deps_pending, f.failed_pre, f.unmet FROM r CROSS JOIN c JOIN jobs j " \
+    "ON j.job_id = $1 || ':' || r.idx CROSS JOIN LATERAL (SELECT "           \
+    "min(pre.id) FILTER (WHERE x.status = 'FAILED') AS failed_pre, "        \
+    "count(*) FILTER (WHERE x.status IS DISTINCT FROM 'SUCCEEDED') AS "     \
+    "unmet FROM (SELECT $1 || ':' || (r.idx - 1) AS id WHERE "              \
+    "c.array_sequential AND r.idx > 0 UNION ALL SELECT d.depends_on || ':' " \
+    "|| r.idx FROM job_dependencies d WHERE d.job_id = $1 AND d.type = "     \
+    "'N_TO_N') pre LEFT JOIN jobs x ON x.job_id = pre.id) f ORDER BY r.idx"
 
 /*
- * A PENDING child may run once its parent's own dependencies succeeded,
+ * The PENDING children of `parent` at index[0..n-1], none a prerequisite
+ * of another: each may run once its parent's own dependencies succeeded,
  * child i-1 succeeded (SEQUENTIAL) and child i of every N_TO_N dependency
- * succeeded; it fails when one of those failed.
+ * succeeded; it fails when one of those failed. One statement reads them
+ * all, one more moves them (drv__transition_many).
  */
-static int eval_child(drv_disp_t *disp, const char *parent, int index,
-                      char *errstr, size_t errstr_size)
+static int eval_children(drv_disp_t *disp, const char *parent,
+                         const int *index, size_t n, char *errstr,
+                         size_t errstr_size)
 {
-    char child[300], idx[16], prev[16];
-    snprintf(child, sizeof(child), "%s:%d", parent, index);
-    snprintf(idx, sizeof(idx), "%d", index);
-    snprintf(prev, sizeof(prev), "%d", index - 1);
-    const char *p[] = {parent, child, idx, prev, index > 0 ? "true" : "false"};
-    drv_pg_res_t *r = drv_pg_query(
-        disp->pg,
-        "WITH c AS (SELECT j.status AS cs, p.status AS ps, p.deps_pending, "
-        "p.array_sequential FROM jobs j JOIN jobs p ON p.job_id = "
-        "j.array_parent WHERE j.job_id = $2), pre AS ("
-        "SELECT $1 || ':' || $4 AS id FROM c WHERE c.array_sequential AND "
-        "$5::bool UNION ALL SELECT d.depends_on || ':' || $3 FROM "
-        "job_dependencies d WHERE d.job_id = $1 AND d.type = 'N_TO_N') "
-        "SELECT c.cs, c.ps, c.deps_pending, (SELECT min(pre.id) FROM pre "
-        "LEFT JOIN jobs x ON x.job_id = pre.id WHERE x.status = 'FAILED'), "
-        "(SELECT count(*) FROM pre LEFT JOIN jobs x ON x.job_id = pre.id "
-        "WHERE x.status IS DISTINCT FROM 'SUCCEEDED') FROM c",
-        5, p, errstr, errstr_size);
+    if (n == 0) {
+        return 0;
+    }
+    json_t *idx = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(idx, json_integer(index[i]));
+    }
+    char *idx_json = json_dumps(idx, JSON_COMPACT);
+    json_decref(idx);
+    const char *p[] = {parent, idx_json};
+    drv_pg_res_t *r = drv_pg_query(disp->pg, EVAL_CHILDREN_SQL, 2, p, errstr,
+                                   errstr_size);
+    free(idx_json);
     if (!r) {
         return -1;
     }
-    int ret = 0;
-    if (drv_pg_res_rows(r) == 1 &&
-        !strcmp(drv_pg_res_get(r, 0, EC_CHILD), "PENDING") &&
-        !strcmp(drv_pg_res_get(r, 0, EC_PARENT), "PENDING") &&
-        drv_pg_res_int(r, 0, EC_DEPS_PENDING, 1) == 0) {
-        if (drv_pg_res_get(r, 0, EC_FAILED_PRE)) {
-            ret = drv__transition_dependency_failed(disp, child,
-                                 drv_pg_res_get(r, 0, EC_FAILED_PRE), errstr,
-                                 errstr_size);
-        } else if (drv_pg_res_int(r, 0, EC_UNMET, 1) == 0) {
-            ret = drv__transition(disp, child, DRV_JOB_RUNNABLE, NULL, errstr,
-                                  errstr_size) < 0
-                      ? -1
-                      : 0;
+    int rows = drv_pg_res_rows(r);
+    drv__move_t *mv = drv_calloc(rows ? (size_t)rows : 1, sizeof(*mv));
+    char(*ids)[300] = drv_calloc(rows ? (size_t)rows : 1, sizeof(*ids));
+    char(*why)[400] = drv_calloc(rows ? (size_t)rows : 1, sizeof(*why));
+    size_t m = 0;
+    for (int i = 0; i < rows; i++) {
+        if (strcmp(drv_pg_res_get(r, i, EC_CHILD), "PENDING") ||
+            strcmp(drv_pg_res_get(r, i, EC_PARENT), "PENDING") ||
+            drv_pg_res_int(r, i, EC_DEPS_PENDING, 1) != 0) {
+            continue;
         }
+        const char *failed = drv_pg_res_get(r, i, EC_FAILED_PRE);
+        if (!failed && drv_pg_res_int(r, i, EC_UNMET, 1) != 0) {
+            continue;
+        }
+        snprintf(ids[m], sizeof(ids[m]), "%s:%d", parent,
+                 (int)drv_pg_res_int(r, i, EC_INDEX, 0));
+        mv[m] = (drv__move_t){.job_id = ids[m],
+                              .to = DRV_JOB_RUNNABLE,
+                              .c = {.exit_code = -1}};
+        if (failed) {
+            snprintf(why[m], sizeof(why[m]), DRV_REASON_DEPENDENCY ": %s",
+                     failed);
+            mv[m].to = DRV_JOB_FAILED;
+            mv[m].c.status_reason = why[m];
+        }
+        m++;
     }
     drv_pg_res_free(r);
+    int ret = drv__transition_many(disp, mv, m, errstr, errstr_size) < 0
+                  ? -1
+                  : 0;
+    free(why);
+    free(ids);
+    free(mv);
     return ret;
 }
 
@@ -133,12 +166,14 @@ int drv__arrays_release(drv_disp_t *disp, const char *parent, char *errstr,
     if (!r) {
         return -1;
     }
-    int ret = 0;
-    for (int i = 0; ret == 0 && i < drv_pg_res_rows(r); i++) {
-        ret = eval_child(disp, parent, (int)drv_pg_res_int(r, i, 0, 0), errstr,
-                         errstr_size);
+    size_t n = (size_t)drv_pg_res_rows(r);
+    int *index = drv_calloc(n ? n : 1, sizeof(*index));
+    for (size_t i = 0; i < n; i++) {
+        index[i] = (int)drv_pg_res_int(r, (int)i, 0, 0);
     }
     drv_pg_res_free(r);
+    int ret = eval_children(disp, parent, index, n, errstr, errstr_size);
+    free(index);
     return ret;
 }
 
@@ -209,12 +244,16 @@ int drv__arrays_children_done(drv_disp_t *disp, const char *parent,
     }
     qsort(index, n, sizeof(*index), cmp_int);
     /* the next SEQUENTIAL sibling of each, unless it finished too */
-    for (size_t i = 0; ret == 0 && sequential && i < n; i++) {
+    int *next = drv_calloc(n ? n : 1, sizeof(*next));
+    size_t nn = 0;
+    for (size_t i = 0; sequential && i < n; i++) {
         bool next_done = i + 1 < n && index[i + 1] == index[i] + 1;
         if (!next_done && index[i] + 1 < size) {
-            ret = eval_child(disp, parent, index[i] + 1, errstr, errstr_size);
+            next[nn++] = index[i] + 1;
         }
     }
+    ret = eval_children(disp, parent, next, nn, errstr, errstr_size);
+    free(next);
     if (ret != 0) {
         return ret;
     }
@@ -228,10 +267,8 @@ int drv__arrays_children_done(drv_disp_t *disp, const char *parent,
         return -1;
     }
     for (int k = 0; ret == 0 && k < drv_pg_res_rows(d); k++) {
-        for (size_t i = 0; ret == 0 && i < n; i++) {
-            ret = eval_child(disp, drv_pg_res_get(d, k, 0), index[i], errstr,
-                             errstr_size);
-        }
+        ret = eval_children(disp, drv_pg_res_get(d, k, 0), index, n, errstr,
+                            errstr_size);
     }
     drv_pg_res_free(d);
     return ret;
