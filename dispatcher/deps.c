@@ -11,9 +11,12 @@
 #include "drover/util.h"
 #include "transition.h"
 
-/* Columns of the evaluation: dependencies not recorded, not succeeded,
- * the first failed one, whether the job is an array parent. */
-enum { EV_MISSING, EV_WAITING, EV_FAILED, EV_IS_ARRAY };
+/* Columns of the evaluation: dependencies not recorded, those (not
+ * N_TO_N) not succeeded, the first of them that failed, whether the job
+ * is an array parent, its size, and the first N_TO_N dependency that is
+ * not an array parent of that size. */
+enum { EV_MISSING, EV_WAITING, EV_FAILED, EV_IS_ARRAY, EV_SIZE,
+       EV_MISMATCHED };
 
 /* All dependencies are recorded and none failed: `waiting` still run. */
 static int go_on(drv_disp_t *disp, const char *job_id, int64_t waiting,
@@ -40,16 +43,23 @@ int drv__deps_evaluate(drv_disp_t *disp, const char *job_id, char *errstr,
                        size_t errstr_size)
 {
     const char *p[] = {job_id};
-    /* N_TO_N rows are per child (arrays.c), not the parent's own */
+    /* an N_TO_N dependency is only waited for until it is recorded: its
+     * rows are per child (arrays.c), not the parent's own */
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "SELECT count(*) FILTER (WHERE j.job_id IS NULL), "
-        "count(*) FILTER (WHERE j.status IS DISTINCT FROM 'SUCCEEDED'), "
-        "min(d.depends_on) FILTER (WHERE j.status = 'FAILED'), "
-        "(SELECT array_size IS NOT NULL AND array_parent IS NULL FROM jobs "
-        "WHERE job_id = $1) FROM job_dependencies d LEFT JOIN jobs j ON "
-        "j.job_id = d.depends_on WHERE d.job_id = $1 AND d.type IS "
-        "DISTINCT FROM 'N_TO_N'",
+        "WITH me AS (SELECT array_size, array_parent FROM jobs WHERE job_id "
+        "= $1) SELECT count(*) FILTER (WHERE j.job_id IS NULL), "
+        "count(*) FILTER (WHERE d.type IS DISTINCT FROM 'N_TO_N' AND "
+        "j.status IS DISTINCT FROM 'SUCCEEDED'), "
+        "min(d.depends_on) FILTER (WHERE d.type IS DISTINCT FROM 'N_TO_N' "
+        "AND j.status = 'FAILED'), "
+        "(SELECT array_size IS NOT NULL AND array_parent IS NULL FROM me), "
+        "(SELECT array_size FROM me), "
+        "min(d.depends_on) FILTER (WHERE d.type = 'N_TO_N' AND j.job_id IS "
+        "NOT NULL AND (j.array_parent IS NOT NULL OR j.array_size IS "
+        "DISTINCT FROM (SELECT array_size FROM me))) "
+        "FROM job_dependencies d LEFT JOIN jobs j ON j.job_id = "
+        "d.depends_on WHERE d.job_id = $1",
         1, p, errstr, errstr_size);
     if (!r) {
         return -1;
@@ -57,8 +67,20 @@ int drv__deps_evaluate(drv_disp_t *disp, const char *job_id, char *errstr,
     int64_t missing = drv_pg_res_int(r, 0, EV_MISSING, 0);
     int64_t waiting = drv_pg_res_int(r, 0, EV_WAITING, 0);
     const char *arr = drv_pg_res_get(r, 0, EV_IS_ARRAY);
+    const char *mismatched = drv_pg_res_get(r, 0, EV_MISMATCHED);
     int ret = 0;
-    if (drv_pg_res_get(r, 0, EV_FAILED)) {
+    if (mismatched) { /* recorded after this job: checked now */
+        char why[400];
+        snprintf(why, sizeof(why),
+                 "N_TO_N dependency %s must be an array job of the same "
+                 "size (%" PRId64 ")",
+                 mismatched, drv_pg_res_int(r, 0, EV_SIZE, 0));
+        drv__change_t c = {.status_reason = why, .exit_code = -1};
+        ret = drv__transition(disp, job_id, DRV_JOB_FAILED, &c, errstr,
+                              errstr_size) < 0
+                  ? -1
+                  : 0;
+    } else if (drv_pg_res_get(r, 0, EV_FAILED)) {
         ret = drv__transition_dependency_failed(
             disp, job_id, drv_pg_res_get(r, 0, EV_FAILED), errstr,
             errstr_size);

@@ -165,8 +165,11 @@ static json_t *find_definition(drv_pg_t *pg, const char *ref,
     return def;
 }
 
-/* Each job dependsOn names must be found (or, without deps_must_exist,
- * only N_TO_N ones); an N_TO_N one must be an array of the same size. */
+/* Each job dependsOn names must be found; an N_TO_N one must be an array
+ * of the same size. Without deps_must_exist (the dispatcher, whose input
+ * from several partitions may arrive out of order) only an N_TO_N one
+ * found is checked: one not recorded yet is waited for, and its size
+ * checked once it is (dispatcher/deps.c). */
 static drv_err_t check_dependencies(json_t *sj, bool deps_must_exist,
                                     drv_submission_find_cb find, void *opaque,
                                     char *errstr, size_t errstr_size)
@@ -185,6 +188,9 @@ static drv_err_t check_dependencies(json_t *sj, bool deps_must_exist,
         }
         int64_t other = -1;
         drv_err_t err = find(opaque, id, &other, errstr, errstr_size);
+        if (err == DRV_ERR_NOTFOUND && !deps_must_exist) {
+            continue;
+        }
         if (err == DRV_ERR_NOTFOUND) {
             drv_errstr_set(errstr, errstr_size,
                            n_to_n ? "N_TO_N dependency %s does not exist"

@@ -1222,6 +1222,40 @@ START_TEST(test_dispatcher_n_to_n_needs_same_size)
 }
 END_TEST
 
+/* An N_TO_N dependency recorded after its dependent (another partition's
+ * record, consumed later): the dependent waits for it, then pairs its
+ * children; one of another size fails it then; one never submitted fails
+ * it as any missing dependency does. */
+START_TEST(test_dispatcher_n_to_n_dependency_recorded_later)
+{
+    sql("UPDATE compute_environments SET max_vcpus = 8");
+    submit("y", json_pack("{s:{s:i},s:[{s:s,s:s}]}", "arrayProperties", "size",
+                          2, "dependsOn", "jobId", "x", "type", "N_TO_N"));
+    submit("z", json_pack("{s:{s:i},s:[{s:s,s:s}]}", "arrayProperties", "size",
+                          3, "dependsOn", "jobId", "w", "type", "N_TO_N"));
+    assert_status("y", "SUBMITTED");
+    assert_status("z", "SUBMITTED");
+    submit("x", json_pack("{s:{s:i}}", "arrayProperties", "size", 2));
+    assert_status("y", "PENDING");
+    assert_status("y:0", "PENDING");
+    assert_status("y:1", "PENDING");
+    run_attempt("x:1", 1, 0);
+    assert_status("y:1", "RUNNABLE");
+    assert_status("y:0", "PENDING");
+    run_attempt("x:0", 1, 0);
+    assert_status("y:0", "RUNNABLE");
+    submit("w", json_pack("{s:{s:i}}", "arrayProperties", "size", 2));
+    assert_status("z", "FAILED");
+    assert_reason("z", "N_TO_N dependency w must be an array job of the "
+                       "same size (3)");
+    assert_value("SELECT count(*) FROM jobs WHERE array_parent = $1", "z",
+                 "3");
+    assert_value("SELECT count(*) FROM jobs WHERE array_parent = $1 AND "
+                 "status <> 'FAILED'",
+                 "z", "0");
+}
+END_TEST
+
 /* ---- cancel, terminate ------------------------------------------------- */
 
 START_TEST(test_dispatcher_cancel_waiting_job)
@@ -2273,6 +2307,7 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_sequential_array_in_order,
           test_dispatcher_n_to_n_pairs_children,
           test_dispatcher_n_to_n_needs_same_size,
+          test_dispatcher_n_to_n_dependency_recorded_later,
           test_dispatcher_failed_array_cascades_set_wise}},
         {"control",
          {test_dispatcher_cancel_waiting_job,
