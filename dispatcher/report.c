@@ -15,18 +15,18 @@
 /*
  * What the report statements share: their rows r ($1, a JSON array read
  * through drover_rows) with job_id, attempt, worker, inc (the worker
- * process's start), cid, log, stopped, code, reason, sreason and ce (the
+ * process's start), cid, stopped, code, reason, sreason and ce (the
  * signed origin's compute environment, NULL where origins are not
  * checked). REPORT_FENCE reads each row with its job (c) and attempt (o),
  * once: whether it is for the job's current released attempt on that
  * compute environment (locked), and whether its sender owns the attempt
  * or nobody does (owned); `cols` and `joins` add to it. REPORT_RECORD
  * records an owned report on the attempt (a), claiming it if nobody has
- * (`sets` adds to it). The later parts of a statement read only j and a
- * table's primary key, never another part (a join of two of them was
- * planned as a nested loop on their 1-row estimates: 0.4 ms per report).
- * j takes no row lock: the active dispatcher is the only writer of jobs
- * and attempts.
+ * (`sets` adds to it); not its log stream, which the dispatcher named.
+ * The later parts of a statement read only j and a table's primary key,
+ * never another part (a join of two of them was planned as a nested loop
+ * on their 1-row estimates: 0.4 ms per report). j takes no row lock: the
+ * active dispatcher is the only writer of jobs and attempts.
  */
 #define REPORT_FENCE(cols, joins)                                              \
     "k AS (SELECT r.*, c.compute_environment AS job_ce, c.placed_worker AS " \
@@ -40,8 +40,7 @@
 #define REPORT_RECORD(sets)                                                    \
     "a AS (UPDATE attempts t SET worker = COALESCE(t.worker, j.worker), "    \
     "worker_started_at = COALESCE(t.worker_started_at, j.inc), "             \
-    "container_id = COALESCE(j.cid, t.container_id), "                       \
-    "log_stream = COALESCE(j.log, t.log_stream), " sets                      \
+    "container_id = COALESCE(j.cid, t.container_id), " sets                  \
     "stopped_at = COALESCE(j.stopped, t.stopped_at), "                       \
     "exit_code = COALESCE(j.code, t.exit_code), "                            \
     "reason = COALESCE(j.reason, t.reason), "                                \
@@ -73,7 +72,7 @@ enum rtail { RT_OWNER, RT_CE, RT_LOCKED, RT_OWNED, RT_HELD_BY, RT_COUNT };
 #define REPORTS_SQL                                                            \
     "WITH r AS (SELECT r.* FROM drover_rows($1::jsonb) e, jsonb_to_record(e) " \
     "AS r(i int, job_id text, attempt int, worker text, cid text, started "  \
-    "bigint, stopped bigint, log text, inc bigint, status text, code int, "  \
+    "bigint, stopped bigint, inc bigint, status text, code int, "            \
     "reason text, jreason text, sreason text, ce text)), "                   \
     REPORT_FENCE(", c.status AS was, c.started_at AS o_started, "            \
                  "c.stopped_at AS o_stopped, c.exit_code AS o_code, "        \
@@ -109,17 +108,16 @@ enum rstail { RS_STARTED = RT_COUNT, RS_STOPPED, RS_CODE, RS_REASON,
 
 /*
  * FAILED reports, one statement for many, no two of the same job ($1: a
- * JSON array of rows, its only parameter): fenced and recorded on the attempt as the
- * routine ones; what a report means for its job is decided after, from the
- * retry strategy (the job's, else its array parent's) and whether a user
- * stopped it. One row per report, in their order: the REPORT_TAIL
+ * JSON array of rows, its only parameter): fenced and recorded on the
+ * attempt as the routine ones; what a report means for its job is decided
+ * after, from the retry strategy (the job's, else its array parent's) and
+ * whether a user stopped it. One row per report, in their order: the REPORT_TAIL
  * columns, then enum ftail's.
  */
 #define FAILED_SQL                                                             \
     "WITH r AS (SELECT r.* FROM drover_rows($1::jsonb) e, jsonb_to_record(e) " \
     "AS r(i int, job_id text, attempt int, worker text, cid text, stopped "  \
-    "bigint, log text, inc bigint, code int, reason text, sreason text, ce " \
-    "text)), "                                                               \
+    "bigint, inc bigint, code int, reason text, sreason text, ce text)), "  \
     REPORT_FENCE(", COALESCE(c.resolved, p.resolved)->'retryStrategy' AS "   \
                  "retry, c.is_cancelled OR c.is_terminated AS by_user",      \
                  " LEFT JOIN jobs p ON p.job_id = c.array_parent")           \
@@ -143,14 +141,13 @@ bool drv__report_folds(const drv__report_t *a, const drv__report_t *b)
                          : !b->origin_ce);
 }
 
-/* The latest container id (log: log stream) of a fold's reports. */
-static const char *fold_latest(const drv__report_fold_t *f, bool log)
+/* The latest container id of a fold's reports. */
+static const char *fold_cid(const drv__report_fold_t *f)
 {
     for (size_t k = f->nvia + 1; k-- > 0;) {
         const drv__report_t *x = k == f->nvia ? f->last : f->via[k];
-        const char *v = log ? x->log_stream : x->container_id;
-        if (v) {
-            return v;
+        if (x->container_id) {
+            return x->container_id;
         }
     }
     return NULL;
@@ -166,7 +163,7 @@ static json_t *report_row(const drv__report_fold_t *f, size_t i)
     json_object_set_new(row, "job_id", drv__rows_str(rep->job_id));
     json_object_set_new(row, "attempt", json_integer(rep->attempt));
     json_object_set_new(row, "worker", drv__rows_str(rep->worker));
-    json_object_set_new(row, "cid", drv__rows_str(fold_latest(f, false)));
+    json_object_set_new(row, "cid", drv__rows_str(fold_cid(f)));
     for (size_t k = 0; k <= f->nvia; k++) { /* STARTING: no time */
         const drv__report_t *x = k < f->nvia ? f->via[k] : rep;
         if (x->status == DRV_JOB_RUNNING || x->status == DRV_JOB_SUCCEEDED) {
@@ -176,7 +173,6 @@ static json_t *report_row(const drv__report_fold_t *f, size_t i)
                                 json_integer(x->timestamp));
         }
     }
-    json_object_set_new(row, "log", drv__rows_str(fold_latest(f, true)));
     json_object_set_new(row, "inc", json_integer(rep->worker_started_at));
     json_object_set_new(row, "status",
                         json_string(drv_job_status_name(rep->status)));
@@ -345,11 +341,10 @@ void drv__report_done(drv_disp_t *disp, const drv__report_fold_t *f,
 static json_t *failed_row(const drv__report_t *rep, size_t i)
 {
     json_t *row = json_pack(
-        "{s:I,s:s,s:i,s:o,s:o,s:I,s:o,s:I,s:o,s:o,s:o}", "i", (json_int_t)i,
+        "{s:I,s:s,s:i,s:o,s:o,s:I,s:I,s:o,s:o,s:o}", "i", (json_int_t)i,
         "job_id", rep->job_id, "attempt", rep->attempt, "worker",
         drv__rows_str(rep->worker), "cid", drv__rows_str(rep->container_id),
-        "stopped", (json_int_t)rep->timestamp, "log",
-        drv__rows_str(rep->log_stream), "inc",
+        "stopped", (json_int_t)rep->timestamp, "inc",
         (json_int_t)rep->worker_started_at, "reason",
         drv__rows_str(rep->reason), "sreason",
         drv__rows_str(rep->status_reason), "ce",

@@ -174,8 +174,13 @@ static int release_all(drv_disp_t *disp, json_t *ids, json_t *ces,
         "jobs.array_index, jobs.array_size, o.updated_at, x.n, "
         "jobs.vcpus, jobs.memory_mib, jobs.consumables, jobs.placed_worker, "
         "jobs.gpus), "
-        "a AS (INSERT INTO attempts (job_id, attempt, released_at) SELECT "
-        "job_id, attempts, $3::bigint FROM u), q AS (UPDATE job_queues SET "
+        /* the log stream as AWS names it: the definition's name (its
+         * first 200 characters), default, and an id of 32 hex digits like
+         * an ECS task's (migrations/018_log_streams.sql) */
+        "a AS (INSERT INTO attempts (job_id, attempt, released_at, "
+        "log_stream) SELECT job_id, attempts, $3::bigint, "
+        "left(definition_name, 200) || '/default/' || md5(job_id || '/' || "
+        "attempts) FROM u), q AS (UPDATE job_queues SET "
         "released_at = $3::bigint WHERE name IN (SELECT queue FROM u)), "
         /* a NON_REPLENISHABLE resource is used up as its job starts */
         "c AS (UPDATE consumable_resources r SET total_quantity = greatest("

@@ -608,7 +608,8 @@ json_t *drv__op_terminate_job(drv_client_t *client, json_t *req,
     "j.array_index, j.array_size, (SELECT coalesce(jsonb_agg("                 \
     "jsonb_strip_nulls(jsonb_build_object('container', jsonb_strip_nulls("     \
     "jsonb_build_object('exitCode', a.exit_code, 'reason', a.reason, "         \
-    "'logStreamName', a.log_stream, 'taskArn', a.container_id, "               \
+    "'logStreamName', CASE WHEN a.started_at IS NOT NULL THEN a.log_stream "  \
+    "END, 'taskArn', a.container_id, "                                         \
     "'containerInstanceArn', a.worker)), 'startedAt', a.started_at, "          \
     "'stoppedAt', a.stopped_at, 'statusReason', a.status_reason)) ORDER BY "   \
     "a.attempt), '[]') FROM attempts a WHERE a.job_id = j.job_id AND "         \
@@ -616,7 +617,8 @@ json_t *drv__op_terminate_job(drv_client_t *client, json_t *req,
     "NOT NULL AND j.array_parent IS NULL THEN (SELECT jsonb_object_agg("      \
     "s.status, s.n) FROM (SELECT c.status, count(*) n FROM jobs c WHERE "      \
     "c.array_parent = j.job_id GROUP BY c.status) s) END, (SELECT "           \
-    "jsonb_strip_nulls(jsonb_build_object('logStreamName', a.log_stream, "     \
+    "jsonb_strip_nulls(jsonb_build_object('logStreamName', CASE WHEN "        \
+    "a.started_at IS NOT NULL THEN a.log_stream END, "                         \
     "'taskArn', a.container_id, 'containerInstanceArn', a.worker)) FROM "      \
     "attempts a WHERE a.job_id = j.job_id ORDER BY a.attempt DESC LIMIT 1), " \
     "(SELECT jsonb_object_agg(t.key, t.value) FROM resource_tags t WHERE "    \

@@ -89,8 +89,13 @@ START_TEST(test_e2e_process_runtime_runs_the_command)
     json_t *att = json_array_get(json_object_get(j, "attempts"), 0);
     const char *cid = json_string_value(
         json_object_get(json_object_get(att, "container"), "logStreamName"));
+    /* the log stream as AWS Batch names it: definition, default, 32 hex
+     * digits */
     ck_assert_ptr_nonnull(cid);
-    ck_assert(strncmp(cid, "process-", 8) == 0);
+    ck_assert_msg(strncmp(cid, "e2e-proc/default/", 17) == 0 &&
+                      strlen(cid) == 17 + 32 &&
+                      strspn(cid + 17, "0123456789abcdef") == 32,
+                  "logStreamName %s", cid);
     char *log = e2e_job_log(job_id, 1);
     ck_assert_ptr_nonnull(log);
     char want[128];

@@ -1680,6 +1680,34 @@ START_TEST(test_dispatcher_failed_reports_set_wise)
 }
 END_TEST
 
+/* Each attempt's log stream is named by the dispatcher as AWS names it
+ * (<definition>/default/<32 hex>), one per attempt; what a worker reports
+ * as logStreamName does not change it. */
+START_TEST(test_dispatcher_names_log_streams)
+{
+    submit("l", json_pack("{s:{s:i}}", "retryStrategy", "attempts", 2));
+    ck_assert_int_eq(last_run("l"), 1);
+    /* md5("l/1"), md5sum's */
+    const char *first = "d/default/806216ea99bbe28910c966fe2f6a68b9";
+    assert_value("SELECT log_stream FROM attempts WHERE job_id = $1", "l",
+                 first);
+    json_t *m = json_pack("{s:s,s:i,s:s,s:s,s:I,s:I,s:s}", "jobId", "l",
+                          "attempt", 1, "status", "RUNNING", "worker", WORKER,
+                          "timestamp", (json_int_t)drv_now_ms(),
+                          "workerStartedAt", (json_int_t)WORKER_START,
+                          "logStreamName", "d/default/someone-elses");
+    apply("JobStatus", DRV_TOPIC_STATUS, "l", m);
+    assert_status("l", "RUNNING");
+    assert_value("SELECT log_stream FROM attempts WHERE job_id = $1", "l",
+                 first);
+    report("l", 1, "FAILED", 1);
+    ck_assert_int_eq(last_run("l"), 2);
+    assert_value("SELECT log_stream FROM attempts WHERE job_id = $1 AND "
+                 "attempt = 2", /* md5("l/2") */
+                 "l", "d/default/029f822fcdbf3808658159e94bd0157c");
+}
+END_TEST
+
 /* An array whose dependency fails fails with every waiting child, in one
  * statement (drv__transition_fail_listed) and one count on the parent;
  * each child fails once, in index order, and what waits for a child (a
@@ -2293,6 +2321,7 @@ static Suite *dispatcher_suite(void)
           test_dispatcher_one_batch_applied_set_wise,
           test_dispatcher_reports_fold_into_one_change,
           test_dispatcher_failed_reports_set_wise,
+          test_dispatcher_names_log_streams,
           test_dispatcher_reports_need_their_workers_signature,
           test_dispatcher_attempts_run_out}},
         {"dependencies",
