@@ -7,9 +7,12 @@
 #define _GNU_SOURCE /* O_PATH */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "drover/err.h"
@@ -239,27 +242,157 @@ int drv__rt_log_open(const drv__rt_attempt_t *ra)
     (void)mkdirat(dfd, ra->job->id, 0755);
     close(dfd);
     snprintf(rel, sizeof(rel), "%s/%d.log", ra->job->id, ra->job->attempt);
+    /* read too: the times file is made from it as it grows */
+    return drv__rt_open_beneath(dir, rel, O_RDWR | O_CREAT | O_TRUNC, 0644);
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, buf + off, len - off);
+        if (w <= 0) {
+            return;
+        }
+        off += (size_t)w;
+    }
+}
+
+static int times_open(const drv__rt_attempt_t *ra)
+{
+    const char *dir = drv_conf_get(ra->host->conf, "worker.log.dir");
+    char rel[200];
+    if (!dir || !*dir || !drv_job_id_valid(ra->job->id, true)) {
+        return -1;
+    }
+    snprintf(rel, sizeof(rel), "%s/%d.times", ra->job->id, ra->job->attempt);
     return drv__rt_open_beneath(dir, rel, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 }
 
+static void stamp(int fd, int64_t offset, int64_t ms)
+{
+    char line[48];
+    int n = snprintf(line, sizeof(line), "%" PRId64 " %" PRId64 "\n", offset,
+                     ms);
+    write_all(fd, line, (size_t)n);
+}
+
+int64_t drv__rt_rfc3339_ms(const char *s, size_t n, size_t *used)
+{
+    /* 2026-12-07T15:00:00Z at least */
+    struct tm tm = {0};
+    if (n < 21 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+        s[13] != ':' || s[16] != ':') {
+        return -1;
+    }
+    for (size_t i = 0; i < 19; i++) {
+        if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 &&
+            (s[i] < '0' || s[i] > '9')) {
+            return -1;
+        }
+    }
+    tm.tm_year = atoi(s) - 1900;
+    tm.tm_mon = atoi(s + 5) - 1;
+    tm.tm_mday = atoi(s + 8);
+    tm.tm_hour = atoi(s + 11);
+    tm.tm_min = atoi(s + 14);
+    tm.tm_sec = atoi(s + 17);
+    size_t i = 19;
+    int64_t ms = 0, scale = 100;
+    if (s[i] == '.') {
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+            ms += (s[i] - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (i + 1 >= n || s[i] != 'Z' || s[i + 1] != ' ') {
+        return -1;
+    }
+    *used = i + 2;
+    time_t t = timegm(&tm);
+    return t < 0 ? -1 : (int64_t)t * 1000 + ms;
+}
+
 void drv__rt_log_keep(const drv__rt_attempt_t *ra, const char *buf,
-                      size_t len, bool truncated)
+                      size_t len, bool truncated, bool stamped)
 {
     int fd = drv__rt_log_open(ra);
     if (fd < 0) {
         return;
     }
+    int tfd = stamped ? times_open(ra) : -1;
+    int64_t out = 0;
     for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, buf + off, len - off);
-        if (w <= 0) {
-            break;
+        const char *nl = memchr(buf + off, '\n', len - off);
+        size_t end = nl ? (size_t)(nl - buf) + 1 : len, used = 0;
+        int64_t ms = stamped ? drv__rt_rfc3339_ms(buf + off, end - off, &used)
+                             : -1;
+        if (tfd >= 0) {
+            stamp(tfd, out, ms >= 0 ? ms : drv_now_ms());
         }
-        off += (size_t)w;
+        write_all(fd, buf + off + used, end - off - used);
+        out += (int64_t)(end - off - used);
+        off = end;
     }
     if (truncated) {
+        if (tfd >= 0) {
+            stamp(tfd, out + 1, drv_now_ms()); /* the marker's line */
+        }
         log_marker(fd);
     }
+    if (tfd >= 0) {
+        close(tfd);
+    }
     close(fd);
+}
+
+void drv__rt_stamps_open(drv__rt_stamps_t *st, const drv__rt_attempt_t *ra,
+                         int logfd)
+{
+    *st = (drv__rt_stamps_t){.logfd = logfd, .fd = -1, .line_start = true};
+    if (logfd >= 0) {
+        st->fd = times_open(ra);
+    }
+}
+
+void drv__rt_stamps_take(drv__rt_stamps_t *st, int64_t now_ms)
+{
+    struct stat sb;
+    if (st->fd < 0 || fstat(st->logfd, &sb) != 0) {
+        return;
+    }
+    /* past the bound nothing is kept (drv__rt_log_bound) */
+    int64_t size = sb.st_size < DRV__RT_LOG_MAX ? sb.st_size : DRV__RT_LOG_MAX;
+    char buf[16384];
+    while (st->seen < size) {
+        size_t want = size - st->seen < (int64_t)sizeof(buf)
+                          ? (size_t)(size - st->seen)
+                          : sizeof(buf);
+        ssize_t n = pread(st->logfd, buf, want, st->seen);
+        if (n <= 0) {
+            return;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (st->line_start) {
+                stamp(st->fd, st->seen + i, now_ms);
+            }
+            st->line_start = buf[i] == '\n';
+        }
+        st->seen += n;
+    }
+}
+
+void drv__rt_stamps_close(drv__rt_stamps_t *st, int64_t now_ms)
+{
+    struct stat sb;
+    drv__rt_stamps_take(st, now_ms);
+    if (st->fd >= 0 && fstat(st->logfd, &sb) == 0 &&
+        sb.st_size > DRV__RT_LOG_MAX) {
+        stamp(st->fd, DRV__RT_LOG_MAX + 1, now_ms); /* the marker's line */
+    }
+    if (st->fd >= 0) {
+        close(st->fd);
+    }
+    st->fd = -1;
 }
 
 void drv__rt_log_bound(int fd)

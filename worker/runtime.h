@@ -180,18 +180,45 @@ int drv__rt_open_beneath(const char *dir, const char *rel, int flags,
 int drv__rt_openat_beneath(int dirfd, const char *rel, int flags,
                            mode_t mode);
 
-/* Open worker.log.dir/<job>/<attempt>.log for writing (made, truncated),
- * making the job's directory; -1 when there is no log directory or it
+/* Open worker.log.dir/<job>/<attempt>.log to write and read (made,
+ * truncated), making the job's directory; -1 when there is no log directory or it
  * cannot be opened beneath it without a symlink. */
 int drv__rt_log_open(const drv__rt_attempt_t *ra);
 
 /* Write `len` bytes of output to the attempt's log file, with the
- * truncation marker when `truncated`. */
+ * truncation marker when `truncated`; `stamped`: each line starts with
+ * the engine's timestamp (drv__rt_rfc3339_ms), which goes to the times
+ * file instead. */
 void drv__rt_log_keep(const drv__rt_attempt_t *ra, const char *buf,
-                      size_t len, bool truncated);
+                      size_t len, bool truncated, bool stamped);
 
 /* Cut the log file open as `fd` to DRV__RT_LOG_MAX bytes plus the marker. */
 void drv__rt_log_bound(int fd);
+
+/*
+ * When each line of output was written, for the Logs API's event times:
+ * worker.log.dir/<job>/<attempt>.times beside the log, a line "OFFSET MS"
+ * for each line of the log, its first byte's offset and the time in epoch
+ * milliseconds it was seen (the Logs API, producer/src/logs.c, reads it).
+ */
+typedef struct drv__rt_stamps {
+    int logfd, fd; /* the log (read), the times (written); -1: none */
+    int64_t seen;  /* bytes of the log stamped */
+    bool line_start;
+} drv__rt_stamps_t;
+/* Open the times file of the attempt whose log is open as `logfd`. */
+void drv__rt_stamps_open(drv__rt_stamps_t *st, const drv__rt_attempt_t *ra,
+                         int logfd);
+/* Stamp the lines written to the log since the last call with now_ms
+ * (within DRV__RT_LOG_MAX). */
+void drv__rt_stamps_take(drv__rt_stamps_t *st, int64_t now_ms);
+/* The last stamps (the log bounded already: its marker's line too), and
+ * close the times file. */
+void drv__rt_stamps_close(drv__rt_stamps_t *st, int64_t now_ms);
+/* Parse "YYYY-MM-DDTHH:MM:SS[.frac]Z " (the engine's timestamps=1 prefix)
+ * at s (n bytes): its epoch milliseconds, and the prefix length in *used;
+ * -1 when s does not start with one. */
+int64_t drv__rt_rfc3339_ms(const char *s, size_t n, size_t *used);
 
 /* worker.stop.grace.seconds. */
 int drv__rt_grace_s(const drv__rt_host_t *host);

@@ -410,14 +410,15 @@ static void ctr_collect(drv__rt_attempt_t *ra)
     if (!dir || !*dir) {
         return;
     }
-    char *out = drv_docker_logs(c->dk, ra->cid, DRV__RT_LOG_MAX, &len,
+    /* each line stamped by the engine: the times of the Logs API */
+    char *out = drv_docker_logs(c->dk, ra->cid, DRV__RT_LOG_MAX, true, &len,
                                 &truncated, e, sizeof(e));
     if (!out) {
         drv_log(ra->host->log, DRV_LOG_WARN, "worker.logs_failed", NULL,
                 "%s: %s", ra->job->id, e);
         return;
     }
-    drv__rt_log_keep(ra, out, len, truncated != 0);
+    drv__rt_log_keep(ra, out, len, truncated != 0, true);
     free(out);
 }
 

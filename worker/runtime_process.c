@@ -49,6 +49,7 @@ typedef struct cg {
 typedef struct proc {
     cg_t cg;
     int logfd;          /* the attempt's log file; -1 for none */
+    drv__rt_stamps_t stamps; /* when each of its lines was written */
     char scratch[512];  /* working directory; "/" when none was made */
     char **argv, **envp; /* from prepare until the clone */
     pid_t pid;           /* -1 until started */
@@ -579,6 +580,7 @@ static int proc_prepare(drv__rt_attempt_t *ra, char *errstr,
     p->pid = -1;
     p->pfd = -1;
     p->logfd = -1;
+    p->stamps = (drv__rt_stamps_t){.logfd = -1, .fd = -1};
     snprintf(p->scratch, sizeof(p->scratch), "/");
     ra->state = p;
     json_t *cmd = json_object_get(ra->run, "command");
@@ -607,6 +609,7 @@ static int proc_prepare(drv__rt_attempt_t *ra, char *errstr,
     /* opened here, beneath the log directory through no symlink; the
      * child only duplicates it (O_CLOEXEC: no other child inherits it) */
     p->logfd = drv__rt_log_open(ra);
+    drv__rt_stamps_open(&p->stamps, ra, p->logfd);
     const char *tmp = drv_conf_get(ra->host->conf, "worker.scratch.dir");
     tmp = tmp && *tmp ? tmp : getenv("TMPDIR");
     tmp = tmp && *tmp && strlen(tmp) <= 255 ? tmp : "/tmp";
@@ -690,6 +693,7 @@ static drv__rt_wait_t proc_wait(drv__rt_attempt_t *ra, int64_t timeout_ms,
                            (long long)timeout_ms);
             return DRV__RT_TIMEOUT;
         }
+        drv__rt_stamps_take(&p->stamps, drv_now_ms()); /* live, 100 ms */
         int ms = deadline && deadline - now < 100 ? (int)(deadline - now) : 100;
         if (p->pfd >= 0) {
             struct pollfd pl = {.fd = p->pfd, .events = POLLIN};
@@ -723,6 +727,7 @@ static void proc_collect(drv__rt_attempt_t *ra)
     if (p->logfd >= 0) {
         drv__rt_log_bound(p->logfd);
     }
+    drv__rt_stamps_close(&p->stamps, drv_now_ms());
 }
 
 static void proc_cleanup(drv__rt_attempt_t *ra)
@@ -740,6 +745,7 @@ static void proc_cleanup(drv__rt_attempt_t *ra)
     if (p->pfd >= 0) {
         close(p->pfd);
     }
+    drv__rt_stamps_close(&p->stamps, drv_now_ms()); /* if not collected */
     if (p->logfd >= 0) {
         close(p->logfd);
     }

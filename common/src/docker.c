@@ -332,12 +332,13 @@ static size_t demux(char *data, size_t len)
 }
 
 char *drv_docker_logs(drv_docker_t *dk, const char *id, size_t max,
-                      size_t *len_out, int *truncated, char *errstr,
-                      size_t errstr_size)
+                      bool timestamps, size_t *len_out, int *truncated,
+                      char *errstr, size_t errstr_size)
 {
     char path[256];
     buf_t b = {.max = max + 8 * 1024};
-    snprintf(path, sizeof(path), "/containers/%s/logs?stdout=1&stderr=1", id);
+    snprintf(path, sizeof(path), "/containers/%s/logs?stdout=1&stderr=1%s",
+             id, timestamps ? "&timestamps=1" : "");
     long st = request(dk, "GET", path, NULL, 60000, &b, errstr, errstr_size);
     if (st != 200) {
         if (st > 0) {

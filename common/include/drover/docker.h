@@ -13,8 +13,9 @@
 
 #include <jansson.h>
 #include <signal.h>
-#include <stdio.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "drover/err.h"
@@ -63,11 +64,13 @@ json_t *drv_docker_inspect(drv_docker_t *dk, const char *id, char *errstr,
 
 /**
  * @brief GET /containers/{id}/logs (stdout and stderr, demultiplexed),
- * keeping at most `max` bytes; *truncated says whether more existed.
+ * keeping at most `max` bytes; *truncated says whether more existed;
+ * `timestamps`: each line starts with the time the engine read it
+ * (RFC 3339, nanoseconds, then a space).
  */
 char *drv_docker_logs(drv_docker_t *dk, const char *id, size_t max,
-                      size_t *len_out, int *truncated, char *errstr,
-                      size_t errstr_size);
+                      bool timestamps, size_t *len_out, int *truncated,
+                      char *errstr, size_t errstr_size);
 
 /** @brief DELETE /containers/{id}?force=1. */
 /* Containers (running or not) carrying `label` ("key=value"): the

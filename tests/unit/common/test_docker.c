@@ -182,13 +182,13 @@ START_TEST(test_docker_container_lifecycle)
                      3);
     size_t len;
     int truncated;
-    char *logs = drv_docker_logs(dk, id, 1024, &len, &truncated, errstr,
+    char *logs = drv_docker_logs(dk, id, 1024, false, &len, &truncated, errstr,
                                  sizeof(errstr));
     ck_assert_ptr_nonnull(logs);
     ck_assert_str_eq(logs, "hello\nerr\n");
     ck_assert_int_eq(truncated, 0);
     free(logs);
-    logs = drv_docker_logs(dk, id, 4, &len, &truncated, errstr,
+    logs = drv_docker_logs(dk, id, 4, false, &len, &truncated, errstr,
                            sizeof(errstr));
     ck_assert_int_eq(len, 4);
     ck_assert_int_eq(truncated, 1);

@@ -74,7 +74,7 @@ START_TEST(test_runtime_log_is_bounded_with_marker)
     size_t big = DRV__RT_LOG_MAX + 100;
     char *buf = calloc(1, big);
     memset(buf, 'x', big);
-    drv__rt_log_keep(&ra, buf, big, false); /* all of it, then bounded */
+    drv__rt_log_keep(&ra, buf, big, false, false); /* then bounded */
     free(buf);
     snprintf(path, sizeof(path), "%s/job-1x/2.log", dir);
     int fd = open(path, O_WRONLY);
@@ -89,6 +89,84 @@ START_TEST(test_runtime_log_is_bounded_with_marker)
     ck_assert_int_eq(len, DRV__RT_LOG_MAX + strlen(want));
     ck_assert_str_eq(text + DRV__RT_LOG_MAX, want);
     free(text);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/job-1x", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+END_TEST
+
+/* The engine's timestamps=1 prefix: parsed to epoch ms, refused when it
+ * is anything else. */
+START_TEST(test_runtime_rfc3339_prefix)
+{
+    size_t used = 0;
+    const char *a = "2026-12-07T15:00:01.123456789Z hello\n";
+    ck_assert_int_eq(drv__rt_rfc3339_ms(a, strlen(a), &used),
+                     1796655601123LL); /* date -d 2026-12-07T15:00:01Z +%s */
+    ck_assert_uint_eq(used, 31);
+    const char *b = "2026-12-07T15:00:01Z x";
+    ck_assert_int_eq(drv__rt_rfc3339_ms(b, strlen(b), &used),
+                     1796655601000LL);
+    ck_assert_uint_eq(used, 21);
+    const char *bad[] = {"hello world, no time here", "2026-12-07 15:00:01Z x",
+                         "2026-12-07T15:00:01.5Zx", "2026-1a-07T15:00:01Z x",
+                         ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(drv__rt_rfc3339_ms(bad[i], strlen(bad[i]), &used),
+                         -1);
+    }
+}
+END_TEST
+
+static char *read_at(const char *dir, const char *name)
+{
+    char path[256], e[DRV_ERRSTR_SIZE];
+    snprintf(path, sizeof(path), "%s/job-1x/%s", dir, name);
+    char *text = drv_read_file(path, NULL, e, sizeof(e));
+    ck_assert_msg(text != NULL, "%s", e);
+    return text;
+}
+
+/* Kept output with the engine's stamps: the log holds the text without
+ * them, the times file each line's offset and time (a line without a
+ * stamp gets the time it was kept). Output stamped as it grows: each new
+ * line once, with the time it was first seen. */
+START_TEST(test_runtime_times_of_lines)
+{
+    char dir[] = "/tmp/drv-test-logs-XXXXXX", e[DRV_ERRSTR_SIZE];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(drv_conf_set(conf, "worker.log.dir", dir, e, sizeof(e)),
+                     DRV_CONF_OK);
+    drv__job_t job = {0};
+    drv__rt_attempt_t ra = attempt_of(NULL, &job);
+    const char *out = "2026-12-07T15:00:01.100Z one\n"
+                      "2026-12-07T15:00:02.200Z two\n";
+    drv__rt_log_keep(&ra, out, strlen(out), false, true);
+    char *log = read_at(dir, "2.log"), *times = read_at(dir, "2.times");
+    ck_assert_str_eq(log, "one\ntwo\n");
+    ck_assert_str_eq(times, "0 1796655601100\n4 1796655602200\n");
+    free(log);
+    free(times);
+    /* as it grows */
+    int fd = drv__rt_log_open(&ra);
+    ck_assert_int_ge(fd, 0);
+    drv__rt_stamps_t st;
+    drv__rt_stamps_open(&st, &ra, fd);
+    ck_assert_int_eq(write(fd, "ab\nc", 4), 4);
+    drv__rt_stamps_take(&st, 1000);
+    ck_assert_int_eq(write(fd, "d\ne\n", 4), 4);
+    drv__rt_stamps_take(&st, 2000);
+    drv__rt_stamps_take(&st, 3000); /* nothing new */
+    drv__rt_stamps_close(&st, 4000);
+    close(fd);
+    times = read_at(dir, "2.times");
+    ck_assert_str_eq(times, "0 1000\n3 1000\n6 2000\n");
+    free(times);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/job-1x/2.log", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/job-1x/2.times", dir);
     unlink(path);
     snprintf(path, sizeof(path), "%s/job-1x", dir);
     rmdir(path);
@@ -111,7 +189,7 @@ START_TEST(test_runtime_log_never_follows_a_symlink)
     drv__job_t job = {0};
     drv__rt_attempt_t ra = attempt_of(NULL, &job);
     ck_assert_int_lt(drv__rt_log_open(&ra), 0);
-    drv__rt_log_keep(&ra, "x", 1, false);
+    drv__rt_log_keep(&ra, "x", 1, false, false);
     snprintf(path, sizeof(path), "%s/2.log", away);
     ck_assert_int_ne(access(path, F_OK), 0); /* nothing written there */
     unlink(link);
@@ -607,6 +685,8 @@ int main(void)
     tcase_add_test(tc, test_runtime_names_are_sanitised);
     tcase_add_test(tc, test_runtime_log_is_bounded_with_marker);
     tcase_add_test(tc, test_runtime_log_never_follows_a_symlink);
+    tcase_add_test(tc, test_runtime_rfc3339_prefix);
+    tcase_add_test(tc, test_runtime_times_of_lines);
     tcase_add_test(tc, test_runtime_env_carries_the_batch_variables);
     tcase_add_test(tc, test_runtime_secrets_are_read_and_refused_by_name);
     suite_add_tcase(s, tc);
