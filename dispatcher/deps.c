@@ -12,7 +12,8 @@
 #include "transition.h"
 
 /* Columns of the evaluation: dependencies not recorded, those (not
- * N_TO_N) not succeeded, the first of them that failed, whether the job
+ * N_TO_N) not succeeded, the first that failed (an N_TO_N one: failed with
+ * no children, its submission refused), whether the job
  * is an array parent, its size, and the first N_TO_N dependency that is
  * not an array parent of that size. */
 enum { EV_MISSING, EV_WAITING, EV_FAILED, EV_IS_ARRAY, EV_SIZE,
@@ -51,8 +52,9 @@ int drv__deps_evaluate(drv_disp_t *disp, const char *job_id, char *errstr,
         "= $1) SELECT count(*) FILTER (WHERE j.job_id IS NULL), "
         "count(*) FILTER (WHERE d.type IS DISTINCT FROM 'N_TO_N' AND "
         "j.status IS DISTINCT FROM 'SUCCEEDED'), "
-        "min(d.depends_on) FILTER (WHERE d.type IS DISTINCT FROM 'N_TO_N' "
-        "AND j.status = 'FAILED'), "
+        "min(d.depends_on) FILTER (WHERE j.status = 'FAILED' AND (d.type "
+        "IS DISTINCT FROM 'N_TO_N' OR NOT EXISTS (SELECT 1 FROM jobs c "
+        "WHERE c.array_parent = j.job_id))), "
         "(SELECT array_size IS NOT NULL AND array_parent IS NULL FROM me), "
         "(SELECT array_size FROM me), "
         "min(d.depends_on) FILTER (WHERE d.type = 'N_TO_N' AND j.job_id IS "

@@ -121,9 +121,9 @@ enum rstail { RS_STARTED = RT_COUNT, RS_STOPPED, RS_CODE, RS_REASON,
     REPORT_FENCE(", COALESCE(c.resolved, p.resolved)->'retryStrategy' AS "   \
                  "retry, c.is_cancelled OR c.is_terminated AS by_user",      \
                  " LEFT JOIN jobs p ON p.job_id = c.array_parent")           \
-    REPORT_RECORD("") " SELECT " REPORT_TAIL ", j.retry, j.by_user FROM j "  \
-    "ORDER BY j.i"
-enum ftail { FT_RETRY = RT_COUNT, FT_STOPPED };
+    REPORT_RECORD("") " SELECT " REPORT_TAIL ", j.retry, j.by_user, j.i "    \
+    "FROM j ORDER BY j.i"
+enum ftail { FT_RETRY = RT_COUNT, FT_STOPPED, FT_I };
 
 bool drv__report_is_routine(const drv__report_t *rep)
 {
@@ -379,8 +379,12 @@ int drv__reports_failed(drv_disp_t *disp, const drv__report_t *const *reps,
     char(*bounded)[DRV_CONTAINER_REASON_MAX + 1] =
         drv_calloc(n, sizeof(*bounded));
     size_t m = 0;
-    for (int row = 0; row < drv_pg_res_rows(r) && (size_t)row < n; row++) {
-        const drv__report_t *rep = reps[row];
+    for (int row = 0; row < drv_pg_res_rows(r); row++) {
+        int64_t i = drv_pg_res_int(r, row, FT_I, -1); /* its report's */
+        if (i < 0 || (size_t)i >= n) {
+            continue;
+        }
+        const drv__report_t *rep = reps[i];
         if (!admitted(disp, rep, r, row, 0)) {
             continue;
         }

@@ -132,42 +132,83 @@ static long oom_kills(const cg_t *cg)
                       : 0;
 }
 
-/* Kill whatever is in a cgroup directory, waiting up to a second for it
- * to be empty; true once it is (or is gone). */
-static bool cg_empty(const char *dir)
+/* SIGKILL what cgroup.procs of `dir` lists; how many it listed (-1: no
+ * such cgroup). */
+static int cg_kill(const char *dir)
 {
     char path[1200];
     snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-    for (int i = 0; i < 50; i++) {
-        FILE *fp = fopen(path, "r");
-        if (!fp) {
-            return errno == ENOENT;
-        }
-        int n = 0;
-        for (int pid; fscanf(fp, "%d", &pid) == 1; n++) {
-            kill(pid, SIGKILL);
-        }
-        fclose(fp);
-        if (n == 0) {
-            return true;
-        }
-        usleep(20 * 1000);
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        return -1;
     }
-    return false;
+    int n = 0;
+    for (int pid; fscanf(fp, "%d", &pid) == 1; n++) {
+        kill(pid, SIGKILL);
+    }
+    fclose(fp);
+    return n;
 }
 
-/* Kill whatever is left in a cgroup directory and remove it. */
+/* Whether `dir` has a cgroup below it (one a job made: its processes are
+ * not in dir's cgroup.procs). */
+static bool cg_has_child(const char *dir)
+{
+    DIR *d = opendir(dir);
+    bool found = false;
+    for (struct dirent *de; d && !found && (de = readdir(d));) {
+        found = de->d_type == DT_DIR && strcmp(de->d_name, ".") &&
+                strcmp(de->d_name, "..");
+    }
+    if (d) {
+        closedir(d);
+    }
+    return found;
+}
+
+static int rm_cgroup_dir(const char *path, const struct stat *sb, int flag,
+                         struct FTW *ftw)
+{
+    (void)sb;
+    if (flag == FTW_DP && ftw->level > 0) {
+        cg_kill(path);
+        rmdir(path);
+    }
+    return 0;
+}
+
+/* Kill what is in a cgroup directory (and below it) and remove it,
+ * trying for about a second. */
 static void cg_remove(const char *dir)
 {
     if (!dir[0]) {
         return;
     }
     for (int i = 0; i < 50; i++) {
+        nftw(dir, rm_cgroup_dir, 8, FTW_DEPTH | FTW_PHYS);
         if (rmdir(dir) == 0 || errno == ENOENT) {
             return;
         }
-        cg_empty(dir);
+        cg_kill(dir);
+        usleep(20 * 1000);
     }
+}
+
+/* Kill what is in the cgroup, waiting up to a second for it to be empty:
+ * true once it is, with no cgroup below it. */
+static bool cg_empty(const char *dir)
+{
+    for (int i = 0; i < 50; i++) {
+        int n = cg_kill(dir);
+        if (n < 0) {
+            return false;
+        }
+        if (n == 0) {
+            return !cg_has_child(dir);
+        }
+        usleep(20 * 1000);
+    }
+    return false;
 }
 
 static void cg_discard(cg_t *cg)
@@ -177,14 +218,32 @@ static void cg_discard(cg_t *cg)
     cg->mem[0] = cg->cpu[0] = '\0';
 }
 
+static long long cg_usage(const cg_t *cg)
+{
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/%s", cg->mem,
+             cg->v2 ? "memory.current" : "memory.usage_in_bytes");
+    FILE *fp = fopen(path, "r");
+    long long v = -1;
+    if (fp && fscanf(fp, "%lld", &v) != 1) {
+        v = -1;
+    }
+    if (fp) {
+        fclose(fp);
+    }
+    return v;
+}
+
 /*
  * Attempt cgroups are kept for the next attempt: making one (mkdir, and
  * the kernel's work to set up and later tear down its controllers) and
  * removing it cost 190 us of the worker's CPU here (cgroup v1, memory and
  * cpu), against 22 us to write a kept one's limits. A kept cgroup is
- * empty; what its last attempt left charged to it (page cache) is
- * reclaimed when the next one's memory limit is written, and a limit that
- * cannot be written (v1: EBUSY) discards it for a new one. Its oom_kill
+ * empty, with no cgroup below it, and given back only once the attempt's
+ * scratch directory is gone; what its last attempt left charged to it
+ * (page cache, files on a tmpfs) must be under a quarter of the next
+ * one's limit and under 16 MiB, else it is discarded for a new one, as it
+ * is when the kernel refuses the limit (v1: EBUSY). Its oom_kill
  * count is taken when an attempt takes it, so only that attempt's kills
  * count. At most CG_KEPT are kept; the worker removes them when it stops,
  * and a restarted worker reaps what a killed one kept (they carry its
@@ -276,6 +335,13 @@ static bool cg_limit(cg_t *cg, long long mem, long quota)
 {
     char v[64];
     bool ok = true;
+    if (cg->mem_set >= 0) { /* a kept one: what is still charged to it */
+        long long used = cg_usage(cg);
+        if (used < 0 || used > mem / 4 || used > 16LL * 1024 * 1024) {
+            errno = EBUSY;
+            return false;
+        }
+    }
     if (mem != cg->mem_set) {
         snprintf(v, sizeof(v), "%lld", mem);
         ok = write_file(cg->mem, cg->v2 ? "memory.max"
@@ -304,7 +370,7 @@ static void cg_make(const drv__rt_attempt_t *ra, cg_t *cg)
 {
     long long mem = (long long)ra->job->memory_mib * 1024 * 1024;
     long quota = (long)(ra->job->vcpus * 100000);
-    char prefix[200];
+    char prefix[200], name[240] = "";
     cg_prefix(ra->host, prefix, sizeof(prefix));
     bool ok = false;
     while (!ok && cg_take(cg, prefix)) {
@@ -313,21 +379,28 @@ static void cg_make(const drv__rt_attempt_t *ra, cg_t *cg)
             cg_discard(cg);
         }
     }
-    if (!ok) {
-        char name[240];
-        snprintf(name, sizeof(name), "%s%u", prefix,
+    for (int tries = 0; !ok && tries < 8; tries++) {
+        /* the pid: a restarted worker's names are new ones; one taken
+         * (left by a process of the same pid) is skipped */
+        snprintf(name, sizeof(name), "%s%d-%u", prefix, (int)getpid(),
                  atomic_fetch_add(&cg_seq, 1));
-        ok = cg_new(name, cg) && cg_limit(cg, mem, quota);
-        if (!ok) {
-            int err = errno;
-            json_t *f = drv_log_job(ra->job->id);
-            drv_log(ra->host->log, DRV_LOG_WARN, "worker.no_cgroup", f,
-                    "could not make cgroup %s (%s): the process runs "
-                    "without memory and CPU limits",
-                    cg->mem[0] ? cg->mem : name, strerror(err));
-            json_decref(f);
-            cg_discard(cg);
+        if (cg_new(name, cg)) {
+            ok = cg_limit(cg, mem, quota);
+            break;
         }
+        if (errno != EEXIST) {
+            break;
+        }
+    }
+    if (!ok) {
+        int err = errno;
+        json_t *f = drv_log_job(ra->job->id);
+        drv_log(ra->host->log, DRV_LOG_WARN, "worker.no_cgroup", f,
+                "could not make cgroup %s (%s): the process runs without "
+                "memory and CPU limits",
+                cg->mem[0] ? cg->mem : name, strerror(err));
+        json_decref(f);
+        cg_discard(cg);
     }
     cg->oom_base = oom_kills(cg);
 }
@@ -723,7 +796,13 @@ static void proc_collect(drv__rt_attempt_t *ra)
     if (p->pid > 0) {
         kill(-p->pid, SIGKILL);
     }
-    cg_give(&p->cg);
+    if (p->cg.mem[0]) { /* what is left ends now; the cgroup is kept or
+                         * removed at cleanup, once the scratch is gone */
+        cg_kill(p->cg.mem);
+    }
+    if (p->cg.cpu[0]) {
+        cg_kill(p->cg.cpu);
+    }
     if (p->logfd >= 0) {
         drv__rt_log_bound(p->logfd);
     }
@@ -736,10 +815,10 @@ static void proc_cleanup(drv__rt_attempt_t *ra)
     if (!p) {
         return;
     }
-    cg_discard(&p->cg); /* nothing once collect gave it back */
     if (strcmp(p->scratch, "/") != 0) {
         nftw(p->scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
+    cg_give(&p->cg); /* after the scratch: its files were charged to it */
     str_vector_free(p->argv);
     str_vector_free(p->envp);
     if (p->pfd >= 0) {
@@ -757,14 +836,9 @@ static void proc_release(const drv__rt_host_t *host)
 {
     char prefix[200];
     cg_prefix(host, prefix, sizeof(prefix));
-    pthread_mutex_lock(&cgs_lock);
-    for (size_t i = ncgs; i-- > 0;) {
-        if (cg_mine(&cgs[i], prefix)) {
-            cg_discard(&cgs[i]);
-            cgs[i] = cgs[--ncgs];
-        }
+    for (cg_t cg; cg_take(&cg, prefix);) {
+        cg_discard(&cg);
     }
-    pthread_mutex_unlock(&cgs_lock);
 #ifndef DRV_TSAN
     pthread_mutex_lock(&stacks_lock);
     while (nstacks > 0) {

@@ -1253,6 +1253,33 @@ START_TEST(test_dispatcher_n_to_n_dependency_recorded_later)
     assert_value("SELECT count(*) FROM jobs WHERE array_parent = $1 AND "
                  "status <> 'FAILED'",
                  "z", "0");
+    /* an N_TO_N dependency recorded FAILED with no children (refused):
+     * the dependent fails, it does not wait for children that never come */
+    submit("v", json_pack("{s:{s:i},s:[{s:s,s:s}]}", "arrayProperties", "size",
+                          2, "dependsOn", "jobId", "bad", "type", "N_TO_N"));
+    assert_status("v", "SUBMITTED");
+    submit("bad", json_pack("{s:s,s:{s:i}}", "jobDefinition", "nope",
+                            "arrayProperties", "size", 2));
+    assert_status("bad", "FAILED");
+    assert_status("v", "FAILED");
+    assert_reason("v", DRV_REASON_DEPENDENCY ": bad");
+    /* one never submitted: the ghost sweep fails it, as any dependency */
+    char e[DRV_ERRSTR_SIZE];
+    submit("g", json_pack("{s:{s:i},s:[{s:s,s:s}]}", "arrayProperties", "size",
+                          2, "dependsOn", "jobId", "ghost", "type", "N_TO_N"));
+    sql("UPDATE jobs SET updated_at = updated_at - 3600000 WHERE job_id = 'g'");
+    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
+    ck_assert_msg(drv__deps_sweep(disp, e, sizeof(e)) == 0 &&
+                      drv__deps_drain(disp, e, sizeof(e)) == 0,
+                  "%s", e);
+    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    drv__outbox_clear(disp);
+    assert_status("g", "FAILED");
+    assert_reason("g", DRV_REASON_DEPENDENCY ": dependency ghost does not "
+                       "exist");
+    assert_value("SELECT count(*) FROM jobs WHERE array_parent = $1 AND "
+                 "status <> 'FAILED'",
+                 "g", "0");
 }
 END_TEST
 
