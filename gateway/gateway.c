@@ -208,9 +208,21 @@ static const char *route(const drv_gw_request_t *rq, json_t **input,
                          char *why, size_t why_size)
 {
     *input = NULL;
+    const char *target = rq->header(rq->opaque, "X-Amz-Target");
+    if (target) { /* a JSON protocol service (Logs): POST / and its target */
+        for (size_t i = 0; i < drv_model_nops; i++) {
+            const drv_model_op_t *op = &drv_model_ops[i];
+            if (op->target && !strcmp(op->target, target) &&
+                !strcmp(rq->method, "POST") && !strcmp(rq->path, "/")) {
+                *input = body_object(rq, false, why, why_size);
+                return op->name;
+            }
+        }
+        return NULL;
+    }
     for (size_t i = 0; i < drv_model_nops; i++) {
         const drv_model_op_t *op = &drv_model_ops[i];
-        if (strcmp(op->method, rq->method)) {
+        if (op->target || strcmp(op->method, rq->method)) {
             continue;
         }
         if (!strcmp(op->uri, rq->path)) {
@@ -222,6 +234,17 @@ static const char *route(const drv_gw_request_t *rq, json_t **input,
         return route_tags(rq, input, why, why_size);
     }
     return NULL;
+}
+
+/* The CloudWatch Logs API (JSON 1.1): its requests name their operation
+ * in X-Amz-Target, are signed for "logs", and are answered with its
+ * content type and error names. */
+#define LOGS_TARGET_PREFIX "Logs_20140328."
+
+static bool is_logs(const drv_gw_request_t *rq)
+{
+    const char *target = rq->header(rq->opaque, "X-Amz-Target");
+    return target && drv_str_has_prefix(target, LOGS_TARGET_PREFIX);
 }
 
 /* The SigV4 check: 0, or -1 with the reply filled in. */
@@ -241,8 +264,8 @@ static int authenticate(drv_gw_t *gw, const drv_gw_request_t *rq,
         .opaque = rq->opaque};
     const char *code = NULL;
     char why[DRV_ERRSTR_SIZE];
-    if (drv_sigv4_verify(&sr, "batch", now, secret_of, gw, &code, why,
-                         sizeof(why)) == 0) {
+    if (drv_sigv4_verify(&sr, is_logs(rq) ? "logs" : "batch", now,
+                         secret_of, gw, &code, why, sizeof(why)) == 0) {
         return 0;
     }
     drv_log(gw->log, DRV_LOG_WARN, "gateway.denied", NULL, "%s %s: %s: %s",
@@ -251,10 +274,9 @@ static int authenticate(drv_gw_t *gw, const drv_gw_request_t *rq,
     return -1;
 }
 
-void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
+static void handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
                    drv_gw_reply_t *reply)
 {
-    memset(reply, 0, sizeof(*reply));
     if (rq->body_too_big) {
         reply_error(reply, 413, "ClientException",
                     "the request body exceeds 1 MiB");
@@ -265,14 +287,23 @@ void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
     }
     json_t *input = NULL;
     char why[DRV_ERRSTR_SIZE] = "";
+    bool logs = is_logs(rq);
     const char *op = route(rq, &input, why, sizeof(why));
+    if (!op && logs) {
+        reply_error(reply, 400, "UnknownOperationException",
+                    "Drover serves GetLogEvents, FilterLogEvents and "
+                    "DescribeLogStreams of the CloudWatch Logs API");
+        return;
+    }
     if (!op) {
         reply_error(reply, 404, "ClientException",
                     "no such AWS Batch operation");
         return;
     }
     if (!input) {
-        reply_error(reply, 400, "ClientException", why);
+        reply_error(reply, 400,
+                    logs ? "InvalidParameterException" : "ClientException",
+                    why);
         return;
     }
     char e[DRV_ERRSTR_SIZE] = "";
@@ -297,8 +328,23 @@ void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
                         err == DRV_ERR_EXISTS;
     drv_log(gw->log, client_fault ? DRV_LOG_INFO : DRV_LOG_ERROR,
             "gateway.refused", NULL, "%s: %s", op, e);
-    reply_error(reply, client_fault ? 400 : 500,
-                client_fault ? "ClientException" : "ServerException", e);
+    const char *type = client_fault ? "ClientException" : "ServerException";
+    if (logs) { /* the Logs API's own names for the same faults */
+        type = err == DRV_ERR_NOTFOUND ? "ResourceNotFoundException"
+               : client_fault          ? "InvalidParameterException"
+                                       : "ServiceUnavailableException";
+    }
+    reply_error(reply, client_fault ? 400 : 500, type, e);
+}
+
+void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
+                   drv_gw_reply_t *reply)
+{
+    memset(reply, 0, sizeof(*reply));
+    handle(gw, rq, now, reply);
+    if (is_logs(rq)) {
+        reply->content_type = "application/x-amz-json-1.1";
+    }
 }
 
 /* The default operation call: the client library, on a client of the
@@ -446,7 +492,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *c,
     reply->body = NULL; /* the response owns it */
     char rid[40];
     drv_uuid4(rid);
-    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Content-Type",
+                            reply->content_type ? reply->content_type
+                                                : "application/json");
     MHD_add_response_header(r, "x-amzn-RequestId", rid);
     if (reply->error_type) {
         MHD_add_response_header(r, "x-amzn-ErrorType", reply->error_type);

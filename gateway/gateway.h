@@ -49,6 +49,7 @@ typedef struct drv_gw_reply {
     char *body;             /* owned: release with drv_gw_reply_cleanup */
     size_t len;
     const char *error_type; /* static: x-amzn-ErrorType, or NULL */
+    const char *content_type; /* static; NULL: application/json */
 } drv_gw_reply_t;
 
 /** An operation call: drv_client_call's contract. */

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * model_gen MODEL.json OUT.c: the tables of drover/aws_model.h from a
- * botocore service model. Run by the build; its output is not committed.
+ * model_gen OUT.c MODEL.json...: the tables of drover/aws_model.h from
+ * botocore service models (AWS Batch, and the subset of CloudWatch Logs
+ * Drover serves), in one set of tables: their shape and operation names
+ * must not collide. Run by the build; its output is not committed.
  * Shapes and operations are written sorted by name (the runtime searches
- * them by bisection); documentation is left out.
+ * them by bisection); documentation is left out. An operation of a JSON
+ * protocol service (Logs) carries its X-Amz-Target, a REST one its HTTP
+ * method and path; each carries its service's SigV4 signing name.
  */
 #include <jansson.h>
 #include <stdbool.h>
@@ -62,21 +66,79 @@ static void lit(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* Every model's shapes in one object (their names do not collide), and
+ * its operations, each noting its service. */
+static json_t *merged(int n, char **paths, json_t **ops_out, char *version,
+                      size_t version_size)
+{
+    json_t *shapes = json_object(), *ops = json_object();
+    version[0] = '\0';
+    for (int m = 0; m < n; m++) {
+        json_error_t je;
+        json_t *model = json_load_file(paths[m], 0, &je);
+        json_t *sh = json_object_get(model, "shapes");
+        json_t *op = json_object_get(model, "operations");
+        json_t *meta = json_object_get(model, "metadata");
+        if (!json_is_object(sh) || !json_is_object(op)) {
+            fprintf(stderr, "model_gen: %s: not a service model (%s)\n",
+                    paths[m], je.text);
+            exit(1);
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(sh, k, v)
+        {
+            if (json_object_get(shapes, k)) {
+                fprintf(stderr, "model_gen: shape %s is in two models\n", k);
+                exit(1);
+            }
+            json_object_set(shapes, k, v);
+        }
+        const char *protocol = json_string_value(json_object_get(meta,
+                                                                 "protocol"));
+        const char *target = json_string_value(json_object_get(meta,
+                                                               "targetPrefix"));
+        const char *signing = json_string_value(json_object_get(meta,
+                                                                "signingName"));
+        const char *prefix = json_string_value(json_object_get(meta,
+                                                               "endpointPrefix"));
+        json_object_foreach(op, k, v)
+        {
+            if (json_object_get(ops, k)) {
+                fprintf(stderr, "model_gen: operation %s is in two models\n",
+                        k);
+                exit(1);
+            }
+            json_t *o = json_deep_copy(v);
+            json_object_set_new(o, "x-service",
+                                json_string(signing ? signing : prefix));
+            if (protocol && !strcmp(protocol, "json") && target) {
+                char t[256];
+                snprintf(t, sizeof(t), "%s.%s", target, k);
+                json_object_set_new(o, "x-target", json_string(t));
+            }
+            json_object_set_new(ops, k, o);
+        }
+        size_t used = strlen(version);
+        snprintf(version + used, version_size - used, "%s%s %s",
+                 used ? ", " : "",
+                 json_string_value(json_object_get(meta, "uid")), protocol);
+        json_decref(model);
+    }
+    *ops_out = ops;
+    return shapes;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: model_gen MODEL.json OUT.c\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: model_gen OUT.c MODEL.json...\n");
         return 2;
     }
-    json_error_t je;
-    json_t *model = json_load_file(argv[1], 0, &je);
-    json_t *shapes = json_object_get(model, "shapes");
-    json_t *ops = json_object_get(model, "operations");
-    if (!json_is_object(shapes) || !json_is_object(ops)) {
-        fprintf(stderr, "model_gen: %s: not a service model (%s)\n", argv[1],
-                je.text);
-        return 1;
-    }
+    json_t *ops;
+    char version[512];
+    json_t *shapes = merged(argc - 2, argv + 2, &ops, version,
+                            sizeof(version));
     nnames = json_object_size(shapes);
     names = calloc(nnames, sizeof(*names));
     size_t i = 0;
@@ -85,20 +147,15 @@ int main(int argc, char **argv)
     json_object_foreach(shapes, k, v) { names[i++] = k; }
     qsort(names, nnames, sizeof(*names), cmp);
 
-    FILE *f = fopen(argv[2], "w");
+    FILE *f = fopen(argv[1], "w");
     if (!f) {
-        perror(argv[2]);
+        perror(argv[1]);
         return 1;
     }
-    json_t *meta = json_object_get(model, "metadata");
     fprintf(f, "/* generated by common/model/gen.c from %s: do not edit */\n"
                "#include \"drover/aws_model.h\"\n\n",
-            strrchr(argv[1], '/') ? strrchr(argv[1], '/') + 1 : argv[1]);
+            version);
     fprintf(f, "const char drv_model_version[] = ");
-    char version[256];
-    snprintf(version, sizeof(version), "%s %s",
-             json_string_value(json_object_get(meta, "uid")),
-             json_string_value(json_object_get(meta, "protocol")));
     lit(f, version);
     fprintf(f, ";\n\n");
 
@@ -206,11 +263,20 @@ int main(int argc, char **argv)
         lit(f, json_string_value(json_object_get(http, "method")));
         fprintf(f, ", ");
         lit(f, json_string_value(json_object_get(http, "requestUri")));
-        fprintf(f, ", %d, %d},\n", ref(o, "input"), ref(o, "output"));
+        fprintf(f, ", %d, %d, ", ref(o, "input"), ref(o, "output"));
+        lit(f, json_string_value(json_object_get(o, "x-service")));
+        fprintf(f, ", ");
+        const char *target = json_string_value(json_object_get(o, "x-target"));
+        if (target) {
+            lit(f, target);
+        } else {
+            fprintf(f, "NULL");
+        }
+        fprintf(f, "},\n");
     }
     fprintf(f, "};\nconst size_t drv_model_nops = %zu;\n", nops);
     if (fclose(f) != 0) {
-        perror(argv[2]);
+        perror(argv[1]);
         return 1;
     }
     free(opnames);
@@ -219,6 +285,7 @@ int main(int argc, char **argv)
     free(efirst);
     free(ecount);
     free(names);
-    json_decref(model);
+    json_decref(shapes);
+    json_decref(ops);
     return 0;
 }

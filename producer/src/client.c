@@ -879,6 +879,9 @@ static const struct op {
     {"DeleteConsumableResource", drv__op_delete_consumable_resource},
     {"ListJobsByConsumableResource",
      drv__op_list_jobs_by_consumable_resource},
+    {"GetLogEvents", drv__op_get_log_events},
+    {"FilterLogEvents", drv__op_filter_log_events},
+    {"DescribeLogStreams", drv__op_describe_log_streams},
 };
 
 bool drv_client_serves(const char *operation)

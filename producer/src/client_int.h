@@ -71,6 +71,23 @@ drv__op_fn drv__op_create_consumable_resource,
     drv__op_update_consumable_resource, drv__op_delete_consumable_resource,
     drv__op_list_jobs_by_consumable_resource;
 
+/* logs.c: the CloudWatch Logs API over the workers' kept output */
+drv__op_fn drv__op_get_log_events, drv__op_filter_log_events,
+    drv__op_describe_log_streams;
+/* One event of an attempt's output: its time, and where its message is
+ * in the log's text. */
+typedef struct drv__log_event {
+    int64_t ms;
+    size_t off, len;
+} drv__log_event_t;
+/* The events of a log's text (len bytes) timed by its times file's text
+ * (NULL: none; a line before any stamp gets fallback_ms): one per
+ * non-empty line, a line longer than an event's bound split. Owned by
+ * the caller; *n_out of them. */
+drv__log_event_t *drv__log_events(const char *text, size_t len,
+                                  const char *times, int64_t fallback_ms,
+                                  size_t *n_out);
+
 /* Refuse with `code` and a message, from a function with `err`, `errstr`,
  * `errstr_size` and an `out:` label. */
 #define FAIL(code, ...)                                                        \

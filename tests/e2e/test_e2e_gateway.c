@@ -54,6 +54,18 @@ START_TEST(test_e2e_gateway_boto3)
 }
 END_TEST
 
+/* A job's output through the CloudWatch Logs API: boto3's logs client
+ * and `aws logs get-log-events`, while the job runs and after. */
+START_TEST(test_e2e_gateway_logs)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/tests/gateway/boto3_logs.py %s 2>&1",
+             getenv("DROVER_SOURCE_DIR"), endpoint());
+    scenario(cmd, "logs:");
+}
+END_TEST
+
 /* The same scenario with the AWS SDK for JavaScript v3 and the AWS SDK
  * for Java v2 (tests/gateway/sdk-setup installed them into caches); the
  * Java SDK checks each reply's types itself. */
@@ -182,6 +194,7 @@ int main(void)
     tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
     tcase_set_timeout(tc, 400);
     tcase_add_test(tc, test_e2e_gateway_boto3);
+    tcase_add_test(tc, test_e2e_gateway_logs);
     tcase_add_test(tc, test_e2e_gateway_js_sdk);
     tcase_add_test(tc, test_e2e_gateway_java_sdk);
     tcase_add_test(tc, test_e2e_gateway_hostile_clients);

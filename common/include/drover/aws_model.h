@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The AWS Batch API model (botocore's batch/2016-08-10/service-2.json,
- * vendored under common/model/) as C tables generated at build time by
+ * The AWS API model (botocore's batch/2016-08-10/service-2.json and the
+ * part of logs/2014-03-28/service-2.json Drover serves, vendored under
+ * common/model/) as C tables generated at build time by
  * common/model/gen.c, and the two walks over them:
  *
  * - drv_model_check_request: a request against its operation's input
@@ -57,6 +58,9 @@ typedef struct drv_model_shape {
 typedef struct drv_model_op {
     const char *name, *method, *uri;
     int input, output; /* shapes; -1 when none */
+    const char *service; /* SigV4 signing name: "batch", "logs" */
+    const char *target;  /* X-Amz-Target of a JSON protocol operation
+                          * (Logs_20140328.GetLogEvents); NULL: REST */
 } drv_model_op_t;
 
 /* generated */

@@ -2,6 +2,7 @@
 /* drv_client_call's checks that come before any connection: how deep a
  * request may nest and how large a reply may grow. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -81,12 +82,48 @@ START_TEST(test_client_reply_bound)
 }
 END_TEST
 
+/* An attempt's events (the Logs API): one per non-empty line, timed by
+ * the stamp at or before its start (malformed and out-of-range stamps
+ * ignored, a line before any stamp gets the fallback), a line longer than
+ * an event may be split. */
+START_TEST(test_client_log_events)
+{
+    const char *text = "one\n\ntwo\nthree";
+    const char *times = "5 2000\n0 1000\nbad line\n9 x\n99 5000\n";
+    size_t n = 0;
+    drv__log_event_t *ev = drv__log_events(text, strlen(text), times, 7, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(ev[0].off == 0 && ev[0].len == 3 && ev[0].ms == 1000);
+    ck_assert(ev[1].off == 5 && ev[1].len == 3 && ev[1].ms == 2000);
+    ck_assert(ev[2].off == 9 && ev[2].len == 5 && ev[2].ms == 2000);
+    free(ev);
+    ev = drv__log_events(text, strlen(text), NULL, 7, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(ev[2].ms, 7);
+    free(ev);
+    size_t big = 600 * 1024;
+    char *line = malloc(big);
+    memset(line, 'x', big);
+    ev = drv__log_events(line, big, "0 42\n", 7, &n);
+    ck_assert_uint_eq(n, 3); /* 256 KiB less 26 bytes each at most */
+    ck_assert_uint_eq(ev[0].len, 256 * 1024 - 26);
+    ck_assert_uint_eq(ev[0].len + ev[1].len + ev[2].len, big);
+    ck_assert(ev[2].ms == 42 && ev[2].off == 2 * (256 * 1024 - 26));
+    free(ev);
+    free(line);
+    ev = drv__log_events("", 0, "0 1\n", 7, &n);
+    ck_assert_uint_eq(n, 0);
+    free(ev);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("client");
     TCase *tc = tcase_create("checks");
     tcase_add_test(tc, test_client_depth_limit);
     tcase_add_test(tc, test_client_reply_bound);
+    tcase_add_test(tc, test_client_log_events);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
