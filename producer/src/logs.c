@@ -38,7 +38,10 @@
 #define REPLY_BYTES_MAX (1024 * 1024)
 #define EVENTS_LIMIT 10000
 #define STREAMS_LIMIT 50
-#define FILTER_STREAMS_MAX 100
+/* streams one FilterLogEvents reads (each up to 1 MiB of output and its
+ * times): more is refused, so that no request holds more than a bounded
+ * amount of memory */
+#define FILTER_STREAMS_MAX 10
 
 /* ---- an attempt's events ------------------------------------------------ */
 
@@ -128,19 +131,32 @@ static void stream_clear(stream_t *s)
 }
 
 /* File `name` of the job's directory beneath the log directory, opened
- * through no symlink; NULL when absent. */
-static char *read_kept(const char *dir, const char *job_id, const char *name,
-                       size_t *len)
+ * through no symlink; -1 when absent. */
+static int open_kept(const char *dir, const char *job_id, const char *name)
 {
-    *len = 0;
     if (!dir || !*dir || !drv_job_id_valid(job_id, true)) {
-        return NULL;
+        return -1;
     }
     int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int j = d >= 0 ? openat(d, job_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
                                            O_CLOEXEC)
                    : -1;
     int fd = j >= 0 ? openat(j, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (j >= 0) {
+        close(j);
+    }
+    if (d >= 0) {
+        close(d);
+    }
+    return fd;
+}
+
+/* That file's text, NULL when absent. */
+static char *read_kept(const char *dir, const char *job_id, const char *name,
+                       size_t *len)
+{
+    *len = 0;
+    int fd = open_kept(dir, job_id, name);
     char *buf = NULL;
     struct stat sb;
     /* the worker bounds the log at 1 MiB and its marker; anything larger
@@ -155,13 +171,45 @@ static char *read_kept(const char *dir, const char *job_id, const char *name,
     if (fd >= 0) {
         close(fd);
     }
-    if (j >= 0) {
-        close(j);
-    }
-    if (d >= 0) {
-        close(d);
-    }
     return buf;
+}
+
+/* The first and last stamp of the attempt's times file, reading only its
+ * ends; false when it has none. */
+static bool times_bounds(drv_client_t *client, const stream_t *s,
+                         int64_t *first, int64_t *last)
+{
+    const char *dir = drv_conf_get(client->conf, "worker.log.dir");
+    char name[32], buf[64];
+    snprintf(name, sizeof(name), "%d.times", s->attempt);
+    int fd = open_kept(dir, s->job_id, name);
+    bool ok = false;
+    struct stat sb;
+    long long off = 0, ms = 0;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        sb.st_size > 0) {
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        buf[n > 0 ? n : 0] = '\0';
+        ok = n > 0 && sscanf(buf, "%lld %lld", &off, &ms) == 2;
+        *first = ms;
+        /* the last line: the one before the final newline */
+        off_t at = sb.st_size > (off_t)sizeof(buf) - 1
+                       ? sb.st_size - (off_t)sizeof(buf) + 1
+                       : 0;
+        n = ok ? pread(fd, buf, sizeof(buf) - 1, at) : -1;
+        buf[n > 0 ? n : 0] = '\0';
+        char *end = n > 0 ? buf + n - 1 : buf;
+        while (end > buf && *end == '\n') {
+            *end-- = '\0';
+        }
+        char *nl = strrchr(buf, '\n');
+        ok = ok && sscanf(nl ? nl + 1 : buf, "%lld %lld", &off, &ms) == 2;
+        *last = ms;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
 }
 
 static void stream_load(drv_client_t *client, stream_t *s)
@@ -529,12 +577,22 @@ static stream_t *filter_streams(drv_client_t *client, drv_pg_t *pg,
         "AND log_stream IS NOT NULL AND CASE WHEN $1::jsonb IS NOT NULL THEN "
         "(log_stream COLLATE \"C\") IN (SELECT jsonb_array_elements_text("
         "$1::jsonb)) ELSE (log_stream COLLATE \"C\") LIKE $2 END ORDER BY "
-        "(log_stream COLLATE \"C\") LIMIT 100", /* FILTER_STREAMS_MAX */
+        "(log_stream COLLATE \"C\") LIMIT 11", /* FILTER_STREAMS_MAX + 1 */
         2, p, errstr, errstr_size);
     free(list);
     free(like);
     if (!r) {
         *err = drv_pg_last_err(pg);
+        return NULL;
+    }
+    if (drv_pg_res_rows(r) > FILTER_STREAMS_MAX) {
+        drv_pg_res_free(r);
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "Drover's FilterLogEvents searches at most %d streams "
+                       "at a time: name them in logStreamNames or narrow "
+                       "logStreamNamePrefix",
+                       FILTER_STREAMS_MAX);
         return NULL;
     }
     *n = (size_t)drv_pg_res_rows(r);
@@ -584,6 +642,12 @@ json_t *drv__op_filter_log_events(drv_client_t *client, json_t *req,
     if (json_is_true(json_object_get(req, "unmask"))) {
         FAIL(DRV_ERR_INVALID, "unmask is not supported by Drover: it keeps "
                               "no data protection policies");
+    }
+    json_t *head = json_object_get(req, "startFromHead");
+    if (head && !json_is_true(head)) {
+        FAIL(DRV_ERR_INVALID, "startFromHead false is not supported by "
+                              "Drover: FilterLogEvents gives the oldest "
+                              "events first");
     }
     if (pattern_parse(json_string_value(json_object_get(req,
                                                         "filterPattern")),
@@ -705,7 +769,8 @@ json_t *drv__op_describe_log_streams(drv_client_t *client, json_t *req,
     for (int i = 0; i < rows && i < limit; i++) {
         stream_t s;
         stream_of(r, i, &s);
-        stream_load(client, &s);
+        int64_t first = 0, last = 0;
+        bool timed = times_bounds(client, &s, &first, &last);
         char arn[700];
         snprintf(arn, sizeof(arn),
                  "arn:aws:logs:%s:%s:log-group:" LOG_GROUP ":log-stream:%s",
@@ -713,16 +778,13 @@ json_t *drv__op_describe_log_streams(drv_client_t *client, json_t *req,
         json_t *o = json_pack("{s:s,s:I,s:s}", "logStreamName", s.name,
                               "creationTime", (json_int_t)s.started_ms, "arn",
                               arn);
-        if (s.n > 0) {
+        if (timed) { /* the stamps' ends (read, not the whole output) */
             json_object_set_new(o, "firstEventTimestamp",
-                                json_integer(s.ev[0].ms));
-            json_object_set_new(o, "lastEventTimestamp",
-                                json_integer(s.ev[s.n - 1].ms));
-            json_object_set_new(o, "lastIngestionTime",
-                                json_integer(s.ev[s.n - 1].ms));
+                                json_integer(first));
+            json_object_set_new(o, "lastEventTimestamp", json_integer(last));
+            json_object_set_new(o, "lastIngestionTime", json_integer(last));
         }
         json_array_append_new(streams, o);
-        stream_clear(&s);
     }
     drv_pg_res_free(r);
     resp = json_pack("{s:o}", "logStreams", streams);
