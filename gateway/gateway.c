@@ -23,6 +23,7 @@
 #include "drover/limits.h"
 #include "drover/metrics.h"
 #include "drover/producer.h"
+#include "console.h"
 #include "drover/util.h"
 #include "sigv4.h"
 
@@ -48,6 +49,7 @@ struct drv_gw {
     void *call_opaque;
     bool auth;
     json_t *keys; /* access key id -> secret */
+    drv_console_t *console;
     int64_t body_timeout_ms;
     /* requests whose headers are still coming (under plock): the
      * watchdog shuts down a connection past its header deadline */
@@ -97,6 +99,7 @@ static void reply_error(drv_gw_reply_t *reply, unsigned status,
 void drv_gw_reply_cleanup(drv_gw_reply_t *reply)
 {
     DRV_FREE(reply->body);
+    DRV_FREE(reply->set_cookie);
     reply->len = 0;
 }
 
@@ -341,6 +344,10 @@ void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
                    drv_gw_reply_t *reply)
 {
     memset(reply, 0, sizeof(*reply));
+    if (drv_console_handle(gw->console, rq, now * 1000, gw->call,
+                           gw->call_opaque, reply)) {
+        return; /* its own login and sessions, not SigV4 */
+    }
     handle(gw, rq, now, reply);
     if (is_logs(rq)) {
         reply->content_type = "application/x-amz-json-1.1";
@@ -428,6 +435,7 @@ drv_gw_t *drv_gw_new(const drv_conf_t *conf, drv_log_t *log,
                        "gateway.auth is on but gateway.access.keys is empty");
         goto fail;
     }
+    gw->console = drv_console_new(gw->keys, log);
     if (call) {
         gw->call = call;
         gw->call_opaque = opaque;
@@ -495,6 +503,20 @@ static enum MHD_Result send_reply(struct MHD_Connection *c,
     MHD_add_response_header(r, "Content-Type",
                             reply->content_type ? reply->content_type
                                                 : "application/json");
+    if (reply->set_cookie) {
+        MHD_add_response_header(r, "Set-Cookie", reply->set_cookie);
+    }
+    if (reply->console) { /* its own scripts and styles only, no framing */
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; script-src 'self'; "
+                                "style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; frame-ancestors "
+                                "'none'; base-uri 'none'; form-action "
+                                "'self'");
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+    }
     MHD_add_response_header(r, "x-amzn-RequestId", rid);
     if (reply->error_type) {
         MHD_add_response_header(r, "x-amzn-ErrorType", reply->error_type);
@@ -729,6 +751,7 @@ void drv_gw_stop(drv_gw_t *gw)
         drv_client_destroy(gw->idle[i]);
     }
     free(gw->idle);
+    drv_console_destroy(gw->console);
     json_decref(gw->keys);
     pthread_cond_destroy(&gw->freed);
     pthread_mutex_destroy(&gw->lock);

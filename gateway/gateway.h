@@ -50,6 +50,8 @@ typedef struct drv_gw_reply {
     size_t len;
     const char *error_type; /* static: x-amzn-ErrorType, or NULL */
     const char *content_type; /* static; NULL: application/json */
+    char *set_cookie;         /* owned; NULL: none (the console's) */
+    bool console; /* the console's: its security headers (CSP ...) */
 } drv_gw_reply_t;
 
 /** An operation call: drv_client_call's contract. */

@@ -80,6 +80,116 @@ static json_t *parsed(const drv_gw_reply_t *reply, unsigned status,
     return j;
 }
 
+/* One console request: method, path, body, Cookie and X-CSRF-Token
+ * (NULL: none). */
+static void console_call(drv_gw_t *gw, const char *method, const char *path,
+                         const char *body, const char *cookie,
+                         const char *csrf, drv_gw_reply_t *reply)
+{
+    hdrs_t h = {{NULL}, {NULL}};
+    int k = 0;
+    if (cookie) {
+        h.names[k] = "Cookie";
+        h.values[k++] = cookie;
+    }
+    if (csrf) {
+        h.names[k] = "X-CSRF-Token";
+        h.values[k++] = csrf;
+    }
+    drv_gw_request_t rq = {.method = method,
+                           .path = path,
+                           .query = "",
+                           .header = hdr,
+                           .opaque = &h,
+                           .body = body,
+                           .body_len = body ? strlen(body) : 0};
+    drv_gw_handle(gw, &rq, 1767225600, reply);
+}
+
+/* The console: its page without a session, a login only with a key pair
+ * of gateway.access.keys, the session's cookie (HttpOnly, SameSite=Strict,
+ * expiring), operations only with the session and its CSRF token, and a
+ * logout that ends the session. */
+START_TEST(test_gateway_console_sessions)
+{
+    drv_gw_t *gw = gw_with(true);
+    drv_gw_reply_t r;
+    console_call(gw, "GET", "/console/", NULL, NULL, NULL, &r);
+    ck_assert_uint_eq(r.status, 200);
+    ck_assert(r.console && strstr(r.content_type, "text/html"));
+    ck_assert_ptr_nonnull(strstr(r.body, "/console/console.js"));
+    drv_gw_reply_cleanup(&r);
+    console_call(gw, "GET", "/console/../etc/passwd", NULL, NULL, NULL, &r);
+    ck_assert_uint_eq(r.status, 404);
+    drv_gw_reply_cleanup(&r);
+    console_call(gw, "POST", "/console/api/DescribeJobQueues", "{}", NULL,
+                 NULL, &r);
+    json_decref(parsed(&r, 401, "UnrecognizedClientException"));
+    drv_gw_reply_cleanup(&r);
+    console_call(gw, "POST", "/console/login",
+                 "{\"accessKeyId\":\"local\",\"secretAccessKey\":\"nope\"}",
+                 NULL, NULL, &r);
+    json_decref(parsed(&r, 401, "UnrecognizedClientException"));
+    ck_assert_ptr_null(r.set_cookie);
+    drv_gw_reply_cleanup(&r);
+    console_call(gw, "POST", "/console/login",
+                 "{\"accessKeyId\":\"local\",\"secretAccessKey\":"
+                 "\"localsecret\"}",
+                 NULL, NULL, &r);
+    json_t *j = parsed(&r, 200, NULL);
+    char csrf[80], cookie[200];
+    snprintf(csrf, sizeof(csrf), "%s",
+             json_string_value(json_object_get(j, "csrfToken")));
+    json_decref(j);
+    ck_assert_uint_eq(strlen(csrf), 64);
+    ck_assert_ptr_nonnull(r.set_cookie);
+    ck_assert(strstr(r.set_cookie, "HttpOnly") &&
+              strstr(r.set_cookie, "SameSite=Strict") &&
+              strstr(r.set_cookie, "Max-Age=28800") &&
+              strstr(r.set_cookie, "Path=/console"));
+    snprintf(cookie, sizeof(cookie), "other=1; %.*s", 79, r.set_cookie);
+    drv_gw_reply_cleanup(&r);
+    /* the session without its CSRF token, with another, with its own */
+    console_call(gw, "POST", "/console/api/DescribeJobQueues",
+                 "{\"say\":\"Q\"}", cookie, NULL, &r);
+    json_decref(parsed(&r, 403, "AccessDeniedException"));
+    drv_gw_reply_cleanup(&r);
+    char wrong[80];
+    snprintf(wrong, sizeof(wrong), "%s", csrf);
+    wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+    console_call(gw, "POST", "/console/api/DescribeJobQueues",
+                 "{\"say\":\"Q\"}", cookie, wrong, &r);
+    json_decref(parsed(&r, 403, "AccessDeniedException"));
+    drv_gw_reply_cleanup(&r);
+    console_call(gw, "POST", "/console/api/DescribeJobQueues",
+                 "{\"say\":\"Q\"}", cookie, csrf, &r);
+    j = parsed(&r, 400, "ClientException"); /* the stub's refusal: called */
+    ck_assert_str_eq(json_string_value(json_object_get(j, "message")),
+                     "environment variable Q is reserved");
+    json_decref(j);
+    drv_gw_reply_cleanup(&r);
+    console_call(gw, "POST", "/console/api/NoSuchOperation", "{}", cookie,
+                 csrf, &r);
+    ck_assert_uint_eq(r.status, 404);
+    drv_gw_reply_cleanup(&r);
+    console_call(gw, "GET", "/console/session", NULL, cookie, NULL, &r);
+    j = parsed(&r, 200, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "csrfToken")),
+                     csrf);
+    json_decref(j);
+    drv_gw_reply_cleanup(&r);
+    console_call(gw, "POST", "/console/logout", "{}", cookie, csrf, &r);
+    ck_assert_uint_eq(r.status, 200);
+    ck_assert(strstr(r.set_cookie, "Max-Age=0"));
+    drv_gw_reply_cleanup(&r);
+    console_call(gw, "POST", "/console/api/DescribeJobQueues", "{}", cookie,
+                 csrf, &r);
+    json_decref(parsed(&r, 401, "UnrecognizedClientException"));
+    drv_gw_reply_cleanup(&r);
+    done(gw);
+}
+END_TEST
+
 START_TEST(test_gateway_non_utf8_date_refused)
 {
     drv_gw_t *gw = gw_with(true);
@@ -196,6 +306,7 @@ int main(void)
     Suite *s = suite_create("gateway");
     TCase *tc = tcase_create("replies");
     tcase_add_test(tc, test_gateway_non_utf8_date_refused);
+    tcase_add_test(tc, test_gateway_console_sessions);
     tcase_add_test(tc, test_gateway_message_cut_in_a_character);
     tcase_add_test(tc, test_gateway_unserializable_reply_is_500);
     tcase_add_test(tc, test_gateway_bad_input_refused);
