@@ -291,6 +291,22 @@ static void api(drv_console_t *c, const drv_gw_request_t *rq, int64_t now,
                 e);
 }
 
+/* A POST's Origin, when the browser sends one, must be this gateway's
+ * (SameSite=Strict already keeps the cookie from other sites; this also
+ * refuses a login posted from one). */
+static bool same_origin(const drv_gw_request_t *rq)
+{
+    const char *origin = rq->header(rq->opaque, "Origin");
+    const char *host = rq->header(rq->opaque, "Host");
+    if (!origin) {
+        return true;
+    }
+    const char *rest = drv_str_has_prefix(origin, "http://")    ? origin + 7
+                       : drv_str_has_prefix(origin, "https://") ? origin + 8
+                                                                : NULL;
+    return rest && host && !strcmp(rest, host);
+}
+
 bool drv_console_handle(drv_console_t *c, const drv_gw_request_t *rq,
                         int64_t now_ms, drv_gw_call_fn *call, void *opaque,
                         drv_gw_reply_t *reply)
@@ -305,6 +321,9 @@ bool drv_console_handle(drv_console_t *c, const drv_gw_request_t *rq,
     if (rq->body_too_big) {
         reply_error(reply, 413, "ClientException",
                     "the request body exceeds 1 MiB");
+    } else if (post && !same_origin(rq)) {
+        reply_error(reply, 403, "AccessDeniedException",
+                    "a console request from another origin");
     } else if (get && !*rest) {
         page("index.html", reply);
     } else if (post && !strcmp(rest, "login")) {

@@ -66,6 +66,21 @@ START_TEST(test_e2e_gateway_logs)
 }
 END_TEST
 
+/* The web console in headless chromium (selenium): log in, a job's page
+ * following its log, the jobs page, cancel with a reason, a phone's
+ * width, log out. Screenshots go to the stack's console-screenshots/. */
+START_TEST(test_e2e_gateway_console_browser)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/tests/gateway/console_browser.py %s "
+             "%s/console-screenshots 2>&1",
+             getenv("DROVER_SOURCE_DIR"), endpoint(),
+             getenv("DROVER_STACK_DIR"));
+    scenario(cmd, "console:");
+}
+END_TEST
+
 /* The same scenario with the AWS SDK for JavaScript v3 and the AWS SDK
  * for Java v2 (tests/gateway/sdk-setup installed them into caches); the
  * Java SDK checks each reply's types itself. */
@@ -195,6 +210,7 @@ int main(void)
     tcase_set_timeout(tc, 400);
     tcase_add_test(tc, test_e2e_gateway_boto3);
     tcase_add_test(tc, test_e2e_gateway_logs);
+    tcase_add_test(tc, test_e2e_gateway_console_browser);
     tcase_add_test(tc, test_e2e_gateway_js_sdk);
     tcase_add_test(tc, test_e2e_gateway_java_sdk);
     tcase_add_test(tc, test_e2e_gateway_hostile_clients);

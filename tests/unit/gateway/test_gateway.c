@@ -172,6 +172,24 @@ START_TEST(test_gateway_console_sessions)
                  csrf, &r);
     ck_assert_uint_eq(r.status, 404);
     drv_gw_reply_cleanup(&r);
+    { /* from another origin, even with the session and its token */
+        hdrs_t h = {{"Cookie", "X-CSRF-Token", "Origin", "Host"},
+                    {cookie, csrf, "http://evil.example", "127.0.0.1:9080"}};
+        drv_gw_request_t rq = {.method = "POST",
+                               .path = "/console/api/DescribeJobQueues",
+                               .query = "",
+                               .header = hdr,
+                               .opaque = &h,
+                               .body = "{}",
+                               .body_len = 2};
+        drv_gw_handle(gw, &rq, 1767225600, &r);
+        json_decref(parsed(&r, 403, "AccessDeniedException"));
+        drv_gw_reply_cleanup(&r);
+        h.values[2] = "http://127.0.0.1:9080"; /* its own: called */
+        drv_gw_handle(gw, &rq, 1767225600, &r);
+        json_decref(parsed(&r, 400, "ClientException"));
+        drv_gw_reply_cleanup(&r);
+    }
     console_call(gw, "GET", "/console/session", NULL, cookie, NULL, &r);
     j = parsed(&r, 200, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(j, "csrfToken")),
