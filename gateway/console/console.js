@@ -7,6 +7,9 @@ const STATES = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING",
                 "SUCCEEDED", "FAILED"];
 let csrf = null;
 let timer = null;
+/* the route being shown: a page's render or refresh that finds another
+ * route shown since it began is dropped (and its polling stops) */
+let gen = 0;
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -15,7 +18,7 @@ function el(tag, attrs, ...kids) {
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v);
   }
-  for (const k of kids.flat()) {
+  for (const k of kids.flat(Infinity)) {
     if (k === null || k === undefined) continue;
     e.append(k instanceof Node ? k : document.createTextNode(String(k)));
   }
@@ -42,7 +45,7 @@ function status(s) { return el("span", {class: "status-" + s}, s); }
 function view(...kids) {
   if (timer) { clearTimeout(timer); timer = null; }
   const v = document.getElementById("view");
-  v.replaceChildren(...kids);
+  v.replaceChildren(...kids.flat(Infinity).filter(k => k !== null && k !== undefined));
   return v;
 }
 
@@ -52,6 +55,7 @@ function fail(e) { view(el("p", {class: "error", role: "alert"}, String(e.messag
 
 function showLogin() {
   csrf = null;
+  gen++;
   document.getElementById("nav").hidden = true;
   document.getElementById("login").hidden = false;
   view();
@@ -90,7 +94,7 @@ async function counts(queue) {
   return out;
 }
 
-async function dashboard() {
+async function dashboard(g) {
   const [qs, ces] = await Promise.all([api("DescribeJobQueues", {}),
                                        api("DescribeComputeEnvironments", {})]);
   const rows = await Promise.all(qs.jobQueues.map(async q => {
@@ -101,6 +105,7 @@ async function dashboard() {
               el("td", {}, q.state), el("td", {class: "num"}, q.priority),
               STATES.map(s => el("td", {class: "num"}, link(s))));
   }));
+  if (g !== gen) return;
   view(el("h1", {}, "Dashboard"),
        el("h2", {}, "Job queues"),
        el("div", {class: "table-wrap"}, el("table", {id: "queues"},
@@ -116,12 +121,12 @@ async function dashboard() {
            el("td", {}, c.state), el("td", {}, c.status),
            el("td", {class: "num"}, (c.computeResources || {}).maxvCpus ?? "-")))))),
        el("p", {class: "muted"}, "Refreshed every 5 s."));
-  timer = setTimeout(() => dashboard().catch(fail), 5000);
+  timer = setTimeout(() => dashboard(g).catch(fail), 5000);
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
 
-async function jobs(params) {
+async function jobs(params, g) {
   const qs = await api("DescribeJobQueues", {});
   const queue = params.get("queue") || (qs.jobQueues[0] || {}).jobQueueName;
   const st = params.get("status") || "RUNNING";
@@ -150,6 +155,7 @@ async function jobs(params) {
                     return o;
                   }));
   const nin = el("input", {id: "f-name", value: name, placeholder: "job name (a trailing * matches a prefix)"});
+  if (g !== gen) return;
   view(el("h1", {}, "Jobs"),
        el("form", {class: "filters", onsubmit: e => { e.preventDefault(); go({name: nin.value}); }},
           el("label", {}, "Queue", qsel), el("label", {}, "Status", ssel),
@@ -183,8 +189,9 @@ async function showLog(pre, stream, state) {
   pre.scrollTop = pre.scrollHeight;
 }
 
-async function job(id) {
+async function job(id, g) {
   const r = await api("DescribeJobs", {jobs: [id]});
+  if (g !== gen) return;
   const j = r.jobs[0];
   if (!j) return view(el("p", {class: "error"}, "No job " + id));
   const c = j.container || {};
@@ -203,7 +210,7 @@ async function job(id) {
     for (const s of STATES.filter(s => summary[s])) bars[k++].style.width = (100 * summary[s] / size) + "%";
   }
   const reason = el("input", {id: "stop-reason", value: "Stopped from the console", "aria-label": "Reason"});
-  const stop = (op) => api(op, {jobId: j.jobId, reason: reason.value}).then(() => job(id)).catch(fail);
+  const stop = (op) => api(op, {jobId: j.jobId, reason: reason.value}).then(() => job(id, g)).catch(fail);
   const pre = el("pre", {class: "log", id: "log", tabindex: "0"});
   view(el("h1", {}, j.jobName, " ", status(j.status)),
        fields([["Job ID", j.jobId], ["Status reason", j.statusReason], ["Queue", j.jobQueue],
@@ -235,15 +242,16 @@ async function job(id) {
     const follow = async () => {
       await showLog(pre, c.logStreamName, state);
       const now = (await api("DescribeJobs", {jobs: [id]})).jobs[0];
+      if (g !== gen) return; /* another page is shown now */
       if (now && !["SUCCEEDED", "FAILED"].includes(now.status)) {
         timer = setTimeout(() => follow().catch(fail), 2000);
       } else if (now && now.status !== j.status) {
-        job(id).catch(fail); /* finished: show it whole */
+        job(id, g).catch(fail); /* finished: show it whole */
       }
     };
     await follow();
   } else if (!["SUCCEEDED", "FAILED"].includes(j.status)) {
-    timer = setTimeout(() => job(id).catch(fail), 2000);
+    timer = setTimeout(() => job(id, g).catch(fail), 2000);
   }
 }
 
@@ -251,13 +259,14 @@ async function job(id) {
 
 function route() {
   if (!csrf) return;
+  const g = ++gen;
   const h = location.hash || "#/dashboard";
   const [path, query] = h.slice(1).split("?");
   const params = new URLSearchParams(query || "");
   let p;
-  if (path.startsWith("/job/")) p = job(decodeURIComponent(path.slice(5)));
-  else if (path === "/jobs") p = jobs(params);
-  else p = dashboard();
+  if (path.startsWith("/job/")) p = job(decodeURIComponent(path.slice(5)), g);
+  else if (path === "/jobs") p = jobs(params, g);
+  else p = dashboard(g);
   p.catch(fail);
 }
 
@@ -269,6 +278,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   window.addEventListener("hashchange", route);
   const r = await fetch("/console/session", {credentials: "same-origin"});
-  if (r.ok) started(await r.json());
+  const session = r.ok ? await r.json() : {};
+  if (session.csrfToken) started(session);
   else showLogin();
 });

@@ -12,6 +12,8 @@ import uuid
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import (NoSuchElementException,
+                                        StaleElementReferenceException)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -33,7 +35,9 @@ for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
 opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
                           options=opts)
-wait = WebDriverWait(driver, 60)
+# pages re-render as jobs move: an element found may be replaced at once
+wait = WebDriverWait(driver, 60, ignored_exceptions=(
+    NoSuchElementException, StaleElementReferenceException))
 
 
 def shot(name):
@@ -57,6 +61,7 @@ def define(name, script):
                                      {"type": "MEMORY", "value": "32"}]})
 
 
+job = None
 try:
     # nothing is readable without a session
     driver.get(endpoint + "/console/")
@@ -69,7 +74,9 @@ try:
     wait.until(lambda d: d.find_element(By.ID, "login-error").text)
     check("not one of" in text_of("#login-error"),
           "a wrong key pair is refused: %r" % text_of("#login-error"))
-    driver.find_element(By.ID, "secret").send_keys(SECRET + Keys.ENTER)
+    secret = driver.find_element(By.ID, "secret")
+    secret.clear()
+    secret.send_keys(SECRET + Keys.ENTER)
     wait.until(EC.visibility_of_element_located((By.ID, "queues")))
     check(text_of("#who") == KEY, "logged in as the key")
     cookies = {c["name"]: c for c in driver.get_cookies()}
@@ -96,14 +103,14 @@ try:
           "the log is followed while the job runs")
     shot("job-running-1280x800")
     wait.until(lambda d: "console line two" in text_of("#log"))
-    wait.until(lambda d: "SUCCEEDED" in text_of("h1"))
+    wait.until(lambda d: "SUCCEEDED" in text_of("#view h1"))
     check(text_of("#attempts").count("\n") >= 1, "the attempt is listed")
     shot("job-succeeded-1280x800")
     # the jobs page finds it by name
     driver.get(endpoint + "/console/#/jobs?queue=proc&name=" + name)
     wait.until(lambda d: job in text_of("#jobs"))
     driver.find_element(By.LINK_TEXT, job).click()
-    wait.until(lambda d: name in text_of("h1"))
+    wait.until(lambda d: name in text_of("#view h1"))
 
     # cancel a waiting job with a reason
     define(name + "-slow", "sleep 30")
@@ -118,7 +125,7 @@ try:
     reason.clear()
     reason.send_keys("not needed " + run)
     driver.find_element(By.ID, "cancel").click()
-    wait.until(lambda d: "FAILED" in text_of("h1"))
+    wait.until(lambda d: "FAILED" in text_of("#view h1"))
     check("not needed " + run in text_of("dl.fields"),
           "cancelled with its reason: %r" % text_of("dl.fields"))
     batch.terminate_job(jobId=slow, reason="done with it")
@@ -127,15 +134,17 @@ try:
     driver.set_window_size(390, 844)
     driver.get(endpoint + "/console/#/job/" + job)
     wait.until(lambda d: "console line two" in text_of("#log"))
+    shot("job-390x844")
     width = driver.execute_script(
         "return document.documentElement.scrollWidth")
     check(width <= 400, "no sideways scrolling on a phone: %d" % width)
-    shot("job-390x844")
     driver.set_window_size(1280, 800)
 
-    # no script error, nothing the CSP refused
+    # no script error, nothing the CSP refused (the wrong key pair's 401
+    # above is the one error expected)
     errors = [e for e in driver.get_log("browser")
-              if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+              if e["level"] == "SEVERE" and not
+              ("/console/login" in e["message"] and "401" in e["message"])]
     check(not errors, "the browser's console is clean: %r" % errors)
 
     # logging out ends the session
@@ -148,6 +157,22 @@ try:
     check(batch.describe_jobs(jobs=[after])["jobs"][0]["status"] in
           ("RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"),
           "the dependent of the job that succeeded went on")
+except Exception:
+    shot("failure")
+    if job:
+        import boto3
+        from scenario import REGION
+        logs = boto3.client("logs", endpoint_url=endpoint,
+                            region_name=REGION, aws_access_key_id=KEY,
+                            aws_secret_access_key=SECRET)
+        j = batch.describe_jobs(jobs=[job])["jobs"][0]
+        print("job: %r" % j)
+        print("events: %r" % logs.get_log_events(
+            logGroupName="/aws/batch/job", startFromHead=True,
+            logStreamName=j["container"]["logStreamName"])["events"])
+    print("page: " + driver.find_element(By.TAG_NAME, "body").text[:2000])
+    print("browser log: %r" % driver.get_log("browser")[-10:])
+    raise
 finally:
     driver.quit()
 
