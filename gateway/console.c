@@ -235,7 +235,8 @@ static void page(const char *name, drv_gw_reply_t *reply)
             return;
         }
     }
-    reply_text(reply, 404, "text/plain; charset=utf-8", "not found\n");
+    reply_error(reply, 404, "ResourceNotFoundException",
+                "no such page of the console");
 }
 
 /* ---- the API, with a session ---------------------------------------------- */
@@ -361,7 +362,8 @@ bool drv_console_handle(drv_console_t *c, const drv_gw_request_t *rq,
                rest[0] != '.') {
         page(rest, reply);
     } else {
-        reply_text(reply, 404, "text/plain; charset=utf-8", "not found\n");
+        reply_error(reply, 404, "ResourceNotFoundException",
+                    "no such page of the console");
     }
     return true;
 }

@@ -109,6 +109,10 @@ static void check_reply(const drv_gw_reply_t *reply)
         fprintf(stderr, "%u %.*s\n", reply->status, (int)reply->len,
                 reply->body);
     }
+    if (reply->console && reply->status == 200 && reply->content_type &&
+        !strncmp(reply->content_type, "text/", 5)) {
+        return; /* one of the console's embedded pages */
+    }
     json_t *j = json_loadb(reply->body, reply->len, 0, NULL);
     if (!j || reply->status < 200 || reply->status > 599 ||
         (reply->status >= 400 &&
