@@ -127,7 +127,7 @@ static int release_unordered(drv_disp_t *disp, const char *parent,
     char now[24];
     snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
     const char *p[] = {parent, now};
-    drv_pg_res_t *r = drv_pg_query(
+    drv_pg_res_t *r = drv_pg_query( /* taken by drv__transition_rows */
         disp->pg,
         "UPDATE jobs SET status = 'RUNNABLE', updated_at = $2::bigint FROM "
         "jobs p WHERE jobs.array_parent = $1 AND jobs.status = 'PENDING' "
@@ -137,15 +137,7 @@ static int release_unordered(drv_disp_t *disp, const char *parent,
         "RETURNING " DRV__TRANSITION_RETURNING("'PENDING'", "false",
                                                "NULL::json"),
         2, p, errstr, errstr_size);
-    if (!r) {
-        return -1;
-    }
-    int moved = drv_pg_res_rows(r);
-    for (int i = 0; i < moved; i++) {
-        drv__transition_done(disp, r, i, 0);
-    }
-    drv_pg_res_free(r);
-    return moved;
+    return drv__transition_rows(disp, r);
 }
 
 int drv__arrays_release(drv_disp_t *disp, const char *parent, char *errstr,

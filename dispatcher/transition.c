@@ -192,6 +192,19 @@ void drv__transition_done_as(drv_disp_t *disp, const drv_pg_res_t *r,
     follow(disp, r, row, c0, moved && drv_job_status_is_terminal(st));
 }
 
+int drv__transition_rows(drv_disp_t *disp, drv_pg_res_t *r)
+{
+    if (!r) {
+        return -1;
+    }
+    int moved = drv_pg_res_rows(r);
+    for (int i = 0; i < moved; i++) {
+        drv__transition_done(disp, r, i, 0);
+    }
+    drv_pg_res_free(r);
+    return moved;
+}
+
 /* What a change sets, each argument an SQL expression: the status, its
  * reason, the time, the exit code and container reason, cancelled and
  * terminated (NULL: keep). The wake column of the statements below tests
@@ -291,15 +304,7 @@ int drv__transition_many(drv_disp_t *disp, const drv__move_t *mv, size_t n,
     drv_pg_res_t *r = drv_pg_query(disp->pg, st.sql, st.nparams, st.params,
                                    errstr, errstr_size);
     drv__rows_clear(&rs);
-    if (!r) {
-        return -1;
-    }
-    int moved = drv_pg_res_rows(r);
-    for (int i = 0; i < moved; i++) {
-        drv__transition_done(disp, r, i, 0);
-    }
-    drv_pg_res_free(r);
-    return moved;
+    return drv__transition_rows(disp, r);
 }
 
 int drv__transition_dependency_failed(drv_disp_t *disp, const char *job_id,
@@ -351,14 +356,7 @@ int drv__transition_fail_listed(drv_disp_t *disp, const char *sql,
                                    errstr_size);
     free(q);
     free(p);
-    if (!r) {
-        return -1;
-    }
-    for (int i = 0; i < drv_pg_res_rows(r); i++) {
-        drv__transition_done(disp, r, i, 0);
-    }
-    drv_pg_res_free(r);
-    return 0;
+    return drv__transition_rows(disp, r) < 0 ? -1 : 0;
 }
 
 drv__followup_t *drv__followups_take(drv_disp_t *disp, size_t *n)

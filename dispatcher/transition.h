@@ -139,6 +139,11 @@ typedef struct drv__event_as {
     bool set[DRV__TC_COUNT];
 } drv__event_as_t;
 
+/* Every row of r (taken: freed here; NULL: the statement failed), whose
+ * DRV__TRANSITION_RETURNING columns start at column 0, through
+ * drv__transition_done: how many, or -1 for a NULL r. */
+int drv__transition_rows(drv_disp_t *disp, drv_pg_res_t *r);
+
 /* drv__transition_done, its event (and whether it moved) read through
  * `as` (NULL: the row as it is). */
 void drv__transition_done_as(drv_disp_t *disp, const drv_pg_res_t *r,

@@ -68,22 +68,15 @@ static void reply_text(drv_gw_reply_t *reply, unsigned status,
 
 static void reply_body(drv_gw_reply_t *reply, unsigned status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    reply->status = status;
-    reply->body = text ? text : drv_strdup("{}");
-    reply->len = strlen(reply->body);
+    drv_gw_reply_json(reply, status, body, NULL);
     reply->console = true;
 }
 
 static void reply_error(drv_gw_reply_t *reply, unsigned status,
                         const char *type, const char *message)
 {
-    char clean[2 * DRV_ERRSTR_SIZE];
-    drv_utf8_copy(clean, sizeof(clean), message, strlen(message));
-    reply_body(reply, status,
-               json_pack("{s:s,s:s}", "__type", type, "message", clean));
-    reply->error_type = type;
+    drv_gw_reply_error(reply, status, type, message);
+    reply->console = true;
 }
 
 /* ---- sessions ------------------------------------------------------------ */
@@ -168,7 +161,13 @@ static void login(drv_console_t *c, const drv_gw_request_t *rq, int64_t now,
                                                            "secretAccessKey"));
     const char *want = key ? json_string_value(json_object_get(c->keys, key))
                            : NULL;
-    bool ok = want && secret && strlen(want) == strlen(secret) &&
+    /* a NUL inside either would cut it short: never a match */
+    bool whole = key && secret &&
+                 json_string_length(json_object_get(in, "accessKeyId")) ==
+                     strlen(key) &&
+                 json_string_length(json_object_get(
+                     in, "secretAccessKey")) == strlen(secret);
+    bool ok = whole && want && strlen(want) == strlen(secret) &&
               CRYPTO_memcmp(want, secret, strlen(want)) == 0 &&
               strlen(key) < sizeof(((session_t *)0)->key_id);
     if (!ok) {
@@ -214,7 +213,7 @@ static void login(drv_console_t *c, const drv_gw_request_t *rq, int64_t now,
     OPENSSL_cleanse(&s, sizeof(s));
 }
 
-/* ---- pages ---------------------------------------------------------------- */
+/* ---- pages --------------------------------------------------------------- */
 
 static const char *type_of(const char *name)
 {
@@ -239,7 +238,7 @@ static void page(const char *name, drv_gw_reply_t *reply)
                 "no such page of the console");
 }
 
-/* ---- the API, with a session ---------------------------------------------- */
+/* ---- the API, with a session --------------------------------------------- */
 
 static void api(drv_console_t *c, const drv_gw_request_t *rq, int64_t now,
                 const char *op, drv_gw_call_fn *call, void *opaque,

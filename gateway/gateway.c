@@ -68,7 +68,7 @@ struct drv_gw {
 
 /* The reply for a JSON body (taken); a body that cannot be serialized
  * becomes a fixed 500, never a NULL text. */
-static void reply_json(drv_gw_reply_t *reply, unsigned status, json_t *body,
+void drv_gw_reply_json(drv_gw_reply_t *reply, unsigned status, json_t *body,
                        const char *error_type)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -87,12 +87,12 @@ static void reply_json(drv_gw_reply_t *reply, unsigned status, json_t *body,
 /* AWS's error shape. The message may echo what the client sent, or have
  * been cut by a fixed buffer inside a character: it is made valid UTF-8
  * here, the one place a message becomes JSON. */
-static void reply_error(drv_gw_reply_t *reply, unsigned status,
+void drv_gw_reply_error(drv_gw_reply_t *reply, unsigned status,
                         const char *type, const char *message)
 {
     char clean[2 * DRV_ERRSTR_SIZE];
     drv_utf8_copy(clean, sizeof(clean), message, strlen(message));
-    reply_json(reply, status,
+    drv_gw_reply_json(reply, status,
                json_pack("{s:s,s:s}", "__type", type, "message", clean), type);
 }
 
@@ -239,15 +239,29 @@ static const char *route(const drv_gw_request_t *rq, json_t **input,
     return NULL;
 }
 
-/* The CloudWatch Logs API (JSON 1.1): its requests name their operation
- * in X-Amz-Target, are signed for "logs", and are answered with its
- * content type and error names. */
-#define LOGS_TARGET_PREFIX "Logs_20140328."
+/* A JSON protocol request (the Logs API): it names its operation in
+ * X-Amz-Target and is answered with that protocol's content type and
+ * error names. */
+static bool json_protocol(const drv_gw_request_t *rq)
+{
+    return rq->header(rq->opaque, "X-Amz-Target") != NULL;
+}
 
-static bool is_logs(const drv_gw_request_t *rq)
+/* The SigV4 service a request is signed for, from the model: that of the
+ * operations whose X-Amz-Target has the request's prefix (before the
+ * '.'; an operation Drover does not serve is still signed for its
+ * service), else the REST API's. */
+static const char *service_of(const drv_gw_request_t *rq)
 {
     const char *target = rq->header(rq->opaque, "X-Amz-Target");
-    return target && drv_str_has_prefix(target, LOGS_TARGET_PREFIX);
+    size_t n = target ? strcspn(target, ".") : 0;
+    for (size_t i = 0; target && i < drv_model_nops; i++) {
+        const char *t = drv_model_ops[i].target;
+        if (t && !strncmp(t, target, n) && t[n] == '.') {
+            return drv_model_ops[i].service;
+        }
+    }
+    return "batch";
 }
 
 /* The SigV4 check: 0, or -1 with the reply filled in. */
@@ -267,13 +281,13 @@ static int authenticate(drv_gw_t *gw, const drv_gw_request_t *rq,
         .opaque = rq->opaque};
     const char *code = NULL;
     char why[DRV_ERRSTR_SIZE];
-    if (drv_sigv4_verify(&sr, is_logs(rq) ? "logs" : "batch", now,
+    if (drv_sigv4_verify(&sr, service_of(rq), now,
                          secret_of, gw, &code, why, sizeof(why)) == 0) {
         return 0;
     }
     drv_log(gw->log, DRV_LOG_WARN, "gateway.denied", NULL, "%s %s: %s: %s",
             rq->method, rq->path, code, why);
-    reply_error(reply, 403, code, why);
+    drv_gw_reply_error(reply, 403, code, why);
     return -1;
 }
 
@@ -281,7 +295,7 @@ static void handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
                    drv_gw_reply_t *reply)
 {
     if (rq->body_too_big) {
-        reply_error(reply, 413, "ClientException",
+        drv_gw_reply_error(reply, 413, "ClientException",
                     "the request body exceeds 1 MiB");
         return;
     }
@@ -290,21 +304,21 @@ static void handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
     }
     json_t *input = NULL;
     char why[DRV_ERRSTR_SIZE] = "";
-    bool logs = is_logs(rq);
+    bool logs = json_protocol(rq);
     const char *op = route(rq, &input, why, sizeof(why));
     if (!op && logs) {
-        reply_error(reply, 400, "UnknownOperationException",
+        drv_gw_reply_error(reply, 400, "UnknownOperationException",
                     "Drover serves GetLogEvents, FilterLogEvents and "
                     "DescribeLogStreams of the CloudWatch Logs API");
         return;
     }
     if (!op) {
-        reply_error(reply, 404, "ClientException",
+        drv_gw_reply_error(reply, 404, "ClientException",
                     "no such AWS Batch operation");
         return;
     }
     if (!input) {
-        reply_error(reply, 400,
+        drv_gw_reply_error(reply, 400,
                     logs ? "InvalidParameterException" : "ClientException",
                     why);
         return;
@@ -324,7 +338,7 @@ static void handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
                     "%s: the reply does not match the AWS model: %s", op,
                     bad);
         }
-        reply_json(reply, 200, out, NULL);
+        drv_gw_reply_json(reply, 200, out, NULL);
         return;
     }
     bool client_fault = err == DRV_ERR_INVALID || err == DRV_ERR_NOTFOUND ||
@@ -337,7 +351,7 @@ static void handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
                : client_fault          ? "InvalidParameterException"
                                        : "ServiceUnavailableException";
     }
-    reply_error(reply, client_fault ? 400 : 500, type, e);
+    drv_gw_reply_error(reply, client_fault ? 400 : 500, type, e);
 }
 
 void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
@@ -349,7 +363,7 @@ void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
         return; /* its own login and sessions, not SigV4 */
     }
     handle(gw, rq, now, reply);
-    if (is_logs(rq)) {
+    if (json_protocol(rq)) {
         reply->content_type = "application/x-amz-json-1.1";
     }
 }

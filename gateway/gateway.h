@@ -80,6 +80,14 @@ void drv_gw_handle(drv_gw_t *gw, const drv_gw_request_t *rq, int64_t now,
 
 void drv_gw_reply_cleanup(drv_gw_reply_t *reply);
 
+/* The reply for a JSON body (taken); one that cannot be serialized is a
+ * fixed 500. @internal (console.c) */
+void drv_gw_reply_json(drv_gw_reply_t *reply, unsigned status, json_t *body,
+                       const char *error_type);
+/* AWS's error shape, its message made valid UTF-8. @internal */
+void drv_gw_reply_error(drv_gw_reply_t *reply, unsigned status,
+                        const char *type, const char *message);
+
 /** @brief drv_gw_new with the client library, then serve gateway.listen. */
 drv_gw_t *drv_gw_start(const drv_conf_t *conf, drv_log_t *log, char *errstr,
                        size_t errstr_size);

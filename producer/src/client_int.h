@@ -88,6 +88,13 @@ drv__log_event_t *drv__log_events(const char *text, size_t len,
                                   const char *times, int64_t fallback_ms,
                                   size_t *n_out);
 
+/* File `name` (a worker's <attempt>.log or .times) of job_id's directory
+ * in the log directory `dir`, opened through no symlink (neither the
+ * job's directory nor the file may be one), at most 4 MiB: its text (the
+ * caller frees it), NULL when absent, refused or larger. */
+char *drv__log_read_kept(const char *dir, const char *job_id,
+                         const char *name, size_t *len);
+
 /* Refuse with `code` and a message, from a function with `err`, `errstr`,
  * `errstr_size` and an `out:` label. */
 #define FAIL(code, ...)                                                        \

@@ -151,8 +151,7 @@ static int open_kept(const char *dir, const char *job_id, const char *name)
     return fd;
 }
 
-/* That file's text, NULL when absent. */
-static char *read_kept(const char *dir, const char *job_id, const char *name,
+char *drv__log_read_kept(const char *dir, const char *job_id, const char *name,
                        size_t *len)
 {
     *len = 0;
@@ -218,9 +217,9 @@ static void stream_load(drv_client_t *client, stream_t *s)
     char name[32];
     size_t tlen;
     snprintf(name, sizeof(name), "%d.log", s->attempt);
-    s->text = read_kept(dir, s->job_id, name, &s->len);
+    s->text = drv__log_read_kept(dir, s->job_id, name, &s->len);
     snprintf(name, sizeof(name), "%d.times", s->attempt);
-    char *times = read_kept(dir, s->job_id, name, &tlen);
+    char *times = drv__log_read_kept(dir, s->job_id, name, &tlen);
     s->ev = drv__log_events(s->text ? s->text : "", s->len, times,
                             s->started_ms, &s->n);
     free(times);
@@ -381,21 +380,39 @@ static int events_limit(json_t *req, drv_err_t *err, char *errstr,
     return (int)json_integer_value(l);
 }
 
+/* What GetLogEvents and FilterLogEvents check first: a database, the
+ * limit (into *limit), the log group, no unmask. The database, or NULL
+ * with *err and errstr. */
+static drv_pg_t *events_request(drv_client_t *client, json_t *req,
+                                int *limit, drv_err_t *err, char *errstr,
+                                size_t errstr_size)
+{
+    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
+    if (!pg || (*limit = events_limit(req, err, errstr, errstr_size)) < 0 ||
+        check_group(client, req, err, errstr, errstr_size) != 0) {
+        return NULL;
+    }
+    if (json_is_true(json_object_get(req, "unmask"))) {
+        *err = DRV_ERR_INVALID;
+        drv_errstr_set(errstr, errstr_size,
+                       "unmask is not supported by Drover: it keeps no data "
+                       "protection policies");
+        return NULL;
+    }
+    return pg;
+}
+
 json_t *drv__op_get_log_events(drv_client_t *client, json_t *req,
                                drv_err_t *err, char *errstr,
                                size_t errstr_size)
 {
     json_t *resp = NULL;
     stream_t s = {0};
-    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
-    int limit = events_limit(req, err, errstr, errstr_size);
-    if (!pg || limit < 0 ||
-        check_group(client, req, err, errstr, errstr_size) != 0) {
+    int limit = 0;
+    drv_pg_t *pg = events_request(client, req, &limit, err, errstr,
+                                  errstr_size);
+    if (!pg) {
         goto out;
-    }
-    if (json_is_true(json_object_get(req, "unmask"))) {
-        FAIL(DRV_ERR_INVALID, "unmask is not supported by Drover: it keeps "
-                              "no data protection policies");
     }
     const char *name = json_string_value(json_object_get(req,
                                                          "logStreamName"));
@@ -438,7 +455,7 @@ out:
     return resp;
 }
 
-/* ---- FilterLogEvents ------------------------------------------------------ */
+/* ---- FilterLogEvents ----------------------------------------------------- */
 
 /* A filter pattern of terms: every plain or "quoted" term must appear, no
  * -term may, and at least one ?term when there are any (CloudWatch's
@@ -633,15 +650,11 @@ json_t *drv__op_filter_log_events(drv_client_t *client, json_t *req,
     size_t ns = 0;
     hit_t *hits = NULL;
     pattern_t pt = {0};
-    drv_pg_t *pg = drv__client_pg(client, err, errstr, errstr_size);
-    int limit = events_limit(req, err, errstr, errstr_size);
-    if (!pg || limit < 0 ||
-        check_group(client, req, err, errstr, errstr_size) != 0) {
+    int limit = 0;
+    drv_pg_t *pg = events_request(client, req, &limit, err, errstr,
+                                  errstr_size);
+    if (!pg) {
         goto out;
-    }
-    if (json_is_true(json_object_get(req, "unmask"))) {
-        FAIL(DRV_ERR_INVALID, "unmask is not supported by Drover: it keeps "
-                              "no data protection policies");
     }
     json_t *head = json_object_get(req, "startFromHead");
     if (head && !json_is_true(head)) {
@@ -710,7 +723,7 @@ out:
     return resp;
 }
 
-/* ---- DescribeLogStreams --------------------------------------------------- */
+/* ---- DescribeLogStreams -------------------------------------------------- */
 
 json_t *drv__op_describe_log_streams(drv_client_t *client, json_t *req,
                                      drv_err_t *err, char *errstr,

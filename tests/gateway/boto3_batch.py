@@ -9,15 +9,11 @@ import time
 import uuid
 
 import json
-import urllib.error
-import urllib.request
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
 import model_check
-from scenario import CREDS, REGION, Checks, client
+from scenario import Checks, client, signed_post
 
 endpoint = sys.argv[1]
 batch = client(endpoint)
@@ -27,17 +23,10 @@ replies = model_check.attach(batch)
 def post(path, doc):
     """A signed request botocore would not send (it checks parameters
     itself): what a client in another language could. (status, reply)"""
-    req = AWSRequest(method="POST", url=endpoint + path, data=json.dumps(doc),
-                     headers={"Content-Type": "application/json"})
-    SigV4Auth(CREDS, "batch", REGION).add_auth(req)
-    r = urllib.request.Request(endpoint + path, data=req.body,
-                               headers=dict(req.headers.items()),
-                               method="POST")
-    try:
-        with urllib.request.urlopen(r, timeout=30) as f:
-            return f.status, json.loads(f.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+    return signed_post(endpoint + path, json.dumps(doc),
+                       {"Content-Type": "application/json"})
+
+
 run = uuid.uuid4().hex[:8]
 
 check = Checks()

@@ -17,7 +17,8 @@ import uuid
 import boto3
 from botocore.exceptions import ClientError
 
-from scenario import KEY, REGION, SECRET, Checks, client
+from scenario import (KEY, REGION, SECRET, Checks, client,
+                      register_busybox, signed_post)
 
 endpoint = sys.argv[1]
 batch = client(endpoint)
@@ -29,13 +30,7 @@ check = Checks()
 
 
 def define(name, script):
-    batch.register_job_definition(
-        jobDefinitionName=name, type="container",
-        containerProperties={
-            "image": "localhost/drover/busybox:latest",
-            "command": ["sh", "-c", script],
-            "resourceRequirements": [{"type": "VCPU", "value": "0.25"},
-                                     {"type": "MEMORY", "value": "32"}]})
+    register_busybox(batch, name, script)
 
 
 def describe(job_id):
@@ -169,23 +164,9 @@ check(refused(logs.get_log_events, "InvalidParameterException",
 
 # what a client in another language could send: signed raw requests
 def raw(target, body, service="logs"):
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-    import urllib.error
-    import urllib.request
-    req = AWSRequest(method="POST", url=endpoint + "/", data=body,
-                     headers={"Content-Type": "application/x-amz-json-1.1",
-                              "X-Amz-Target": target})
-    SigV4Auth(Credentials(KEY, SECRET), service, REGION).add_auth(req)
-    r = urllib.request.Request(endpoint + "/", data=req.body,
-                               headers=dict(req.headers.items()),
-                               method="POST")
-    try:
-        with urllib.request.urlopen(r, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+    return signed_post(endpoint + "/", body,
+                       {"Content-Type": "application/x-amz-json-1.1",
+                        "X-Amz-Target": target}, service)
 
 
 st, r = raw("Logs_20140328.PutLogEvents", b"{}")

@@ -19,7 +19,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from scenario import KEY, SECRET, Checks, client
+from scenario import KEY, SECRET, Checks, client, register_busybox
 
 endpoint, shots = sys.argv[1], sys.argv[2]
 os.makedirs(shots, exist_ok=True)
@@ -52,13 +52,7 @@ def text_of(css):
 
 
 def define(name, script):
-    batch.register_job_definition(
-        jobDefinitionName=name, type="container",
-        containerProperties={
-            "image": "localhost/drover/busybox:latest",
-            "command": ["sh", "-c", script],
-            "resourceRequirements": [{"type": "VCPU", "value": "0.25"},
-                                     {"type": "MEMORY", "value": "32"}]})
+    register_busybox(batch, name, script)
 
 
 job = None

@@ -1,8 +1,13 @@
 """What the gateway's Python scenarios share: the stack's key, a client,
 and the checks that end a run at the first failure."""
+import json
 import sys
+import urllib.error
+import urllib.request
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 KEY, SECRET, REGION = "local", "local-secret", "us-east-1"
@@ -26,3 +31,30 @@ class Checks:
             print("FAILED: " + what, file=sys.stderr)
             sys.exit(1)
         self.n += 1
+
+
+def signed_post(url, body, headers, service="batch"):
+    """A request signed as an SDK would sign it, whatever its body: what a
+    client in another language could send. (status, reply as JSON)"""
+    req = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(CREDS, service, REGION).add_auth(req)
+    r = urllib.request.Request(url, data=req.body,
+                               headers=dict(req.headers.items()),
+                               method="POST")
+    try:
+        with urllib.request.urlopen(r, timeout=30) as f:
+            return f.status, json.loads(f.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def register_busybox(batch, name, script, memory="32"):
+    """A job definition running `script` with sh in the stack's busybox
+    image."""
+    batch.register_job_definition(
+        jobDefinitionName=name, type="container",
+        containerProperties={
+            "image": "localhost/drover/busybox:latest",
+            "command": ["sh", "-c", script],
+            "resourceRequirements": [{"type": "VCPU", "value": "0.25"},
+                                     {"type": "MEMORY", "value": memory}]})

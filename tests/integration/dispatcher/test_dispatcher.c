@@ -1043,6 +1043,19 @@ START_TEST(test_dispatcher_attempts_run_out)
 }
 END_TEST
 
+/* The ghost sweep (drv__deps_sweep) and what it sets off, committed, as
+ * the dispatcher's pass runs it. */
+static void sweep_ghosts(void)
+{
+    char e[DRV_ERRSTR_SIZE];
+    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
+    ck_assert_msg(drv__deps_sweep(disp, e, sizeof(e)) == 0 &&
+                      drv__deps_drain(disp, e, sizeof(e)) == 0,
+                  "%s", e);
+    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    drv__outbox_clear(disp);
+}
+
 /* ---- dependencies ----------------------------------------------------- */
 
 START_TEST(test_dispatcher_dependency_succeeds_then_runs)
@@ -1075,16 +1088,10 @@ START_TEST(test_dispatcher_dependency_never_submitted)
      * older than dispatcher.dependency.grace.ms and every submission is
      * consumed (no consumer here: nothing is in flight) the sweep fails
      * it, and what waits for b */
-    char e[DRV_ERRSTR_SIZE];
     submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "ghost"));
     submit("c", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "b"));
     sql("UPDATE jobs SET updated_at = updated_at - 3600000 WHERE job_id = 'b'");
-    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
-    ck_assert_msg(drv__deps_sweep(disp, e, sizeof(e)) == 0 &&
-                      drv__deps_drain(disp, e, sizeof(e)) == 0,
-                  "%s", e);
-    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
-    drv__outbox_clear(disp);
+    sweep_ghosts();
     assert_status("b", "FAILED");
     assert_reason("b", DRV_REASON_DEPENDENCY ": dependency ghost does not "
                        "exist");
@@ -1099,18 +1106,13 @@ END_TEST
  * arrival order. */
 START_TEST(test_dispatcher_dependency_with_receipt_waits)
 {
-    char e[DRV_ERRSTR_SIZE];
     sql("INSERT INTO job_receipts (job_id, job_name, queue, definition, "
         "submitted_at, request, seq) VALUES ('a', 'a', '" QUEUE "', 'd:1', 1, "
         "'{}', 7)");
     submit("b", json_pack("{s:[{s:s}]}", "dependsOn", "jobId", "a"));
     sql("UPDATE jobs SET updated_at = updated_at - 3600000 WHERE job_id = "
         "'b'");
-    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
-    ck_assert_msg(drv__deps_sweep(disp, e, sizeof(e)) == 0 &&
-                      drv__deps_drain(disp, e, sizeof(e)) == 0,
-                  "%s", e);
-    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
+    sweep_ghosts();
     assert_status("b", "SUBMITTED");
     submit("a", NULL);
     assert_status("b", "PENDING");
@@ -1264,16 +1266,10 @@ START_TEST(test_dispatcher_n_to_n_dependency_recorded_later)
     assert_status("v", "FAILED");
     assert_reason("v", DRV_REASON_DEPENDENCY ": bad");
     /* one never submitted: the ghost sweep fails it, as any dependency */
-    char e[DRV_ERRSTR_SIZE];
     submit("g", json_pack("{s:{s:i},s:[{s:s,s:s}]}", "arrayProperties", "size",
                           2, "dependsOn", "jobId", "ghost", "type", "N_TO_N"));
     sql("UPDATE jobs SET updated_at = updated_at - 3600000 WHERE job_id = 'g'");
-    ck_assert(drv_pg_begin(disp->pg, e, sizeof(e)) == 0);
-    ck_assert_msg(drv__deps_sweep(disp, e, sizeof(e)) == 0 &&
-                      drv__deps_drain(disp, e, sizeof(e)) == 0,
-                  "%s", e);
-    ck_assert(drv_pg_commit(disp->pg, e, sizeof(e)) == 0);
-    drv__outbox_clear(disp);
+    sweep_ghosts();
     assert_status("g", "FAILED");
     assert_reason("g", DRV_REASON_DEPENDENCY ": dependency ghost does not "
                        "exist");

@@ -132,6 +132,20 @@ START_TEST(test_gateway_console_sessions)
     json_decref(parsed(&r, 401, "UnrecognizedClientException"));
     ck_assert_ptr_null(r.set_cookie);
     drv_gw_reply_cleanup(&r);
+    /* hostile logins: a NUL after the key id or the secret, no JSON,
+     * invalid UTF-8: refused, no session */
+    const char *bad[] = {
+        "{\"accessKeyId\":\"local\\u0000x\",\"secretAccessKey\":"
+        "\"localsecret\"}",
+        "{\"accessKeyId\":\"local\",\"secretAccessKey\":"
+        "\"localsecret\\u0000\"}",
+        "not json", "{\"accessKeyId\":\"\xff\xfe\"}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        console_call(gw, "POST", "/console/login", bad[i], NULL, NULL, &r);
+        json_decref(parsed(&r, 401, "UnrecognizedClientException"));
+        ck_assert_ptr_null(r.set_cookie);
+        drv_gw_reply_cleanup(&r);
+    }
     console_call(gw, "POST", "/console/login",
                  "{\"accessKeyId\":\"local\",\"secretAccessKey\":"
                  "\"localsecret\"}",

@@ -4,6 +4,8 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "client_int.h"
@@ -117,6 +119,49 @@ START_TEST(test_client_log_events)
 }
 END_TEST
 
+/* The Logs API reads kept output through no symlink: a job directory or
+ * a log file linked elsewhere is not read, nor a job id that is a path. */
+START_TEST(test_client_log_read_kept_no_symlink)
+{
+    char dir[] = "/tmp/drv-logs-XXXXXX", away[] = "/tmp/drv-away-XXXXXX";
+    char p[256], q[256];
+    size_t len;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_ptr_nonnull(mkdtemp(away));
+    snprintf(p, sizeof(p), "%s/secret.log", away);
+    FILE *f = fopen(p, "w");
+    fputs("not yours\n", f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/job-a", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(q, sizeof(q), "%s/job-a/1.log", dir);
+    f = fopen(q, "w");
+    fputs("mine\n", f);
+    fclose(f);
+    char *text = drv__log_read_kept(dir, "job-a", "1.log", &len);
+    ck_assert_str_eq(text, "mine\n");
+    free(text);
+    snprintf(p, sizeof(p), "%s/secret.log", away);
+    snprintf(q, sizeof(q), "%s/job-a/2.log", dir);
+    ck_assert_int_eq(symlink(p, q), 0); /* a file linked elsewhere */
+    ck_assert_ptr_null(drv__log_read_kept(dir, "job-a", "2.log", &len));
+    snprintf(q, sizeof(q), "%s/job-b", dir);
+    ck_assert_int_eq(symlink(away, q), 0); /* a job directory linked */
+    ck_assert_ptr_null(drv__log_read_kept(dir, "job-b", "secret.log", &len));
+    ck_assert_ptr_null(drv__log_read_kept(dir, "..", "1.log", &len));
+    unlink(q);
+    snprintf(q, sizeof(q), "%s/job-a/2.log", dir);
+    unlink(q);
+    snprintf(q, sizeof(q), "%s/job-a/1.log", dir);
+    unlink(q);
+    snprintf(q, sizeof(q), "%s/job-a", dir);
+    rmdir(q);
+    unlink(p);
+    rmdir(away);
+    rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("client");
@@ -124,6 +169,7 @@ int main(void)
     tcase_add_test(tc, test_client_depth_limit);
     tcase_add_test(tc, test_client_reply_bound);
     tcase_add_test(tc, test_client_log_events);
+    tcase_add_test(tc, test_client_log_read_kept_no_symlink);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
