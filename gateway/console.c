@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drover/limits.h"
 #include "drover/producer.h"
 #include "drover/schemas.h"
 #include "drover/util.h"
@@ -21,6 +22,12 @@ extern const drv_schema_file_t drv_console_files[];
 #define SESSION_IDLE_MS (3600LL * 1000)    /* from the last request */
 #define TOKEN_HEX 64                       /* 32 random bytes */
 #define COOKIE "drover_session"
+/* logins refused from one address: after LOGIN_FAILS_MAX within
+ * LOGIN_WINDOW_MS of its first, every login from it is refused until the
+ * window ends (a right key pair too: guessing stops, not just failing) */
+#define LOGIN_FAILS_MAX DRV_LOGIN_FAILS_MAX
+#define LOGIN_WINDOW_MS (DRV_LOGIN_WINDOW_S * 1000LL)
+#define LOGIN_PEERS 256
 
 typedef struct session {
     char id[TOKEN_HEX + 1], csrf[TOKEN_HEX + 1];
@@ -28,11 +35,18 @@ typedef struct session {
     int64_t expires_ms, idle_ms;
 } session_t;
 
+typedef struct peer {
+    char addr[48]; /* "" for requests of no known address */
+    int fails;
+    int64_t since_ms; /* the window's first refusal; 0: slot free */
+} peer_t;
+
 struct drv_console {
     json_t *keys;
     drv_log_t *log;
     pthread_mutex_t lock;
     session_t s[SESSIONS_MAX]; /* id[0] == '\0': free */
+    peer_t peers[LOGIN_PEERS];
 };
 
 drv_console_t *drv_console_new(json_t *keys, drv_log_t *log)
@@ -149,11 +163,73 @@ static void set_cookie(drv_gw_reply_t *reply, const char *id, int64_t max_s)
     reply->set_cookie = drv_strdup(v);
 }
 
+/* ---- login throttling ------------------------------------------------ */
+
+/* The address's slot (under lock), its window restarted when over; a new
+ * one takes a free slot, else the one whose window began first. */
+static peer_t *peer_of(drv_console_t *c, const char *addr, int64_t now)
+{
+    peer_t *oldest = &c->peers[0];
+    addr = addr ? addr : "";
+    for (size_t i = 0; i < LOGIN_PEERS; i++) {
+        peer_t *p = &c->peers[i];
+        if (p->since_ms && !strcmp(p->addr, addr)) {
+            if (now >= p->since_ms + LOGIN_WINDOW_MS) {
+                p->fails = 0;
+                p->since_ms = now;
+            }
+            return p;
+        }
+        if (p->since_ms < oldest->since_ms) {
+            oldest = p;
+        }
+    }
+    *oldest = (peer_t){.since_ms = now};
+    snprintf(oldest->addr, sizeof(oldest->addr), "%s", addr);
+    return oldest;
+}
+
+/* Seconds until the address may try again (0: it may now). */
+static int64_t login_wait_s(drv_console_t *c, const char *addr, int64_t now)
+{
+    pthread_mutex_lock(&c->lock);
+    peer_t *p = peer_of(c, addr, now);
+    int64_t wait = p->fails >= LOGIN_FAILS_MAX
+                       ? (p->since_ms + LOGIN_WINDOW_MS - now + 999) / 1000
+                       : 0;
+    pthread_mutex_unlock(&c->lock);
+    return wait;
+}
+
+static void login_counted(drv_console_t *c, const char *addr, bool ok,
+                          int64_t now)
+{
+    pthread_mutex_lock(&c->lock);
+    peer_t *p = peer_of(c, addr, now);
+    if (ok) {
+        memset(p, 0, sizeof(*p));
+    } else {
+        p->fails++;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
 /* POST /console/login {accessKeyId, secretAccessKey}: a key pair of
- * gateway.access.keys makes a session. */
+ * gateway.access.keys makes a session; an address refused
+ * LOGIN_FAILS_MAX times is made to wait. */
 static void login(drv_console_t *c, const drv_gw_request_t *rq, int64_t now,
                   drv_gw_reply_t *reply)
 {
+    int64_t wait = login_wait_s(c, rq->peer, now);
+    if (wait > 0) {
+        char m[160];
+        snprintf(m, sizeof(m),
+                 "Too many refused logins from this address: try again in "
+                 "%lld s",
+                 (long long)wait);
+        reply_error(reply, 429, "TooManyRequestsException", m);
+        return;
+    }
     json_t *in = rq->body ? json_loadb(rq->body, rq->body_len, 0, NULL)
                           : NULL;
     const char *key = json_string_value(json_object_get(in, "accessKeyId"));
@@ -170,11 +246,13 @@ static void login(drv_console_t *c, const drv_gw_request_t *rq, int64_t now,
     bool ok = whole && want && strlen(want) == strlen(secret) &&
               CRYPTO_memcmp(want, secret, strlen(want)) == 0 &&
               strlen(key) < sizeof(((session_t *)0)->key_id);
+    login_counted(c, rq->peer, ok, now);
     if (!ok) {
         char shown[64];
         drv_utf8_copy(shown, sizeof(shown), key ? key : "",
                       key ? strlen(key) : 0);
-        json_t *f = json_pack("{s:s}", "access_key", shown);
+        json_t *f = json_pack("{s:s,s:s}", "access_key", shown, "peer",
+                              rq->peer ? rq->peer : "");
         drv_log(c->log, DRV_LOG_WARN, "gateway.console_login_refused", f,
                 "console login refused");
         json_decref(f);

@@ -659,6 +659,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     }
     qbuf_t q = {.len = 0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    char peer[INET6_ADDRSTRLEN] = "";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer,
+                  sizeof(peer));
+    } else if (sa && sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+                  peer, sizeof(peer));
+    }
     drv_gw_request_t rq = {.method = method,
                            .path = url,
                            .query = q.s,
@@ -666,7 +677,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                            .opaque = c,
                            .body = up->body,
                            .body_len = up->len,
-                           .body_too_big = up->too_big};
+                           .body_too_big = up->too_big,
+                           .peer = peer[0] ? peer : NULL};
     drv_gw_reply_t reply;
     drv_gw_handle(gw, &rq, (int64_t)time(NULL), &reply);
     return send_reply(c, &reply);

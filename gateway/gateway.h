@@ -41,6 +41,7 @@ typedef struct drv_gw_request {
     const char *body; /* NUL-terminated after body_len bytes, or NULL */
     size_t body_len;
     bool body_too_big; /* the body was over the limit and not kept */
+    const char *peer;  /* the client's address, or NULL if unknown */
 } drv_gw_request_t;
 
 /** What to answer: a status and a JSON body (always valid UTF-8). */

@@ -566,6 +566,11 @@ static json_t *op_create_job_queue(drv_client_t *client, json_t *req,
         FAIL(DRV_ERR_INVALID, "priority is required (an integer; higher "
                               "runs first)");
     }
+    if (json_integer_value(prio) < 0 ||
+        json_integer_value(prio) > DRV_QUEUE_PRIORITY_MAX) {
+        FAIL(DRV_ERR_INVALID, "priority must be 0 to %d",
+             DRV_QUEUE_PRIORITY_MAX);
+    }
     if (state && strcmp(state, "ENABLED") && strcmp(state, "DISABLED")) {
         FAIL(DRV_ERR_INVALID, "state must be ENABLED or DISABLED");
     }
@@ -643,8 +648,10 @@ static json_t *op_update_job_queue(drv_client_t *client, json_t *req,
     if (state && strcmp(state, "ENABLED") && strcmp(state, "DISABLED")) {
         FAIL(DRV_ERR_INVALID, "state must be ENABLED or DISABLED");
     }
-    if (prio && !json_is_integer(prio)) {
-        FAIL(DRV_ERR_INVALID, "priority must be an integer");
+    if (prio && (!json_is_integer(prio) || json_integer_value(prio) < 0 ||
+                 json_integer_value(prio) > DRV_QUEUE_PRIORITY_MAX)) {
+        FAIL(DRV_ERR_INVALID, "priority must be an integer, 0 to %d",
+             DRV_QUEUE_PRIORITY_MAX);
     }
     if (check_time_limits(client, req, errstr, errstr_size) != 0) {
         *err = DRV_ERR_INVALID;

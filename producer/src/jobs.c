@@ -867,10 +867,13 @@ typedef struct list_filter {
     char before[24];   /* BEFORE_CREATED_AT, AFTER_CREATED_AT */
     char after[24];
     char share[300];   /* SHARE_IDENTIFIER (with jobStatus, as AWS) */
+    char dep[300];     /* DEPENDS_ON (Drover's): a job's dependents */
 } list_filter_t;
 
 /* AWS's ListJobs filters: one at a time (JOB_NAME case-insensitive,
- * JOB_DEFINITION by name or ARN, BEFORE/AFTER_CREATED_AT in epoch ms). */
+ * JOB_DEFINITION by name or ARN, BEFORE/AFTER_CREATED_AT in epoch ms),
+ * and Drover's DEPENDS_ON: the jobs of the queue that name a job id in
+ * their dependsOn (the console's dependency graph). */
 static int parse_filter(json_t *req, list_filter_t *f, char *errstr,
                         size_t errstr_size)
 {
@@ -909,6 +912,13 @@ static int parse_filter(json_t *req, list_filter_t *f, char *errstr,
             return -1;
         }
         snprintf(name[0] == 'B' ? f->before : f->after, 24, "%s", val);
+    } else if (!strcmp(name, "DEPENDS_ON")) {
+        if (!*val || strlen(val) >= sizeof(f->dep)) {
+            drv_errstr_set(errstr, errstr_size,
+                           "filters: DEPENDS_ON takes a job id");
+            return -1;
+        }
+        snprintf(f->dep, sizeof(f->dep), "%s", val);
     } else if (!strcmp(name, "SHARE_IDENTIFIER")) {
         /* the one filter that keeps jobStatus (AWS) */
         snprintf(f->share, sizeof(f->share), "%s", val);
@@ -916,8 +926,8 @@ static int parse_filter(json_t *req, list_filter_t *f, char *errstr,
     } else {
         drv_errstr_set(errstr, errstr_size,
                        "filters: name must be JOB_NAME, JOB_DEFINITION, "
-                       "BEFORE_CREATED_AT, AFTER_CREATED_AT or "
-                       "SHARE_IDENTIFIER");
+                       "BEFORE_CREATED_AT, AFTER_CREATED_AT, "
+                       "SHARE_IDENTIFIER or DEPENDS_ON");
         return -1;
     }
     return 0;
@@ -980,7 +990,8 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
                        f.before[0] ? f.before : NULL,
                        f.after[0] ? f.after : NULL,
                        f.any ? "true" : "false",
-                       f.share[0] ? f.share : NULL};
+                       f.share[0] ? f.share : NULL,
+                       f.dep[0] ? f.dep : NULL};
     drv_pg_res_t *r = drv_pg_query(
         pg,
         "SELECT * FROM (SELECT " JOB_COLS ", CASE WHEN $6::text IS NOT NULL "
@@ -992,7 +1003,9 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
         "IS NULL OR j.definition_revision::text = $8) AND ($9::bigint IS "
         "NULL OR j.created_at < $9::bigint) AND ($10::bigint IS NULL OR "
         "j.created_at > $10::bigint) AND ($12::text IS NULL OR "
-        "j.share_identifier = $12) UNION ALL SELECT " RECEIPT_COLS ", r.seq "
+        "j.share_identifier = $12) AND ($13::text IS NULL OR j.job_id IN "
+        "(SELECT x.job_id FROM job_dependencies x WHERE x.depends_on = $13)) "
+        "UNION ALL SELECT " RECEIPT_COLS ", r.seq "
         "FROM job_receipts r WHERE $1::text IS NOT NULL AND r.queue = $1 AND "
         "($2::text IS NULL OR $2 = 'SUBMITTED') AND ($3::text IS NULL OR "
         "r.job_name ILIKE $3) AND ($7::text IS NULL OR split_part("
@@ -1000,12 +1013,14 @@ json_t *drv__op_list_jobs(drv_client_t *client, json_t *req, drv_err_t *err,
         "r.definition, ':', 2) = $8) AND ($9::bigint IS NULL OR "
         "r.submitted_at < $9::bigint) AND ($10::bigint IS NULL OR "
         "r.submitted_at > $10::bigint) AND ($12::text IS NULL OR r.request->>"
-        "'shareIdentifier' = $12) AND NOT EXISTS (SELECT 1 FROM jobs x "
+        "'shareIdentifier' = $12) AND ($13::text IS NULL OR r.request->"
+        "'dependsOn' @> jsonb_build_array(jsonb_build_object('jobId', "
+        "$13::text))) AND NOT EXISTS (SELECT 1 FROM jobs x "
         "WHERE x.job_id = r.job_id)) d WHERE $5::bigint IS NULL OR CASE WHEN "
         "$11::bool AND $6::text IS NULL THEN d.k < $5::bigint ELSE d.k > "
         "$5::bigint END ORDER BY CASE WHEN $11::bool AND $6::text IS NULL "
         "THEN -d.k ELSE d.k END LIMIT $4::int",
-        12, p, errstr, errstr_size);
+        13, p, errstr, errstr_size);
     if (!r) {
         *err = drv_pg_last_err(pg);
         return NULL;

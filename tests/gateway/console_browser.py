@@ -17,7 +17,7 @@ from selenium.common.exceptions import (NoSuchElementException,
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from scenario import KEY, SECRET, Checks, client, register_busybox
 
@@ -53,6 +53,38 @@ def text_of(css):
 
 def define(name, script):
     register_busybox(batch, name, script)
+
+
+def typed(id_, text):
+    e = driver.find_element(By.ID, id_)
+    e.clear()
+    e.send_keys(text)
+    return e
+
+
+def click(id_):
+    wait.until(EC.element_to_be_clickable((By.ID, id_))).click()
+
+
+def shown(url, css):
+    driver.get(endpoint + "/console/#/" + url)
+    return wait.until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, css)))
+
+
+def acted(id_, table_id):
+    """Click an action of a table's row and wait for the page drawn after
+    it (the table replaced)."""
+    old = driver.find_element(By.ID, table_id)
+    click(id_)
+    wait.until(EC.staleness_of(old))
+
+
+def row_inputs(rows_id):
+    """The last row of a rows editor, added by its button."""
+    click(rows_id + "-add")
+    row = driver.find_elements(By.CSS_SELECTOR, "#%s .row" % rows_id)[-1]
+    return row, row.find_elements(By.CSS_SELECTOR, "[data-key]")
 
 
 job = None
@@ -106,6 +138,147 @@ try:
     driver.find_element(By.LINK_TEXT, job).click()
     wait.until(lambda d: name in text_of("#view h1"))
 
+    # a job definition registered through the form
+    fdef = "e2e-form-" + run
+    shown("definitions", "#register")
+    typed("d-name", fdef)
+    typed("d-image", "localhost/drover/busybox:latest")
+    typed("d-command", '["sh", "-c", "echo child '
+          '${AWS_BATCH_JOB_ARRAY_INDEX:-none} says $GREETING; sleep 1"]')
+    typed("d-vcpus", "0.25")
+    typed("d-memory", "32")
+    click("register-send")
+    wait.until(lambda d: fdef in text_of("#view h1"))
+    check("ACTIVE" in text_of("#revisions"), "the revision is listed")
+    got = batch.describe_job_definitions(jobDefinitionName=fdef)
+    cp = got["jobDefinitions"][0]["containerProperties"]
+    check(cp["command"][0] == "sh" and {"type": "MEMORY", "value": "32"}
+          in cp["resourceRequirements"], "registered as typed: %r" % cp)
+
+    # the submit form: a 5-child SEQUENTIAL array; an environment variable
+    # with the reserved prefix is refused inline and nothing is sent
+    aname = "form-array-" + run
+    shown("submit?queue=proc&definition=%s:1" % fdef, "#submit")
+    typed("s-name", aname)
+    typed("s-array-size", "5")
+    driver.find_element(By.ID, "s-sequential").click()
+    row, (k, v) = row_inputs("s-env")
+    k.send_keys("AWS_BATCH_JOB_ID")
+    v.send_keys("forged")
+    refusal = row.find_element(By.CSS_SELECTOR, ".row-error").text
+    check("reserved" in refusal, "the reserved prefix refused inline: %r"
+          % refusal)
+    shot("submit-refused-1280x800")
+    click("submit-send")
+    wait.until(lambda d: "reserved" in text_of("#submit-error"))
+    listed = batch.list_jobs(jobQueue="proc", filters=[
+        {"name": "JOB_NAME", "values": [aname]}])["jobSummaryList"]
+    check(listed == [], "nothing submitted while refused: %r" % listed)
+    k.clear()
+    k.send_keys("GREETING")
+    v.clear()
+    v.send_keys("hello-" + run)
+    check(row.find_element(By.CSS_SELECTOR, ".row-error").text == "",
+          "the refusal goes once the name is fixed")
+    _, (pk, pv) = row_inputs("s-params")
+    pk.send_keys("tier")
+    pv.send_keys("gold")
+    click("submit-send")
+    wait.until(lambda d: aname in text_of("#view h1"))
+    array_id = driver.current_url.rsplit("/", 1)[-1]
+    # a dependent of the array through the form
+    dname = "form-after-" + run
+    shown("submit?queue=proc&definition=%s:1" % fdef, "#submit")
+    typed("s-name", dname)
+    _, (dj, dt) = row_inputs("s-deps")
+    dj.send_keys(array_id)
+    Select(dt).select_by_value("")
+    click("submit-send")
+    wait.until(lambda d: dname in text_of("#view h1"))
+    dep_id = driver.current_url.rsplit("/", 1)[-1]
+    wait.until(lambda d: aname in text_of("#graph"))
+    check(array_id in driver.find_element(By.ID, "graph").get_attribute(
+        "innerHTML"), "the dependent's graph links the array")
+    # the array's page: children by state, then every one SUCCEEDED
+    shown("job/" + array_id, "#children")
+    wait.until(lambda d: dname in text_of("#graph"))
+    shot("array-running-1280x800")
+    wait.until(lambda d: "SUCCEEDED 5 of 5" in text_of("#children"))
+    wait.until(lambda d: "SUCCEEDED" in text_of("#view h1"))
+    check("tier=gold" in text_of("dl.fields"), "the parameter is shown")
+    shot("array-succeeded-1280x800")
+    kids = batch.describe_jobs(jobs=["%s:%d" % (array_id, i)
+                                     for i in range(5)])["jobs"]
+    kids.sort(key=lambda j: j["arrayProperties"]["index"])
+    check(all(kids[i + 1]["startedAt"] >= kids[i]["stoppedAt"]
+              for i in range(4)), "the children ran one after another")
+    # a child's log, from the array's list of children
+    driver.find_element(By.LINK_TEXT, array_id + ":2").click()
+    wait.until(lambda d: ("child 2 says hello-" + run) in text_of("#log"))
+    check("GREETING=hello-" + run in text_of("dl.fields"),
+          "the child shows its environment")
+    shot("child-log-1280x800")
+    for _ in range(120):
+        after_st = batch.describe_jobs(jobs=[dep_id])["jobs"][0]["status"]
+        if after_st in ("SUCCEEDED", "FAILED"):
+            break
+        time.sleep(0.5)
+    check(after_st == "SUCCEEDED", "the dependent ran after: %s" % after_st)
+    shown("job/" + dep_id, "#graph")
+    wait.until(lambda d: "SUCCEEDED" in text_of("#view h1"))
+
+    # a queue and a compute environment created, changed and switched
+    qname, cname = "form-q-" + run, "form-ce-" + run
+    shown("compute-environments", "#create-ce")
+    typed("c-name", cname)
+    typed("c-vcpus", "2")
+    Select(driver.find_element(By.ID, "c-state")).select_by_value(
+        "DISABLED")
+    click("create-ce-send")
+    wait.until(lambda d: cname in text_of("#ce-list"))
+    typed("vcpus-" + cname, "3")
+    acted("save-" + cname, "ce-list")
+    wait.until(lambda d: batch.describe_compute_environments(
+        computeEnvironments=[cname])["computeEnvironments"][0].get(
+        "unmanagedvCpus") == 3)
+    acted("toggle-" + cname, "ce-list")
+    wait.until(lambda d: batch.describe_compute_environments(
+        computeEnvironments=[cname])["computeEnvironments"][0]["state"] ==
+        "ENABLED")
+    shown("queues", "#create-queue")
+    typed("q-name", qname)
+    typed("q-priority", "3")
+    typed("q-ces", cname)
+    click("create-queue-send")
+    wait.until(lambda d: qname in text_of("#queue-list"))
+    typed("priority-" + qname, "7")
+    acted("save-" + qname, "queue-list")
+    wait.until(lambda d: batch.describe_job_queues(jobQueues=[qname])[
+        "jobQueues"][0]["priority"] == 7)
+    acted("toggle-" + qname, "queue-list")
+    wait.until(lambda d: batch.describe_job_queues(jobQueues=[qname])[
+        "jobQueues"][0]["state"] == "DISABLED")
+    shot("queues-1280x800")
+    # a refusal is shown above the page, which stays
+    acted("toggle-" + qname, "queue-list")
+    check("ENABLED" in text_of("#queue-list"), "enabled again")
+    typed("priority-" + qname, "99999")
+    click("save-" + qname)
+    wait.until(lambda d: driver.find_elements(By.CSS_SELECTOR, ".flash"))
+    check("priority must be" in text_of(".flash"),
+          "the refusal names the field: %r" % text_of(".flash"))
+    check(qname in text_of("#queue-list"), "the page stays after a refusal")
+    batch.update_job_queue(jobQueue=qname, state="DISABLED")
+    wait.until(lambda d: batch.describe_job_queues(jobQueues=[qname])[
+        "jobQueues"][0]["state"] == "DISABLED")
+    batch.delete_job_queue(jobQueue=qname)
+    batch.update_compute_environment(computeEnvironment=cname,
+                                     state="DISABLED")
+    # deregistered from the definition's page
+    shown("definition/" + fdef, "#revisions")
+    click("deregister-1")
+    wait.until(lambda d: "INACTIVE" in text_of("#revisions"))
+
     # cancel a waiting job with a reason
     define(name + "-slow", "sleep 30")
     slow = batch.submit_job(jobName=name + "-slow", jobQueue="proc",
@@ -135,10 +308,12 @@ try:
     driver.set_window_size(1280, 800)
 
     # no script error, nothing the CSP refused (the wrong key pair's 401
-    # above is the one error expected)
+    # and the refused priority's 400 above are the errors expected)
+    expected = (("/console/login", "401"), ("/api/UpdateJobQueue", "400"))
     errors = [e for e in driver.get_log("browser")
               if e["level"] == "SEVERE" and not
-              ("/console/login" in e["message"] and "401" in e["message"])]
+              any(u in e["message"] and c in e["message"]
+                  for u, c in expected)]
     check(not errors, "the browser's console is clean: %r" % errors)
 
     # logging out ends the session

@@ -34,6 +34,11 @@
 #define DRV_ARRAY_SIZE_MAX 10000
 #define DRV_RETRY_ATTEMPTS_MAX 10 /* retryStrategy.attempts 1..10 (AWS) */
 #define DRV_PRIORITY_MAX 9999     /* schedulingPriorityOverride 0..9999 */
+#define DRV_QUEUE_PRIORITY_MAX 1000 /* a job queue's priority 0..1000 (the
+                                       AWS console's) */
+#define DRV_LOGIN_FAILS_MAX 10    /* console logins refused per address in
+                                     DRV_LOGIN_WINDOW_S, then it waits */
+#define DRV_LOGIN_WINDOW_S 300
 #define DRV_TAGS_MAX 50           /* tags per resource (AWS) */
 #define DRV_DESCRIBE_JOBS_MAX 100 /* ids per DescribeJobs (AWS) */
 #define DRV_VCPUS_MAX 4096        /* a RunJob's vCPUs (as worker.vcpus) */

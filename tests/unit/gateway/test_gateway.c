@@ -80,6 +80,9 @@ static json_t *parsed(const drv_gw_reply_t *reply, unsigned status,
     return j;
 }
 
+/* the address console_call's requests come from (NULL: unknown) */
+static const char *call_peer;
+
 /* One console request: method, path, body, Cookie and X-CSRF-Token
  * (NULL: none). */
 static void console_call(drv_gw_t *gw, const char *method, const char *path,
@@ -102,7 +105,8 @@ static void console_call(drv_gw_t *gw, const char *method, const char *path,
                            .header = hdr,
                            .opaque = &h,
                            .body = body,
-                           .body_len = body ? strlen(body) : 0};
+                           .body_len = body ? strlen(body) : 0,
+                           .peer = call_peer};
     drv_gw_handle(gw, &rq, 1767225600, reply);
 }
 
@@ -218,6 +222,41 @@ START_TEST(test_gateway_console_sessions)
                  csrf, &r);
     json_decref(parsed(&r, 401, "UnrecognizedClientException"));
     drv_gw_reply_cleanup(&r);
+    done(gw);
+}
+END_TEST
+
+/* Ten refused logins from one address make it wait (the right key pair
+ * too), with a clear 429; another address still logs in. */
+START_TEST(test_gateway_console_login_throttled)
+{
+    drv_gw_t *gw = gw_with(true);
+    drv_gw_reply_t r;
+    const char *good = "{\"accessKeyId\":\"local\",\"secretAccessKey\":"
+                       "\"localsecret\"}";
+    call_peer = "192.0.2.1";
+    for (int i = 0; i < 10; i++) {
+        console_call(gw, "POST", "/console/login",
+                     "{\"accessKeyId\":\"local\",\"secretAccessKey\":"
+                     "\"guess\"}",
+                     NULL, NULL, &r);
+        json_decref(parsed(&r, 401, "UnrecognizedClientException"));
+        drv_gw_reply_cleanup(&r);
+    }
+    console_call(gw, "POST", "/console/login", good, NULL, NULL, &r);
+    json_t *j = parsed(&r, 429, "TooManyRequestsException");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(
+                                     j, "message")),
+                                 "try again in 300 s"));
+    json_decref(j);
+    ck_assert_ptr_null(r.set_cookie);
+    drv_gw_reply_cleanup(&r);
+    call_peer = "2001:db8::2";
+    console_call(gw, "POST", "/console/login", good, NULL, NULL, &r);
+    json_decref(parsed(&r, 200, NULL));
+    ck_assert_ptr_nonnull(r.set_cookie);
+    drv_gw_reply_cleanup(&r);
+    call_peer = NULL;
     done(gw);
 }
 END_TEST
@@ -339,6 +378,7 @@ int main(void)
     TCase *tc = tcase_create("replies");
     tcase_add_test(tc, test_gateway_non_utf8_date_refused);
     tcase_add_test(tc, test_gateway_console_sessions);
+    tcase_add_test(tc, test_gateway_console_login_throttled);
     tcase_add_test(tc, test_gateway_message_cut_in_a_character);
     tcase_add_test(tc, test_gateway_unserializable_reply_is_500);
     tcase_add_test(tc, test_gateway_bad_input_refused);
