@@ -3,6 +3,9 @@
 # Everything listens on 127.0.0.1. Settings (environment):
 #   DROVER_STACK_DIR  where data, logs, sockets and pid files live (.stack)
 #   DROVER_KAFKA_PORT Kafka's client port (19092; the controller uses +1)
+#   DROVER_KAFKA_ADVERTISED the address Kafka gives its clients (127.0.0.1;
+#                     another makes it listen on every address: containers
+#                     on a bridge network reach it at the host's address)
 #   DROVER_PG_PORT    PostgreSQL's port (15432)
 #   DROVER_WORKERS    how many workers serve compute environment "local" (2)
 #   DROVER_DISPATCHERS how many dispatchers run: one active, the rest standby (1)
@@ -21,6 +24,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STACK=${DROVER_STACK_DIR:-$ROOT/.stack}
 KAFKA_PORT=${DROVER_KAFKA_PORT:-19092}
 CTRL_PORT=$((KAFKA_PORT + 1))
+KAFKA_ADVERTISED=${DROVER_KAFKA_ADVERTISED:-127.0.0.1}
+KAFKA_LISTEN=127.0.0.1
+[ "$KAFKA_ADVERTISED" = 127.0.0.1 ] || KAFKA_LISTEN=0.0.0.0
 PG_PORT=${DROVER_PG_PORT:-15432}
 WORKERS=${DROVER_WORKERS:-2}
 DISPATCHERS=${DROVER_DISPATCHERS:-1}
@@ -240,8 +246,8 @@ start_kafka() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CTRL_PORT
-listeners=BROKER://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CTRL_PORT
-advertised.listeners=BROKER://127.0.0.1:$KAFKA_PORT
+listeners=BROKER://$KAFKA_LISTEN:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CTRL_PORT
+advertised.listeners=BROKER://$KAFKA_ADVERTISED:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=BROKER
 listener.security.protocol.map=BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT

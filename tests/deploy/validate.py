@@ -25,7 +25,8 @@ import sys
 
 import yaml
 
-PROGRAMS = {"drover", "drover-dispatcher", "drover-worker"}
+PROGRAMS = {"drover", "drover-dispatcher", "drover-worker",
+            "drover-gateway"}
 errors = []
 
 
@@ -182,7 +183,8 @@ def check_dockerfile(path, root):
         err(path, "not built on Debian 12")
     cmake = open(os.path.join(root, "producer", "CMakeLists.txt")).read() + \
         open(os.path.join(root, "dispatcher", "CMakeLists.txt")).read() + \
-        open(os.path.join(root, "worker", "CMakeLists.txt")).read()
+        open(os.path.join(root, "worker", "CMakeLists.txt")).read() + \
+        open(os.path.join(root, "gateway", "CMakeLists.txt")).read()
     for prog in PROGRAMS:
         if "add_executable(%s " % prog not in cmake:
             err(path, "CMake has no target %s" % prog)

@@ -61,10 +61,9 @@ START_TEST(test_deploy_validator_catches_mistakes)
     /* a copy with a misspelled key, a mount without a volume and a
      * command that is not a Drover program */
     snprintf(cmd, sizeof(cmd),
-             "cp -r %s/deploy %s/tests %s/ && mkdir -p %s/producer "
-             "%s/dispatcher %s/worker && cp %s/producer/CMakeLists.txt "
-             "%s/producer/ && cp %s/dispatcher/CMakeLists.txt %s/dispatcher/ "
-             "&& cp %s/worker/CMakeLists.txt %s/worker/ && "
+             "cp -r %s/deploy %s/tests %s/ && for d in producer "
+             "dispatcher worker gateway; do mkdir -p %s/$d && "
+             "cp %s/$d/CMakeLists.txt %s/$d/ || exit 2; done && "
              "sed -i 's/worker.log.dir/worker.logdir/; "
              "s/- name: docker$/- name: dockr/' "
              "%s/deploy/k8s/drover.yaml && "
@@ -73,8 +72,8 @@ START_TEST(test_deploy_validator_catches_mistakes)
              "%s/drover --help-config > %s/help.txt && "
              "/usr/bin/python3 %s/tests/deploy/validate.py %s %s/help.txt "
              "2>&1",
-             src, src, dir, dir, dir, dir, src, dir, src, dir, src, dir, dir,
-             dir, bin_dir, dir, dir, dir, dir);
+             src, src, dir, dir, src, dir, dir, dir, bin_dir, dir, dir, dir,
+             dir);
     ck_assert_int_eq(run(cmd, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "unknown configuration key 'worker.logdir'"),
                   "%s", out);
