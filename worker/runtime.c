@@ -312,37 +312,65 @@ int64_t drv__rt_rfc3339_ms(const char *s, size_t n, size_t *used)
     return t < 0 ? -1 : (int64_t)t * 1000 + ms;
 }
 
+void drv__rt_keep_open(drv__rt_keep_t *k, const drv__rt_attempt_t *ra,
+                       bool stamped)
+{
+    *k = (drv__rt_keep_t){.fd = drv__rt_log_open(ra), .tfd = -1,
+                          .stamped = stamped};
+    if (k->fd >= 0 && stamped) {
+        k->tfd = times_open(ra);
+    }
+}
+
+void drv__rt_keep_more(drv__rt_keep_t *k, const char *buf, size_t len,
+                       bool final, bool truncated)
+{
+    if (k->fd < 0) {
+        return;
+    }
+    /* the engine's output only grows: what was kept is its prefix */
+    for (size_t off = k->used; off < len;) {
+        const char *nl = memchr(buf + off, '\n', len - off);
+        if (!nl && !final) {
+            break; /* a line still being written: the next call has it */
+        }
+        size_t end = nl ? (size_t)(nl - buf) + 1 : len, used = 0;
+        int64_t ms = k->stamped
+                         ? drv__rt_rfc3339_ms(buf + off, end - off, &used)
+                         : -1;
+        if (k->tfd >= 0) {
+            stamp(k->tfd, k->out, ms >= 0 ? ms : drv_now_ms());
+        }
+        write_all(k->fd, buf + off + used, end - off - used);
+        k->out += (int64_t)(end - off - used);
+        off = k->used = end;
+    }
+    if (final && truncated) {
+        if (k->tfd >= 0) {
+            stamp(k->tfd, k->out + 1, drv_now_ms()); /* the marker's line */
+        }
+        log_marker(k->fd);
+    }
+}
+
+void drv__rt_keep_close(drv__rt_keep_t *k)
+{
+    if (k->tfd >= 0) {
+        close(k->tfd);
+    }
+    if (k->fd >= 0) {
+        close(k->fd);
+    }
+    k->fd = k->tfd = -1;
+}
+
 void drv__rt_log_keep(const drv__rt_attempt_t *ra, const char *buf,
                       size_t len, bool truncated, bool stamped)
 {
-    int fd = drv__rt_log_open(ra);
-    if (fd < 0) {
-        return;
-    }
-    int tfd = stamped ? times_open(ra) : -1;
-    int64_t out = 0;
-    for (size_t off = 0; off < len;) {
-        const char *nl = memchr(buf + off, '\n', len - off);
-        size_t end = nl ? (size_t)(nl - buf) + 1 : len, used = 0;
-        int64_t ms = stamped ? drv__rt_rfc3339_ms(buf + off, end - off, &used)
-                             : -1;
-        if (tfd >= 0) {
-            stamp(tfd, out, ms >= 0 ? ms : drv_now_ms());
-        }
-        write_all(fd, buf + off + used, end - off - used);
-        out += (int64_t)(end - off - used);
-        off = end;
-    }
-    if (truncated) {
-        if (tfd >= 0) {
-            stamp(tfd, out + 1, drv_now_ms()); /* the marker's line */
-        }
-        log_marker(fd);
-    }
-    if (tfd >= 0) {
-        close(tfd);
-    }
-    close(fd);
+    drv__rt_keep_t k;
+    drv__rt_keep_open(&k, ra, stamped);
+    drv__rt_keep_more(&k, buf, len, true, truncated);
+    drv__rt_keep_close(&k);
 }
 
 void drv__rt_stamps_open(drv__rt_stamps_t *st, const drv__rt_attempt_t *ra,

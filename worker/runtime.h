@@ -192,6 +192,22 @@ int drv__rt_log_open(const drv__rt_attempt_t *ra);
 void drv__rt_log_keep(const drv__rt_attempt_t *ra, const char *buf,
                       size_t len, bool truncated, bool stamped);
 
+/* The same as output grows: the attempt's log (and times) opened once,
+ * then each call given the whole output so far (which only grows) keeps
+ * the complete lines past what it kept before; `final` keeps the rest,
+ * and the marker when `truncated`. */
+typedef struct drv__rt_keep {
+    int fd, tfd;  /* the log, the times; -1: none */
+    bool stamped; /* lines start with the engine's timestamps */
+    size_t used;  /* bytes of the output kept (stamps included) */
+    int64_t out;  /* bytes written to the log */
+} drv__rt_keep_t;
+void drv__rt_keep_open(drv__rt_keep_t *k, const drv__rt_attempt_t *ra,
+                       bool stamped);
+void drv__rt_keep_more(drv__rt_keep_t *k, const char *buf, size_t len,
+                       bool final, bool truncated);
+void drv__rt_keep_close(drv__rt_keep_t *k);
+
 /* Cut the log file open as `fd` to DRV__RT_LOG_MAX bytes plus the marker. */
 void drv__rt_log_bound(int fd);
 

@@ -14,8 +14,14 @@
 #include "drover/util.h"
 #include "runtime.h"
 
+/* while the container runs, its output is kept every LIVE_MS (the Logs
+ * API reads it as it grows) */
+#define LIVE_MS 2000
+
 typedef struct ctr {
-    drv_docker_t *dk; /* the attempt thread's own handle */
+    drv_docker_t *dk;    /* the attempt thread's own handle */
+    drv__rt_keep_t keep; /* its output kept so far */
+    bool keeping;
 } ctr_t;
 
 static drv_docker_t *docker_new(const drv__rt_host_t *host)
@@ -363,14 +369,53 @@ static int ctr_start(drv__rt_attempt_t *ra, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* The engine's output so far, each line stamped, into the kept log:
+ * `final` once the container has exited. */
+static void keep_output(drv__rt_attempt_t *ra, bool final)
+{
+    ctr_t *c = ra->state;
+    char e[DRV_ERRSTR_SIZE];
+    size_t len;
+    int truncated = 0;
+    const char *dir = drv_conf_get(ra->host->conf, "worker.log.dir");
+    if (!dir || !*dir) {
+        return;
+    }
+    char *out = drv_docker_logs(c->dk, ra->cid, DRV__RT_LOG_MAX, true, &len,
+                                &truncated, e, sizeof(e));
+    if (!out) {
+        drv_log(ra->host->log, DRV_LOG_WARN, "worker.logs_failed", NULL,
+                "%s: %s", ra->job->id, e);
+        return;
+    }
+    if (!c->keeping) {
+        drv__rt_keep_open(&c->keep, ra, true);
+        c->keeping = true;
+    }
+    drv__rt_keep_more(&c->keep, out, len, final, truncated != 0);
+    free(out);
+}
+
+/* Wait in slices of LIVE_MS, keeping the output between them. */
 static drv__rt_wait_t ctr_wait(drv__rt_attempt_t *ra, int64_t timeout_ms,
                                int *exit_code, char *errstr,
                                size_t errstr_size)
 {
     ctr_t *c = ra->state;
-    int r = drv_docker_wait(c->dk, ra->cid, timeout_ms, exit_code, errstr,
-                            errstr_size);
-    return r == 0 ? DRV__RT_EXITED : r == 1 ? DRV__RT_TIMEOUT : DRV__RT_ERROR;
+    int64_t deadline = timeout_ms > 0 ? drv_mono_ms() + timeout_ms : 0;
+    for (;;) {
+        int64_t left = deadline ? deadline - drv_mono_ms() : LIVE_MS + 1;
+        int64_t slice = left < LIVE_MS ? (left > 0 ? left : 1) : LIVE_MS;
+        int r = drv_docker_wait(c->dk, ra->cid, slice, exit_code, errstr,
+                                errstr_size);
+        if (r != 1) {
+            return r == 0 ? DRV__RT_EXITED : DRV__RT_ERROR;
+        }
+        if (left <= LIVE_MS) {
+            return DRV__RT_TIMEOUT;
+        }
+        keep_output(ra, false);
+    }
 }
 
 /* Any thread: a handle of its own (a handle serves one thread). */
@@ -399,27 +444,16 @@ static bool ctr_oom_killed(drv__rt_attempt_t *ra, int exit_code, bool stopped)
     return oom || (exit_code == 137 && !stopped);
 }
 
-/* Keep the attempt's output under worker.log.dir/<job>/<attempt>.log. */
+/* Keep the attempt's output under worker.log.dir/<job>/<attempt>.log:
+ * the rest of it. */
 static void ctr_collect(drv__rt_attempt_t *ra)
 {
     ctr_t *c = ra->state;
-    char e[DRV_ERRSTR_SIZE];
-    size_t len;
-    int truncated = 0;
-    const char *dir = drv_conf_get(ra->host->conf, "worker.log.dir");
-    if (!dir || !*dir) {
-        return;
+    keep_output(ra, true);
+    if (c->keeping) {
+        drv__rt_keep_close(&c->keep);
+        c->keeping = false;
     }
-    /* each line stamped by the engine: the times of the Logs API */
-    char *out = drv_docker_logs(c->dk, ra->cid, DRV__RT_LOG_MAX, true, &len,
-                                &truncated, e, sizeof(e));
-    if (!out) {
-        drv_log(ra->host->log, DRV_LOG_WARN, "worker.logs_failed", NULL,
-                "%s: %s", ra->job->id, e);
-        return;
-    }
-    drv__rt_log_keep(ra, out, len, truncated != 0, true);
-    free(out);
 }
 
 /* Removed once the outcome is reported: nobody waits for that. */
@@ -429,6 +463,9 @@ static void ctr_cleanup(drv__rt_attempt_t *ra)
     char e[DRV_ERRSTR_SIZE];
     if (!c) {
         return;
+    }
+    if (c->keeping) {
+        drv__rt_keep_close(&c->keep);
     }
     if (c->dk && ra->cid[0] &&
         drv_docker_remove(c->dk, ra->cid, e, sizeof(e)) != 0) {

@@ -202,17 +202,31 @@ check(cli.returncode == 0 and
       messages(json.loads(cli.stdout)["events"]) == want,
       "aws logs get-log-events: %s %s" % (cli.stdout, cli.stderr))
 
-# a container job: its lines' times come from the engine
+# a container job: its lines' times come from the engine, and its output
+# is there while it runs (kept every 2 s)
 cname = "e2e-logs-ctr-" + run
-define(cname, "echo alpha; echo beta")
+define(cname, "echo alpha; sleep 6; echo beta")
 cjob = batch.submit_job(jobName=cname, jobQueue="default",
                         jobDefinition=cname)["jobId"]
+cj = wait_for(cjob, lambda j: j["status"] in ("RUNNING", "SUCCEEDED",
+                                              "FAILED"))
+cstream = cj["container"]["logStreamName"]
+seen = []
+deadline = time.time() + 10
+while time.time() < deadline and "alpha" not in seen:
+    seen = messages(logs.get_log_events(logGroupName=GROUP,
+                                        logStreamName=cstream,
+                                        startFromHead=True)["events"])
+    time.sleep(0.2)
+status = describe(cjob)["status"]
+check(seen == ["alpha"] and status == "RUNNING",
+      "a container's output read while it runs: %r (%s)" % (seen, status))
 cj = wait_for(cjob, lambda j: j["status"] in ("SUCCEEDED", "FAILED"))
-cev = logs.get_log_events(logGroupName=GROUP,
-                          logStreamName=cj["container"]["logStreamName"],
+cev = logs.get_log_events(logGroupName=GROUP, logStreamName=cstream,
                           startFromHead=True)["events"]
 check(messages(cev) == ["alpha", "beta"] and
-      cj["startedAt"] - 5000 <= cev[0]["timestamp"] <= cj["stoppedAt"],
+      cj["startedAt"] - 5000 <= cev[0]["timestamp"] <= cj["stoppedAt"] and
+      cev[1]["timestamp"] - cev[0]["timestamp"] >= 5000,
       "a container's lines and times: %r (%d..%d)"
       % (cev, cj["startedAt"], cj["stoppedAt"]))
 
