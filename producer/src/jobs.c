@@ -913,7 +913,7 @@ static int parse_filter(json_t *req, list_filter_t *f, char *errstr,
         }
         snprintf(name[0] == 'B' ? f->before : f->after, 24, "%s", val);
     } else if (!strcmp(name, "DEPENDS_ON")) {
-        if (!*val || strlen(val) >= sizeof(f->dep)) {
+        if (!drv_job_id_valid(val, true) || strlen(val) >= sizeof(f->dep)) {
             drv_errstr_set(errstr, errstr_size,
                            "filters: DEPENDS_ON takes a job id");
             return -1;

@@ -105,6 +105,15 @@ starts = [k["startedAt"] for k in sorted(kids, key=lambda k: k["arrayProperties"
 stops = [k["stoppedAt"] for k in sorted(kids, key=lambda k: k["arrayProperties"]["index"])]
 check(starts[1] >= stops[0] and starts[2] >= stops[1], "SEQUENTIAL order kept")
 
+# Drover's DEPENDS_ON filter: a job's dependents (the console's graph)
+deps = batch.list_jobs(jobQueue="boto-q-" + run, filters=[
+    {"name": "DEPENDS_ON", "values": [arr["jobId"]]}])["jobSummaryList"]
+check([d["jobId"] for d in deps] == [after["jobId"]],
+      "DEPENDS_ON lists the dependent: %s" % deps)
+check(batch.list_jobs(jobQueue="boto-q-" + run, filters=[
+    {"name": "DEPENDS_ON", "values": [after["jobId"]]}])["jobSummaryList"] == [],
+      "DEPENDS_ON of a job nothing waits for: none")
+
 # list with filters and pagination
 listed = batch.list_jobs(jobQueue="boto-q-" + run, jobStatus="SUCCEEDED")
 check({j["jobId"] for j in listed["jobSummaryList"]} >= {arr["jobId"], after["jobId"]},
@@ -182,6 +191,9 @@ def refused(path, doc, needle, what):
 
 
 base = dict(jobName="m", jobQueue="boto-q-" + run, jobDefinition="boto-" + run)
+refused("/v1/listjobs", {"jobQueue": "boto-q-" + run, "filters": [
+    {"name": "DEPENDS_ON", "values": ["../../etc/passwd"]}]},
+    "filters: DEPENDS_ON takes a job id", "DEPENDS_ON with a path")
 refused("/v1/submitjob", dict(base, containerOverrides={"instanceType": "p3"}),
         "containerOverrides.instanceType is not supported by Drover",
         "a member Drover does not honour")
