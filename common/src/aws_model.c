@@ -65,6 +65,8 @@ static const pair_t unsupported[] = {
 static const pair_t extensions[] = {
     {"CreateComputeEnvironmentRequest", "containerPolicy"},
     {"ComputeEnvironmentDetail", "containerPolicy"},
+    {"ComputeEnvironmentDetail", "capacity"}, /* workers, vCPUs, memory
+                                                 offered and in use */
     {"ComputeResource", "maxMemoryMiB"},
     {"JobDependency", "jobName"}, /* a dependency by name: resolved to
                                      its id before the job is sent */

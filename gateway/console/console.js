@@ -121,12 +121,18 @@ async function dashboard(g) {
          el("tbody", {}, rows))),
        el("h2", {}, "Compute environments"),
        el("div", {class: "table-wrap"}, el("table", {id: "ces"},
-         el("thead", {}, el("tr", {}, ["Name", "Type", "State", "Status", "Max vCPUs"].map(
-           h => el("th", {}, h)))),
-         el("tbody", {}, ces.computeEnvironments.map(c => el("tr", {},
-           el("th", {scope: "row"}, c.computeEnvironmentName), el("td", {}, c.type),
-           el("td", {}, c.state), el("td", {}, c.status),
-           el("td", {class: "num"}, (c.computeResources || {}).maxvCpus ?? "-")))))),
+         el("thead", {}, el("tr", {}, ["Name", "Type", "State", "Status", "Workers",
+                                      "vCPUs in use", "Memory in use (MiB)"].map(h => el("th", {}, h)))),
+         el("tbody", {}, ces.computeEnvironments.map(c => {
+           const k = c.capacity || {};
+           const of = (used, total) => (used ?? "-") + " of " + (total ?? "-");
+           return el("tr", {},
+             el("th", {scope: "row"}, c.computeEnvironmentName), el("td", {}, c.type),
+             el("td", {}, c.state), el("td", {}, c.status),
+             el("td", {class: "num"}, k.workers ?? "-"),
+             el("td", {class: "num"}, of(k.vcpusInUse, k.vcpus)),
+             el("td", {class: "num"}, of(k.memoryMiBInUse, k.memoryMiB)));
+         })))),
        el("p", {class: "muted"}, "Refreshed every 5 s."));
   timer = setTimeout(() => dashboard(g).catch(fail), 5000);
 }

@@ -840,10 +840,19 @@ static json_t *op_describe_compute_environments(drv_client_t *client,
 {
     return describe_resources(
         client, req, "computeEnvironments",
-        "SELECT name, spec, state, '{}'::jsonb FROM compute_environments "
-        "WHERE (jsonb_array_length($1::jsonb) = 0 OR name IN (SELECT "
-        "jsonb_array_elements_text($1::jsonb))) AND ($3::text IS NULL OR "
-        "name > $3) ORDER BY name LIMIT $2::int",
+        /* Drover's `capacity`: its live workers' offer, and what the
+         * jobs released to it hold (the console's dashboard) */
+        "SELECT c.name, c.spec, c.state, jsonb_build_object('capacity', "
+        "jsonb_build_object('workers', w.n, 'vcpus', w.v, 'memoryMiB', w.m, "
+        "'vcpusInUse', h.v, 'memoryMiBInUse', h.m)) FROM "
+        "compute_environments c, LATERAL (SELECT count(*) n, "
+        "COALESCE(sum(vcpus_total), 0) v, COALESCE(sum(memory_total_mib), 0) "
+        "m FROM workers WHERE compute_environment = c.name AND NOT lost) w, "
+        "LATERAL (SELECT COALESCE(sum(vcpus), 0) v, COALESCE(sum("
+        "memory_mib), 0) m FROM jobs WHERE released AND compute_environment "
+        "= c.name) h WHERE (jsonb_array_length($1::jsonb) = 0 OR c.name IN "
+        "(SELECT jsonb_array_elements_text($1::jsonb))) AND ($3::text IS "
+        "NULL OR c.name > $3) ORDER BY c.name LIMIT $2::int",
         "compute-environment", "computeEnvironments", "computeEnvironment",
         err, errstr, errstr_size);
 }

@@ -112,6 +112,12 @@ try:
     check(driver.execute_script("return document.cookie").find(
         "drover_session") < 0, "scripts cannot read the session")
     wait.until(lambda d: "default" in text_of("#queues"))
+    # each compute environment's workers and capacity in use: "proc" has
+    # one worker of 2 vCPUs (tests/e2e/run)
+    proc = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#ces tr")
+            if r.text.startswith("proc ")]
+    check(proc and " 1 " in proc[0] and " of 2" in proc[0],
+          "the dashboard shows proc's worker and capacity: %r" % proc)
     shot("dashboard-1280x800")
 
     # a job that writes lines over a few seconds, and one waiting for it
@@ -305,6 +311,16 @@ try:
     width = driver.execute_script(
         "return document.documentElement.scrollWidth")
     check(width <= 400, "no sideways scrolling on a phone: %d" % width)
+    # the forms and the wide tables too (a table scrolls in its own box)
+    for page, css, name_ in (("submit", "#submit", "submit"),
+                             ("queues", "#queue-list", "queues"),
+                             ("job/" + array_id, "#graph", "array")):
+        shown(page, css)
+        width = driver.execute_script(
+            "return document.documentElement.scrollWidth")
+        check(width <= 400, "%s: no sideways scrolling on a phone: %d"
+              % (page, width))
+        shot(name_ + "-390x844")
     driver.set_window_size(1280, 800)
 
     # no script error, nothing the CSP refused (the wrong key pair's 401

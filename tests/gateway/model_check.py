@@ -18,6 +18,7 @@ MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
 
 # Drover's own members (README, "AWS members"), beside the model's.
 EXTENSIONS = {("ComputeEnvironmentDetail", "containerPolicy"),
+              ("ComputeEnvironmentDetail", "capacity"),
               ("ComputeResource", "maxMemoryMiB")}
 # Enums AWS compares without case (EvaluateOnExit.action).
 CASELESS = {"RetryAction"}
