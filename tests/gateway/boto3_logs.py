@@ -59,6 +59,19 @@ def messages(events):
     return [e["message"] for e in events]
 
 
+def read_while_running(job_id, stream, first):
+    """The stream's messages once `first` is there (10 s at most), and
+    the job's status then."""
+    seen = []
+    deadline = time.time() + 10
+    while time.time() < deadline and first not in seen:
+        seen = messages(logs.get_log_events(logGroupName=GROUP,
+                                            logStreamName=stream,
+                                            startFromHead=True)["events"])
+        time.sleep(0.2)
+    return seen, describe(job_id)["status"]
+
+
 # a job of the process runtime (queue proc): lines over a few seconds
 name = "e2e-logs-" + run
 define(name, "echo 'first line'; sleep 3; echo 'second line'; echo; "
@@ -75,14 +88,7 @@ check(j["attempts"] == [] or
       "the attempt names the same stream")
 
 # while it runs: the first line is there, the second not yet
-seen = []
-deadline = time.time() + 10
-while time.time() < deadline and "first line" not in seen:
-    seen = messages(logs.get_log_events(logGroupName=GROUP,
-                                        logStreamName=stream,
-                                        startFromHead=True)["events"])
-    time.sleep(0.2)
-status = describe(job)["status"]
+seen, status = read_while_running(job, stream, "first line")
 check(seen == ["first line"] and status == "RUNNING",
       "read while it runs: %r (%s)" % (seen, status))
 
@@ -211,14 +217,7 @@ cjob = batch.submit_job(jobName=cname, jobQueue="default",
 cj = wait_for(cjob, lambda j: j["status"] in ("RUNNING", "SUCCEEDED",
                                               "FAILED"))
 cstream = cj["container"]["logStreamName"]
-seen = []
-deadline = time.time() + 10
-while time.time() < deadline and "alpha" not in seen:
-    seen = messages(logs.get_log_events(logGroupName=GROUP,
-                                        logStreamName=cstream,
-                                        startFromHead=True)["events"])
-    time.sleep(0.2)
-status = describe(cjob)["status"]
+seen, status = read_while_running(cjob, cstream, "alpha")
 check(seen == ["alpha"] and status == "RUNNING",
       "a container's output read while it runs: %r (%s)" % (seen, status))
 cj = wait_for(cjob, lambda j: j["status"] in ("SUCCEEDED", "FAILED"))
