@@ -130,6 +130,7 @@ struct drv_disp {
     pthread_t gauges;       /* counts jobs for /metrics */
     bool gauges_started;
     atomic_bool gauges_stop;
+    struct drv__prov *prov; /* provision.h: a thread of its own */
     _Atomic int64_t db_ok_ms; /* last successful database round trip
                                  (read by the HTTP thread) */
 };

@@ -20,6 +20,7 @@
 #include "fleet.h"
 #include "intake.h"
 #include "outbox.h"
+#include "provision.h"
 #include "schedule.h"
 #include "transition.h"
 
@@ -83,6 +84,17 @@ static const drv_metric_family_t metrics[] = {
      "run requests released"},
     {"drover_kafka_consumer_lag", "gauge",
      "messages not yet consumed, by topic and partition"},
+    {"drover_ce_desired_vcpus", "gauge",
+     "a MANAGED compute environment's desired vCPUs (the provisioner's, "
+     "on the dispatcher whose provisioner acts)"},
+    {"drover_provisioner_workers", "gauge",
+     "workers a provisioner started that are not stopping, by compute "
+     "environment"},
+    {"drover_provisioner_starts_total", "counter",
+     "workers the provisioner started, by compute environment"},
+    {"drover_provisioner_failures_total", "counter",
+     "provisioned workers that failed, by compute environment and reason "
+     "(start_failed, exited, register_timeout, lost)"},
 };
 
 /* What every handle has: configuration, the database, the codec and the
@@ -160,6 +172,14 @@ drv_disp_t *drv_disp_new(const drv_conf_t *conf, drv_log_t *log, char *errstr,
                                       errstr, errstr_size))) {
         goto fail;
     }
+    if (drv_conf_get_bool(conf, "provisioner.enabled") &&
+        (!(disp->prov = drv__prov_new(conf, log, disp->metrics,
+                                      disp->check_origins ? &disp->master
+                                                          : NULL,
+                                      errstr, errstr_size)) ||
+         drv__prov_start(disp->prov, errstr, errstr_size) != 0)) {
+        goto fail;
+    }
     if (disp->http) {
         int err = pthread_create(&disp->gauges, NULL, gauges_main, disp);
         disp->gauges_started = err == 0;
@@ -183,6 +203,7 @@ void drv_disp_destroy(drv_disp_t *disp)
         disp->gauges_stop = true;
         pthread_join(disp->gauges, NULL);
     }
+    drv__prov_destroy(disp->prov);
     drv_http_stop(disp->http);
     drv_kcons_destroy(disp->kcons);
     drv_kprod_destroy(disp->kprod);

@@ -222,6 +222,11 @@ typedef struct ce_room {
                              hold; the most one worker has */
     int placeable;        /* of its workers, those that said which
                              partitions they consume */
+    bool managed;         /* MANAGED: the provisioner brings workers */
+    bool sized;           /* its worker sizes are known (provisioner) */
+    double size_v, size_m; /* the most any of its sizes has */
+    int size_g;
+    double ce_max;        /* its maxvCpus */
 } ce_room_t;
 
 /* A live worker a pass may place jobs on: what it has less what its
@@ -255,24 +260,33 @@ typedef struct pass {
  * error. */
 /* Columns of the environments' SELECT. */
 enum { EN_NAME, EN_MAX_VCPUS, EN_MAX_MIB, EN_BUDGETED, EN_WORKERS, EN_BIG_V,
-       EN_BIG_M, EN_FREE_G, EN_BIG_G };
+       EN_BIG_M, EN_FREE_G, EN_BIG_G, EN_MANAGED, EN_SIZE_V, EN_SIZE_M,
+       EN_SIZE_G, EN_CE_MAX };
 
 static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
                              size_t errstr_size)
 {
     drv_pg_res_t *r = drv_pg_query(
         disp->pg,
-        "SELECT c.name, COALESCE(c.max_vcpus, w.v, 0), CASE WHEN "
-        "c.max_vcpus IS NULL THEN COALESCE(w.m, 0) ELSE COALESCE("
-        "c.max_memory_mib, 9e15) END, c.max_vcpus IS NOT NULL, w.n, "
+        /* a MANAGED environment has what its live workers offer, within
+         * maxvCpus; the provisioner brings the workers */
+        "SELECT c.name, CASE WHEN c.type = 'MANAGED' THEN least(c.max_vcpus, "
+        "COALESCE(w.v, 0)) ELSE COALESCE(c.max_vcpus, w.v, 0) END, CASE WHEN "
+        "c.max_vcpus IS NULL OR c.type = 'MANAGED' THEN COALESCE(w.m, 0) "
+        "ELSE COALESCE(c.max_memory_mib, 9e15) END, c.max_vcpus IS NOT NULL "
+        "AND c.type <> 'MANAGED', w.n, "
         "COALESCE(w.bv, 0), COALESCE(w.bm, 0), COALESCE(w.g, 0) - "
         "COALESCE((SELECT sum(gpus) FROM jobs WHERE released AND gpus > 0 AND "
-        "compute_environment = c.name), 0), COALESCE(w.bg, 0) FROM "
+        "compute_environment = c.name), 0), COALESCE(w.bg, 0), c.type = "
+        "'MANAGED', s.v, s.m, s.g, COALESCE(c.max_vcpus, 0) FROM "
         "compute_environments c LEFT JOIN LATERAL (SELECT sum(vcpus_total) "
         "v, sum(memory_total_mib) m, count(*) n, max(vcpus_total) bv, "
         "max(memory_total_mib) bm, sum(gpus_total) g, max(gpus_total) bg "
         "FROM workers WHERE compute_environment = c.name AND NOT lost AND NOT "
-        "draining) w ON true WHERE c.state = 'ENABLED' ORDER BY c.name",
+        "draining) w ON true LEFT JOIN LATERAL (SELECT max((z->>'vcpus')::"
+        "float8) v, max((z->>'memoryMiB')::float8) m, max((z->>'gpus')::"
+        "int) g FROM jsonb_array_elements(c.worker_sizes) z) s ON true "
+        "WHERE c.state = 'ENABLED' ORDER BY c.name",
         0, NULL, errstr, errstr_size);
     if (!r) {
         return NULL;
@@ -300,6 +314,14 @@ static ce_room_t *load_rooms(drv_disp_t *disp, int *n, char *errstr,
         room->big_m = strtod(drv_pg_res_get(r, i, EN_BIG_M), NULL);
         room->free_g = (int)drv_pg_res_int(r, i, EN_FREE_G, 0);
         room->big_g = (int)drv_pg_res_int(r, i, EN_BIG_G, 0);
+        room->managed = drv_pg_res_get(r, i, EN_MANAGED)[0] == 't';
+        room->sized = drv_pg_res_get(r, i, EN_SIZE_V) != NULL;
+        room->ce_max = strtod(drv_pg_res_get(r, i, EN_CE_MAX), NULL);
+        if (room->sized) {
+            room->size_v = strtod(drv_pg_res_get(r, i, EN_SIZE_V), NULL);
+            room->size_m = strtod(drv_pg_res_get(r, i, EN_SIZE_M), NULL);
+            room->size_g = (int)drv_pg_res_int(r, i, EN_SIZE_G, 0);
+        }
     }
     drv_pg_res_free(r);
     return rooms;
@@ -430,6 +452,9 @@ static ce_room_t *find_room(ce_room_t *rooms, int n, const char *name)
 #define WAIT_NO_CONSUMABLE                                                     \
     "MISCONFIGURATION:CONSUMABLE_RESOURCE - consumable resource %s does not " \
     "exist"
+#define WAIT_PROVISIONING                                                      \
+    "DROVER:PROVISIONING - its managed compute environment is starting a "    \
+    "worker that can take it"
 #define WAIT_DISABLED                                                          \
     "DROVER:COMPUTE_ENVIRONMENT_DISABLED - every compute environment of its " \
     "job queue is DISABLED"
@@ -515,7 +540,8 @@ static int place(drv_disp_t *disp, pass_t *ps, const char *job_id, double v,
 {
     size_t i;
     json_t *ce;
-    int enabled = 0, capacity = 0, reserved = 0, no_workers = 0, too_big = 0;
+    int enabled = 0, capacity = 0, reserved = 0, no_workers = 0, too_big = 0,
+        provisioning = 0;
     char short_of[DRV_NAME_MAX + 200] = "";
     json_array_foreach(order, i, ce)
     {
@@ -527,6 +553,20 @@ static int place(drv_disp_t *disp, pass_t *ps, const char *job_id, double v,
         enabled++;
         bool over_workers = v > room->big_v || m > room->big_m ||
                             g > room->big_g;
+        if (room->managed && v > room->ce_max + 1e-9) {
+            continue; /* over its maxvCpus */
+        }
+        if (room->managed && room->sized &&
+            (v > room->size_v + 1e-9 || m > room->size_m ||
+             g > room->size_g)) {
+            too_big++; /* no worker it can provision could take the job */
+            continue;
+        }
+        if (room->managed && room->sized &&
+            (room->workers == 0 || over_workers)) {
+            provisioning++; /* a worker that can take it is to come */
+            continue;
+        }
         if ((!room->budgeted || g > 0) && room->workers == 0) {
             no_workers++; /* its capacity (GPUs: always) is its workers' */
             continue;
@@ -591,9 +631,10 @@ static int place(drv_disp_t *disp, pass_t *ps, const char *job_id, double v,
             capacity++;
         }
     }
-    const char *why = capacity     ? WAIT_CAPACITY
-                      : reserved   ? WAIT_RESERVED
-                      : no_workers ? WAIT_NO_WORKERS
+    const char *why = capacity       ? WAIT_CAPACITY
+                      : reserved     ? WAIT_RESERVED
+                      : provisioning ? WAIT_PROVISIONING
+                      : no_workers   ? WAIT_NO_WORKERS
                       : too_big    ? WAIT_TOO_BIG
                       : enabled    ? WAIT_MAX_RESOURCE
                       : json_array_size(order) ? WAIT_DISABLED

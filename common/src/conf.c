@@ -63,6 +63,42 @@ static const prop_t props[] = {
      "a job whose dependency was never submitted fails no sooner than this "
      "after it was recorded (and only once every submission is consumed): "
      "a producer's records in flight may land out of order"},
+    {"provisioner.enabled", T_BOOL, "true", 0, 0, false,
+     "run the provisioner in this dispatcher: it computes MANAGED compute "
+     "environments' desiredvCpus and starts and stops their workers (one "
+     "dispatcher of a cluster does, holding a lock of its own)"},
+    {"provisioner.interval.ms", T_INT, "1000", 100, 60000, false,
+     "how often desired capacity is computed and workers reconciled"},
+    {"provisioner.default", T_STR, "external", 0, 0, false,
+     "provisioner of a MANAGED compute environment without the tag "
+     "drover:provisioner: process, container or external (desiredvCpus "
+     "only, for an autoscaler of your own)"},
+    {"provisioner.sizes", T_STR, "default=1/2048", 0, 0, false,
+     "worker sizes, NAME=VCPUS/MEMORY_MIB[/GPUS] comma separated: a MANAGED "
+     "compute environment's instanceTypes name them"},
+    {"provisioner.size.default", T_STR, "default", 0, 0, false,
+     "the size of instanceTypes \"optimal\" (or none given)"},
+    {"provisioner.idle.seconds", T_INT, "300", 0, 86400, false,
+     "a provisioned worker idle this long is drained and removed when "
+     "desired capacity no longer needs it"},
+    {"provisioner.register.seconds", T_INT, "120", 1, 3600, false,
+     "a started worker that sends no heartbeat this long is killed and "
+     "counted as failed"},
+    {"provisioner.drain.seconds", T_INT, "600", 1, 86400, false,
+     "a worker told to stop (SIGTERM) may finish its attempts this long "
+     "(its worker.drain.timeout.seconds); it is killed 30 s later"},
+    {"provisioner.worker.config", T_STR, "", 0, 0, false,
+     "configuration file a provisioned worker includes ({ce}: its compute "
+     "environment's name), with that environment's Kafka credentials; "
+     "the provisioner adds its id, key and size"},
+    {"provisioner.dir", T_STR, "", 0, 0, false,
+     "directory (absolute) for provisioned workers' files: configuration "
+     "(0600), pid and log"},
+    {"provisioner.worker.id.prefix", T_STR, "", 0, 0, false,
+     "prefix of provisioned workers' ids (<prefix><ce>-<n>)"},
+    {"provisioner.process.command", T_STR, "", 0, 0, false,
+     "the drover-worker the process provisioner runs (default: the one "
+     "beside drover-dispatcher)"},
     {"queue.time.limit.min.seconds", T_INT, "600", 1, 86400, false,
      "smallest jobStateTimeLimitActions maxTimeSeconds accepted (AWS: 600)"},
     {"job.timeout.min.seconds", T_INT, "60", 1, 86400, false,

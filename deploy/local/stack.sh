@@ -10,6 +10,11 @@
 #   DROVER_WORKERS    how many workers serve compute environment "local" (2)
 #   DROVER_DISPATCHERS how many dispatchers run: one active, the rest standby (1)
 #   DROVER_CE_VCPUS   maxvCpus of compute environment "local" (the CPU count)
+#   DROVER_MANAGED_VCPUS maxvCpus of the MANAGED compute environment
+#                     "managed", whose workers the dispatcher starts (4)
+#   DROVER_PROVISIONER_IDLE seconds a provisioned worker idles before it
+#                     is removed (300)
+#   DROVER_PROVISIONER_SIZES worker sizes (small=1/1024,medium=2/2048)
 #   DROVER_WORKER_RUNTIME container (default) or hollow (benchmarks only)
 #   DROVER_GATEWAY_PORT the AWS Batch API gateway's port (9080; key local,
 #                     secret local-secret)
@@ -32,6 +37,9 @@ WORKERS=${DROVER_WORKERS:-2}
 DISPATCHERS=${DROVER_DISPATCHERS:-1}
 METRICS_PORT=${DROVER_METRICS_PORT:-$((KAFKA_PORT + 100))}
 GATEWAY_PORT=${DROVER_GATEWAY_PORT:-9080}
+MANAGED_VCPUS=${DROVER_MANAGED_VCPUS:-4}
+PROVISIONER_IDLE=${DROVER_PROVISIONER_IDLE:-300}
+PROVISIONER_SIZES=${DROVER_PROVISIONER_SIZES:-small=1/1024,medium=2/2048}
 PGBIN=/usr/lib/postgresql/15/bin
 KAFKA_CP="$ROOT/deploy/kafka/target/dependency/*"
 CONF=$STACK/drover.conf
@@ -359,7 +367,14 @@ worker.allow.privileged = false
 topic.partitions = 4
 ${DROVER_EXTRA_CONF:-}
 CONF
-    role_conf dispatcher "dispatcher.worker.key.master = $(kafka_secret worker-key-master 32)"
+    # the provisioner of MANAGED compute environments (ensure_managed_ce)
+    role_conf dispatcher "dispatcher.worker.key.master = $(kafka_secret worker-key-master 32)
+provisioner.dir = $STACK/provisioned
+provisioner.worker.config = $STACK/conf/provision-{ce}.conf
+provisioner.worker.id.prefix = $STACK_ID-
+provisioner.sizes = $PROVISIONER_SIZES
+provisioner.size.default = small
+provisioner.idle.seconds = $PROVISIONER_IDLE"
     role_conf admin
     role_conf observer
 )
@@ -450,6 +465,40 @@ ensure_local_queue() {
     fi
 }
 
+# provision_conf CE: what the provisioner's workers of MANAGED compute
+# environment CE include (its role's Kafka credentials, granted here).
+provision_conf() {
+    local ce=$1 f=$STACK/conf/provision-$1.conf
+    kafka_access_ce "$ce"
+    (umask 077; cat >"$f" <<C
+# written by deploy/local/up: included by the workers the provisioner starts
+include = $CONF
+kafka.sasl.username = worker.$ce
+kafka.sasl.password = $(kafka_secret "worker.$ce")
+worker.runtime = ${DROVER_WORKER_RUNTIME:-container}
+C
+)
+}
+
+# A MANAGED compute environment "managed" (0 to MANAGED_VCPUS vCPUs, the
+# process provisioner) and its queue "managed": workers start as jobs come
+# and go away once idle.
+ensure_managed_ce() {
+    provision_conf managed
+    if ! drover_cli describe-compute-environments --compute-environments managed |
+        grep -q '"computeEnvironmentName": "managed"'; then
+        drover_cli create-compute-environment --compute-environment-name managed \
+            --type MANAGED --tags '{"drover:provisioner": "process"}' \
+            --compute-resources "{\"type\": \"EC2\", \"minvCpus\": 0, \"maxvCpus\": $MANAGED_VCPUS, \"instanceTypes\": [\"optimal\"], \"instanceRole\": \"drover-worker\", \"subnets\": []}" \
+            --container-policy "{\"allowedHostPaths\": [\"$STACK/shared\"]}" >/dev/null
+    fi
+    if ! drover_cli describe-job-queues --job-queues managed |
+        grep -q '"jobQueueName": "managed"'; then
+        drover_cli create-job-queue --job-queue-name managed --priority 1 \
+            --compute-environment-order order=1,computeEnvironment=managed >/dev/null
+    fi
+}
+
 stop_pidfile() { # stop_pidfile FILE: SIGTERM, then SIGKILL after 30 s
     local f=$1
     pid_alive "$f" || { rm -f "$f"; return 0; }
@@ -473,7 +522,10 @@ kill_strays() {
 }
 
 stop_all() {
-    for f in "$STACK"/run/worker-*.pid "$STACK"/run/dispatcher*.pid "$STACK"/run/gateway.pid; do
+    # the dispatchers first: their provisioner would replace the workers
+    # it started; then those workers (they drain)
+    for f in "$STACK"/run/worker-*.pid "$STACK"/run/dispatcher*.pid "$STACK"/run/gateway.pid \
+        "$STACK"/provisioned/*.pid; do
         if [ -e "$f" ]; then stop_pidfile "$f"; fi
     done
     stop_pidfile "$STACK/run/kafka.pid"
@@ -496,4 +548,5 @@ stack_up() {
     start_podman
     start_drover
     ensure_local_queue
+    ensure_managed_ce
 }

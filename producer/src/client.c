@@ -379,6 +379,16 @@ static json_t *op_create_compute_environment(drv_client_t *client,
         FAIL(DRV_ERR_INVALID, "computeResources.maxvCpus must be a positive "
                               "number (the pool's vCPU budget)");
     }
+    if (!strcmp(type, "MANAGED") &&
+        drv__managed_vcpus_check(cr, -1, -1, -1, errstr, errstr_size) != 0) {
+        *err = DRV_ERR_INVALID;
+        goto out;
+    }
+    if (drv__provisioner_tag_check(json_object_get(req, "tags"), errstr,
+                                   errstr_size) != 0) {
+        *err = DRV_ERR_INVALID;
+        goto out;
+    }
     if (!strcmp(type, "UNMANAGED")) { /* its workers are its capacity */
         const char *k;
         json_t *v;
@@ -418,13 +428,25 @@ static json_t *op_create_compute_environment(drv_client_t *client,
     snprintf(mem, sizeof(mem), "%" JSON_INTEGER_FORMAT,
              json_integer_value(mm));
     snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    char minv[32], desv[32];
+    json_t *mn = json_object_get(cr, "minvCpus");
+    json_t *dv = json_object_get(cr, "desiredvCpus");
+    snprintf(minv, sizeof(minv), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(mn));
+    snprintf(desv, sizeof(desv), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(dv));
+    bool managed = !strcmp(type, "MANAGED");
     const char *p[] = {name, type, state ? state : "ENABLED", mv ? vc : NULL,
-                       mm ? mem : NULL, spec, now};
+                       mm ? mem : NULL, spec, now, managed ? minv : "0",
+                       managed && dv ? desv : NULL};
     if (drv_pg_exec(pg,
                     "INSERT INTO compute_environments (name, type, state, "
-                    "max_vcpus, max_memory_mib, spec, created_at) VALUES ($1, "
-                    "$2, $3, $4::float8, $5::bigint, $6::jsonb, $7::bigint)",
-                    7, p, errstr, errstr_size) != 0) {
+                    "max_vcpus, max_memory_mib, spec, created_at, min_vcpus, "
+                    "desired_floor, desired_floor_at) VALUES ($1, $2, $3, "
+                    "$4::float8, $5::bigint, $6::jsonb, $7::bigint, "
+                    "$8::float8, $9::float8, CASE WHEN $9 IS NOT NULL THEN "
+                    "$7::bigint END)",
+                    9, p, errstr, errstr_size) != 0) {
         *err = drv_pg_last_err(pg);
         drv__explain_constraint(pg, "compute environment", name, NULL, errstr,
                                 errstr_size);
@@ -838,13 +860,22 @@ static json_t *op_describe_compute_environments(drv_client_t *client,
                                                 char *errstr,
                                                 size_t errstr_size)
 {
-    return describe_resources(
+    json_t *resp = describe_resources(
         client, req, "computeEnvironments",
         /* Drover's `capacity`: its live workers' offer, and what the
-         * jobs released to it hold (the console's dashboard) */
+         * jobs released to it hold (the console's dashboard); a MANAGED
+         * one's vCPU figures as the provisioner keeps them (_cr, moved
+         * into computeResources below), INVALID while its workers cannot
+         * be provisioned */
         "SELECT c.name, c.spec, c.state, jsonb_build_object('capacity', "
         "jsonb_build_object('workers', w.n, 'vcpus', w.v, 'memoryMiB', w.m, "
-        "'vcpusInUse', h.v, 'memoryMiBInUse', h.m)) FROM "
+        "'vcpusInUse', h.v, 'memoryMiBInUse', h.m)) || CASE WHEN c.type = "
+        "'MANAGED' THEN jsonb_build_object('_cr', jsonb_build_object("
+        "'minvCpus', c.min_vcpus::bigint, 'maxvCpus', c.max_vcpus::bigint, "
+        "'desiredvCpus', COALESCE(c.desired_vcpus, c.min_vcpus)::bigint)) "
+        "ELSE '{}' END || CASE WHEN c.provision_error IS NOT NULL THEN "
+        "jsonb_build_object('status', 'INVALID', 'statusReason', "
+        "c.provision_error) ELSE '{}' END FROM "
         "compute_environments c, LATERAL (SELECT count(*) n, "
         "COALESCE(sum(vcpus_total), 0) v, COALESCE(sum(memory_total_mib), 0) "
         "m FROM workers WHERE compute_environment = c.name AND NOT lost) w, "
@@ -855,6 +886,18 @@ static json_t *op_describe_compute_environments(drv_client_t *client,
         "NULL OR c.name > $3) ORDER BY c.name LIMIT $2::int",
         "compute-environment", "computeEnvironments", "computeEnvironment",
         err, errstr, errstr_size);
+    size_t i;
+    json_t *ce;
+    json_array_foreach(json_object_get(resp, "computeEnvironments"), i, ce)
+    {
+        json_t *cr = json_object_get(ce, "_cr");
+        json_t *have = json_object_get(ce, "computeResources");
+        if (cr && json_is_object(have)) {
+            json_object_update(have, cr);
+        }
+        json_object_del(ce, "_cr");
+    }
+    return resp;
 }
 
 /* ---- dispatch -------------------------------------------------------------- */

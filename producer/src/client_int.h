@@ -34,6 +34,18 @@ bool drv__reply_fits(size_t *used, const json_t *item, char *errstr,
 
 drv_pg_t *drv__client_pg(drv_client_t *client, drv_err_t *err, char *errstr,
                          size_t errstr_size);
+/* A MANAGED environment's computeResources vCPU members (minvCpus,
+ * maxvCpus, desiredvCpus; instanceTypes), against what it has now (-1:
+ * being created; maxvCpus then required) as AWS Batch checks them. 0, or
+ * -1 with errstr naming the member. */
+int drv__managed_vcpus_check(json_t *cr, double cur_min, double cur_max,
+                             double cur_desired, char *errstr,
+                             size_t errstr_size);
+/* The tag drover:provisioner, if `tags` has it, names a provisioner
+ * (process, container, kubernetes or external). 0, or -1 with errstr. */
+int drv__provisioner_tag_check(json_t *tags, char *errstr,
+                               size_t errstr_size);
+
 void drv__client_arn(const drv_client_t *client, char *out, size_t size,
                      const char *kind, const char *name);
 /* Paging: maxResults (1..max_limit, max_default without one) and

@@ -8,6 +8,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_int.h"
@@ -103,6 +104,111 @@ json_t *drv__op_delete_job_queue(drv_client_t *client, json_t *req,
                            errstr_size);
 }
 
+int drv__provisioner_tag_check(json_t *tags, char *errstr,
+                               size_t errstr_size)
+{
+    static const char *const names[] = {"process", "container", "kubernetes",
+                                        "external"};
+    json_t *v = json_object_get(tags, "drover:provisioner");
+    const char *s = json_string_value(v);
+    for (size_t i = 0; s && i < DRV_ARRAY_SIZE(names); i++) {
+        if (!strcmp(s, names[i])) {
+            return 0;
+        }
+    }
+    if (!v) {
+        return 0;
+    }
+    drv_errstr_set(errstr, errstr_size,
+                   "tags.drover:provisioner must be process, container, "
+                   "kubernetes or external");
+    return -1;
+}
+
+/* A vCPU member: absent (*out left), or a whole number 0..max. */
+static int vcpus_member(json_t *cr, const char *k, double *out, char *errstr,
+                        size_t errstr_size)
+{
+    json_t *v = json_object_get(cr, k);
+    if (!v) {
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > DRV_CE_VCPUS_MAX) {
+        drv_errstr_set(errstr, errstr_size,
+                       "computeResources.%s must be a whole number of vCPUs, "
+                       "0 to %d",
+                       k, DRV_CE_VCPUS_MAX);
+        return -1;
+    }
+    *out = (double)json_integer_value(v);
+    return 0;
+}
+
+int drv__managed_vcpus_check(json_t *cr, double cur_min, double cur_max,
+                             double cur_desired, char *errstr,
+                             size_t errstr_size)
+{
+    bool creating = cur_max < 0;
+    double mn = creating ? 0 : cur_min, mx = cur_max, dv = -1;
+    if (vcpus_member(cr, "minvCpus", &mn, errstr, errstr_size) != 0 ||
+        vcpus_member(cr, "maxvCpus", &mx, errstr, errstr_size) != 0 ||
+        vcpus_member(cr, "desiredvCpus", &dv, errstr, errstr_size) != 0) {
+        return -1;
+    }
+    if (mx < 1) {
+        drv_errstr_set(errstr, errstr_size,
+                       "computeResources.maxvCpus is required: a whole "
+                       "number of vCPUs, at least 1");
+        return -1;
+    }
+    if (mn > mx) {
+        drv_errstr_set(errstr, errstr_size,
+                       "computeResources.minvCpus (%g) must not be more than "
+                       "maxvCpus (%g)",
+                       mn, mx);
+        return -1;
+    }
+    if (dv >= 0 && (dv < mn || dv > mx)) {
+        drv_errstr_set(errstr, errstr_size,
+                       "computeResources.desiredvCpus (%g) must be between "
+                       "minvCpus (%g) and maxvCpus (%g)",
+                       dv, mn, mx);
+        return -1;
+    }
+    if (dv >= 0 && !creating && dv < cur_desired) {
+        drv_errstr_set(errstr, errstr_size,
+                       "Manually scaling down compute environment is not "
+                       "supported. Disconnecting job queues from compute "
+                       "environment will cause it to scale-down to "
+                       "minvCpus");
+        return -1;
+    }
+    json_t *types = json_object_get(cr, "instanceTypes");
+    size_t i;
+    json_t *t;
+    if (types && (!json_is_array(types) ||
+                  json_array_size(types) > DRV_INSTANCE_TYPES_MAX)) {
+        drv_errstr_set(errstr, errstr_size,
+                       "computeResources.instanceTypes must be a list of at "
+                       "most %d names",
+                       DRV_INSTANCE_TYPES_MAX);
+        return -1;
+    }
+    json_array_foreach(types, i, t)
+    {
+        if (!json_is_string(t) || json_string_length(t) == 0 ||
+            json_string_length(t) > 64) {
+            drv_errstr_set(errstr, errstr_size,
+                           "computeResources.instanceTypes[%zu] must be a "
+                           "name of 1 to 64 characters",
+                           i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
                                            drv_err_t *err, char *errstr,
                                            size_t errstr_size)
@@ -140,7 +246,10 @@ json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
      * Drover keeps in maxvCpus): AWS's instance settings mean nothing
      * there, so they are refused, not stored and ignored */
     const char *tp[] = {name};
-    if (!(r = query(pg, "SELECT type FROM compute_environments WHERE name = $1",
+    if (!(r = query(pg,
+                    "SELECT type, min_vcpus, COALESCE(max_vcpus, 0), "
+                    "COALESCE(desired_vcpus, desired_floor, min_vcpus) FROM "
+                    "compute_environments WHERE name = $1",
                     1, tp, err, errstr, errstr_size))) {
         goto out;
     }
@@ -160,6 +269,15 @@ json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
             }
         }
     }
+    bool managed = !strcmp(drv_pg_res_get(r, 0, 0), "MANAGED");
+    if (managed &&
+        drv__managed_vcpus_check(cr, strtod(drv_pg_res_get(r, 0, 1), NULL),
+                                 strtod(drv_pg_res_get(r, 0, 2), NULL),
+                                 strtod(drv_pg_res_get(r, 0, 3), NULL),
+                                 errstr, errstr_size) != 0) {
+        *err = DRV_ERR_INVALID;
+        goto out;
+    }
     drv_pg_res_free(r);
     r = NULL;
     /* what the environment shows from now on: the members given, merged
@@ -176,16 +294,29 @@ json_t *drv__op_update_compute_environment(drv_client_t *client, json_t *req,
     json_decref(top);
     cr_s = cr ? json_dumps(cr, JSON_COMPACT) : NULL;
     snprintf(mvs, sizeof(mvs), "%" JSON_INTEGER_FORMAT, json_integer_value(mv));
-    const char *p[] = {name, state, mv ? mvs : NULL, top_s, cr_s};
+    char mns[32], dvs[32], now[24];
+    json_t *mn = json_object_get(cr, "minvCpus");
+    json_t *dv = json_object_get(cr, "desiredvCpus");
+    snprintf(mns, sizeof(mns), "%" JSON_INTEGER_FORMAT, json_integer_value(mn));
+    snprintf(dvs, sizeof(dvs), "%" JSON_INTEGER_FORMAT, json_integer_value(dv));
+    snprintf(now, sizeof(now), "%" PRId64, drv_now_ms());
+    /* desiredvCpus is a floor the provisioner keeps for one idle period
+     * (AWS: Batch then moves it with the queues' demand) */
+    const char *p[] = {name, state, mv ? mvs : NULL, top_s, cr_s,
+                       mn ? mns : NULL, dv ? dvs : NULL, now};
     if (!(r = query(pg,
                     "UPDATE compute_environments SET state = COALESCE($2, "
                     "state), max_vcpus = COALESCE($3::float8, max_vcpus), "
+                    "min_vcpus = COALESCE($6::float8, min_vcpus), "
+                    "desired_floor = COALESCE($7::float8, desired_floor), "
+                    "desired_floor_at = CASE WHEN $7 IS NOT NULL THEN "
+                    "$8::bigint ELSE desired_floor_at END, "
                     "spec = spec || $4::jsonb || CASE WHEN $5::jsonb IS NULL "
                     "THEN '{}'::jsonb ELSE jsonb_build_object("
                     "'computeResources', COALESCE(spec->'computeResources', "
                     "'{}'::jsonb) || $5::jsonb) END WHERE name = $1 "
                     "RETURNING name",
-                    5, p, err, errstr, errstr_size))) {
+                    8, p, err, errstr, errstr_size))) {
         goto out;
     }
     if (drv_pg_res_rows(r) == 0) {
@@ -360,6 +491,10 @@ json_t *drv__op_tag_resource(drv_client_t *client, json_t *req,
         drv_errstr_set(errstr, errstr_size,
                        "resourceArn and 1 to 50 tags (string values) are "
                        "required");
+        return NULL;
+    }
+    if (drv__provisioner_tag_check(tags, errstr, errstr_size) != 0) {
+        *err = DRV_ERR_INVALID;
         return NULL;
     }
     return write_tags(client, arn, tags, true, err, errstr, errstr_size);

@@ -40,6 +40,10 @@
                                      DRV_LOGIN_WINDOW_S, then it waits */
 #define DRV_LOGIN_WINDOW_S 300
 #define DRV_TAGS_MAX 50           /* tags per resource (AWS) */
+#define DRV_CE_VCPUS_MAX 1000000  /* a MANAGED environment's min/max/
+                                     desiredvCpus */
+#define DRV_INSTANCE_TYPES_MAX 64 /* computeResources.instanceTypes
+                                     entries, each at most 64 bytes */
 #define DRV_DESCRIBE_JOBS_MAX 100 /* ids per DescribeJobs (AWS) */
 #define DRV_VCPUS_MAX 4096        /* a RunJob's vCPUs (as worker.vcpus) */
 #define DRV_MEMORY_MIB_MAX (1LL << 30) /* a RunJob's MiB (worker.memory.mib) */
