@@ -6,6 +6,7 @@
 
 #include "dispatcher.h"
 #include "drover/daemon.h"
+#include "drover/docker.h"
 #include "drover/origin.h"
 #include "drover/pg.h"
 
@@ -101,6 +102,7 @@ int main(int argc, char **argv)
     } else {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
+        drv_docker_global_init(); /* the container provisioner's client */
         drv_disp_t *disp = drv_disp_new(conf, log, e, sizeof(e));
         if (!disp || drv_disp_run(disp, &stop, e, sizeof(e)) != 0) {
             drv_log(log, DRV_LOG_ERROR, "dispatcher.fatal", NULL, "%s", e);
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
             rc = 1;
         }
         drv_disp_destroy(disp);
+        drv_docker_global_cleanup();
     }
     drv_log_destroy(log);
     drv_conf_destroy(conf);

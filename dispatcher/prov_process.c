@@ -77,7 +77,7 @@ static void command(const drv_conf_t *conf, char *out, size_t size)
     snprintf(out, size, "%s/drover-worker", n > 0 ? self : ".");
 }
 
-static int p_start(const drv__prov_ctx_t *ctx, const drv__pworker_t *w,
+static int p_start(drv__prov_ctx_t *ctx, const drv__pworker_t *w,
                    const char *conf, char *handle, size_t handle_size,
                    char *errstr, size_t errstr_size)
 {
@@ -152,7 +152,7 @@ static int p_start(const drv__prov_ctx_t *ctx, const drv__pworker_t *w,
     return 0;
 }
 
-static int p_alive(const drv__prov_ctx_t *ctx, const drv__pworker_t *w, char *why,
+static int p_alive(drv__prov_ctx_t *ctx, const drv__pworker_t *w, char *why,
                    size_t why_size)
 {
     (void)ctx;
@@ -186,7 +186,7 @@ static int p_alive(const drv__prov_ctx_t *ctx, const drv__pworker_t *w, char *wh
     return 1;
 }
 
-static void p_stop(const drv__prov_ctx_t *ctx, const drv__pworker_t *w, bool kill_it)
+static void p_stop(drv__prov_ctx_t *ctx, const drv__pworker_t *w, bool kill_it)
 {
     (void)ctx;
     pid_t pid;
@@ -196,5 +196,5 @@ static void p_stop(const drv__prov_ctx_t *ctx, const drv__pworker_t *w, bool kil
     }
 }
 
-const drv__prov_ops_t drv__prov_process = {"process", p_start, p_alive,
+const drv__prov_ops_t drv__prov_process = {"process", "", p_start, p_alive,
                                            p_stop};

@@ -219,7 +219,9 @@ typedef struct ce {
 
 static const drv__prov_ops_t *ops_named(const char *name)
 {
-    return !strcmp(name, drv__prov_process.name) ? &drv__prov_process : NULL;
+    return !strcmp(name, drv__prov_process.name)     ? &drv__prov_process
+           : !strcmp(name, drv__prov_container.name) ? &drv__prov_container
+                                                     : NULL;
 }
 
 drv__prov_t *drv__prov_new(const drv_conf_t *conf, drv_log_t *log,
@@ -233,7 +235,7 @@ drv__prov_t *drv__prov_new(const drv_conf_t *conf, drv_log_t *log,
     prov->metrics = metrics;
     prov->master = master;
     prov->dir = drv_conf_get(conf, "provisioner.dir");
-    prov->ctx = (drv__prov_ctx_t){conf, prov->dir};
+    prov->ctx = (drv__prov_ctx_t){conf, prov->dir, NULL};
     prov->template = drv_conf_get(conf, "provisioner.worker.config");
     prov->prefix = drv_conf_get(conf, "provisioner.worker.id.prefix");
     prov->idle_ms = drv_conf_get_int(conf, "provisioner.idle.seconds") * 1000;
@@ -266,7 +268,7 @@ drv__prov_t *drv__prov_new(const drv_conf_t *conf, drv_log_t *log,
     if (strcmp(pdef, "external") && !ops_named(pdef)) {
         drv_errstr_set(errstr, errstr_size,
                        "provisioner.default: %s is not a provisioner of "
-                       "this build (process, external)",
+                       "this build (process, container, external)",
                        pdef);
         goto fail;
     }
@@ -280,10 +282,16 @@ drv__prov_t *drv__prov_new(const drv_conf_t *conf, drv_log_t *log,
                        "%s: %s", prov->dir, strerror(errno));
         goto fail;
     }
-    if (strlen(prov->prefix) > 64) {
+    bool prefix_ok = strlen(prov->prefix) <= 64;
+    for (const char *c = prov->prefix; prefix_ok && *c; c++) {
+        prefix_ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                    (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' ||
+                    *c == '_';
+    }
+    if (!prefix_ok) {
         drv_errstr_set(errstr, errstr_size,
-                       "provisioner.worker.id.prefix: at most 64 "
-                       "characters");
+                       "provisioner.worker.id.prefix: at most 64 letters, "
+                       "digits, ., - and _");
         goto fail;
     }
     return prov;
@@ -315,6 +323,7 @@ void drv__prov_destroy(drv__prov_t *prov)
         prov->stop = true;
         pthread_join(prov->thread, NULL);
     }
+    drv__prov_container_free(&prov->ctx);
     drv_pg_destroy(prov->pg);
     free(prov->backoff);
     free(prov);
@@ -478,7 +487,8 @@ static ce_t *load_ces(drv__prov_t *prov, size_t *n, char *errstr,
         if (ok && !ce->ops && strcmp(pn, "external")) {
             snprintf(ce->error, sizeof(ce->error),
                      "CLIENT_ERROR - provisioner %s is not available in this "
-                     "Drover (" DRV_PROVISIONER_TAG ": process or external)",
+                     "Drover (" DRV_PROVISIONER_TAG ": process, container or "
+                     "external)",
                      pn);
         } else if (ok && ce->ops && (!*prov->dir || !*prov->template)) {
             snprintf(ce->error, sizeof(ce->error),
@@ -768,10 +778,11 @@ static int write_conf(drv__prov_t *prov, const char *id, const ce_t *ce,
             "# written by the %s provisioner of drover-dispatcher\n"
             "include = %s\nworker.id = %s\nworker.compute.environment = %s\n"
             "worker.vcpus = %g\nworker.memory.mib = %" PRId64 "\n"
-            "worker.drain.timeout.seconds = %" PRId64 "\n%s%s%s%s",
+            "worker.drain.timeout.seconds = %" PRId64 "\n%s%s%s%s%s",
             ce->prov_name, base, id, ce->name, z->vcpus, z->mib,
             prov->drain_s, z->gpus ? "" : "worker.gpus = none\n",
-            *key ? "worker.key = " : "", key, *key ? "\n" : "");
+            *key ? "worker.key = " : "", key, *key ? "\n" : "",
+            ce->ops->conf_lines);
     if (fclose(fp) != 0) {
         drv_errstr_set(errstr, errstr_size, "cannot write %s", path);
         return -1;

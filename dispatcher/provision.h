@@ -21,7 +21,9 @@
  *      and is no longer needed. A worker with a job is never stopped.
  *
  * Provisioners are behind drv__prov_ops_t: `process` (drover-worker
- * processes on this host), and `external` (desired capacity only).
+ * processes on this host), `container` (drover-worker containers of
+ * Drover's image through the Docker Engine API), and `external` (desired
+ * capacity only).
  */
 #ifndef DRV_DISP_PROVISION_H
 #define DRV_DISP_PROVISION_H
@@ -89,6 +91,8 @@ typedef struct drv__prov drv__prov_t;
 typedef struct drv__prov_ctx {
     const drv_conf_t *conf;
     const char *dir;
+    void *engine; /* the container provisioner's engine client (its own,
+                     made on first use, freed with the provisioner) */
 } drv__prov_ctx_t;
 
 /* A provisioned worker as the provisioner knows it. */
@@ -101,19 +105,24 @@ typedef struct drv__pworker {
 /* One way of running workers. */
 typedef struct drv__prov_ops {
     const char *name;
+    /* lines its workers' configuration ends with (may be "") */
+    const char *conf_lines;
     /* Start worker w with configuration file `conf`; how to find it again
      * goes to handle. 0, or -1 with errstr. */
-    int (*start)(const drv__prov_ctx_t *ctx, const drv__pworker_t *w,
+    int (*start)(drv__prov_ctx_t *ctx, const drv__pworker_t *w,
                  const char *conf, char *handle, size_t handle_size,
                  char *errstr, size_t errstr_size);
     /* 1 while it runs, 0 once gone (why: how it ended). */
-    int (*alive)(const drv__prov_ctx_t *ctx, const drv__pworker_t *w, char *why,
+    int (*alive)(drv__prov_ctx_t *ctx, const drv__pworker_t *w, char *why,
                  size_t why_size);
     /* SIGTERM (it drains, then exits) or, with kill, SIGKILL. */
-    void (*stop)(const drv__prov_ctx_t *ctx, const drv__pworker_t *w, bool kill);
+    void (*stop)(drv__prov_ctx_t *ctx, const drv__pworker_t *w, bool kill);
 } drv__prov_ops_t;
 
 extern const drv__prov_ops_t drv__prov_process;
+extern const drv__prov_ops_t drv__prov_container;
+/* The engine client a container provisioner made, freed. */
+void drv__prov_container_free(drv__prov_ctx_t *ctx);
 
 /* What the provisioner needs; conf, log, metrics and master are borrowed
  * for its life (master NULL: workers get no signing key). NULL with

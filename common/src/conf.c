@@ -96,6 +96,16 @@ static const prop_t props[] = {
      "(0600), pid and log"},
     {"provisioner.worker.id.prefix", T_STR, "", 0, 0, false,
      "prefix of provisioned workers' ids (<prefix><ce>-<n>)"},
+    {"provisioner.container.image", T_STR, "localhost/drover:latest", 0, 0,
+     false,
+     "the image the container provisioner runs drover-worker from (Drover's "
+     "image, deploy/docker/Dockerfile), through docker.socket"},
+    {"provisioner.container.network", T_STR, "", 0, 0, false,
+     "network of the container provisioner's workers (empty: the engine's "
+     "default; host: the host's)"},
+    {"provisioner.container.binds", T_STR, "", 0, 0, false,
+     "more mounts of the container provisioner's workers, HOST:CONTAINER[:ro] "
+     "comma separated (their log and secrets directories)"},
     {"provisioner.process.command", T_STR, "", 0, 0, false,
      "the drover-worker the process provisioner runs (default: the one "
      "beside drover-dispatcher)"},

@@ -291,6 +291,16 @@ int drv_docker_stop(drv_docker_t *dk, const char *id, int grace_s,
                   errstr_size);
 }
 
+int drv_docker_kill(drv_docker_t *dk, const char *id, const char *signal,
+                    char *errstr, size_t errstr_size)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/containers/%s/kill?signal=%s", id, signal);
+    /* 409: not running */
+    return simple(dk, "POST", path, "kill container", 409, errstr,
+                  errstr_size);
+}
+
 json_t *drv_docker_inspect(drv_docker_t *dk, const char *id, char *errstr,
                            size_t errstr_size)
 {

@@ -55,6 +55,11 @@ int drv_docker_wait(drv_docker_t *dk, const char *id, int64_t timeout_ms,
                     int *exit_code, char *errstr, size_t errstr_size);
 
 /** @brief POST /containers/{id}/stop?t=grace: SIGTERM, SIGKILL later. */
+/** @brief Send a container's main process `signal` ("SIGTERM"); 0, or -1
+ * with errstr (a container that is not running is not an error). */
+int drv_docker_kill(drv_docker_t *dk, const char *id, const char *signal,
+                    char *errstr, size_t errstr_size);
+
 int drv_docker_stop(drv_docker_t *dk, const char *id, int grace_s,
                     char *errstr, size_t errstr_size);
 
