@@ -102,8 +102,11 @@ static int c_start(drv__prov_ctx_t *ctx, const drv__pworker_t *w,
         "{s:s,s:[s,s,s],s:s,s:{s:s,s:s,s:s},s:o}", "Image",
         drv_conf_get(ctx->conf, "provisioner.container.image"), "Cmd",
         "drover-worker", "--config", "/etc/drover/worker.conf", "User", user,
-        "Labels", "drover.provisioner", "container",
-        "drover.compute-environment", w->ce, "drover.worker", w->id,
+        /* not the labels of job containers (drover.worker,
+         * drover.compute-environment): a worker removes those its id
+         * left when it starts */
+        "Labels", "drover.provisioner", "container", "drover.provisioned",
+        w->ce, "drover.provisioned-worker", w->id,
         "HostConfig", host);
     char id[128] = "";
     drv_err_t rc = drv_docker_create(dk, name, spec, id, sizeof(id), errstr,
@@ -119,6 +122,25 @@ static int c_start(drv__prov_ctx_t *ctx, const drv__pworker_t *w,
     }
     snprintf(handle, handle_size, "%s", id);
     return 0;
+}
+
+/* The last 64 KiB a worker container wrote, into <dir>/<id>.log before
+ * the container is removed (why it ended). */
+static void keep_output(drv__prov_ctx_t *ctx, drv_docker_t *dk,
+                        const drv__pworker_t *w)
+{
+    char e[DRV_ERRSTR_SIZE], path[4096];
+    size_t len = 0;
+    int cut = 0;
+    char *out = drv_docker_logs(dk, w->handle, 64 * 1024, false, &len, &cut,
+                                e, sizeof(e));
+    snprintf(path, sizeof(path), "%s/%s.log", ctx->dir, w->id);
+    FILE *fp = out ? fopen(path, "ae") : NULL;
+    if (fp) {
+        fwrite(out, 1, len, fp);
+        fclose(fp);
+    }
+    free(out);
 }
 
 static int c_alive(drv__prov_ctx_t *ctx, const drv__pworker_t *w, char *why,
@@ -138,8 +160,10 @@ static int c_alive(drv__prov_ctx_t *ctx, const drv__pworker_t *w, char *why,
     json_t *st = json_object_get(j, "State");
     bool running = json_is_true(json_object_get(st, "Running"));
     if (!running) {
-        snprintf(why, why_size, "container exited with status %" JSON_INTEGER_FORMAT,
+        snprintf(why, why_size,
+                 "container exited with status %" JSON_INTEGER_FORMAT,
                  json_integer_value(json_object_get(st, "ExitCode")));
+        keep_output(ctx, dk, w);
         drv_docker_remove(dk, w->handle, e, sizeof(e));
     }
     json_decref(j);

@@ -484,8 +484,10 @@ static void reap_one(const drv__rt_host_t *host, drv_docker_t *dk, json_t *c)
     const char *cid = json_string_value(json_object_get(c, "Id"));
     const char *ce = json_string_value(
         json_object_get(labels, "drover.compute-environment"));
-    if (!ce || strcmp(ce, host->ce) != 0) {
-        return; /* the same worker id in another compute environment */
+    if (!ce || strcmp(ce, host->ce) != 0 ||
+        !json_object_get(labels, "drover.job-id")) {
+        return; /* the same worker id in another compute environment, or
+                   not a job's container */
     }
     json_t *f = drv_log_job(
         json_string_value(json_object_get(labels, "drover.job-id")));
