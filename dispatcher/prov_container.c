@@ -183,4 +183,4 @@ static void c_stop(drv__prov_ctx_t *ctx, const drv__pworker_t *w,
 
 const drv__prov_ops_t drv__prov_container = {
     "container", "docker.socket = " ENGINE_SOCK "\n", c_start, c_alive,
-    c_stop};
+    c_stop, NULL, NULL};

@@ -197,4 +197,4 @@ static void p_stop(drv__prov_ctx_t *ctx, const drv__pworker_t *w, bool kill_it)
 }
 
 const drv__prov_ops_t drv__prov_process = {"process", "", p_start, p_alive,
-                                           p_stop};
+                                           p_stop, NULL, NULL};

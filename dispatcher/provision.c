@@ -183,6 +183,12 @@ typedef struct backoff {
     int64_t until;
 } backoff_t;
 
+typedef struct idle {
+    char id[256], ce[DRV_NAME_MAX + 1];
+    int64_t since; /* 0: busy */
+    unsigned seen; /* the round it was last seen in */
+} idle_t;
+
 struct drv__prov {
     const drv_conf_t *conf;
     drv_log_t *log;
@@ -199,6 +205,9 @@ struct drv__prov {
     backoff_t *backoff;
     size_t nbackoff;
     drv__prov_ctx_t ctx; /* what the operations are given */
+    idle_t *idle;        /* scaled environments' workers (scale_to_plan) */
+    size_t nidle;
+    unsigned round;
     pthread_t thread;
     bool started;
     atomic_bool stop;
@@ -219,9 +228,14 @@ typedef struct ce {
 
 static const drv__prov_ops_t *ops_named(const char *name)
 {
-    return !strcmp(name, drv__prov_process.name)     ? &drv__prov_process
-           : !strcmp(name, drv__prov_container.name) ? &drv__prov_container
-                                                     : NULL;
+    static const drv__prov_ops_t *const all[] = {
+        &drv__prov_process, &drv__prov_container, &drv__prov_kubernetes};
+    for (size_t i = 0; i < DRV_ARRAY_SIZE(all); i++) {
+        if (!strcmp(name, all[i]->name)) {
+            return all[i];
+        }
+    }
+    return NULL;
 }
 
 drv__prov_t *drv__prov_new(const drv_conf_t *conf, drv_log_t *log,
@@ -268,7 +282,7 @@ drv__prov_t *drv__prov_new(const drv_conf_t *conf, drv_log_t *log,
     if (strcmp(pdef, "external") && !ops_named(pdef)) {
         drv_errstr_set(errstr, errstr_size,
                        "provisioner.default: %s is not a provisioner of "
-                       "this build (process, container, external)",
+                       "this build (process, container, kubernetes, external)",
                        pdef);
         goto fail;
     }
@@ -326,6 +340,7 @@ void drv__prov_destroy(drv__prov_t *prov)
     drv__prov_container_free(&prov->ctx);
     drv_pg_destroy(prov->pg);
     free(prov->backoff);
+    free(prov->idle);
     free(prov);
 }
 
@@ -490,6 +505,13 @@ static ce_t *load_ces(drv__prov_t *prov, size_t *n, char *errstr,
                      "Drover (" DRV_PROVISIONER_TAG ": process, container or "
                      "external)",
                      pn);
+        } else if (ok && ce->ops && ce->ops->replicas && ce->nsizes != 1) {
+            snprintf(ce->error, sizeof(ce->error),
+                     "CLIENT_ERROR - the %s provisioner scales one set of "
+                     "workers of one size: give one of instanceTypes",
+                     pn);
+        } else if (ok && ce->ops && ce->ops->replicas) {
+            /* its platform keeps the workers: no files */
         } else if (ok && ce->ops && (!*prov->dir || !*prov->template)) {
             snprintf(ce->error, sizeof(ce->error),
                      "CLIENT_ERROR - the %s provisioner needs provisioner.dir "
@@ -993,6 +1015,121 @@ static int match_plan(drv__prov_t *prov, const ce_t *ce, pw_t **rows,
     return 0;
 }
 
+/* When a worker of a scaled environment was last seen holding a job (or
+ * first seen holding none): kept in memory, so a provisioner that starts
+ * anew counts idleness anew. */
+static int64_t *idle_since(drv__prov_t *prov, const char *ce,
+                           const char *id, bool busy)
+{
+    for (size_t i = 0; i < prov->nidle; i++) {
+        if (!strcmp(prov->idle[i].id, id)) {
+            prov->idle[i].seen = prov->round;
+            if (busy) {
+                prov->idle[i].since = 0;
+            } else if (!prov->idle[i].since) {
+                prov->idle[i].since = drv_now_ms();
+            }
+            return &prov->idle[i].since;
+        }
+    }
+    prov->idle = drv_realloc(prov->idle, (prov->nidle + 1) *
+                                             sizeof(*prov->idle));
+    idle_t *t = &prov->idle[prov->nidle++];
+    snprintf(t->id, sizeof(t->id), "%s", id);
+    snprintf(t->ce, sizeof(t->ce), "%s", ce);
+    t->seen = prov->round;
+    t->since = busy ? 0 : drv_now_ms();
+    return &t->since;
+}
+
+/*
+ * An environment whose platform keeps its workers (ops->scale): its live
+ * workers (a Kubernetes pod's name is its worker id), those idle for the
+ * idle period marked draining while a scale-down may take them (a
+ * worker's next heartbeat clears the mark if it stays), then the scale.
+ */
+static int scale_to_plan(drv__prov_t *prov, const ce_t *ce, char *errstr,
+                         size_t errstr_size)
+{
+    const char *p[] = {ce->name};
+    drv_pg_res_t *r = drv_pg_query(
+        prov->pg,
+        "SELECT w.worker_id, EXISTS (SELECT 1 FROM jobs j WHERE j.released "
+        "AND j.placed_worker = w.worker_id) FROM workers w WHERE "
+        "w.compute_environment = $1 AND NOT w.lost ORDER BY w.worker_id",
+        1, p, errstr, errstr_size);
+    if (!r) {
+        return -1;
+    }
+    int n = drv_pg_res_rows(r), nidle = 0, want = (int)ce->plan.nbins;
+    int cur = 0, ret = ce->ops->replicas(&prov->ctx, ce->name, &cur, errstr,
+                                         errstr_size);
+    const char **idle = drv_calloc((size_t)n + 1, sizeof(*idle));
+    int64_t now = drv_now_ms();
+    /* fewer: by no more than the pods that are not workers yet and the
+     * workers idle for the idle period, each of those marked draining
+     * (only if it still holds no job) */
+    int pending = cur > n ? cur - n : 0;
+    for (int i = 0; ret == 0 && i < n; i++) {
+        const char *id = drv_pg_res_get(r, i, 0);
+        int64_t since = *idle_since(prov, ce->name, id,
+                                    drv_pg_res_get(r, i, 1)[0] == 't');
+        if (since && now - since >= prov->idle_ms &&
+            pending + nidle < cur - want) {
+            const char *q[] = {id};
+            drv_pg_res_t *d = drv_pg_query(
+                prov->pg,
+                "UPDATE workers SET draining = true WHERE worker_id = $1 AND "
+                "NOT EXISTS (SELECT 1 FROM jobs WHERE released AND "
+                "placed_worker = $1) RETURNING 1",
+                1, q, errstr, errstr_size);
+            if (!d) {
+                ret = -1;
+                break;
+            }
+            if (drv_pg_res_rows(d) == 1) {
+                idle[nidle++] = id;
+            }
+            drv_pg_res_free(d);
+        }
+    }
+    /* forget the workers gone since the last round */
+    for (size_t i = 0; ret == 0 && i < prov->nidle;) {
+        if (prov->idle[i].seen != prov->round &&
+            !strncmp(prov->idle[i].ce, ce->name, sizeof(prov->idle[i].ce))) {
+            prov->idle[i] = prov->idle[--prov->nidle];
+        } else {
+            i++;
+        }
+    }
+    int next = want > cur ? want
+               : want < cur && pending + nidle < cur - want
+                   ? cur - pending - nidle
+                   : want;
+    if (ret == 0 && next != cur) {
+        ret = ce->ops->scale(&prov->ctx, ce->name, next, idle, nidle, errstr,
+                             errstr_size);
+        json_t *f = json_pack("{s:s,s:i,s:i,s:i}", "compute_environment",
+                              ce->name, "from", cur, "to", next, "idle",
+                              nidle);
+        drv_log(prov->log, ret == 0 ? DRV_LOG_INFO : DRV_LOG_WARN,
+                "provisioner.scaled", f, "%s %d -> %d workers",
+                ret == 0 ? "scaled" : "could not scale", cur, next);
+        json_decref(f);
+        cur = ret == 0 ? next : cur;
+    }
+    if (ret == 0) {
+        char label[300];
+        snprintf(label, sizeof(label), "compute_environment=\"%s\"",
+                 ce->name);
+        drv_metrics_set(prov->metrics, "drover_provisioner_workers", label,
+                        (double)cur);
+    }
+    free(idle);
+    drv_pg_res_free(r);
+    return ret;
+}
+
 /* Every provisioned worker: checked, then each environment's matched to
  * its plan. A worker whose environment is gone, no longer MANAGED, or
  * has another provisioner now is drained once idle. */
@@ -1062,7 +1199,9 @@ static int reconcile(drv__prov_t *prov, ce_t *ces, size_t n, char *errstr,
                           : 0;
             }
         }
-        if (ret == 0 && ce->ops && !*ce->error) {
+        if (ret == 0 && ce->ops && ce->ops->replicas && !*ce->error) {
+            ret = scale_to_plan(prov, ce, errstr, errstr_size);
+        } else if (ret == 0 && ce->ops && !*ce->error) {
             ret = match_plan(prov, ce, counted, nc, errstr, errstr_size);
         }
     }
@@ -1125,6 +1264,7 @@ int drv__prov_round(drv__prov_t *prov, char *errstr, size_t errstr_size)
         return held;
     }
     size_t n = 0;
+    prov->round++;
     ce_t *ces = load_ces(prov, &n, errstr, errstr_size);
     if (!ces) {
         return -1;

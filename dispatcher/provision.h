@@ -22,8 +22,9 @@
  *
  * Provisioners are behind drv__prov_ops_t: `process` (drover-worker
  * processes on this host), `container` (drover-worker containers of
- * Drover's image through the Docker Engine API), and `external` (desired
- * capacity only).
+ * Drover's image through the Docker Engine API), `kubernetes` (the
+ * replicas of a Deployment, through the scale subresource) and `external`
+ * (desired capacity only).
  */
 #ifndef DRV_DISP_PROVISION_H
 #define DRV_DISP_PROVISION_H
@@ -117,10 +118,20 @@ typedef struct drv__prov_ops {
                  size_t why_size);
     /* SIGTERM (it drains, then exits) or, with kill, SIGKILL. */
     void (*stop)(drv__prov_ctx_t *ctx, const drv__pworker_t *w, bool kill);
+    /* Instead of the three above, for a provisioner whose platform keeps
+     * the workers (Kubernetes): how many environment ce has (replicas),
+     * and set that to `next`, the workers `idle` (n_idle, marked draining)
+     * to be the ones removed when it is fewer. 0, or -1 with errstr. */
+    int (*replicas)(drv__prov_ctx_t *ctx, const char *ce, int *cur,
+                    char *errstr, size_t errstr_size);
+    int (*scale)(drv__prov_ctx_t *ctx, const char *ce, int next,
+                 const char *const *idle, int n_idle, char *errstr,
+                 size_t errstr_size);
 } drv__prov_ops_t;
 
 extern const drv__prov_ops_t drv__prov_process;
 extern const drv__prov_ops_t drv__prov_container;
+extern const drv__prov_ops_t drv__prov_kubernetes;
 /* The engine client a container provisioner made, freed. */
 void drv__prov_container_free(drv__prov_ctx_t *ctx);
 

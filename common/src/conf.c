@@ -106,6 +106,23 @@ static const prop_t props[] = {
     {"provisioner.container.binds", T_STR, "", 0, 0, false,
      "more mounts of the container provisioner's workers, HOST:CONTAINER[:ro] "
      "comma separated (their log and secrets directories)"},
+    {"provisioner.kubernetes.api", T_STR, "https://kubernetes.default.svc",
+     0, 0, false,
+     "the Kubernetes API the kubernetes provisioner scales Deployments "
+     "through"},
+    {"provisioner.kubernetes.namespace", T_STR, "", 0, 0, false,
+     "namespace of the workers' Deployment (empty: the dispatcher pod's "
+     "own, from its service account)"},
+    {"provisioner.kubernetes.deployment", T_STR, "drover-worker", 0, 0,
+     false,
+     "the workers' Deployment ({ce}: the compute environment's name); its "
+     "pods' worker.id must be their names"},
+    {"provisioner.kubernetes.token.file", T_STR,
+     "/var/run/secrets/kubernetes.io/serviceaccount/token", 0, 0, false,
+     "bearer token for the Kubernetes API, read at each call"},
+    {"provisioner.kubernetes.ca.file", T_STR,
+     "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", 0, 0, false,
+     "CA certificate of the Kubernetes API"},
     {"provisioner.process.command", T_STR, "", 0, 0, false,
      "the drover-worker the process provisioner runs (default: the one "
      "beside drover-dispatcher)"},

@@ -389,6 +389,127 @@ START_TEST(test_e2e_managed_refusals)
 }
 END_TEST
 
+/* What the fake Kubernetes API (tests/e2e/fake_kube.py) was asked,
+ * (owned), through its /_log. */
+static json_t *kube_log(void)
+{
+    char cmd[256], buf[1 << 20];
+    snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%s/_log",
+             getenv("DROVER_FAKE_KUBE_PORT") ? getenv("DROVER_FAKE_KUBE_PORT")
+                                              : "29443");
+    FILE *p = popen(cmd, "r");
+    ck_assert(p);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+    buf[n] = '\0';
+    pclose(p);
+    json_t *j = json_loads(buf, 0, NULL);
+    ck_assert_msg(json_is_array(j), "fake API log: %.200s", buf);
+    return j;
+}
+
+#define KUBE_SCALE                                                           \
+    "/apis/apps/v1/namespaces/drover-e2e/deployments/drover-worker-kube/"  \
+    "scale"
+
+/* The last replicas the provisioner set on the Deployment (-1: none). */
+static int kube_replicas(json_t *log)
+{
+    int last = -1;
+    size_t i;
+    json_t *r;
+    json_array_foreach(log, i, r)
+    {
+        const char *path = json_string_value(json_object_get(r, "path"));
+        if (!strcmp(json_string_value(json_object_get(r, "method")),
+                    "PATCH") &&
+            !strcmp(path, KUBE_SCALE)) {
+            ck_assert_str_eq(json_string_value(json_object_get(r, "type")),
+                             "application/merge-patch+json");
+            last = (int)json_integer_value(json_object_get(
+                json_object_get(json_object_get(r, "body"), "spec"),
+                "replicas"));
+        }
+    }
+    return last;
+}
+
+/* The environment "kube" (tests/e2e/run: the kubernetes provisioner,
+ * maxvCpus 3, a Deployment of 1 replica whose pod's worker kube-pod-a is
+ * started by hand): 3 jobs scale it to 3 through the scale subresource;
+ * once they are done and the worker idle, its pod is marked to be deleted
+ * first (pod-deletion-cost) and the Deployment scaled to 0. The fake API
+ * runs no pods: the one worker runs all three jobs. */
+START_TEST(test_e2e_managed_kubernetes_scales_a_deployment)
+{
+    e2e_register_full("e2e-kube", "{\"image\":\"none\",\"command\":[\"sh\","
+                      "\"-c\",\"sleep 1\"],\"resourceRequirements\":[{"
+                      "\"type\":\"VCPU\",\"value\":\"1\"},{\"type\":"
+                      "\"MEMORY\",\"value\":\"64\"}]}",
+                      NULL);
+    char ids[3][128];
+    for (int i = 0; i < 3; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%s",
+                 e2e_submit_to("kube", "kube", "e2e-kube", NULL));
+    }
+    int most = -1;
+    int64_t until = drv_mono_ms() + 30000;
+    while (most < 3 && drv_mono_ms() < until) {
+        json_t *log = kube_log();
+        int r = kube_replicas(log);
+        most = r > most ? r : most;
+        json_decref(log);
+        usleep(200 * 1000);
+    }
+    ck_assert_int_eq(most, 3);
+    json_t *ce = describe("kube");
+    ck_assert_str_eq(json_string_value(json_object_get(ce, "status")),
+                     "VALID");
+    json_decref(ce);
+    /* the one worker there is runs them all */
+    for (int i = 0; i < 3; i++) {
+        json_t *j = e2e_wait(ids[i], 120);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "status")),
+                         "SUCCEEDED");
+        json_decref(j);
+    }
+    int last = -1;
+    until = drv_mono_ms() + 60000;
+    while (last != 0 && drv_mono_ms() < until) {
+        json_t *log = kube_log();
+        last = kube_replicas(log);
+        json_decref(log);
+        usleep(250 * 1000);
+    }
+    ck_assert_int_eq(last, 0);
+    /* before scaling down it marked the idle worker's pod to go first */
+    json_t *log = kube_log();
+    bool marked = false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(log, i, r)
+    {
+        const char *path = json_string_value(json_object_get(r, "path"));
+        json_t *ann = json_object_get(json_object_get(json_object_get(
+                                          r, "body"), "metadata"),
+                                      "annotations");
+        const char *cost = json_string_value(json_object_get(
+            ann, "controller.kubernetes.io/pod-deletion-cost"));
+        marked = marked ||
+                 (!strcmp(path, "/api/v1/namespaces/drover-e2e/pods/"
+                                "kube-pod-a") &&
+                  cost && !strcmp(cost, "-1000"));
+    }
+    ck_assert_msg(marked, "no pod-deletion-cost on kube-pod-a");
+    json_decref(log);
+    ce = describe("kube");
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(ce, "computeResources"),
+                         "desiredvCpus")),
+                     0);
+    json_decref(ce);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("managed");
@@ -399,6 +520,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_managed_scales_from_zero_and_back);
     tcase_add_test(tc, test_e2e_managed_killed_worker_is_replaced);
     tcase_add_test(tc, test_e2e_managed_sizes_and_desired);
+    tcase_add_test(tc, test_e2e_managed_kubernetes_scales_a_deployment);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
