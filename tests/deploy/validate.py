@@ -91,6 +91,37 @@ def check_env(where, env, keys):
             check_key(where, name[4:].lower().replace("_", "."), keys)
 
 
+# what dispatcher/prov_kube.c calls: (API group, resource) -> verbs
+PROVISIONER_CALLS = {("apps", "deployments/scale"): {"get", "patch"},
+                     ("", "pods"): {"patch"}}
+
+
+def check_rbac(path):
+    """The provisioner's Role grants every call prov_kube.c makes, and its
+    RoleBinding gives it to the ServiceAccount defined there."""
+    with open(path, encoding="utf-8") as f:
+        docs = {d["kind"]: d for d in yaml.safe_load_all(f) if d}
+    for kind in ("ServiceAccount", "Role", "RoleBinding"):
+        if kind not in docs:
+            err(path, "no %s" % kind)
+            return
+    granted = {}
+    for rule in docs["Role"].get("rules", []):
+        for g in rule.get("apiGroups", []):
+            for r in rule.get("resources", []):
+                granted.setdefault((g, r), set()).update(rule.get("verbs", []))
+    for call, verbs in PROVISIONER_CALLS.items():
+        if not verbs <= granted.get(call, set()):
+            err(path, "Role does not grant %s on %s" % (sorted(verbs), call))
+    rb = docs["RoleBinding"]
+    if rb["roleRef"]["name"] != docs["Role"]["metadata"]["name"]:
+        err(path, "RoleBinding names another Role")
+    if not any(s.get("kind") == "ServiceAccount" and s.get("name") ==
+               docs["ServiceAccount"]["metadata"]["name"]
+               for s in rb.get("subjects", [])):
+        err(path, "RoleBinding does not bind the ServiceAccount")
+
+
 def check_k8s(path, keys):
     with open(path, encoding="utf-8") as f:
         docs = [d for d in yaml.safe_load_all(f) if d]
@@ -195,6 +226,7 @@ def main():
     keys = known_keys(help_file)
     d = os.path.join(root, "deploy")
     check_k8s(os.path.join(d, "k8s", "drover.yaml"), keys)
+    check_rbac(os.path.join(d, "k8s", "provisioner-rbac.yaml"))
     check_compose(os.path.join(d, "compose", "compose.yaml"), keys)
     for unit in ("drover-dispatcher.service", "drover-worker.service"):
         check_unit(os.path.join(d, "systemd", unit), keys)

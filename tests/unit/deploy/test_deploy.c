@@ -67,19 +67,24 @@ START_TEST(test_deploy_validator_catches_mistakes)
              "sed -i 's/worker.log.dir/worker.logdir/; "
              "s/- name: docker$/- name: dockr/' "
              "%s/deploy/k8s/drover.yaml && "
+             "sed -i 's/verbs: \\[\"patch\"\\]/verbs: [\"get\"]/' "
+             "%s/deploy/k8s/provisioner-rbac.yaml && "
              "sed -i 's/\"drover-dispatcher\", \"--set\"/\"drover-dispatch\", "
              "\"--set\"/' %s/deploy/compose/compose.yaml && "
              "%s/drover --help-config > %s/help.txt && "
              "/usr/bin/python3 %s/tests/deploy/validate.py %s %s/help.txt "
              "2>&1",
-             src, src, dir, dir, src, dir, dir, dir, bin_dir, dir, dir, dir,
-             dir);
+             src, src, dir, dir, src, dir, dir, dir, dir, bin_dir, dir, dir,
+             dir, dir);
     ck_assert_int_eq(run(cmd, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "unknown configuration key 'worker.logdir'"),
                   "%s", out);
     ck_assert_msg(strstr(out, "volumeMount 'docker' has no volume"), "%s",
                   out);
     ck_assert_msg(strstr(out, "runs 'drover-dispatch', not a Drover program"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "Role does not grant ['patch'] on ('', "
+                              "'pods')"),
                   "%s", out);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);
