@@ -177,6 +177,25 @@ static int k_replicas(drv__prov_ctx_t *ctx, const char *ce, int *cur,
     return 0;
 }
 
+/* A pod's name as Kubernetes allows it (a DNS-1123 subdomain): a worker
+ * id that is not one (it comes from heartbeats) never reaches a URL. */
+static bool pod_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-') {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '.') ||
+            (c == '.' && s[i + 1] == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int k_scale(drv__prov_ctx_t *ctx, const char *ce, int next,
                    const char *const *idle, int nidle, char *errstr,
                    size_t errstr_size)
@@ -186,6 +205,10 @@ static int k_scale(drv__prov_ctx_t *ctx, const char *ce, int next,
     /* the idle ones first in the ReplicaSet's eyes */
     for (int i = 0; i < nidle; i++) {
         char pp[1200];
+        if (!pod_name_ok(idle[i])) {
+            next++; /* not a pod of it: marked nothing, so one fewer goes */
+            continue;
+        }
         snprintf(pp, sizeof(pp), "/api/v1/namespaces/%s/pods/%s", ns,
                  idle[i]);
         json_t *patch = json_pack(

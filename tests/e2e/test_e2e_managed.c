@@ -510,6 +510,65 @@ START_TEST(test_e2e_managed_kubernetes_scales_a_deployment)
 }
 END_TEST
 
+/* A worker that starts but never sends a heartbeat (its Kafka is not
+ * there) is killed at the register deadline (8 s here) and counted, and
+ * another is started after a pause; never two at once for minvCpus 1. */
+START_TEST(test_e2e_managed_silent_worker_is_killed)
+{
+    /* the provisioned workers' configuration: the stack's, but a Kafka
+     * that nothing serves */
+    char path[4096], stack[2048];
+    snprintf(stack, sizeof(stack), "%s", getenv("DROVER_CONFIG"));
+    char *slash = strrchr(stack, '/');
+    ck_assert(slash);
+    *slash = '\0';
+    snprintf(path, sizeof(path), "%s/conf/provision-m-silent.conf", stack);
+    FILE *fp = fopen(path, "w");
+    ck_assert(fp);
+    fprintf(fp, "include = %s/drover.conf\nkafka.bootstrap.servers = "
+                "127.0.0.1:1\nworker.runtime = process\n",
+            stack);
+    fclose(fp);
+    json_decref(e2e_call("CreateComputeEnvironment",
+                         "{\"computeEnvironmentName\":\"m-silent\",\"type\":"
+                         "\"MANAGED\",\"tags\":{\"drover:provisioner\":"
+                         "\"process\"},\"computeResources\":{\"type\":"
+                         "\"EC2\",\"minvCpus\":1,\"maxvCpus\":1,"
+                         "\"instanceRole\":\"r\",\"subnets\":[]}}"));
+    long long most = 0;
+    int64_t until = drv_mono_ms() + 60000;
+    static char buf[1 << 17];
+    const char *want = "drover_provisioner_failures_total{compute_environment="
+                       "\"m-silent\",reason=\"register_timeout\"} ";
+    bool counted = false;
+    while (!counted && drv_mono_ms() < until) {
+        long long p = pg_int("SELECT count(*) FROM provisioned_workers WHERE "
+                             "compute_environment = 'm-silent' AND state <> "
+                             "'STOPPING'");
+        most = p > most ? p : most;
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%s/metrics",
+                 getenv("DROVER_METRICS_PORT"));
+        FILE *pp = popen(cmd, "r");
+        ck_assert(pp);
+        size_t n = fread(buf, 1, sizeof(buf) - 1, pp);
+        buf[n] = '\0';
+        pclose(pp);
+        counted = strstr(buf, want) != NULL;
+        usleep(250 * 1000);
+    }
+    ck_assert_msg(counted, "no %s in /metrics", want);
+    ck_assert_int_eq(most, 1);
+    /* it never became a worker */
+    ck_assert_int_eq(pg_int("SELECT count(*) FROM workers WHERE "
+                            "compute_environment = 'm-silent'"),
+                     0);
+    json_decref(e2e_call("UpdateComputeEnvironment", "{\"computeEnvironment\":"
+                         "\"m-silent\",\"state\":\"DISABLED\","
+                         "\"computeResources\":{\"minvCpus\":0}}"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("managed");
@@ -521,6 +580,7 @@ int main(void)
     tcase_add_test(tc, test_e2e_managed_killed_worker_is_replaced);
     tcase_add_test(tc, test_e2e_managed_sizes_and_desired);
     tcase_add_test(tc, test_e2e_managed_kubernetes_scales_a_deployment);
+    tcase_add_test(tc, test_e2e_managed_silent_worker_is_killed);
     suite_add_tcase(s, tc);
     return drv_test_run(s);
 }
