@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "drover/err.h"
+#include "drover/util.h"
 #include "provision.h"
 
 /* Field 22 of /proc/<pid>/stat: when the process started; 0 if it does
@@ -112,15 +113,7 @@ static int p_start(drv__prov_ctx_t *ctx, const drv__pworker_t *w,
     pid_t pid = fork();
     if (pid == 0) {
         /* only async-signal-safe calls until exec */
-        for (int sig = 1; sig < NSIG; sig++) {
-            struct sigaction sa;
-            if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
-                sa.sa_handler != SIG_IGN) {
-                memset(&sa, 0, sizeof(sa));
-                sa.sa_handler = SIG_DFL;
-                sigaction(sig, &sa, NULL);
-            }
-        }
+        drv_child_default_signals();
         setsid();
         dup2(nullfd, 0);
         dup2(logfd, 1);

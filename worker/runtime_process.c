@@ -501,15 +501,7 @@ static int spawn_child(void *arg)
 {
     const spawn_t *sp = arg;
     /* no worker handler may run here: defaults, then unblock at exec */
-    for (int sig = 1; sig < NSIG; sig++) {
-        struct sigaction sa;
-        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
-            sa.sa_handler != SIG_IGN) {
-            memset(&sa, 0, sizeof(sa));
-            sa.sa_handler = SIG_DFL;
-            sigaction(sig, &sa, NULL);
-        }
-    }
+    drv_child_default_signals();
     setpgid(0, 0); /* its own group: a stop reaches its children */
     for (int i = 0; i < 2; i++) {
         int fd = sp->procs[i][0] ? open(sp->procs[i], O_WRONLY) : -1;

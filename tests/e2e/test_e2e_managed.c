@@ -329,6 +329,16 @@ START_TEST(test_e2e_managed_refusals)
          "\"computeResources\":{\"type\":\"EC2\",\"maxvCpus\":-1,"
          "\"instanceRole\":\"r\",\"subnets\":[]}}",
          "maxvCpus"},
+        {"{\"computeEnvironmentName\":\"m-bad5\",\"type\":\"MANAGED\","
+         "\"computeResources\":{\"type\":\"EC2\",\"maxvCpus\":4,"
+         "\"instanceRole\":\"r\",\"subnets\":[],\"instanceTypes\":[\""
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "\"]}}",
+         "instanceTypes[0]"},
+        {"{\"computeEnvironmentName\":\"m-bad6\",\"type\":\"MANAGED\","
+         "\"computeResources\":{\"type\":\"EC2\",\"maxvCpus\":4,"
+         "\"desiredvCpus\":2.5,\"instanceRole\":\"r\",\"subnets\":[]}}",
+         "desiredvCpus"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char e[DRV_ERRSTR_SIZE];
@@ -340,6 +350,26 @@ START_TEST(test_e2e_managed_refusals)
                                            &err, e, sizeof(e)));
         ck_assert_msg(strstr(e, bad[i].says), "%s: %s", bad[i].says, e);
         json_decref(req);
+    }
+    /* the tag set later, through TagResource: checked the same way */
+    {
+        json_t *ce = describe(CE);
+        char e[DRV_ERRSTR_SIZE];
+        drv_err_t err;
+        json_t *req = json_pack(
+            "{s:O,s:{s:s}}", "resourceArn",
+            json_object_get(ce, "computeEnvironmentArn"), "tags",
+            "drover:provisioner", "process\n; rm -rf /");
+        ck_assert_ptr_null(drv_client_call(e2e_client, "TagResource", req,
+                                           &err, e, sizeof(e)));
+        ck_assert_msg(strstr(e, "tags.drover:provisioner"), "%s", e);
+        json_decref(req);
+        json_decref(ce);
+        ce = describe(CE);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+                             ce, "tags"), "drover:provisioner")),
+                         "process");
+        json_decref(ce);
     }
     /* an instance type no worker size is, and an environment with no
      * worker configuration: INVALID, saying which */

@@ -26,6 +26,11 @@ int64_t drv_now_ms(void);
 /** @brief Monotonic time in milliseconds, for intervals and deadlines. */
 int64_t drv_mono_ms(void);
 
+/** @brief In a child between fork (or clone) and exec: every signal the
+ * parent handles back to its default action, so no parent handler runs
+ * in the child. Async-signal-safe (sigaction and memset only). */
+void drv_child_default_signals(void);
+
 /**
  * @brief Write a random RFC 4122 version-4 UUID (36 chars + NUL) to out.
  * @returns 0, or -1 when no randomness is available.
